@@ -1,0 +1,135 @@
+#include "core/log.h"
+
+#include <openssl/err.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Set once at start-up, before worker threads exist; read-only afterwards. */
+static struct {
+	enum log_level level;
+	bool json;
+	int fd;
+} log_cfg = { LOG_INFO, false, 2 };
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+void log_setup(enum log_level level, bool json, int fd)
+{
+	log_cfg.level = level;
+	log_cfg.json = json;
+	log_cfg.fd = fd >= 0 ? fd : 2;
+}
+
+int log_level_parse(const char *s)
+{
+	for (int i = 0; i < 4; i++)
+		if (strcmp(s, level_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+bool log_enabled(enum log_level level)
+{
+	return level <= log_cfg.level;
+}
+
+/* Append s to buf as a JSON string body (without quotes). */
+static size_t json_escape(char *buf, size_t cap, size_t off, const char *s)
+{
+	for (; *s && off + 7 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			buf[off++] = '\\';
+			buf[off++] = (char)c;
+		} else if (c < 0x20) {
+			off += (size_t)snprintf(buf + off, cap - off, "\\u%04x", c);
+		} else {
+			buf[off++] = (char)c;
+		}
+	}
+	return off;
+}
+
+static size_t append(char *buf, size_t cap, size_t off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static size_t append(char *buf, size_t cap, size_t off, const char *fmt, ...)
+{
+	if (off >= cap)
+		return off;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + off, cap - off, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return off;
+	off += (size_t)n;
+	return off < cap ? off : cap - 1;
+}
+
+void log_msg(const struct log_ctx *ctx, enum log_level level, const char *fmt, ...)
+{
+	char msg[2048], line[4096], ts[40];
+	struct timespec now;
+	struct tm tm;
+	va_list ap;
+	size_t off = 0;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+
+	if (log_cfg.json) {
+		off = append(line, sizeof(line), off, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\"", ts,
+			     now.tv_nsec / 1000000, level_names[level]);
+		const char *keys[3] = { "peer", "alias", "tid" };
+		const char *vals[3] = { ctx ? ctx->peer : NULL, ctx ? ctx->alias : NULL,
+					ctx ? ctx->tid : NULL };
+		for (int i = 0; i < 3; i++) {
+			if (!vals[i])
+				continue;
+			off = append(line, sizeof(line), off, ",\"%s\":\"", keys[i]);
+			off = json_escape(line, sizeof(line) - 8, off, vals[i]);
+			off = append(line, sizeof(line), off, "\"");
+		}
+		off = append(line, sizeof(line), off, ",\"msg\":\"");
+		off = json_escape(line, sizeof(line) - 8, off, msg);
+		off = append(line, sizeof(line), off, "\"}\n");
+	} else {
+		off = append(line, sizeof(line), off, "%s.%03ldZ %-5s", ts, now.tv_nsec / 1000000,
+			     level_names[level]);
+		if (ctx && ctx->peer)
+			off = append(line, sizeof(line), off, " peer=%s", ctx->peer);
+		if (ctx && ctx->alias)
+			off = append(line, sizeof(line), off, " alias=%s", ctx->alias);
+		if (ctx && ctx->tid)
+			off = append(line, sizeof(line), off, " tid=%s", ctx->tid);
+		off = append(line, sizeof(line), off, " %s\n", msg);
+	}
+	if (off > 0 && line[off - 1] != '\n')
+		line[off - 1] = '\n';
+	ssize_t w = write(log_cfg.fd, line, off);
+	(void)w;
+}
+
+void log_openssl(const struct log_ctx *ctx, enum log_level level, const char *what)
+{
+	char detail[512] = "";
+	unsigned long e;
+	size_t off = 0;
+
+	while ((e = ERR_get_error()) != 0) {
+		char one[256];
+		ERR_error_string_n(e, one, sizeof(one));
+		off = append(detail, sizeof(detail), off, "%s%s", off ? "; " : "", one);
+	}
+	if (log_enabled(level))
+		log_msg(ctx, level, "%s%s%s", what, off ? ": " : "", detail);
+}
