@@ -1,0 +1,125 @@
+/*
+ * core/cfg.h - the one JSON configuration file (jansson), validated at start.
+ *
+ * cfg_load() parses, validates and loads every referenced file (certificates,
+ * keys) into an immutable, refcounted snapshot. Any error is reported as one
+ * path-precise message ("aliases[1].profile: unknown profile \"x\"") in
+ * errbuf and RC_CONFIG is returned; the CLI exits 2 on it.
+ *
+ * Relative file paths in the config are resolved against the directory of
+ * the config file. Private key files must not be group/world accessible
+ * (mode & 077 == 0), else RC_CONFIG with the path in the message.
+ *
+ * Threads: cfg_load/cfg_free on the main thread; a loaded snapshot is
+ * read-only and may be shared by every worker (cfg_get1 / cfg_free).
+ */
+#ifndef CMPGW_CORE_CFG_H
+#define CMPGW_CORE_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "core/rc.h"
+
+/* Allowed subject key types, bitmask for cfg_profile.key_algs */
+enum cfg_keyalg {
+	CFG_KEY_P256 = 1u << 0,
+	CFG_KEY_P384 = 1u << 1,
+	CFG_KEY_P521 = 1u << 2,
+	CFG_KEY_RSA = 1u << 3, /* with rsa_min_bits */
+	CFG_KEY_ED25519 = 1u << 4,
+	CFG_KEY_ED448 = 1u << 5,
+};
+
+struct cfg_listen {
+	char *address; /* "127.0.0.1", "::", "0.0.0.0" */
+	int port;
+};
+
+struct cfg_profile {
+	char *name;
+	/* Subject template, OpenSSL one-line slash form or RFC 4514 comma form
+	 * with placeholders ${serial} ${vendor} (e.g. "CN=${serial},O=${vendor}"). */
+	char *subject;
+	char **san;      /* "dns:${serial}.dev.example", "uri:urn:dev:${serial}", "ip:..", "email:.." */
+	size_t n_san;
+	int validity_days;       /* 1..36500 */
+	int backdate_s;          /* notBefore = now - backdate_s, default 300 */
+	unsigned key_usage;      /* X509v3 KU_* bits (openssl/x509v3.h) */
+	char **eku;              /* OIDs in dotted form (names are converted at load) */
+	size_t n_eku;
+	unsigned key_algs;       /* enum cfg_keyalg bits */
+	int rsa_min_bits;        /* default 2048 */
+	bool allow_requested_subject; /* use the device's suggested subject */
+};
+
+enum cfg_mode { CFG_MODE_CA = 0, CFG_MODE_RA = 1 };
+
+struct cfg_alias {
+	char *label;                 /* URL label: /.well-known/cmp/p/<label> */
+	enum cfg_mode mode;
+	char **vendors;              /* accepted vendor names; n_vendors==0: any */
+	size_t n_vendors;
+	const struct cfg_profile *profile; /* borrowed from cfg.profiles */
+	bool implicit_confirm;       /* may grant implicitConfirm */
+	int confirm_deadline_s;      /* unconfirmed cert revoked after, default 300 */
+	int message_time_skew_s;     /* |messageTime - now| allowed, default 300 */
+	char **paths;                /* extra legacy paths, e.g. "/pkix/" */
+	size_t n_paths;
+};
+
+struct cfg {
+	int refs; /* atomic */
+	char *path;     /* config file path as given */
+	char *base_dir; /* directory of the config file */
+
+	/* log */
+	int log_level;  /* enum log_level */
+	bool log_json;
+
+	/* listeners and workers */
+	struct cfg_listen *listen;
+	size_t n_listen;
+	int workers;            /* 0 in file = number of cores (resolved at load) */
+	size_t http_max_body;   /* default 65536 */
+	int http_timeout_s;     /* idle/read timeout, default 30 */
+
+	/* database */
+	char *db_url;           /* NULL = embedded */
+	char *data_dir;         /* cmpgw state dir (embedded pgdata lives under it) */
+	char *db_embedded_user; /* OS user for the embedded server when root; default "postgres" */
+	int db_pool;            /* connections per worker, default 2 */
+
+	/* CA material, loaded */
+	X509 *ca_cert;          /* issuing CA */
+	EVP_PKEY *ca_key;
+	STACK_OF(X509) *ca_chain;   /* issuing CA's chain above it (may be empty) */
+	X509 *cmp_cert;         /* CMP signing certificate (may be ca_cert) */
+	EVP_PKEY *cmp_key;
+	STACK_OF(X509) *cmp_chain;  /* extraCerts for responses: cmp_cert first, then chain */
+	X509 *root_cert;        /* operator root for caPubs, NULL if none */
+
+	/* policy */
+	struct cfg_profile *profiles;
+	size_t n_profiles;
+	struct cfg_alias *aliases;
+	size_t n_aliases;
+
+	int sweep_interval_s;   /* confirm-deadline sweep period, default 10 */
+};
+
+/* Parse+validate+load. *out gets a snapshot with refs=1. errbuf gets the
+ * path-precise reason on RC_CONFIG / RC_IO. */
+int cfg_load(const char *path, struct cfg **out, char *errbuf, size_t errlen) WUR;
+/* New reference to a snapshot. */
+struct cfg *cfg_get1(struct cfg *cfg);
+/* Drop a reference; frees at zero. NULL ok. */
+void cfg_free(struct cfg *cfg);
+
+const struct cfg_alias *cfg_alias_find(const struct cfg *cfg, const char *label);
+const struct cfg_profile *cfg_profile_find(const struct cfg *cfg, const char *name);
+
+#endif

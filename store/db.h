@@ -1,0 +1,82 @@
+/*
+ * store/db.h - asynchronous PostgreSQL access driven by a libevent loop.
+ *
+ * A store_pool belongs to one worker's event_base and holds a few libpq
+ * connections in non-blocking mode. store_db_query() queues one
+ * parameterised statement; the callback runs later on the same loop with a
+ * plain-C result (PGresult never leaves store/). Queries run in FIFO order
+ * per connection; a dropped connection is re-established with back-off and
+ * the queries in flight on it fail with RC_DB (callback still called).
+ *
+ * Threads: every function on the pool's own loop thread only.
+ */
+#ifndef CMPGW_STORE_DB_H
+#define CMPGW_STORE_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/rc.h"
+
+struct event_base;
+struct store_pool;
+
+/* Result handed to callbacks; valid only during the callback. Values are in
+ * the format requested (text: NUL-terminated; binary: raw bytes, length in
+ * lens). NULL columns have isnull set and val "" (text) / length 0. */
+struct store_result {
+	int rc;              /* RC_OK or RC_DB (then sqlstate/errmsg set) */
+	char sqlstate[6];    /* "23505" unique violation, ... ("" if none) */
+	const char *errmsg;  /* server or libpq message; for logs only */
+	int nrows, ncols;
+	const char *const *val; /* [row * ncols + col] */
+	const int *lens;
+	const bool *isnull;
+	long affected;       /* rows affected (INSERT/UPDATE/DELETE), else 0 */
+};
+
+static inline const char *store_val(const struct store_result *r, int row, int col)
+{
+	return r->val[row * r->ncols + col];
+}
+static inline int store_len(const struct store_result *r, int row, int col)
+{
+	return r->lens[row * r->ncols + col];
+}
+static inline bool store_isnull(const struct store_result *r, int row, int col)
+{
+	return r->isnull[row * r->ncols + col];
+}
+
+typedef void (*store_cb)(void *arg, const struct store_result *res);
+
+/* Connect nconn connections (non-blocking) on base. NULL on failure. */
+struct store_pool *store_db_pool_new(struct event_base *base, const char *conninfo, int nconn);
+/* Close connections; pending callbacks are called with RC_CANCELLED. */
+void store_db_pool_free(struct store_pool *pool);
+
+/*
+ * Queue one statement. params: n values; lens[i] is the byte length when
+ * formats[i]==1 (binary), ignored for text; values[i]==NULL is SQL NULL.
+ * lens/formats may be NULL (all text). binary_result selects the result
+ * format for all columns. Statements are prepared once per connection and
+ * cached by sql pointer+text. Returns RC_OK (cb will be called exactly
+ * once) or an error (cb will not be called).
+ */
+int store_db_query(struct store_pool *pool, const char *sql, int n, const char *const *values,
+		   const int *lens, const int *formats, bool binary_result, store_cb cb,
+		   void *arg) WUR;
+
+/* Blocking connection for CLI commands and start-up only (never on a
+ * worker loop). */
+struct store_conn;
+int store_db_connect(const char *conninfo, struct store_conn **out) WUR;
+void store_db_close(struct store_conn *c);
+/* Run a statement synchronously; cb as above (may be NULL). */
+int store_db_exec(struct store_conn *c, const char *sql, int n, const char *const *values,
+		  const int *lens, const int *formats, bool binary_result, store_cb cb,
+		  void *arg) WUR;
+/* Raw libpq connection (PGconn *) for store/ internals only. */
+void *store_db_conn_raw(struct store_conn *c);
+
+#endif
