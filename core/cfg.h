@@ -122,4 +122,9 @@ void cfg_free(struct cfg *cfg);
 const struct cfg_alias *cfg_alias_find(const struct cfg *cfg, const char *label);
 const struct cfg_profile *cfg_profile_find(const struct cfg *cfg, const char *name);
 
+/* Parse "CN=a,O=b" (RFC 4514-like, backslash escapes) or "/CN=a/O=b" into a
+ * new X509_NAME (caller frees); NULL if malformed. Placeholders such as
+ * ${serial} are kept verbatim as attribute values. */
+X509_NAME *cfg_name_parse(const char *s);
+
 #endif
