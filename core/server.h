@@ -41,6 +41,8 @@ struct server_hooks {
 	void (*worker_fini)(struct worker *w);
 	/* Every HTTP request; arg is the worker. */
 	void (*dispatch)(struct http_req *req, void *arg);
+	/* Read-only data for the hooks (e.g. the database conninfo). */
+	const void *shared;
 };
 
 /* Runs until a stop signal; returns 0 on clean shutdown, negative rc on

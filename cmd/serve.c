@@ -1,0 +1,397 @@
+/*
+ * cmd/serve.c - commands that need the configuration and the database:
+ * serve, migrate, check, vendor, serials, db.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "cmd/cmd.h"
+#include "core/cfg.h"
+#include "core/log.h"
+#include "core/server.h"
+#include "ra/ra.h"
+#include "store/db.h"
+#include "store/embedded.h"
+#include "store/migrate.h"
+#include "store/serial.h"
+#include "store/vendor.h"
+
+/* Options shared by the subcommands; positional arguments collected. */
+struct opts {
+	const char *config;
+	const char *serial_rule;
+	bool no_reenroll, blocked;
+	const char *pos[8];
+	int npos;
+};
+
+static int parse_opts(int argc, char **argv, int first, struct opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	for (int i = first; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) {
+			if (++i >= argc)
+				goto missing;
+			o->config = argv[i];
+		} else if (strcmp(a, "--serial-rule") == 0) {
+			if (++i >= argc)
+				goto missing;
+			o->serial_rule = argv[i];
+		} else if (strcmp(a, "--no-reenroll") == 0) {
+			o->no_reenroll = true;
+		} else if (strcmp(a, "--blocked") == 0) {
+			o->blocked = true;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			fprintf(stderr, "cmpgw: unknown option \"%s\"\n", a);
+			return 2;
+		} else if (o->npos < 8) {
+			o->pos[o->npos++] = a;
+		} else {
+			fprintf(stderr, "cmpgw: too many arguments\n");
+			return 2;
+		}
+	}
+	if (!o->config)
+		o->config = getenv("CMPGW_CONFIG");
+	if (!o->config) {
+		fprintf(stderr, "cmpgw: --config FILE is required\n");
+		return 2;
+	}
+	return 0;
+missing:
+	fprintf(stderr, "cmpgw: option %s needs a value\n", argv[argc - 1]);
+	return 2;
+}
+
+/* A loaded config and a way to reach the database. */
+struct env {
+	struct cfg *cfg;
+	char conninfo[1024];
+	bool embedded, started;
+};
+
+static int env_open(const char *config, struct env *e, bool need_db)
+{
+	char err[1024] = "";
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	rc = cfg_load(config, &e->cfg, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "cmpgw: %s\n", err[0] ? err : rc_str(rc));
+		return 2;
+	}
+	log_setup(e->cfg->log_level, e->cfg->log_json, 2);
+	if (!need_db)
+		return 0;
+	if (e->cfg->db_url) {
+		snprintf(e->conninfo, sizeof(e->conninfo), "%s", e->cfg->db_url);
+		return 0;
+	}
+	char pid[2048];
+	snprintf(pid, sizeof(pid), "%s/pgdata/postmaster.pid", e->cfg->data_dir);
+	e->embedded = true;
+	e->started = access(pid, F_OK) != 0;
+	rc = store_embedded_start(e->cfg->data_dir, e->cfg->db_embedded_user, e->conninfo,
+				  sizeof(e->conninfo), err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "cmpgw: embedded PostgreSQL: %s\n", err[0] ? err : rc_str(rc));
+		e->started = false;
+		return 1;
+	}
+	return 0;
+}
+
+/* always_stop: serve owns the embedded server for its lifetime. */
+static void env_close(struct env *e, bool always_stop)
+{
+	if (e->embedded && (e->started || always_stop) && e->cfg)
+		if (store_embedded_stop(e->cfg->data_dir, e->cfg->db_embedded_user) != 0)
+			fprintf(stderr, "cmpgw: stopping the embedded PostgreSQL failed\n");
+	cfg_free(e->cfg);
+	e->cfg = NULL;
+}
+
+static int migrate_now(const char *conninfo)
+{
+	struct store_conn *c = NULL;
+	char err[512] = "";
+	int rc = store_db_connect(conninfo, &c);
+
+	if (rc == 0)
+		rc = store_migrate_apply(c, err, sizeof(err));
+	store_db_close(c);
+	if (rc != 0) {
+		fprintf(stderr, "cmpgw: migrations: %s\n", err[0] ? err : rc_str(rc));
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct opts o;
+	struct env e;
+	int rc = parse_opts(argc, argv, 1, &o);
+
+	if (rc != 0)
+		return rc;
+	rc = env_open(o.config, &e, true);
+	if (rc != 0) {
+		env_close(&e, false);
+		return rc;
+	}
+	rc = migrate_now(e.conninfo);
+	if (rc == 0) {
+		struct server_hooks hooks = { ra_worker_init, ra_worker_fini, ra_dispatch,
+					      e.conninfo };
+		rc = server_run(e.cfg, &hooks) == 0 ? 0 : 1;
+	}
+	env_close(&e, true);
+	if (rc == 0)
+		log_info(NULL, "stopped");
+	return rc;
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+	struct opts o;
+	struct env e;
+	int rc = parse_opts(argc, argv, 1, &o);
+
+	if (rc != 0)
+		return rc;
+	rc = env_open(o.config, &e, true);
+	if (rc == 0)
+		rc = migrate_now(e.conninfo);
+	if (rc == 0)
+		printf("database schema is at version %d\n", store_migrate_latest());
+	env_close(&e, false);
+	return rc;
+}
+
+int cmd_check(int argc, char **argv)
+{
+	struct opts o;
+	struct env e;
+	int rc = parse_opts(argc, argv, 1, &o);
+
+	if (rc != 0)
+		return rc;
+	rc = env_open(o.config, &e, false);
+	if (rc == 0)
+		printf("%s: configuration OK (%zu aliases, %zu profiles)\n", o.config,
+		       e.cfg->n_aliases, e.cfg->n_profiles);
+	env_close(&e, false);
+	return rc;
+}
+
+int cmd_db(int argc, char **argv)
+{
+	struct opts o;
+	int rc;
+
+	if (argc < 2 || strcmp(argv[1], "stop") != 0) {
+		fprintf(stderr, "usage: cmpgw db stop --config FILE\n");
+		return 2;
+	}
+	rc = parse_opts(argc, argv, 2, &o);
+	if (rc != 0)
+		return rc;
+	struct env e;
+	rc = env_open(o.config, &e, false);
+	if (rc == 0 && !e.cfg->db_url)
+		rc = store_embedded_stop(e.cfg->data_dir, e.cfg->db_embedded_user) == 0 ? 0 : 1;
+	env_close(&e, false);
+	return rc;
+}
+
+/* Open env + blocking connection + migrations, for the CLI commands. */
+static int cli_db(const struct opts *o, struct env *e, struct store_conn **c)
+{
+	int rc = env_open(o->config, e, true);
+	if (rc != 0)
+		return rc;
+	rc = migrate_now(e->conninfo);
+	if (rc != 0)
+		return rc;
+	if (store_db_connect(e->conninfo, c) != 0) {
+		fprintf(stderr, "cmpgw: cannot connect to the database\n");
+		return 1;
+	}
+	return 0;
+}
+
+static X509 *read_cert(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x = NULL;
+
+	if (!f) {
+		fprintf(stderr, "cmpgw: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	if (!x) {
+		rewind(f);
+		x = d2i_X509_fp(f, NULL);
+	}
+	fclose(f);
+	if (!x)
+		fprintf(stderr, "cmpgw: %s: not a PEM or DER certificate\n", path);
+	return x;
+}
+
+static int vendor_cert_add(struct store_conn *c, const char *vendor, const char *kind,
+			   const char *path)
+{
+	X509 *x = read_cert(path);
+	unsigned char *der = NULL, fp[32];
+	unsigned int fplen = sizeof(fp);
+	char subject[512];
+	int64_t vid;
+	int rc = 1, len;
+
+	if (!x)
+		return 1;
+	if (store_vendor_find(c, vendor, &vid) != 0) {
+		fprintf(stderr, "cmpgw: unknown vendor \"%s\" (add it with: cmpgw vendor add)\n",
+			vendor);
+		goto out;
+	}
+	/* An anchor must be a CA; an intermediate must be one too. */
+	if (X509_check_ca(x) == 0) {
+		fprintf(stderr, "cmpgw: %s: not a CA certificate\n", path);
+		goto out;
+	}
+	len = i2d_X509(x, &der);
+	X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
+	struct tm tm;
+	ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm);
+	if (len <= 0 || !X509_digest(x, EVP_sha256(), fp, &fplen))
+		goto out;
+	int r = store_vendor_cert_add(c, vid, kind, der, (size_t)len, fp, subject,
+				      (long long)timegm(&tm));
+	if (r == RC_EXISTS) {
+		printf("%s %s already registered for %s\n", kind, subject, vendor);
+		rc = 0;
+	} else if (r == 0) {
+		printf("registered %s %s for vendor %s\n", kind, subject, vendor);
+		rc = 0;
+	} else {
+		fprintf(stderr, "cmpgw: storing the certificate failed: %s\n", rc_str(r));
+	}
+out:
+	OPENSSL_free(der);
+	X509_free(x);
+	return rc;
+}
+
+int cmd_vendor(int argc, char **argv)
+{
+	struct opts o;
+	struct env e;
+	struct store_conn *c = NULL;
+	int rc, first;
+	const char *what = argc > 1 ? argv[1] : "";
+	bool add = strcmp(what, "add") == 0;
+	bool cert = (strcmp(what, "anchor") == 0 || strcmp(what, "intermediate") == 0) &&
+		    argc > 2 && strcmp(argv[2], "add") == 0;
+
+	if (!add && !cert) {
+		fprintf(stderr, "usage: cmpgw vendor add|anchor add|intermediate add ... "
+				"(see cmpgw help)\n");
+		return 2;
+	}
+	first = add ? 2 : 3;
+	rc = parse_opts(argc, argv, first, &o);
+	if (rc != 0)
+		return rc;
+	if (o.npos != (add ? 1 : 2)) {
+		fprintf(stderr, add ? "usage: cmpgw vendor add --config FILE NAME\n"
+				    : "usage: cmpgw vendor %s add --config FILE NAME CERT.pem\n",
+			what);
+		return 2;
+	}
+	const char *rule = o.serial_rule ? o.serial_rule : "subject_serialnumber";
+	if (strcmp(rule, "subject_serialnumber") && strcmp(rule, "subject_cn") &&
+	    strcmp(rule, "cert_serial")) {
+		fprintf(stderr, "cmpgw: --serial-rule: unknown rule \"%s\"\n", rule);
+		return 2;
+	}
+	rc = cli_db(&o, &e, &c);
+	if (rc == 0 && add) {
+		int64_t id;
+		int r = store_vendor_add(c, o.pos[0], rule, !o.no_reenroll, &id);
+		if (r == RC_EXISTS)
+			printf("vendor %s already registered\n", o.pos[0]);
+		else if (r == 0)
+			printf("registered vendor %s (serial rule %s)\n", o.pos[0], rule);
+		else
+			rc = 1;
+	} else if (rc == 0) {
+		rc = vendor_cert_add(c, o.pos[0], strcmp(what, "anchor") == 0 ? "anchor"
+										 : "intermediate",
+				     o.pos[1]);
+	}
+	store_db_close(c);
+	env_close(&e, false);
+	return rc;
+}
+
+int cmd_serials(int argc, char **argv)
+{
+	struct opts o;
+	struct env e;
+	struct store_conn *c = NULL;
+	FILE *in = NULL;
+	int rc;
+
+	if (argc < 2 || strcmp(argv[1], "import") != 0) {
+		fprintf(stderr, "usage: cmpgw serials import --config FILE [--blocked] NAME FILE|-\n");
+		return 2;
+	}
+	rc = parse_opts(argc, argv, 2, &o);
+	if (rc != 0)
+		return rc;
+	if (o.npos != 2) {
+		fprintf(stderr, "usage: cmpgw serials import --config FILE [--blocked] NAME FILE|-\n");
+		return 2;
+	}
+	in = strcmp(o.pos[1], "-") == 0 ? stdin : fopen(o.pos[1], "r");
+	if (!in) {
+		fprintf(stderr, "cmpgw: %s: %s\n", o.pos[1], strerror(errno));
+		return 1;
+	}
+	rc = cli_db(&o, &e, &c);
+	if (rc == 0) {
+		int64_t vid;
+		long ins = 0, upd = 0;
+		char err[512] = "";
+		if (store_vendor_find(c, o.pos[0], &vid) != 0) {
+			fprintf(stderr, "cmpgw: unknown vendor \"%s\"\n", o.pos[0]);
+			rc = 1;
+		} else if (store_serial_import(c, vid, in, o.blocked ? "blocked" : "allowed", &ins,
+					       &upd, err, sizeof(err)) != 0) {
+			fprintf(stderr, "cmpgw: %s: %s\n", o.pos[1], err[0] ? err : "import failed");
+			rc = 1;
+		} else {
+			printf("%s: %ld new, %ld changed serial(s) for vendor %s (%s)\n", o.pos[1],
+			       ins, upd, o.pos[0], o.blocked ? "blocked" : "allowed");
+		}
+	}
+	if (in != stdin)
+		fclose(in);
+	store_db_close(c);
+	env_close(&e, false);
+	return rc;
+}

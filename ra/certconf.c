@@ -1,0 +1,182 @@
+/*
+ * ra/certconf.c - certificate confirmation (RFC 4210 5.3.18, RFC 9483
+ * 4.1.1): match the transaction in PostgreSQL, check the signer, nonce,
+ * certReqId and certHash, then record the decision and answer pkiConf.
+ */
+#include "ra/ra.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "cmp/build.h"
+#include "cmp/certhash.h"
+#include "cmp/prot.h"
+#include "store/enroll.h"
+
+static struct store_bytes tid_of(const struct ra_req *req)
+{
+	const ASN1_OCTET_STRING *t = req->msg->header->transactionID;
+	struct store_bytes b = { t->data, (size_t)t->length };
+	return b;
+}
+
+static void send_pkiconf(struct ra_req *req)
+{
+	CMPGW_MSG *rsp = cmp_build_response(req->msg, req->cfg->cmp_cert, CMP_BODY_PKICONF);
+	if (!rsp) {
+		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		return;
+	}
+	ra_req_answer(req, rsp);
+}
+
+static void on_confirm(void *arg, int rc, const char *state)
+{
+	struct ra_req *req = arg;
+
+	if (rc != 0) {
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		return;
+	}
+	if (strcmp(state, "expired") == 0) {
+		ra_req_fail(req, CMP_FAIL_BAD_REQUEST,
+			    "confirmation deadline passed; the certificate was revoked");
+		return;
+	}
+	if (strcmp(state, "unknown") == 0) {
+		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "unknown transactionID");
+		return;
+	}
+	log_info(&req->log, "certConf: transaction %s", state);
+	send_pkiconf(req);
+}
+
+/* The signer of a certConf must be the signer of the ir (RFC 4210 5.1.1:
+ * same transaction, same sender). It may omit extraCerts; then the stored
+ * certificate is used. Returns a fail bit or -1. */
+static int verify_signer(struct ra_req *req, const struct store_txn *t, X509 **stored,
+			 const char **why)
+{
+	unsigned char fp[32];
+	X509 *signer = NULL;
+
+	if (req->msg->extraCerts && sk_X509_num(req->msg->extraCerts) > 0) {
+		signer = sk_X509_value(req->msg->extraCerts, 0);
+	} else {
+		const unsigned char *p = t->sender_cert.p;
+		*stored = d2i_X509(NULL, &p, (long)t->sender_cert.len);
+		signer = *stored;
+	}
+	if (!signer || ra_trust_cert_fp(signer, fp) != 0 || t->sender_fp.len != 32 ||
+	    CRYPTO_memcmp(fp, t->sender_fp.p, 32) != 0) {
+		*why = "certConf not protected by the sender of the request";
+		return CMP_FAIL_NOT_AUTHORIZED;
+	}
+	if (cmp_prot_verify_sig(req->der, req->len, req->msg, signer) != 0) {
+		ERR_clear_error();
+		*why = "protection signature does not verify";
+		return CMP_FAIL_BAD_MESSAGE_CHECK;
+	}
+	return -1;
+}
+
+/* RFC 4210 5.3.18: one CertStatus for our single certificate, matching
+ * certReqId and certHash (hash of the certificate's signature algorithm,
+ * or hashAlg when given). Returns a fail bit or -1. */
+static int check_status(struct ra_req *req, const struct store_txn *t, const char **why)
+{
+	STACK_OF(CMPGW_CERTSTATUS) *sts = req->msg->body->value.certConf;
+	const CMPGW_CERTSTATUS *cs;
+	unsigned char hash[EVP_MAX_MD_SIZE];
+	unsigned int hlen = sizeof(hash);
+	X509 *cert = NULL;
+	int bit = -1;
+
+	if (sk_CMPGW_CERTSTATUS_num(sts) != 1) {
+		*why = "certConf must carry exactly one CertStatus";
+		return CMP_FAIL_BAD_REQUEST;
+	}
+	cs = sk_CMPGW_CERTSTATUS_value(sts, 0);
+	if (ASN1_INTEGER_get(cs->certReqId) != t->cert_req_id) {
+		*why = "certReqId does not match the request";
+		return CMP_FAIL_BAD_CERT_ID;
+	}
+	if (cs->hashAlg) {
+		const unsigned char *p = t->cert.p;
+		cert = d2i_X509(NULL, &p, (long)t->cert.len);
+		if (!cert || cmp_certhash_compute(cert, cs->hashAlg, hash, &hlen) != 0) {
+			*why = "hashAlg not supported";
+			bit = CMP_FAIL_BAD_ALG;
+			goto out;
+		}
+	} else {
+		if (t->cert_hash.len > sizeof(hash))
+			goto out;
+		memcpy(hash, t->cert_hash.p, t->cert_hash.len);
+		hlen = (unsigned int)t->cert_hash.len;
+	}
+	if (!cs->certHash || (unsigned int)cs->certHash->length != hlen ||
+	    CRYPTO_memcmp(cs->certHash->data, hash, hlen) != 0) {
+		*why = "certHash does not match the issued certificate";
+		bit = CMP_FAIL_BAD_CERT_ID;
+		goto out;
+	}
+	req->accept = !cs->statusInfo || ASN1_INTEGER_get(cs->statusInfo->status) ==
+						 CMP_STATUS_ACCEPTED ||
+		      ASN1_INTEGER_get(cs->statusInfo->status) == CMP_STATUS_GRANTED_WITH_MODS;
+out:
+	ERR_clear_error();
+	X509_free(cert);
+	return bit;
+}
+
+static void on_txn(void *arg, int rc, const struct store_txn *t)
+{
+	struct ra_req *req = arg;
+	const ASN1_OCTET_STRING *rn = req->msg->header->recipNonce;
+	const char *why = NULL;
+	X509 *stored = NULL;
+	int bit;
+
+	if (rc != 0) {
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		return;
+	}
+	if (!t || strcmp(t->alias, req->alias->label) != 0) {
+		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "unknown transactionID");
+		return;
+	}
+	bit = verify_signer(req, t, &stored, &why);
+	X509_free(stored);
+	if (bit >= 0)
+		goto fail;
+	/* RFC 4210 5.1.1: recipNonce echoes the senderNonce of our ip. */
+	if (!rn || (size_t)rn->length != t->server_nonce.len ||
+	    CRYPTO_memcmp(rn->data, t->server_nonce.p, t->server_nonce.len) != 0) {
+		why = "recipNonce does not match the senderNonce of the response";
+		bit = CMP_FAIL_BAD_RECIPIENT_NONCE;
+		goto fail;
+	}
+	bit = check_status(req, t, &why);
+	if (bit >= 0)
+		goto fail;
+	if (store_enroll_confirm(req->rw->db, tid_of(req), req->accept, req->log.peer,
+				 req->accept ? "accepted by client" : "rejected by client",
+				 on_confirm, req) != 0) {
+		why = "service temporarily unavailable";
+		bit = CMP_FAIL_SYSTEM_UNAVAIL;
+		goto fail;
+	}
+	return;
+fail:
+	ra_req_fail(req, bit, why);
+}
+
+void ra_certconf_handle(struct ra_req *req)
+{
+	if (store_enroll_txn_get(req->rw->db, tid_of(req), on_txn, req) != 0)
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+}

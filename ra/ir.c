@@ -1,0 +1,299 @@
+/*
+ * ra/ir.c - initial registration with a vendor certificate (TS 33.310
+ * 9.5.4, RFC 9483 4.1.1), CA mode: authenticate, authorize, check POP,
+ * issue, commit, answer.
+ */
+#include "ra/ra.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "cmp/build.h"
+#include "cmp/certhash.h"
+#include "cmp/pop.h"
+#include "cmp/prot.h"
+#include "policy/profile.h"
+#include "store/enroll.h"
+
+#define OID_PBM "1.2.840.113533.7.66.13"
+
+static bool is_pbm(const X509_ALGOR *alg)
+{
+	char oid[64];
+	const ASN1_OBJECT *obj = NULL;
+	X509_ALGOR_get0(&obj, NULL, NULL, alg);
+	return obj && OBJ_obj2txt(oid, sizeof(oid), obj, 1) > 0 && strcmp(oid, OID_PBM) == 0;
+}
+
+static void name_str(const X509_NAME *n, char *buf, size_t len)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int r = 0;
+	buf[0] = '\0';
+	if (b && X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0)
+		r = BIO_read(b, buf, (int)len - 1);
+	buf[r > 0 ? r : 0] = '\0';
+	BIO_free(b);
+}
+
+static long long asn1_epoch(const ASN1_TIME *t)
+{
+	struct tm tm;
+	if (!ASN1_TIME_to_tm(t, &tm))
+		return 0;
+	return (long long)timegm(&tm);
+}
+
+/* Signature protection by the first extraCerts certificate
+ * (RFC 9483 3.2, RFC 4210 5.1.3.3). Returns a fail bit or -1. */
+static int verify_protection(struct ra_req *req, const char **why)
+{
+	const CMPGW_MSG *m = req->msg;
+	int rc;
+
+	if (is_pbm(m->header->protectionAlg)) {
+		*why = "this alias requires signature protection with the vendor certificate";
+		return CMP_FAIL_WRONG_INTEGRITY;
+	}
+	if (!m->extraCerts || sk_X509_num(m->extraCerts) < 1) {
+		*why = "protecting certificate missing: it must be the first of extraCerts";
+		return CMP_FAIL_BAD_MESSAGE_CHECK;
+	}
+	req->signer = sk_X509_value(m->extraCerts, 0);
+	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(req->signer);
+	if (m->header->senderKID && ski && ASN1_OCTET_STRING_cmp(ski, m->header->senderKID) != 0) {
+		*why = "senderKID does not match the first extraCerts certificate";
+		return CMP_FAIL_BAD_MESSAGE_CHECK;
+	}
+	rc = cmp_prot_verify_sig(req->der, req->len, m, req->signer);
+	ERR_clear_error();
+	if (rc == RC_UNSUPPORTED) {
+		*why = "protection algorithm not supported";
+		return CMP_FAIL_BAD_ALG;
+	}
+	if (rc != 0) {
+		*why = "protection signature does not verify";
+		return CMP_FAIL_BAD_MESSAGE_CHECK;
+	}
+	return -1;
+}
+
+/* POP and key policy for the single CertReqMsg (RFC 4211 4, RFC 9483
+ * 4.1.1). *pub gets the template key. Returns a fail bit or -1. */
+static int check_request(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY **pub,
+			 const char **why)
+{
+	const CMPGW_CERTTEMPLATE *tmpl = crm->certReq->certTemplate;
+	int rc;
+
+	if (!tmpl || !tmpl->publicKey) {
+		*why = "certTemplate carries no publicKey";
+		return CMP_FAIL_BAD_CERT_TEMPLATE;
+	}
+	if (!crm->popo) {
+		*why = "proof-of-possession missing";
+		return CMP_FAIL_BAD_POP;
+	}
+	if (crm->popo->type == CMPGW_POPO_RAVERIFIED) {
+		*why = "raVerified proof-of-possession is not accepted from an end entity";
+		return CMP_FAIL_BAD_POP;
+	}
+	rc = cmp_pop_verify(crm, pub);
+	ERR_clear_error();
+	if (rc != 0) {
+		*why = rc == RC_CRYPTO ? "proof-of-possession signature does not verify"
+		       : rc == RC_UNSUPPORTED ? "proof-of-possession algorithm not supported"
+					      : "only signature proof-of-possession is supported";
+		return CMP_FAIL_BAD_POP;
+	}
+	if (!policy_profile_key_ok(req->alias->profile, *pub, why))
+		return CMP_FAIL_BAD_ALG;
+	return -1;
+}
+
+static void audit_reject(struct ra_req *req, const char *event, const char *detail)
+{
+	struct store_bytes tid = { req->msg->header->transactionID->data,
+				   (size_t)req->msg->header->transactionID->length };
+	store_enroll_audit(req->rw->db, event, req->alias->label, tid,
+			   req->vendor ? req->vendor->name : NULL, req->serial[0] ? req->serial : NULL,
+			   req->log.peer, detail);
+}
+
+static void send_ip(struct ra_req *req)
+{
+	const struct cfg *cfg = req->cfg;
+	CMPGW_MSG *rsp = cmp_build_response(req->msg, cfg->cmp_cert, CMP_BODY_IP);
+	CMPGW_STATUSINFO *si = cmp_build_statusinfo(CMP_STATUS_ACCEPTED, -1, NULL);
+
+	if (!rsp || !si ||
+	    !ASN1_OCTET_STRING_set(rsp->header->senderNonce, req->server_nonce,
+				   sizeof(req->server_nonce)))
+		goto fail;
+	if (cmp_build_certrep_add(rsp, req->cert_req_id, si, req->cert) != 0)
+		goto fail;
+	si = NULL; /* consumed */
+	if ((cfg->root_cert && cmp_build_capubs_push1(rsp, cfg->root_cert) != 0) ||
+	    (req->implicit && cmp_build_implicit_confirm(rsp) != 0))
+		goto fail;
+	log_info(&req->log, "issued certificate for %s serial %s%s", req->vendor->name, req->serial,
+		 req->implicit ? " (implicitConfirm)" : "");
+	ra_req_answer(req, rsp);
+	return;
+fail:
+	CMPGW_STATUSINFO_free(si);
+	CMPGW_MSG_free(rsp);
+	ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+}
+
+static void on_commit(void *arg, int rc, const char *status)
+{
+	struct ra_req *req = arg;
+
+	if (rc != 0) {
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		return;
+	}
+	if (strcmp(status, "ok") == 0)
+		send_ip(req);
+	else if (strcmp(status, "serial_unknown") == 0)
+		ra_req_fail(req, CMP_FAIL_NOT_AUTHORIZED, "device serial is not on the vendor's list");
+	else if (strcmp(status, "serial_blocked") == 0)
+		ra_req_fail(req, CMP_FAIL_NOT_AUTHORIZED, "device serial is blocked");
+	else if (strcmp(status, "clone") == 0)
+		ra_req_fail(req, CMP_FAIL_NOT_AUTHORIZED,
+			    "device serial is bound to another vendor key");
+	else if (strcmp(status, "reenroll_denied") == 0)
+		ra_req_fail(req, CMP_FAIL_NOT_AUTHORIZED,
+			    "device already enrolled; re-enrollment not allowed for this vendor");
+	else if (strcmp(status, "tid_in_use") == 0)
+		ra_req_fail(req, CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use");
+	else
+		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+}
+
+static int commit(struct ra_req *req, EVP_PKEY *pub)
+{
+	unsigned char vendor_fp[32], sender_fp[32], key_fp[32], hash[EVP_MAX_MD_SIZE];
+	unsigned char *cert_der = NULL, *sender_der = NULL;
+	unsigned int hlen = sizeof(hash);
+	char issuer[512], subject[512], *serial_hex = NULL;
+	BIGNUM *bn = NULL;
+	int rc = RC_CRYPTO;
+	int clen = i2d_X509(req->cert, &cert_der);
+	int slen = i2d_X509(req->signer, &sender_der);
+	const CMPGW_HDR *h = req->msg->header;
+	(void)pub;
+
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(req->cert), NULL);
+	serial_hex = bn ? BN_bn2hex(bn) : NULL;
+	if (clen <= 0 || slen <= 0 || !serial_hex || ra_trust_spki_fp(req->signer, vendor_fp) ||
+	    ra_trust_cert_fp(req->signer, sender_fp) || ra_trust_spki_fp(req->cert, key_fp) ||
+	    cmp_certhash_compute(req->cert, NULL, hash, &hlen) != 0 ||
+	    RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1)
+		goto out;
+	name_str(X509_get_issuer_name(req->cert), issuer, sizeof(issuer));
+	name_str(X509_get_subject_name(req->cert), subject, sizeof(subject));
+	struct store_ir_commit c = {
+		.tid = { h->transactionID->data, (size_t)h->transactionID->length },
+		.sender_cert = { sender_der, (size_t)slen },
+		.server_nonce = { req->server_nonce, sizeof(req->server_nonce) },
+		.client_nonce = { h->senderNonce->data, (size_t)h->senderNonce->length },
+		.cert = { cert_der, (size_t)clen },
+		.cert_hash = { hash, hlen },
+		.vendor_key_fp = vendor_fp,
+		.sender_fp = sender_fp,
+		.key_fp = key_fp,
+		.alias = req->alias->label,
+		.body = cmp_asn1_body_name(req->msg->body->type),
+		.vendor_name = req->vendor->name,
+		.serial = req->serial,
+		.issuer = issuer,
+		.serial_hex = serial_hex,
+		.subject = subject,
+		.peer = req->log.peer,
+		.vendor_id = req->vendor->id,
+		.cert_req_id = req->cert_req_id,
+		.not_before = asn1_epoch(X509_get0_notBefore(req->cert)),
+		.not_after = asn1_epoch(X509_get0_notAfter(req->cert)),
+		.implicit = req->implicit,
+		.allow_reenroll = req->vendor->allow_reenroll,
+		.deadline_s = req->alias->confirm_deadline_s,
+	};
+	rc = store_enroll_ir_commit(req->rw->db, &c, on_commit, req);
+out:
+	OPENSSL_free(serial_hex);
+	BN_free(bn);
+	OPENSSL_free(cert_der);
+	OPENSSL_free(sender_der);
+	return rc;
+}
+
+void ra_ir_handle(struct ra_req *req)
+{
+	STACK_OF(CMPGW_CERTREQMSG) *reqs = req->msg->body->value.ir;
+	const CMPGW_CERTREQMSG *crm;
+	const char *why = NULL;
+	EVP_PKEY *pub = NULL;
+	struct ra_auth auth;
+	int bit, rc;
+
+	if (sk_CMPGW_CERTREQMSG_num(reqs) != 1) {
+		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "exactly one CertReqMsg is supported");
+		return;
+	}
+	crm = sk_CMPGW_CERTREQMSG_value(reqs, 0);
+	req->cert_req_id = ASN1_INTEGER_get(crm->certReq->certReqId);
+	bit = verify_protection(req, &why);
+	if (bit >= 0)
+		goto fail;
+	if (!req->rw->trust ||
+	    ra_trust_authenticate(req->rw->trust, req->alias->vendors, req->alias->n_vendors,
+				  req->signer, req->msg->extraCerts, &auth) != 0) {
+		why = req->rw->trust ? auth.text : "vendor registry not loaded";
+		bit = CMP_FAIL_SIGNER_NOT_TRUSTED;
+		audit_reject(req, "auth_failed", why);
+		goto fail;
+	}
+	req->vendor = auth.vendor;
+	rc = ra_trust_device_serial(req->vendor->rule, req->signer, req->serial,
+				    sizeof(req->serial));
+	if (rc != 0) {
+		why = "vendor certificate carries no usable device serial";
+		bit = CMP_FAIL_NOT_AUTHORIZED;
+		audit_reject(req, "rejected", why);
+		goto fail;
+	}
+	bit = check_request(req, crm, &pub, &why);
+	if (bit >= 0) {
+		audit_reject(req, "rejected", why);
+		goto fail;
+	}
+	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
+	struct policy_identity id = { req->serial, req->vendor->name };
+	rc = policy_profile_issue(req->cfg, req->alias->profile, &id,
+				  crm->certReq->certTemplate->subject, pub, &req->cert);
+	if (rc != 0) {
+		log_openssl(&req->log, LOG_ERROR, "issuing failed");
+		why = rc == RC_INVAL ? "profile cannot build a subject for this device"
+				     : "internal error";
+		bit = rc == RC_INVAL ? CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE;
+		goto fail;
+	}
+	if (commit(req, pub) != 0) {
+		why = "service temporarily unavailable";
+		bit = CMP_FAIL_SYSTEM_UNAVAIL;
+		goto fail;
+	}
+	EVP_PKEY_free(pub);
+	return;
+fail:
+	EVP_PKEY_free(pub);
+	ra_req_fail(req, bit, why);
+}

@@ -1,0 +1,128 @@
+/*
+ * ra/worker.c - per-worker state of the enrollment engine: its database
+ * pool, its vendor trust cache (reloaded periodically), and the
+ * confirm-deadline sweep (run by worker 0 only).
+ */
+#include "ra/ra.h"
+
+#include <stdlib.h>
+
+#include <event2/event.h>
+
+#include "store/db.h"
+#include "store/enroll.h"
+
+#define RELOAD_INTERVAL_S 5
+
+static void on_vendor_rows(void *arg, int rc, const struct store_vendor_row *rows, size_t n)
+{
+	struct ra_worker *rw = arg;
+	struct ra_trust *t = NULL;
+	int64_t last = -1;
+
+	rw->reload_busy = false;
+	if (rc != 0)
+		return; /* keep the previous cache; the error was logged */
+	t = ra_trust_new();
+	if (!t)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].id != last &&
+		    ra_trust_add_vendor(t, rows[i].id, rows[i].name, rows[i].rule,
+					rows[i].allow_reenroll) != 0)
+			goto fail;
+		last = rows[i].id;
+		if (rows[i].kind && rows[i].der.len &&
+		    ra_trust_add_cert(t, rows[i].id, rows[i].kind, rows[i].der.p, rows[i].der.len) != 0)
+			log_warn(NULL, "vendor %s: a registered certificate does not decode; skipped",
+				 rows[i].name);
+	}
+	ra_trust_free(rw->trust);
+	rw->trust = t;
+	return;
+fail:
+	ra_trust_free(t);
+}
+
+static void on_reload(evutil_socket_t fd, short what, void *arg)
+{
+	struct ra_worker *rw = arg;
+	(void)fd;
+	(void)what;
+	if (rw->reload_busy)
+		return;
+	if (store_enroll_vendors(rw->db, on_vendor_rows, rw) == 0)
+		rw->reload_busy = true;
+}
+
+static void on_swept(void *arg, int rc, const char *count)
+{
+	(void)arg;
+	if (rc == 0 && count && count[0] != '0')
+		log_info(NULL, "confirm deadline passed: %s unconfirmed certificate(s) revoked", count);
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct ra_worker *rw = arg;
+	(void)fd;
+	(void)what;
+	if (store_enroll_sweep(rw->db, on_swept, NULL) != 0)
+		log_warn(NULL, "confirm sweep not queued");
+}
+
+static int load_trust_now(struct ra_worker *rw, const char *conninfo)
+{
+	struct store_conn *c = NULL;
+	int rc = store_db_connect(conninfo, &c);
+
+	if (rc == 0)
+		rc = store_enroll_vendors_sync(c, on_vendor_rows, rw);
+	store_db_close(c);
+	return rc == 0 && rw->trust ? 0 : (rc ? rc : RC_DB);
+}
+
+int ra_worker_init(struct worker *w)
+{
+	const char *conninfo = w->hooks->shared;
+	struct ra_worker *rw = calloc(1, sizeof(*rw));
+	struct timeval reload = { RELOAD_INTERVAL_S, 0 };
+	struct timeval sweep = { w->cfg->sweep_interval_s, 0 };
+
+	if (!rw)
+		return RC_NOMEM;
+	w->app = rw;
+	rw->w = w;
+	rw->db = store_db_pool_new(w->base, conninfo, w->cfg->db_pool);
+	if (!rw->db)
+		return RC_DB;
+	if (load_trust_now(rw, conninfo) != 0) {
+		log_error(NULL, "worker %d: loading the vendor registry failed", w->id);
+		return RC_DB;
+	}
+	rw->reload_ev = event_new(w->base, -1, EV_PERSIST, on_reload, rw);
+	if (!rw->reload_ev || event_add(rw->reload_ev, &reload) != 0)
+		return RC_NOMEM;
+	if (w->id == 0) {
+		rw->sweep_ev = event_new(w->base, -1, EV_PERSIST, on_sweep, rw);
+		if (!rw->sweep_ev || event_add(rw->sweep_ev, &sweep) != 0)
+			return RC_NOMEM;
+	}
+	return 0;
+}
+
+void ra_worker_fini(struct worker *w)
+{
+	struct ra_worker *rw = w->app;
+
+	if (!rw)
+		return;
+	if (rw->reload_ev)
+		event_free(rw->reload_ev);
+	if (rw->sweep_ev)
+		event_free(rw->sweep_ev);
+	store_db_pool_free(rw->db);
+	ra_trust_free(rw->trust);
+	free(rw);
+	w->app = NULL;
+}

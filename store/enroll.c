@@ -1,0 +1,271 @@
+#include "store/enroll.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+/* Carries the caller's callback through store_db_query. */
+struct call {
+	union {
+		store_status_cb status;
+		store_txn_cb txn;
+		store_vendors_cb vendors;
+	} cb;
+	void *arg;
+};
+
+static struct call *call_new(void *cb, void *arg)
+{
+	struct call *c = malloc(sizeof(*c));
+	if (c) {
+		c->cb.status = (store_status_cb)cb;
+		c->arg = arg;
+	}
+	return c;
+}
+
+static void log_db_error(const struct store_result *r, const char *what)
+{
+	log_error(NULL, "%s: database error %s: %s", what, r->sqlstate,
+		  r->errmsg ? r->errmsg : "?");
+}
+
+static void on_status(void *arg, const struct store_result *r)
+{
+	struct call *c = arg;
+	if (r->rc != 0) {
+		if (r->rc != RC_CANCELLED)
+			log_db_error(r, "enroll");
+		c->cb.status(c->arg, r->rc, NULL);
+	} else if (r->nrows != 1 || r->ncols < 1 || store_isnull(r, 0, 0)) {
+		c->cb.status(c->arg, RC_DB, NULL);
+	} else {
+		c->cb.status(c->arg, 0, store_val(r, 0, 0));
+	}
+	free(c);
+}
+
+static int submit(struct store_pool *pool, const char *sql, int n, const char *const *v,
+		  const int *lens, const int *fmts, bool binary, store_cb on, void *cb, void *arg)
+{
+	struct call *c = call_new(cb, arg);
+	int rc;
+
+	if (!c)
+		return RC_NOMEM;
+	rc = store_db_query(pool, sql, n, v, lens, fmts, binary, on, c);
+	if (rc != 0)
+		free(c);
+	return rc;
+}
+
+#define BIN(i, b) (v[i] = (const char *)(b).p, lens[i] = (int)(b).len, fmts[i] = 1)
+#define BIN32(i, p) (v[i] = (const char *)(p), lens[i] = 32, fmts[i] = 1)
+#define TXT(i, s) (v[i] = (s), lens[i] = 0, fmts[i] = 0)
+
+static const char SQL_IR_COMMIT[] =
+	"SELECT cmpgw_ir_commit($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,"
+	"$17,$18,$19,$20,$21,$22,$23,$24)";
+
+int store_enroll_ir_commit(struct store_pool *pool, const struct store_ir_commit *c,
+			   store_status_cb cb, void *arg)
+{
+	const char *v[24];
+	int lens[24], fmts[24];
+	char vid[24], crid[24], nb[24], na[24], dl[16];
+
+	snprintf(vid, sizeof(vid), "%" PRId64, c->vendor_id);
+	snprintf(crid, sizeof(crid), "%ld", c->cert_req_id);
+	snprintf(nb, sizeof(nb), "%lld", c->not_before);
+	snprintf(na, sizeof(na), "%lld", c->not_after);
+	snprintf(dl, sizeof(dl), "%d", c->deadline_s);
+	BIN(0, c->tid);
+	TXT(1, c->alias);
+	TXT(2, c->body);
+	TXT(3, vid);
+	TXT(4, c->vendor_name);
+	TXT(5, c->serial);
+	BIN32(6, c->vendor_key_fp);
+	BIN32(7, c->sender_fp);
+	BIN(8, c->sender_cert);
+	BIN(9, c->server_nonce);
+	BIN(10, c->client_nonce);
+	TXT(11, crid);
+	BIN(12, c->cert);
+	TXT(13, c->issuer);
+	TXT(14, c->serial_hex);
+	TXT(15, c->subject);
+	TXT(16, nb);
+	TXT(17, na);
+	BIN32(18, c->key_fp);
+	BIN(19, c->cert_hash);
+	TXT(20, c->implicit ? "t" : "f");
+	TXT(21, dl);
+	TXT(22, c->allow_reenroll ? "t" : "f");
+	TXT(23, c->peer);
+	return submit(pool, SQL_IR_COMMIT, 24, v, lens, fmts, false, on_status, (void *)cb, arg);
+}
+
+static const char SQL_TXN_GET[] =
+	"SELECT t.alias, t.state, t.sender_fp, t.sender_cert, t.server_nonce, t.cert_hash,"
+	" c.der, t.cert_req_id::text, t.implicit_confirm::text"
+	" FROM transactions t LEFT JOIN certificates c ON c.id = t.cert_id WHERE t.tid = $1";
+
+static struct store_bytes col_bytes(const struct store_result *r, int col)
+{
+	struct store_bytes b = { NULL, 0 };
+	if (!store_isnull(r, 0, col)) {
+		b.p = (const unsigned char *)store_val(r, 0, col);
+		b.len = (size_t)store_len(r, 0, col);
+	}
+	return b;
+}
+
+static void on_txn(void *arg, const struct store_result *r)
+{
+	struct call *c = arg;
+	struct store_txn t;
+
+	if (r->rc != 0) {
+		if (r->rc != RC_CANCELLED)
+			log_db_error(r, "transaction lookup");
+		c->cb.txn(c->arg, r->rc, NULL);
+	} else if (r->nrows == 0) {
+		c->cb.txn(c->arg, 0, NULL);
+	} else {
+		memset(&t, 0, sizeof(t));
+		t.alias = store_val(r, 0, 0);
+		t.state = store_val(r, 0, 1);
+		t.sender_fp = col_bytes(r, 2);
+		t.sender_cert = col_bytes(r, 3);
+		t.server_nonce = col_bytes(r, 4);
+		t.cert_hash = col_bytes(r, 5);
+		t.cert = col_bytes(r, 6);
+		/* binary result: text casts above arrive as raw text bytes */
+		char tmp[32];
+		struct store_bytes crid = col_bytes(r, 7), imp = col_bytes(r, 8);
+		snprintf(tmp, sizeof(tmp), "%.*s", (int)crid.len, (const char *)crid.p);
+		t.cert_req_id = strtol(tmp, NULL, 10);
+		t.implicit = imp.len > 0 && imp.p[0] == 't';
+		c->cb.txn(c->arg, 0, &t);
+	}
+	free(c);
+}
+
+int store_enroll_txn_get(struct store_pool *pool, struct store_bytes tid, store_txn_cb cb,
+			 void *arg)
+{
+	const char *v[1];
+	int lens[1], fmts[1];
+
+	BIN(0, tid);
+	return submit(pool, SQL_TXN_GET, 1, v, lens, fmts, true, on_txn, (void *)cb, arg);
+}
+
+int store_enroll_confirm(struct store_pool *pool, struct store_bytes tid, bool accept,
+			 const char *peer, const char *detail, store_status_cb cb, void *arg)
+{
+	const char *v[4];
+	int lens[4], fmts[4];
+
+	BIN(0, tid);
+	TXT(1, accept ? "t" : "f");
+	TXT(2, peer);
+	TXT(3, detail);
+	return submit(pool, "SELECT cmpgw_confirm($1,$2,$3,$4)", 4, v, lens, fmts, false,
+		      on_status, (void *)cb, arg);
+}
+
+int store_enroll_sweep(struct store_pool *pool, store_status_cb cb, void *arg)
+{
+	return submit(pool, "SELECT cmpgw_sweep()::text", 0, NULL, NULL, NULL, false, on_status,
+		      (void *)cb, arg);
+}
+
+static void on_audit(void *arg, const struct store_result *r)
+{
+	(void)arg;
+	if (r->rc != 0 && r->rc != RC_CANCELLED)
+		log_db_error(r, "audit");
+}
+
+void store_enroll_audit(struct store_pool *pool, const char *event, const char *alias,
+			struct store_bytes tid, const char *vendor, const char *serial,
+			const char *peer, const char *detail)
+{
+	const char *v[7];
+	int lens[7], fmts[7];
+	int rc;
+
+	TXT(0, event);
+	TXT(1, alias);
+	BIN(2, tid);
+	if (!tid.p || !tid.len)
+		v[2] = NULL;
+	TXT(3, vendor);
+	TXT(4, serial);
+	TXT(5, peer);
+	TXT(6, detail);
+	rc = store_db_query(pool,
+			    "INSERT INTO audit(event, alias, tid, vendor, device_serial, peer, detail)"
+			    " VALUES ($1,$2,$3,$4,$5,$6,$7)",
+			    7, v, lens, fmts, false, on_audit, NULL);
+	if (rc != 0)
+		log_error(NULL, "audit %s: not queued: %s", event, rc_str(rc));
+}
+
+static const char SQL_VENDORS[] =
+	"SELECT v.id::text, v.name, v.serial_rule, v.allow_reenroll::text, c.kind, c.der"
+	" FROM vendors v LEFT JOIN vendor_certs c ON c.vendor_id = v.id ORDER BY v.id, c.id";
+
+static void on_vendors(void *arg, const struct store_result *r)
+{
+	struct call *c = arg;
+	struct store_vendor_row *rows = NULL;
+
+	if (r->rc != 0) {
+		if (r->rc != RC_CANCELLED)
+			log_db_error(r, "vendor load");
+		c->cb.vendors(c->arg, r->rc, NULL, 0);
+		goto out;
+	}
+	rows = calloc((size_t)r->nrows + 1, sizeof(*rows));
+	if (!rows) {
+		c->cb.vendors(c->arg, RC_NOMEM, NULL, 0);
+		goto out;
+	}
+	for (int i = 0; i < r->nrows; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "%.*s", store_len(r, i, 0), store_val(r, i, 0));
+		rows[i].id = strtoll(id, NULL, 10);
+		rows[i].name = store_val(r, i, 1);
+		rows[i].rule = store_val(r, i, 2);
+		rows[i].allow_reenroll = store_val(r, i, 3)[0] == 't';
+		rows[i].kind = store_isnull(r, i, 4) ? NULL : store_val(r, i, 4);
+		rows[i].der.p = (const unsigned char *)store_val(r, i, 5);
+		rows[i].der.len = store_isnull(r, i, 5) ? 0 : (size_t)store_len(r, i, 5);
+	}
+	c->cb.vendors(c->arg, 0, rows, (size_t)r->nrows);
+out:
+	free(rows);
+	free(c);
+}
+
+int store_enroll_vendors(struct store_pool *pool, store_vendors_cb cb, void *arg)
+{
+	return submit(pool, SQL_VENDORS, 0, NULL, NULL, NULL, true, on_vendors, (void *)cb, arg);
+}
+
+int store_enroll_vendors_sync(struct store_conn *conn, store_vendors_cb cb, void *arg)
+{
+	struct call *c = call_new((void *)cb, arg);
+	int rc;
+
+	if (!c)
+		return RC_NOMEM;
+	rc = store_db_exec(conn, SQL_VENDORS, 0, NULL, NULL, NULL, true, on_vendors, c);
+	return rc;
+}
