@@ -54,6 +54,12 @@ typedef void (*store_cb)(void *arg, const struct store_result *res);
 struct store_pool *store_db_pool_new(struct event_base *base, const char *conninfo, int nconn);
 /* Close connections; pending callbacks are called with RC_CANCELLED. */
 void store_db_pool_free(struct store_pool *pool);
+/* While no connection is up, a query waits at most wait_ms (default
+ * 10000) and at most max_queued (default 10000) wait; beyond either bound
+ * store_db_query() fails fast with RC_DB. Values <= 0 keep the current. */
+void store_db_pool_set_limits(struct store_pool *pool, int wait_ms, int max_queued);
+/* Number of connections currently up (for readiness checks). */
+int store_db_pool_nup(const struct store_pool *pool);
 
 /*
  * Queue one statement. params: n values; lens[i] is the byte length when

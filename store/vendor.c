@@ -1,0 +1,206 @@
+/*
+ * store/vendor.c - vendors and vendor CA certificates (see vendor.h).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/db_int.h"
+#include "store/vendor.h"
+
+static bool rule_ok(const char *r)
+{
+	return strcmp(r, "subject_serialnumber") == 0 || strcmp(r, "subject_cn") == 0 ||
+	       strcmp(r, "cert_serial") == 0;
+}
+
+/* Map a failed statement's SQLSTATE to our codes. */
+static int map_state(const char *st)
+{
+	if (strcmp(st, "23505") == 0)
+		return RC_EXISTS;
+	if (strcmp(st, "23503") == 0)
+		return RC_NOTFOUND;
+	if (strcmp(st, "23514") == 0 || strcmp(st, "22P02") == 0)
+		return RC_INVAL;
+	return RC_DB;
+}
+
+int store_vendor_add(struct store_conn *c, const char *name, const char *serial_rule,
+		     bool allow_reenroll, int64_t *id)
+{
+	const char *p[3] = { name, serial_rule ? serial_rule : "subject_serialnumber",
+			     allow_reenroll ? "true" : "false" };
+	char st[6];
+	PGresult *r = NULL;
+	int rc;
+
+	if (!c || !name || !*name || !rule_ok(p[1]))
+		return RC_INVAL;
+	rc = store_conn_pq(c,
+			   "INSERT INTO vendors (name, serial_rule, allow_reenroll) "
+			   "VALUES ($1, $2, $3::boolean) ON CONFLICT (name) DO NOTHING RETURNING id",
+			   3, p, NULL, NULL, 0, &r, st, NULL, 0);
+	if (rc != RC_OK)
+		return map_state(st);
+	if (PQntuples(r) == 0)
+		rc = RC_EXISTS;
+	else if (id)
+		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return rc;
+}
+
+int store_vendor_find(struct store_conn *c, const char *name, int64_t *id)
+{
+	const char *p[1] = { name };
+	PGresult *r = NULL;
+	int rc;
+
+	if (!c || !name || !id)
+		return RC_INVAL;
+	rc = store_conn_pq(c, "SELECT id FROM vendors WHERE name = $1", 1, p, NULL, NULL, 0, &r,
+			   NULL, NULL, 0);
+	if (rc != RC_OK)
+		return rc;
+	if (PQntuples(r) == 0)
+		rc = RC_NOTFOUND;
+	else
+		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return rc;
+}
+
+int store_vendor_cert_add(struct store_conn *c, int64_t vendor_id, const char *kind,
+			  const unsigned char *der, size_t derlen, const unsigned char fp32[32],
+			  const char *subject, int64_t not_after_epoch)
+{
+	char vid[24], na[24], st[6];
+	const char *p[6] = { vid, kind, (const char *)der, (const char *)fp32, subject, na };
+	int lens[6] = { 0, 0, (int)derlen, 32, 0, 0 };
+	int fmts[6] = { 0, 0, 1, 1, 0, 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	if (!c || !kind || !der || !derlen || derlen > 1 << 24 || !fp32 || !subject ||
+	    (strcmp(kind, "anchor") != 0 && strcmp(kind, "intermediate") != 0))
+		return RC_INVAL;
+	snprintf(vid, sizeof(vid), "%" PRId64, vendor_id);
+	snprintf(na, sizeof(na), "%" PRId64, not_after_epoch);
+	rc = store_conn_pq(c,
+			   "INSERT INTO vendor_certs (vendor_id, kind, der, fingerprint, subject, "
+			   "not_after) VALUES ($1::bigint, $2, $3::bytea, $4::bytea, $5, "
+			   "to_timestamp($6::bigint)) ON CONFLICT (fingerprint) DO NOTHING RETURNING id",
+			   6, p, lens, fmts, 0, &r, st, NULL, 0);
+	if (rc != RC_OK)
+		return map_state(st);
+	if (PQntuples(r) == 0)
+		rc = RC_EXISTS;
+	PQclear(r);
+	return rc;
+}
+
+static char *dup_col(PGresult *r, int row, int col)
+{
+	int len = PQgetlength(r, row, col);
+	char *s = malloc((size_t)len + 1);
+
+	if (s) {
+		memcpy(s, PQgetvalue(r, row, col), (size_t)len);
+		s[len] = '\0';
+	}
+	return s;
+}
+
+/* Rows [row, end) all belong to one vendor; fill v from them. */
+static int fill_vendor(PGresult *r, int row, int end, struct store_vendor *v)
+{
+	size_t k = 0;
+
+	v->id = store_be64(PQgetvalue(r, row, 0));
+	v->name = dup_col(r, row, 1);
+	v->serial_rule = dup_col(r, row, 2);
+	v->allow_reenroll = PQgetvalue(r, row, 3)[0] != 0;
+	if (!v->name || !v->serial_rule)
+		return RC_NOMEM;
+	for (int i = row; i < end; i++)
+		k += !PQgetisnull(r, i, 4);
+	if (!k)
+		return RC_OK;
+	v->certs = calloc(k, sizeof(*v->certs));
+	if (!v->certs)
+		return RC_NOMEM;
+	for (int i = row; i < end; i++) {
+		struct store_vcert *vc = &v->certs[v->n_certs];
+
+		if (PQgetisnull(r, i, 4))
+			continue;
+		snprintf(vc->kind, sizeof(vc->kind), "%.*s", PQgetlength(r, i, 4),
+			 PQgetvalue(r, i, 4));
+		vc->derlen = (size_t)PQgetlength(r, i, 5);
+		vc->der = malloc(vc->derlen ? vc->derlen : 1);
+		if (!vc->der)
+			return RC_NOMEM;
+		memcpy(vc->der, PQgetvalue(r, i, 5), vc->derlen);
+		v->n_certs++;
+	}
+	return RC_OK;
+}
+
+int store_vendor_load_all(struct store_conn *c, struct store_vendor **out, size_t *n)
+{
+	struct store_vendor *v = NULL;
+	PGresult *r = NULL;
+	size_t nv = 0, i = 0;
+	int rc, rows;
+
+	*out = NULL;
+	*n = 0;
+	if (!c)
+		return RC_INVAL;
+	rc = store_conn_pq(c,
+			   "SELECT v.id, v.name, v.serial_rule, v.allow_reenroll, c.kind, c.der "
+			   "FROM vendors v LEFT JOIN vendor_certs c ON c.vendor_id = v.id "
+			   "ORDER BY v.id, c.id",
+			   0, NULL, NULL, NULL, 1, &r, NULL, NULL, 0);
+	if (rc != RC_OK)
+		goto out;
+	rows = PQntuples(r);
+	for (int row = 0; row < rows; row++)
+		nv += row == 0 || memcmp(PQgetvalue(r, row, 0), PQgetvalue(r, row - 1, 0), 8) != 0;
+	if (nv && !(v = calloc(nv, sizeof(*v)))) {
+		rc = RC_NOMEM;
+		goto out;
+	}
+	for (int row = 0; row < rows; i++) {
+		int end = row + 1;
+
+		while (end < rows && memcmp(PQgetvalue(r, end, 0), PQgetvalue(r, row, 0), 8) == 0)
+			end++;
+		if ((rc = fill_vendor(r, row, end, &v[i])) != RC_OK)
+			goto out;
+		row = end;
+	}
+	*out = v;
+	*n = nv;
+	v = NULL;
+out:
+	store_vendor_free_all(v, nv);
+	PQclear(r);
+	return rc;
+}
+
+void store_vendor_free_all(struct store_vendor *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < v[i].n_certs; j++)
+			free(v[i].certs[j].der);
+		free(v[i].certs);
+		free(v[i].name);
+		free(v[i].serial_rule);
+	}
+	free(v);
+}

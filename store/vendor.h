@@ -1,0 +1,58 @@
+/*
+ * store/vendor.h - vendors and their CA certificates (trust anchors and
+ * intermediates), for the CLI and the gateway's in-memory trust cache.
+ *
+ * Blocking store_conn only: CLI and start-up/reload threads, never on a
+ * worker loop.
+ */
+#ifndef CMPGW_STORE_VENDOR_H
+#define CMPGW_STORE_VENDOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/rc.h"
+
+struct store_conn;
+
+struct store_vcert {
+	char kind[16]; /* "anchor" or "intermediate" */
+	unsigned char *der;
+	size_t derlen;
+};
+
+struct store_vendor {
+	int64_t id;
+	char *name;
+	char *serial_rule; /* subject_serialnumber | subject_cn | cert_serial */
+	bool allow_reenroll;
+	struct store_vcert *certs;
+	size_t n_certs;
+};
+
+/* Register a vendor. serial_rule NULL: "subject_serialnumber". *id (may be
+ * NULL) gets the new id. RC_EXISTS if the name is taken, RC_INVAL for an
+ * unknown serial_rule or empty name, RC_DB otherwise. */
+int store_vendor_add(struct store_conn *c, const char *name, const char *serial_rule,
+		     bool allow_reenroll, int64_t *id) WUR;
+
+/* Vendor id by name; RC_NOTFOUND if none. */
+int store_vendor_find(struct store_conn *c, const char *name, int64_t *id) WUR;
+
+/* Add a CA certificate: kind "anchor" or "intermediate", der as given,
+ * fp32 = SHA-256 of der (computed by the caller), subject for display,
+ * not_after as seconds since the epoch. RC_EXISTS if the fingerprint is
+ * already registered (to any vendor), RC_NOTFOUND if the vendor is gone,
+ * RC_INVAL for bad arguments. */
+int store_vendor_cert_add(struct store_conn *c, int64_t vendor_id, const char *kind,
+			  const unsigned char *der, size_t derlen, const unsigned char fp32[32],
+			  const char *subject, int64_t not_after_epoch) WUR;
+
+/* All vendors (by id) with their certificates (by insertion), read in one
+ * statement (consistent snapshot). On RC_OK *out (NULL when *n == 0) is
+ * owned by the caller: store_vendor_free_all(*out, *n). */
+int store_vendor_load_all(struct store_conn *c, struct store_vendor **out, size_t *n) WUR;
+void store_vendor_free_all(struct store_vendor *v, size_t n);
+
+#endif
