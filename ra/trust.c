@@ -20,7 +20,7 @@ void ra_trust_free(struct ra_trust *t)
 	for (size_t i = 0; i < t->n; i++) {
 		free(t->v[i].name);
 		X509_STORE_free(t->v[i].anchors);
-		OSSL_STACK_OF_X509_free(t->v[i].intermediates);
+		sk_X509_pop_free(t->v[i].intermediates, X509_free);
 	}
 	free(t->v);
 	free(t);
