@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -83,6 +84,19 @@ static inline unsigned char *t_read(const char *name, size_t *len)
 	fclose(f);
 	*len = (size_t)n;
 	return buf;
+}
+
+static inline X509 *t_read_cert(const char *name)
+{
+	char path[1024];
+	X509 *c;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", CMP_FIXTURES, name);
+	MUST((f = fopen(path, "r")) != NULL);
+	MUST((c = PEM_read_X509(f, NULL, NULL, NULL)) != NULL);
+	fclose(f);
+	return c;
 }
 
 static inline CMPGW_MSG *t_decode(const unsigned char *der, size_t len)
