@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -109,6 +110,19 @@ struct cfg {
 	size_t n_aliases;
 
 	int sweep_interval_s;   /* confirm-deadline sweep period, default 10 */
+
+	/* The files the CA material came from, absolute, as resolved at load
+	 * (for logs and `cmpgw check`). cmp_* NULL when not configured. */
+	struct cfg_ca_files {
+		char *issuing_cert, *issuing_key;
+		char **chain;
+		size_t n_chain;
+		char *cmp_cert, *cmp_key;
+		char **cmp_chain;
+		size_t n_cmp_chain;
+		bool has_cmp_chain; /* "cmp_chain" given (possibly empty) */
+		char *root;
+	} ca_files;
 };
 
 /* Parse+validate+load. *out gets a snapshot with refs=1. errbuf gets the
@@ -119,8 +133,44 @@ struct cfg *cfg_get1(struct cfg *cfg);
 /* Drop a reference; frees at zero. NULL ok. */
 void cfg_free(struct cfg *cfg);
 
+/* Borrowed pointers into cfg, NULL if there is no such label/name. Any
+ * thread holding a reference. */
 const struct cfg_alias *cfg_alias_find(const struct cfg *cfg, const char *label);
 const struct cfg_profile *cfg_profile_find(const struct cfg *cfg, const char *name);
+
+/*
+ * Parse a distinguished name into a new X509_NAME (caller frees), NULL if
+ * it does not parse. Two forms:
+ *  - RFC 4514 style "CN=a,O=b": comma-separated type=value, '+' joins a
+ *    multi-valued RDN, backslash escapes the next character or a hex pair
+ *    ("\2C"), spaces around types/values are dropped. As in RFC 4514 the
+ *    string lists the RDNs last-first, so the DER order is O=b, CN=a.
+ *  - OpenSSL style "/CN=a/O=b": slash-separated, in DER order.
+ * Types are OpenSSL short/long names (case-insensitive) or dotted OIDs.
+ * Values are encoded as OpenSSL's string table asks (PrintableString for C
+ * and serialNumber, else UTF8String); a value the table refuses that holds
+ * a "${" placeholder is kept as UTF8String so that templates parse.
+ * Any thread.
+ */
+X509_NAME *cfg_name_parse(const char *s);
+
+/* The documented key table, for `cmpgw config-keys` and the docs test.
+ * cfg_doc_key() fills the strings of key i (static storage) and returns
+ * false past the end. path uses "listen[].port" for array elements and
+ * "profiles.<name>.subject" for map members; def is the default as JSON
+ * text, or NULL for a required key. */
+struct cfg_doc {
+	const char *path, *type, *def, *doc;
+};
+bool cfg_doc_key(size_t i, struct cfg_doc *out);
+/* Write the key table as Markdown tables, one per top-level section. */
+void cfg_doc_markdown(FILE *f);
+
+/* Internal to core/cfg*.c: walk the parsed JSON root through the key
+ * table into cfg (which must have base_dir set). RC_CONFIG with the
+ * message in err. */
+struct json_t;
+int cfg_table_apply(struct cfg *cfg, struct json_t *root, char *err, size_t errlen) WUR;
 
 /* Parse "CN=a,O=b" (RFC 4514-like, backslash escapes) or "/CN=a/O=b" into a
  * new X509_NAME (caller frees); NULL if malformed. Placeholders such as

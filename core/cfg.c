@@ -1,0 +1,541 @@
+/*
+ * core/cfg.c - load the configuration snapshot: JSON, the key table
+ * (core/cfg_table.c), then the CA material and the checks that span keys.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "core/cfg.h"
+
+static int fail(char *err, size_t len, const char *jp, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t len, const char *jp, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(err, len, "%s: ", jp);
+
+	if (n >= 0 && (size_t)n < len) {
+		va_start(ap, fmt);
+		vsnprintf(err + n, len - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	ERR_clear_error();
+	return RC_CONFIG;
+}
+
+/* ---- PEM files ---- */
+
+static FILE *open_pem(const char *path, bool secret, const char *jp, char *err, size_t len)
+{
+	struct stat st;
+	FILE *fp = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		fail(err, len, jp, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fail(err, len, jp, "%s: not a regular file", path);
+		goto out;
+	}
+	if (secret && (st.st_mode & 077)) {
+		fail(err, len, jp, "%s: permissions %04o allow group/other access (need 0600 or stricter)",
+		     path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	if (!(fp = fdopen(fd, "r")))
+		fail(err, len, jp, "%s: %s", path, strerror(errno));
+	else
+		fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	return fp;
+}
+
+/* All certificates in path (at least one); max_one: exactly one. */
+static STACK_OF(X509) *load_certs(const char *path, bool max_one, const char *jp, char *err,
+				  size_t len)
+{
+	STACK_OF(X509) *sk = NULL;
+	FILE *fp = open_pem(path, false, jp, err, len);
+	X509 *x = NULL;
+
+	if (!fp)
+		return NULL;
+	if (!(sk = sk_X509_new_null()))
+		goto fail;
+	while ((x = PEM_read_X509(fp, NULL, NULL, NULL)) != NULL)
+		if (!sk_X509_push(sk, x))
+			goto fail;
+	x = NULL;
+	if (sk_X509_num(sk) == 0) {
+		fail(err, len, jp, "%s: no PEM certificate found", path);
+		goto fail;
+	}
+	if (max_one && sk_X509_num(sk) > 1) {
+		fail(err, len, jp, "%s: holds %d certificates, expected one", path, sk_X509_num(sk));
+		goto fail;
+	}
+	ERR_clear_error(); /* the read that hit end of file */
+	fclose(fp);
+	return sk;
+fail:
+	if (!err[0])
+		fail(err, len, jp, "%s: out of memory", path);
+	X509_free(x);
+	sk_X509_pop_free(sk, X509_free);
+	fclose(fp);
+	return NULL;
+}
+
+static X509 *load_cert(const char *path, const char *jp, char *err, size_t len)
+{
+	STACK_OF(X509) *sk = load_certs(path, true, jp, err, len);
+	X509 *x = sk ? sk_X509_pop(sk) : NULL;
+
+	sk_X509_free(sk);
+	return x;
+}
+
+/* Never prompt for a pass phrase: encrypted keys fail to load. */
+static int no_pass(char *buf, int size, int rw, void *u)
+{
+	(void)buf, (void)size, (void)rw, (void)u;
+	return -1;
+}
+
+static EVP_PKEY *load_key(const char *path, const char *jp, char *err, size_t len)
+{
+	FILE *fp = open_pem(path, true, jp, err, len);
+	EVP_PKEY *k = NULL;
+
+	if (!fp)
+		return NULL;
+	if (!(k = PEM_read_PrivateKey(fp, NULL, no_pass, NULL)))
+		fail(err, len, jp, "%s: no unencrypted PEM private key found", path);
+	fclose(fp);
+	return k;
+}
+
+static int push_file(STACK_OF(X509) *to, const char *path, const char *jp, char *err, size_t len)
+{
+	STACK_OF(X509) *sk = load_certs(path, false, jp, err, len);
+	int rc = sk ? 0 : RC_CONFIG;
+
+	while (sk && sk_X509_num(sk) > 0) {
+		X509 *x = sk_X509_shift(sk);
+		if (!sk_X509_push(to, x)) {
+			X509_free(x);
+			rc = RC_NOMEM;
+			break;
+		}
+	}
+	sk_X509_pop_free(sk, X509_free);
+	return rc;
+}
+
+static int push1(STACK_OF(X509) *to, X509 *x)
+{
+	if (!X509_up_ref(x))
+		return RC_CRYPTO;
+	if (!sk_X509_push(to, x)) {
+		X509_free(x);
+		return RC_NOMEM;
+	}
+	return 0;
+}
+
+/* ---- the CA material ---- */
+
+static int load_issuing(struct cfg *c, char *err, size_t len)
+{
+	const struct cfg_ca_files *f = &c->ca_files;
+	char jp[64];
+	int rc;
+
+	if (!(c->ca_cert = load_cert(f->issuing_cert, "ca.issuing_cert", err, len)) ||
+	    !(c->ca_key = load_key(f->issuing_key, "ca.issuing_key", err, len)))
+		return RC_CONFIG;
+	if (!(X509_get_extension_flags(c->ca_cert) & EXFLAG_CA) ||
+	    !(X509_get_key_usage(c->ca_cert) & KU_KEY_CERT_SIGN))
+		return fail(err, len, "ca.issuing_cert",
+			    "%s: not a CA certificate (needs basicConstraints CA:TRUE and keyUsage keyCertSign)",
+			    f->issuing_cert);
+	if (EVP_PKEY_eq(X509_get0_pubkey(c->ca_cert), c->ca_key) != 1)
+		return fail(err, len, "ca.issuing_key", "%s: does not match the certificate in ca.issuing_cert",
+			    f->issuing_key);
+	if (!(c->ca_chain = sk_X509_new_null()))
+		return RC_NOMEM;
+	for (size_t i = 0; i < f->n_chain; i++) {
+		snprintf(jp, sizeof(jp), "ca.chain[%zu]", i);
+		if ((rc = push_file(c->ca_chain, f->chain[i], jp, err, len)) != 0)
+			return rc;
+	}
+	if (f->root && !(c->root_cert = load_cert(f->root, "ca.root", err, len)))
+		return RC_CONFIG;
+	return 0;
+}
+
+static int load_cmp(struct cfg *c, char *err, size_t len)
+{
+	const struct cfg_ca_files *f = &c->ca_files;
+	char jp[64];
+	int rc;
+
+	if (!f->cmp_cert != !f->cmp_key)
+		return fail(err, len, f->cmp_cert ? "ca.cmp_key" : "ca.cmp_cert",
+			    "required when %s is set", f->cmp_cert ? "ca.cmp_cert" : "ca.cmp_key");
+	if (!f->cmp_cert) {
+		if (!X509_up_ref(c->ca_cert) || !EVP_PKEY_up_ref(c->ca_key))
+			return RC_CRYPTO;
+		c->cmp_cert = c->ca_cert;
+		c->cmp_key = c->ca_key;
+	} else if (!(c->cmp_cert = load_cert(f->cmp_cert, "ca.cmp_cert", err, len)) ||
+		   !(c->cmp_key = load_key(f->cmp_key, "ca.cmp_key", err, len))) {
+		return RC_CONFIG;
+	} else if (EVP_PKEY_eq(X509_get0_pubkey(c->cmp_cert), c->cmp_key) != 1) {
+		return fail(err, len, "ca.cmp_key", "%s: does not match the certificate in ca.cmp_cert",
+			    f->cmp_key);
+	}
+	if (!(c->cmp_chain = sk_X509_new_null()) || (rc = push1(c->cmp_chain, c->cmp_cert)) != 0)
+		return RC_NOMEM;
+	if (f->has_cmp_chain) {
+		for (size_t i = 0; i < f->n_cmp_chain; i++) {
+			snprintf(jp, sizeof(jp), "ca.cmp_chain[%zu]", i);
+			if ((rc = push_file(c->cmp_chain, f->cmp_chain[i], jp, err, len)) != 0)
+				return rc;
+		}
+		return 0;
+	}
+	if (c->cmp_cert != c->ca_cert && (rc = push1(c->cmp_chain, c->ca_cert)) != 0)
+		return rc;
+	for (int i = 0; i < sk_X509_num(c->ca_chain); i++)
+		if ((rc = push1(c->cmp_chain, sk_X509_value(c->ca_chain, i))) != 0)
+			return rc;
+	return 0;
+}
+
+/* ---- load ---- */
+
+static char *dir_of(const char *path)
+{
+	char *real = realpath(path, NULL), *slash;
+
+	if (!real)
+		return NULL;
+	slash = strrchr(real, '/');
+	if (slash == real)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	return real;
+}
+
+static int finish(struct cfg *c, char *err, size_t len)
+{
+	const char *env = getenv("CMPGW_DATABASE_URL");
+	int rc;
+
+	if (env && env[0]) {
+		free(c->db_url);
+		if (!(c->db_url = strdup(env)))
+			return RC_NOMEM;
+	}
+	if (c->workers == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		c->workers = n < 1 ? 1 : n > 256 ? 256 : (int)n;
+	}
+	for (size_t i = 1; i < c->n_listen; i++)
+		for (size_t k = 0; k < i; k++)
+			if (c->listen[i].port == c->listen[k].port &&
+			    strcmp(c->listen[i].address, c->listen[k].address) == 0) {
+				char jp[32];
+				snprintf(jp, sizeof(jp), "listen[%zu]", i);
+				return fail(err, len, jp, "duplicates listen[%zu]", k);
+			}
+	if ((rc = load_issuing(c, err, len)) != 0 || (rc = load_cmp(c, err, len)) != 0)
+		return rc;
+	return 0;
+}
+
+int cfg_load(const char *path, struct cfg **out, char *errbuf, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root = NULL;
+	struct cfg *c = NULL;
+	int rc = RC_NOMEM;
+
+	*out = NULL;
+	if (errlen)
+		errbuf[0] = '\0';
+	if (!(root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr))) {
+		if (jerr.line < 1) {
+			snprintf(errbuf, errlen, "%s: %s", path, jerr.text);
+			return RC_IO;
+		}
+		snprintf(errbuf, errlen, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+		return RC_CONFIG;
+	}
+	if (!(c = calloc(1, sizeof(*c))))
+		goto out;
+	c->refs = 1;
+	if (!(c->path = strdup(path)) || !(c->base_dir = dir_of(path)))
+		goto out;
+	if ((rc = cfg_table_apply(c, root, errbuf, errlen)) != 0 ||
+	    (rc = finish(c, errbuf, errlen)) != 0)
+		goto out;
+	*out = c;
+	c = NULL;
+out:
+	if (rc == RC_NOMEM && errlen)
+		snprintf(errbuf, errlen, "%s: out of memory", path);
+	else if (rc && errlen && !errbuf[0])
+		snprintf(errbuf, errlen, "%s: %s", path, rc_str(rc));
+	if (rc)
+		rc = rc == RC_NOMEM ? rc : RC_CONFIG;
+	cfg_free(c);
+	json_decref(root);
+	return rc;
+}
+
+struct cfg *cfg_get1(struct cfg *cfg)
+{
+	if (cfg)
+		__atomic_fetch_add(&cfg->refs, 1, __ATOMIC_RELAXED);
+	return cfg;
+}
+
+static void free_strs(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void free_files(struct cfg_ca_files *f)
+{
+	free(f->issuing_cert);
+	free(f->issuing_key);
+	free_strs(f->chain, f->n_chain);
+	free(f->cmp_cert);
+	free(f->cmp_key);
+	free_strs(f->cmp_chain, f->n_cmp_chain);
+	free(f->root);
+}
+
+static void free_policy(struct cfg *c)
+{
+	for (size_t i = 0; c->profiles && i < c->n_profiles; i++) {
+		struct cfg_profile *p = &c->profiles[i];
+		free(p->name);
+		free(p->subject);
+		free_strs(p->san, p->n_san);
+		free_strs(p->eku, p->n_eku);
+	}
+	free(c->profiles);
+	for (size_t i = 0; c->aliases && i < c->n_aliases; i++) {
+		struct cfg_alias *a = &c->aliases[i];
+		free(a->label);
+		free_strs(a->vendors, a->n_vendors);
+		free_strs(a->paths, a->n_paths);
+	}
+	free(c->aliases);
+}
+
+void cfg_free(struct cfg *c)
+{
+	if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	free(c->path);
+	free(c->base_dir);
+	for (size_t i = 0; c->listen && i < c->n_listen; i++)
+		free(c->listen[i].address);
+	free(c->listen);
+	if (c->db_url)
+		OPENSSL_clear_free(c->db_url, strlen(c->db_url));
+	free(c->data_dir);
+	free(c->db_embedded_user);
+	X509_free(c->ca_cert);
+	EVP_PKEY_free(c->ca_key);
+	sk_X509_pop_free(c->ca_chain, X509_free);
+	X509_free(c->cmp_cert);
+	EVP_PKEY_free(c->cmp_key);
+	sk_X509_pop_free(c->cmp_chain, X509_free);
+	X509_free(c->root_cert);
+	free_policy(c);
+	free_files(&c->ca_files);
+	free(c);
+}
+
+const struct cfg_alias *cfg_alias_find(const struct cfg *cfg, const char *label)
+{
+	for (size_t i = 0; label && i < cfg->n_aliases; i++)
+		if (cfg->aliases[i].label && strcmp(cfg->aliases[i].label, label) == 0)
+			return &cfg->aliases[i];
+	return NULL;
+}
+
+const struct cfg_profile *cfg_profile_find(const struct cfg *cfg, const char *name)
+{
+	for (size_t i = 0; name && i < cfg->n_profiles; i++)
+		if (cfg->profiles[i].name && strcmp(cfg->profiles[i].name, name) == 0)
+			return &cfg->profiles[i];
+	return NULL;
+}
+
+/* ---- distinguished names ---- */
+
+#define NAME_MAX_AVAS 64
+
+struct ava {
+	char type[64];
+	char value[1024];
+	size_t vlen;
+	bool joined; /* '+' before it: same RDN as the previous AVA */
+};
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Parse "type=value" up to an unescaped sep, '+' or the end. Returns the
+ * position after the value, NULL on error. */
+static const char *parse_ava(const char *s, char sep, struct ava *a)
+{
+	size_t t = 0, v = 0, keep = 0; /* keep: length up to the last escaped char */
+
+	while (*s == ' ')
+		s++;
+	while (*s && *s != '=' && *s != sep && *s != '+' && t + 1 < sizeof(a->type))
+		a->type[t++] = *s++;
+	while (t && a->type[t - 1] == ' ')
+		t--;
+	a->type[t] = '\0';
+	if (*s++ != '=' || !t)
+		return NULL;
+	while (*s == ' ')
+		s++;
+	for (; *s && *s != sep && *s != '+'; s++) {
+		if (v + 1 >= sizeof(a->value))
+			return NULL;
+		if (*s != '\\') {
+			a->value[v++] = *s;
+			continue;
+		}
+		if (hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
+			a->value[v++] = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+			s += 2;
+		} else if (s[1]) {
+			a->value[v++] = *++s;
+		} else {
+			return NULL;
+		}
+		keep = v;
+	}
+	while (v > keep && a->value[v - 1] == ' ')
+		v--;
+	a->value[v] = '\0';
+	a->vlen = v;
+	return v ? s : NULL;
+}
+
+static ASN1_OBJECT *name_type(const char *type)
+{
+	static const int nids[] = {NID_commonName, NID_organizationName, NID_organizationalUnitName,
+				   NID_countryName, NID_localityName, NID_stateOrProvinceName,
+				   NID_serialNumber, NID_domainComponent, NID_pkcs9_emailAddress,
+				   NID_userId, NID_streetAddress, NID_title, NID_givenName,
+				   NID_surname, NID_dnQualifier, NID_pseudonym};
+	ASN1_OBJECT *o = OBJ_txt2obj(type, 0);
+
+	for (size_t i = 0; !o && i < sizeof(nids) / sizeof(nids[0]); i++)
+		if (strcasecmp(type, OBJ_nid2sn(nids[i])) == 0 ||
+		    strcasecmp(type, OBJ_nid2ln(nids[i])) == 0)
+			o = OBJ_nid2obj(nids[i]);
+	return o;
+}
+
+static int add_ava(X509_NAME *n, const struct ava *a, int set)
+{
+	ASN1_OBJECT *o = name_type(a->type);
+	const unsigned char *val = (const unsigned char *)a->value;
+	int ok = 0;
+
+	if (!o)
+		return 0;
+	ok = X509_NAME_add_entry_by_OBJ(n, o, MBSTRING_UTF8, val, (int)a->vlen, -1, set);
+	if (!ok && strstr(a->value, "${")) {
+		ERR_clear_error();
+		ok = X509_NAME_add_entry_by_OBJ(n, o, V_ASN1_UTF8STRING, val, (int)a->vlen, -1, set);
+	}
+	ASN1_OBJECT_free(o);
+	return ok;
+}
+
+X509_NAME *cfg_name_parse(const char *s)
+{
+	struct ava *avas = NULL;
+	X509_NAME *n = NULL;
+	size_t cnt = 0, i;
+	bool slash = s && s[0] == '/';
+	char sep = slash ? '/' : ',';
+
+	if (!s || !s[0] || !(avas = calloc(NAME_MAX_AVAS, sizeof(*avas))))
+		return NULL;
+	s += slash;
+	for (bool join = false;;) {
+		if (cnt == NAME_MAX_AVAS || !(s = parse_ava(s, sep, &avas[cnt])))
+			goto fail;
+		avas[cnt++].joined = join;
+		if (!*s)
+			break;
+		join = *s++ == '+';
+	}
+	if (!(n = X509_NAME_new()))
+		goto fail;
+	/* RFC 4514 lists the RDNs last-first; emit RDN by RDN, AVAs in order */
+	for (size_t done = 0; done < cnt;) {
+		size_t start, end;
+		if (slash) {
+			start = done;
+		} else {
+			for (start = cnt - done - 1; start > 0 && avas[start].joined; start--)
+				;
+		}
+		for (end = start + 1; end < cnt && avas[end].joined; end++)
+			;
+		for (i = start; i < end; i++)
+			if (!add_ava(n, &avas[i], i == start ? 0 : -1))
+				goto fail;
+		done += end - start;
+	}
+	free(avas);
+	return n;
+fail:
+	X509_NAME_free(n);
+	free(avas);
+	return NULL;
+}
