@@ -97,6 +97,35 @@ int64_t store_be64(const char *p)
 	return (int64_t)v;
 }
 
+void store_msg_line(char *dst, size_t len, const char *src)
+{
+	size_t j = 0;
+
+	if (!len)
+		return;
+	for (; src && *src && j + 1 < len; src++) {
+		char ch = (*src == '\n' || *src == '\t' || *src == '\r') ? ' ' : *src;
+
+		if (ch == ' ' && (j == 0 || dst[j - 1] == ' '))
+			continue;
+		dst[j++] = ch;
+	}
+	while (j > 0 && dst[j - 1] == ' ')
+		j--;
+	dst[j] = '\0';
+}
+
+void store_notice_quiet(void *arg, const char *message)
+{
+	char line[256];
+
+	(void)arg;
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	store_msg_line(line, sizeof(line), message);
+	log_debug(NULL, "store: server notice: %s", line);
+}
+
 int store_db_connect(const char *conninfo, struct store_conn **out)
 {
 	struct store_conn *c = NULL;
@@ -112,11 +141,15 @@ int store_db_connect(const char *conninfo, struct store_conn **out)
 		goto out;
 	}
 	if (PQstatus(c->pg) != CONNECTION_OK) {
+		char msg[256];
+
 		/* libpq's message names host/db, never the password */
-		log_error(NULL, "store: connect failed: %s", PQerrorMessage(c->pg));
+		store_msg_line(msg, sizeof(msg), PQerrorMessage(c->pg));
+		log_error(NULL, "store: connect failed: %s", msg);
 		rc = RC_DB;
 		goto out;
 	}
+	PQsetNoticeProcessor(c->pg, store_notice_quiet, NULL);
 	*out = c;
 	c = NULL;
 out:

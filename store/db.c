@@ -401,6 +401,7 @@ static void conn_up(struct pconn *c)
 		return;
 	}
 	evtimer_del(c->timer);
+	PQsetNoticeProcessor(c->pg, store_notice_quiet, NULL);
 	c->st = C_UP;
 	c->backoff_ms = BACKOFF_MIN_MS;
 	p->nup++;
@@ -409,6 +410,18 @@ static void conn_up(struct pconn *c)
 		return;
 	conn_adopt(c);
 	(void)conn_send_next(c);
+}
+
+/* One line per failed attempt; repeats of a down server at debug level. */
+static void conn_log_failed(struct pconn *c)
+{
+	char msg[256];
+
+	store_msg_line(msg, sizeof(msg), c->pg ? PQerrorMessage(c->pg) : "out of memory");
+	if (c->backoff_ms <= BACKOFF_MIN_MS || c->backoff_ms >= BACKOFF_MAX_MS)
+		log_warn(NULL, "store: conn %d: connect failed: %s", c->idx, msg);
+	else
+		log_debug(NULL, "store: conn %d: connect failed: %s", c->idx, msg);
 }
 
 static void conn_poll(struct pconn *c)
@@ -424,8 +437,7 @@ static void conn_poll(struct pconn *c)
 		conn_up(c);
 		break;
 	default:
-		log_warn(NULL, "store: conn %d: connect failed: %s", c->idx,
-			 PQerrorMessage(c->pg));
+		conn_log_failed(c);
 		conn_close(c);
 		conn_schedule(c);
 		break;
@@ -492,8 +504,7 @@ static bool conn_fail(struct pconn *c, const char *why)
 	struct query *q = c->cur;
 	size_t k = c->qlen;
 
-	snprintf(msg, sizeof(msg), "%s", why && *why ? why : "connection lost");
-	msg[strcspn(msg, "\n")] = '\0';
+	store_msg_line(msg, sizeof(msg), why && *why ? why : "connection lost");
 	log_warn(NULL, "store: conn %d lost: %s", c->idx, msg);
 	c->cur = NULL;
 	conn_close(c);
@@ -534,8 +545,7 @@ static void conn_start(struct pconn *c)
 
 	c->pg = PQconnectStart(c->pool->conninfo);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
-		log_warn(NULL, "store: conn %d: connect failed: %s", c->idx,
-			 c->pg ? PQerrorMessage(c->pg) : "out of memory");
+		conn_log_failed(c);
 		conn_close(c);
 		conn_schedule(c);
 		return;

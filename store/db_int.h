@@ -41,6 +41,11 @@ int store_conn_pq(struct store_conn *c, const char *sql, int n, const char *cons
 /* Run a command, discard the result. Same errors as store_conn_pq. */
 int store_conn_cmd(struct store_conn *c, const char *sql, char *errbuf, size_t errlen) WUR;
 
+/* Notice processor that keeps server NOTICEs off stderr (debug log). */
+void store_notice_quiet(void *arg, const char *message);
+/* Copy a (multi-line) libpq message as one line for the log. */
+void store_msg_line(char *dst, size_t len, const char *src);
+
 /* Decode a binary-format int8 column (network byte order). */
 int64_t store_be64(const char *p);
 

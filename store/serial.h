@@ -28,7 +28,9 @@ struct store_conn;
  * import of the same file reports 0/0). *inserted / *updated (may be
  * NULL) get the counts of new rows / rows whose state changed.
  *
- * Returns RC_OK; RC_INVAL for a bad line (errbuf names the line number;
+ * Imports for one vendor serialize (advisory lock); another writer
+ * inserting the same serial concurrently makes the import fail (RC_DB,
+ * retry). Returns RC_OK; RC_INVAL for a bad line (errbuf names the line number;
  * nothing is written) or bad state; RC_NOTFOUND if vendor_id does not
  * exist; RC_IO on a read error; RC_DB otherwise.
  */

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "test/unit/tap.h"
-#include "test/unit/store/test_store.h"
+#include "test/unit/store/fixture.h"
 
 #define NQ 500
 
@@ -211,20 +211,27 @@ static void test_cancel_and_down(struct ctx *x)
 	ok(store_db_pool_new(x->base, "not a conninfo", 1) == NULL, "pool: bad conninfo");
 }
 
-void test_db(const char *conninfo, struct store_conn *c)
+int main(void)
 {
 	struct ctx x = { 0 };
+	struct fixture f;
 	struct store_pool *p;
 
+	if (!fixture_start(&f, true))
+		return 1;
+
 	x.base = event_base_new();
-	p = store_db_pool_new(x.base, conninfo, 4);
+	p = store_db_pool_new(x.base, f.conninfo, 4);
 	ok(p != NULL, "pool: new");
-	if (!p || !x.base)
-		return;
-	test_many(p, &x);
-	test_values_errors(p, &x, c);
-	test_broken(p, &x, c);
-	store_db_pool_free(p);
-	test_cancel_and_down(&x);
-	event_base_free(x.base);
+	if (p && x.base) {
+		test_many(p, &x);
+		test_values_errors(p, &x, f.c);
+		test_broken(p, &x, f.c);
+		store_db_pool_free(p);
+		test_cancel_and_down(&x);
+	}
+	if (x.base)
+		event_base_free(x.base);
+	fixture_stop(&f);
+	return tap_done();
 }
