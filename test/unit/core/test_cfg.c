@@ -141,6 +141,12 @@ static void m_address(json_t *j)
 	json_object_set_new(json_array_get(json_object_get(j, "listen"), 0), "address", json_string("localhost"));
 }
 static void m_no_listen(json_t *j) { json_object_set_new(j, "listen", json_array()); }
+static void m_url_both(json_t *j)
+{
+	json_t *db = json_object_get(j, "database");
+	json_object_set_new(db, "url", json_string("postgresql:///x"));
+	json_object_set_new(db, "url_file", json_string("db.url"));
+}
 static void m_cmp_key_only(json_t *j) { json_object_del(json_object_get(j, "ca"), "cmp_cert"); }
 
 static void test_errors(void)
@@ -166,6 +172,8 @@ static void test_errors(void)
 	expect("listen[0].address: \"localhost\" is not an IPv4 or IPv6 address", m_address, "bad address");
 	expect("listen: must be an array of 1..16 objects", m_no_listen, "empty listen");
 	expect("ca.cmp_cert: required when ca.cmp_key is set", m_cmp_key_only, "cmp_key without cmp_cert");
+	expect("database.url_file: cannot be used together with database.url", m_url_both,
+	       "url and url_file are exclusive");
 
 	snprintf(src, sizeof(src), "%s/pki/issuing-ca.key", dir);
 	snprintf(dst, sizeof(dst), "%s/pki/open.key", dir);
