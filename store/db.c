@@ -18,35 +18,15 @@
 #include <time.h>
 
 #include "core/log.h"
-#include "store/db_int.h"
+#include "store/db_pool.h"
 
 #define POOL_MAX_CONN 64
-#define STMT_BUCKETS 64
 #define STMT_MAX 256 /* beyond: unnamed statements, no cache growth */
 #define CONNECT_TIMEOUT_MS 10000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define WAIT_MS_DEFAULT 10000
 #define MAX_QUEUED_DEFAULT 10000
-
-struct query {
-	struct query *next;
-	const char *sql;
-	int n;
-	const char **values;
-	int *lens, *formats;
-	int binary;
-	store_cb cb;
-	void *arg;
-	uint64_t enq_ms;
-};
-
-struct stmt {
-	struct stmt *next;
-	unsigned hash;
-	char name[16];
-	char sql[]; /* flexible */
-};
 
 enum cstate { C_DOWN, C_CONNECTING, C_UP };
 enum phase { PH_PREP, PH_EXEC };
@@ -64,8 +44,7 @@ struct pconn {
 	PGresult *res;
 	char prep_name[16];
 	int backoff_ms;
-	struct stmt *stmts[STMT_BUCKETS];
-	int nstmts;
+	struct stmt_cache stmts;
 	unsigned next_id;
 };
 
@@ -93,92 +72,6 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static unsigned str_hash(const char *s)
-{
-	unsigned h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
-static struct stmt *stmt_find(struct pconn *c, const char *sql)
-{
-	unsigned h = str_hash(sql);
-
-	for (struct stmt *s = c->stmts[h % STMT_BUCKETS]; s; s = s->next)
-		if (s->hash == h && strcmp(s->sql, sql) == 0)
-			return s;
-	return NULL;
-}
-
-static void stmt_add(struct pconn *c, const char *sql, const char *name)
-{
-	size_t len = strlen(sql) + 1;
-	struct stmt *s = malloc(sizeof(*s) + len);
-
-	if (!s)
-		return; /* next use prepares again under a new name */
-	s->hash = str_hash(sql);
-	snprintf(s->name, sizeof(s->name), "%s", name);
-	memcpy(s->sql, sql, len);
-	s->next = c->stmts[s->hash % STMT_BUCKETS];
-	c->stmts[s->hash % STMT_BUCKETS] = s;
-	c->nstmts++;
-}
-
-static void stmt_clear(struct pconn *c)
-{
-	for (int i = 0; i < STMT_BUCKETS; i++) {
-		while (c->stmts[i]) {
-			struct stmt *s = c->stmts[i];
-
-			c->stmts[i] = s->next;
-			free(s);
-		}
-	}
-	c->nstmts = 0;
-}
-
-/* One allocation holds the query and copies of sql and all parameters. */
-static struct query *query_new(const char *sql, int n, const char *const *values,
-			       const int *lens, const int *formats, bool binary)
-{
-	size_t slen = strlen(sql) + 1, need = sizeof(struct query) + slen;
-	struct query *q;
-	char *p;
-
-	need += (size_t)n * (sizeof(char *) + 2 * sizeof(int));
-	for (int i = 0; i < n; i++)
-		if (values[i])
-			need += (formats && formats[i] ? (size_t)lens[i] : strlen(values[i])) + 1;
-	q = calloc(1, need);
-	if (!q)
-		return NULL;
-	q->values = (const char **)(q + 1);
-	q->lens = (int *)(q->values + n);
-	q->formats = q->lens + n;
-	p = (char *)(q->formats + n);
-	for (int i = 0; i < n; i++) {
-		bool bin = formats && formats[i];
-		size_t len = values[i] ? (bin ? (size_t)lens[i] : strlen(values[i])) : 0;
-
-		q->formats[i] = bin ? 1 : 0;
-		q->lens[i] = (int)len;
-		if (!values[i])
-			continue;
-		memcpy(p, values[i], len);
-		p[len] = '\0';
-		q->values[i] = p;
-		p += len + 1;
-	}
-	memcpy(p, sql, slen);
-	q->sql = p;
-	q->n = n;
-	q->binary = binary ? 1 : 0;
-	return q;
 }
 
 static void queue_push(struct pconn *c, struct query *q)
@@ -267,7 +160,7 @@ static void conn_close(struct pconn *c)
 	c->pg = NULL;
 	PQclear(c->res);
 	c->res = NULL;
-	stmt_clear(c);
+	stmt_cache_clear(&c->stmts);
 	if (c->st == C_UP && --p->nup == 0)
 		p->down_since = now_ms();
 	c->st = C_DOWN;
@@ -314,8 +207,8 @@ static bool conn_send_next(struct pconn *c)
 	if (c->st != C_UP || c->cur || !c->head)
 		return true;
 	c->cur = queue_pop(c);
-	s = stmt_find(c, c->cur->sql);
-	if (s || c->nstmts >= STMT_MAX) {
+	s = stmt_cache_find(&c->stmts, c->cur->sql);
+	if (s || c->stmts.n >= STMT_MAX) {
 		c->phase = PH_EXEC;
 		ok = send_exec(c, c->cur, s ? s->name : NULL);
 	} else {
@@ -354,7 +247,7 @@ static bool conn_drain(struct pconn *c)
 		if (c->phase == PH_PREP && c->res && res_good(c->res)) {
 			PQclear(c->res);
 			c->res = NULL;
-			stmt_add(c, c->cur->sql, c->prep_name);
+			stmt_cache_add(&c->stmts, c->cur->sql, c->prep_name);
 			c->phase = PH_EXEC;
 			if (!send_exec(c, c->cur, c->prep_name))
 				return conn_fail(c, PQerrorMessage(c->pg));

@@ -103,6 +103,14 @@ static int emb_init(struct emb *e, const char *data_dir, const char *os_user, bo
 		EMB_ERR(e, "data directory %s: only letters, digits and /._+@~- allowed", data_dir);
 		return RC_INVAL;
 	}
+	/* realpath() below needs the directory: check what we can first */
+	if (data_dir[0] == '/' && strlen(data_dir) + strlen("/pgsock" SOCK_NAME) >=
+				      sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		EMB_ERR(e, "socket path %s/pgsock%s is over the unix socket limit of %zu bytes; "
+			   "use a shorter data directory", data_dir, SOCK_NAME,
+			sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		return RC_INVAL;
+	}
 	if (create && mkdir(data_dir, 0711) != 0 && errno != EEXIST) {
 		EMB_ERR(e, "cannot create %s: %s", data_dir, strerror(errno));
 		return RC_IO;
