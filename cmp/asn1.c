@@ -10,6 +10,8 @@
 
 #include "cmp/asn1.h"
 
+/* The template tables read best one field per line; keep clang-format out. */
+/* clang-format off */
 /* InfoTypeAndValue ::= SEQUENCE { infoType OBJECT IDENTIFIER, infoValue ANY OPTIONAL } */
 ASN1_SEQUENCE(CMPGW_ITAV) = {
 	ASN1_SIMPLE(CMPGW_ITAV, type, ASN1_OBJECT),
@@ -288,11 +290,11 @@ ASN1_SEQUENCE(CMPGW_PBMPARAM) = {
 IMPLEMENT_ASN1_FUNCTIONS(CMPGW_PBMPARAM)
 
 static const char *const body_names[CMP_BODY_MAX + 1] = {
-	"ir",	  "ip",	    "cr",     "cp",     "p10cr",    "popdecc", "popdecr",
-	"kur",	  "kup",    "krr",    "krp",    "rr",	    "rp",      "ccr",
-	"ccp",	  "ckuann", "cann",   "rann",   "crlann",   "pkiconf", "nested",
-	"genm",	  "genp",   "error",  "certConf", "pollReq", "pollRep",
+	"ir", "ip", "cr", "cp", "p10cr", "popdecc", "popdecr", "kur", "kup", "krr", "krp",
+	"rr", "rp", "ccr", "ccp", "ckuann", "cann", "rann", "crlann", "pkiconf", "nested",
+	"genm", "genp", "error", "certConf", "pollReq", "pollRep",
 };
+/* clang-format on */
 
 const char *cmp_asn1_body_name(int type)
 {

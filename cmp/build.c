@@ -208,7 +208,8 @@ int cmp_build_certrep_add(CMPGW_MSG *rsp, long certReqId, CMPGW_STATUSINFO *si, 
 	if (rep == NULL || si == NULL)
 		goto out;
 	rc = RC_NOMEM;
-	if ((resp = CMPGW_CERTRESPONSE_new()) == NULL || !ASN1_INTEGER_set(resp->certReqId, certReqId))
+	if ((resp = CMPGW_CERTRESPONSE_new()) == NULL ||
+	    !ASN1_INTEGER_set(resp->certReqId, certReqId))
 		goto out;
 	if (cert != NULL) {
 		if ((ckp = CMPGW_CERTKEYPAIR_new()) == NULL || !X509_up_ref(cert))
@@ -249,8 +250,7 @@ int cmp_build_capubs_push1(CMPGW_MSG *rsp, X509 *cert)
 	return 0;
 }
 
-CMPGW_MSG *cmp_build_error(const CMPGW_MSG *req, X509 *sender_cert, int fail_bit,
-			   const char *text)
+CMPGW_MSG *cmp_build_error(const CMPGW_MSG *req, X509 *sender_cert, int fail_bit, const char *text)
 {
 	CMPGW_MSG *msg = cmp_build_response(req, sender_cert, CMP_BODY_ERROR);
 	CMPGW_STATUSINFO *si = cmp_build_statusinfo(CMP_STATUS_REJECTION, fail_bit, text);

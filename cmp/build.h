@@ -60,8 +60,7 @@ int cmp_build_capubs_push1(CMPGW_MSG *rsp, X509 *cert) WUR;
  * statusString [text] (NULL: none). Header as in cmp_build_response.
  * Returns a new message or NULL.
  */
-CMPGW_MSG *cmp_build_error(const CMPGW_MSG *req, X509 *sender_cert, int fail_bit,
-			   const char *text);
+CMPGW_MSG *cmp_build_error(const CMPGW_MSG *req, X509 *sender_cert, int fail_bit, const char *text);
 
 /*
  * Append every certificate of chain (up-ref'd, in order) to msg's

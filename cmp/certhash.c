@@ -12,8 +12,8 @@ struct hashalg {
 };
 
 static const struct hashalg hashalgs[] = {
-	{ NID_sha224, 0 },   { NID_sha256, 0 },   { NID_sha384, 0 },    { NID_sha512, 0 },
-	{ NID_sha3_224, 0 }, { NID_sha3_256, 0 }, { NID_sha3_384, 0 },  { NID_sha3_512, 0 },
+	{ NID_sha224, 0 },    { NID_sha256, 0 },    { NID_sha384, 0 },	 { NID_sha512, 0 },
+	{ NID_sha3_224, 0 },  { NID_sha3_256, 0 },  { NID_sha3_384, 0 }, { NID_sha3_512, 0 },
 	{ NID_shake128, 32 }, { NID_shake256, 64 },
 };
 

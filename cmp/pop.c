@@ -35,7 +35,8 @@ int cmp_pop_verify(const CMPGW_CERTREQMSG *crm, EVP_PKEY **pubkey_out)
 	rc = RC_NOMEM;
 	if ((n = i2d_CMPGW_CERTREQ(crm->certReq, &der)) <= 0)
 		goto out;
-	if ((rc = cmp_sig_verify(sk->algorithmIdentifier, sk->signature, der, (size_t)n, pkey)) != 0)
+	if ((rc = cmp_sig_verify(sk->algorithmIdentifier, sk->signature, der, (size_t)n, pkey)) !=
+	    0)
 		goto out;
 	if (pubkey_out != NULL) {
 		*pubkey_out = pkey;

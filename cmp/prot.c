@@ -33,8 +33,7 @@ static int tlv_next(const unsigned char **p, const unsigned char *end, int *tag,
 	return 0;
 }
 
-int cmp_prot_part_der(const unsigned char *msg_der, size_t len, unsigned char **out,
-		      size_t *outlen)
+int cmp_prot_part_der(const unsigned char *msg_der, size_t len, unsigned char **out, size_t *outlen)
 {
 	const unsigned char *p = msg_der, *end, *start;
 	unsigned char *buf = NULL, *q;
@@ -52,8 +51,7 @@ int cmp_prot_part_der(const unsigned char *msg_der, size_t len, unsigned char **
 		return RC_DECODE;
 	start = p;
 	end = p + clen;
-	if (tlv_next(&p, end, &tag, &cls) != 0 || tag != V_ASN1_SEQUENCE ||
-	    cls != V_ASN1_UNIVERSAL)
+	if (tlv_next(&p, end, &tag, &cls) != 0 || tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL)
 		return RC_DECODE;
 	if (tlv_next(&p, end, &tag, &cls) != 0 || cls != V_ASN1_CONTEXT_SPECIFIC ||
 	    tag > CMP_BODY_MAX)

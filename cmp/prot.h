@@ -19,7 +19,7 @@
 
 /* Bounds applied to PBMParameter (RFC 4210 5.1.3.1, RFC 9481 6.1.1) */
 #define CMP_PROT_PBM_MIN_ITERATIONS 100
-#define CMP_PROT_PBM_MAX_SALT 1024
+#define CMP_PROT_PBM_MAX_SALT	    1024
 
 /*
  * DER of ProtectedPart ::= SEQUENCE { header, body } taken from the raw

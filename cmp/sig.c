@@ -76,7 +76,8 @@ static int pss_decode(const X509_ALGOR *alg, struct pss *pss)
 	p = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(RSA_PSS_PARAMS), alg->parameter);
 	if (p == NULL || (pss->md = sha2_name(p->hashAlgorithm)) == NULL)
 		goto out;
-	if (p->maskGenAlgorithm == NULL || OBJ_obj2nid(p->maskGenAlgorithm->algorithm) != NID_mgf1 ||
+	if (p->maskGenAlgorithm == NULL ||
+	    OBJ_obj2nid(p->maskGenAlgorithm->algorithm) != NID_mgf1 ||
 	    p->maskGenAlgorithm->parameter == NULL ||
 	    p->maskGenAlgorithm->parameter->type != V_ASN1_SEQUENCE)
 		goto out;
@@ -224,7 +225,8 @@ int cmp_sig_sign(EVP_PKEY *key, const X509_ALGOR *alg, const unsigned char *tbs,
 
 	if (key == NULL || alg == NULL || sig == NULL)
 		return RC_INVAL;
-	if ((sa = sigalg_find(OBJ_obj2nid(alg->algorithm))) == NULL || !EVP_PKEY_is_a(key, sa->keytype))
+	if ((sa = sigalg_find(OBJ_obj2nid(alg->algorithm))) == NULL ||
+	    !EVP_PKEY_is_a(key, sa->keytype))
 		goto out;
 	rc = RC_NOMEM;
 	if ((mctx = EVP_MD_CTX_new()) == NULL)

@@ -54,7 +54,8 @@ static inline X509 *t_cert(EVP_PKEY *subj_key, const char *cn, X509 *issuer, EVP
 	MUST(c && n);
 	MUST(X509_set_version(c, X509_VERSION_3));
 	MUST(ASN1_INTEGER_set(X509_get_serialNumber(c), 4711));
-	MUST(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0));
+	MUST(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+					0));
 	MUST(X509_set_subject_name(c, n));
 	MUST(X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer) : n));
 	MUST(X509_gmtime_adj(X509_getm_notBefore(c), -60));

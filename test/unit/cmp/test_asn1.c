@@ -83,7 +83,8 @@ static void test_ir(void)
 					->certReq->certTemplate->subject) == 0,
 	   "ir: template subject survives");
 	ok(ASN1_INTEGER_get(back->header->pvno) == 2 &&
-		   ASN1_OCTET_STRING_cmp(back->header->transactionID, m->header->transactionID) == 0,
+		   ASN1_OCTET_STRING_cmp(back->header->transactionID, m->header->transactionID) ==
+			   0,
 	   "ir: header fields survive");
 	CMPGW_MSG_free(back);
 	CMPGW_MSG_free(m);
@@ -124,7 +125,9 @@ static void test_certconf(void)
 	CMPGW_MSG *m = msg_with_body(CMP_BODY_CERTCONF), *back;
 	CMPGW_CERTSTATUS *cs = CMPGW_CERTSTATUS_new();
 
-	MUST(cs && ASN1_OCTET_STRING_set(cs->certHash, (const unsigned char *)"0123456789abcdef0123456789abcdef", 32));
+	MUST(cs &&
+	     ASN1_OCTET_STRING_set(cs->certHash,
+				   (const unsigned char *)"0123456789abcdef0123456789abcdef", 32));
 	MUST(ASN1_INTEGER_set(cs->certReqId, 0));
 	cs->statusInfo = status(CMP_STATUS_ACCEPTED, -1, "ok");
 	MUST((m->body->value.certConf = sk_CMPGW_CERTSTATUS_new_null()) != NULL);
@@ -254,10 +257,10 @@ static void test_fixtures(void)
 		const char *file;
 		int type;
 	} fx[] = {
-		{ "ir_sig.der", CMP_BODY_IR },	     { "ir_rsa_ed25519.der", CMP_BODY_IR },
-		{ "ir_pbm.der", CMP_BODY_IR },	     { "cr_sig.der", CMP_BODY_CR },
-		{ "kur_sig.der", CMP_BODY_KUR },     { "p10cr_sig.der", CMP_BODY_P10CR },
-		{ "rr_sig.der", CMP_BODY_RR },	     { "genm_sig.der", CMP_BODY_GENM },
+		{ "ir_sig.der", CMP_BODY_IR },	 { "ir_rsa_ed25519.der", CMP_BODY_IR },
+		{ "ir_pbm.der", CMP_BODY_IR },	 { "cr_sig.der", CMP_BODY_CR },
+		{ "kur_sig.der", CMP_BODY_KUR }, { "p10cr_sig.der", CMP_BODY_P10CR },
+		{ "rr_sig.der", CMP_BODY_RR },	 { "genm_sig.der", CMP_BODY_GENM },
 	};
 
 	for (size_t i = 0; i < sizeof(fx) / sizeof(fx[0]); i++) {

@@ -220,8 +220,9 @@ static CMPGW_MSG *serve(struct srv *s, const CMPGW_MSG *req)
 		X509_free(s->issued);
 		s->issued = issue(s, pub);
 		rsp = cmp_build_response(req, s->cert, CMP_BODY_IP);
-		MUST(rsp && cmp_build_certrep_add(rsp, ASN1_INTEGER_get(crm->certReq->certReqId),
-						  cmp_build_statusinfo(0, -1, NULL), s->issued) == 0);
+		MUST(rsp &&
+		     cmp_build_certrep_add(rsp, ASN1_INTEGER_get(crm->certReq->certReqId),
+					   cmp_build_statusinfo(0, -1, NULL), s->issued) == 0);
 		MUST(cmp_build_capubs_push1(rsp, s->root) == 0);
 		if (cmp_build_has_implicit_confirm(req))
 			MUST(cmp_build_implicit_confirm(rsp) == 0);
@@ -229,10 +230,10 @@ static CMPGW_MSG *serve(struct srv *s, const CMPGW_MSG *req)
 	case CMP_BODY_CERTCONF:
 		s->certconf_seen = 1;
 		cs = sk_CMPGW_CERTSTATUS_value(req->body->value.certConf, 0);
-		s->certconf_hash_ok =
-			cs && cmp_certhash_compute(s->issued, cs->hashAlg, h, &hl) == 0 &&
-			hl == (unsigned int)cs->certHash->length &&
-			memcmp(h, cs->certHash->data, hl) == 0;
+		s->certconf_hash_ok = cs &&
+				      cmp_certhash_compute(s->issued, cs->hashAlg, h, &hl) == 0 &&
+				      hl == (unsigned int)cs->certHash->length &&
+				      memcmp(h, cs->certHash->data, hl) == 0;
 		rsp = cmp_build_response(req, s->cert, CMP_BODY_PKICONF);
 		break;
 	default:
@@ -270,7 +271,8 @@ static void test_session(struct srv *s, int implicit)
 	MUST(ctx && subj);
 	MUST(X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)"dev", -1,
 					-1, 0));
-	MUST(OSSL_CMP_CTX_set_transfer_cb(ctx, transfer) && OSSL_CMP_CTX_set_transfer_cb_arg(ctx, s));
+	MUST(OSSL_CMP_CTX_set_transfer_cb(ctx, transfer) &&
+	     OSSL_CMP_CTX_set_transfer_cb_arg(ctx, s));
 	MUST(OSSL_CMP_CTX_set1_srvCert(ctx, s->cert));
 	MUST(OSSL_CMP_CTX_set1_cert(ctx, vcert) && OSSL_CMP_CTX_set1_pkey(ctx, vkey));
 	MUST(OSSL_CMP_CTX_set1_subjectName(ctx, subj));

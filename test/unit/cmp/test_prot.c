@@ -21,8 +21,8 @@ static int ossl_validates(const unsigned char *der, size_t len, X509 *srv, const
 		goto out;
 	if (srv != NULL && !OSSL_CMP_CTX_set1_srvCert(ctx, srv))
 		goto out;
-	if (secret != NULL && !OSSL_CMP_CTX_set1_secretValue(ctx, (const unsigned char *)secret,
-							     (int)strlen(secret)))
+	if (secret != NULL &&
+	    !OSSL_CMP_CTX_set1_secretValue(ctx, (const unsigned char *)secret, (int)strlen(secret)))
 		goto out;
 	r = OSSL_CMP_validate_msg(ctx, om);
 out:
@@ -147,8 +147,8 @@ static void test_part_der(void)
 /* Requests of the stock openssl cmp client verify with the vendor certificate */
 static void test_fixtures(void)
 {
-	static const char *const sig[] = { "ir_sig.der", "ir_rsa_ed25519.der", "cr_sig.der",
-					   "kur_sig.der", "p10cr_sig.der", "rr_sig.der",
+	static const char *const sig[] = { "ir_sig.der",  "ir_rsa_ed25519.der", "cr_sig.der",
+					   "kur_sig.der", "p10cr_sig.der",	"rr_sig.der",
 					   "genm_sig.der" };
 	size_t len;
 	unsigned char *der;
@@ -198,14 +198,14 @@ static void test_pbmac(void)
 	is_int(cmp_prot_verify_pbmac(der, (size_t)n, d, secret, sizeof(secret) - 1, 1000), 0,
 	       "pbmac: our verifier accepts");
 	is_int(ossl_validates(der, (size_t)n, NULL, "one-time-token"), 1, "pbmac: OpenSSL accepts");
-	is_int(cmp_prot_verify_pbmac(der, (size_t)n, d, secret, sizeof(secret) - 2, 1000), RC_CRYPTO,
-	       "pbmac: wrong secret");
+	is_int(cmp_prot_verify_pbmac(der, (size_t)n, d, secret, sizeof(secret) - 2, 1000),
+	       RC_CRYPTO, "pbmac: wrong secret");
 	is_int(cmp_prot_verify_pbmac(der, (size_t)n, d, secret, sizeof(secret) - 1, 999), RC_INVAL,
 	       "pbmac: too many iterations");
 	is_int(cmp_prot_verify_sig(der, (size_t)n, d, NULL), RC_INVAL, "pbmac: no signer");
 	d->protection->data[0] ^= 0x80;
-	is_int(cmp_prot_verify_pbmac(der, (size_t)n, d, secret, sizeof(secret) - 1, 1000), RC_CRYPTO,
-	       "pbmac: tampered MAC");
+	is_int(cmp_prot_verify_pbmac(der, (size_t)n, d, secret, sizeof(secret) - 1, 1000),
+	       RC_CRYPTO, "pbmac: tampered MAC");
 	CMPGW_MSG_free(d);
 	OPENSSL_free(der);
 
