@@ -601,7 +601,10 @@ def openssl(*args, timeout=60, input=None):
 
 def cert_subject(pem):
     rc, out = openssl("x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in", pem)
-    return out.strip() if rc == 0 else None
+    if rc != 0:
+        return None
+    out = out.strip()
+    return out[len("subject="):] if out.startswith("subject=") else out
 
 
 # --------------------------------------------------------------------------
@@ -811,3 +814,97 @@ def capture_request(gw, k=1, extra=(), **kw):
         raise RuntimeError("openssl cmp -reqout wrote nothing:\n%r" % r)
     with open(f, "rb") as fh:
         return fh.read()
+
+
+# --------------------------------------------------------------------------
+# test PKI material made with the openssl CLI
+
+
+def new_key(path):
+    rc, out = openssl("genpkey", "-algorithm", "EC", "-pkeyopt",
+                      "ec_paramgen_curve:P-256", "-out", path)
+    if rc != 0:
+        raise RuntimeError("genpkey failed:\n" + out)
+    return path
+
+
+def make_root(workdir, name, subj, days=30):
+    """A self-signed CA: returns (crt, key)."""
+    key = new_key(os.path.join(workdir, name + ".key"))
+    crt = os.path.join(workdir, name + ".crt")
+    rc, out = openssl("req", "-x509", "-new", "-key", key, "-subj", subj,
+                      "-days", str(days), "-sha256", "-out", crt,
+                      "-addext", "basicConstraints=critical,CA:TRUE",
+                      "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                      "-addext", "subjectKeyIdentifier=hash")
+    if rc != 0:
+        raise RuntimeError("req -x509 failed:\n" + out)
+    return crt, key
+
+
+_CA_CNF = """\
+[ ca ]
+default_ca = CA_default
+[ CA_default ]
+dir = {dir}
+database = {dir}/index.txt
+new_certs_dir = {dir}/newcerts
+serial = {dir}/serial
+default_md = sha256
+default_days = 365
+policy = pol
+unique_subject = no
+copy_extensions = none
+x509_extensions = ext
+email_in_dn = no
+[ pol ]
+serialNumber = optional
+organizationName = optional
+organizationalUnitName = optional
+commonName = optional
+[ ext ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+
+def sign_cert(workdir, name, subj, ca_crt, ca_key, key=None, days=365,
+              startdate=None, enddate=None):
+    """An end-entity certificate for subj (e.g. "/serialNumber=X/O=Acme/CN=Y"),
+    signed by ca_crt/ca_key with `openssl ca` (which accepts explicit
+    -startdate/-enddate as YYMMDDHHMMSSZ, unlike `x509` in OpenSSL 3.0).
+    Returns (crt, key)."""
+    cadir = os.path.join(workdir, "ca-" + name)
+    os.makedirs(os.path.join(cadir, "newcerts"), exist_ok=True)
+    open(os.path.join(cadir, "index.txt"), "w").close()
+    with open(os.path.join(cadir, "serial"), "w") as f:
+        f.write("%032X\n" % int.from_bytes(os.urandom(15), "big"))
+    cnf = os.path.join(cadir, "ca.cnf")
+    with open(cnf, "w") as f:
+        f.write(_CA_CNF.format(dir=cadir))
+    key = key or new_key(os.path.join(workdir, name + ".key"))
+    csr = os.path.join(cadir, name + ".csr")
+    rc, out = openssl("req", "-new", "-key", key, "-subj", subj, "-out", csr)
+    if rc != 0:
+        raise RuntimeError("req -new failed:\n" + out)
+    crt = os.path.join(workdir, name + ".crt")
+    args = ["ca", "-batch", "-notext", "-preserveDN", "-config", cnf,
+            "-cert", ca_crt, "-keyfile", ca_key, "-in", csr, "-out", crt]
+    if startdate:
+        args += ["-startdate", startdate]
+    if enddate:
+        args += ["-enddate", enddate]
+    else:
+        args += ["-days", str(days)]
+    rc, out = openssl(*args)
+    if rc != 0:
+        raise RuntimeError("openssl ca failed:\n" + out)
+    return crt, key
+
+
+def utc_stamp(offset_s):
+    """YYMMDDHHMMSSZ for now + offset_s (openssl ca -startdate/-enddate)."""
+    return time.strftime("%y%m%d%H%M%SZ", time.gmtime(time.time() + offset_s))
