@@ -1,6 +1,7 @@
 #include "core/http.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -101,13 +102,33 @@ static enum http_method map_method(enum evhttp_cmd_type t)
 	}
 }
 
-static void set_nodelay(struct evhttp_connection *evcon)
+/* Clients such as OpenSSL's write a request's header and body in two
+ * segments without TCP_NODELAY; if we delay the ACK of the first, Nagle
+ * holds the second back for the delayed-ACK timeout (~40 ms). So: answer in
+ * one write (NODELAY) and ACK at once (QUICKACK, which the kernel clears on
+ * its own; it is re-armed on every request and reply). */
+static void tune_socket(struct evhttp_connection *evcon)
 {
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
 	int one = 1, fd = bev ? bufferevent_getfd(bev) : -1;
-	if (fd >= 0)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (fd < 0)
+		return;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+#ifdef TCP_QUICKACK
+	setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+#endif
 }
+
+#ifdef TCP_QUICKACK
+/* Runs once the reply is fully handed to the kernel: the next thing on this
+ * connection is the client's next request, which must be ACKed at once. */
+static void on_sent(struct evhttp_request *ev, void *arg)
+{
+	int one = 1, fd = (int)(intptr_t)arg;
+	(void)ev;
+	setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+#endif
 
 static void on_request(struct evhttp_request *ev, void *arg)
 {
@@ -132,7 +153,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
 	evbuffer_remove(in, r->body, r->len);
 	evhttp_connection_get_peer(r->evcon, &host, &port);
 	snprintf(r->peer, sizeof(r->peer), "%s:%u", host ? host : "?", port);
-	set_nodelay(r->evcon);
+	tune_socket(r->evcon);
 	srv->inflight++;
 	if (srv->draining) {
 		http_reply(r, 503, NULL, NULL, 0);
@@ -248,8 +269,15 @@ void http_reply(struct http_req *req, int status, const char *content_type,
 	req->srv->inflight--;
 	if (!req->ev)
 		goto out;
-	if (req->evcon)
+	if (req->evcon) {
+		struct bufferevent *bev = evhttp_connection_get_bufferevent(req->evcon);
 		evhttp_connection_set_closecb(req->evcon, NULL, NULL);
+#ifdef TCP_QUICKACK
+		if (bev && bufferevent_getfd(bev) >= 0)
+			evhttp_request_set_on_complete_cb(req->ev, on_sent,
+							  (void *)(intptr_t)bufferevent_getfd(bev));
+#endif
+	}
 	struct evkeyvalq *hdrs = evhttp_request_get_output_headers(req->ev);
 	if (content_type)
 		evhttp_add_header(hdrs, "Content-Type", content_type);
