@@ -161,11 +161,9 @@ static int check_header(struct ra_req *req, const char **why)
 		return CMP_FAIL_BAD_RECIPIENT_NONCE;
 	}
 	if (h->messageTime) {
-		time_t now = time(NULL);
 		int day = 0, sec = 0;
 		if (!ASN1_TIME_diff(&day, &sec, NULL, h->messageTime) ||
 		    labs((long)day * 86400 + sec) > req->alias->message_time_skew_s) {
-			(void)now;
 			*why = "messageTime too far from the server's time";
 			return CMP_FAIL_BAD_TIME;
 		}

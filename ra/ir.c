@@ -71,6 +71,14 @@ static int verify_protection(struct ra_req *req, const char **why)
 		*why = "senderKID does not match the first extraCerts certificate";
 		return CMP_FAIL_BAD_MESSAGE_CHECK;
 	}
+	/* RFC 4210 5.1.1: with signature protection the sender is the subject
+	 * of the protecting certificate (an empty name means "unknown"). */
+	const GENERAL_NAME *snd = m->header->sender;
+	if (snd && snd->type == GEN_DIRNAME && X509_NAME_entry_count(snd->d.directoryName) > 0 &&
+	    X509_NAME_cmp(snd->d.directoryName, X509_get_subject_name(req->signer)) != 0) {
+		*why = "sender does not match the subject of the protecting certificate";
+		return CMP_FAIL_BAD_MESSAGE_CHECK;
+	}
 	rc = cmp_prot_verify_sig(req->der, req->len, m, req->signer);
 	ERR_clear_error();
 	if (rc == RC_UNSUPPORTED) {
