@@ -138,7 +138,15 @@ static void send_ip(struct ra_req *req)
 {
 	const struct cfg *cfg = req->cfg;
 	CMPGW_MSG *rsp = cmp_build_response(req->msg, cfg->cmp_cert, CMP_BODY_IP);
-	CMPGW_STATUSINFO *si = cmp_build_statusinfo(CMP_STATUS_ACCEPTED, -1, NULL);
+	const X509_NAME *asked = sk_CMPGW_CERTREQMSG_value(req->msg->body->value.ir, 0)
+					->certReq->certTemplate->subject;
+	/* RFC 4210 5.2.3: grantedWithMods when the profile replaced the
+	 * subject the device suggested (3GPP TS 33.310 allows the RA/CA to). */
+	bool modified = asked && X509_NAME_entry_count(asked) > 0 &&
+			X509_NAME_cmp(asked, X509_get_subject_name(req->cert)) != 0;
+	CMPGW_STATUSINFO *si = cmp_build_statusinfo(
+		modified ? CMP_STATUS_GRANTED_WITH_MODS : CMP_STATUS_ACCEPTED, -1,
+		modified ? "subject set by the operator profile" : NULL);
 
 	if (!rsp || !si ||
 	    !ASN1_OCTET_STRING_set(rsp->header->senderNonce, req->server_nonce,
