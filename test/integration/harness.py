@@ -705,7 +705,8 @@ class CmpMsg:
 
     def header_field(self, num):
         """Content TLV of header [num] EXPLICIT field, or None."""
-        for c in self.header.children():
+        # pvno, sender, recipient first (GeneralName tags would collide)
+        for c in self.header.children()[3:]:
             if c.tag == 0xA0 + num:
                 return c.children()[0]
         return None
