@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""HTTP transport (RFC 6712 / RFC 9811): wrong method 405, wrong content type
+415, oversize body 413, unknown path 404, garbage CMP -> HTTP 200 error
+PKIMessage with badDataFormat, keep-alive on HTTP/1.0 and HTTP/1.1, the
+default and legacy alias paths."""
+
+import http.client
+import os
+import socket
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import FAIL_BITS, CmpMsg, Gateway, Pg, http_post, run  # noqa: E402
+
+CMP_PATH = "/.well-known/cmp/p/3gpp"
+
+
+def read_response(sock, timeout=10):
+    """One HTTP response from a raw socket: (status, headers dict, body)."""
+    sock.settimeout(timeout)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise EOFError("connection closed before the response headers (%r)" % buf[:200])
+        buf += chunk
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    n = int(headers.get("content-length", "-1"))
+    if n < 0:
+        raise ValueError("no Content-Length in %r" % lines)
+    while len(rest) < n:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise EOFError("connection closed inside the body")
+        rest += chunk
+    return status, headers, rest[:n]
+
+
+def raw_request(path, body, version="HTTP/1.0", keep_alive=True,
+                ctype="application/pkixcmp"):
+    h = ["POST %s %s" % (path, version), "Host: 127.0.0.1",
+         "Content-Type: %s" % ctype, "Content-Length: %d" % len(body)]
+    if keep_alive:
+        h.append("Connection: keep-alive")
+    return ("\r\n".join(h) + "\r\n\r\n").encode() + body
+
+
+def is_cmp_error(t, name, status, ctype, body, bit=None):
+    t.eq(status, 200, name + ": HTTP 200")
+    t.eq((ctype or "").split(";")[0].strip().lower(), "application/pkixcmp",
+         name + ": Content-Type application/pkixcmp")
+    try:
+        m = CmpMsg(body)
+    except Exception as e:  # noqa
+        t.ok(False, name + ": body is a PKIMessage", "%s: %r" % (e, body[:80]))
+        return
+    t.eq(m.body_type, "error", name + ": error body", m.describe())
+    if bit:
+        t.ok(FAIL_BITS[bit] in m.failbits, "%s: PKIFailureInfo %s" % (name, bit), m.describe())
+
+
+def main(t):
+    pg = Pg()
+    gw = Gateway(t, pg, devices=4, name="transport")
+    gw.start()
+    garbage = b"\x30\x03\x02\x01\x05" + b"not a PKIMessage"
+
+    # ---- HTTP-level errors ---------------------------------------------------------
+    status, _, _ = http_post(gw.port, None, CMP_PATH, ctype=None, method="GET")
+    t.eq(status, 405, "GET -> 405")
+    status, _, _ = http_post(gw.port, b"x", CMP_PATH, ctype=None, method="PUT")
+    t.eq(status, 405, "PUT -> 405")
+    status, _, _ = http_post(gw.port, garbage, CMP_PATH, ctype="text/plain")
+    t.eq(status, 415, "POST text/plain -> 415")
+    status, _, _ = http_post(gw.port, garbage, CMP_PATH, ctype=None)
+    t.eq(status, 415, "POST without Content-Type -> 415")
+    status, _, _ = http_post(gw.port, b"\x30" * 70000, CMP_PATH)
+    t.eq(status, 413, "POST 70000 bytes (> http.max_body 65536) -> 413")
+    status, _, _ = http_post(gw.port, garbage, "/nope")
+    t.eq(status, 404, "POST /nope -> 404")
+    status, _, _ = http_post(gw.port, garbage, "/.well-known/cmp/p/nosuchalias")
+    t.eq(status, 404, "POST to an unknown alias label -> 404")
+
+    # ---- CMP-level: garbage with the right type -------------------------------------
+    status, ctype, body = http_post(gw.port, garbage, CMP_PATH)
+    is_cmp_error(t, "garbage DER", status, ctype, body, "badDataFormat")
+    status, ctype, body = http_post(gw.port, b"\x00\x01\x02", CMP_PATH)
+    is_cmp_error(t, "non-DER bytes", status, ctype, body, "badDataFormat")
+
+    # ---- keep-alive, HTTP/1.0 as openssl cmp sends it ----------------------------------
+    try:
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as s:
+            answers = []
+            for _ in range(2):
+                s.sendall(raw_request(CMP_PATH, garbage, "HTTP/1.0", keep_alive=True))
+                answers.append(read_response(s))
+        t.eq([a[0] for a in answers], [200, 200],
+             "HTTP/1.0 keep-alive: two requests on one connection both answered")
+        for i, (st, hd, bd) in enumerate(answers):
+            is_cmp_error(t, "HTTP/1.0 keep-alive answer %d" % (i + 1), st,
+                         hd.get("content-type"), bd, "badDataFormat")
+    except Exception as e:  # noqa
+        t.ok(False, "HTTP/1.0 keep-alive: two requests on one connection both answered", repr(e))
+
+    # ---- keep-alive, HTTP/1.1 (persistent by default) --------------------------------
+    c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
+    try:
+        got = []
+        for _ in range(2):
+            c.request("POST", CMP_PATH, body=garbage,
+                      headers={"Content-Type": "application/pkixcmp"})
+            r = c.getresponse()
+            r.read()
+            got.append(r.status)
+        t.eq(got, [200, 200], "HTTP/1.1: two requests on one connection both answered")
+    except Exception as e:  # noqa
+        t.ok(False, "HTTP/1.1: two requests on one connection both answered", repr(e))
+    finally:
+        c.close()
+
+    # ---- HTTP error on a keep-alive connection does not wedge it ----------------------
+    try:
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as s:
+            s.sendall(raw_request(CMP_PATH, garbage, "HTTP/1.1", keep_alive=True, ctype="text/plain"))
+            st1 = read_response(s)[0]
+            s.sendall(raw_request(CMP_PATH, garbage, "HTTP/1.1", keep_alive=True))
+            st2 = read_response(s)[0]
+        t.eq((st1, st2), (415, 200), "HTTP/1.1: 415 then a CMP answer on the same connection")
+    except Exception as e:  # noqa
+        # closing the connection after an HTTP error is acceptable as well
+        t.diag("connection closed after 415: %r" % e)
+
+    # ---- the default and the legacy alias paths, with the real client -----------------
+    r = gw.cmp(1, path=".well-known/cmp", confirm="explicit")
+    t.ok(r.rc == 0, "openssl cmp on /.well-known/cmp (default alias) enrolls", repr(r))
+    r = gw.cmp(2, path="pkix/", confirm="explicit")
+    t.ok(r.rc == 0, "openssl cmp on the legacy alias path /pkix/ enrolls", repr(r))
+    t.eq(gw.psql("SELECT device_serial, status FROM certificates ORDER BY device_serial"),
+         [["ACME-0001", "active"], ["ACME-0002", "active"]],
+         "both enrollments confirmed (certConf on its own connection)")
+
+    t.ok(gw.alive(), "cmpgw serve is still running")
+    gw.stop()
+
+
+if __name__ == "__main__":
+    run(main)
