@@ -306,18 +306,23 @@ class Pg:
 
     def psql(self, db, sql):
         """Rows as lists of strings (NULL -> None)."""
-        rc, out = sh(["psql", "-X", "-q", "-A", "-t", "-F", "\x1f", "-P",
-                      "null=\x1e", "-v", "ON_ERROR_STOP=1", "-h", self.sock,
-                      "-p", self.port, "-U", self.USER, "-d", db, "-c", sql],
-                     timeout=60)
-        if rc != 0:
-            raise RuntimeError("psql failed (%s):\n%s" % (sql, out))
-        rows = []
-        for line in out.split("\n"):
-            if line == "":
-                continue
-            rows.append([None if c == "\x1e" else c for c in line.split("\x1f")])
-        return rows
+        return psql_at(self.sock, self.port, self.USER, db, sql)
+
+
+def psql_at(host, port, user, db, sql):
+    """Rows as lists of strings (NULL -> None)."""
+    rc, out = sh(["psql", "-X", "-q", "-A", "-t", "-F", "\x1f", "-P",
+                  "null=\x1e", "-v", "ON_ERROR_STOP=1", "-h", host,
+                  "-p", port, "-U", user, "-d", db, "-c", sql],
+                 timeout=60)
+    if rc != 0:
+        raise RuntimeError("psql failed (%s):\n%s" % (sql, out))
+    rows = []
+    for line in out.split("\n"):
+        if line == "":
+            continue
+        rows.append([None if c == "\x1e" else c for c in line.split("\x1f")])
+    return rows
 
 
 # --------------------------------------------------------------------------
@@ -516,7 +521,9 @@ class Gateway:
 
     def psql(self, sql):
         if self.pg is None:
-            raise RuntimeError("psql() needs an external Pg")
+            # embedded server: unix socket under data_dir, database/user cmpgw
+            return psql_at(os.path.join(self.cfg["data_dir"], "pgsock"), 5432,
+                           "cmpgw", "cmpgw", sql)
         return self.pg.psql(self.db, sql)
 
     def scalar(self, sql):
