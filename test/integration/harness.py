@@ -811,13 +811,15 @@ def popo_signature(msg):
 
 def capture_request(gw, k=1, extra=(), **kw):
     """An ir as `openssl cmp` would send it, without sending it: -reqout
-    against a closed port. Returns DER bytes."""
+    plus -rspin of a junk file (the client then contacts no server; a closed
+    port would make it retry until -msg_timeout). Returns DER bytes."""
     out = os.path.join(gw.tmp, "out")
     os.makedirs(out, exist_ok=True)
     f = os.path.join(out, "req-%d.der" % int(time.time() * 1e6))
-    closed = free_port()
-    r = gw.cmp(k, server="127.0.0.1:%d" % closed, extra=["-reqout", f] + list(extra),
-               timeout=5, **kw)
+    junk = os.path.join(out, "junk.der")
+    with open(junk, "wb") as fh:
+        fh.write(b"junk\n")
+    r = gw.cmp(k, extra=["-reqout", f, "-rspin", junk] + list(extra), timeout=10, **kw)
     if not os.path.exists(f):
         raise RuntimeError("openssl cmp -reqout wrote nothing:\n%r" % r)
     with open(f, "rb") as fh:

@@ -62,6 +62,11 @@ def main(t):
              m.describe())
         t.ok(m.transaction_id == CmpMsg(req).transaction_id,
              name + ": response echoes the transactionID")
+        texts = " ".join(m.texts)
+        t.ok(texts.strip() != "", name + ": statusString names the reason", m.describe())
+        leaks = [w for w in ("SELECT", "INSERT", "plpgsql", "postgres", gw.tmp, "/tmp/", ".c:")
+                 if w.lower() in texts.lower()]
+        t.eq(leaks, [], name + ": no internal detail (SQL, paths) in the statusString", texts)
         return m
 
     # ---- untrusted vendor chain -------------------------------------------
@@ -113,6 +118,10 @@ def main(t):
         before = gw.counts()
         raw_rejected("tampered protection", bad, "badMessageCheck")
         nothing_written("tampered protection", before, m.transaction_id, audit=False)
+        tid_hex = m.transaction_id.hex()
+        t.ok(any(tid_hex in line and "reject" in line.lower() for line in gw.log_text().splitlines()),
+             "tampered protection: the serve log carries the rejection for that tid",
+             gw.log_tail(8))
 
     # ---- bad POP: raVerified from a device ----------------------------------------
     before = gw.counts()
