@@ -380,6 +380,7 @@ void cfg_free(struct cfg *c)
 	X509_free(c->root_cert);
 	free_policy(c);
 	free_files(&c->ca_files);
+	OPENSSL_cleanse(c->token_key, sizeof(c->token_key));
 	free(c);
 }
 

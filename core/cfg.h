@@ -55,9 +55,16 @@ struct cfg_profile {
 	unsigned key_algs;       /* enum cfg_keyalg bits */
 	int rsa_min_bits;        /* default 2048 */
 	bool allow_requested_subject; /* use the device's suggested subject */
+	bool renewal_revokes_old;     /* renewal revokes (reason superseded) the old cert */
 };
 
 enum cfg_mode { CFG_MODE_CA = 0, CFG_MODE_RA = 1 };
+
+/* Authentication methods an alias accepts, bitmask for cfg_alias.auth */
+enum cfg_auth {
+	CFG_AUTH_VENDOR_CERT = 1u << 0, /* ir signed with a vendor certificate */
+	CFG_AUTH_TOKEN = 1u << 1,       /* ir MAC-protected with a one-time token */
+};
 
 struct cfg_alias {
 	char *label;                 /* URL label: /.well-known/cmp/p/<label> */
@@ -70,6 +77,7 @@ struct cfg_alias {
 	int message_time_skew_s;     /* |messageTime - now| allowed, default 300 */
 	char **paths;                /* extra legacy paths, e.g. "/pkix/" */
 	size_t n_paths;
+	unsigned auth;               /* enum cfg_auth bits, default vendor_cert */
 };
 
 struct cfg {
@@ -110,6 +118,12 @@ struct cfg {
 	size_t n_aliases;
 
 	int sweep_interval_s;   /* confirm-deadline sweep period, default 10 */
+
+	/* one-time enrollment tokens: AES-256-GCM key for the secrets at rest
+	 * (from tokens.key_file; cleansed on free) and the PBMAC bound */
+	unsigned char token_key[32];
+	bool has_token_key;
+	int token_max_iterations; /* default 100000 */
 
 	/* The files the CA material came from, absolute, as resolved at load
 	 * (for logs and `cmpgw check`). cmp_* NULL when not configured. */

@@ -445,6 +445,57 @@ static int conv_paths(struct ld *ld, const char *jp, json_t *v, void *field)
 	return 0;
 }
 
+static int conv_auth(struct ld *ld, const char *jp, json_t *v, void *field)
+{
+	static const struct named_bit auth[] = {
+		{"vendor_cert", CFG_AUTH_VENDOR_CERT}, {"token", CFG_AUTH_TOKEN},
+	};
+	int rc = conv_bits(ld, jp, v, field, auth, sizeof(auth) / sizeof(auth[0]),
+			   "authentication method");
+
+	if (rc == 0 && (*(unsigned *)field & CFG_AUTH_TOKEN) && !ld->cfg->has_token_key)
+		return fail(ld, jp, "\"token\" needs tokens.key_file");
+	return rc;
+}
+
+/* The token secrets' AES-256-GCM key: exactly 32 bytes in a private file. */
+static int conv_token_key(struct ld *ld, const char *jp, json_t *v, void *field)
+{
+	unsigned char buf[33];
+	char *path = NULL;
+	struct stat st;
+	ssize_t n = -1;
+	int rc = RC_CONFIG, fd = -1;
+
+	if (json_is_null(v))
+		return 0;
+	if (!(path = resolve(ld->cfg, json_string_value(v))))
+		return RC_NOMEM;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
+		fail(ld, jp, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+		fail(ld, jp, "%s: permissions %04o allow group/other access (need 0600 or stricter)",
+		     path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	n = read(fd, buf, sizeof(buf));
+	if (n != 32) {
+		fail(ld, jp, "%s: must hold exactly 32 random bytes", path);
+		goto out;
+	}
+	memcpy(field, buf, 32);
+	ld->cfg->has_token_key = true;
+	rc = 0;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return rc;
+}
+
 /* ---- the table ---- */
 
 #define R(f) S_ROOT, offsetof(struct cfg, f)
@@ -497,6 +548,13 @@ static const struct key keys[] = {
 	 "`cmp_cert` is set, else `chain`."},
 	{"ca.root", K_STR_NULL, F(root), "null", 0, 0, conv_file,
 	 "Operator root certificate published in caPubs; null = none."},
+	{"tokens", K_OBJ, S_ROOT, 0, "{}", 0, 0, NULL,
+	 "One-time enrollment tokens for shared-secret (PBMAC) ir (`cmpgw token create`)."},
+	{"tokens.key_file", K_STR_NULL, R(token_key), "null", 0, 0, conv_token_key,
+	 "File with the 32-byte AES-256-GCM key that encrypts token secrets at rest; mode 0600 "
+	 "or stricter; null = tokens disabled. Required by an alias with `auth` \"token\"."},
+	{"tokens.max_iterations", K_INT, R(token_max_iterations), "100000", 100, 10000000, NULL,
+	 "Largest PBMParameter iterationCount accepted from a client (100..10000000)."},
 	{"profiles", K_MAP, S_PROFILE, 0, "{}", 0, 256, NULL,
 	 "Certificate profiles by name (`[A-Za-z0-9._-]{1,64}`)."},
 	{"profiles.<name>.subject", K_STR, P(subject), NULL, 0, 0, conv_subject,
@@ -520,6 +578,9 @@ static const struct key keys[] = {
 	 "Smallest RSA modulus accepted (2048..16384)."},
 	{"profiles.<name>.allow_requested_subject", K_BOOL, P(allow_requested_subject), "false", 0, 0,
 	 NULL, "Use the subject the device asks for instead of the template."},
+	{"profiles.<name>.renewal_revokes_old", K_BOOL, P(renewal_revokes_old), "false", 0, 0,
+	 NULL, "On a confirmed renewal, revoke the old certificate (reason superseded) instead of "
+	       "marking it superseded and letting it expire."},
 	{"aliases", K_LIST, S_ALIAS, 0, "[]", 0, 256, NULL,
 	 "CMP endpoints; each is served at `/.well-known/cmp/p/<label>` and at its `paths`."},
 	{"aliases[].label", K_STR, A(label), NULL, 0, 0, conv_label,
@@ -538,6 +599,9 @@ static const struct key keys[] = {
 	 "Largest accepted difference between a request's messageTime and now, in seconds; 0 = not checked."},
 	{"aliases[].paths", K_STRS, A(paths), "[]", 0, 16, conv_paths,
 	 "Extra URL paths for legacy clients (e.g. `/pkix/`); must start with `/`, unique across aliases, not under `/.well-known/cmp`."},
+	{"aliases[].auth", K_STRS, A(auth), "[\"vendor_cert\"]", 1, 2, conv_auth,
+	 "How an ir may authenticate: `vendor_cert` (signed with a vendor certificate), `token` "
+	 "(PasswordBasedMac with a one-time token bound to this alias; needs `tokens.key_file`)."},
 	{"sweep_interval_s", K_INT, R(sweep_interval_s), "10", 1, 3600, NULL,
 	 "Period of the unconfirmed-certificate sweep in seconds (1..3600)."},
 };
