@@ -74,6 +74,8 @@ def add_cleanup(fn):
 
 
 def run_cleanups():
+    # a second SIGTERM must not cut the cleanup short
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while _cleanups:
         fn = _cleanups.pop()
         try:
