@@ -62,6 +62,7 @@ def main(t):
              m.describe())
         t.ok(m.transaction_id == CmpMsg(req).transaction_id,
              name + ": response echoes the transactionID")
+        t.ok(m.protection is not None, name + ": the error answer is protected (signed by cmpgw)")
         texts = " ".join(m.texts)
         t.ok(texts.strip() != "", name + ": statusString names the reason", m.describe())
         leaks = [w for w in ("SELECT", "INSERT", "plpgsql", "postgres", gw.tmp, "/tmp/", ".c:")
