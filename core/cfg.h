@@ -77,6 +77,9 @@ struct cfg_alias {
 	int message_time_skew_s;     /* |messageTime - now| allowed, default 300 */
 	char **paths;                /* extra legacy paths, e.g. "/pkix/" */
 	size_t n_paths;
+	char **revoker_files;        /* PEM files of certificates allowed to revoke any */
+	size_t n_revoker_files;
+	STACK_OF(X509) *revokers;    /* loaded from revoker_files (never NULL once loaded) */
 	unsigned auth;               /* enum cfg_auth bits, default vendor_cert */
 };
 
@@ -118,6 +121,11 @@ struct cfg {
 	size_t n_aliases;
 
 	int sweep_interval_s;   /* confirm-deadline sweep period, default 10 */
+
+	/* CRL publication (RFC 5280 5): served at crl_path over HTTP GET */
+	char *crl_path;         /* default "/crl/issuing-ca.crl" */
+	int crl_validity_s;     /* nextUpdate - thisUpdate, default 86400 */
+	int crl_refresh_before_s; /* regenerate this long before nextUpdate, default 3600 */
 
 	/* one-time enrollment tokens: AES-256-GCM key for the secrets at rest
 	 * (from tokens.key_file; cleansed on free) and the PBMAC bound */

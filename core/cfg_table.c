@@ -496,6 +496,18 @@ out:
 	return rc;
 }
 
+/* Alias collisions are checked once all aliases are loaded (cfg.c). */
+static int conv_crl_path(struct ld *ld, const char *jp, json_t *v, void *field)
+{
+	const char *s = json_string_value(v);
+
+	if (s[0] != '/' || strpbrk(s, "?#"))
+		return fail(ld, jp, "\"%s\" must start with \"/\" and hold no query", s);
+	if (strncmp(s, "/.well-known/cmp", 16) == 0 && (s[16] == '\0' || s[16] == '/'))
+		return fail(ld, jp, "\"%s\" is under /.well-known/cmp, which is reserved", s);
+	return (*(char **)field = strdup(s)) ? 0 : RC_NOMEM;
+}
+
 /* ---- the table ---- */
 
 #define R(f) S_ROOT, offsetof(struct cfg, f)
@@ -599,16 +611,29 @@ static const struct key keys[] = {
 	 "Largest accepted difference between a request's messageTime and now, in seconds; 0 = not checked."},
 	{"aliases[].paths", K_STRS, A(paths), "[]", 0, 16, conv_paths,
 	 "Extra URL paths for legacy clients (e.g. `/pkix/`); must start with `/`, unique across aliases, not under `/.well-known/cmp`."},
+	{"aliases[].revokers", K_STRS, A(revoker_files), "[]", 0, 16, conv_files,
+	 "PEM certificate files (RA/admin); a revocation request (rr) signed by one of these "
+	 "certificates (matched by SHA-256 fingerprint) may revoke any certificate of the issuing CA."},
 	{"aliases[].auth", K_STRS, A(auth), "[\"vendor_cert\"]", 1, 2, conv_auth,
 	 "How an ir may authenticate: `vendor_cert` (signed with a vendor certificate), `token` "
 	 "(PasswordBasedMac with a one-time token bound to this alias; needs `tokens.key_file`)."},
 	{"sweep_interval_s", K_INT, R(sweep_interval_s), "10", 1, 3600, NULL,
 	 "Period of the unconfirmed-certificate sweep in seconds (1..3600)."},
+	{"crl", K_OBJ, S_ROOT, 0, "{}", 0, 0, NULL, "CRL publication (RFC 5280) over HTTP GET."},
+	{"crl.path", K_STR, R(crl_path), "\"/crl/issuing-ca.crl\"", 0, 0, conv_crl_path,
+	 "URL path the issuing CA's CRL is served at (`application/pkix-crl`); must start with `/`, "
+	 "not be under `/.well-known/cmp` nor an alias path."},
+	{"crl.validity_s", K_INT, R(crl_validity_s), "86400", 60, 31622400, NULL,
+	 "nextUpdate - thisUpdate of each CRL, in seconds (60..31622400)."},
+	{"crl.refresh_before_s", K_INT, R(crl_refresh_before_s), "3600", 0, 31622400, NULL,
+	 "A CRL is regenerated when less than this many seconds remain before its nextUpdate "
+	 "(and after every revocation); must be below `crl.validity_s`."},
 };
 
 /* string arrays are stored as (char **, size_t) pairs */
 _Static_assert(offsetof(struct cfg_profile, n_san) == offsetof(struct cfg_profile, san) + sizeof(char **), "");
 _Static_assert(offsetof(struct cfg_alias, n_vendors) == offsetof(struct cfg_alias, vendors) + sizeof(char **), "");
+_Static_assert(offsetof(struct cfg_alias, n_revoker_files) == offsetof(struct cfg_alias, revoker_files) + sizeof(char **), "");
 _Static_assert(offsetof(struct cfg_ca_files, n_chain) == offsetof(struct cfg_ca_files, chain) + sizeof(char **), "");
 
 /* ---- the walker ---- */

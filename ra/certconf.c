@@ -175,6 +175,51 @@ fail:
 	ra_req_fail(req, bit, why);
 }
 
+/* RFC 4210 5.3.21 / RFC 9483 4.6: an error from the client ends its
+ * transaction; an issued but unconfirmed certificate is revoked. */
+static void on_error_txn(void *arg, int rc, const struct store_txn *t)
+{
+	struct ra_req *req = arg;
+	const char *why = NULL;
+	X509 *stored = NULL;
+	int bit;
+
+	if (rc != 0) {
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		return;
+	}
+	if (!t || strcmp(t->alias, req->alias->label) != 0) {
+		/* Nothing to close (e.g. we rejected the request): acknowledge
+		 * a correctly signed error all the same. */
+		X509 *s = req->msg->extraCerts && sk_X509_num(req->msg->extraCerts) > 0
+				  ? sk_X509_value(req->msg->extraCerts, 0)
+				  : NULL;
+		if (!s || cmp_prot_verify_sig(req->der, req->len, req->msg, s) != 0) {
+			ERR_clear_error();
+			ra_req_fail(req, CMP_FAIL_BAD_MESSAGE_CHECK,
+				    "error message protection does not verify");
+			return;
+		}
+		send_pkiconf(req);
+		return;
+	}
+	bit = verify_signer(req, t, &stored, &why);
+	X509_free(stored);
+	if (bit >= 0) {
+		ra_req_fail(req, bit, why);
+		return;
+	}
+	if (store_enroll_confirm(req->rw->db, tid_of(req), false, req->log.peer,
+				 "error message from client", on_confirm, req) != 0)
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+}
+
+void ra_error_handle(struct ra_req *req)
+{
+	if (store_enroll_txn_get(req->rw->db, tid_of(req), on_error_txn, req) != 0)
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+}
+
 void ra_certconf_handle(struct ra_req *req)
 {
 	if (store_enroll_txn_get(req->rw->db, tid_of(req), on_txn, req) != 0)

@@ -182,7 +182,12 @@ static const struct {
 	ra_handler_fn fn;
 } handlers[] = {
 	{ CMP_BODY_IR, ra_ir_handle },
+	{ CMP_BODY_CR, ra_ir_handle },
+	{ CMP_BODY_KUR, ra_kur_handle },
+	{ CMP_BODY_P10CR, ra_p10cr_handle },
 	{ CMP_BODY_CERTCONF, ra_certconf_handle },
+	{ CMP_BODY_ERROR, ra_error_handle },
+	{ CMP_BODY_GENM, ra_genm_handle },
 };
 
 static void dispatch_cmp(struct ra_req *req)

@@ -31,7 +31,7 @@ static bool is_pbm(const X509_ALGOR *alg)
 	return obj && OBJ_obj2txt(oid, sizeof(oid), obj, 1) > 0 && strcmp(oid, OID_PBM) == 0;
 }
 
-static void name_str(const X509_NAME *n, char *buf, size_t len)
+void ra_name_str(const X509_NAME *n, char *buf, size_t len)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	int r = 0;
@@ -42,7 +42,7 @@ static void name_str(const X509_NAME *n, char *buf, size_t len)
 	BIO_free(b);
 }
 
-static long long asn1_epoch(const ASN1_TIME *t)
+long long ra_asn1_epoch(const ASN1_TIME *t)
 {
 	struct tm tm;
 	if (!ASN1_TIME_to_tm(t, &tm))
@@ -52,7 +52,7 @@ static long long asn1_epoch(const ASN1_TIME *t)
 
 /* Signature protection by the first extraCerts certificate
  * (RFC 9483 3.2, RFC 4210 5.1.3.3). Returns a fail bit or -1. */
-static int verify_protection(struct ra_req *req, const char **why)
+int ra_ir_verify_protection(struct ra_req *req, const char **why)
 {
 	const CMPGW_MSG *m = req->msg;
 	int rc;
@@ -94,8 +94,8 @@ static int verify_protection(struct ra_req *req, const char **why)
 
 /* POP and key policy for the single CertReqMsg (RFC 4211 4, RFC 9483
  * 4.1.1). *pub gets the template key. Returns a fail bit or -1. */
-static int check_request(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY **pub,
-			 const char **why)
+int ra_ir_check_request(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY **pub,
+			const char **why)
 {
 	const CMPGW_CERTTEMPLATE *tmpl = crm->certReq->certTemplate;
 	int rc;
@@ -134,12 +134,25 @@ static void audit_reject(struct ra_req *req, const char *event, const char *deta
 			   req->log.peer, detail);
 }
 
-static void send_ip(struct ra_req *req)
+/* ir->ip, cr->cp, kur->kup, p10cr->cp (RFC 4210 5.3.4) */
+static int rep_type(int req_type)
+{
+	switch (req_type) {
+	case CMP_BODY_CR:
+	case CMP_BODY_P10CR:
+		return CMP_BODY_CP;
+	case CMP_BODY_KUR:
+		return CMP_BODY_KUP;
+	default:
+		return CMP_BODY_IP;
+	}
+}
+
+void ra_ir_send_rep(struct ra_req *req)
 {
 	const struct cfg *cfg = req->cfg;
-	CMPGW_MSG *rsp = cmp_build_response(req->msg, cfg->cmp_cert, CMP_BODY_IP);
-	const X509_NAME *asked = sk_CMPGW_CERTREQMSG_value(req->msg->body->value.ir, 0)
-					->certReq->certTemplate->subject;
+	CMPGW_MSG *rsp = cmp_build_response(req->msg, cfg->cmp_cert, rep_type(req->msg->body->type));
+	const X509_NAME *asked = req->asked;
 	/* RFC 4210 5.2.3: grantedWithMods when the profile replaced the
 	 * subject the device suggested (3GPP TS 33.310 allows the RA/CA to). */
 	bool modified = asked && X509_NAME_entry_count(asked) > 0 &&
@@ -158,7 +171,8 @@ static void send_ip(struct ra_req *req)
 	if ((cfg->root_cert && cmp_build_capubs_push1(rsp, cfg->root_cert) != 0) ||
 	    (req->implicit && cmp_build_implicit_confirm(rsp) != 0))
 		goto fail;
-	log_info(&req->log, "issued certificate for %s serial %s%s", req->vendor->name, req->serial,
+	log_info(&req->log, "issued certificate for %s serial %s%s",
+		 req->vendor ? req->vendor->name : "device", req->serial,
 		 req->implicit ? " (implicitConfirm)" : "");
 	ra_req_answer(req, rsp);
 	return;
@@ -177,7 +191,7 @@ static void on_commit(void *arg, int rc, const char *status)
 		return;
 	}
 	if (strcmp(status, "ok") == 0)
-		send_ip(req);
+		ra_ir_send_rep(req);
 	else if (strcmp(status, "serial_unknown") == 0)
 		ra_req_fail(req, CMP_FAIL_NOT_AUTHORIZED, "device serial is not on the vendor's list");
 	else if (strcmp(status, "serial_blocked") == 0)
@@ -214,8 +228,8 @@ static int commit(struct ra_req *req, EVP_PKEY *pub)
 	    cmp_certhash_compute(req->cert, NULL, hash, &hlen) != 0 ||
 	    RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1)
 		goto out;
-	name_str(X509_get_issuer_name(req->cert), issuer, sizeof(issuer));
-	name_str(X509_get_subject_name(req->cert), subject, sizeof(subject));
+	ra_name_str(X509_get_issuer_name(req->cert), issuer, sizeof(issuer));
+	ra_name_str(X509_get_subject_name(req->cert), subject, sizeof(subject));
 	struct store_ir_commit c = {
 		.tid = { h->transactionID->data, (size_t)h->transactionID->length },
 		.sender_cert = { sender_der, (size_t)slen },
@@ -236,8 +250,8 @@ static int commit(struct ra_req *req, EVP_PKEY *pub)
 		.peer = req->log.peer,
 		.vendor_id = req->vendor->id,
 		.cert_req_id = req->cert_req_id,
-		.not_before = asn1_epoch(X509_get0_notBefore(req->cert)),
-		.not_after = asn1_epoch(X509_get0_notAfter(req->cert)),
+		.not_before = ra_asn1_epoch(X509_get0_notBefore(req->cert)),
+		.not_after = ra_asn1_epoch(X509_get0_notAfter(req->cert)),
 		.implicit = req->implicit,
 		.allow_reenroll = req->vendor->allow_reenroll,
 		.deadline_s = req->alias->confirm_deadline_s,
@@ -253,6 +267,7 @@ out:
 
 void ra_ir_handle(struct ra_req *req)
 {
+	/* ir and cr share the CertReqMessages layout (value.ir aliases value.cr) */
 	STACK_OF(CMPGW_CERTREQMSG) *reqs = req->msg->body->value.ir;
 	const CMPGW_CERTREQMSG *crm;
 	const char *why = NULL;
@@ -266,9 +281,16 @@ void ra_ir_handle(struct ra_req *req)
 	}
 	crm = sk_CMPGW_CERTREQMSG_value(reqs, 0);
 	req->cert_req_id = ASN1_INTEGER_get(crm->certReq->certReqId);
-	bit = verify_protection(req, &why);
+	req->asked = crm->certReq->certTemplate ? crm->certReq->certTemplate->subject : NULL;
+	bit = ra_ir_verify_protection(req, &why);
 	if (bit >= 0)
 		goto fail;
+	/* 3GPP TS 33.310 9.5.4: renewal re-runs the initial procedure with the
+	 * operator certificate in place of the vendor certificate. */
+	if (ra_renew_is_operator_cert(req->cfg, req->signer)) {
+		ra_renew_start(req, crm, NULL);
+		return;
+	}
 	if (!req->rw->trust ||
 	    ra_trust_authenticate(req->rw->trust, req->alias->vendors, req->alias->n_vendors,
 				  req->signer, req->msg->extraCerts, &auth) != 0) {
@@ -286,7 +308,7 @@ void ra_ir_handle(struct ra_req *req)
 		audit_reject(req, "rejected", why);
 		goto fail;
 	}
-	bit = check_request(req, crm, &pub, &why);
+	bit = ra_ir_check_request(req, crm, &pub, &why);
 	if (bit >= 0) {
 		audit_reject(req, "rejected", why);
 		goto fail;

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cmp/asn1.h"
 #include "core/http.h"
@@ -48,6 +49,8 @@ struct ra_req {
 	long cert_req_id;
 	bool implicit;
 	unsigned char server_nonce[16];
+	const X509_NAME *asked;   /* subject the device suggested (borrowed) */
+	int64_t old_cert_id;      /* renewal: the certificate being renewed */
 	/* certConf state */
 	bool accept;
 };
@@ -63,8 +66,27 @@ void ra_req_fail(struct ra_req *req, int fail_bit, const char *text);
 /* Protect, encode and send rsp (consumed); frees req. */
 void ra_req_answer(struct ra_req *req, CMPGW_MSG *rsp);
 
-/* Handlers (ra/ir.c, ra/certconf.c) */
-void ra_ir_handle(struct ra_req *req);
+/* Handlers (ra/ir.c, ra/renew.c, ra/certconf.c, ra/genm.c) */
+void ra_ir_handle(struct ra_req *req);    /* ir, cr */
+void ra_kur_handle(struct ra_req *req);   /* kur */
+void ra_p10cr_handle(struct ra_req *req); /* p10cr */
 void ra_certconf_handle(struct ra_req *req);
+void ra_error_handle(struct ra_req *req); /* error from the client */
+void ra_genm_handle(struct ra_req *req);
+
+/* Shared steps of the enrollment handlers (ra/ir.c). Each returns a
+ * PKIFailureInfo bit with *why set, or -1 when the step passed. */
+int ra_ir_verify_protection(struct ra_req *req, const char **why);
+int ra_ir_check_request(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY **pub,
+			const char **why);
+/* Send ip/cp/kup for req->cert (status from req->asked vs issued subject). */
+void ra_ir_send_rep(struct ra_req *req);
+void ra_name_str(const X509_NAME *n, char *buf, size_t len);
+long long ra_asn1_epoch(const ASN1_TIME *t);
+
+/* Renewal with an operator certificate this CA issued (ra/renew.c).
+ * crm is NULL for p10cr (then pub is the CSR key, consumed). */
+bool ra_renew_is_operator_cert(const struct cfg *cfg, X509 *signer);
+void ra_renew_start(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY *pub);
 
 #endif

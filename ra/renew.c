@@ -1,0 +1,335 @@
+/*
+ * ra/renew.c - renewal with an operator certificate this CA issued:
+ * kur (RFC 4210 5.3.5, RFC 9483 4.1.3), and ir/cr/p10cr signed with the
+ * operator certificate (3GPP TS 33.310 9.5.4 re-runs the initial procedure
+ * with it). Steps: validate the operator certificate, match oldCertID,
+ * check POP, look the certificate up (it must be active), issue for the
+ * same device identity, commit, answer.
+ */
+#include "ra/ra.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "cmp/build.h"
+#include "cmp/certhash.h"
+#include "policy/profile.h"
+#include "store/renew.h"
+
+#define OID_OLDCERTID "1.3.6.1.5.5.7.5.1.5" /* id-regCtrl-oldCertID, RFC 4211 6.5 */
+
+bool ra_renew_is_operator_cert(const struct cfg *cfg, X509 *signer)
+{
+	return X509_check_issued(cfg->ca_cert, signer) == X509_V_OK;
+}
+
+/* The issuing CA is the trust anchor for its own end entities. */
+static int verify_operator_cert(struct ra_req *req, const char **why)
+{
+	X509_STORE *st = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int verr = X509_V_ERR_UNSPECIFIED;
+
+	if (st && ctx && X509_STORE_add_cert(st, req->cfg->ca_cert) &&
+	    X509_STORE_CTX_init(ctx, st, req->signer, NULL)) {
+		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_X509_STRICT);
+		verr = X509_verify_cert(ctx) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
+	}
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	ERR_clear_error();
+	if (verr == X509_V_OK)
+		return -1;
+	*why = verr == X509_V_ERR_CERT_HAS_EXPIRED ? "operator certificate has expired"
+	       : verr == X509_V_ERR_CERT_NOT_YET_VALID ? "operator certificate is not yet valid"
+						       : "operator certificate does not verify";
+	return CMP_FAIL_SIGNER_NOT_TRUSTED;
+}
+
+/* RFC 4211 6.5 oldCertID = CertId of the certificate being replaced; it
+ * must name the protecting certificate. Returns a fail bit or -1. */
+static int check_old_cert_id(struct ra_req *req, const CMPGW_CERTREQMSG *crm, bool required,
+			     const char **why)
+{
+	STACK_OF(CMPGW_ATAV) *ctrls = crm ? crm->certReq->controls : NULL;
+	CMPGW_CERTID *cid = NULL;
+	char oid[64];
+	int bit = -1;
+	bool found = false;
+
+	for (int i = 0; i < sk_CMPGW_ATAV_num(ctrls); i++) {
+		const CMPGW_ATAV *a = sk_CMPGW_ATAV_value(ctrls, i);
+		if (OBJ_obj2txt(oid, sizeof(oid), a->type, 1) <= 0 || strcmp(oid, OID_OLDCERTID))
+			continue;
+		found = true;
+		if (!a->value || a->value->type != V_ASN1_SEQUENCE)
+			break;
+		const unsigned char *p = a->value->value.sequence->data;
+		cid = d2i_CMPGW_CERTID(NULL, &p, a->value->value.sequence->length);
+		break;
+	}
+	if (!found) {
+		if (required) {
+			*why = "oldCertID control missing";
+			bit = CMP_FAIL_BAD_REQUEST;
+		}
+		goto out;
+	}
+	if (!cid || cid->issuer->type != GEN_DIRNAME ||
+	    X509_NAME_cmp(cid->issuer->d.directoryName, X509_get_issuer_name(req->signer)) != 0 ||
+	    ASN1_INTEGER_cmp(cid->serialNumber, X509_get0_serialNumber(req->signer)) != 0) {
+		*why = "oldCertID does not name the protecting certificate";
+		bit = CMP_FAIL_BAD_CERT_ID;
+	}
+out:
+	CMPGW_CERTID_free(cid);
+	ERR_clear_error();
+	return bit;
+}
+
+/* Everything the async steps need besides req. */
+struct renew {
+	struct ra_req *req;
+	EVP_PKEY *pub;
+};
+
+static void renew_fail(struct renew *r, int bit, const char *why)
+{
+	struct ra_req *req = r->req;
+	EVP_PKEY_free(r->pub);
+	free(r);
+	ra_req_fail(req, bit, why);
+}
+
+static void on_commit(void *arg, int rc, const char *status)
+{
+	struct renew *r = arg;
+	struct ra_req *req = r->req;
+	static const struct {
+		const char *status;
+		int bit;
+		const char *why;
+	} map[] = {
+		{ "old_unknown", CMP_FAIL_SIGNER_NOT_TRUSTED, "certificate not known to this CA" },
+		{ "old_revoked", CMP_FAIL_CERT_REVOKED, "certificate has been revoked" },
+		{ "old_superseded", CMP_FAIL_NOT_AUTHORIZED,
+		  "certificate was superseded by a newer one" },
+		{ "old_unconfirmed", CMP_FAIL_NOT_AUTHORIZED, "certificate was never confirmed" },
+		{ "serial_blocked", CMP_FAIL_NOT_AUTHORIZED, "device serial is blocked" },
+		{ "tid_in_use", CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
+	};
+
+	if (rc != 0) {
+		renew_fail(r, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		return;
+	}
+	if (strcmp(status, "ok") == 0) {
+		EVP_PKEY_free(r->pub);
+		free(r);
+		log_info(&req->log, "renewed certificate for device %s", req->serial);
+		ra_ir_send_rep(req);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(status, map[i].status) == 0) {
+			renew_fail(r, map[i].bit, map[i].why);
+			return;
+		}
+	renew_fail(r, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+}
+
+static int commit(struct renew *r)
+{
+	struct ra_req *req = r->req;
+	const CMPGW_HDR *h = req->msg->header;
+	unsigned char sender_fp[32], key_fp[32], hash[EVP_MAX_MD_SIZE];
+	unsigned char *cert_der = NULL, *sender_der = NULL;
+	unsigned int hlen = sizeof(hash);
+	char issuer[512], subject[512], *serial_hex = NULL;
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(req->cert), NULL);
+	int clen = i2d_X509(req->cert, &cert_der), slen = i2d_X509(req->signer, &sender_der);
+	int rc = RC_CRYPTO;
+
+	serial_hex = bn ? BN_bn2hex(bn) : NULL;
+	if (clen <= 0 || slen <= 0 || !serial_hex || ra_trust_cert_fp(req->signer, sender_fp) ||
+	    ra_trust_spki_fp(req->cert, key_fp) ||
+	    cmp_certhash_compute(req->cert, NULL, hash, &hlen) != 0 ||
+	    RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1)
+		goto out;
+	ra_name_str(X509_get_issuer_name(req->cert), issuer, sizeof(issuer));
+	ra_name_str(X509_get_subject_name(req->cert), subject, sizeof(subject));
+	struct store_renew_commit c = {
+		.tid = { h->transactionID->data, (size_t)h->transactionID->length },
+		.sender_cert = { sender_der, (size_t)slen },
+		.server_nonce = { req->server_nonce, sizeof(req->server_nonce) },
+		.client_nonce = { h->senderNonce->data, (size_t)h->senderNonce->length },
+		.cert = { cert_der, (size_t)clen },
+		.cert_hash = { hash, hlen },
+		.sender_fp = sender_fp,
+		.key_fp = key_fp,
+		.alias = req->alias->label,
+		.body = cmp_asn1_body_name(req->msg->body->type),
+		.issuer = issuer,
+		.serial_hex = serial_hex,
+		.subject = subject,
+		.peer = req->log.peer,
+		.old_id = req->old_cert_id,
+		.cert_req_id = req->cert_req_id,
+		.not_before = ra_asn1_epoch(X509_get0_notBefore(req->cert)),
+		.not_after = ra_asn1_epoch(X509_get0_notAfter(req->cert)),
+		.implicit = req->implicit,
+		.revoke_old = req->alias->profile->renewal_revokes_old,
+		.deadline_s = req->alias->confirm_deadline_s,
+	};
+	rc = store_renew_commit(req->rw->db, &c, on_commit, r);
+out:
+	OPENSSL_free(serial_hex);
+	BN_free(bn);
+	OPENSSL_free(cert_der);
+	OPENSSL_free(sender_der);
+	return rc;
+}
+
+static void on_lookup(void *arg, int rc, const struct store_oldcert *o)
+{
+	struct renew *r = arg;
+	struct ra_req *req = r->req;
+
+	if (rc != 0) {
+		renew_fail(r, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		return;
+	}
+	if (!o) {
+		renew_fail(r, CMP_FAIL_SIGNER_NOT_TRUSTED, "certificate not known to this CA");
+		return;
+	}
+	if (strcmp(o->status, "revoked") == 0) {
+		renew_fail(r, CMP_FAIL_CERT_REVOKED, "certificate has been revoked");
+		return;
+	}
+	if (strcmp(o->status, "active") != 0) {
+		renew_fail(r, CMP_FAIL_NOT_AUTHORIZED,
+			   strcmp(o->status, "superseded") == 0
+				   ? "certificate was superseded by a newer one"
+				   : "certificate was never confirmed");
+		return;
+	}
+	req->old_cert_id = o->id;
+	snprintf(req->serial, sizeof(req->serial), "%s", o->device_serial);
+	struct policy_identity id = { o->device_serial, o->vendor };
+	rc = policy_profile_issue(req->cfg, req->alias->profile, &id, req->asked, r->pub,
+				  &req->cert);
+	if (rc != 0) {
+		log_openssl(&req->log, LOG_ERROR, "issuing failed");
+		renew_fail(r, rc == RC_INVAL ? CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE,
+			   rc == RC_INVAL ? "profile cannot build a subject for this device"
+					  : "internal error");
+		return;
+	}
+	if (commit(r) != 0)
+		renew_fail(r, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+}
+
+void ra_renew_start(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY *pub)
+{
+	struct renew *r = calloc(1, sizeof(*r));
+	const char *why = NULL;
+	char issuer[512], *serial_hex = NULL;
+	unsigned char *der = NULL;
+	BIGNUM *bn = NULL;
+	int bit, len;
+
+	if (!r) {
+		EVP_PKEY_free(pub);
+		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		return;
+	}
+	r->req = req;
+	r->pub = pub;
+	bit = verify_operator_cert(req, &why);
+	if (bit < 0)
+		bit = check_old_cert_id(req, crm, req->msg->body->type == CMP_BODY_KUR, &why);
+	if (bit < 0 && crm)
+		bit = ra_ir_check_request(req, crm, &r->pub, &why);
+	else if (bit < 0 && !policy_profile_key_ok(req->alias->profile, r->pub, &why))
+		bit = CMP_FAIL_BAD_ALG;
+	if (bit >= 0) {
+		renew_fail(r, bit, why);
+		return;
+	}
+	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(req->signer), NULL);
+	serial_hex = bn ? BN_bn2hex(bn) : NULL;
+	len = i2d_X509(req->signer, &der);
+	ra_name_str(X509_get_issuer_name(req->signer), issuer, sizeof(issuer));
+	struct store_bytes b = { der, len > 0 ? (size_t)len : 0 };
+	if (!serial_hex || len <= 0 ||
+	    store_renew_lookup(req->rw->db, issuer, serial_hex, b, on_lookup, r) != 0)
+		renew_fail(r, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	OPENSSL_free(der);
+	OPENSSL_free(serial_hex);
+	BN_free(bn);
+}
+
+void ra_kur_handle(struct ra_req *req)
+{
+	STACK_OF(CMPGW_CERTREQMSG) *reqs = req->msg->body->value.kur;
+	const CMPGW_CERTREQMSG *crm;
+	const char *why = NULL;
+	int bit;
+
+	if (sk_CMPGW_CERTREQMSG_num(reqs) != 1) {
+		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "exactly one CertReqMsg is supported");
+		return;
+	}
+	crm = sk_CMPGW_CERTREQMSG_value(reqs, 0);
+	req->cert_req_id = ASN1_INTEGER_get(crm->certReq->certReqId);
+	req->asked = crm->certReq->certTemplate ? crm->certReq->certTemplate->subject : NULL;
+	bit = ra_ir_verify_protection(req, &why);
+	if (bit >= 0) {
+		ra_req_fail(req, bit, why);
+		return;
+	}
+	if (!ra_renew_is_operator_cert(req->cfg, req->signer)) {
+		ra_req_fail(req, CMP_FAIL_SIGNER_NOT_TRUSTED,
+			    "kur must be protected with a certificate issued by this CA");
+		return;
+	}
+	ra_renew_start(req, crm, NULL);
+}
+
+void ra_p10cr_handle(struct ra_req *req)
+{
+	X509_REQ *csr = req->msg->body->value.p10cr;
+	EVP_PKEY *pub = NULL;
+	const char *why = NULL;
+	int bit;
+
+	/* RFC 9483 4.1.4: p10cr has no certReqId; responses use -1. */
+	req->cert_req_id = -1;
+	req->asked = X509_REQ_get_subject_name(csr);
+	bit = ra_ir_verify_protection(req, &why);
+	if (bit >= 0) {
+		ra_req_fail(req, bit, why);
+		return;
+	}
+	if (!ra_renew_is_operator_cert(req->cfg, req->signer)) {
+		ra_req_fail(req, CMP_FAIL_NOT_AUTHORIZED,
+			    "p10cr must be protected with a certificate issued by this CA");
+		return;
+	}
+	pub = X509_REQ_get_pubkey(csr);
+	/* RFC 2986: the CSR signature is the proof of possession. */
+	if (!pub || X509_REQ_verify(csr, pub) != 1) {
+		ERR_clear_error();
+		EVP_PKEY_free(pub);
+		ra_req_fail(req, CMP_FAIL_BAD_POP, "PKCS#10 signature does not verify");
+		return;
+	}
+	ra_renew_start(req, NULL, pub);
+}
