@@ -247,6 +247,32 @@ static char *dir_of(const char *path)
 	return real;
 }
 
+/* aliases[].revokers certificates, and the crl keys that depend on others. */
+static int load_revocation(struct cfg *c, char *err, size_t len)
+{
+	char jp[64];
+	int rc;
+
+	for (size_t i = 0; i < c->n_aliases; i++) {
+		struct cfg_alias *a = &c->aliases[i];
+		if (!(a->revokers = sk_X509_new_null()))
+			return RC_NOMEM;
+		for (size_t k = 0; k < a->n_revoker_files; k++) {
+			snprintf(jp, sizeof(jp), "aliases[%zu].revokers[%zu]", i, k);
+			if ((rc = push_file(a->revokers, a->revoker_files[k], jp, err, len)) != 0)
+				return rc;
+		}
+		for (size_t k = 0; c->crl_path && k < a->n_paths; k++)
+			if (strcmp(a->paths[k], c->crl_path) == 0)
+				return fail(err, len, "crl.path", "\"%s\" is already used by aliases[%zu].paths[%zu]",
+					    c->crl_path, i, k);
+	}
+	if (c->crl_refresh_before_s >= c->crl_validity_s)
+		return fail(err, len, "crl.refresh_before_s", "must be below crl.validity_s (%d)",
+			    c->crl_validity_s);
+	return 0;
+}
+
 static int finish(struct cfg *c, char *err, size_t len)
 {
 	const char *env = getenv("CMPGW_DATABASE_URL");
@@ -269,7 +295,8 @@ static int finish(struct cfg *c, char *err, size_t len)
 				snprintf(jp, sizeof(jp), "listen[%zu]", i);
 				return fail(err, len, jp, "duplicates listen[%zu]", k);
 			}
-	if ((rc = load_issuing(c, err, len)) != 0 || (rc = load_cmp(c, err, len)) != 0)
+	if ((rc = load_issuing(c, err, len)) != 0 || (rc = load_cmp(c, err, len)) != 0 ||
+	    (rc = load_revocation(c, err, len)) != 0)
 		return rc;
 	return 0;
 }
@@ -354,6 +381,8 @@ static void free_policy(struct cfg *c)
 		free(a->label);
 		free_strs(a->vendors, a->n_vendors);
 		free_strs(a->paths, a->n_paths);
+		free_strs(a->revoker_files, a->n_revoker_files);
+		sk_X509_pop_free(a->revokers, X509_free);
 	}
 	free(c->aliases);
 }
@@ -371,6 +400,7 @@ void cfg_free(struct cfg *c)
 		OPENSSL_clear_free(c->db_url, strlen(c->db_url));
 	free(c->data_dir);
 	free(c->db_embedded_user);
+	free(c->crl_path);
 	X509_free(c->ca_cert);
 	EVP_PKEY_free(c->ca_key);
 	sk_X509_pop_free(c->ca_chain, X509_free);
