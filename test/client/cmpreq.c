@@ -1,0 +1,288 @@
+/*
+ * test/client/cmpreq.c - a CMP request crafter for negative integration
+ * tests, built on cmpgw's own codec. The stock `openssl cmp` client cannot
+ * send a kur without oldCertID, a wrong POP signature, or a chosen
+ * transactionID; this tool can, and it decodes answers for the tests.
+ *
+ *   cmpreq ir|cr|kur --cert C --key K --newkey NK --out F [--extracerts F]...
+ *          [--subject /CN=x] [--tid HEX] [--no-oldcertid] [--bad-pop]
+ *          [--implicit] [--pvno N]
+ *   cmpreq show F      prints: body=<name> tid=<hex> status=<n> failinfo=<bits>
+ *                      text=<statusString>
+ * Exit: 0 ok, 1 failure, 2 usage.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+
+#include "cmp/asn1.h"
+#include "cmp/build.h"
+#include "cmp/prot.h"
+#include "cmp/sig.h"
+
+struct args {
+	const char *cmd, *cert, *key, *newkey, *out, *subject, *tid;
+	const char *extra[8];
+	int nextra, pvno;
+	bool no_oldcertid, bad_pop, implicit;
+};
+
+static X509 *load_cert(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	return x;
+}
+
+static EVP_PKEY *load_key(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	return k;
+}
+
+static ASN1_OCTET_STRING *octets(const unsigned char *p, int n)
+{
+	ASN1_OCTET_STRING *o = ASN1_OCTET_STRING_new();
+	if (o && !ASN1_OCTET_STRING_set(o, p, n)) {
+		ASN1_OCTET_STRING_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+static ASN1_OCTET_STRING *random_or_hex(const char *hex)
+{
+	unsigned char buf[64];
+	long n = 16;
+	if (hex) {
+		unsigned char *b = OPENSSL_hexstr2buf(hex, &n);
+		ASN1_OCTET_STRING *o = b ? octets(b, (int)n) : NULL;
+		OPENSSL_free(b);
+		return o;
+	}
+	RAND_bytes(buf, (int)n);
+	return octets(buf, (int)n);
+}
+
+/* CertId of cert as an oldCertID control (RFC 4211 6.5). */
+static CMPGW_ATAV *old_cert_id(X509 *cert)
+{
+	CMPGW_CERTID *cid = CMPGW_CERTID_new();
+	CMPGW_ATAV *a = CMPGW_ATAV_new();
+	ASN1_STRING *seq = ASN1_STRING_new();
+	unsigned char *der = NULL;
+	int len;
+
+	GENERAL_NAME_free(cid->issuer);
+	cid->issuer = GENERAL_NAME_new();
+	GENERAL_NAME_set0_value(cid->issuer, GEN_DIRNAME, X509_NAME_dup(X509_get_issuer_name(cert)));
+	ASN1_INTEGER_free(cid->serialNumber);
+	cid->serialNumber = ASN1_INTEGER_dup(X509_get0_serialNumber(cert));
+	len = i2d_CMPGW_CERTID(cid, &der);
+	ASN1_STRING_set0(seq, der, len);
+	a->type = OBJ_txt2obj("1.3.6.1.5.5.7.5.1.5", 1);
+	a->value = ASN1_TYPE_new();
+	ASN1_TYPE_set(a->value, V_ASN1_SEQUENCE, seq);
+	CMPGW_CERTID_free(cid);
+	return a;
+}
+
+static CMPGW_CERTREQMSG *certreqmsg(const struct args *a, X509 *cert, EVP_PKEY *newkey)
+{
+	CMPGW_CERTREQMSG *crm = CMPGW_CERTREQMSG_new();
+	CMPGW_CERTTEMPLATE *t = crm->certReq->certTemplate;
+	unsigned char *der = NULL;
+	int len;
+
+	ASN1_INTEGER_set(crm->certReq->certReqId, 0);
+	if (a->subject) {
+		t->subject = X509_NAME_new();
+		X509_NAME_add_entry_by_txt(t->subject, "CN", MBSTRING_ASC,
+					   (const unsigned char *)a->subject, -1, -1, 0);
+	}
+	X509_PUBKEY_set(&t->publicKey, newkey);
+	if (strcmp(a->cmd, "kur") == 0 && !a->no_oldcertid) {
+		crm->certReq->controls = sk_CMPGW_ATAV_new_null();
+		sk_CMPGW_ATAV_push(crm->certReq->controls, old_cert_id(cert));
+	}
+	/* RFC 4211 4.1: POP signature over the DER of certReq */
+	crm->popo = CMPGW_POPO_new();
+	crm->popo->type = CMPGW_POPO_SIGNATURE;
+	crm->popo->value.signature = CMPGW_POPOSIGNINGKEY_new();
+	len = i2d_CMPGW_CERTREQ(crm->certReq, &der);
+	if (a->bad_pop)
+		der[len - 1] ^= 1;
+	if (cmp_sig_algor_for_key(newkey, crm->popo->value.signature->algorithmIdentifier) != 0 ||
+	    cmp_sig_sign(newkey, crm->popo->value.signature->algorithmIdentifier, der, (size_t)len,
+			 crm->popo->value.signature->signature) != 0)
+		fprintf(stderr, "cmpreq: POP signing failed\n");
+	OPENSSL_free(der);
+	return crm;
+}
+
+static int make(const struct args *a)
+{
+	X509 *cert = load_cert(a->cert);
+	EVP_PKEY *key = load_key(a->key), *newkey = load_key(a->newkey);
+	CMPGW_MSG *m = CMPGW_MSG_new();
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int type = strcmp(a->cmd, "ir") == 0 ? CMP_BODY_IR
+		   : strcmp(a->cmd, "cr") == 0 ? CMP_BODY_CR
+					       : CMP_BODY_KUR;
+	int rc = 1;
+
+	if (!cert || !key || !newkey) {
+		fprintf(stderr, "cmpreq: cannot load --cert/--key/--newkey\n");
+		goto out;
+	}
+	CMPGW_HDR *h = m->header;
+	ASN1_INTEGER_set(h->pvno, a->pvno);
+	h->sender = GENERAL_NAME_new();
+	GENERAL_NAME_set0_value(h->sender, GEN_DIRNAME, X509_NAME_dup(X509_get_subject_name(cert)));
+	h->recipient = GENERAL_NAME_new();
+	GENERAL_NAME_set0_value(h->recipient, GEN_DIRNAME, X509_NAME_new());
+	h->messageTime = ASN1_GENERALIZEDTIME_set(NULL, time(NULL));
+	h->transactionID = random_or_hex(a->tid);
+	h->senderNonce = random_or_hex(NULL);
+	if (X509_get0_subject_key_id(cert))
+		h->senderKID = ASN1_OCTET_STRING_dup(X509_get0_subject_key_id(cert));
+	if (a->implicit)
+		if (cmp_build_implicit_confirm(m) != 0)
+			fprintf(stderr, "cmpreq: implicitConfirm not added\n");
+	m->body->type = type;
+	m->body->value.ir = sk_CMPGW_CERTREQMSG_new_null();
+	sk_CMPGW_CERTREQMSG_push(m->body->value.ir, certreqmsg(a, cert, newkey));
+	m->extraCerts = sk_X509_new_null();
+	X509_up_ref(cert);
+	sk_X509_push(m->extraCerts, cert);
+	for (int i = 0; i < a->nextra; i++) {
+		X509 *x = load_cert(a->extra[i]);
+		if (x)
+			sk_X509_push(m->extraCerts, x);
+	}
+	if (cmp_prot_sign(m, key) != 0 || cmp_build_der(m, &der, &len) != 0) {
+		fprintf(stderr, "cmpreq: protecting/encoding failed\n");
+		goto out;
+	}
+	FILE *f = fopen(a->out, "wb");
+	if (f && fwrite(der, 1, len, f) == len && fclose(f) == 0)
+		rc = 0;
+out:
+	OPENSSL_free(der);
+	CMPGW_MSG_free(m);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(newkey);
+	return rc;
+}
+
+static const CMPGW_STATUSINFO *status_of(const CMPGW_MSG *m)
+{
+	switch (m->body->type) {
+	case CMP_BODY_ERROR:
+		return m->body->value.error->pKIStatusInfo;
+	case CMP_BODY_IP:
+	case CMP_BODY_CP:
+	case CMP_BODY_KUP: {
+		STACK_OF(CMPGW_CERTRESPONSE) *r = m->body->value.ip->response;
+		return sk_CMPGW_CERTRESPONSE_num(r) > 0 ? sk_CMPGW_CERTRESPONSE_value(r, 0)->status
+							 : NULL;
+	}
+	default:
+		return NULL;
+	}
+}
+
+static int show(const char *path)
+{
+	unsigned char buf[1 << 16];
+	FILE *f = fopen(path, "rb");
+	size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+	const unsigned char *p = buf;
+	CMPGW_MSG *m = NULL;
+
+	if (f)
+		fclose(f);
+	m = d2i_CMPGW_MSG(NULL, &p, (long)n);
+	if (!m) {
+		printf("body=undecodable\n");
+		return 1;
+	}
+	printf("body=%s tid=", cmp_asn1_body_name(m->body->type));
+	for (int i = 0; m->header->transactionID && i < m->header->transactionID->length; i++)
+		printf("%02x", m->header->transactionID->data[i]);
+	const CMPGW_STATUSINFO *si = status_of(m);
+	if (si) {
+		printf(" status=%ld failinfo=", ASN1_INTEGER_get(si->status));
+		for (int b = 0; b <= CMP_FAIL_MAX; b++)
+			if (si->failInfo && ASN1_BIT_STRING_get_bit(si->failInfo, b))
+				printf("%d,", b);
+		printf(" text=");
+		for (int i = 0; i < sk_ASN1_UTF8STRING_num(si->statusString); i++) {
+			ASN1_UTF8STRING *s = sk_ASN1_UTF8STRING_value(si->statusString, i);
+			printf("%.*s", s->length, s->data);
+		}
+	}
+	printf("\n");
+	CMPGW_MSG_free(m);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { .pvno = 2 };
+
+	if (argc == 3 && strcmp(argv[1], "show") == 0)
+		return show(argv[2]);
+	if (argc < 2 || (strcmp(argv[1], "ir") && strcmp(argv[1], "cr") && strcmp(argv[1], "kur")))
+		goto usage;
+	a.cmd = argv[1];
+	for (int i = 2; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(o, "--no-oldcertid") == 0)
+			a.no_oldcertid = true;
+		else if (strcmp(o, "--bad-pop") == 0)
+			a.bad_pop = true;
+		else if (strcmp(o, "--implicit") == 0)
+			a.implicit = true;
+		else if (!v)
+			goto usage;
+		else if (strcmp(o, "--cert") == 0)
+			a.cert = v, i++;
+		else if (strcmp(o, "--key") == 0)
+			a.key = v, i++;
+		else if (strcmp(o, "--newkey") == 0)
+			a.newkey = v, i++;
+		else if (strcmp(o, "--out") == 0)
+			a.out = v, i++;
+		else if (strcmp(o, "--subject") == 0)
+			a.subject = v, i++;
+		else if (strcmp(o, "--tid") == 0)
+			a.tid = v, i++;
+		else if (strcmp(o, "--pvno") == 0)
+			a.pvno = atoi(v), i++;
+		else if (strcmp(o, "--extracerts") == 0 && a.nextra < 8)
+			a.extra[a.nextra++] = v, i++;
+		else
+			goto usage;
+	}
+	if (!a.cert || !a.key || !a.newkey || !a.out)
+		goto usage;
+	return make(&a);
+usage:
+	fprintf(stderr, "usage: cmpreq ir|cr|kur --cert C --key K --newkey NK --out F "
+			"[--extracerts F] [--subject CN] [--tid HEX] [--no-oldcertid] [--bad-pop] "
+			"[--implicit] [--pvno N] | cmpreq show F\n");
+	return 2;
+}
