@@ -90,6 +90,8 @@ static CMPGW_ATAV *old_cert_id(X509 *cert)
 	cid->serialNumber = ASN1_INTEGER_dup(X509_get0_serialNumber(cert));
 	len = i2d_CMPGW_CERTID(cid, &der);
 	ASN1_STRING_set0(seq, der, len);
+	ASN1_OBJECT_free(a->type);
+	ASN1_TYPE_free(a->value);
 	a->type = OBJ_txt2obj("1.3.6.1.5.5.7.5.1.5", 1);
 	a->value = ASN1_TYPE_new();
 	ASN1_TYPE_set(a->value, V_ASN1_SEQUENCE, seq);
@@ -148,6 +150,8 @@ static int make(const struct args *a)
 	}
 	CMPGW_HDR *h = m->header;
 	ASN1_INTEGER_set(h->pvno, a->pvno);
+	GENERAL_NAME_free(h->sender);
+	GENERAL_NAME_free(h->recipient);
 	h->sender = GENERAL_NAME_new();
 	GENERAL_NAME_set0_value(h->sender, GEN_DIRNAME, X509_NAME_dup(X509_get_subject_name(cert)));
 	h->recipient = GENERAL_NAME_new();
