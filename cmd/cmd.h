@@ -13,4 +13,21 @@ int cmd_vendor(int argc, char **argv);
 int cmd_serials(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 
+/* For subcommands in other files (cmd/serve.c): the loaded config and a
+ * blocking, migrated database connection (embedded PostgreSQL started on
+ * demand and stopped again by cmd_db_close if this call started it).
+ * Returns 0 or an exit code (messages printed); always cmd_db_close. */
+struct env;
+struct cfg;
+struct store_conn;
+struct cmd_db {
+	struct cfg *cfg;
+	struct store_conn *conn;
+	struct env *env;
+};
+int cmd_db_open(const char *config, struct cmd_db *d);
+void cmd_db_close(struct cmd_db *d);
+
+int cmd_token(int argc, char **argv); /* cmd/token.c */
+
 #endif

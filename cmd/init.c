@@ -15,6 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
 #include "cmd/init.h"
 #include "cmd/pki.h"
 
@@ -195,6 +198,23 @@ static int make(struct ca *out, const struct cmd_pki_spec *spec, const struct ca
 	return save(dir, name, out->cert, out->key);
 }
 
+/* pki/tokens.key: the AES-256-GCM key sealing token secrets (tokens.key_file). */
+static int make_token_key(const char *pki)
+{
+	unsigned char key[32];
+	char path[PATH_MAX];
+	int rc = -1;
+
+	if (snprintf(path, sizeof(path), "%s/tokens.key", pki) >= (int)sizeof(path))
+		return -1;
+	if (RAND_priv_bytes(key, sizeof(key)) == 1)
+		rc = cmd_pki_write_file(path, key, sizeof(key), 0600);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (rc != 0)
+		fprintf(stderr, "cmpgw init: cannot write %s\n", path);
+	return rc;
+}
+
 static int make_operator(const char *dir)
 {
 	static const struct cmd_pki_spec root = {
@@ -213,7 +233,7 @@ static int make_operator(const char *dir)
 	snprintf(pki, sizeof(pki), "%s/pki", dir);
 	if (make(&r, &root, NULL, pki, "operator-root") == 0 &&
 	    make(&i, &issuing, &r, pki, "issuing-ca") == 0 &&
-	    make(&s, &signer, &i, pki, "cmp-signer") == 0)
+	    make(&s, &signer, &i, pki, "cmp-signer") == 0 && make_token_key(pki) == 0)
 		rc = 0;
 	ca_clear(&s);
 	ca_clear(&i);
@@ -311,6 +331,7 @@ static const char config_fmt[] =
 	"    \"cmp_chain\": [\"pki/issuing-ca.crt\", \"pki/operator-root.crt\"],\n"
 	"    \"root\": \"pki/operator-root.crt\"\n"
 	"  },\n"
+	"  \"tokens\": { \"key_file\": \"pki/tokens.key\", \"max_iterations\": 100000 },\n"
 	"  \"profiles\": {\n"
 	"    \"device\": {\n"
 	"      \"subject\": \"CN=${serial},O=${vendor},OU=Devices\",\n"

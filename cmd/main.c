@@ -29,6 +29,11 @@ static void usage(FILE *f)
 		"                                 register a vendor trust anchor / intermediate CA\n"
 		"  serials import --config FILE [--blocked] NAME FILE|-\n"
 		"                                 import allowed (or blocked) device serials\n"
+		"  token create --config FILE --alias A --identity ID [--ttl 1h|30m|86400s]\n"
+		"                                 make a one-time enrollment token; prints its\n"
+		"                                 reference and secret once (openssl cmp -ref/-secret)\n"
+		"  token list --config FILE       list tokens and their state (no secrets)\n"
+		"  token revoke --config FILE REF revoke an unused token\n"
 		"  db stop --config FILE          stop the embedded PostgreSQL\n"
 		"  help                           this text\n");
 }
@@ -56,6 +61,8 @@ int main(int argc, char **argv)
 		return cmd_vendor(argc - 1, argv + 1);
 	if (strcmp(c, "serials") == 0)
 		return cmd_serials(argc - 1, argv + 1);
+	if (strcmp(c, "token") == 0)
+		return cmd_token(argc - 1, argv + 1);
 	if (strcmp(c, "db") == 0)
 		return cmd_db(argc - 1, argv + 1);
 	fprintf(stderr, "cmpgw: unknown command \"%s\" (try: cmpgw help)\n", c);

@@ -395,3 +395,26 @@ int cmd_serials(int argc, char **argv)
 	env_close(&e, false);
 	return rc;
 }
+
+int cmd_db_open(const char *config, struct cmd_db *d)
+{
+	struct opts o = { .config = config };
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	if (!(d->env = calloc(1, sizeof(*d->env))))
+		return 1;
+	rc = cli_db(&o, d->env, &d->conn);
+	d->cfg = d->env->cfg;
+	return rc;
+}
+
+void cmd_db_close(struct cmd_db *d)
+{
+	store_db_close(d->conn);
+	if (d->env) {
+		env_close(d->env, false);
+		free(d->env);
+	}
+	memset(d, 0, sizeof(*d));
+}

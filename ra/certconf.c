@@ -54,6 +54,26 @@ static void on_confirm(void *arg, int rc, const char *state)
 	send_pkiconf(req);
 }
 
+/* A token transaction (ra/token_ir.c) is confirmed under the same
+ * shared secret, named by the same senderKID (RFC 9483 4.1.5); the
+ * pkiConf is then MAC-protected too. Returns a fail bit or -1. */
+static int verify_token_mac(struct ra_req *req, const struct store_txn *t, const char **why)
+{
+	const ASN1_OCTET_STRING *kid = req->msg->header->senderKID;
+	size_t n = strlen(t->token_ref);
+
+	if (!cmp_prot_is_pbmac(req->msg)) {
+		*why = "this transaction requires MAC protection with its enrollment token";
+		return CMP_FAIL_WRONG_INTEGRITY;
+	}
+	if (!kid || (size_t)kid->length != n || memcmp(kid->data, t->token_ref, n) != 0) {
+		*why = "certConf not protected by the sender of the request";
+		return CMP_FAIL_NOT_AUTHORIZED;
+	}
+	return ra_token_verify_mac(req, t->token_ref, t->token_secret_enc.p,
+				   t->token_secret_enc.len, why);
+}
+
 /* The signer of a certConf must be the signer of the ir (RFC 4210 5.1.1:
  * same transaction, same sender). It may omit extraCerts; then the stored
  * certificate is used. Returns a fail bit or -1. */
@@ -63,6 +83,8 @@ static int verify_signer(struct ra_req *req, const struct store_txn *t, X509 **s
 	unsigned char fp[32];
 	X509 *signer = NULL;
 
+	if (t->token_ref)
+		return verify_token_mac(req, t, why);
 	if (req->msg->extraCerts && sk_X509_num(req->msg->extraCerts) > 0) {
 		signer = sk_X509_value(req->msg->extraCerts, 0);
 	} else {

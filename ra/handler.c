@@ -38,7 +38,28 @@ static void req_free(struct ra_req *req)
 		return;
 	X509_free(req->cert);
 	CMPGW_MSG_free(req->msg);
+	OPENSSL_clear_free(req->mac_secret, req->mac_secret_len);
 	free(req);
+}
+
+/* RFC 9483 4.1.5 / RFC 4210 5.1.3.1: a request MAC-protected with a
+ * shared secret the server knows gets a MAC-protected answer (the client
+ * may hold no trust anchor yet), under the client's reference (senderKID).
+ * The chain in extraCerts then lets it validate the new certificate. */
+#define RSP_PBM_ITERATIONS 10000
+
+static int protect(struct ra_req *req, CMPGW_MSG *rsp)
+{
+	ASN1_OCTET_STRING *kid = NULL;
+
+	if (!req->mac_secret)
+		return cmp_prot_sign(rsp, req->cfg->cmp_key);
+	if (req->msg->header->senderKID &&
+	    !(kid = ASN1_OCTET_STRING_dup(req->msg->header->senderKID)))
+		return RC_NOMEM;
+	ASN1_OCTET_STRING_free(rsp->header->senderKID);
+	rsp->header->senderKID = kid;
+	return cmp_prot_pbmac(rsp, req->mac_secret, req->mac_secret_len, RSP_PBM_ITERATIONS);
 }
 
 static void send_msg(struct ra_req *req, CMPGW_MSG *rsp)
@@ -47,8 +68,8 @@ static void send_msg(struct ra_req *req, CMPGW_MSG *rsp)
 	unsigned char *der = NULL;
 	size_t len = 0;
 
-	if (!rsp || cmp_build_extracerts_push1(rsp, cfg->cmp_chain) != 0 ||
-	    cmp_prot_sign(rsp, cfg->cmp_key) != 0 || cmp_build_der(rsp, &der, &len) != 0) {
+	if (!rsp || cmp_build_extracerts_push1(rsp, cfg->cmp_chain) != 0 || protect(req, rsp) != 0 ||
+	    cmp_build_der(rsp, &der, &len) != 0) {
 		log_openssl(&req->log, LOG_ERROR, "building the response failed");
 		http_reply(req->http, 500, NULL, NULL, 0);
 	} else {

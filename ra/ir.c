@@ -282,14 +282,28 @@ void ra_ir_handle(struct ra_req *req)
 	crm = sk_CMPGW_CERTREQMSG_value(reqs, 0);
 	req->cert_req_id = ASN1_INTEGER_get(crm->certReq->certReqId);
 	req->asked = crm->certReq->certTemplate ? crm->certReq->certTemplate->subject : NULL;
+	/* Shared-secret enrollment with a one-time token (ra/token_ir.c) */
+	if (req->msg->body->type == CMP_BODY_IR && (req->alias->auth & CFG_AUTH_TOKEN) &&
+	    cmp_prot_is_pbmac(req->msg)) {
+		ra_token_ir_handle(req, crm);
+		return;
+	}
 	bit = ra_ir_verify_protection(req, &why);
-	if (bit >= 0)
+	if (bit >= 0) {
+		if (cmp_prot_is_pbmac(req->msg)) /* a token tried where none is accepted */
+			audit_reject(req, "token_rejected", why);
 		goto fail;
+	}
 	/* 3GPP TS 33.310 9.5.4: renewal re-runs the initial procedure with the
 	 * operator certificate in place of the vendor certificate. */
 	if (ra_renew_is_operator_cert(req->cfg, req->signer)) {
 		ra_renew_start(req, crm, NULL);
 		return;
+	}
+	if (!(req->alias->auth & CFG_AUTH_VENDOR_CERT)) {
+		why = "this alias requires MAC protection with an enrollment token";
+		bit = CMP_FAIL_WRONG_INTEGRITY;
+		goto fail;
 	}
 	if (!req->rw->trust ||
 	    ra_trust_authenticate(req->rw->trust, req->alias->vendors, req->alias->n_vendors,

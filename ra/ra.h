@@ -53,6 +53,10 @@ struct ra_req {
 	int64_t old_cert_id;      /* renewal: the certificate being renewed */
 	/* certConf state */
 	bool accept;
+	/* shared-secret transactions (ra/token_ir.c): when set, answers are
+	 * PBMAC-protected with it instead of signed; cleansed on free */
+	unsigned char *mac_secret;
+	size_t mac_secret_len;
 };
 
 /* server_hooks for core/server */
@@ -73,6 +77,15 @@ void ra_p10cr_handle(struct ra_req *req); /* p10cr */
 void ra_certconf_handle(struct ra_req *req);
 void ra_error_handle(struct ra_req *req); /* error from the client */
 void ra_genm_handle(struct ra_req *req);
+
+/* ir protected with PasswordBasedMac on an alias whose auth has "token"
+ * (ra/token_ir.c); crm is the single CertReqMsg of the ir. */
+void ra_token_ir_handle(struct ra_req *req, const CMPGW_CERTREQMSG *crm);
+/* certConf of a token transaction: verify its PBMAC with the token secret
+ * (sealed as stored), and keep the secret for the answer. Returns a fail
+ * bit with *why set, or -1. */
+int ra_token_verify_mac(struct ra_req *req, const char *ref, const unsigned char *sealed,
+			size_t sealed_len, const char **why);
 
 /* Shared steps of the enrollment handlers (ra/ir.c). Each returns a
  * PKIFailureInfo bit with *why set, or -1 when the step passed. */

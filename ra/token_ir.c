@@ -1,2 +1,254 @@
-/* ra/token_ir.c - ir with a one-time token (in progress) */
+/*
+ * ra/token_ir.c - initial registration with a one-time enrollment token
+ * (shared-secret PBMAC, RFC 4210 5.1.3.1, RFC 9483 4.1.5), CA mode:
+ * look up the token named by senderKID, verify the MAC with its secret,
+ * check it is usable here, check POP, issue for the token's identity,
+ * consume the token and commit in one statement, answer under the MAC.
+ *
+ * Until the MAC verifies, nothing reveals whether the reference exists:
+ * unknown reference and wrong secret get the same badMessageCheck.
+ * Every refusal writes one 'token_rejected' audit row and nothing else.
+ */
 #include "ra/ra.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "cmp/build.h"
+#include "cmp/certhash.h"
+#include "cmp/prot.h"
+#include "policy/profile.h"
+#include "ra/token.h"
+#include "store/token.h"
+
+#define BAD_MAC "MAC protection does not verify with the token named by senderKID"
+
+static void ref_of(const struct ra_req *req, char ref[65])
+{
+	const ASN1_OCTET_STRING *kid = req->msg->header->senderKID;
+	bool ok = kid && ra_token_ref_ok(kid->data, (size_t)kid->length);
+	snprintf(ref, 65, "%.*s", ok ? kid->length : 0, ok ? (const char *)kid->data : "");
+}
+
+/* Audit row (no secret), then the error answer. */
+static void reject(struct ra_req *req, int bit, const char *why, const char *detail)
+{
+	const ASN1_OCTET_STRING *t = req->msg->header->transactionID;
+	struct store_bytes tid = { t->data, (size_t)t->length };
+	char ref[65], text[256];
+
+	ref_of(req, ref);
+	snprintf(text, sizeof(text), "ir: token %s: %s", ref[0] ? ref : "-", detail);
+	store_enroll_audit(req->rw->db, "token_rejected", req->alias->label, tid, "token",
+			   req->serial[0] ? req->serial : NULL, req->log.peer, text);
+	ra_req_fail(req, bit, why);
+}
+
+int ra_token_verify_mac(struct ra_req *req, const char *ref, const unsigned char *sealed,
+			size_t sealed_len, const char **why)
+{
+	unsigned char *secret = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!req->cfg->has_token_key) {
+		*why = "internal error";
+		return CMP_FAIL_SYSTEM_FAILURE;
+	}
+	rc = ra_token_open(req->cfg->token_key, ref, sealed, sealed_len, &secret, &len);
+	if (rc != 0) {
+		/* wrong tokens.key_file or a row edited by hand: the operator's problem */
+		log_error(&req->log, "token %s: stored secret does not open (%s)", ref, rc_str(rc));
+		*why = "internal error";
+		return CMP_FAIL_SYSTEM_FAILURE;
+	}
+	rc = cmp_prot_verify_pbmac(req->der, req->len, req->msg, secret, len,
+				   req->cfg->token_max_iterations);
+	ERR_clear_error();
+	if (rc != 0) {
+		OPENSSL_clear_free(secret, len);
+		*why = rc == RC_UNSUPPORTED ? "PBMAC one-way function or MAC algorithm not supported"
+		       : rc == RC_INVAL	    ? "PBMParameter not acceptable (salt length or iterationCount)"
+					    : BAD_MAC;
+		return rc == RC_UNSUPPORTED ? CMP_FAIL_BAD_ALG : CMP_FAIL_BAD_MESSAGE_CHECK;
+	}
+	OPENSSL_clear_free(req->mac_secret, req->mac_secret_len);
+	req->mac_secret = secret;
+	req->mac_secret_len = len;
+	return -1;
+}
+
+/* The reasons of cmpgw_token_refusal / cmpgw_token_ir_commit (migration
+ * 005), after the MAC verified. Returns a fail bit or -1 for "ok". */
+static int refusal_bit(const char *reason, const char **why)
+{
+	static const struct {
+		const char *reason;
+		int bit;
+		const char *why;
+	} tab[] = {
+		{ "used", CMP_FAIL_NOT_AUTHORIZED, "token already used" },
+		{ "expired", CMP_FAIL_NOT_AUTHORIZED, "token expired" },
+		{ "revoked", CMP_FAIL_NOT_AUTHORIZED, "token revoked" },
+		{ "alias", CMP_FAIL_NOT_AUTHORIZED, "token not valid for this alias" },
+		{ "unknown", CMP_FAIL_NOT_AUTHORIZED, "token no longer exists" },
+		{ "tid_in_use", CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
+	};
+	if (!reason || strcmp(reason, "ok") == 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (strcmp(tab[i].reason, reason) == 0) {
+			*why = tab[i].why;
+			return tab[i].bit;
+		}
+	*why = "internal error";
+	return CMP_FAIL_SYSTEM_FAILURE;
+}
+
+static void on_commit(void *arg, int rc, const char *status)
+{
+	struct ra_req *req = arg;
+	const char *why = NULL;
+	int bit;
+
+	if (rc != 0) {
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		return;
+	}
+	bit = refusal_bit(status, &why);
+	if (bit >= 0) /* audited by cmpgw_token_ir_commit */
+		ra_req_fail(req, bit, why);
+	else
+		ra_ir_send_rep(req);
+}
+
+static int commit(struct ra_req *req, const char *ref)
+{
+	unsigned char key_fp[32], hash[EVP_MAX_MD_SIZE], *cert_der = NULL;
+	unsigned int hlen = sizeof(hash);
+	char issuer[512], subject[512], *serial_hex = NULL;
+	const CMPGW_HDR *h = req->msg->header;
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(req->cert), NULL);
+	int rc = RC_CRYPTO, clen = i2d_X509(req->cert, &cert_der);
+
+	serial_hex = bn ? BN_bn2hex(bn) : NULL;
+	if (clen <= 0 || !serial_hex || ra_trust_spki_fp(req->cert, key_fp) != 0 ||
+	    cmp_certhash_compute(req->cert, NULL, hash, &hlen) != 0 ||
+	    RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1)
+		goto out;
+	ra_name_str(X509_get_issuer_name(req->cert), issuer, sizeof(issuer));
+	ra_name_str(X509_get_subject_name(req->cert), subject, sizeof(subject));
+	struct store_token_commit c = {
+		.tid = { h->transactionID->data, (size_t)h->transactionID->length },
+		.server_nonce = { req->server_nonce, sizeof(req->server_nonce) },
+		.client_nonce = { h->senderNonce->data, (size_t)h->senderNonce->length },
+		.cert = { cert_der, (size_t)clen },
+		.cert_hash = { hash, hlen },
+		.key_fp = key_fp,
+		.ref = ref,
+		.alias = req->alias->label,
+		.body = cmp_asn1_body_name(req->msg->body->type),
+		.issuer = issuer,
+		.serial_hex = serial_hex,
+		.subject = subject,
+		.peer = req->log.peer,
+		.cert_req_id = req->cert_req_id,
+		.not_before = ra_asn1_epoch(X509_get0_notBefore(req->cert)),
+		.not_after = ra_asn1_epoch(X509_get0_notAfter(req->cert)),
+		.implicit = req->implicit,
+		.deadline_s = req->alias->confirm_deadline_s,
+	};
+	rc = store_token_ir_commit(req->rw->db, &c, on_commit, req);
+out:
+	OPENSSL_free(serial_hex);
+	BN_free(bn);
+	OPENSSL_free(cert_der);
+	return rc;
+}
+
+/* After the MAC verified and the token is usable: POP, key policy, issue
+ * for the token's identity (${serial}; ${vendor} is "token"), commit. */
+static void issue(struct ra_req *req, const char *ref)
+{
+	const CMPGW_CERTREQMSG *crm = sk_CMPGW_CERTREQMSG_value(req->msg->body->value.ir, 0);
+	struct policy_identity id = { req->serial, "token" };
+	const char *why = NULL;
+	EVP_PKEY *pub = NULL;
+	int bit, rc;
+
+	bit = ra_ir_check_request(req, crm, &pub, &why);
+	if (bit >= 0) {
+		EVP_PKEY_free(pub);
+		reject(req, bit, why, why);
+		return;
+	}
+	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
+	rc = policy_profile_issue(req->cfg, req->alias->profile, &id,
+				  crm->certReq->certTemplate->subject, pub, &req->cert);
+	EVP_PKEY_free(pub);
+	if (rc != 0) {
+		log_openssl(&req->log, LOG_ERROR, "issuing failed");
+		if (rc == RC_INVAL)
+			reject(req, CMP_FAIL_BAD_CERT_TEMPLATE,
+			       "profile cannot build a subject for this identity", "bad subject");
+		else
+			ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		return;
+	}
+	if (commit(req, ref) != 0)
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+}
+
+static void on_token(void *arg, int rc, const struct store_token *t)
+{
+	struct ra_req *req = arg;
+	const char *why = NULL;
+	char ref[65];
+	int bit;
+
+	if (rc != 0) {
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		return;
+	}
+	if (!t) {
+		reject(req, CMP_FAIL_BAD_MESSAGE_CHECK, BAD_MAC, "unknown reference");
+		return;
+	}
+	ref_of(req, ref);
+	snprintf(req->serial, sizeof(req->serial), "%s", t->identity);
+	bit = ra_token_verify_mac(req, ref, t->secret_enc.p, t->secret_enc.len, &why);
+	if (bit >= 0) {
+		reject(req, bit, why, bit == CMP_FAIL_SYSTEM_FAILURE ? "secret does not open" : why);
+		return;
+	}
+	/* Only now, with the MAC verified, say why the token is refused;
+	 * the answer is MAC-protected from here on. */
+	bit = refusal_bit(t->refusal, &why);
+	if (bit >= 0) {
+		reject(req, bit, why, t->refusal);
+		return;
+	}
+	issue(req, ref);
+}
+
+void ra_token_ir_handle(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
+{
+	const ASN1_OCTET_STRING *kid = req->msg->header->senderKID;
+	char ref[65];
+
+	(void)crm; /* taken again from req->msg after the lookup */
+	/* RFC 9483 4.1.5: with MAC protection senderKID names the shared secret */
+	if (!kid || !ra_token_ref_ok(kid->data, (size_t)kid->length)) {
+		reject(req, CMP_FAIL_BAD_MESSAGE_CHECK, "senderKID must carry the token reference",
+		       "senderKID missing or malformed");
+		return;
+	}
+	ref_of(req, ref);
+	if (store_token_get(req->rw->db, ref, req->alias->label, on_token, req) != 0)
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+}

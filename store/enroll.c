@@ -111,8 +111,9 @@ int store_enroll_ir_commit(struct store_pool *pool, const struct store_ir_commit
 
 static const char SQL_TXN_GET[] =
 	"SELECT t.alias, t.state, t.sender_fp, t.sender_cert, t.server_nonce, t.cert_hash,"
-	" c.der, t.cert_req_id::text, t.implicit_confirm::text"
-	" FROM transactions t LEFT JOIN certificates c ON c.id = t.cert_id WHERE t.tid = $1";
+	" c.der, t.cert_req_id::text, t.implicit_confirm::text, t.token_ref, k.secret_enc"
+	" FROM transactions t LEFT JOIN certificates c ON c.id = t.cert_id"
+	" LEFT JOIN tokens k ON k.ref = t.token_ref WHERE t.tid = $1";
 
 static struct store_bytes col_bytes(const struct store_result *r, int col)
 {
@@ -150,6 +151,8 @@ static void on_txn(void *arg, const struct store_result *r)
 		snprintf(tmp, sizeof(tmp), "%.*s", (int)crid.len, (const char *)crid.p);
 		t.cert_req_id = strtol(tmp, NULL, 10);
 		t.implicit = imp.len > 0 && imp.p[0] == 't';
+		t.token_ref = store_isnull(r, 0, 9) ? NULL : store_val(r, 0, 9);
+		t.token_secret_enc = col_bytes(r, 10);
 		c->cb.txn(c->arg, 0, &t);
 	}
 	free(c);

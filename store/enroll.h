@@ -47,6 +47,8 @@ struct store_txn {
 	struct store_bytes sender_fp, sender_cert, server_nonce, cert_hash, cert;
 	long cert_req_id;
 	bool implicit;
+	const char *token_ref;              /* token transaction (005): its ref, else NULL */
+	struct store_bytes token_secret_enc; /* and its sealed secret */
 };
 /* t == NULL: not found (rc 0). */
 typedef void (*store_txn_cb)(void *arg, int rc, const struct store_txn *t);

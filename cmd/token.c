@@ -1,0 +1,215 @@
+/*
+ * cmd/token.c - `cmpgw token create|list|revoke`: one-time enrollment
+ * tokens for shared-secret (PBMAC) ir. The secret is printed once, by
+ * create, and stored only sealed (ra/token.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "cmd/cmd.h"
+#include "core/cfg.h"
+#include "ra/token.h"
+#include "store/token.h"
+
+#define DEFAULT_TTL "24h"
+
+struct topts {
+	const char *config, *alias, *identity, *ttl, *ref;
+};
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: cmpgw token create --config FILE --alias A --identity ID [--ttl 1h|30m|86400s]\n"
+		"       cmpgw token list --config FILE\n"
+		"       cmpgw token revoke --config FILE REF\n");
+	return 2;
+}
+
+static int parse(int argc, char **argv, struct topts *o)
+{
+	memset(o, 0, sizeof(*o));
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i], **dst = NULL;
+		if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0)
+			dst = &o->config;
+		else if (strcmp(a, "--alias") == 0)
+			dst = &o->alias;
+		else if (strcmp(a, "--identity") == 0)
+			dst = &o->identity;
+		else if (strcmp(a, "--ttl") == 0)
+			dst = &o->ttl;
+		else if (a[0] != '-' && !o->ref) {
+			o->ref = a;
+			continue;
+		} else {
+			fprintf(stderr, "cmpgw token: unexpected argument \"%s\"\n", a);
+			return 2;
+		}
+		if (++i >= argc) {
+			fprintf(stderr, "cmpgw token: option %s needs a value\n", a);
+			return 2;
+		}
+		*dst = argv[i];
+	}
+	if (!o->config)
+		o->config = getenv("CMPGW_CONFIG");
+	if (!o->config) {
+		fprintf(stderr, "cmpgw token: --config FILE is required\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* The identity becomes ${serial} in a subject: printable, no controls. */
+static bool identity_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > RA_TOKEN_IDENTITY_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static int check_create(const struct cfg *cfg, const struct topts *o, long ttl)
+{
+	const struct cfg_alias *a = cfg_alias_find(cfg, o->alias);
+
+	if (!a) {
+		fprintf(stderr, "cmpgw token: no alias \"%s\" in %s\n", o->alias, o->config);
+		return 2;
+	}
+	if (!(a->auth & CFG_AUTH_TOKEN)) {
+		fprintf(stderr, "cmpgw token: alias \"%s\" does not accept tokens "
+				"(add \"token\" to its \"auth\")\n", o->alias);
+		return 2;
+	}
+	if (!cfg->has_token_key) {
+		fprintf(stderr, "cmpgw token: tokens.key_file is not configured\n");
+		return 2;
+	}
+	if (ttl < 0) {
+		fprintf(stderr, "cmpgw token: --ttl \"%s\": use e.g. 1h, 30m, 86400s, 7d\n", o->ttl);
+		return 2;
+	}
+	return 0;
+}
+
+static int create(const struct topts *o)
+{
+	char ref[RA_TOKEN_REF_LEN + 1], secret[RA_TOKEN_SECRET_LEN + 1] = "";
+	long ttl = ra_token_ttl_parse(o->ttl ? o->ttl : DEFAULT_TTL);
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0;
+	struct cmd_db d;
+	int rc;
+
+	if (!o->alias || !o->identity || o->ref)
+		return usage();
+	if (!identity_ok(o->identity)) {
+		fprintf(stderr, "cmpgw token: --identity must be 1..%d printable characters\n",
+			RA_TOKEN_IDENTITY_MAX);
+		return 2;
+	}
+	rc = cmd_db_open(o->config, &d);
+	if (rc == 0)
+		rc = check_create(d.cfg, o, ttl);
+	if (rc != 0)
+		goto out;
+	rc = 1;
+	if (ra_token_generate(ref, secret) != 0 ||
+	    ra_token_seal(d.cfg->token_key, ref, (unsigned char *)secret, strlen(secret), &sealed,
+			  &sealed_len) != 0) {
+		fprintf(stderr, "cmpgw token: cannot make a token\n");
+		goto out;
+	}
+	if (store_token_add(d.conn, ref, o->alias, o->identity, sealed, sealed_len, ttl) != 0) {
+		fprintf(stderr, "cmpgw token: storing the token failed\n");
+		goto out;
+	}
+	/* The only time the secret is shown. */
+	printf("ref=%s\nsecret=%s\nalias=%s\nidentity=%s\nexpires_in=%lds\n"
+	       "# openssl cmp -cmd ir -server HOST:PORT -path .well-known/cmp/p/%s "
+	       "-ref %s -secret pass:%s -newkey KEY.pem -subject /CN=x ...\n",
+	       ref, secret, o->alias, o->identity, ttl, o->alias, ref, secret);
+	fflush(stdout);
+	rc = 0;
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	OPENSSL_free(sealed);
+	cmd_db_close(&d);
+	return rc;
+}
+
+static void print_row(void *arg, const struct store_token_row *r)
+{
+	(void)arg;
+	printf("%-32s  %-12s  %-20s  %-7s  %-20s  %-20s  %s\n", r->ref, r->alias, r->identity,
+	       r->state, r->created, r->expires, r->used);
+}
+
+static int list(const struct topts *o)
+{
+	struct cmd_db d;
+	int rc;
+
+	if (o->alias || o->identity || o->ttl || o->ref)
+		return usage();
+	rc = cmd_db_open(o->config, &d);
+	if (rc == 0) {
+		printf("%-32s  %-12s  %-20s  %-7s  %-20s  %-20s  %s\n", "REF", "ALIAS", "IDENTITY",
+		       "STATE", "CREATED", "EXPIRES", "USED");
+		if (store_token_list(d.conn, print_row, NULL) != 0) {
+			fprintf(stderr, "cmpgw token: listing failed\n");
+			rc = 1;
+		}
+	}
+	cmd_db_close(&d);
+	return rc;
+}
+
+static int revoke(const struct topts *o)
+{
+	const char *was = "unknown";
+	struct cmd_db d;
+	int rc;
+
+	if (!o->ref || o->alias || o->identity || o->ttl)
+		return usage();
+	rc = cmd_db_open(o->config, &d);
+	if (rc == 0 && store_token_revoke(d.conn, o->ref, &was) != 0) {
+		fprintf(stderr, "cmpgw token: revoking failed\n");
+		rc = 1;
+	} else if (rc == 0 && strcmp(was, "revoked") == 0) {
+		printf("token %s revoked\n", o->ref);
+	} else if (rc == 0) {
+		fprintf(stderr, "cmpgw token: %s: %s\n", o->ref,
+			strcmp(was, "unknown") == 0 ? "no such token"
+			: strcmp(was, "used") == 0  ? "already used, nothing to revoke"
+						    : "already revoked");
+		rc = 1;
+	}
+	cmd_db_close(&d);
+	return rc;
+}
+
+int cmd_token(int argc, char **argv)
+{
+	struct topts o;
+	const char *what = argc > 1 ? argv[1] : "";
+	int rc;
+
+	if (strcmp(what, "create") && strcmp(what, "list") && strcmp(what, "revoke"))
+		return usage();
+	if ((rc = parse(argc, argv, &o)) != 0)
+		return rc;
+	if (strcmp(what, "create") == 0)
+		return create(&o);
+	return strcmp(what, "list") == 0 ? list(&o) : revoke(&o);
+}
