@@ -29,5 +29,7 @@ int cmd_db_open(const char *config, struct cmd_db *d);
 void cmd_db_close(struct cmd_db *d);
 
 int cmd_token(int argc, char **argv); /* cmd/token.c */
+int cmd_cert(int argc, char **argv);  /* cmd/cert.c: cert revoke */
+int cmd_crl(int argc, char **argv);   /* cmd/cert.c */
 
 #endif

@@ -34,6 +34,12 @@ static void usage(FILE *f)
 		"                                 reference and secret once (openssl cmp -ref/-secret)\n"
 		"  token list --config FILE       list tokens and their state (no secrets)\n"
 		"  token revoke --config FILE REF revoke an unused token\n"
+		"  cert revoke --config FILE --serial HEX [--reason R]\n"
+		"                                 revoke a certificate of the issuing CA (R: unspecified\n"
+		"                                 keyCompromise cACompromise affiliationChanged superseded\n"
+		"                                 cessationOfOperation certificateHold removeFromCRL\n"
+		"                                 privilegeWithdrawn aACompromise)\n"
+		"  crl --config FILE [--out FILE] write the current CRL (DER; stdout without --out)\n"
 		"  db stop --config FILE          stop the embedded PostgreSQL\n"
 		"  help                           this text\n");
 }
@@ -63,6 +69,10 @@ int main(int argc, char **argv)
 		return cmd_serials(argc - 1, argv + 1);
 	if (strcmp(c, "token") == 0)
 		return cmd_token(argc - 1, argv + 1);
+	if (strcmp(c, "cert") == 0)
+		return cmd_cert(argc - 1, argv + 1);
+	if (strcmp(c, "crl") == 0)
+		return cmd_crl(argc - 1, argv + 1);
 	if (strcmp(c, "db") == 0)
 		return cmd_db(argc - 1, argv + 1);
 	fprintf(stderr, "cmpgw: unknown command \"%s\" (try: cmpgw help)\n", c);

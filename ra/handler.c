@@ -16,6 +16,7 @@
 
 #include "cmp/build.h"
 #include "cmp/prot.h"
+#include "ra/crl.h"
 #include "store/db.h"
 #include "store/enroll.h"
 
@@ -209,6 +210,7 @@ static const struct {
 	{ CMP_BODY_CERTCONF, ra_certconf_handle },
 	{ CMP_BODY_ERROR, ra_error_handle },
 	{ CMP_BODY_GENM, ra_genm_handle },
+	{ CMP_BODY_RR, ra_rr_handle },
 };
 
 static void dispatch_cmp(struct ra_req *req)
@@ -248,9 +250,14 @@ void ra_dispatch(struct http_req *hr, void *arg)
 {
 	struct worker *w = arg;
 	struct ra_worker *rw = w->app;
-	const struct cfg_alias *alias = resolve_alias(w->cfg, http_req_path(hr));
+	const struct cfg_alias *alias;
 	struct ra_req *req;
 
+	if (ra_crl_is_path(w->cfg, http_req_path(hr))) {
+		ra_crl_serve(rw->crl, hr);
+		return;
+	}
+	alias = resolve_alias(w->cfg, http_req_path(hr));
 	if (!alias) {
 		http_reply(hr, 404, NULL, NULL, 0);
 		return;

@@ -28,6 +28,7 @@ struct ra_worker {
 	struct ra_trust *trust;     /* vendor cache, replaced on reload */
 	struct event *reload_ev;    /* periodic vendor reload */
 	struct event *sweep_ev;     /* confirm-deadline sweep (worker 0) */
+	struct ra_crl *crl;         /* CRL publication (ra/crl.h) */
 	bool reload_busy;
 };
 
@@ -77,6 +78,7 @@ void ra_p10cr_handle(struct ra_req *req); /* p10cr */
 void ra_certconf_handle(struct ra_req *req);
 void ra_error_handle(struct ra_req *req); /* error from the client */
 void ra_genm_handle(struct ra_req *req);
+void ra_rr_handle(struct ra_req *req);   /* rr (ra/rr.c) */
 
 /* ir protected with PasswordBasedMac on an alias whose auth has "token"
  * (ra/token_ir.c); crm is the single CertReqMsg of the ir. */

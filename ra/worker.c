@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "ra/crl.h"
 #include "store/db.h"
 #include "store/enroll.h"
 
@@ -108,6 +109,8 @@ int ra_worker_init(struct worker *w)
 		if (!rw->sweep_ev || event_add(rw->sweep_ev, &sweep) != 0)
 			return RC_NOMEM;
 	}
+	if (!(rw->crl = ra_crl_new(rw, w->id == 0)))
+		return RC_NOMEM;
 	return 0;
 }
 
@@ -122,6 +125,7 @@ void ra_worker_fini(struct worker *w)
 	if (rw->sweep_ev)
 		event_free(rw->sweep_ev);
 	store_db_pool_free(rw->db);
+	ra_crl_free(rw->crl); /* after the pool: its callbacks have run */
 	ra_trust_free(rw->trust);
 	free(rw);
 	w->app = NULL;

@@ -1,0 +1,268 @@
+/*
+ * ra/crl.c - the issuing CA's CRL over HTTP GET: look up the stored CRL,
+ * regenerate it when stale (sign inline, everything else async on the
+ * worker's pool), serve it as application/pkix-crl.
+ */
+#include "ra/crl.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "policy/crl.h"
+#include "ra/ra.h"
+#include "store/revoke.h"
+
+#define CRL_CONTENT_TYPE "application/pkix-crl"
+#define MAX_WAITERS 4096
+#define MAX_CONFLICTS 3
+#define TIMER_MAX_S 60
+
+/* Requests waiting for one refresh. */
+struct waiters {
+	struct http_req **v;
+	size_t n, cap;
+};
+
+struct ra_crl {
+	struct ra_worker *rw;
+	struct event *timer;
+	bool busy;       /* a refresh is in flight */
+	bool again;      /* another refresh was asked for meanwhile */
+	int conflicts;   /* lost publication races in this refresh */
+	bool closed;     /* the pool is going away: no new queries */
+	long long next;  /* number being built */
+	struct waiters cur, later; /* served by this refresh / by the next one */
+	unsigned char *der; /* CRL being published */
+	int der_len;
+	char issuer[512];
+};
+
+static const struct cfg *cfg_of(const struct ra_crl *c)
+{
+	return c->rw->w->cfg;
+}
+
+static bool waiters_push(struct waiters *w, struct http_req *hr)
+{
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 8;
+		struct http_req **v = cap <= MAX_WAITERS ? realloc(w->v, cap * sizeof(*v)) : NULL;
+		if (!v)
+			return false;
+		w->v = v;
+		w->cap = cap;
+	}
+	w->v[w->n++] = hr;
+	return true;
+}
+
+/* Answer every waiter of cur with der (NULL: 503). */
+static void reply_all(struct ra_crl *c, const unsigned char *der, size_t len)
+{
+	for (size_t i = 0; i < c->cur.n; i++) {
+		if (der)
+			http_reply(c->cur.v[i], 200, CRL_CONTENT_TYPE, der, len);
+		else
+			http_reply(c->cur.v[i], 503, NULL, NULL, 0);
+	}
+	c->cur.n = 0;
+}
+
+static void refresh(struct ra_crl *c);
+
+/* End of one refresh: answer its waiters; start the next if asked. */
+static void finish(struct ra_crl *c, const unsigned char *der, size_t len)
+{
+	struct waiters tmp;
+
+	reply_all(c, der, len);
+	OPENSSL_free(c->der);
+	c->der = NULL;
+	c->busy = false;
+	if (c->again) {
+		c->again = false;
+		tmp = c->cur;
+		c->cur = c->later;
+		c->later = tmp;
+		refresh(c);
+	}
+}
+
+static void on_stored(void *arg, int rc, const char *status)
+{
+	struct ra_crl *c = arg;
+
+	c->closed |= rc == RC_CANCELLED;
+	if (rc == 0 && strcmp(status, "ok") == 0) {
+		log_info(NULL, "CRL %lld published", c->next);
+		finish(c, c->der, (size_t)c->der_len);
+	} else if (rc == 0 && ++c->conflicts <= MAX_CONFLICTS) {
+		/* another node published first: serve (or supersede) theirs */
+		OPENSSL_free(c->der);
+		c->der = NULL;
+		refresh(c);
+	} else {
+		finish(c, NULL, 0);
+	}
+}
+
+static void on_rows(void *arg, int rc, const char *fp, const struct store_crl_row *rows,
+		    size_t n)
+{
+	struct ra_crl *c = arg;
+	const struct cfg *cfg = cfg_of(c);
+	struct policy_crl_entry *e = NULL;
+	X509_CRL *crl = NULL;
+	time_t now = time(NULL);
+
+	c->closed |= rc == RC_CANCELLED;
+	if (rc != 0)
+		goto fail;
+	if (n && !(e = calloc(n, sizeof(*e))))
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		e[i].serial_hex = rows[i].serial_hex;
+		e[i].revoked_at = rows[i].revoked_at;
+		e[i].reason = rows[i].reason;
+	}
+	if (policy_crl_build(cfg->ca_cert, cfg->ca_key, e, n, c->next, now, cfg->crl_validity_s,
+			     &crl) != 0 ||
+	    (c->der_len = i2d_X509_CRL(crl, &c->der)) <= 0) {
+		log_openssl(NULL, LOG_ERROR, "building the CRL failed");
+		goto fail;
+	}
+	struct store_crl_new nc = {
+		.issuer = c->issuer,
+		.fp = fp,
+		.number = c->next,
+		.this_update = (long long)now,
+		.next_update = (long long)now + cfg->crl_validity_s,
+		.der = { c->der, (size_t)c->der_len },
+	};
+	if (store_revoke_crl_store(c->rw->db, &nc, on_stored, c) != 0)
+		goto fail;
+	free(e);
+	X509_CRL_free(crl);
+	return;
+fail:
+	free(e);
+	X509_CRL_free(crl);
+	finish(c, NULL, 0);
+}
+
+static void on_current(void *arg, int rc, const struct store_crl_current *cur)
+{
+	struct ra_crl *c = arg;
+
+	c->closed |= rc == RC_CANCELLED;
+	if (rc != 0) {
+		finish(c, NULL, 0);
+		return;
+	}
+	if (!cur->stale && cur->der.len) {
+		finish(c, cur->der.p, cur->der.len);
+		return;
+	}
+	c->next = cur->number + 1;
+	if (store_revoke_crl_rows(c->rw->db, c->issuer, on_rows, c) != 0)
+		finish(c, NULL, 0);
+}
+
+static void refresh(struct ra_crl *c)
+{
+	const struct cfg *cfg = cfg_of(c);
+
+	c->busy = true;
+	if (c->closed) {
+		finish(c, NULL, 0);
+		return;
+	}
+	ra_name_str(X509_get_subject_name(cfg->ca_cert), c->issuer, sizeof(c->issuer));
+	if (store_revoke_crl_current(c->rw->db, c->issuer, cfg->crl_refresh_before_s, on_current,
+				     c) != 0)
+		finish(c, NULL, 0);
+}
+
+static void start(struct ra_crl *c)
+{
+	if (c->busy) {
+		c->again = true; /* the running one may predate what the caller saw */
+		return;
+	}
+	c->conflicts = 0;
+	refresh(c);
+}
+
+bool ra_crl_is_path(const struct cfg *cfg, const char *path)
+{
+	return cfg->crl_path && path && strcmp(cfg->crl_path, path) == 0;
+}
+
+void ra_crl_serve(struct ra_crl *c, struct http_req *hr)
+{
+	enum http_method m = http_req_method(hr);
+
+	if (m != HTTP_M_GET && m != HTTP_M_HEAD) {
+		http_reply(hr, 405, NULL, NULL, 0);
+		return;
+	}
+	if (!c || !waiters_push(c->busy ? &c->later : &c->cur, hr)) {
+		http_reply(hr, 503, NULL, NULL, 0);
+		return;
+	}
+	start(c);
+}
+
+void ra_crl_kick(struct ra_crl *c)
+{
+	if (c)
+		start(c);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ra_crl_kick(arg);
+}
+
+struct ra_crl *ra_crl_new(struct ra_worker *rw, bool timer)
+{
+	struct ra_crl *c = calloc(1, sizeof(*c));
+	int period = rw->w->cfg->crl_refresh_before_s / 2;
+	struct timeval tv = { period < 1 ? 1 : period > TIMER_MAX_S ? TIMER_MAX_S : period, 0 };
+
+	if (!c)
+		return NULL;
+	c->rw = rw;
+	if (timer) {
+		c->timer = event_new(rw->w->base, -1, EV_PERSIST, on_timer, c);
+		if (!c->timer || event_add(c->timer, &tv) != 0) {
+			ra_crl_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+void ra_crl_free(struct ra_crl *c)
+{
+	if (!c)
+		return;
+	if (c->timer)
+		event_free(c->timer);
+	reply_all(c, NULL, 0);
+	struct waiters tmp = c->cur;
+	c->cur = c->later;
+	c->later = tmp;
+	reply_all(c, NULL, 0);
+	free(c->cur.v);
+	free(c->later.v);
+	OPENSSL_free(c->der);
+	free(c);
+}

@@ -1,0 +1,41 @@
+/*
+ * ra/crl.h - publishing the issuing CA's CRL over HTTP GET (RFC 5280 5;
+ * served as application/pkix-crl like RFC 2585 describes for HTTP).
+ *
+ * The CRL lives in PostgreSQL (store/revoke.h), so every node serves the
+ * same one. A GET asks the database whether the current CRL is stale
+ * (revoked set changed, none yet, or nextUpdate closer than
+ * crl.refresh_before_s); if so this worker builds the next one
+ * (policy/crl.h), stores it (a node that lost the race re-reads) and
+ * serves it. Concurrent GETs on a worker share one refresh.
+ *
+ * Threads: everything on the owning worker's loop.
+ */
+#ifndef CMPGW_RA_CRL_H
+#define CMPGW_RA_CRL_H
+
+#include <stdbool.h>
+
+#include "core/cfg.h"
+#include "core/http.h"
+
+struct ra_worker;
+struct ra_crl;
+
+/* Per-worker state; NULL on allocation failure. Worker 0 also refreshes
+ * on a timer so the stored CRL never runs past nextUpdate unseen. */
+struct ra_crl *ra_crl_new(struct ra_worker *rw, bool timer);
+/* Call after the worker's pool is freed (its callbacks have run); requests
+ * still waiting get 503. NULL ok. */
+void ra_crl_free(struct ra_crl *c);
+
+/* Is path the configured crl.path? */
+bool ra_crl_is_path(const struct cfg *cfg, const char *path);
+/* Answer hr (GET/HEAD: the CRL; other methods 405), now or after a
+ * refresh; exactly one http_reply. */
+void ra_crl_serve(struct ra_crl *c, struct http_req *hr);
+/* Regenerate in the background if the stored CRL is stale (after a
+ * revocation). */
+void ra_crl_kick(struct ra_crl *c);
+
+#endif

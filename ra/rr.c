@@ -1,0 +1,257 @@
+/*
+ * ra/rr.c - revocation request (RFC 4210 5.3.9, RFC 9483 4.2), CA mode:
+ * verify the signature, find who may revoke (the certificate's holder, or
+ * a revoker certificate configured on the alias), record the revocation in
+ * PostgreSQL, answer rp, and have the CRL regenerated.
+ *
+ * Malformed or badly protected requests get an error message; decisions
+ * about the named certificate (unknown, already revoked, not yours) get an
+ * rp whose PKIStatusInfo is a rejection with the precise failInfo bit.
+ */
+#include "ra/ra.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "cmp/build.h"
+#include "policy/crl.h"
+#include "ra/crl.h"
+#include "store/revoke.h"
+
+static struct store_bytes tid_of(const struct ra_req *req)
+{
+	const ASN1_OCTET_STRING *t = req->msg->header->transactionID;
+	struct store_bytes b = { t->data, (size_t)t->length };
+	return b;
+}
+
+static const CMPGW_CERTTEMPLATE *details_of(const struct ra_req *req)
+{
+	return sk_CMPGW_REVDETAILS_value(req->msg->body->value.rr, 0)->certDetails;
+}
+
+static int set1_dirname(CMPGW_CERTID *cid, const X509_NAME *name)
+{
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	X509_NAME *dup = X509_NAME_dup(name);
+
+	if (!gn || !dup) {
+		GENERAL_NAME_free(gn);
+		X509_NAME_free(dup);
+		return RC_NOMEM;
+	}
+	GENERAL_NAME_set0_value(gn, GEN_DIRNAME, dup);
+	GENERAL_NAME_free(cid->issuer);
+	cid->issuer = gn;
+	return 0;
+}
+
+/* RFC 4210 5.3.10: rp with one status and, for it, the CertId of the
+ * certificate named in the request. */
+static void send_rp(struct ra_req *req, int status, int fail_bit, const char *text)
+{
+	const struct cfg *cfg = req->cfg;
+	CMPGW_MSG *rsp = cmp_build_response(req->msg, cfg->cmp_cert, CMP_BODY_RP);
+	CMPGW_STATUSINFO *si = cmp_build_statusinfo(status, fail_bit, text);
+	CMPGW_CERTID *cid = CMPGW_CERTID_new();
+	const CMPGW_CERTTEMPLATE *t = details_of(req);
+	CMPGW_REVREP *rp = rsp ? rsp->body->value.rp : NULL;
+
+	if (!rp || !si || !cid || !sk_CMPGW_STATUSINFO_push(rp->status, si))
+		goto fail;
+	si = NULL;
+	if (t->serialNumber && t->issuer) {
+		ASN1_INTEGER_free(cid->serialNumber);
+		if (!(cid->serialNumber = ASN1_INTEGER_dup(t->serialNumber)) ||
+		    set1_dirname(cid, t->issuer) != 0 ||
+		    (!rp->revCerts && !(rp->revCerts = sk_CMPGW_CERTID_new_null())) ||
+		    !sk_CMPGW_CERTID_push(rp->revCerts, cid))
+			goto fail;
+		cid = NULL;
+	}
+	CMPGW_CERTID_free(cid);
+	if (status == CMP_STATUS_REJECTION)
+		log_info(&req->log, "rr rejected: %s", text ? text : "");
+	ra_req_answer(req, rsp);
+	return;
+fail:
+	CMPGW_CERTID_free(cid);
+	CMPGW_STATUSINFO_free(si);
+	CMPGW_MSG_free(rsp);
+	ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+}
+
+static void on_revoked(void *arg, int rc, const char *status)
+{
+	struct ra_req *req = arg;
+	struct ra_worker *rw = req->rw;
+
+	if (rc != 0) {
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		return;
+	}
+	if (strcmp(status, "ok") == 0 || strcmp(status, "released") == 0) {
+		log_info(&req->log, "rr: certificate %s", status[0] == 'o' ? "revoked" : "released");
+		send_rp(req, CMP_STATUS_ACCEPTED, -1, NULL);
+		ra_crl_kick(rw->crl); /* RFC 5280 5: the next CRL lists it */
+	} else if (strcmp(status, "unknown") == 0) {
+		send_rp(req, CMP_STATUS_REJECTION, CMP_FAIL_BAD_CERT_ID,
+			"no certificate with this serialNumber was issued by this CA");
+	} else if (strcmp(status, "revoked") == 0) {
+		send_rp(req, CMP_STATUS_REJECTION, CMP_FAIL_CERT_REVOKED,
+			"certificate is already revoked");
+	} else if (strcmp(status, "not_holder") == 0) {
+		send_rp(req, CMP_STATUS_REJECTION, CMP_FAIL_NOT_AUTHORIZED,
+			"request is not signed by the certificate to be revoked");
+	} else if (strcmp(status, "not_on_hold") == 0) {
+		send_rp(req, CMP_STATUS_REJECTION, CMP_FAIL_BAD_REQUEST,
+			"removeFromCRL for a certificate that is not on hold");
+	} else {
+		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+	}
+}
+
+/* RFC 9483 4.2: certDetails names issuer and serialNumber; crlEntryDetails
+ * may carry a CRLReason (RFC 5280 5.3.1). Returns a fail bit or -1. */
+static int check_details(struct ra_req *req, const CMPGW_REVDETAILS *rd, int *reason,
+			 const char **why)
+{
+	const CMPGW_CERTTEMPLATE *t = rd->certDetails;
+	ASN1_ENUMERATED *e = NULL;
+	int crit = -1;
+
+	*reason = POLICY_CRL_REASON_UNSPECIFIED;
+	if (!t || !t->serialNumber || !t->issuer) {
+		*why = "certDetails must name issuer and serialNumber";
+		return CMP_FAIL_BAD_REQUEST;
+	}
+	if (X509_NAME_cmp(t->issuer, X509_get_subject_name(req->cfg->ca_cert)) != 0) {
+		*why = "certDetails issuer is not this CA";
+		return CMP_FAIL_BAD_CERT_ID;
+	}
+	if (t->serialNumber->type == V_ASN1_NEG_INTEGER) {
+		*why = "serialNumber must be positive";
+		return CMP_FAIL_BAD_CERT_ID;
+	}
+	if (rd->crlEntryDetails)
+		e = X509V3_get_d2i(rd->crlEntryDetails, NID_crl_reason, &crit, NULL);
+	ERR_clear_error();
+	if (crit == -2 || (crit >= 0 && !e)) {
+		*why = "crlEntryDetails: reasonCode repeated or malformed";
+		ASN1_ENUMERATED_free(e);
+		return CMP_FAIL_BAD_REQUEST;
+	}
+	if (e) {
+		long r = ASN1_ENUMERATED_get(e);
+		ASN1_ENUMERATED_free(e);
+		if (r < 0 || r > POLICY_CRL_REASON_MAX || r == 7) {
+			*why = "crlEntryDetails: reasonCode is not a CRLReason";
+			return CMP_FAIL_BAD_REQUEST;
+		}
+		*reason = (int)r;
+	}
+	return -1;
+}
+
+/* Is the signer one of the alias's revoker certificates (SHA-256)? */
+static bool is_revoker(const struct ra_req *req)
+{
+	unsigned char fp[32], rfp[32];
+	STACK_OF(X509) *rv = req->alias->revokers;
+
+	if (!rv || sk_X509_num(rv) == 0 || ra_trust_cert_fp(req->signer, fp) != 0)
+		return false;
+	for (int i = 0; i < sk_X509_num(rv); i++)
+		if (ra_trust_cert_fp(sk_X509_value(rv, i), rfp) == 0 &&
+		    CRYPTO_memcmp(fp, rfp, sizeof(fp)) == 0)
+			return true;
+	return false;
+}
+
+static void reject(struct ra_req *req, int bit, const char *why, bool as_rp)
+{
+	store_enroll_audit(req->rw->db, "revoke_rejected", req->alias->label, tid_of(req), NULL,
+			   NULL, req->log.peer, why);
+	if (as_rp)
+		send_rp(req, CMP_STATUS_REJECTION, bit, why);
+	else
+		ra_req_fail(req, bit, why);
+}
+
+void ra_rr_handle(struct ra_req *req)
+{
+	STACK_OF(CMPGW_REVDETAILS) *rds = req->msg->body->value.rr;
+	const CMPGW_CERTTEMPLATE *t;
+	unsigned char holder_fp[32];
+	const char *why = NULL;
+	char issuer[512], *serial_hex = NULL;
+	BIGNUM *bn = NULL;
+	bool revoker;
+	int bit, reason;
+
+	if (sk_CMPGW_REVDETAILS_num(rds) != 1) {
+		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "exactly one RevDetails is supported");
+		return;
+	}
+	bit = ra_ir_verify_protection(req, &why);
+	if (bit >= 0) {
+		ra_req_fail(req, bit, why);
+		return;
+	}
+	bit = check_details(req, sk_CMPGW_REVDETAILS_value(rds, 0), &reason, &why);
+	if (bit >= 0) {
+		reject(req, bit, why, bit != CMP_FAIL_BAD_REQUEST);
+		return;
+	}
+	t = details_of(req);
+	revoker = is_revoker(req);
+	/* RFC 9483 4.2: an end entity revokes its own certificate, the one
+	 * that protects the request. */
+	if (!revoker && (X509_NAME_cmp(X509_get_issuer_name(req->signer), t->issuer) != 0 ||
+			 ASN1_INTEGER_cmp(X509_get0_serialNumber(req->signer), t->serialNumber) != 0)) {
+		reject(req, CMP_FAIL_NOT_AUTHORIZED,
+		       "only the holder of a certificate (or an authorized revoker) may revoke it",
+		       true);
+		return;
+	}
+	if (!revoker && reason == POLICY_CRL_REASON_REMOVE) {
+		reject(req, CMP_FAIL_NOT_AUTHORIZED, "only an authorized revoker may release a hold",
+		       true);
+		return;
+	}
+	if ((!revoker && ra_trust_cert_fp(req->signer, holder_fp) != 0) ||
+	    !(bn = ASN1_INTEGER_to_BN(t->serialNumber, NULL)) || !(serial_hex = BN_bn2hex(bn)))
+		goto fail;
+	ra_name_str(t->issuer, issuer, sizeof(issuer));
+	struct store_revoke r = {
+		.issuer = issuer,
+		.serial_hex = serial_hex,
+		.alias = req->alias->label,
+		.peer = req->log.peer,
+		.by = revoker ? "revoker" : "holder",
+		.holder_fp = revoker ? NULL : holder_fp,
+		.tid = tid_of(req),
+		.reason = reason,
+	};
+	log_debug(&req->log, "rr: serial %s reason %s by %s", serial_hex,
+		  policy_crl_reason_name(reason), r.by);
+	if (store_revoke_cert(req->rw->db, &r, on_revoked, req) != 0) {
+		OPENSSL_free(serial_hex);
+		BN_free(bn);
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		return;
+	}
+	OPENSSL_free(serial_hex);
+	BN_free(bn);
+	return;
+fail:
+	OPENSSL_free(serial_hex);
+	BN_free(bn);
+	ERR_clear_error();
+	ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+}
