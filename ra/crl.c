@@ -65,7 +65,10 @@ static bool waiters_push(struct waiters *w, struct http_req *hr)
 static void reply_all(struct ra_crl *c, const unsigned char *der, size_t len)
 {
 	for (size_t i = 0; i < c->cur.n; i++) {
-		if (der)
+		/* libevent would send a HEAD reply's body: leave it out here */
+		if (der && http_req_method(c->cur.v[i]) == HTTP_M_HEAD)
+			http_reply(c->cur.v[i], 200, CRL_CONTENT_TYPE, NULL, 0);
+		else if (der)
 			http_reply(c->cur.v[i], 200, CRL_CONTENT_TYPE, der, len);
 		else
 			http_reply(c->cur.v[i], 503, NULL, NULL, 0);

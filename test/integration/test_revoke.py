@@ -7,9 +7,13 @@ certificate (aliases[].revokers), the CRL over HTTP GET/HEAD (content type,
 `openssl crl -verify`, listed serials and reasons, growing CRL number), and
 `cmpgw cert revoke` / `cmpgw crl` on the command line."""
 
+import json
 import os
 import re
+import shutil
+import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Gateway, Pg, cmpgw, http_post, openssl, run  # noqa: E402
@@ -222,7 +226,59 @@ def main(t):
     t.ok(r.rc != 0 and r.has("certRevoked"), "holder rr after CLI revoke -> certRevoked", r.out)
     t.ok(gw.alive(), "gateway still running")
     gw.stop()
+    refresh_and_config(t, pg)
     pg.stop()
+
+
+def raw_head(port):
+    """HEAD over a raw socket: everything the server sends."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(("HEAD %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                   % CRL_PATH).encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+
+def refresh_and_config(t, pg):
+    """CRL regenerated before nextUpdate; crl.* validation; HEAD sends no body."""
+    def patch(cfg):
+        cfg["crl"] = {"path": "/pki/crl", "validity_s": 60, "refresh_before_s": 58}
+    global CRL_PATH
+    CRL_PATH = "/pki/crl"
+    gw = Gateway(t, pg, devices=2, name="revoke_refresh", patch=patch)
+    gw.start()
+    a = crl_number(crl_text(t, gw, get_crl(t, gw, "short-lived CRL"), "short-lived CRL"))
+    raw = raw_head(gw.port)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    t.ok(raw.startswith(b"HTTP/1.1 200") and b"application/pkix-crl" in head and body == b"",
+         "HEAD over a raw socket: headers only", repr(raw[:300]))
+    time.sleep(3)
+    b = crl_number(crl_text(t, gw, get_crl(t, gw, "near nextUpdate"), "near nextUpdate"))
+    t.ok(a is not None and b is not None and b > a,
+         "less than refresh_before_s before nextUpdate -> regenerated (%s -> %s)" % (a, b))
+    st, _, _ = http_post(gw.port, None, path="/crl/issuing-ca.crl", ctype=None, method="GET")
+    t.eq(st, 404, "the default CRL path is not served when crl.path is changed")
+    gw.stop()
+
+    for name, crl, alias_paths, want in [
+        ("refresh_before_s >= validity_s", {"validity_s": 100, "refresh_before_s": 100}, None,
+         "crl.refresh_before_s"),
+        ("crl.path under /.well-known/cmp", {"path": "/.well-known/cmp/crl"}, None, "crl.path"),
+        ("crl.path is an alias path", {"path": "/pkix/"}, ["/pkix/"], "crl.path"),
+    ]:
+        cfg = json.loads(json.dumps(gw.cfg))
+        cfg["crl"] = crl
+        if alias_paths:
+            cfg["aliases"][0]["paths"] = alias_paths
+        path = os.path.join(gw.tmp, "bad.json")
+        gw.write_config(cfg, path)
+        shutil.copy(path, gw.path("bad.json"))
+        rc, out = cmpgw("check", "--config", gw.path("bad.json"))
+        t.ok(rc == 2 and want in out, "config: %s -> exit 2 naming %s" % (name, want), out)
 
 
 if __name__ == "__main__":
