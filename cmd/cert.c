@@ -155,7 +155,10 @@ static int crl_current(struct cmd_db *d, struct sync_state *s)
 		s->built = NULL;
 		if (len <= 0)
 			return RC_CRYPTO;
-		struct store_crl_new nc = { issuer, s->fp, s->next, (long long)time(NULL),
+		struct store_crl_new nc = { issuer,
+					    s->fp,
+					    s->next,
+					    (long long)time(NULL),
 					    (long long)time(NULL) + d->cfg->crl_validity_s,
 					    { der, (size_t)len } };
 		rc = store_revoke_crl_store_sync(d->conn, &nc, on_status, s);
@@ -179,8 +182,12 @@ static int revoke(struct cmd_db *d, const char *serial, int reason)
 	char issuer[512];
 
 	ra_name_str(X509_get_subject_name(d->cfg->ca_cert), issuer, sizeof(issuer));
-	struct store_revoke r = { .issuer = issuer, .serial_hex = serial, .alias = NULL,
-				  .peer = "cli", .by = "cli", .reason = reason };
+	struct store_revoke r = { .issuer = issuer,
+				  .serial_hex = serial,
+				  .alias = NULL,
+				  .peer = "cli",
+				  .by = "cli",
+				  .reason = reason };
 	if (store_revoke_cert_sync(d->conn, &r, on_status, &s) != 0 || s.rc != 0) {
 		fprintf(stderr, "cmpgw: database error\n");
 		return 1;
@@ -216,19 +223,22 @@ int cmd_cert(int argc, char **argv)
 	int rc, reason = POLICY_CRL_REASON_UNSPECIFIED;
 
 	if (argc < 2 || strcmp(argv[1], "revoke") != 0) {
-		fprintf(stderr, "usage: cmpgw cert revoke --config FILE --serial HEX [--reason R]\n");
+		fprintf(stderr,
+			"usage: cmpgw cert revoke --config FILE --serial HEX [--reason R]\n");
 		return 2;
 	}
 	if ((rc = parse(argc, argv, 2, &o, true)) != 0)
 		return rc;
 	if (!o.serial || !(serial = serial_canon(o.serial))) {
-		fprintf(stderr, "cmpgw: --serial HEX is required (hexadecimal, e.g. 1A2B or 1a:2b)\n");
+		fprintf(stderr,
+			"cmpgw: --serial HEX is required (hexadecimal, e.g. 1A2B or 1a:2b)\n");
 		return 2;
 	}
 	if (o.reason && (reason = policy_crl_reason_parse(o.reason)) < 0) {
-		fprintf(stderr, "cmpgw: unknown --reason \"%s\" (unspecified keyCompromise "
-				"cACompromise affiliationChanged superseded cessationOfOperation "
-				"certificateHold removeFromCRL privilegeWithdrawn aACompromise)\n",
+		fprintf(stderr,
+			"cmpgw: unknown --reason \"%s\" (unspecified keyCompromise "
+			"cACompromise affiliationChanged superseded cessationOfOperation "
+			"certificateHold removeFromCRL privilegeWithdrawn aACompromise)\n",
 			o.reason);
 		OPENSSL_free(serial);
 		return 2;

@@ -11,10 +11,9 @@
 #include <openssl/x509v3.h>
 
 static const char *const reason_names[] = {
-	"unspecified",          "keyCompromise",       "cACompromise",
-	"affiliationChanged",   "superseded",          "cessationOfOperation",
-	"certificateHold",      NULL, /* 7 is not used */
-	"removeFromCRL",        "privilegeWithdrawn",  "aACompromise",
+	"unspecified",	 "keyCompromise",	 "cACompromise",    "affiliationChanged",
+	"superseded",	 "cessationOfOperation", "certificateHold", NULL, /* 7 is not used */
+	"removeFromCRL", "privilegeWithdrawn",	 "aACompromise",
 };
 
 int policy_crl_reason_parse(const char *name)

@@ -17,15 +17,15 @@
 
 /* RFC 5280 5.3.1 CRLReason values; 7 is unused. */
 #define POLICY_CRL_REASON_UNSPECIFIED 0
-#define POLICY_CRL_REASON_HOLD 6
-#define POLICY_CRL_REASON_REMOVE 8
-#define POLICY_CRL_REASON_MAX 10
+#define POLICY_CRL_REASON_HOLD	      6
+#define POLICY_CRL_REASON_REMOVE      8
+#define POLICY_CRL_REASON_MAX	      10
 
 /* One revoked certificate. */
 struct policy_crl_entry {
 	const char *serial_hex; /* as BN_bn2hex writes it (upper case, no 0x) */
-	long long revoked_at;   /* epoch seconds */
-	int reason;             /* CRLReason; 0 = no reasonCode extension */
+	long long revoked_at;	/* epoch seconds */
+	int reason;		/* CRLReason; 0 = no reasonCode extension */
 };
 
 /*

@@ -18,9 +18,9 @@
 #include "store/revoke.h"
 
 #define CRL_CONTENT_TYPE "application/pkix-crl"
-#define MAX_WAITERS 4096
-#define MAX_CONFLICTS 3
-#define TIMER_MAX_S 60
+#define MAX_WAITERS	 4096
+#define MAX_CONFLICTS	 3
+#define TIMER_MAX_S	 60
 
 /* Requests waiting for one refresh. */
 struct waiters {
@@ -31,13 +31,13 @@ struct waiters {
 struct ra_crl {
 	struct ra_worker *rw;
 	struct event *timer;
-	bool busy;       /* a refresh is in flight */
-	bool again;      /* another refresh was asked for meanwhile */
-	int conflicts;   /* lost publication races in this refresh */
-	bool closed;     /* the pool is going away: no new queries */
-	long long next;  /* number being built */
+	bool busy;		   /* a refresh is in flight */
+	bool again;		   /* another refresh was asked for meanwhile */
+	int conflicts;		   /* lost publication races in this refresh */
+	bool closed;		   /* the pool is going away: no new queries */
+	long long next;		   /* number being built */
 	struct waiters cur, later; /* served by this refresh / by the next one */
-	unsigned char *der; /* CRL being published */
+	unsigned char *der;	   /* CRL being published */
 	int der_len;
 	char issuer[512];
 };
@@ -114,8 +114,7 @@ static void on_stored(void *arg, int rc, const char *status)
 	}
 }
 
-static void on_rows(void *arg, int rc, const char *fp, const struct store_crl_row *rows,
-		    size_t n)
+static void on_rows(void *arg, int rc, const char *fp, const struct store_crl_row *rows, size_t n)
 {
 	struct ra_crl *c = arg;
 	const struct cfg *cfg = cfg_of(c);

@@ -96,7 +96,8 @@ static void on_revoked(void *arg, int rc, const char *status)
 		return;
 	}
 	if (strcmp(status, "ok") == 0 || strcmp(status, "released") == 0) {
-		log_info(&req->log, "rr: certificate %s", status[0] == 'o' ? "revoked" : "released");
+		log_info(&req->log, "rr: certificate %s",
+			 status[0] == 'o' ? "revoked" : "released");
 		send_rp(req, CMP_STATUS_ACCEPTED, -1, NULL);
 		ra_crl_kick(rw->crl); /* RFC 5280 5: the next CRL lists it */
 	} else if (strcmp(status, "unknown") == 0) {
@@ -212,16 +213,17 @@ void ra_rr_handle(struct ra_req *req)
 	revoker = is_revoker(req);
 	/* RFC 9483 4.2: an end entity revokes its own certificate, the one
 	 * that protects the request. */
-	if (!revoker && (X509_NAME_cmp(X509_get_issuer_name(req->signer), t->issuer) != 0 ||
-			 ASN1_INTEGER_cmp(X509_get0_serialNumber(req->signer), t->serialNumber) != 0)) {
+	if (!revoker &&
+	    (X509_NAME_cmp(X509_get_issuer_name(req->signer), t->issuer) != 0 ||
+	     ASN1_INTEGER_cmp(X509_get0_serialNumber(req->signer), t->serialNumber) != 0)) {
 		reject(req, CMP_FAIL_NOT_AUTHORIZED,
 		       "only the holder of a certificate (or an authorized revoker) may revoke it",
 		       true);
 		return;
 	}
 	if (!revoker && reason == POLICY_CRL_REASON_REMOVE) {
-		reject(req, CMP_FAIL_NOT_AUTHORIZED, "only an authorized revoker may release a hold",
-		       true);
+		reject(req, CMP_FAIL_NOT_AUTHORIZED,
+		       "only an authorized revoker may release a hold", true);
 		return;
 	}
 	if ((!revoker && ra_trust_cert_fp(req->signer, holder_fp) != 0) ||

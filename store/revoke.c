@@ -31,7 +31,7 @@ struct stmt {
 	char buf[3][32];
 };
 
-#define TXT(s, i, x) ((s)->v[i] = (x), (s)->lens[i] = 0, (s)->fmts[i] = 0)
+#define TXT(s, i, x)	((s)->v[i] = (x), (s)->lens[i] = 0, (s)->fmts[i] = 0)
 #define BIN(s, i, p, l) ((s)->v[i] = (const char *)(p), (s)->lens[i] = (int)(l), (s)->fmts[i] = 1)
 
 static void log_db_error(const struct store_result *r, const char *what)
@@ -48,8 +48,8 @@ static void call_done(struct call *c)
 }
 
 /* Run st asynchronously on pool or synchronously on conn (one is NULL). */
-static int run(struct store_pool *pool, struct store_conn *conn, const struct stmt *st,
-	       store_cb on, void *cb, void *arg)
+static int run(struct store_pool *pool, struct store_conn *conn, const struct stmt *st, store_cb on,
+	       void *cb, void *arg)
 {
 	struct call local = { .arg = arg }, *c = &local;
 	int rc;
@@ -113,8 +113,8 @@ int store_revoke_cert(struct store_pool *pool, const struct store_revoke *r, sto
 	return run(pool, NULL, &st, on_status, (void *)cb, arg);
 }
 
-int store_revoke_cert_sync(struct store_conn *c, const struct store_revoke *r,
-			   store_status_cb cb, void *arg)
+int store_revoke_cert_sync(struct store_conn *c, const struct store_revoke *r, store_status_cb cb,
+			   void *arg)
 {
 	struct stmt st;
 	prepare_revoke(&st, r);

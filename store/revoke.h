@@ -30,8 +30,8 @@ struct store_revoke {
 /* status: ok, released, unknown, revoked, not_holder, not_on_hold. */
 int store_revoke_cert(struct store_pool *pool, const struct store_revoke *r, store_status_cb cb,
 		      void *arg) WUR;
-int store_revoke_cert_sync(struct store_conn *c, const struct store_revoke *r,
-			   store_status_cb cb, void *arg) WUR;
+int store_revoke_cert_sync(struct store_conn *c, const struct store_revoke *r, store_status_cb cb,
+			   void *arg) WUR;
 
 /* The current CRL: number 0 and der empty when none exists yet; stale
  * when it must be regenerated (see cmpgw_crl_current). */

@@ -46,8 +46,8 @@ static int verify_with_crl(X509 *ca, X509 *leaf, X509_CRL *crl)
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	int err = -1;
 
-	if (st && ctx && leaf && crl && X509_STORE_add_cert(st, ca) && X509_STORE_add_crl(st, crl) &&
-	    X509_STORE_CTX_init(ctx, st, leaf, NULL)) {
+	if (st && ctx && leaf && crl && X509_STORE_add_cert(st, ca) &&
+	    X509_STORE_add_crl(st, crl) && X509_STORE_CTX_init(ctx, st, leaf, NULL)) {
 		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_CRL_CHECK);
 		err = X509_verify_cert(ctx) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
 	}
@@ -59,9 +59,9 @@ static int verify_with_crl(X509 *ca, X509 *leaf, X509_CRL *crl)
 static void test_build(X509 *ca, EVP_PKEY *key, EVP_PKEY *other)
 {
 	struct policy_crl_entry e[] = {
-		{ "1A2B3C", 1700000000, 1 },      /* keyCompromise */
+		{ "1A2B3C", 1700000000, 1 },	       /* keyCompromise */
 		{ "7F00000000000001", 1700000100, 0 }, /* unspecified: no reasonCode */
-		{ "DEADBEEF", 1700000200, 4 },    /* superseded */
+		{ "DEADBEEF", 1700000200, 4 },	       /* superseded */
 	};
 	X509_CRL *c1 = NULL, *c2 = NULL, *c0 = NULL;
 	time_t now = time(NULL);
@@ -156,7 +156,7 @@ static void test_reasons(void)
 int main(void)
 {
 	EVP_PKEY *key = cmd_pki_key_new(), *other = cmd_pki_key_new();
-	struct cmd_pki_spec spec = { "CN=Test Issuing CA,O=cmpgw", 30, 0, true, 0,
+	struct cmd_pki_spec spec = { "CN=Test Issuing CA,O=cmpgw",   30,  0, true, 0,
 				     "critical,keyCertSign,cRLSign", NULL };
 	X509 *ca = key ? cmd_pki_cert_new(&spec, key, NULL, key) : NULL;
 
