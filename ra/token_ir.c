@@ -49,6 +49,15 @@ static void reject(struct ra_req *req, int bit, const char *why, const char *det
 	ra_req_fail(req, bit, why);
 }
 
+/* A failed cmp_prot_verify_pbmac as a fail bit and statusString. */
+static int mac_fail(int rc, const char **why)
+{
+	*why = rc == RC_UNSUPPORTED ? "PBMAC one-way function or MAC algorithm not supported"
+	       : rc == RC_INVAL	    ? "PBMParameter not acceptable (salt length or iterationCount)"
+				    : BAD_MAC;
+	return rc == RC_UNSUPPORTED ? CMP_FAIL_BAD_ALG : CMP_FAIL_BAD_MESSAGE_CHECK;
+}
+
 int ra_token_verify_mac(struct ra_req *req, const char *ref, const unsigned char *sealed,
 			size_t sealed_len, const char **why)
 {
@@ -72,10 +81,7 @@ int ra_token_verify_mac(struct ra_req *req, const char *ref, const unsigned char
 	ERR_clear_error();
 	if (rc != 0) {
 		OPENSSL_clear_free(secret, len);
-		*why = rc == RC_UNSUPPORTED ? "PBMAC one-way function or MAC algorithm not supported"
-		       : rc == RC_INVAL	    ? "PBMParameter not acceptable (salt length or iterationCount)"
-					    : BAD_MAC;
-		return rc == RC_UNSUPPORTED ? CMP_FAIL_BAD_ALG : CMP_FAIL_BAD_MESSAGE_CHECK;
+		return mac_fail(rc, why);
 	}
 	OPENSSL_clear_free(req->mac_secret, req->mac_secret_len);
 	req->mac_secret = secret;
@@ -216,7 +222,14 @@ static void on_token(void *arg, int rc, const struct store_token *t)
 		return;
 	}
 	if (!t) {
-		reject(req, CMP_FAIL_BAD_MESSAGE_CHECK, BAD_MAC, "unknown reference");
+		/* Spend the MAC computation all the same, so that the answer
+		 * time does not tell an unknown reference from a wrong secret. */
+		static const unsigned char dummy[RA_TOKEN_SECRET_LEN] = { 0 };
+		rc = cmp_prot_verify_pbmac(req->der, req->len, req->msg, dummy, sizeof(dummy),
+					   req->cfg->token_max_iterations);
+		ERR_clear_error();
+		bit = mac_fail(rc == 0 ? RC_CRYPTO : rc, &why);
+		reject(req, bit, why, "unknown reference");
 		return;
 	}
 	ref_of(req, ref);

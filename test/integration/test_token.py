@@ -5,10 +5,13 @@ cmpgw serve and PostgreSQL: success (ip and pkiConf MAC-protected, chain in
 extraCerts), token used and certificate for its identity in the database;
 reuse -> notAuthorized; wrong secret and unknown reference ->
 badMessageCheck (same text); expired -> notAuthorized; other alias ->
-notAuthorized; alias without "token" -> wrongIntegrity; revoke; the secret
-is never stored or logged in clear; every refusal is audited and writes
-nothing else."""
+notAuthorized; alias without "token" -> wrongIntegrity; revoke;
+iterationCount above tokens.max_iterations refused (same answer for an
+unknown reference); the secret is never stored or logged in clear; every
+refusal is audited and writes nothing else; tokens.* config checks."""
 
+import copy
+import json
 import os
 import re
 import sys
@@ -202,6 +205,53 @@ def main(t):
              or s in gw.log_text()]
     t.eq(leaks, [], "no secret in the audit table or the gateway log")
     gw.stop()
+
+    # ---- iteration bound: openssl cmp uses 500 iterations ---------------------------
+    gw.cfg["tokens"]["max_iterations"] = 100
+    gw.write_config(gw.cfg)
+    gw.start()
+    ref5, secret5 = create(gw, identity="node-0005")
+    refused(t, gw, c, ref5, secret5, "badMessageCheck", "iterationCount",
+            "iterationCount above tokens.max_iterations")
+    refused(t, gw, c, "f" * 32, secret5, "badMessageCheck", "iterationCount",
+            "unknown reference with too many iterations: same answer")
+    t.eq(gw.scalar("SELECT state FROM tokens WHERE ref = '%s'" % ref5), "active",
+         "refused MAC parameters leave the token unused")
+    gw.stop()
+
+    # ---- configuration checks -------------------------------------------------------
+    check_config(t, gw)
+
+
+def check_config(t, gw):
+    key = gw.path("pki", "tokens.key")
+    cases = []
+    c = copy.deepcopy(gw.cfg)
+    del c["tokens"]
+    cases.append(("alias with token auth but no key_file", c, "needs tokens.key_file"))
+    c = copy.deepcopy(gw.cfg)
+    c["aliases"][1]["auth"] = ["password"]
+    cases.append(("unknown auth method", c, 'unknown authentication method "password"'))
+    c = copy.deepcopy(gw.cfg)
+    loose = gw.path("pki", "loose.key")
+    with open(key, "rb") as f, open(loose, "wb") as g:
+        g.write(f.read())
+    os.chmod(loose, 0o644)
+    c["tokens"]["key_file"] = loose
+    cases.append(("key file readable by others", c, "permissions 0644"))
+    c = copy.deepcopy(gw.cfg)
+    short = gw.path("pki", "short.key")
+    with open(short, "wb") as g:
+        g.write(b"x" * 31)
+    os.chmod(short, 0o600)
+    c["tokens"]["key_file"] = short
+    cases.append(("key file of 31 bytes", c, "exactly 32 random bytes"))
+    for name, cfg, want in cases:
+        path = gw.path("bad.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        rc, out = cmpgw("check", "--config", path)
+        t.ok(rc == 2 and want in out, "config: %s -> exit 2, %r" % (name, want), out)
 
 
 if __name__ == "__main__":
