@@ -389,6 +389,8 @@ static void readme_files(FILE *m, int n)
 		"                           signs the operator certificates of devices\n"
 		"pki/cmp-signer.crt/.key    signs the gateway's CMP responses\n"
 		"                           (end entity, EKU id-kp-cmcRA)\n"
+		"pki/tokens.key             key that encrypts enrollment-token secrets\n"
+		"                           (tokens.key_file; cmpgw token create)\n"
 		"vendor/vendor-root.crt/.key  Acme's vendor root CA; registered in cmpgw\n"
 		"                           as the vendor's trust anchor\n"
 		"vendor/vendor-ca.crt/.key  Acme's device CA (intermediate) that issued\n"

@@ -22,10 +22,10 @@ struct topts {
 
 static int usage(void)
 {
-	fprintf(stderr,
-		"usage: cmpgw token create --config FILE --alias A --identity ID [--ttl 1h|30m|86400s]\n"
-		"       cmpgw token list --config FILE\n"
-		"       cmpgw token revoke --config FILE REF\n");
+	fprintf(stderr, "usage: cmpgw token create --config FILE --alias A --identity ID [--ttl "
+			"1h|30m|86400s]\n"
+			"       cmpgw token list --config FILE\n"
+			"       cmpgw token revoke --config FILE REF\n");
 	return 2;
 }
 
@@ -86,8 +86,10 @@ static int check_create(const struct cfg *cfg, const struct topts *o, long ttl)
 		return 2;
 	}
 	if (!(a->auth & CFG_AUTH_TOKEN)) {
-		fprintf(stderr, "cmpgw token: alias \"%s\" does not accept tokens "
-				"(add \"token\" to its \"auth\")\n", o->alias);
+		fprintf(stderr,
+			"cmpgw token: alias \"%s\" does not accept tokens "
+			"(add \"token\" to its \"auth\")\n",
+			o->alias);
 		return 2;
 	}
 	if (!cfg->has_token_key) {
@@ -95,7 +97,8 @@ static int check_create(const struct cfg *cfg, const struct topts *o, long ttl)
 		return 2;
 	}
 	if (ttl < 0) {
-		fprintf(stderr, "cmpgw token: --ttl \"%s\": use e.g. 1h, 30m, 86400s, 7d\n", o->ttl);
+		fprintf(stderr, "cmpgw token: --ttl \"%s\": use e.g. 1h, 30m, 86400s, 7d\n",
+			o->ttl);
 		return 2;
 	}
 	return 0;

@@ -13,11 +13,11 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#define SEAL_VERSION 0x01
-#define NONCE_LEN 12
-#define TAG_LEN 16
+#define SEAL_VERSION  0x01
+#define NONCE_LEN     12
+#define TAG_LEN	      16
 #define SEAL_OVERHEAD (1 + NONCE_LEN + TAG_LEN)
-#define SECRET_MAX 1024
+#define SECRET_MAX    1024
 
 int ra_token_generate(char ref[RA_TOKEN_REF_LEN + 1], char secret[RA_TOKEN_SECRET_LEN + 1])
 {
@@ -50,7 +50,8 @@ out:
 
 bool ra_token_ref_ok(const unsigned char *p, size_t len)
 {
-	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+	static const char ok[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
 
 	if (!p || len < 1 || len > 64)
 		return false;
@@ -102,8 +103,7 @@ int ra_token_seal(const unsigned char key[RA_TOKEN_KEY_LEN], const char *ref,
 		rc = RC_CRYPTO;
 		goto out;
 	}
-	rc = gcm(1, key, buf + 1, ref, secret, len, buf + 1 + NONCE_LEN,
-		 buf + 1 + NONCE_LEN + len);
+	rc = gcm(1, key, buf + 1, ref, secret, len, buf + 1 + NONCE_LEN, buf + 1 + NONCE_LEN + len);
 	if (rc == 0) {
 		*out = buf;
 		*outlen = len + SEAL_OVERHEAD;

@@ -20,9 +20,9 @@
 
 #include "core/rc.h"
 
-#define RA_TOKEN_REF_LEN 32    /* 16 random bytes, lower-case hex */
-#define RA_TOKEN_SECRET_LEN 24 /* 18 random bytes (144 bits), base64url */
-#define RA_TOKEN_KEY_LEN 32
+#define RA_TOKEN_REF_LEN      32 /* 16 random bytes, lower-case hex */
+#define RA_TOKEN_SECRET_LEN   24 /* 18 random bytes (144 bits), base64url */
+#define RA_TOKEN_KEY_LEN      32
 #define RA_TOKEN_IDENTITY_MAX 128
 
 /*
@@ -42,8 +42,7 @@ bool ra_token_ref_ok(const unsigned char *p, size_t len);
  * (NULL or empty arguments), RC_CRYPTO, RC_NOMEM.
  */
 int ra_token_seal(const unsigned char key[RA_TOKEN_KEY_LEN], const char *ref,
-		  const unsigned char *secret, size_t len, unsigned char **out,
-		  size_t *outlen) WUR;
+		  const unsigned char *secret, size_t len, unsigned char **out, size_t *outlen) WUR;
 
 /*
  * Open a sealed secret. *secret is OPENSSL_malloc'd (free with

@@ -236,7 +236,8 @@ static void on_token(void *arg, int rc, const struct store_token *t)
 	snprintf(req->serial, sizeof(req->serial), "%s", t->identity);
 	bit = ra_token_verify_mac(req, ref, t->secret_enc.p, t->secret_enc.len, &why);
 	if (bit >= 0) {
-		reject(req, bit, why, bit == CMP_FAIL_SYSTEM_FAILURE ? "secret does not open" : why);
+		reject(req, bit, why,
+		       bit == CMP_FAIL_SYSTEM_FAILURE ? "secret does not open" : why);
 		return;
 	}
 	/* Only now, with the MAC verified, say why the token is refused;

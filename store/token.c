@@ -40,9 +40,8 @@ static int submit(struct store_pool *pool, const char *sql, int n, const char *c
 #define BIN(i, b) (v[i] = (const char *)(b).p, lens[i] = (int)(b).len, fmts[i] = 1)
 #define TXT(i, s) (v[i] = (s), lens[i] = 0, fmts[i] = 0)
 
-static const char SQL_GET[] =
-	"SELECT t.alias, t.identity, t.secret_enc, cmpgw_token_refusal(t, $2)"
-	" FROM tokens t WHERE t.ref = $1";
+static const char SQL_GET[] = "SELECT t.alias, t.identity, t.secret_enc, cmpgw_token_refusal(t, $2)"
+			      " FROM tokens t WHERE t.ref = $1";
 
 static void on_get(void *arg, const struct store_result *r)
 {
@@ -67,8 +66,8 @@ static void on_get(void *arg, const struct store_result *r)
 	free(c);
 }
 
-int store_token_get(struct store_pool *pool, const char *ref, const char *alias,
-		    store_token_cb cb, void *arg)
+int store_token_get(struct store_pool *pool, const char *ref, const char *alias, store_token_cb cb,
+		    void *arg)
 {
 	const char *v[2] = { ref, alias };
 	struct call *c = malloc(sizeof(*c));
@@ -138,9 +137,8 @@ int store_token_ir_commit(struct store_pool *pool, const struct store_token_comm
 	return submit(pool, SQL_COMMIT, 18, v, lens, fmts, false, on_status, c);
 }
 
-int store_token_add(struct store_conn *c, const char *ref, const char *alias,
-		    const char *identity, const unsigned char *sealed, size_t sealed_len,
-		    long ttl_s)
+int store_token_add(struct store_conn *c, const char *ref, const char *alias, const char *identity,
+		    const unsigned char *sealed, size_t sealed_len, long ttl_s)
 {
 	char ttl[24], st[6] = "";
 	const char *v[5] = { ref, alias, identity, (const char *)sealed, ttl };
@@ -151,14 +149,15 @@ int store_token_add(struct store_conn *c, const char *ref, const char *alias,
 	if (!c || !ref || !alias || !identity || !sealed || !sealed_len || ttl_s < 1)
 		return RC_INVAL;
 	snprintf(ttl, sizeof(ttl), "%ld", ttl_s);
-	rc = store_conn_pq(c,
-			   "WITH t AS (INSERT INTO tokens (ref, alias, identity, secret_enc, expires_at)"
-			   " VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::bigint))"
-			   " RETURNING ref, alias, identity, expires_at)"
-			   " INSERT INTO audit (event, alias, device_serial, vendor, detail)"
-			   " SELECT 'token_created', alias, identity, 'token',"
-			   " 'token ' || ref || ' expires ' || expires_at FROM t",
-			   5, v, lens, fmts, 0, &r, st, NULL, 0);
+	rc = store_conn_pq(
+		c,
+		"WITH t AS (INSERT INTO tokens (ref, alias, identity, secret_enc, expires_at)"
+		" VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::bigint))"
+		" RETURNING ref, alias, identity, expires_at)"
+		" INSERT INTO audit (event, alias, device_serial, vendor, detail)"
+		" SELECT 'token_created', alias, identity, 'token',"
+		" 'token ' || ref || ' expires ' || expires_at FROM t",
+		5, v, lens, fmts, 0, &r, st, NULL, 0);
 	PQclear(r);
 	if (rc != RC_OK)
 		return strcmp(st, "23505") == 0 ? RC_EXISTS : RC_DB;
@@ -175,7 +174,8 @@ int store_token_list(struct store_conn *c, store_token_row_cb cb, void *arg)
 		" WHEN expires_at <= now() THEN 'expired' ELSE 'active' END,"
 		" to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
 		" to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-		" coalesce(to_char(used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-')"
+		" coalesce(to_char(used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+		"'-')"
 		" FROM tokens ORDER BY created_at, ref",
 		0, NULL, NULL, NULL, 0, &r, NULL, NULL, 0);
 
@@ -204,9 +204,11 @@ int store_token_revoke(struct store_conn *c, const char *ref, const char **was)
 	rc = store_conn_pq(
 		c,
 		"WITH u AS (UPDATE tokens SET state = 'revoked'"
-		"  WHERE ref = $1 AND state = 'active' AND used_at IS NULL RETURNING ref, alias, identity),"
+		"  WHERE ref = $1 AND state = 'active' AND used_at IS NULL RETURNING ref, alias, "
+		"identity),"
 		" a AS (INSERT INTO audit (event, alias, device_serial, vendor, detail)"
-		"  SELECT 'token_revoked', alias, identity, 'token', 'token ' || ref FROM u RETURNING 1)"
+		"  SELECT 'token_revoked', alias, identity, 'token', 'token ' || ref FROM u "
+		"RETURNING 1)"
 		" SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'revoked'"
 		"  ELSE coalesce((SELECT CASE state WHEN 'active' THEN 'used' ELSE state END"
 		"   FROM tokens WHERE ref = $1), 'unknown') END",

@@ -27,8 +27,8 @@ struct store_token {
 };
 /* t == NULL: no such reference (rc 0). */
 typedef void (*store_token_cb)(void *arg, int rc, const struct store_token *t);
-int store_token_get(struct store_pool *pool, const char *ref, const char *alias,
-		    store_token_cb cb, void *arg) WUR;
+int store_token_get(struct store_pool *pool, const char *ref, const char *alias, store_token_cb cb,
+		    void *arg) WUR;
 
 /* Consume the token and commit the certificate issued for it in one
  * statement (cmpgw_token_ir_commit): status "ok" or unknown, revoked,
@@ -47,9 +47,8 @@ int store_token_ir_commit(struct store_pool *pool, const struct store_token_comm
 
 /* Blocking, CLI. Insert a token valid for ttl_s seconds from now (audited
  * 'token_created'). RC_EXISTS if ref is taken, RC_INVAL, RC_DB. */
-int store_token_add(struct store_conn *c, const char *ref, const char *alias,
-		    const char *identity, const unsigned char *sealed, size_t sealed_len,
-		    long ttl_s) WUR;
+int store_token_add(struct store_conn *c, const char *ref, const char *alias, const char *identity,
+		    const unsigned char *sealed, size_t sealed_len, long ttl_s) WUR;
 
 /* One listed token (no secret); strings valid during the callback only. */
 struct store_token_row {

@@ -54,7 +54,8 @@ static void test_seal(void)
 
 	ok(ra_token_seal(key, ref, sec, sizeof(sec) - 1, &blob, &n) == 0, "seal");
 	is_int(n, sizeof(sec) - 1 + 29, "sealed = version + nonce + ciphertext + tag");
-	ok(blob && memmem(blob, n, sec, sizeof(sec) - 1) == NULL, "plaintext not in the sealed form");
+	ok(blob && memmem(blob, n, sec, sizeof(sec) - 1) == NULL,
+	   "plaintext not in the sealed form");
 	ok(ra_token_open(key, ref, blob, n, &out, &len) == 0 && len == sizeof(sec) - 1 &&
 		   memcmp(out, sec, len) == 0,
 	   "open returns the secret");
