@@ -35,6 +35,7 @@ struct http_req {
 	size_t len;
 	char *path;
 	char peer[80];
+	const char *allow; /* Allow header of a 405, static string */
 	void *data;
 };
 
@@ -254,6 +255,11 @@ void http_req_set_data(struct http_req *req, void *data)
 	req->data = data;
 }
 
+void http_req_set_allow(struct http_req *req, const char *allow)
+{
+	req->allow = allow;
+}
+
 void *http_req_get_data(const struct http_req *req)
 {
 	return req->data;
@@ -284,7 +290,7 @@ void http_reply(struct http_req *req, int status, const char *content_type,
 	if (req->srv->draining)
 		evhttp_add_header(hdrs, "Connection", "close");
 	if (status == 405)
-		evhttp_add_header(hdrs, "Allow", "POST");
+		evhttp_add_header(hdrs, "Allow", req->allow ? req->allow : "POST");
 	out = evbuffer_new();
 	if (out && body && len)
 		evbuffer_add(out, body, len);

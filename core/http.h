@@ -53,6 +53,10 @@ bool http_req_cancelled(const struct http_req *req);
 void http_req_set_data(struct http_req *req, void *data);
 void *http_req_get_data(const struct http_req *req);
 
+/* Methods named in the Allow header of a 405 reply (default "POST");
+ * allow must be a static string. */
+void http_req_set_allow(struct http_req *req, const char *allow);
+
 /* The one function that answers: sends status/body (copied) and frees req.
  * content_type NULL = no body type (error pages get text/plain). */
 void http_reply(struct http_req *req, int status, const char *content_type,

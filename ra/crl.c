@@ -210,6 +210,7 @@ void ra_crl_serve(struct ra_crl *c, struct http_req *hr)
 	enum http_method m = http_req_method(hr);
 
 	if (m != HTTP_M_GET && m != HTTP_M_HEAD) {
+		http_req_set_allow(hr, "GET, HEAD");
 		http_reply(hr, 405, NULL, NULL, 0);
 		return;
 	}
