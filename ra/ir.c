@@ -282,6 +282,11 @@ void ra_ir_handle(struct ra_req *req)
 	crm = sk_CMPGW_CERTREQMSG_value(reqs, 0);
 	req->cert_req_id = ASN1_INTEGER_get(crm->certReq->certReqId);
 	req->asked = crm->certReq->certTemplate ? crm->certReq->certTemplate->subject : NULL;
+	/* RFC 9483 4.1.1: a single request carries certReqId 0. */
+	if (req->cert_req_id != 0) {
+		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "certReqId must be 0");
+		return;
+	}
 	/* Shared-secret enrollment with a one-time token (ra/token_ir.c) */
 	if (req->msg->body->type == CMP_BODY_IR && (req->alias->auth & CFG_AUTH_TOKEN) &&
 	    cmp_prot_is_pbmac(req->msg)) {

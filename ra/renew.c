@@ -290,6 +290,10 @@ void ra_kur_handle(struct ra_req *req)
 	crm = sk_CMPGW_CERTREQMSG_value(reqs, 0);
 	req->cert_req_id = ASN1_INTEGER_get(crm->certReq->certReqId);
 	req->asked = crm->certReq->certTemplate ? crm->certReq->certTemplate->subject : NULL;
+	if (req->cert_req_id != 0) { /* RFC 9483 4.1.3 */
+		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "certReqId must be 0");
+		return;
+	}
 	bit = ra_ir_verify_protection(req, &why);
 	if (bit >= 0) {
 		ra_req_fail(req, bit, why);
