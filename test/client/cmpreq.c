@@ -7,6 +7,8 @@
  *   cmpreq ir|cr|kur --cert C --key K --newkey NK --out F [--extracerts F]...
  *          [--subject /CN=x] [--tid HEX] [--no-oldcertid] [--bad-pop]
  *          [--implicit] [--pvno N]
+ *   cmpreq p10cr --cert C --key K --csr CSR.pem [--bad-csr-sig] --out F
+ *   cmpreq error --cert C --key K --tid HEX --out F
  *   cmpreq show F      prints: body=<name> tid=<hex> status=<n> failinfo=<bits>
  *                      text=<statusString>
  * Exit: 0 ok, 1 failure, 2 usage.
@@ -26,11 +28,30 @@
 #include "cmp/sig.h"
 
 struct args {
-	const char *cmd, *cert, *key, *newkey, *out, *subject, *tid;
+	const char *cmd, *cert, *key, *newkey, *out, *subject, *tid, *csr;
 	const char *extra[8];
 	int nextra, pvno;
-	bool no_oldcertid, bad_pop, implicit;
+	bool no_oldcertid, bad_pop, implicit, bad_csr_sig;
 };
+
+static X509_REQ *load_csr(const char *path, bool corrupt)
+{
+	FILE *f = fopen(path, "r");
+	X509_REQ *r = f ? PEM_read_X509_REQ(f, NULL, NULL, NULL) : NULL;
+	const ASN1_BIT_STRING *sig = NULL;
+	if (f)
+		fclose(f);
+	if (r && corrupt) {
+		/* i2d caches the encoding; flip a signature bit in place */
+		X509_REQ_get0_signature(r, &sig, NULL);
+		if (sig && sig->length > 0)
+			((ASN1_BIT_STRING *)sig)->data[sig->length / 2] ^= 0x01;
+	}
+	return r;
+}
+
+/* Body of the message for a->cmd; 0 or 1. */
+static int set_body(const struct args *a, CMPGW_MSG *m, X509 *cert, EVP_PKEY *newkey);
 
 static X509 *load_cert(const char *path)
 {
@@ -135,16 +156,13 @@ static CMPGW_CERTREQMSG *certreqmsg(const struct args *a, X509 *cert, EVP_PKEY *
 static int make(const struct args *a)
 {
 	X509 *cert = load_cert(a->cert);
-	EVP_PKEY *key = load_key(a->key), *newkey = load_key(a->newkey);
+	EVP_PKEY *key = load_key(a->key), *newkey = a->newkey ? load_key(a->newkey) : NULL;
 	CMPGW_MSG *m = CMPGW_MSG_new();
 	unsigned char *der = NULL;
 	size_t len = 0;
-	int type = strcmp(a->cmd, "ir") == 0 ? CMP_BODY_IR
-		   : strcmp(a->cmd, "cr") == 0 ? CMP_BODY_CR
-					       : CMP_BODY_KUR;
 	int rc = 1;
 
-	if (!cert || !key || !newkey) {
+	if (!cert || !key || (a->newkey && !newkey)) {
 		fprintf(stderr, "cmpreq: cannot load --cert/--key/--newkey\n");
 		goto out;
 	}
@@ -164,9 +182,8 @@ static int make(const struct args *a)
 	if (a->implicit)
 		if (cmp_build_implicit_confirm(m) != 0)
 			fprintf(stderr, "cmpreq: implicitConfirm not added\n");
-	m->body->type = type;
-	m->body->value.ir = sk_CMPGW_CERTREQMSG_new_null();
-	sk_CMPGW_CERTREQMSG_push(m->body->value.ir, certreqmsg(a, cert, newkey));
+	if (set_body(a, m, cert, newkey) != 0)
+		goto out;
 	m->extraCerts = sk_X509_new_null();
 	X509_up_ref(cert);
 	sk_X509_push(m->extraCerts, cert);
@@ -189,6 +206,32 @@ out:
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(newkey);
 	return rc;
+}
+
+static int set_body(const struct args *a, CMPGW_MSG *m, X509 *cert, EVP_PKEY *newkey)
+{
+	if (strcmp(a->cmd, "p10cr") == 0) {
+		m->body->type = CMP_BODY_P10CR;
+		m->body->value.p10cr = a->csr ? load_csr(a->csr, a->bad_csr_sig) : NULL;
+		return m->body->value.p10cr ? 0 : 1;
+	}
+	if (strcmp(a->cmd, "error") == 0) {
+		/* RFC 4210 5.3.21: the client gives up on the transaction */
+		m->body->type = CMP_BODY_ERROR;
+		m->body->value.error = CMPGW_ERRORMSG_new();
+		CMPGW_STATUSINFO_free(m->body->value.error->pKIStatusInfo);
+		m->body->value.error->pKIStatusInfo =
+			cmp_build_statusinfo(CMP_STATUS_REJECTION, CMP_FAIL_BAD_REQUEST, "client gives up");
+		return m->body->value.error->pKIStatusInfo ? 0 : 1;
+	}
+	if (!newkey)
+		return 1;
+	m->body->type = strcmp(a->cmd, "ir") == 0   ? CMP_BODY_IR
+			: strcmp(a->cmd, "cr") == 0 ? CMP_BODY_CR
+						    : CMP_BODY_KUR;
+	m->body->value.ir = sk_CMPGW_CERTREQMSG_new_null();
+	sk_CMPGW_CERTREQMSG_push(m->body->value.ir, certreqmsg(a, cert, newkey));
+	return 0;
 }
 
 static const CMPGW_STATUSINFO *status_of(const CMPGW_MSG *m)
@@ -249,7 +292,8 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && strcmp(argv[1], "show") == 0)
 		return show(argv[2]);
-	if (argc < 2 || (strcmp(argv[1], "ir") && strcmp(argv[1], "cr") && strcmp(argv[1], "kur")))
+	if (argc < 2 || (strcmp(argv[1], "ir") && strcmp(argv[1], "cr") && strcmp(argv[1], "kur") &&
+			 strcmp(argv[1], "p10cr") && strcmp(argv[1], "error")))
 		goto usage;
 	a.cmd = argv[1];
 	for (int i = 2; i < argc; i++) {
@@ -260,6 +304,8 @@ int main(int argc, char **argv)
 			a.bad_pop = true;
 		else if (strcmp(o, "--implicit") == 0)
 			a.implicit = true;
+		else if (strcmp(o, "--bad-csr-sig") == 0)
+			a.bad_csr_sig = true;
 		else if (!v)
 			goto usage;
 		else if (strcmp(o, "--cert") == 0)
@@ -272,6 +318,8 @@ int main(int argc, char **argv)
 			a.out = v, i++;
 		else if (strcmp(o, "--subject") == 0)
 			a.subject = v, i++;
+		else if (strcmp(o, "--csr") == 0)
+			a.csr = v, i++;
 		else if (strcmp(o, "--tid") == 0)
 			a.tid = v, i++;
 		else if (strcmp(o, "--pvno") == 0)
@@ -281,11 +329,12 @@ int main(int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (!a.cert || !a.key || !a.newkey || !a.out)
+	if (!a.cert || !a.key || !a.out)
 		goto usage;
 	return make(&a);
 usage:
-	fprintf(stderr, "usage: cmpreq ir|cr|kur --cert C --key K --newkey NK --out F "
+	fprintf(stderr, "usage: cmpreq ir|cr|kur|p10cr|error --cert C --key K [--newkey NK] --out F "
+			"[--csr CSR] [--bad-csr-sig] "
 			"[--extracerts F] [--subject CN] [--tid HEX] [--no-oldcertid] [--bad-pop] "
 			"[--implicit] [--pvno N] | cmpreq show F\n");
 	return 2;

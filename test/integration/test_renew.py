@@ -152,6 +152,31 @@ def main(t):
                    " WHERE c.device_serial = 'ACME-0003'"), "rejected",
          "its transaction is rejected")
 
+    # ---- p10cr with a broken CSR signature: badPOP ------------------------------------
+    csr2 = os.path.join(gw.tmp, "p10b.csr")
+    openssl("req", "-new", "-key", k_d2, "-subj", "/CN=x", "-out", csr2)
+    n = gw.scalar("SELECT count(*) FROM certificates")
+    m = crafted(gw, t, "p10cr-bad-csr", "p10cr", "--cert", op_d2, "--key", k_d2, "--csr", csr2,
+                "--bad-csr-sig")
+    t.ok(m.body_type == "error" and 9 in m.failbits, "p10cr with a bad CSR signature: badPOP",
+         m.describe())
+    t.eq(gw.scalar("SELECT count(*) FROM certificates"), n, "refused p10cr wrote no certificate")
+
+    # ---- an error message from the client closes its transaction ----------------------
+    k7 = new_key(os.path.join(gw.tmp, "k7.key"))
+    r = renew(gw, "kur", op_d2, k_d2, k7, confirm="disable")
+    t.ok(r.rc == 0 and not r.has("sending CERTCONF"), "kur left unconfirmed", repr(r))
+    tid = gw.scalar("SELECT encode(tid, 'hex') FROM transactions WHERE state = 'issued'")
+    t.ok(tid is not None, "an issued, unconfirmed transaction exists")
+    m = crafted(gw, t, "client-error", "error", "--cert", op_d2, "--key", k_d2, "--tid", tid or "00")
+    t.eq(m.body_type, "pkiconf", "error from the client answered with pkiConf", m.describe())
+    t.eq(gw.scalar("SELECT state FROM transactions WHERE tid = decode('%s', 'hex')" % tid),
+         "rejected", "client error: transaction closed (rejected)")
+    t.eq(gw.scalar("SELECT c.status FROM certificates c JOIN transactions t ON t.cert_id = c.id"
+                   " WHERE t.tid = decode('%s', 'hex')" % tid), "revoked",
+         "client error: the unconfirmed certificate is revoked")
+    t.eq(status_of(gw, op_d2), "active", "client error: the old certificate stays active")
+
     # ---- renewal_revokes_old ---------------------------------------------------------
     gw.cfg["profiles"]["device"]["renewal_revokes_old"] = True
     gw.write_config(gw.cfg)
