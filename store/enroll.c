@@ -6,65 +6,20 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "store/call.h"
 
-/* Carries the caller's callback through store_db_query. */
-struct call {
-	union {
-		store_status_cb status;
-		store_txn_cb txn;
-		store_vendors_cb vendors;
-	} cb;
-	void *arg;
-};
+#define BIN STORE_BIN
+#define BIN32 STORE_BIN32
+#define TXT STORE_TXT
 
-static struct call *call_new(void *cb, void *arg)
-{
-	struct call *c = malloc(sizeof(*c));
-	if (c) {
-		c->cb.status = (store_status_cb)cb;
-		c->arg = arg;
-	}
-	return c;
-}
-
-static void log_db_error(const struct store_result *r, const char *what)
-{
-	log_error(NULL, "%s: database error %s: %s", what, r->sqlstate,
-		  r->errmsg ? r->errmsg : "?");
-}
-
-static void on_status(void *arg, const struct store_result *r)
-{
-	struct call *c = arg;
-	if (r->rc != 0) {
-		if (r->rc != RC_CANCELLED)
-			log_db_error(r, "enroll");
-		c->cb.status(c->arg, r->rc, NULL);
-	} else if (r->nrows != 1 || r->ncols < 1 || store_isnull(r, 0, 0)) {
-		c->cb.status(c->arg, RC_DB, NULL);
-	} else {
-		c->cb.status(c->arg, 0, store_val(r, 0, 0));
-	}
-	free(c);
-}
-
+/* Queue sql with a new call record for cb/arg. */
 static int submit(struct store_pool *pool, const char *sql, int n, const char *const *v,
-		  const int *lens, const int *fmts, bool binary, store_cb on, void *cb, void *arg)
+		  const int *lens, const int *fmts, bool binary, store_cb on, void (*cb)(void),
+		  void *arg, const char *what)
 {
-	struct call *c = call_new(cb, arg);
-	int rc;
-
-	if (!c)
-		return RC_NOMEM;
-	rc = store_db_query(pool, sql, n, v, lens, fmts, binary, on, c);
-	if (rc != 0)
-		free(c);
-	return rc;
+	return store_call_submit(pool, sql, n, v, lens, fmts, binary, on,
+				 store_call_new(cb, arg, what));
 }
-
-#define BIN(i, b) (v[i] = (const char *)(b).p, lens[i] = (int)(b).len, fmts[i] = 1)
-#define BIN32(i, p) (v[i] = (const char *)(p), lens[i] = 32, fmts[i] = 1)
-#define TXT(i, s) (v[i] = (s), lens[i] = 0, fmts[i] = 0)
 
 static const char SQL_IR_COMMIT[] =
 	"SELECT cmpgw_ir_commit($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,"
@@ -106,7 +61,8 @@ int store_enroll_ir_commit(struct store_pool *pool, const struct store_ir_commit
 	TXT(21, dl);
 	TXT(22, c->allow_reenroll ? "t" : "f");
 	TXT(23, c->peer);
-	return submit(pool, SQL_IR_COMMIT, 24, v, lens, fmts, false, on_status, (void *)cb, arg);
+	return submit(pool, SQL_IR_COMMIT, 24, v, lens, fmts, false, store_call_on_status,
+		      (void (*)(void))cb, arg, "enroll");
 }
 
 static const char SQL_TXN_GET[] =
@@ -127,15 +83,15 @@ static struct store_bytes col_bytes(const struct store_result *r, int col)
 
 static void on_txn(void *arg, const struct store_result *r)
 {
-	struct call *c = arg;
+	struct store_call *c = arg;
+	store_txn_cb cb = (store_txn_cb)c->fn;
 	struct store_txn t;
 
+	store_call_log(c, r);
 	if (r->rc != 0) {
-		if (r->rc != RC_CANCELLED)
-			log_db_error(r, "transaction lookup");
-		c->cb.txn(c->arg, r->rc, NULL);
+		cb(c->arg, r->rc, NULL);
 	} else if (r->nrows == 0) {
-		c->cb.txn(c->arg, 0, NULL);
+		cb(c->arg, 0, NULL);
 	} else {
 		memset(&t, 0, sizeof(t));
 		t.alias = store_val(r, 0, 0);
@@ -153,7 +109,7 @@ static void on_txn(void *arg, const struct store_result *r)
 		t.implicit = imp.len > 0 && imp.p[0] == 't';
 		t.token_ref = store_isnull(r, 0, 9) ? NULL : store_val(r, 0, 9);
 		t.token_secret_enc = col_bytes(r, 10);
-		c->cb.txn(c->arg, 0, &t);
+		cb(c->arg, 0, &t);
 	}
 	free(c);
 }
@@ -165,7 +121,8 @@ int store_enroll_txn_get(struct store_pool *pool, struct store_bytes tid, store_
 	int lens[1], fmts[1];
 
 	BIN(0, tid);
-	return submit(pool, SQL_TXN_GET, 1, v, lens, fmts, true, on_txn, (void *)cb, arg);
+	return submit(pool, SQL_TXN_GET, 1, v, lens, fmts, true, on_txn, (void (*)(void))cb, arg,
+		      "transaction lookup");
 }
 
 int store_enroll_confirm(struct store_pool *pool, struct store_bytes tid, bool accept,
@@ -179,20 +136,20 @@ int store_enroll_confirm(struct store_pool *pool, struct store_bytes tid, bool a
 	TXT(2, peer);
 	TXT(3, detail);
 	return submit(pool, "SELECT cmpgw_confirm($1,$2,$3,$4)", 4, v, lens, fmts, false,
-		      on_status, (void *)cb, arg);
+		      store_call_on_status, (void (*)(void))cb, arg, "confirm");
 }
 
 int store_enroll_sweep(struct store_pool *pool, store_status_cb cb, void *arg)
 {
-	return submit(pool, "SELECT cmpgw_sweep()::text", 0, NULL, NULL, NULL, false, on_status,
-		      (void *)cb, arg);
+	return submit(pool, "SELECT cmpgw_sweep()::text", 0, NULL, NULL, NULL, false,
+		      store_call_on_status, (void (*)(void))cb, arg, "sweep");
 }
 
 static void on_audit(void *arg, const struct store_result *r)
 {
+	static const struct store_call audit = { NULL, NULL, "audit" };
 	(void)arg;
-	if (r->rc != 0 && r->rc != RC_CANCELLED)
-		log_db_error(r, "audit");
+	store_call_log(&audit, r);
 }
 
 void store_enroll_audit(struct store_pool *pool, const char *event, const char *alias,
@@ -226,18 +183,18 @@ static const char SQL_VENDORS[] =
 
 static void on_vendors(void *arg, const struct store_result *r)
 {
-	struct call *c = arg;
+	struct store_call *c = arg;
+	store_vendors_cb cb = (store_vendors_cb)c->fn;
 	struct store_vendor_row *rows = NULL;
 
+	store_call_log(c, r);
 	if (r->rc != 0) {
-		if (r->rc != RC_CANCELLED)
-			log_db_error(r, "vendor load");
-		c->cb.vendors(c->arg, r->rc, NULL, 0);
+		cb(c->arg, r->rc, NULL, 0);
 		goto out;
 	}
 	rows = calloc((size_t)r->nrows + 1, sizeof(*rows));
 	if (!rows) {
-		c->cb.vendors(c->arg, RC_NOMEM, NULL, 0);
+		cb(c->arg, RC_NOMEM, NULL, 0);
 		goto out;
 	}
 	for (int i = 0; i < r->nrows; i++) {
@@ -251,7 +208,7 @@ static void on_vendors(void *arg, const struct store_result *r)
 		rows[i].der.p = (const unsigned char *)store_val(r, i, 5);
 		rows[i].der.len = store_isnull(r, i, 5) ? 0 : (size_t)store_len(r, i, 5);
 	}
-	c->cb.vendors(c->arg, 0, rows, (size_t)r->nrows);
+	cb(c->arg, 0, rows, (size_t)r->nrows);
 out:
 	free(rows);
 	free(c);
@@ -259,12 +216,13 @@ out:
 
 int store_enroll_vendors(struct store_pool *pool, store_vendors_cb cb, void *arg)
 {
-	return submit(pool, SQL_VENDORS, 0, NULL, NULL, NULL, true, on_vendors, (void *)cb, arg);
+	return submit(pool, SQL_VENDORS, 0, NULL, NULL, NULL, true, on_vendors,
+		      (void (*)(void))cb, arg, "vendor load");
 }
 
 int store_enroll_vendors_sync(struct store_conn *conn, store_vendors_cb cb, void *arg)
 {
-	struct call *c = call_new((void *)cb, arg);
+	struct store_call *c = store_call_new((void (*)(void))cb, arg, "vendor load");
 	int rc;
 
 	if (!c)

@@ -8,52 +8,26 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "store/call.h"
 #include "store/db_int.h"
 
-struct call {
-	union {
-		store_token_cb token;
-		store_status_cb status;
-	} cb;
-	void *arg;
-};
-
-static void log_db_error(const struct store_result *r, const char *what)
-{
-	log_error(NULL, "%s: database error %s: %s", what, r->sqlstate,
-		  r->errmsg ? r->errmsg : "?");
-}
-
-static int submit(struct store_pool *pool, const char *sql, int n, const char *const *v,
-		  const int *lens, const int *fmts, bool binary, store_cb on, struct call *c)
-{
-	int rc;
-
-	if (!c)
-		return RC_NOMEM;
-	rc = store_db_query(pool, sql, n, v, lens, fmts, binary, on, c);
-	if (rc != 0)
-		free(c);
-	return rc;
-}
-
-#define BIN(i, b) (v[i] = (const char *)(b).p, lens[i] = (int)(b).len, fmts[i] = 1)
-#define TXT(i, s) (v[i] = (s), lens[i] = 0, fmts[i] = 0)
+#define BIN STORE_BIN
+#define TXT STORE_TXT
 
 static const char SQL_GET[] = "SELECT t.alias, t.identity, t.secret_enc, cmpgw_token_refusal(t, $2)"
 			      " FROM tokens t WHERE t.ref = $1";
 
 static void on_get(void *arg, const struct store_result *r)
 {
-	struct call *c = arg;
+	struct store_call *c = arg;
+	store_token_cb cb = (store_token_cb)c->fn;
 	struct store_token t;
 
+	store_call_log(c, r);
 	if (r->rc != 0) {
-		if (r->rc != RC_CANCELLED)
-			log_db_error(r, "token lookup");
-		c->cb.token(c->arg, r->rc, NULL);
+		cb(c->arg, r->rc, NULL);
 	} else if (r->nrows == 0) {
-		c->cb.token(c->arg, 0, NULL);
+		cb(c->arg, 0, NULL);
 	} else {
 		/* binary result: text columns are raw bytes, NUL-terminated by libpq */
 		t.alias = store_val(r, 0, 0);
@@ -61,7 +35,7 @@ static void on_get(void *arg, const struct store_result *r)
 		t.secret_enc.p = (const unsigned char *)store_val(r, 0, 2);
 		t.secret_enc.len = (size_t)store_len(r, 0, 2);
 		t.refusal = store_isnull(r, 0, 3) ? NULL : store_val(r, 0, 3);
-		c->cb.token(c->arg, 0, &t);
+		cb(c->arg, 0, &t);
 	}
 	free(c);
 }
@@ -70,29 +44,8 @@ int store_token_get(struct store_pool *pool, const char *ref, const char *alias,
 		    void *arg)
 {
 	const char *v[2] = { ref, alias };
-	struct call *c = malloc(sizeof(*c));
-
-	if (c) {
-		c->cb.token = cb;
-		c->arg = arg;
-	}
-	return submit(pool, SQL_GET, 2, v, NULL, NULL, true, on_get, c);
-}
-
-static void on_status(void *arg, const struct store_result *r)
-{
-	struct call *c = arg;
-
-	if (r->rc != 0) {
-		if (r->rc != RC_CANCELLED)
-			log_db_error(r, "token commit");
-		c->cb.status(c->arg, r->rc, NULL);
-	} else if (r->nrows != 1 || r->ncols < 1 || store_isnull(r, 0, 0)) {
-		c->cb.status(c->arg, RC_DB, NULL);
-	} else {
-		c->cb.status(c->arg, 0, store_val(r, 0, 0));
-	}
-	free(c);
+	return store_call_submit(pool, SQL_GET, 2, v, NULL, NULL, true, on_get,
+				 store_call_new((void (*)(void))cb, arg, "token lookup"));
 }
 
 static const char SQL_COMMIT[] =
@@ -106,12 +59,6 @@ int store_token_ir_commit(struct store_pool *pool, const struct store_token_comm
 	int lens[18], fmts[18];
 	char crid[24], nb[24], na[24], dl[16];
 	struct store_bytes kfp = { t->key_fp, 32 };
-	struct call *c = malloc(sizeof(*c));
-
-	if (c) {
-		c->cb.status = cb;
-		c->arg = arg;
-	}
 	snprintf(crid, sizeof(crid), "%ld", t->cert_req_id);
 	snprintf(nb, sizeof(nb), "%lld", t->not_before);
 	snprintf(na, sizeof(na), "%lld", t->not_after);
@@ -134,7 +81,8 @@ int store_token_ir_commit(struct store_pool *pool, const struct store_token_comm
 	TXT(15, t->implicit ? "t" : "f");
 	TXT(16, dl);
 	TXT(17, t->peer);
-	return submit(pool, SQL_COMMIT, 18, v, lens, fmts, false, on_status, c);
+	return store_call_submit(pool, SQL_COMMIT, 18, v, lens, fmts, false, store_call_on_status,
+				 store_call_new((void (*)(void))cb, arg, "token commit"));
 }
 
 int store_token_add(struct store_conn *c, const char *ref, const char *alias, const char *identity,

@@ -1,0 +1,53 @@
+#include "store/call.h"
+
+#include <stdlib.h>
+
+#include "core/log.h"
+#include "store/enroll.h"
+
+struct store_call *store_call_new(void (*fn)(void), void *arg, const char *what)
+{
+	struct store_call *c = malloc(sizeof(*c));
+	if (c) {
+		c->fn = fn;
+		c->arg = arg;
+		c->what = what;
+	}
+	return c;
+}
+
+int store_call_submit(struct store_pool *pool, const char *sql, int n, const char *const *v,
+		      const int *lens, const int *fmts, bool binary, store_cb on,
+		      struct store_call *c)
+{
+	int rc;
+
+	if (!c)
+		return RC_NOMEM;
+	rc = store_db_query(pool, sql, n, v, lens, fmts, binary, on, c);
+	if (rc != 0)
+		free(c);
+	return rc;
+}
+
+void store_call_log(const struct store_call *c, const struct store_result *r)
+{
+	if (r->rc != 0 && r->rc != RC_CANCELLED)
+		log_error(NULL, "%s: database error %s: %s", c->what, r->sqlstate,
+			  r->errmsg ? r->errmsg : "?");
+}
+
+void store_call_on_status(void *arg, const struct store_result *r)
+{
+	struct store_call *c = arg;
+	store_status_cb cb = (store_status_cb)c->fn;
+
+	store_call_log(c, r);
+	if (r->rc != 0)
+		cb(c->arg, r->rc, NULL);
+	else if (r->nrows != 1 || r->ncols < 1 || store_isnull(r, 0, 0))
+		cb(c->arg, RC_DB, NULL);
+	else
+		cb(c->arg, 0, store_val(r, 0, 0));
+	free(c);
+}

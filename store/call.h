@@ -1,0 +1,40 @@
+/*
+ * store/call.h - internal to store/: carry a caller's typed callback
+ * through store_db_query(), log failures in one way, and fill parameter
+ * arrays. Every async query wrapper in store/ uses these.
+ */
+#ifndef CMPGW_STORE_CALL_H
+#define CMPGW_STORE_CALL_H
+
+#include <stdbool.h>
+
+#include "store/db.h"
+
+struct store_call {
+	void (*fn)(void); /* the caller's callback; each on_* casts it back */
+	void *arg;
+	const char *what; /* names the query in error logs */
+};
+
+/* New call record (caller frees on the callback path); NULL on OOM. */
+struct store_call *store_call_new(void (*fn)(void), void *arg, const char *what);
+
+/* Queue the statement with c as the callback argument. c is consumed:
+ * freed here on failure (also RC_NOMEM when c is NULL), else by on. */
+int store_call_submit(struct store_pool *pool, const char *sql, int n, const char *const *v,
+		      const int *lens, const int *fmts, bool binary, store_cb on,
+		      struct store_call *c) WUR;
+
+/* Log a failed result, except cancellations (parameters never logged). */
+void store_call_log(const struct store_call *c, const struct store_result *r);
+
+/* store_cb for statements that return one text value: calls the
+ * store_status_cb in c with it (or rc), then frees c. */
+void store_call_on_status(void *arg, const struct store_result *r);
+
+/* Parameter i of arrays v/lens/fmts: binary bytes, 32 raw bytes, text. */
+#define STORE_BIN(i, b) (v[i] = (const char *)(b).p, lens[i] = (int)(b).len, fmts[i] = 1)
+#define STORE_BIN32(i, p) (v[i] = (const char *)(p), lens[i] = 32, fmts[i] = 1)
+#define STORE_TXT(i, s) (v[i] = (s), lens[i] = 0, fmts[i] = 0)
+
+#endif
