@@ -19,6 +19,7 @@
 #include "cmp/build.h"
 #include "cmp/certhash.h"
 #include "policy/profile.h"
+#include "ra/issued.h"
 #include "store/renew.h"
 
 #define OID_OLDCERTID "1.3.6.1.5.5.7.5.1.5" /* id-regCtrl-oldCertID, RFC 4211 6.5 */
@@ -147,50 +148,42 @@ static int commit(struct renew *r)
 {
 	struct ra_req *req = r->req;
 	const CMPGW_HDR *h = req->msg->header;
-	unsigned char sender_fp[32], key_fp[32], hash[EVP_MAX_MD_SIZE];
-	unsigned char *cert_der = NULL, *sender_der = NULL;
-	unsigned int hlen = sizeof(hash);
-	char issuer[512], subject[512], *serial_hex = NULL;
-	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(req->cert), NULL);
-	int clen = i2d_X509(req->cert, &cert_der), slen = i2d_X509(req->signer, &sender_der);
-	int rc = RC_CRYPTO;
+	unsigned char sender_fp[32], *sender_der = NULL;
+	int slen = i2d_X509(req->signer, &sender_der);
+	struct ra_issued f;
+	int rc = ra_issued_facts(req->cert, &f);
 
-	serial_hex = bn ? BN_bn2hex(bn) : NULL;
-	if (clen <= 0 || slen <= 0 || !serial_hex || ra_trust_cert_fp(req->signer, sender_fp) ||
-	    ra_trust_spki_fp(req->cert, key_fp) ||
-	    cmp_certhash_compute(req->cert, NULL, hash, &hlen) != 0 ||
-	    RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1)
+	if (rc != 0 || slen <= 0 || ra_trust_cert_fp(req->signer, sender_fp) ||
+	    RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1) {
+		rc = RC_CRYPTO;
 		goto out;
-	ra_name_str(X509_get_issuer_name(req->cert), issuer, sizeof(issuer));
-	ra_name_str(X509_get_subject_name(req->cert), subject, sizeof(subject));
+	}
 	struct store_renew_commit c = {
 		.tid = { h->transactionID->data, (size_t)h->transactionID->length },
 		.sender_cert = { sender_der, (size_t)slen },
 		.server_nonce = { req->server_nonce, sizeof(req->server_nonce) },
 		.client_nonce = { h->senderNonce->data, (size_t)h->senderNonce->length },
-		.cert = { cert_der, (size_t)clen },
-		.cert_hash = { hash, hlen },
+		.cert = { f.der, f.len },
+		.cert_hash = { f.hash, f.hlen },
 		.sender_fp = sender_fp,
-		.key_fp = key_fp,
+		.key_fp = f.key_fp,
 		.alias = req->alias->label,
 		.body = cmp_asn1_body_name(req->msg->body->type),
-		.issuer = issuer,
-		.serial_hex = serial_hex,
-		.subject = subject,
+		.issuer = f.issuer,
+		.serial_hex = f.serial_hex,
+		.subject = f.subject,
 		.peer = req->log.peer,
 		.old_id = req->old_cert_id,
 		.cert_req_id = req->cert_req_id,
-		.not_before = ra_asn1_epoch(X509_get0_notBefore(req->cert)),
-		.not_after = ra_asn1_epoch(X509_get0_notAfter(req->cert)),
+		.not_before = f.not_before,
+		.not_after = f.not_after,
 		.implicit = req->implicit,
 		.revoke_old = req->alias->profile->renewal_revokes_old,
 		.deadline_s = req->alias->confirm_deadline_s,
 	};
 	rc = store_renew_commit(req->rw->db, &c, on_commit, r);
 out:
-	OPENSSL_free(serial_hex);
-	BN_free(bn);
-	OPENSSL_free(cert_der);
+	ra_issued_clear(&f);
 	OPENSSL_free(sender_der);
 	return rc;
 }

@@ -10,6 +10,7 @@
  * Every refusal writes one 'token_rejected' audit row and nothing else.
  */
 #include "ra/ra.h"
+#include "ra/issued.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -135,45 +136,37 @@ static void on_commit(void *arg, int rc, const char *status)
 
 static int commit(struct ra_req *req, const char *ref)
 {
-	unsigned char key_fp[32], hash[EVP_MAX_MD_SIZE], *cert_der = NULL;
-	unsigned int hlen = sizeof(hash);
-	char issuer[512], subject[512], *serial_hex = NULL;
 	const CMPGW_HDR *h = req->msg->header;
-	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(req->cert), NULL);
-	int rc = RC_CRYPTO, clen = i2d_X509(req->cert, &cert_der);
+	struct ra_issued f;
+	int rc = ra_issued_facts(req->cert, &f);
 
-	serial_hex = bn ? BN_bn2hex(bn) : NULL;
-	if (clen <= 0 || !serial_hex || ra_trust_spki_fp(req->cert, key_fp) != 0 ||
-	    cmp_certhash_compute(req->cert, NULL, hash, &hlen) != 0 ||
-	    RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1)
+	if (rc != 0 || RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1) {
+		rc = RC_CRYPTO;
 		goto out;
-	ra_name_str(X509_get_issuer_name(req->cert), issuer, sizeof(issuer));
-	ra_name_str(X509_get_subject_name(req->cert), subject, sizeof(subject));
+	}
 	struct store_token_commit c = {
 		.tid = { h->transactionID->data, (size_t)h->transactionID->length },
 		.server_nonce = { req->server_nonce, sizeof(req->server_nonce) },
 		.client_nonce = { h->senderNonce->data, (size_t)h->senderNonce->length },
-		.cert = { cert_der, (size_t)clen },
-		.cert_hash = { hash, hlen },
-		.key_fp = key_fp,
+		.cert = { f.der, f.len },
+		.cert_hash = { f.hash, f.hlen },
+		.key_fp = f.key_fp,
 		.ref = ref,
 		.alias = req->alias->label,
 		.body = cmp_asn1_body_name(req->msg->body->type),
-		.issuer = issuer,
-		.serial_hex = serial_hex,
-		.subject = subject,
+		.issuer = f.issuer,
+		.serial_hex = f.serial_hex,
+		.subject = f.subject,
 		.peer = req->log.peer,
 		.cert_req_id = req->cert_req_id,
-		.not_before = ra_asn1_epoch(X509_get0_notBefore(req->cert)),
-		.not_after = ra_asn1_epoch(X509_get0_notAfter(req->cert)),
+		.not_before = f.not_before,
+		.not_after = f.not_after,
 		.implicit = req->implicit,
 		.deadline_s = req->alias->confirm_deadline_s,
 	};
 	rc = store_token_ir_commit(req->rw->db, &c, on_commit, req);
 out:
-	OPENSSL_free(serial_hex);
-	BN_free(bn);
-	OPENSSL_free(cert_der);
+	ra_issued_clear(&f);
 	return rc;
 }
 

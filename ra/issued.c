@@ -1,0 +1,38 @@
+#include "ra/issued.h"
+
+#include <string.h>
+
+#include <openssl/bn.h>
+
+#include "cmp/certhash.h"
+#include "ra/ra.h"
+
+int ra_issued_facts(X509 *cert, struct ra_issued *f)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	int len;
+
+	memset(f, 0, sizeof(*f));
+	f->hlen = sizeof(f->hash);
+	len = i2d_X509(cert, &f->der);
+	f->serial_hex = bn ? BN_bn2hex(bn) : NULL;
+	BN_free(bn);
+	if (len <= 0 || !f->serial_hex || ra_trust_spki_fp(cert, f->key_fp) != 0 ||
+	    cmp_certhash_compute(cert, NULL, f->hash, &f->hlen) != 0) {
+		ra_issued_clear(f);
+		return RC_CRYPTO;
+	}
+	f->len = (size_t)len;
+	ra_name_str(X509_get_issuer_name(cert), f->issuer, sizeof(f->issuer));
+	ra_name_str(X509_get_subject_name(cert), f->subject, sizeof(f->subject));
+	f->not_before = ra_asn1_epoch(X509_get0_notBefore(cert));
+	f->not_after = ra_asn1_epoch(X509_get0_notAfter(cert));
+	return 0;
+}
+
+void ra_issued_clear(struct ra_issued *f)
+{
+	OPENSSL_free(f->der);
+	OPENSSL_free(f->serial_hex);
+	memset(f, 0, sizeof(*f));
+}

@@ -1,0 +1,30 @@
+/*
+ * ra/issued.h - the facts about a freshly issued certificate that every
+ * commit stores (DER, names, serial, key fingerprint, certHash, validity),
+ * computed once in one place. Any thread.
+ */
+#ifndef CMPGW_RA_ISSUED_H
+#define CMPGW_RA_ISSUED_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "core/rc.h"
+
+struct ra_issued {
+	unsigned char *der; /* OPENSSL_malloc'd DER of the certificate */
+	size_t len;
+	char issuer[512], subject[512]; /* RFC 2253 text */
+	char *serial_hex;               /* OPENSSL_malloc'd upper-case hex */
+	unsigned char key_fp[32];       /* SHA-256 of the SubjectPublicKeyInfo */
+	unsigned char hash[EVP_MAX_MD_SIZE]; /* certHash (RFC 4210 5.3.18) */
+	unsigned int hlen;
+	long long not_before, not_after; /* epoch seconds */
+};
+
+/* Fill f from cert. 0, or RC_CRYPTO/RC_NOMEM (f is then cleared). */
+int ra_issued_facts(X509 *cert, struct ra_issued *f) WUR;
+/* Free what ra_issued_facts allocated; safe on a zeroed struct. */
+void ra_issued_clear(struct ra_issued *f);
+
+#endif
