@@ -1,0 +1,391 @@
+/*
+ * test/bench/bench_msg.c - requests and strict answer validation for the
+ * load generator (see bench_msg.h).
+ */
+#include "test/bench/bench_msg.h"
+
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "cmp/asn1.h"
+#include "cmp/build.h"
+#include "cmp/certhash.h"
+#include "cmp/prot.h"
+#include "cmp/sig.h"
+
+/* Bound of the validated-certificate cache (signer + CA certificates). */
+#define TRUST_CACHE_MAX 64
+
+struct bench_trust {
+	X509_STORE *store;
+	STACK_OF(X509) *valid; /* certificates that chained to the root */
+};
+
+static const char *const fail_names[BENCH_F_MAX] = {
+	"ok",	 "transport", "decode", "protection", "untrusted", "transactionID",
+	"nonce", "body",      "status", "pubkey",     "internal",
+};
+
+const char *bench_fail_name(int f)
+{
+	return f >= 0 && f < BENCH_F_MAX ? fail_names[f] : "?";
+}
+
+struct bench_trust *bench_trust_new(X509 *root)
+{
+	struct bench_trust *t = OPENSSL_zalloc(sizeof(*t));
+
+	if (!t || !(t->store = X509_STORE_new()) || !(t->valid = sk_X509_new_null()) ||
+	    !X509_STORE_add_cert(t->store, root)) {
+		bench_trust_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void bench_trust_free(struct bench_trust *t)
+{
+	if (!t)
+		return;
+	X509_STORE_free(t->store);
+	sk_X509_pop_free(t->valid, X509_free);
+	OPENSSL_free(t);
+}
+
+void bench_tx_clear(struct bench_tx *tx)
+{
+	X509_free(tx->cert);
+	memset(tx, 0, sizeof(*tx));
+}
+
+static bool cached(const struct bench_trust *t, X509 *x)
+{
+	for (int i = 0; i < sk_X509_num(t->valid); i++)
+		if (X509_cmp(sk_X509_value(t->valid, i), x) == 0)
+			return true;
+	return false;
+}
+
+/* Full path validation of x to the root; caches the chain on success. */
+static bool chain_ok(struct bench_trust *t, X509 *x, STACK_OF(X509) *untrusted)
+{
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	bool ok = ctx && X509_STORE_CTX_init(ctx, t->store, x, untrusted) &&
+		  X509_verify_cert(ctx) == 1;
+
+	if (ok) {
+		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+		for (int i = 0; i < sk_X509_num(chain); i++) {
+			X509 *c = sk_X509_value(chain, i);
+			if (cached(t, c) || sk_X509_num(t->valid) >= TRUST_CACHE_MAX)
+				continue;
+			if (X509_up_ref(c) && !sk_X509_push(t->valid, c))
+				X509_free(c);
+		}
+	}
+	X509_STORE_CTX_free(ctx);
+	return ok;
+}
+
+/* The extraCert whose subject is the header's sender (RFC 4210 5.1.1). */
+static X509 *find_signer(const CMPGW_MSG *m)
+{
+	const GENERAL_NAME *s = m->header->sender;
+	for (int i = 0; i < sk_X509_num(m->extraCerts); i++) {
+		X509 *x = sk_X509_value(m->extraCerts, i);
+		if (s && s->type == GEN_DIRNAME &&
+		    X509_NAME_cmp(s->d.directoryName, X509_get_subject_name(x)) == 0)
+			return x;
+	}
+	return NULL;
+}
+
+static bool octets_eq(const ASN1_OCTET_STRING *o, const unsigned char *p, int n)
+{
+	return o && o->length == n && CRYPTO_memcmp(o->data, p, (size_t)n) == 0;
+}
+
+/* The issued certificate: signed by a validated CA, else a full chain check. */
+static bool issued_ok(struct bench_trust *t, X509 *cert, const CMPGW_MSG *m)
+{
+	STACK_OF(X509) *untrusted = NULL;
+	bool ok;
+
+	for (int i = 0; i < sk_X509_num(t->valid); i++) {
+		X509 *ca = sk_X509_value(t->valid, i);
+		if (X509_check_issued(ca, cert) == X509_V_OK)
+			return X509_verify(cert, X509_get0_pubkey(ca)) == 1 &&
+			       X509_cmp_current_time(X509_get0_notAfter(cert)) > 0;
+	}
+	untrusted = sk_X509_dup(m->extraCerts);
+	if (!untrusted)
+		return false;
+	CMPGW_CERTREPMSG *rep = m->body->value.ip;
+	for (int i = 0; i < sk_X509_num(rep->caPubs); i++)
+		sk_X509_push(untrusted, sk_X509_value(rep->caPubs, i));
+	ok = chain_ok(t, cert, untrusted);
+	sk_X509_free(untrusted);
+	return ok;
+}
+
+static int check_certrep(struct bench_trust *t, const CMPGW_MSG *m, struct bench_tx *tx,
+			 EVP_PKEY *newkey)
+{
+	CMPGW_CERTREPMSG *rep = m->body->value.ip;
+	CMPGW_CERTRESPONSE *r = sk_CMPGW_CERTRESPONSE_value(rep->response, 0);
+	long st;
+
+	if (sk_CMPGW_CERTRESPONSE_num(rep->response) != 1 || ASN1_INTEGER_get(r->certReqId) != 0)
+		return BENCH_F_BODY;
+	st = ASN1_INTEGER_get(r->status->status);
+	if (st != CMP_STATUS_ACCEPTED && st != CMP_STATUS_GRANTED_WITH_MODS)
+		return BENCH_F_STATUS;
+	if (!r->certifiedKeyPair ||
+	    r->certifiedKeyPair->certOrEncCert->type != CMPGW_CERTORENC_CERT)
+		return BENCH_F_BODY;
+	X509 *cert = r->certifiedKeyPair->certOrEncCert->value.certificate;
+	if (EVP_PKEY_eq(X509_get0_pubkey(cert), newkey) != 1)
+		return BENCH_F_PUBKEY;
+	if (!issued_ok(t, cert, m))
+		return BENCH_F_UNTRUSTED;
+	X509_free(tx->cert);
+	tx->cert = X509_up_ref(cert) ? cert : NULL;
+	return tx->cert ? BENCH_OK : BENCH_F_INTERNAL;
+}
+
+int bench_msg_check(struct bench_trust *t, const unsigned char *der, size_t len,
+		    struct bench_tx *tx, int want_body, EVP_PKEY *newkey)
+{
+	const unsigned char *p = der;
+	CMPGW_MSG *m = d2i_CMPGW_MSG(NULL, &p, (long)len);
+	CMPGW_HDR *h;
+	X509 *signer;
+	int rc = BENCH_F_DECODE;
+
+	if (!m || p != der + len)
+		goto out;
+	h = m->header;
+	/* RFC 9483 3.5: protection by a signer that chains to our trust anchor */
+	rc = BENCH_F_PROTECTION;
+	if (!(signer = find_signer(m)) || !m->protection ||
+	    cmp_prot_verify_sig(der, len, m, signer) != 0)
+		goto out;
+	rc = BENCH_F_UNTRUSTED;
+	if (!cached(t, signer) && !chain_ok(t, signer, m->extraCerts))
+		goto out;
+	rc = BENCH_F_TID;
+	if (!octets_eq(h->transactionID, tx->tid, BENCH_NONCE_LEN))
+		goto out;
+	rc = BENCH_F_NONCE; /* RFC 4210 5.1.1: recipNonce echoes our senderNonce */
+	if (!octets_eq(h->recipNonce, tx->nonce, BENCH_NONCE_LEN) || !h->senderNonce ||
+	    h->senderNonce->length > BENCH_NONCE_LEN || h->senderNonce->length < 8)
+		goto out;
+	memcpy(tx->srv_nonce, h->senderNonce->data, (size_t)h->senderNonce->length);
+	tx->srv_nonce_len = h->senderNonce->length;
+	rc = BENCH_F_BODY;
+	if (m->body->type != want_body)
+		goto out;
+	rc = want_body == CMP_BODY_PKICONF ? BENCH_OK : check_certrep(t, m, tx, newkey);
+out:
+	CMPGW_MSG_free(m);
+	return rc;
+}
+
+static ASN1_OCTET_STRING *octets_rand(unsigned char *keep)
+{
+	ASN1_OCTET_STRING *o = ASN1_OCTET_STRING_new();
+	if (o && (RAND_bytes(keep, BENCH_NONCE_LEN) != 1 ||
+		  !ASN1_OCTET_STRING_set(o, keep, BENCH_NONCE_LEN))) {
+		ASN1_OCTET_STRING_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Header of a request from cert's subject with tx's tid and a new nonce. */
+static int header(CMPGW_MSG *m, X509 *cert, struct bench_tx *tx, bool new_tid)
+{
+	CMPGW_HDR *h = m->header;
+
+	ASN1_INTEGER_set(h->pvno, 2);
+	GENERAL_NAME_free(h->sender);
+	GENERAL_NAME_free(h->recipient);
+	h->sender = GENERAL_NAME_new();
+	h->recipient = GENERAL_NAME_new();
+	if (!h->sender || !h->recipient)
+		return RC_NOMEM;
+	GENERAL_NAME_set0_value(h->sender, GEN_DIRNAME, X509_NAME_dup(X509_get_subject_name(cert)));
+	GENERAL_NAME_set0_value(h->recipient, GEN_DIRNAME, X509_NAME_new());
+	h->messageTime = ASN1_GENERALIZEDTIME_set(NULL, time(NULL));
+	if (new_tid && RAND_bytes(tx->tid, BENCH_NONCE_LEN) != 1)
+		return RC_CRYPTO;
+	h->transactionID = ASN1_OCTET_STRING_new();
+	if (!h->transactionID || !ASN1_OCTET_STRING_set(h->transactionID, tx->tid, BENCH_NONCE_LEN))
+		return RC_NOMEM;
+	if (!(h->senderNonce = octets_rand(tx->nonce)))
+		return RC_NOMEM;
+	if (X509_get0_subject_key_id(cert))
+		h->senderKID = ASN1_OCTET_STRING_dup(X509_get0_subject_key_id(cert));
+	return h->messageTime ? 0 : RC_NOMEM;
+}
+
+/* oldCertID control (RFC 4211 6.5, RFC 9483 4.1.3) naming cert. */
+static CMPGW_ATAV *old_cert_id(X509 *cert)
+{
+	CMPGW_CERTID *cid = CMPGW_CERTID_new();
+	CMPGW_ATAV *a = CMPGW_ATAV_new();
+	ASN1_STRING *seq = ASN1_STRING_new();
+	unsigned char *der = NULL;
+	int len;
+
+	if (!cid || !a || !seq)
+		goto err;
+	GENERAL_NAME_free(cid->issuer);
+	cid->issuer = GENERAL_NAME_new();
+	GENERAL_NAME_set0_value(cid->issuer, GEN_DIRNAME,
+				X509_NAME_dup(X509_get_issuer_name(cert)));
+	ASN1_INTEGER_free(cid->serialNumber);
+	cid->serialNumber = ASN1_INTEGER_dup(X509_get0_serialNumber(cert));
+	if ((len = i2d_CMPGW_CERTID(cid, &der)) <= 0)
+		goto err;
+	ASN1_STRING_set0(seq, der, len);
+	ASN1_OBJECT_free(a->type);
+	ASN1_TYPE_free(a->value);
+	a->type = OBJ_txt2obj("1.3.6.1.5.5.7.5.1.5", 1);
+	a->value = ASN1_TYPE_new();
+	if (!a->type || !a->value)
+		goto err;
+	ASN1_TYPE_set(a->value, V_ASN1_SEQUENCE, seq);
+	CMPGW_CERTID_free(cid);
+	return a;
+err:
+	ASN1_STRING_free(seq);
+	CMPGW_ATAV_free(a);
+	CMPGW_CERTID_free(cid);
+	return NULL;
+}
+
+/* CertReqMsg with certReqId 0, publicKey of newkey, signature POP. */
+static CMPGW_CERTREQMSG *certreqmsg(int body_type, X509 *cert, EVP_PKEY *newkey)
+{
+	CMPGW_CERTREQMSG *crm = CMPGW_CERTREQMSG_new();
+	unsigned char *der = NULL;
+	int len;
+
+	if (!crm)
+		return NULL;
+	ASN1_INTEGER_set(crm->certReq->certReqId, 0);
+	if (!X509_PUBKEY_set(&crm->certReq->certTemplate->publicKey, newkey))
+		goto err;
+	if (body_type == CMP_BODY_KUR) {
+		CMPGW_ATAV *oc = old_cert_id(cert);
+		crm->certReq->controls = sk_CMPGW_ATAV_new_null();
+		if (!oc || !crm->certReq->controls ||
+		    !sk_CMPGW_ATAV_push(crm->certReq->controls, oc)) {
+			CMPGW_ATAV_free(oc);
+			goto err;
+		}
+	}
+	/* RFC 4211 4.1: POP signature over the DER of certReq */
+	crm->popo = CMPGW_POPO_new();
+	if (!crm->popo)
+		goto err;
+	crm->popo->type = CMPGW_POPO_SIGNATURE;
+	crm->popo->value.signature = CMPGW_POPOSIGNINGKEY_new();
+	if (!crm->popo->value.signature || (len = i2d_CMPGW_CERTREQ(crm->certReq, &der)) <= 0)
+		goto err;
+	CMPGW_POPOSIGNINGKEY *sk = crm->popo->value.signature;
+	if (cmp_sig_algor_for_key(newkey, sk->algorithmIdentifier) != 0 ||
+	    cmp_sig_sign(newkey, sk->algorithmIdentifier, der, (size_t)len, sk->signature) != 0)
+		goto err;
+	OPENSSL_free(der);
+	return crm;
+err:
+	OPENSSL_free(der);
+	CMPGW_CERTREQMSG_free(crm);
+	return NULL;
+}
+
+/* Add extraCerts, sign with key, encode. */
+static int finish(CMPGW_MSG *m, X509 *cert, STACK_OF(X509) *chain, EVP_PKEY *key,
+		  unsigned char **der, size_t *len)
+{
+	if (!(m->extraCerts = sk_X509_new_null()) || !X509_up_ref(cert))
+		return RC_NOMEM;
+	if (!sk_X509_push(m->extraCerts, cert)) {
+		X509_free(cert);
+		return RC_NOMEM;
+	}
+	if (cmp_build_extracerts_push1(m, chain) != 0)
+		return RC_NOMEM;
+	if (cmp_prot_sign(m, key) != 0)
+		return RC_CRYPTO;
+	return cmp_build_der(m, der, len) == 0 ? 0 : RC_NOMEM;
+}
+
+int bench_msg_certreq(int body_type, X509 *cert, EVP_PKEY *key, STACK_OF(X509) *chain,
+		      EVP_PKEY *newkey, bool implicit, struct bench_tx *tx, unsigned char **der,
+		      size_t *len)
+{
+	CMPGW_MSG *m = CMPGW_MSG_new();
+	CMPGW_CERTREQMSG *crm = NULL;
+	int rc = RC_NOMEM;
+
+	if (!m || (rc = header(m, cert, tx, true)) != 0)
+		goto out;
+	rc = RC_NOMEM;
+	if (implicit && cmp_build_implicit_confirm(m) != 0)
+		goto out;
+	m->body->type = body_type;
+	m->body->value.ir = sk_CMPGW_CERTREQMSG_new_null();
+	if (!m->body->value.ir || !(crm = certreqmsg(body_type, cert, newkey)))
+		goto out;
+	if (!sk_CMPGW_CERTREQMSG_push(m->body->value.ir, crm)) {
+		CMPGW_CERTREQMSG_free(crm);
+		goto out;
+	}
+	rc = finish(m, cert, chain, key, der, len);
+out:
+	CMPGW_MSG_free(m);
+	return rc;
+}
+
+int bench_msg_certconf(X509 *cert, EVP_PKEY *key, struct bench_tx *tx, unsigned char **der,
+		       size_t *len)
+{
+	CMPGW_MSG *m = CMPGW_MSG_new();
+	CMPGW_CERTSTATUS *cs = NULL;
+	unsigned char hash[CMP_CERTHASH_MAX];
+	unsigned int hlen = 0;
+	int rc = RC_INVAL;
+
+	if (!tx->cert || !m)
+		goto out;
+	if ((rc = header(m, cert, tx, false)) != 0)
+		goto out;
+	rc = RC_NOMEM;
+	m->header->recipNonce = ASN1_OCTET_STRING_new();
+	if (!m->header->recipNonce ||
+	    !ASN1_OCTET_STRING_set(m->header->recipNonce, tx->srv_nonce, tx->srv_nonce_len))
+		goto out;
+	/* RFC 9810 5.3.18: certHash with the certificate's signature digest */
+	if (cmp_certhash_compute(tx->cert, NULL, hash, &hlen) != 0) {
+		rc = RC_CRYPTO;
+		goto out;
+	}
+	m->body->type = CMP_BODY_CERTCONF;
+	m->body->value.certConf = sk_CMPGW_CERTSTATUS_new_null();
+	if (!m->body->value.certConf || !(cs = CMPGW_CERTSTATUS_new()) ||
+	    !ASN1_OCTET_STRING_set(cs->certHash, hash, (int)hlen) ||
+	    !ASN1_INTEGER_set(cs->certReqId, 0) ||
+	    !sk_CMPGW_CERTSTATUS_push(m->body->value.certConf, cs)) {
+		CMPGW_CERTSTATUS_free(cs);
+		goto out;
+	}
+	rc = finish(m, cert, NULL, key, der, len);
+out:
+	CMPGW_MSG_free(m);
+	return rc;
+}
