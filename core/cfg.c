@@ -273,6 +273,30 @@ static int load_revocation(struct cfg *c, char *err, size_t len)
 	return 0;
 }
 
+/* aliases[].ras: exactly one of cert or issuer per entry, CA mode only. */
+static int load_ras(struct cfg_alias *a, size_t i, char *err, size_t len)
+{
+	char jp[96];
+
+	for (size_t k = 0; k < a->n_ras; k++) {
+		struct cfg_ra *r = &a->ras[k];
+		snprintf(jp, sizeof(jp), "aliases[%zu].ras[%zu]", i, k);
+		if (a->mode != CFG_MODE_CA)
+			return fail(err, len, jp, "only allowed with mode \"ca\"");
+		if (!r->cert_file == !r->issuer_file)
+			return fail(err, len, jp, "needs exactly one of cert or issuer");
+		if (r->cert_file && (r->subject || r->eku))
+			return fail(err, len, jp, "subject and eku apply to issuer entries only");
+		if (r->cert_file && !(r->cert = load_cert(r->cert_file, jp, err, len)))
+			return RC_CONFIG;
+		if (r->issuer_file && !(r->issuer = load_cert(r->issuer_file, jp, err, len)))
+			return RC_CONFIG;
+		if (r->eku && !(r->eku_obj = OBJ_txt2obj(r->eku, 1)))
+			return RC_NOMEM;
+	}
+	return 0;
+}
+
 static int finish(struct cfg *c, char *err, size_t len)
 {
 	const char *env = getenv("CMPGW_DATABASE_URL");
@@ -298,6 +322,9 @@ static int finish(struct cfg *c, char *err, size_t len)
 	if ((rc = load_issuing(c, err, len)) != 0 || (rc = load_cmp(c, err, len)) != 0 ||
 	    (rc = load_revocation(c, err, len)) != 0)
 		return rc;
+	for (size_t i = 0; i < c->n_aliases; i++)
+		if ((rc = load_ras(&c->aliases[i], i, err, len)) != 0)
+			return rc;
 	return 0;
 }
 
@@ -383,6 +410,18 @@ static void free_policy(struct cfg *c)
 		free_strs(a->paths, a->n_paths);
 		free_strs(a->revoker_files, a->n_revoker_files);
 		sk_X509_pop_free(a->revokers, X509_free);
+		for (size_t k = 0; a->ras && k < a->n_ras; k++) {
+			struct cfg_ra *r = &a->ras[k];
+			free(r->cert_file);
+			free(r->issuer_file);
+			free(r->subject);
+			free(r->eku);
+			free(r->vendor);
+			X509_free(r->cert);
+			X509_free(r->issuer);
+			ASN1_OBJECT_free(r->eku_obj);
+		}
+		free(a->ras);
 	}
 	free(c->aliases);
 }

@@ -66,6 +66,22 @@ enum cfg_auth {
 	CFG_AUTH_TOKEN = 1u << 1,       /* ir MAC-protected with a one-time token */
 };
 
+/* aliases[].ras[]: a downstream RA allowed to request on a CA alias
+ * (RFC 9483 5.2). Either cert (exact certificate) or issuer (+ optional
+ * exact subject and required EKU). Loaded by cfg.c. */
+struct cfg_ra {
+	char *cert_file, *issuer_file;
+	char *subject;               /* RFC 2253 text (openssl -nameopt RFC2253), exact; NULL = any */
+	char *eku;                   /* required EKU (short name or OID); NULL = none */
+	char *vendor;                /* enforce this vendor's serial list; NULL = none */
+	/* loaded */
+	X509 *cert;                  /* exact certificate, or NULL */
+	X509 *issuer;                /* issuing CA, or NULL */
+	ASN1_OBJECT *eku_obj;        /* parsed eku, or NULL */
+};
+
+enum cfg_ra_identity { CFG_RA_ID_SUBJECT_SN = 0, CFG_RA_ID_SUBJECT_CN = 1 };
+
 struct cfg_alias {
 	char *label;                 /* URL label: /.well-known/cmp/p/<label> */
 	enum cfg_mode mode;
@@ -81,6 +97,9 @@ struct cfg_alias {
 	size_t n_revoker_files;
 	STACK_OF(X509) *revokers;    /* loaded from revoker_files (never NULL once loaded) */
 	unsigned auth;               /* enum cfg_auth bits, default vendor_cert */
+	struct cfg_ra *ras;          /* authorized downstream RAs (mode "ca") */
+	size_t n_ras;
+	int ra_identity;             /* enum cfg_ra_identity */
 };
 
 struct cfg {

@@ -27,7 +27,7 @@
 /* K_SIZE: an integer stored as size_t */
 enum ktype { K_OBJ, K_LIST, K_MAP, K_STR, K_STR_NULL, K_INT, K_SIZE, K_BOOL, K_STRS };
 /* Which struct a key's offset is into. */
-enum kscope { S_ROOT, S_LISTEN, S_PROFILE, S_ALIAS, S_FILES, S_N };
+enum kscope { S_ROOT, S_LISTEN, S_PROFILE, S_ALIAS, S_FILES, S_RA, S_N };
 
 struct ld {
 	struct cfg *cfg;
@@ -508,6 +508,35 @@ static int conv_crl_path(struct ld *ld, const char *jp, json_t *v, void *field)
 	return (*(char **)field = strdup(s)) ? 0 : RC_NOMEM;
 }
 
+/* aliases[].ra_identity */
+static int conv_ra_identity(struct ld *ld, const char *jp, json_t *v, void *field)
+{
+	const char *s = json_string_value(v);
+
+	if (strcmp(s, "subject_serialnumber") != 0 && strcmp(s, "subject_cn") != 0)
+		return fail(ld, jp, "must be \"subject_serialnumber\" or \"subject_cn\"");
+	*(int *)field = strcmp(s, "subject_cn") == 0 ? CFG_RA_ID_SUBJECT_CN : CFG_RA_ID_SUBJECT_SN;
+	return 0;
+}
+
+/* aliases[].ras[].eku: "cmcRA" (id-kp-cmcRA, RFC 6402 2.10) or a dotted OID */
+static int conv_ra_eku(struct ld *ld, const char *jp, json_t *v, void *field)
+{
+	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+	ASN1_OBJECT *o;
+
+	if (!s)
+		return 0;
+	if (strcmp(s, "cmcRA") == 0)
+		s = "1.3.6.1.5.5.7.3.28";
+	if (strspn(s, "0123456789.") != strlen(s) || !(o = OBJ_txt2obj(s, 1))) {
+		ERR_clear_error();
+		return fail(ld, jp, "must be \"cmcRA\" or a dotted OID");
+	}
+	ASN1_OBJECT_free(o);
+	return (*(char **)field = strdup(s)) ? 0 : RC_NOMEM;
+}
+
 /* ---- the table ---- */
 
 #define R(f) S_ROOT, offsetof(struct cfg, f)
@@ -515,6 +544,7 @@ static int conv_crl_path(struct ld *ld, const char *jp, json_t *v, void *field)
 #define P(f) S_PROFILE, offsetof(struct cfg_profile, f)
 #define A(f) S_ALIAS, offsetof(struct cfg_alias, f)
 #define F(f) S_FILES, offsetof(struct cfg_ca_files, f)
+#define RA(f) S_RA, offsetof(struct cfg_ra, f)
 
 static const struct key keys[] = {
 	{"log", K_OBJ, S_ROOT, 0, "{}", 0, 0, NULL, "Logging."},
@@ -617,6 +647,29 @@ static const struct key keys[] = {
 	{"aliases[].auth", K_STRS, A(auth), "[\"vendor_cert\"]", 1, 2, conv_auth,
 	 "How an ir may authenticate: `vendor_cert` (signed with a vendor certificate), `token` "
 	 "(PasswordBasedMac with a one-time token bound to this alias; needs `tokens.key_file`)."},
+	{"aliases[].ras", K_LIST, S_RA, 0, "[]", 0, 32, NULL,
+	 "Mode `ca`: downstream RAs (RFC 9483 5.2) whose signed requests (ir/cr with `raVerified` "
+	 "or the original POP, and `nested`) are accepted on this alias. Each entry has `cert`, or "
+	 "`issuer` with optional `subject` and `eku`."},
+	{"aliases[].ras[].cert", K_STR_NULL, RA(cert_file), "null", 0, 0, conv_file,
+	 "PEM file of the RA's exact CMP certificate (matched by SHA-256 fingerprint; it must "
+	 "still be valid)."},
+	{"aliases[].ras[].issuer", K_STR_NULL, RA(issuer_file), "null", 0, 0, conv_file,
+	 "PEM file of the CA that issues RA certificates; the RA's certificate must chain to it "
+	 "(strict, at the current time)."},
+	{"aliases[].ras[].subject", K_STR_NULL, RA(subject), "null", 0, 0, NULL,
+	 "With `issuer`: the RA certificate's exact subject, e.g. `CN=ra1,O=Operator`; null = any."},
+	{"aliases[].ras[].eku", K_STR_NULL, RA(eku), "null", 0, 0, conv_ra_eku,
+	 "With `issuer`: extendedKeyUsage the RA certificate must carry: `cmcRA` "
+	 "(1.3.6.1.5.5.7.3.28) or a dotted OID; null = none required."},
+	{"aliases[].ras[].vendor", K_STR_NULL, RA(vendor), "null", 0, 0, NULL,
+	 "A registered vendor name: device identities this RA asks for must be on that vendor's "
+	 "serial list (and the vendor allowed on the alias); null = the RA vouches for the device "
+	 "alone."},
+	{"aliases[].ra_identity", K_STR, A(ra_identity), "\"subject_serialnumber\"", 0, 0,
+	 conv_ra_identity,
+	 "Device identity of a request from a downstream RA: the certTemplate subject's "
+	 "`serialNumber` (`subject_serialnumber`) or `CN` (`subject_cn`)."},
 	{"sweep_interval_s", K_INT, R(sweep_interval_s), "10", 1, 3600, NULL,
 	 "Period of the unconfirmed-certificate sweep in seconds (1..3600)."},
 	{"crl", K_OBJ, S_ROOT, 0, "{}", 0, 0, NULL, "CRL publication (RFC 5280) over HTTP GET."},
@@ -702,6 +755,12 @@ static void *alloc_elems(struct ld *ld, enum kscope s, size_t n, size_t *stride)
 		c->n_profiles = n;
 		return c->profiles = calloc(n ? n : 1, *stride);
 	}
+	if (s == S_RA) { /* aliases[].ras of the alias being walked */
+		struct cfg_alias *a = ld->base[S_ALIAS];
+		*stride = sizeof(*a->ras);
+		a->n_ras = n;
+		return a->ras = calloc(n ? n : 1, *stride);
+	}
 	*stride = sizeof(*c->aliases);
 	c->n_aliases = n;
 	return c->aliases = calloc(n ? n : 1, *stride);
@@ -712,6 +771,7 @@ static int walk_list(struct ld *ld, const struct key *e, const char *jp, json_t 
 	size_t n = json_array_size(v), stride, i;
 	char *base = alloc_elems(ld, e->scope, n, &stride);
 	char ejp[256], pat[64];
+	size_t outer = ld->index; /* a list inside a list element (aliases[].ras) */
 	json_t *el;
 
 	if (!base)
@@ -727,6 +787,8 @@ static int walk_list(struct ld *ld, const struct key *e, const char *jp, json_t 
 		if (rc)
 			return rc;
 	}
+	if (e->scope == S_RA)
+		ld->index = outer;
 	return 0;
 }
 

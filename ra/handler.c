@@ -39,6 +39,7 @@ static void req_free(struct ra_req *req)
 		return;
 	X509_free(req->cert);
 	CMPGW_MSG_free(req->msg);
+	OPENSSL_free(req->der_owned);
 	OPENSSL_clear_free(req->mac_secret, req->mac_secret_len);
 	free(req);
 }
@@ -72,7 +73,12 @@ static void send_msg(struct ra_req *req, CMPGW_MSG *rsp)
 	if (!rsp || cmp_build_extracerts_push1(rsp, cfg->cmp_chain) != 0 || protect(req, rsp) != 0 ||
 	    cmp_build_der(rsp, &der, &len) != 0) {
 		log_openssl(&req->log, LOG_ERROR, "building the response failed");
-		http_reply(req->http, 500, NULL, NULL, 0);
+		if (req->parent)
+			ra_nested_inner_done(req->parent, NULL, 0);
+		else
+			http_reply(req->http, 500, NULL, NULL, 0);
+	} else if (req->parent) { /* inner answer of a nested request */
+		ra_nested_inner_done(req->parent, der, len);
 	} else {
 		http_reply(req->http, 200, CMP_CONTENT_TYPE, der, len);
 	}
@@ -211,6 +217,7 @@ static const struct {
 	{ CMP_BODY_ERROR, ra_error_handle },
 	{ CMP_BODY_GENM, ra_genm_handle },
 	{ CMP_BODY_RR, ra_rr_handle },
+	{ CMP_BODY_NESTED, ra_nested_handle },
 };
 
 static void dispatch_cmp(struct ra_req *req)
@@ -244,6 +251,26 @@ static void dispatch_cmp(struct ra_req *req)
 	snprintf(text, sizeof(text), "body type %s not supported by this alias",
 		 cmp_asn1_body_name(req->msg->body->type));
 	ra_req_fail(req, CMP_FAIL_BAD_REQUEST, text);
+}
+
+void ra_req_dispatch_child(struct ra_req *parent, unsigned char *der, size_t len)
+{
+	struct ra_req *req = calloc(1, sizeof(*req));
+
+	if (!req) {
+		OPENSSL_free(der);
+		ra_req_fail(parent, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		return;
+	}
+	req->rw = parent->rw;
+	req->cfg = parent->cfg;
+	req->alias = parent->alias;
+	req->parent = parent;
+	req->der = req->der_owned = der;
+	req->len = len;
+	req->log.peer = parent->log.peer;
+	req->log.alias = parent->log.alias;
+	dispatch_cmp(req);
 }
 
 void ra_dispatch(struct http_req *hr, void *arg)

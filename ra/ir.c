@@ -209,7 +209,7 @@ static void on_commit(void *arg, int rc, const char *status)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 }
 
-static int commit(struct ra_req *req)
+int ra_ir_commit(struct ra_req *req)
 {
 	unsigned char vendor_fp[32], sender_fp[32], *sender_der = NULL;
 	const CMPGW_HDR *h = req->msg->header;
@@ -235,21 +235,22 @@ static int commit(struct ra_req *req)
 		.key_fp = f.key_fp,
 		.alias = req->alias->label,
 		.body = cmp_asn1_body_name(req->msg->body->type),
-		.vendor_name = req->vendor->name,
+		.vendor_name = req->vendor ? req->vendor->name : NULL,
 		.serial = req->serial,
 		.issuer = f.issuer,
 		.serial_hex = f.serial_hex,
 		.subject = f.subject,
 		.peer = req->log.peer,
-		.vendor_id = req->vendor->id,
+		.vendor_id = req->vendor ? req->vendor->id : 0,
 		.cert_req_id = req->cert_req_id,
 		.not_before = f.not_before,
 		.not_after = f.not_after,
 		.implicit = req->implicit,
-		.allow_reenroll = req->vendor->allow_reenroll,
+		.allow_reenroll = !req->vendor || req->vendor->allow_reenroll,
 		.deadline_s = req->alias->confirm_deadline_s,
 	};
-	rc = store_enroll_ir_commit(req->rw->db, &c, on_commit, req);
+	rc = req->ra ? store_enroll_ra_ir_commit(req->rw->db, &c, on_commit, req)
+		     : store_enroll_ir_commit(req->rw->db, &c, on_commit, req);
 out:
 	ra_issued_clear(&f);
 	OPENSSL_free(sender_der);
@@ -290,6 +291,9 @@ void ra_ir_handle(struct ra_req *req)
 			audit_reject(req, "token_rejected", why);
 		goto fail;
 	}
+	/* RFC 9483 5.2: a request of an authorized downstream RA */
+	if (req->alias->n_ras > 0 && ra_downstream_ir(req, crm))
+		return;
 	/* 3GPP TS 33.310 9.5.4: renewal re-runs the initial procedure with the
 	 * operator certificate in place of the vendor certificate. */
 	if (ra_renew_is_operator_cert(req->cfg, req->signer)) {
@@ -334,7 +338,7 @@ void ra_ir_handle(struct ra_req *req)
 		bit = rc == RC_INVAL ? CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE;
 		goto fail;
 	}
-	if (commit(req) != 0) {
+	if (ra_ir_commit(req) != 0) {
 		why = "service temporarily unavailable";
 		bit = CMP_FAIL_SYSTEM_UNAVAIL;
 		goto fail;

@@ -58,6 +58,13 @@ struct ra_req {
 	 * PBMAC-protected with it instead of signed; cleansed on free */
 	unsigned char *mac_secret;
 	size_t mac_secret_len;
+	/* downstream RA (ra/downstream.c): the authorized RA entry of the
+	 * signer, borrowed from cfg; NULL for a device's own request */
+	const struct cfg_ra *ra;
+	/* inner message of a nested request: the answer goes to parent (the
+	 * "answer sink") instead of HTTP; der then points to der_owned */
+	struct ra_req *parent;
+	unsigned char *der_owned;
 };
 
 /* server_hooks for core/server */
@@ -98,6 +105,23 @@ int ra_ir_check_request(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKE
 void ra_ir_send_rep(struct ra_req *req);
 void ra_name_str(const X509_NAME *n, char *buf, size_t len);
 long long ra_asn1_epoch(const ASN1_TIME *t);
+
+/* Commit req->cert as issued (ra/ir.c): with req->vendor, or by a
+ * downstream RA (req->ra; req->vendor may then be NULL). Answers via
+ * the async callback; non-zero = nothing queued (caller fails req). */
+int ra_ir_commit(struct ra_req *req) WUR;
+
+/* Downstream RAs (ra/downstream.c, RFC 9483 5.2). ra_downstream_ir takes
+ * over an ir/cr when the signer is an RA of the alias (or refuses it when
+ * it is an RA certificate the alias does not authorize): true = handled. */
+bool ra_downstream_ir(struct ra_req *req, const CMPGW_CERTREQMSG *crm);
+void ra_nested_handle(struct ra_req *req); /* nested (RFC 9483 5.2.2.1) */
+/* The protected DER answer of an inner request of parent (NULL: building
+ * it failed); answers parent. der is borrowed. */
+void ra_nested_inner_done(struct ra_req *parent, const unsigned char *der, size_t len);
+/* Process an inner PKIMessage (der consumed) of parent as a request of its
+ * own; its answer reaches ra_nested_inner_done(parent, ...). */
+void ra_req_dispatch_child(struct ra_req *parent, unsigned char *der, size_t len);
 
 /* Renewal with an operator certificate this CA issued (ra/renew.c).
  * crm is NULL for p10cr (then pub is the CSR key, consumed). */

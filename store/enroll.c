@@ -25,8 +25,12 @@ static const char SQL_IR_COMMIT[] =
 	"SELECT cmpgw_ir_commit($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,"
 	"$17,$18,$19,$20,$21,$22,$23,$24)";
 
-int store_enroll_ir_commit(struct store_pool *pool, const struct store_ir_commit *c,
-			   store_status_cb cb, void *arg)
+static const char SQL_RA_IR_COMMIT[] =
+	"SELECT cmpgw_ra_ir_commit($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,"
+	"$17,$18,$19,$20,$21,$22,$23,$24)";
+
+static int ir_commit(struct store_pool *pool, const char *sql, const struct store_ir_commit *c,
+		     store_status_cb cb, void *arg)
 {
 	const char *v[24];
 	int lens[24], fmts[24];
@@ -40,7 +44,7 @@ int store_enroll_ir_commit(struct store_pool *pool, const struct store_ir_commit
 	BIN(0, c->tid);
 	TXT(1, c->alias);
 	TXT(2, c->body);
-	TXT(3, vid);
+	TXT(3, c->vendor_id ? vid : NULL); /* 0: none (downstream RA, migration 007) */
 	TXT(4, c->vendor_name);
 	TXT(5, c->serial);
 	BIN32(6, c->vendor_key_fp);
@@ -61,8 +65,20 @@ int store_enroll_ir_commit(struct store_pool *pool, const struct store_ir_commit
 	TXT(21, dl);
 	TXT(22, c->allow_reenroll ? "t" : "f");
 	TXT(23, c->peer);
-	return submit(pool, SQL_IR_COMMIT, 24, v, lens, fmts, false, store_call_on_status,
+	return submit(pool, sql, 24, v, lens, fmts, false, store_call_on_status,
 		      (void (*)(void))cb, arg, "enroll");
+}
+
+int store_enroll_ir_commit(struct store_pool *pool, const struct store_ir_commit *c,
+			   store_status_cb cb, void *arg)
+{
+	return ir_commit(pool, SQL_IR_COMMIT, c, cb, arg);
+}
+
+int store_enroll_ra_ir_commit(struct store_pool *pool, const struct store_ir_commit *c,
+			      store_status_cb cb, void *arg)
+{
+	return ir_commit(pool, SQL_RA_IR_COMMIT, c, cb, arg);
 }
 
 static const char SQL_TXN_GET[] =

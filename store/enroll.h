@@ -40,6 +40,10 @@ typedef void (*store_status_cb)(void *arg, int rc, const char *status);
 
 int store_enroll_ir_commit(struct store_pool *pool, const struct store_ir_commit *c,
 			   store_status_cb cb, void *arg) WUR;
+/* The same for a request of a downstream RA (migration 007): vendor_id 0
+ * = no vendor (no serial list); vendor_key_fp is the RA's key. */
+int store_enroll_ra_ir_commit(struct store_pool *pool, const struct store_ir_commit *c,
+			      store_status_cb cb, void *arg) WUR;
 
 /* One transaction as stored; pointers valid during the callback only. */
 struct store_txn {

@@ -9,8 +9,12 @@
  *          [--implicit] [--pvno N]
  *   cmpreq p10cr --cert C --key K --csr CSR.pem [--bad-csr-sig] --out F
  *   cmpreq error --cert C --key K --tid HEX --out F
+ *   cmpreq nested --cert C --key K --in REQ.der --out F [--extracerts F]...
+ *                      wraps the PKIMessage in REQ.der unchanged in a nested
+ *                      message (RFC 9483 5.2.2.1) signed by C/K (an RA)
  *   cmpreq show F      prints: body=<name> tid=<hex> status=<n> failinfo=<bits>
- *                      text=<statusString>
+ *                      text=<statusString>; for nested, then one line
+ *                      "inner: ..." per inner message
  * Exit: 0 ok, 1 failure, 2 usage.
  */
 #include <stdio.h>
@@ -28,7 +32,7 @@
 #include "cmp/sig.h"
 
 struct args {
-	const char *cmd, *cert, *key, *newkey, *out, *subject, *tid, *csr;
+	const char *cmd, *cert, *key, *newkey, *out, *subject, *tid, *csr, *in;
 	const char *extra[8];
 	int nextra, pvno;
 	bool no_oldcertid, bad_pop, implicit, bad_csr_sig;
@@ -208,8 +212,32 @@ out:
 	return rc;
 }
 
+/* The DER PKIMessage in path, decoded; NULL if unreadable. */
+static CMPGW_MSG *load_msg(const char *path)
+{
+	static unsigned char buf[1 << 16];
+	FILE *f = path ? fopen(path, "rb") : NULL;
+	size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+	const unsigned char *p = buf;
+
+	if (f)
+		fclose(f);
+	return n ? d2i_CMPGW_MSG(NULL, &p, (long)n) : NULL;
+}
+
 static int set_body(const struct args *a, CMPGW_MSG *m, X509 *cert, EVP_PKEY *newkey)
 {
+	if (strcmp(a->cmd, "nested") == 0) {
+		CMPGW_MSG *in = load_msg(a->in);
+		m->body->type = CMP_BODY_NESTED;
+		m->body->value.nested = sk_CMPGW_MSG_new_null();
+		if (!in || !sk_CMPGW_MSG_push(m->body->value.nested, in)) {
+			CMPGW_MSG_free(in);
+			fprintf(stderr, "cmpreq: --in: no DER PKIMessage\n");
+			return 1;
+		}
+		return 0;
+	}
 	if (strcmp(a->cmd, "p10cr") == 0) {
 		m->body->type = CMP_BODY_P10CR;
 		m->body->value.p10cr = a->csr ? load_csr(a->csr, a->bad_csr_sig) : NULL;
@@ -251,22 +279,9 @@ static const CMPGW_STATUSINFO *status_of(const CMPGW_MSG *m)
 	}
 }
 
-static int show(const char *path)
+static void show_msg(const CMPGW_MSG *m, const char *prefix)
 {
-	unsigned char buf[1 << 16];
-	FILE *f = fopen(path, "rb");
-	size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
-	const unsigned char *p = buf;
-	CMPGW_MSG *m = NULL;
-
-	if (f)
-		fclose(f);
-	m = d2i_CMPGW_MSG(NULL, &p, (long)n);
-	if (!m) {
-		printf("body=undecodable\n");
-		return 1;
-	}
-	printf("body=%s tid=", cmp_asn1_body_name(m->body->type));
+	printf("%sbody=%s tid=", prefix, cmp_asn1_body_name(m->body->type));
 	for (int i = 0; m->header->transactionID && i < m->header->transactionID->length; i++)
 		printf("%02x", m->header->transactionID->data[i]);
 	const CMPGW_STATUSINFO *si = status_of(m);
@@ -282,6 +297,20 @@ static int show(const char *path)
 		}
 	}
 	printf("\n");
+	for (int i = 0; m->body->type == CMP_BODY_NESTED && i < sk_CMPGW_MSG_num(m->body->value.nested);
+	     i++)
+		show_msg(sk_CMPGW_MSG_value(m->body->value.nested, i), "inner: ");
+}
+
+static int show(const char *path)
+{
+	CMPGW_MSG *m = load_msg(path);
+
+	if (!m) {
+		printf("body=undecodable\n");
+		return 1;
+	}
+	show_msg(m, "");
 	CMPGW_MSG_free(m);
 	return 0;
 }
@@ -293,7 +322,7 @@ int main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "show") == 0)
 		return show(argv[2]);
 	if (argc < 2 || (strcmp(argv[1], "ir") && strcmp(argv[1], "cr") && strcmp(argv[1], "kur") &&
-			 strcmp(argv[1], "p10cr") && strcmp(argv[1], "error")))
+			 strcmp(argv[1], "p10cr") && strcmp(argv[1], "error") && strcmp(argv[1], "nested")))
 		goto usage;
 	a.cmd = argv[1];
 	for (int i = 2; i < argc; i++) {
@@ -320,6 +349,8 @@ int main(int argc, char **argv)
 			a.subject = v, i++;
 		else if (strcmp(o, "--csr") == 0)
 			a.csr = v, i++;
+		else if (strcmp(o, "--in") == 0)
+			a.in = v, i++;
 		else if (strcmp(o, "--tid") == 0)
 			a.tid = v, i++;
 		else if (strcmp(o, "--pvno") == 0)
@@ -333,8 +364,8 @@ int main(int argc, char **argv)
 		goto usage;
 	return make(&a);
 usage:
-	fprintf(stderr, "usage: cmpreq ir|cr|kur|p10cr|error --cert C --key K [--newkey NK] --out F "
-			"[--csr CSR] [--bad-csr-sig] "
+	fprintf(stderr, "usage: cmpreq ir|cr|kur|p10cr|error|nested --cert C --key K [--newkey NK] "
+			"--out F [--csr CSR] [--bad-csr-sig] [--in REQ.der] "
 			"[--extracerts F] [--subject CN] [--tid HEX] [--no-oldcertid] [--bad-pop] "
 			"[--implicit] [--pvno N] | cmpreq show F\n");
 	return 2;

@@ -1,0 +1,287 @@
+/*
+ * ra/downstream.c - a CA-mode alias serving downstream RAs (RFC 9483 5.2,
+ * the CA side of EJBCA's "RA mode"): authorize the RA that protected a
+ * request (aliases[].ras), take the device identity from its certTemplate
+ * (aliases[].ra_identity), accept raVerified POP from it (RFC 4211 4.1),
+ * and unwrap nested messages (RFC 9483 5.2.2.1), answering with a nested
+ * message of the inner response.
+ * Threads: everything on the owning worker's loop.
+ */
+#include "ra/ra.h"
+
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "cmp/build.h"
+#include "cmp/pop.h"
+#include "cmp/prot.h"
+#include "policy/profile.h"
+#include "store/enroll.h"
+
+#define OID_CMC_RA "1.3.6.1.5.5.7.3.28" /* id-kp-cmcRA, RFC 6402 2.10 */
+
+static bool has_eku(X509 *x, const ASN1_OBJECT *want)
+{
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+	bool found = false;
+
+	for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku) && !found; i++)
+		found = OBJ_cmp(sk_ASN1_OBJECT_value(eku, i), want) == 0;
+	EXTENDED_KEY_USAGE_free(eku);
+	ERR_clear_error();
+	return found;
+}
+
+static bool is_ra_cert(X509 *x)
+{
+	ASN1_OBJECT *o = OBJ_txt2obj(OID_CMC_RA, 1);
+	bool r = o && has_eku(x, o);
+
+	ASN1_OBJECT_free(o);
+	return r;
+}
+
+/* signer chains to issuer (an anchor, possibly an intermediate), helped by
+ * untrusted, now, strict (RFC 5280 6.1). */
+static bool chains_to(X509 *signer, X509 *issuer, STACK_OF(X509) *untrusted)
+{
+	X509_STORE *st = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	bool ok = false;
+
+	if (st && ctx && X509_STORE_add_cert(st, issuer) == 1 &&
+	    X509_STORE_CTX_init(ctx, st, signer, untrusted) == 1) {
+		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_X509_STRICT | X509_V_FLAG_PARTIAL_CHAIN);
+		X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_ANY);
+		ok = X509_verify_cert(ctx) == 1;
+	}
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	ERR_clear_error();
+	return ok;
+}
+
+/*
+ * The entry of alias->ras authorizing signer, or NULL with *bit and *why:
+ * notAuthorized when an issuer entry's chain matched but its subject or
+ * EKU did not, signerNotTrusted when nothing matched.
+ */
+static const struct cfg_ra *match_ra(const struct cfg_alias *a, X509 *signer,
+				     STACK_OF(X509) *untrusted, int *bit, const char **why)
+{
+	unsigned char fp[32], want[32];
+	char subj[512];
+
+	*bit = CMP_FAIL_SIGNER_NOT_TRUSTED;
+	*why = "protecting certificate is not an authorized RA of this alias";
+	if (ra_trust_cert_fp(signer, fp) != 0)
+		return NULL;
+	for (size_t i = 0; i < a->n_ras; i++) {
+		const struct cfg_ra *r = &a->ras[i];
+		if (r->cert) {
+			if (ra_trust_cert_fp(r->cert, want) == 0 && memcmp(fp, want, 32) == 0 &&
+			    X509_cmp_current_time(X509_get0_notBefore(signer)) < 0 &&
+			    X509_cmp_current_time(X509_get0_notAfter(signer)) > 0)
+				return r;
+			continue;
+		}
+		if (!chains_to(signer, r->issuer, untrusted))
+			continue;
+		ra_name_str(X509_get_subject_name(signer), subj, sizeof(subj));
+		if (r->subject && strcmp(subj, r->subject) != 0) {
+			*bit = CMP_FAIL_NOT_AUTHORIZED;
+			*why = "RA certificate subject is not the one authorized on this alias";
+		} else if (r->eku_obj && !has_eku(signer, r->eku_obj)) {
+			*bit = CMP_FAIL_NOT_AUTHORIZED;
+			*why = "RA certificate lacks the extendedKeyUsage required on this alias";
+		} else {
+			return r;
+		}
+	}
+	return NULL;
+}
+
+static void audit(struct ra_req *req, const char *event, const char *detail)
+{
+	struct store_bytes tid = { req->msg->header->transactionID->data,
+				   (size_t)req->msg->header->transactionID->length };
+	store_enroll_audit(req->rw->db, event, req->alias->label, tid,
+			   req->vendor ? req->vendor->name : NULL, req->serial[0] ? req->serial : NULL,
+			   req->log.peer, detail);
+}
+
+/* Device identity from the certTemplate subject (aliases[].ra_identity):
+ * printable ASCII, 1..128 bytes. Returns a fail bit or -1. */
+static int identity(struct ra_req *req, const X509_NAME *subj, const char **why)
+{
+	int nid = req->alias->ra_identity == CFG_RA_ID_SUBJECT_CN ? NID_commonName
+								   : NID_serialNumber;
+	int idx = subj ? X509_NAME_get_index_by_NID(subj, nid, -1) : -1;
+	const ASN1_STRING *s =
+		idx >= 0 ? X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx)) : NULL;
+	int n = s ? ASN1_STRING_length(s) : 0;
+
+	*why = nid == NID_commonName ? "certTemplate subject has no usable CN (device identity)"
+				     : "certTemplate subject has no usable serialNumber (device "
+				       "identity)";
+	if (n < 1 || (size_t)n >= sizeof(req->serial))
+		return CMP_FAIL_BAD_CERT_TEMPLATE;
+	const unsigned char *d = ASN1_STRING_get0_data(s);
+	for (int i = 0; i < n; i++)
+		if (d[i] < 0x20 || d[i] > 0x7e)
+			return CMP_FAIL_BAD_CERT_TEMPLATE;
+	memcpy(req->serial, d, (size_t)n);
+	req->serial[n] = '\0';
+	return -1;
+}
+
+/* The RA entry's vendor, which must be registered and allowed here. */
+static int vendor_of(struct ra_req *req, const char **why)
+{
+	const struct cfg_alias *a = req->alias;
+	bool allowed = a->n_vendors == 0;
+
+	if (!req->ra->vendor)
+		return -1;
+	for (size_t i = 0; i < a->n_vendors; i++)
+		allowed = allowed || strcmp(a->vendors[i], req->ra->vendor) == 0;
+	for (size_t i = 0; req->rw->trust && i < req->rw->trust->n; i++)
+		if (strcmp(req->rw->trust->v[i].name, req->ra->vendor) == 0)
+			req->vendor = &req->rw->trust->v[i];
+	*why = !req->vendor ? "the RA's vendor is not registered"
+			    : "the RA's vendor is not accepted on this alias";
+	return req->vendor && allowed ? -1 : CMP_FAIL_NOT_AUTHORIZED;
+}
+
+/* POP (RFC 4211 4: raVerified is fine from an authorized RA, else the
+ * device's signature POP is verified) and key policy. */
+static int check_pop(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY **pub,
+		     const char **why)
+{
+	const CMPGW_CERTTEMPLATE *t = crm->certReq->certTemplate;
+
+	if (!t || !t->publicKey) {
+		*why = "certTemplate carries no publicKey";
+		return CMP_FAIL_BAD_CERT_TEMPLATE;
+	}
+	if (crm->popo && crm->popo->type == CMPGW_POPO_RAVERIFIED) {
+		if (!(*pub = X509_PUBKEY_get(t->publicKey))) {
+			ERR_clear_error();
+			*why = "certTemplate publicKey cannot be decoded";
+			return CMP_FAIL_BAD_CERT_TEMPLATE;
+		}
+		if (!policy_profile_key_ok(req->alias->profile, *pub, why))
+			return CMP_FAIL_BAD_ALG;
+		return -1;
+	}
+	return ra_ir_check_request(req, crm, pub, why);
+}
+
+bool ra_downstream_ir(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
+{
+	const X509_NAME *subj = crm->certReq->certTemplate ? crm->certReq->certTemplate->subject
+							   : NULL;
+	const char *why = NULL;
+	EVP_PKEY *pub = NULL;
+	int bit;
+
+	req->ra = match_ra(req->alias, req->signer, req->msg->extraCerts, &bit, &why);
+	if (!req->ra) {
+		/* Not an RA here: a device's own request goes on as before, unless
+		 * the signer is an RA certificate or asks for raVerified. */
+		bool ra_like = bit == CMP_FAIL_NOT_AUTHORIZED || is_ra_cert(req->signer);
+		if (!ra_like)
+			return false;
+		audit(req, "auth_failed", why);
+		goto fail;
+	}
+	if ((bit = identity(req, subj, &why)) >= 0 || (bit = vendor_of(req, &why)) >= 0 ||
+	    (bit = check_pop(req, crm, &pub, &why)) >= 0) {
+		audit(req, "rejected", why);
+		goto fail;
+	}
+	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
+	struct policy_identity id = { req->serial, req->vendor ? req->vendor->name : "ra" };
+	int rc = policy_profile_issue(req->cfg, req->alias->profile, &id, subj, pub, &req->cert);
+	if (rc != 0) {
+		log_openssl(&req->log, LOG_ERROR, "issuing failed");
+		why = rc == RC_INVAL ? "profile cannot build a subject for this device"
+				     : "internal error";
+		bit = rc == RC_INVAL ? CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE;
+		goto fail;
+	}
+	log_debug(&req->log, "request of downstream RA for device %s", req->serial);
+	if (ra_ir_commit(req) != 0) {
+		why = "service temporarily unavailable";
+		bit = CMP_FAIL_SYSTEM_UNAVAIL;
+		goto fail;
+	}
+	EVP_PKEY_free(pub);
+	return true;
+fail:
+	EVP_PKEY_free(pub);
+	ra_req_fail(req, bit, why);
+	return true;
+}
+
+/* RFC 9483 5.2.2.1: the outer message is protected by an authorized RA;
+ * its single inner message is processed as a request of its own. */
+void ra_nested_handle(struct ra_req *req)
+{
+	STACK_OF(CMPGW_MSG) *inner = req->msg->body->value.nested;
+	unsigned char *der = NULL;
+	const char *why = NULL;
+	int bit, len;
+
+	if (req->parent) {
+		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "nested inside nested is not supported");
+		return;
+	}
+	if (req->alias->n_ras == 0) {
+		ra_req_fail(req, CMP_FAIL_NOT_AUTHORIZED, "this alias accepts no downstream RA");
+		return;
+	}
+	if ((bit = ra_ir_verify_protection(req, &why)) >= 0)
+		goto fail;
+	if (!(req->ra = match_ra(req->alias, req->signer, req->msg->extraCerts, &bit, &why))) {
+		audit(req, "auth_failed", why);
+		goto fail;
+	}
+	if (sk_CMPGW_MSG_num(inner) != 1) {
+		why = "exactly one inner message is supported in nested";
+		bit = CMP_FAIL_BAD_REQUEST;
+		goto fail;
+	}
+	/* The inner message's protection covers its own DER (RFC 4210
+	 * 5.1.3): our codec re-encodes a DER input unchanged. */
+	if ((len = i2d_CMPGW_MSG(sk_CMPGW_MSG_value(inner, 0), &der)) <= 0) {
+		why = "inner message cannot be encoded";
+		bit = CMP_FAIL_BAD_DATA_FORMAT;
+		goto fail;
+	}
+	log_debug(&req->log, "nested from downstream RA: processing the inner message");
+	ra_req_dispatch_child(req, der, (size_t)len);
+	return;
+fail:
+	ra_req_fail(req, bit, why);
+}
+
+void ra_nested_inner_done(struct ra_req *parent, const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	CMPGW_MSG *in = der ? d2i_CMPGW_MSG(NULL, &p, (long)len) : NULL;
+	CMPGW_MSG *rsp = in ? cmp_build_response(parent->msg, parent->cfg->cmp_cert,
+						 CMP_BODY_NESTED)
+			    : NULL;
+
+	if (!rsp || !sk_CMPGW_MSG_push(rsp->body->value.nested, in)) {
+		ERR_clear_error();
+		CMPGW_MSG_free(in);
+		CMPGW_MSG_free(rsp);
+		ra_req_fail(parent, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		return;
+	}
+	ra_req_answer(parent, rsp);
+}

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""The CA side of RA mode (issue 4, RFC 9483 5.2): a CA-mode alias listing
+downstream RAs in aliases[].ras, driven by the stock `openssl cmp` client
+acting as the RA (-cert ra.crt -popo 0 = raVerified) and by cmpreq for
+nested messages, against a real cmpgw serve and PostgreSQL.
+
+Checked: an ir with raVerified from an authorized RA is issued for the
+identity in the template's serialNumber and confirmed by the RA's certConf;
+the original signature POP is verified; an RA entry with a vendor enforces
+that vendor's serial list; an unlisted RA certificate (signerNotTrusted) and
+an RA certificate without the required EKU (notAuthorized) are refused with
+only an audit row written; raVerified from a device stays badPOP; nested
+(one inner vendor-signed ir) from an authorized RA gets a nested answer with
+the ip inside and the rows of a direct ir; nested from an unlisted RA is
+refused."""
+
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import CmpMsg, Gateway, Pg, openssl, run  # noqa: E402
+
+CMPREQ = os.environ.get("CMPREQ_BIN", "cmpreq")
+EKU_CMC_RA = "1.3.6.1.5.5.7.3.28"
+BIT = {"badPOP": 9, "signerNotTrusted": 20, "notAuthorized": 23}
+
+
+def must(*args):
+    rc, out = openssl(*args)
+    if rc != 0:
+        raise RuntimeError("openssl %s failed:\n%s" % (args[0], out))
+
+
+def make_ca(d, name):
+    must("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-subj", "/CN=cmpgw test %s" % name, "-days", "2",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+         "-keyout", os.path.join(d, name + ".key"), "-out", os.path.join(d, name + ".crt"))
+
+
+def make_ra(d, name, ca, eku):
+    """RA certificate name.crt/.key issued by ca with the given EKU."""
+    ext = os.path.join(d, name + ".ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n"
+                "extendedKeyUsage=%s\n" % eku)
+    key, csr, crt = (os.path.join(d, name + x) for x in (".key", ".csr", ".crt"))
+    must("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-subj", "/O=Operator/CN=%s" % name, "-keyout", key, "-out", csr)
+    must("x509", "-req", "-in", csr, "-CA", os.path.join(d, ca + ".crt"), "-CAkey",
+         os.path.join(d, ca + ".key"), "-CAcreateserial", "-days", "2", "-extfile", ext,
+         "-out", crt)
+    return crt, key
+
+
+def new_key(path):
+    must("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path)
+    return path
+
+
+def ra_ir(gw, ra, serial, newkey, popo="0", **kw):
+    """openssl cmp as the RA: ir for device `serial`, raVerified by default."""
+    return gw.cmp(cert=ra[0], key=ra[1], newkey=newkey, extracerts=None,
+                  subject="/CN=Acme Router/serialNumber=%s" % serial,
+                  extra=["-popo", popo], **kw)
+
+
+def crafted(t, gw, name, *args):
+    out = os.path.join(gw.tmp, name + ".der")
+    p = subprocess.run([CMPREQ] + list(args) + ["--out", out], capture_output=True, text=True)
+    t.ok(p.returncode == 0, name + ": crafted", p.stderr)
+    return out
+
+
+def show(path):
+    p = subprocess.run([CMPREQ, "show", path], capture_output=True, text=True)
+    return p.stdout
+
+
+def refused(t, gw, name, r, bit, text):
+    t.ok(r.rc != 0 and r.has(bit) and r.has(text), "%s: %s (%s)" % (name, bit, text), repr(r))
+    t.ok(not os.path.exists(r.certout), name + ": no certificate")
+
+
+def main(t):
+    ras = {}
+
+    def patch(cfg):
+        d = os.path.join(os.path.dirname(cfg["data_dir"]), "demo", "ra")
+        os.makedirs(d)
+        make_ca(d, "ra-ca")
+        make_ca(d, "other-ca")
+        ras["ra1"] = make_ra(d, "ra1", "ra-ca", EKU_CMC_RA)
+        ras["vendor"] = make_ra(d, "ra-vendor", "ra-ca", EKU_CMC_RA)
+        ras["noeku"] = make_ra(d, "ra-noeku", "ra-ca", "clientAuth")
+        ras["other"] = make_ra(d, "ra-other", "other-ca", EKU_CMC_RA)
+        cfg["aliases"][0]["ras"] = [
+            {"cert": ras["vendor"][0], "vendor": "acme"},
+            {"issuer": os.path.join(d, "ra-ca.crt"), "eku": "cmcRA"},
+        ]
+
+    pg = Pg()
+    gw = Gateway(t, pg, devices=5, name="downstream_ra", patch=patch)
+    gw.start()
+    keys = {n: new_key(os.path.join(gw.tmp, n + ".key")) for n in ("a", "b", "c", "d", "e")}
+
+    # ---- ir with raVerified by an authorized RA, certConf by the RA ----------
+    r = ra_ir(gw, ras["ra1"], "ACME-0001", keys["a"])
+    t.ok(r.rc == 0 and r.has("received IP") and r.has("received PKICONF"),
+         "RA ir with raVerified: ip, RA's certConf -> pkiConf", repr(r))
+    rc, subj = openssl("x509", "-noout", "-subject", "-in", r.certout)
+    t.ok(rc == 0 and "CN = ACME-0001" in subj, "issued for the template's serialNumber", subj)
+    t.eq(gw.psql("SELECT status, vendor_id IS NULL FROM certificates "
+                 "WHERE device_serial = 'ACME-0001'"), [["active", "t"]],
+         "RA ir: certificate active after the RA's certConf, no vendor")
+    t.eq(gw.psql("SELECT state, body_type FROM transactions WHERE device_serial = 'ACME-0001'"),
+         [["confirmed", "ir"]], "RA ir: transaction confirmed")
+    t.eq(gw.scalar("SELECT count(*) FROM audit WHERE event = 'issued' "
+                   "AND detail LIKE 'ir (downstream RA)%' AND device_serial = 'ACME-0001'"), "1",
+         "RA ir: audit row names the downstream RA")
+
+    # ---- the original signature POP through the RA is verified ----------------
+    r = ra_ir(gw, ras["ra1"], "ACME-0004", keys["b"], popo="1")
+    t.ok(r.rc == 0 and r.has("received IP"), "RA ir with the device's signature POP", repr(r))
+
+    # ---- RA entry with a vendor: that vendor's serial list applies ------------
+    r = ra_ir(gw, ras["vendor"], "ACME-0002", keys["c"])
+    t.ok(r.rc == 0, "RA with vendor acme: listed serial ACME-0002 issued", repr(r))
+    t.eq(gw.scalar("SELECT v.name FROM certificates c JOIN vendors v ON v.id = c.vendor_id "
+                   "WHERE c.device_serial = 'ACME-0002'"), "acme",
+         "RA with vendor: certificate bound to vendor acme")
+    t.eq(gw.scalar("SELECT state FROM serials WHERE serial = 'ACME-0002'"), "enrolled",
+         "RA with vendor: serial enrolled after certConf")
+    before = gw.counts()
+    r = ra_ir(gw, ras["vendor"], "ACME-9999", keys["d"])
+    refused(t, gw, "RA with vendor, unlisted serial", r, "notAuthorized",
+            "not on the vendor's list")
+    after = gw.counts()
+    t.eq((after["certificates"], after["transactions"]),
+         (before["certificates"], before["transactions"]), "unlisted serial: nothing written")
+
+    # ---- unauthorized RAs ---------------------------------------------------------
+    before = gw.counts()
+    r = ra_ir(gw, ras["other"], "ACME-0003", keys["d"])
+    refused(t, gw, "unlisted RA certificate", r, "signerNotTrusted", "not an authorized RA")
+    r = ra_ir(gw, ras["noeku"], "ACME-0003", keys["d"])
+    refused(t, gw, "RA certificate without cmcRA", r, "notAuthorized", "extendedKeyUsage")
+    after = gw.counts()
+    t.eq((after["certificates"], after["transactions"], after["serials_touched"]),
+         (before["certificates"], before["transactions"], before["serials_touched"]),
+         "unauthorized RAs: no certificate, transaction or serial written")
+    t.eq(after["audit"], before["audit"] + 2, "unauthorized RAs: one audit row each")
+
+    # ---- raVerified from a device stays badPOP ------------------------------------
+    r = gw.cmp(5, extra=["-popo", "0"])
+    refused(t, gw, "raVerified from a device", r, "badPOP", "raVerified")
+
+    # ---- nested (RFC 9483 5.2.2.1): device's vendor-signed ir inside -------------
+    inner = crafted(t, gw, "inner-ir", "ir", "--cert", gw.dev(3), "--key",
+                    gw.dev(3, ext="key"), "--newkey", keys["e"], "--extracerts",
+                    gw.path("vendor", "vendor-ca.crt"), "--tid", "00112233445566778899aabbccddeeff")
+    nested = crafted(t, gw, "nested", "nested", "--cert", ras["ra1"][0], "--key", ras["ra1"][1],
+                     "--in", inner)
+    with open(nested, "rb") as f:
+        status, _, body = gw.post(f.read())
+    t.eq(status, 200, "nested: HTTP 200")
+    ans = os.path.join(gw.tmp, "nested-answer.der")
+    with open(ans, "wb") as f:
+        f.write(body)
+    lines = show(ans).splitlines()
+    t.ok(len(lines) == 2 and lines[0].startswith("body=nested"), "nested answered with nested",
+         lines)
+    t.ok(len(lines) == 2 and lines[1].startswith("inner: body=ip tid=00112233445566778899aabb")
+         and " status=0 " in lines[1], "nested: inner ip for the inner transaction, accepted",
+         lines)
+    t.eq(gw.psql("SELECT c.status, t.state, v.name FROM transactions t JOIN certificates c "
+                 "ON c.id = t.cert_id JOIN vendors v ON v.id = c.vendor_id "
+                 "WHERE t.tid = '\\x00112233445566778899aabbccddeeff'"),
+         [["unconfirmed", "issued", "acme"]], "nested: rows of a direct vendor ir for ACME-0003")
+    t.ok(gw.scalar("SELECT encode(key_fp, 'hex') FROM serials WHERE serial = 'ACME-0003'")
+         is not None, "nested: serial bound to the device's vendor key as in a direct ir")
+
+    before = gw.counts()
+    inner2 = crafted(t, gw, "inner-ir2", "ir", "--cert", gw.dev(4), "--key",
+                     gw.dev(4, ext="key"), "--newkey", keys["d"], "--extracerts",
+                     gw.path("vendor", "vendor-ca.crt"))
+    nested2 = crafted(t, gw, "nested-other", "nested", "--cert", ras["other"][0], "--key",
+                      ras["other"][1], "--in", inner2)
+    with open(nested2, "rb") as f:
+        status, _, body = gw.post(f.read())
+    m = CmpMsg(body)
+    t.ok("signerNotTrusted" in m.failnames, "nested from an unlisted RA: signerNotTrusted",
+         m.describe())
+    after = gw.counts()
+    t.eq((after["certificates"], after["transactions"]),
+         (before["certificates"], before["transactions"]), "nested from unlisted RA: nothing written")
+    gw.stop()
+
+
+if __name__ == "__main__":
+    run(main)
