@@ -273,6 +273,64 @@ static int load_revocation(struct cfg *c, char *err, size_t len)
 	return 0;
 }
 
+/* The PBMAC secret of aliases[].upstream.secret_file: its first line. */
+static int load_secret(struct cfg_upstream *u, const char *jp, char *err, size_t len)
+{
+	FILE *fp = open_pem(u->secret_file, true, jp, err, len);
+	char line[1024];
+	int rc = RC_CONFIG;
+
+	if (!fp)
+		return RC_CONFIG;
+	if (!fgets(line, sizeof(line), fp) || (line[strcspn(line, "\r\n")] = '\0', !line[0])) {
+		fail(err, len, jp, "%s: empty", u->secret_file);
+		goto out;
+	}
+	u->secret_len = strlen(line);
+	rc = (u->secret = OPENSSL_memdup(line, u->secret_len)) ? 0 : RC_NOMEM;
+out:
+	OPENSSL_cleanse(line, sizeof(line));
+	fclose(fp);
+	return rc;
+}
+
+/* aliases[].upstream of mode "ra" aliases (RFC 9483 5.2): URL, anchors,
+ * and exactly one of cert+key or secret_file. */
+static int load_upstream(struct cfg *c, size_t i, char *err, size_t len)
+{
+	struct cfg_upstream *u = &c->aliases[i].upstream;
+	char jp[96];
+	int rc;
+
+	snprintf(jp, sizeof(jp), "aliases[%zu].upstream", i);
+	if (c->aliases[i].mode != CFG_MODE_RA)
+		return u->url ? fail(err, len, jp, "only allowed with mode \"ra\"") : 0;
+	if (!u->url || strncmp(u->url, "http://", 7) != 0 || !u->url[7])
+		return fail(err, len, jp, "url: required in mode \"ra\", as http://host[:port]/path");
+	if (u->n_trusted_files == 0)
+		return fail(err, len, jp, "trusted: required in mode \"ra\"");
+	if (u->style == CFG_FWD_NESTED) /* RFC 9483 5.2.2.1: not built yet */
+		return fail(err, len, jp, "style: \"nested\" is not supported yet");
+	if (!(u->trusted = sk_X509_new_null()))
+		return RC_NOMEM;
+	for (size_t k = 0; k < u->n_trusted_files; k++) {
+		snprintf(jp, sizeof(jp), "aliases[%zu].upstream.trusted[%zu]", i, k);
+		if ((rc = push_file(u->trusted, u->trusted_files[k], jp, err, len)) != 0)
+			return rc;
+	}
+	snprintf(jp, sizeof(jp), "aliases[%zu].upstream", i);
+	if (!u->secret_file == !u->cert_file || !u->cert_file != !u->key_file)
+		return fail(err, len, jp, "needs either cert and key, or secret_file");
+	if (u->secret_file)
+		return load_secret(u, jp, err, len);
+	if (!(u->cert = load_cert(u->cert_file, jp, err, len)) ||
+	    !(u->key = load_key(u->key_file, jp, err, len)))
+		return RC_CONFIG;
+	if (EVP_PKEY_eq(X509_get0_pubkey(u->cert), u->key) != 1)
+		return fail(err, len, jp, "key: %s does not match the certificate", u->key_file);
+	return 0;
+}
+
 /* aliases[].ras: exactly one of cert or issuer per entry, CA mode only. */
 static int load_ras(struct cfg_alias *a, size_t i, char *err, size_t len)
 {
@@ -323,7 +381,8 @@ static int finish(struct cfg *c, char *err, size_t len)
 	    (rc = load_revocation(c, err, len)) != 0)
 		return rc;
 	for (size_t i = 0; i < c->n_aliases; i++)
-		if ((rc = load_ras(&c->aliases[i], i, err, len)) != 0)
+		if ((rc = load_upstream(c, i, err, len)) != 0 ||
+		    (rc = load_ras(&c->aliases[i], i, err, len)) != 0)
 			return rc;
 	return 0;
 }
@@ -410,6 +469,15 @@ static void free_policy(struct cfg *c)
 		free_strs(a->paths, a->n_paths);
 		free_strs(a->revoker_files, a->n_revoker_files);
 		sk_X509_pop_free(a->revokers, X509_free);
+		free(a->upstream.url);
+		free_strs(a->upstream.trusted_files, a->upstream.n_trusted_files);
+		free(a->upstream.cert_file);
+		free(a->upstream.key_file);
+		free(a->upstream.secret_file);
+		sk_X509_pop_free(a->upstream.trusted, X509_free);
+		X509_free(a->upstream.cert);
+		EVP_PKEY_free(a->upstream.key);
+		OPENSSL_clear_free(a->upstream.secret, a->upstream.secret_len);
 		for (size_t k = 0; a->ras && k < a->n_ras; k++) {
 			struct cfg_ra *r = &a->ras[k];
 			free(r->cert_file);

@@ -66,6 +66,29 @@ enum cfg_auth {
 	CFG_AUTH_TOKEN = 1u << 1,       /* ir MAC-protected with a one-time token */
 };
 
+/* RA mode (aliases[].upstream): the CA requests are forwarded to over CMP.
+ * Files are resolved at load; the material below them is loaded and
+ * checked by cfg.c (never NULL for an alias in mode "ra"). */
+enum cfg_fwd_style { CFG_FWD_REPROTECT = 0, CFG_FWD_NESTED = 1 };
+
+struct cfg_upstream {
+	char *url;                   /* "http://host:port/path", NULL = none */
+	char **trusted_files;        /* PEM anchors for the upstream's protection */
+	size_t n_trusted_files;
+	char *cert_file, *key_file;  /* the RA's CMP signing certificate + key */
+	char *secret_file;           /* or a PBMAC shared secret (0600) */
+	int style;                   /* enum cfg_fwd_style */
+	int timeout_s;               /* whole upstream exchange, default 30 */
+	int wait_after_s;            /* then the device gets "waiting", default 5 */
+	bool extra_vendor;           /* reprotect: vendor chain in extraCerts */
+	/* loaded */
+	STACK_OF(X509) *trusted;
+	X509 *cert;
+	EVP_PKEY *key;
+	unsigned char *secret;       /* cleansed on free */
+	size_t secret_len;
+};
+
 /* aliases[].ras[]: a downstream RA allowed to request on a CA alias
  * (RFC 9483 5.2). Either cert (exact certificate) or issuer (+ optional
  * exact subject and required EKU). Loaded by cfg.c. */
@@ -97,6 +120,7 @@ struct cfg_alias {
 	size_t n_revoker_files;
 	STACK_OF(X509) *revokers;    /* loaded from revoker_files (never NULL once loaded) */
 	unsigned auth;               /* enum cfg_auth bits, default vendor_cert */
+	struct cfg_upstream upstream; /* mode "ra" only */
 	struct cfg_ra *ras;          /* authorized downstream RAs (mode "ca") */
 	size_t n_ras;
 	int ra_identity;             /* enum cfg_ra_identity */

@@ -386,11 +386,58 @@ static int conv_mode(struct ld *ld, const char *jp, json_t *v, void *field)
 {
 	const char *s = json_string_value(v);
 
-	if (strcmp(s, "ra") == 0)
-		return fail(ld, jp, "\"ra\" is not supported yet");
-	if (strcmp(s, "ca") != 0)
+	if (strcmp(s, "ca") != 0 && strcmp(s, "ra") != 0)
 		return fail(ld, jp, "must be \"ca\" or \"ra\"");
-	*(enum cfg_mode *)field = CFG_MODE_CA;
+	*(enum cfg_mode *)field = strcmp(s, "ra") == 0 ? CFG_MODE_RA : CFG_MODE_CA;
+	return 0;
+}
+
+/* aliases[].ra_identity */
+static int conv_ra_identity(struct ld *ld, const char *jp, json_t *v, void *field)
+{
+	const char *s = json_string_value(v);
+
+	if (strcmp(s, "subject_serialnumber") != 0 && strcmp(s, "subject_cn") != 0)
+		return fail(ld, jp, "must be \"subject_serialnumber\" or \"subject_cn\"");
+	*(int *)field = strcmp(s, "subject_cn") == 0 ? CFG_RA_ID_SUBJECT_CN : CFG_RA_ID_SUBJECT_SN;
+	return 0;
+}
+
+/* aliases[].ras[].eku: "cmcRA" (id-kp-cmcRA, RFC 6402 2.10) or a dotted OID */
+static int conv_ra_eku(struct ld *ld, const char *jp, json_t *v, void *field)
+{
+	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+	ASN1_OBJECT *o;
+
+	if (!s)
+		return 0;
+	if (strcmp(s, "cmcRA") == 0)
+		s = "1.3.6.1.5.5.7.3.28";
+	if (strspn(s, "0123456789.") != strlen(s) || !(o = OBJ_txt2obj(s, 1))) {
+		ERR_clear_error();
+		return fail(ld, jp, "must be \"cmcRA\" or a dotted OID");
+	}
+	ASN1_OBJECT_free(o);
+	return (*(char **)field = strdup(s)) ? 0 : RC_NOMEM;
+}
+
+static int conv_fwd_style(struct ld *ld, const char *jp, json_t *v, void *field)
+{
+	const char *s = json_string_value(v);
+
+	if (strcmp(s, "reprotect") != 0 && strcmp(s, "nested") != 0)
+		return fail(ld, jp, "must be \"reprotect\" or \"nested\"");
+	*(int *)field = strcmp(s, "nested") == 0 ? CFG_FWD_NESTED : CFG_FWD_REPROTECT;
+	return 0;
+}
+
+static int conv_fwd_extra(struct ld *ld, const char *jp, json_t *v, void *field)
+{
+	const char *s = json_string_value(v);
+
+	if (strcmp(s, "vendor") != 0 && strcmp(s, "none") != 0)
+		return fail(ld, jp, "must be \"vendor\" or \"none\"");
+	*(bool *)field = strcmp(s, "vendor") == 0;
 	return 0;
 }
 
@@ -508,35 +555,6 @@ static int conv_crl_path(struct ld *ld, const char *jp, json_t *v, void *field)
 	return (*(char **)field = strdup(s)) ? 0 : RC_NOMEM;
 }
 
-/* aliases[].ra_identity */
-static int conv_ra_identity(struct ld *ld, const char *jp, json_t *v, void *field)
-{
-	const char *s = json_string_value(v);
-
-	if (strcmp(s, "subject_serialnumber") != 0 && strcmp(s, "subject_cn") != 0)
-		return fail(ld, jp, "must be \"subject_serialnumber\" or \"subject_cn\"");
-	*(int *)field = strcmp(s, "subject_cn") == 0 ? CFG_RA_ID_SUBJECT_CN : CFG_RA_ID_SUBJECT_SN;
-	return 0;
-}
-
-/* aliases[].ras[].eku: "cmcRA" (id-kp-cmcRA, RFC 6402 2.10) or a dotted OID */
-static int conv_ra_eku(struct ld *ld, const char *jp, json_t *v, void *field)
-{
-	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
-	ASN1_OBJECT *o;
-
-	if (!s)
-		return 0;
-	if (strcmp(s, "cmcRA") == 0)
-		s = "1.3.6.1.5.5.7.3.28";
-	if (strspn(s, "0123456789.") != strlen(s) || !(o = OBJ_txt2obj(s, 1))) {
-		ERR_clear_error();
-		return fail(ld, jp, "must be \"cmcRA\" or a dotted OID");
-	}
-	ASN1_OBJECT_free(o);
-	return (*(char **)field = strdup(s)) ? 0 : RC_NOMEM;
-}
-
 /* ---- the table ---- */
 
 #define R(f) S_ROOT, offsetof(struct cfg, f)
@@ -628,7 +646,7 @@ static const struct key keys[] = {
 	{"aliases[].label", K_STR, A(label), NULL, 0, 0, conv_label,
 	 "URL label, `[A-Za-z0-9._-]{1,64}`, unique."},
 	{"aliases[].mode", K_STR, A(mode), "\"ca\"", 0, 0, conv_mode,
-	 "`ca`: issue with the local CA. (`ra`, forwarding upstream, is not supported yet.)"},
+	 "`ca`: issue with the local CA; `ra`: forward to the CA in `upstream` (RFC 9483 5.2)."},
 	{"aliases[].vendors", K_STRS, A(vendors), "[]", 0, 256, NULL,
 	 "Vendor names accepted on this alias; empty = any registered vendor."},
 	{"aliases[].profile", K_STR, A(profile), NULL, 0, 0, conv_profile,
@@ -670,6 +688,34 @@ static const struct key keys[] = {
 	 conv_ra_identity,
 	 "Device identity of a request from a downstream RA: the certTemplate subject's "
 	 "`serialNumber` (`subject_serialnumber`) or `CN` (`subject_cn`)."},
+	{"aliases[].upstream", K_OBJ, S_ALIAS, 0, "{}", 0, 0, NULL,
+	 "Mode `ra` only: the upstream CA requests are forwarded to over CMP (RFC 9483 5.2)."},
+	{"aliases[].upstream.url", K_STR_NULL, A(upstream.url), "null", 0, 0, NULL,
+	 "`http://host[:port]/path` of the upstream CMP endpoint; required in mode `ra`."},
+	{"aliases[].upstream.trusted", K_STRS, A(upstream.trusted_files), "[]", 0, 16, conv_files,
+	 "PEM files with the trust anchors the upstream's response protection (and the "
+	 "certificates it returns) must chain to; required in mode `ra`."},
+	{"aliases[].upstream.cert", K_STR_NULL, A(upstream.cert_file), "null", 0, 0, conv_file,
+	 "The RA's CMP signing certificate (one PEM certificate), sent first in extraCerts."},
+	{"aliases[].upstream.key", K_STR_NULL, A(upstream.key_file), "null", 0, 0, conv_file,
+	 "Its private key; mode 0600 or stricter."},
+	{"aliases[].upstream.secret_file", K_STR_NULL, A(upstream.secret_file), "null", 0, 0,
+	 conv_file,
+	 "Instead of `cert`/`key`: file holding the PBMAC shared secret (first line, mode 0600); "
+	 "requests and responses are then MAC-protected (RFC 4210 5.1.3.1)."},
+	{"aliases[].upstream.style", K_STR, A(upstream.style), "\"reprotect\"", 0, 0,
+	 conv_fwd_style,
+	 "`reprotect`: a new request protected by the RA (RFC 9483 5.2.3); `nested`: the device's "
+	 "message unchanged inside a `nested` message protected by the RA (RFC 9483 5.2.2.1)."},
+	{"aliases[].upstream.timeout_s", K_INT, A(upstream.timeout_s), "30", 1, 3600, NULL,
+	 "Bound on one upstream exchange (connect + answer), seconds; then `systemUnavail`."},
+	{"aliases[].upstream.wait_after_s", K_INT, A(upstream.wait_after_s), "5", 1, 3600, NULL,
+	 "If the upstream has not answered after this many seconds, the device gets status "
+	 "`waiting` and polls (pollReq/pollRep, RFC 9483 4.4)."},
+	{"aliases[].upstream.extra_certs", K_STR, A(upstream.extra_vendor), "\"vendor\"", 0, 0,
+	 conv_fwd_extra,
+	 "`reprotect`: `vendor` adds the device's vendor certificate chain to extraCerts after the "
+	 "RA's certificates; `none` sends the RA's only."},
 	{"sweep_interval_s", K_INT, R(sweep_interval_s), "10", 1, 3600, NULL,
 	 "Period of the unconfirmed-certificate sweep in seconds (1..3600)."},
 	{"crl", K_OBJ, S_ROOT, 0, "{}", 0, 0, NULL, "CRL publication (RFC 5280) over HTTP GET."},

@@ -14,6 +14,7 @@
 #include "cmp/build.h"
 #include "cmp/certhash.h"
 #include "cmp/prot.h"
+#include "ra/fwd.h"
 #include "store/enroll.h"
 
 static struct store_bytes tid_of(const struct ra_req *req)
@@ -155,6 +156,14 @@ out:
 	return bit;
 }
 
+static void record(struct ra_req *req)
+{
+	if (store_enroll_confirm(req->rw->db, tid_of(req), req->accept, req->log.peer,
+				 req->accept ? "accepted by client" : "rejected by client",
+				 on_confirm, req) != 0)
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+}
+
 static void on_txn(void *arg, int rc, const struct store_txn *t)
 {
 	struct ra_req *req = arg;
@@ -185,13 +194,11 @@ static void on_txn(void *arg, int rc, const struct store_txn *t)
 	bit = check_status(req, t, &why);
 	if (bit >= 0)
 		goto fail;
-	if (store_enroll_confirm(req->rw->db, tid_of(req), req->accept, req->log.peer,
-				 req->accept ? "accepted by client" : "rejected by client",
-				 on_confirm, req) != 0) {
-		why = "service temporarily unavailable";
-		bit = CMP_FAIL_SYSTEM_UNAVAIL;
-		goto fail;
-	}
+	/* RA mode: the upstream CA must agree first (ra/fwd.c) */
+	if (req->alias->mode == CFG_MODE_RA && strcmp(t->state, "issued") == 0)
+		ra_fwd_certconf(req, record);
+	else
+		record(req);
 	return;
 fail:
 	ra_req_fail(req, bit, why);

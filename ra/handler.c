@@ -17,6 +17,7 @@
 #include "cmp/build.h"
 #include "cmp/prot.h"
 #include "ra/crl.h"
+#include "ra/fwd.h"
 #include "store/db.h"
 #include "store/enroll.h"
 
@@ -217,6 +218,7 @@ static const struct {
 	{ CMP_BODY_ERROR, ra_error_handle },
 	{ CMP_BODY_GENM, ra_genm_handle },
 	{ CMP_BODY_RR, ra_rr_handle },
+	{ CMP_BODY_POLLREQ, ra_fwd_pollreq_handle },
 	{ CMP_BODY_NESTED, ra_nested_handle },
 };
 

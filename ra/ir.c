@@ -19,6 +19,7 @@
 #include "cmp/pop.h"
 #include "cmp/prot.h"
 #include "policy/profile.h"
+#include "ra/fwd.h"
 #include "ra/issued.h"
 #include "store/enroll.h"
 
@@ -326,6 +327,11 @@ void ra_ir_handle(struct ra_req *req)
 	if (bit >= 0) {
 		audit_reject(req, "rejected", why);
 		goto fail;
+	}
+	if (req->alias->mode == CFG_MODE_RA) { /* RA mode: the upstream CA issues (ra/fwd.c) */
+		ra_fwd_start(req, crm, pub);
+		EVP_PKEY_free(pub);
+		return;
 	}
 	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
 	struct policy_identity id = { req->serial, req->vendor->name };

@@ -21,6 +21,7 @@
 #include "ra/trust.h"
 
 struct store_pool;
+struct ra_fwd;
 
 struct ra_worker {
 	struct worker *w;
@@ -29,6 +30,7 @@ struct ra_worker {
 	struct event *reload_ev;    /* periodic vendor reload */
 	struct event *sweep_ev;     /* confirm-deadline sweep (worker 0) */
 	struct ra_crl *crl;         /* CRL publication (ra/crl.h) */
+	struct ra_fwd *fwd;         /* RA mode: upstream exchanges in flight (ra/fwd.c) */
 	bool reload_busy;
 };
 

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "ra/crl.h"
+#include "ra/fwd.h"
 #include "store/db.h"
 #include "store/enroll.h"
 
@@ -124,7 +125,9 @@ void ra_worker_fini(struct worker *w)
 		event_free(rw->reload_ev);
 	if (rw->sweep_ev)
 		event_free(rw->sweep_ev);
+	ra_fwd_shutdown(rw); /* before the pool: cancels upstream calls */
 	store_db_pool_free(rw->db);
+	ra_fwd_fini(rw);
 	ra_crl_free(rw->crl); /* after the pool: its callbacks have run */
 	ra_trust_free(rw->trust);
 	free(rw);

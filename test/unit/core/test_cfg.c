@@ -109,6 +109,20 @@ static void m_wk_path(json_t *j)
 	json_array_set_new(json_object_get(ALIAS0(j), "paths"), 0, json_string("/.well-known/cmp/x"));
 }
 static void m_ra(json_t *j) { json_object_set_new(ALIAS0(j), "mode", json_string("ra")); }
+static void m_up_on_ca(json_t *j)
+{
+	json_object_set_new(ALIAS0(j), "upstream", json_pack("{s:s}", "url", "http://127.0.0.1:1/"));
+}
+static void m_up_style(json_t *j)
+{
+	m_ra(j);
+	json_object_set_new(ALIAS0(j), "upstream", json_pack("{s:s}", "style", "relay"));
+}
+static void m_up_trusted(json_t *j)
+{
+	m_ra(j);
+	json_object_set_new(ALIAS0(j), "upstream", json_pack("{s:s}", "url", "http://127.0.0.1:1/"));
+}
 static void m_key_perm(json_t *j)
 {
 	json_object_set_new(json_object_get(j, "ca"), "issuing_key", json_string("pki/open.key"));
@@ -163,7 +177,13 @@ static void test_errors(void)
 	       "duplicate path");
 	expect("aliases[0].paths[0]: \"/.well-known/cmp/x\" is under /.well-known/cmp, which is reserved",
 	       m_wk_path, "path under .well-known");
-	expect("aliases[0].mode: \"ra\" is not supported yet", m_ra, "ra mode");
+	expect("aliases[0].upstream: url: required in mode \"ra\", as http://host[:port]/path", m_ra,
+	       "ra mode needs an upstream url");
+	expect("aliases[0].upstream: only allowed with mode \"ra\"", m_up_on_ca, "upstream on a ca alias");
+	expect("aliases[0].upstream.style: must be \"reprotect\" or \"nested\"", m_up_style,
+	       "upstream style");
+	expect("aliases[0].upstream: trusted: required in mode \"ra\"", m_up_trusted,
+	       "upstream anchors required");
 	expect("profiles.device.subject: unknown placeholder \"${vendr}\" (allowed: ${serial}, ${vendor})",
 	       m_placeholder, "bad placeholder");
 	expect("profiles.device.key_usage[2]: unknown key usage \"foo\"", m_ku, "unknown key usage");

@@ -1,0 +1,551 @@
+/*
+ * ra/fwd.c - RA mode: an authenticated ir/cr forwarded to the upstream CA
+ * (RFC 9483 5.2.3 reprotect). Steps: admit in PostgreSQL (pending row),
+ * POST to the upstream on the worker's loop, verify its answer, store the
+ * certificate (or the failure), answer the device with our own ip. If the
+ * upstream is slower than wait_after_s the device gets status waiting and
+ * polls (ra/fwd_poll.c); the exchange goes on without it.
+ *
+ * The upstream request keeps the device's transactionID (RFC 9483 5.2.3
+ * allows it): one ID across both hops eases tracing. Lifetime: a struct
+ * fwd outlives the device's request once "waiting" was sent; the worker
+ * tracks them to cancel on shutdown.
+ */
+#include "ra/fwd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "cmp/build.h"
+#include "core/httpc.h"
+#include "policy/profile.h"
+#include "ra/issued.h"
+#include "store/fwd.h"
+
+#define CMP_CT "application/pkixcmp"
+#define UP_MAX_REPLY (256 * 1024)
+
+struct ra_fwd {
+	struct ra_fwd *next;
+	struct ra_worker *rw;
+	struct cfg *cfg;               /* reference */
+	const struct cfg_alias *alias; /* borrowed from cfg */
+	struct ra_req *req;            /* until answered */
+	struct httpc_call *call;
+	struct event *wait_ev;
+	ASN1_OCTET_STRING *tid;
+	EVP_PKEY *pub;
+	X509_NAME *subject;            /* asked of the upstream, NULL: as the device asked */
+	unsigned char nonce[16];       /* our senderNonce upstream */
+	unsigned char vendor_fp[32];
+	int want;                      /* expected body type */
+	bool in_db;                    /* a store call will call back */
+	void (*confirmed)(struct ra_req *req); /* certConf: continue locally */
+	X509 *cert;                    /* certConf: the certificate confirmed */
+	struct log_ctx log;
+	char tid_hex[129], peer[64];
+	struct ra_fwd_verdict v;
+};
+
+/* Unlink from the worker's list, cancel what runs, free. */
+static void fwd_free(struct ra_fwd *f)
+{
+	struct ra_fwd **pp = (struct ra_fwd **)&f->rw->fwd;
+
+	while (*pp && *pp != f)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = f->next;
+	httpc_cancel(f->call);
+	if (f->wait_ev)
+		event_free(f->wait_ev);
+	ASN1_OCTET_STRING_free(f->tid);
+	EVP_PKEY_free(f->pub);
+	X509_free(f->cert);
+	X509_NAME_free(f->subject);
+	ra_fwd_verdict_clear(&f->v);
+	cfg_free(f->cfg);
+	free(f);
+}
+
+static struct store_bytes tid_bytes(const struct ra_fwd *f)
+{
+	struct store_bytes b = { f->tid->data, (size_t)f->tid->length };
+	return b;
+}
+
+/* End the device's request with an error carrying the upstream's status
+ * (failInfo bits and text relayed, RFC 9483 5.2.3.2) or our own bit. */
+static void answer_fail(struct ra_fwd *f)
+{
+	struct ra_req *req = f->req;
+	CMPGW_MSG *rsp;
+
+	if (!req)
+		return;
+	f->req = NULL;
+	if (!f->v.relay) {
+		ra_req_fail(req, f->v.bit >= 0 ? f->v.bit : CMP_FAIL_SYSTEM_FAILURE,
+			    f->v.why ? f->v.why : "internal error");
+		return;
+	}
+	log_info(&req->log, "upstream CA refused the request; relayed");
+	rsp = cmp_build_error(req->msg, req->cfg->cmp_cert, -1, NULL);
+	if (!rsp) {
+		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		return;
+	}
+	CMPGW_STATUSINFO_free(rsp->body->value.error->pKIStatusInfo);
+	rsp->body->value.error->pKIStatusInfo = f->v.relay;
+	f->v.relay = NULL;
+	ra_req_answer(req, rsp);
+}
+
+static int fail_info_of(const struct ra_fwd_verdict *v)
+{
+	int info = 0;
+	const ASN1_BIT_STRING *fi = v->relay ? v->relay->failInfo : NULL;
+
+	if (!v->relay)
+		return v->bit >= 0 ? 1 << v->bit : 0;
+	for (int b = 0; fi && b <= CMP_FAIL_MAX; b++)
+		if (ASN1_BIT_STRING_get_bit(fi, b))
+			info |= 1 << b;
+	return info;
+}
+
+static void on_failed(void *arg, int rc, const char *status)
+{
+	struct ra_fwd *f = arg;
+	(void)rc, (void)status;
+	f->in_db = false;
+	answer_fail(f);
+	fwd_free(f);
+}
+
+/* Close the transaction with v's failure (audit row), then answer. */
+static void fail_txn(struct ra_fwd *f)
+{
+	const char *text = f->v.why ? f->v.why : "refused by the upstream CA";
+	char detail[160];
+
+	log_info(&f->log, "upstream exchange failed: %s", text);
+	snprintf(detail, sizeof(detail), "%s", text);
+	if (store_fwd_fail(f->rw->db, tid_bytes(f), fail_info_of(&f->v), text, detail, on_failed,
+			   f) == 0) {
+		f->in_db = true;
+		return;
+	}
+	answer_fail(f);
+	fwd_free(f);
+}
+
+static void on_stored(void *arg, int rc, const char *status)
+{
+	struct ra_fwd *f = arg;
+	struct ra_req *req = f->req;
+
+	f->in_db = false;
+	if (rc != 0 || strcmp(status, "ok") != 0) {
+		if (req) {
+			f->req = NULL;
+			ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		}
+		fwd_free(f);
+		return;
+	}
+	if (req) {
+		f->req = NULL;
+		req->cert = f->v.cert;
+		f->v.cert = NULL;
+		ra_ir_send_rep(req);
+	}
+	fwd_free(f);
+}
+
+static void store_cert(struct ra_fwd *f)
+{
+	struct ra_issued is;
+
+	if (ra_issued_facts(f->v.cert, &is) != 0) {
+		ra_fwd_verdict_clear(&f->v);
+		f->v.bit = CMP_FAIL_SYSTEM_FAILURE;
+		fail_txn(f);
+		return;
+	}
+	struct store_fwd_done d = {
+		.tid = tid_bytes(f),
+		.cert = { is.der, is.len },
+		.cert_hash = { is.hash, is.hlen },
+		.upstream_nonce = { f->v.nonce, f->v.nonce_len },
+		.vendor_key_fp = f->vendor_fp,
+		.key_fp = is.key_fp,
+		.issuer = is.issuer,
+		.serial_hex = is.serial_hex,
+		.subject = is.subject,
+		.not_before = is.not_before,
+		.not_after = is.not_after,
+		.deadline_s = f->alias->confirm_deadline_s,
+	};
+	if (store_fwd_done(f->rw->db, &d, on_stored, f) == 0)
+		f->in_db = true;
+	ra_issued_clear(&is);
+	if (!f->in_db) {
+		if (f->req) {
+			struct ra_req *req = f->req;
+			f->req = NULL;
+			ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		}
+		fwd_free(f);
+	}
+}
+
+static void on_upstream(void *arg, int rc, int status, const char *ct, const unsigned char *body,
+			size_t len)
+{
+	struct ra_fwd *f = arg;
+	const struct cfg_upstream *u = &f->alias->upstream;
+
+	f->call = NULL;
+	(void)ct;
+	if (rc != 0 || status != 200) {
+		log_warn(&f->log, "upstream CA: %s (HTTP %d)", rc ? rc_str(rc) : "bad status", status);
+		f->v.bit = CMP_FAIL_SYSTEM_UNAVAIL;
+		f->v.why = rc == RC_TIMEOUT ? "upstream CA did not answer in time"
+					    : "upstream CA unavailable";
+		fail_txn(f);
+		return;
+	}
+	ra_fwd_msg_verify(u, body, len, f->tid, f->nonce, f->want, f->pub, f->subject, &f->v);
+	if (f->v.cert)
+		store_cert(f);
+	else
+		fail_txn(f);
+}
+
+/* RFC 9483 4.4 / RFC 4210 5.3.22: the upstream is slow; tell the device
+ * to poll. Its ip carries status waiting and no certificate. */
+static void on_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct ra_fwd *f = arg;
+	struct ra_req *req = f->req;
+	CMPGW_MSG *rsp;
+	CMPGW_STATUSINFO *si;
+	(void)fd, (void)what;
+
+	if (!req)
+		return;
+	f->req = NULL;
+	rsp = cmp_build_response(req->msg, req->cfg->cmp_cert, f->want);
+	si = cmp_build_statusinfo(CMP_STATUS_WAITING, -1, "forwarded to the upstream CA; poll");
+	if (!rsp || !si ||
+	    !ASN1_OCTET_STRING_set(rsp->header->senderNonce, req->server_nonce,
+				   sizeof(req->server_nonce)) ||
+	    cmp_build_certrep_add(rsp, 0, si, NULL) != 0) {
+		CMPGW_STATUSINFO_free(si);
+		CMPGW_MSG_free(rsp);
+		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		return;
+	}
+	log_info(&req->log, "upstream CA slow: device told to poll");
+	ra_req_answer(req, rsp);
+}
+
+static void send_upstream(struct ra_fwd *f, const unsigned char *der, size_t len)
+{
+	const struct cfg_upstream *u = &f->alias->upstream;
+	struct timeval wait = { u->wait_after_s, 0 };
+
+	if (httpc_post(f->rw->w->base, u->url, CMP_CT, der, len, u->timeout_s, UP_MAX_REPLY,
+		       on_upstream, f, &f->call) != 0) {
+		f->v.bit = CMP_FAIL_SYSTEM_UNAVAIL;
+		f->v.why = "upstream CA unavailable";
+		fail_txn(f);
+		return;
+	}
+	if ((f->wait_ev = evtimer_new(f->rw->w->base, on_wait, f)))
+		evtimer_add(f->wait_ev, &wait);
+}
+
+/* Admission refusals, as in CA mode (migration 002 reasons). */
+static void refuse(struct ra_req *req, int rc, const char *status)
+{
+	static const struct {
+		const char *status;
+		int bit;
+		const char *text;
+	} map[] = {
+		{ "serial_unknown", CMP_FAIL_NOT_AUTHORIZED, "device serial is not on the vendor's list" },
+		{ "serial_blocked", CMP_FAIL_NOT_AUTHORIZED, "device serial is blocked" },
+		{ "clone", CMP_FAIL_NOT_AUTHORIZED, "device serial is bound to another vendor key" },
+		{ "reenroll_denied", CMP_FAIL_NOT_AUTHORIZED,
+		  "device already enrolled; re-enrollment not allowed for this vendor" },
+		{ "tid_in_use", CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
+	};
+
+	if (rc != 0) {
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(status, map[i].status) == 0) {
+			ra_req_fail(req, map[i].bit, map[i].text);
+			return;
+		}
+	ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+}
+
+/* The upstream request DER is kept in the fwd until admission returned. */
+struct admit {
+	struct ra_fwd *f;
+	unsigned char *der;
+	size_t len;
+};
+
+static void on_admitted(void *arg, int rc, const char *status)
+{
+	struct admit *a = arg;
+	struct ra_fwd *f = a->f;
+	struct ra_req *req = f->req;
+
+	f->in_db = false;
+	if (rc == 0 && strcmp(status, "ok") == 0) {
+		log_info(&f->log, "forwarding %s to %s", cmp_asn1_body_name(req->msg->body->type),
+			 f->alias->upstream.url);
+		send_upstream(f, a->der, a->len);
+	} else {
+		f->req = NULL;
+		refuse(req, rc, status);
+		fwd_free(f);
+	}
+	OPENSSL_free(a->der);
+	free(a);
+}
+
+/* ir->ip, cr->cp (RFC 4210 5.3.4) */
+static int rep_type(int t)
+{
+	return t == CMP_BODY_CR ? CMP_BODY_CP : t == CMP_BODY_KUR ? CMP_BODY_KUP : CMP_BODY_IP;
+}
+
+/* The subject the profile gives the device (RFC 9483 5.2.3.2: the RA may
+ * adjust the template); NULL keeps the device's own. */
+static int profile_subject(struct ra_req *req, X509_NAME **out)
+{
+	const struct cfg_profile *p = req->alias->profile;
+	struct policy_identity id = { req->serial, req->vendor->name };
+	char buf[1024];
+
+	*out = NULL;
+	if (p->allow_requested_subject && req->asked && X509_NAME_entry_count(req->asked) > 0)
+		return 0;
+	if (!p->subject || policy_profile_expand(p->subject, &id, buf, sizeof(buf)) != 0)
+		return RC_INVAL;
+	return (*out = cfg_name_parse(buf)) ? 0 : RC_INVAL;
+}
+
+static struct ra_fwd *fwd_new(struct ra_req *req, EVP_PKEY *pub)
+{
+	struct ra_fwd *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->rw = req->rw;
+	f->next = req->rw->fwd;
+	req->rw->fwd = f;
+	f->cfg = cfg_get1((struct cfg *)req->cfg);
+	f->alias = req->alias;
+	f->v.bit = -1;
+	f->want = rep_type(req->msg->body->type);
+	snprintf(f->tid_hex, sizeof(f->tid_hex), "%s", req->tid_hex);
+	snprintf(f->peer, sizeof(f->peer), "%s", req->log.peer ? req->log.peer : "");
+	f->log.tid = f->tid_hex;
+	f->log.peer = f->peer;
+	f->log.alias = f->alias->label;
+	if (!(f->tid = ASN1_OCTET_STRING_dup(req->msg->header->transactionID)) ||
+	    (pub && !EVP_PKEY_up_ref(pub))) {
+		fwd_free(f);
+		return NULL;
+	}
+	f->pub = pub;
+	return f;
+}
+
+static int admit(struct ra_fwd *f, struct ra_req *req, struct admit *a)
+{
+	const CMPGW_HDR *h = req->msg->header;
+	unsigned char sender_fp[32], *sender_der = NULL;
+	int slen = i2d_X509(req->signer, &sender_der), rc;
+
+	if (slen <= 0 || ra_trust_cert_fp(req->signer, sender_fp) != 0) {
+		OPENSSL_free(sender_der);
+		return RC_CRYPTO;
+	}
+	struct store_fwd_begin b = {
+		.tid = { h->transactionID->data, (size_t)h->transactionID->length },
+		.sender_cert = { sender_der, (size_t)slen },
+		.server_nonce = { req->server_nonce, sizeof(req->server_nonce) },
+		.client_nonce = { h->senderNonce->data, (size_t)h->senderNonce->length },
+		.vendor_key_fp = f->vendor_fp,
+		.sender_fp = sender_fp,
+		.alias = req->alias->label,
+		.body = cmp_asn1_body_name(req->msg->body->type),
+		.vendor_name = req->vendor->name,
+		.serial = req->serial,
+		.peer = req->log.peer,
+		.vendor_id = req->vendor->id,
+		.cert_req_id = req->cert_req_id,
+		.allow_reenroll = req->vendor->allow_reenroll,
+		.timeout_s = req->alias->upstream.timeout_s,
+	};
+	rc = store_fwd_begin(req->rw->db, &b, on_admitted, a);
+	OPENSSL_free(sender_der);
+	return rc;
+}
+
+void ra_fwd_start(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY *pub)
+{
+	const struct cfg_upstream *u = &req->alias->upstream;
+	struct ra_fwd *f = fwd_new(req, pub);
+	struct admit *a = calloc(1, sizeof(*a));
+	(void)crm;
+
+	if (!f || !a)
+		goto fail;
+	req->implicit = false; /* confirmation is agreed with the upstream (certConf) */
+	if (profile_subject(req, &f->subject) != 0) {
+		free(a);
+		fwd_free(f);
+		ra_req_fail(req, CMP_FAIL_BAD_CERT_TEMPLATE, "profile cannot build a subject for this device");
+		return;
+	}
+	if (ra_trust_spki_fp(req->signer, f->vendor_fp) != 0 ||
+	    RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1 ||
+	    ra_fwd_msg_request(u, req->msg, f->subject, u->extra_vendor ? req->msg->extraCerts : NULL,
+			       f->nonce, &a->der, &a->len) != 0)
+		goto fail;
+	a->f = f;
+	f->req = req;
+	if (admit(f, req, a) != 0) {
+		f->req = NULL;
+		goto fail;
+	}
+	f->in_db = true;
+	return;
+fail:
+	log_openssl(&req->log, LOG_ERROR, "forwarding failed");
+	if (a)
+		OPENSSL_free(a->der);
+	free(a);
+	if (f)
+		fwd_free(f);
+	ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+}
+
+void ra_fwd_shutdown(struct ra_worker *rw)
+{
+	struct ra_fwd *f = rw->fwd, *next;
+
+	for (; f; f = next) {
+		next = f->next;
+		if (f->in_db)
+			continue; /* the pool's cancellation will call back */
+		f->v.bit = CMP_FAIL_SYSTEM_UNAVAIL;
+		f->v.why = "service shutting down";
+		answer_fail(f);
+		fwd_free(f);
+	}
+}
+
+void ra_fwd_fini(struct ra_worker *rw)
+{
+	while (rw->fwd)
+		fwd_free(rw->fwd);
+}
+
+/* ---- certConf (RFC 4210 5.3.18): both CAs must agree on confirmation ---- */
+
+static void on_upstream_conf(void *arg, int rc, int status, const char *ct,
+			     const unsigned char *body, size_t len)
+{
+	struct ra_fwd *f = arg;
+	struct ra_req *req = f->req;
+	(void)ct;
+
+	f->call = NULL;
+	f->req = NULL;
+	if (rc != 0 || status != 200) {
+		f->v.bit = CMP_FAIL_SYSTEM_UNAVAIL;
+		f->v.why = "upstream CA unavailable; send certConf again";
+	} else {
+		ra_fwd_msg_verify(&f->alias->upstream, body, len, f->tid, f->nonce, CMP_BODY_PKICONF,
+				  NULL, NULL, &f->v);
+	}
+	if (f->v.bit < 0 && !f->v.relay) {
+		log_info(&req->log, "upstream CA confirmed");
+		f->confirmed(req);
+	} else {
+		/* Safe side: the device gets no pkiConf until the upstream
+		 * agreed; the transaction stays 'issued' for a retry and the
+		 * confirm deadline still applies. */
+		store_enroll_audit(f->rw->db, "upstream_confirm_failed", f->alias->label, tid_bytes(f),
+				   NULL, NULL, f->peer, f->v.why ? f->v.why : "refused by upstream");
+		f->req = req;
+		answer_fail(f);
+	}
+	fwd_free(f);
+}
+
+static void on_conf_txn(void *arg, int rc, const struct store_fwd_txn *t)
+{
+	struct ra_fwd *f = arg;
+	struct ra_req *req = f->req;
+	const struct cfg_upstream *u = &f->alias->upstream;
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	size_t len = 0;
+
+	f->in_db = false;
+	if (rc != 0 || !t || !t->cert.p || !t->upstream_nonce.p)
+		goto fail;
+	p = t->cert.p;
+	if (!(f->cert = d2i_X509(NULL, &p, (long)t->cert.len)) ||
+	    ra_fwd_msg_certconf(u, req->msg, f->cert, req->accept, t->upstream_nonce.p,
+				t->upstream_nonce.len, f->nonce, &der, &len) != 0 ||
+	    httpc_post(f->rw->w->base, u->url, CMP_CT, der, len, u->timeout_s, UP_MAX_REPLY,
+		       on_upstream_conf, f, &f->call) != 0)
+		goto fail;
+	OPENSSL_free(der);
+	return;
+fail:
+	OPENSSL_free(der);
+	ERR_clear_error();
+	f->req = NULL;
+	ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	fwd_free(f);
+}
+
+void ra_fwd_certconf(struct ra_req *req, void (*done)(struct ra_req *req))
+{
+	struct ra_fwd *f = fwd_new(req, NULL);
+	const ASN1_OCTET_STRING *tid = req->msg->header->transactionID;
+	struct store_bytes b = { tid->data, (size_t)tid->length };
+
+	if (!f) {
+		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		return;
+	}
+	f->req = req;
+	f->confirmed = done;
+	if (store_fwd_get(req->rw->db, b, on_conf_txn, f) != 0) {
+		f->req = NULL;
+		fwd_free(f);
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		return;
+	}
+	f->in_db = true;
+}

@@ -1,0 +1,293 @@
+/*
+ * ra/fwd_msg.c - the messages an RA exchanges with its upstream CA
+ * (RFC 9483 5.2.3 reprotect, RFC 4210 5.3.18 certConf) and the checks on
+ * the upstream's answers. No I/O here.
+ */
+#include "ra/fwd.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
+
+#include "cmp/build.h"
+#include "cmp/certhash.h"
+#include "cmp/prot.h"
+
+/* cmp/asn1.h declares dup functions for a few types only */
+#define CRM_DUP(x) ((CMPGW_CERTREQMSG *)ASN1_item_dup(ASN1_ITEM_rptr(CMPGW_CERTREQMSG), (x)))
+#define SI_DUP(x) ((CMPGW_STATUSINFO *)ASN1_item_dup(ASN1_ITEM_rptr(CMPGW_STATUSINFO), (x)))
+
+#define UP_PBM_ITERATIONS 10000
+#define UP_PBM_MAX_ITERATIONS 100000
+
+void ra_fwd_verdict_clear(struct ra_fwd_verdict *v)
+{
+	X509_free(v->cert);
+	CMPGW_STATUSINFO_free(v->relay);
+	memset(v, 0, sizeof(*v));
+	v->bit = -1;
+}
+
+/* Header for a message of ours to the upstream, body type t, in the
+ * transaction of dev: sender = RA, recipient = the CA the device named,
+ * fresh senderNonce (copied out), no recipNonce (the caller sets one). */
+static CMPGW_MSG *new_msg(const struct cfg_upstream *u, const CMPGW_MSG *dev, int t,
+			  unsigned char nonce[16])
+{
+	CMPGW_MSG *m = cmp_build_response(dev, u->cert, t);
+	CMPGW_HDR *h = m ? m->header : NULL;
+
+	if (!m)
+		return NULL;
+	ASN1_OCTET_STRING_free(h->recipNonce);
+	h->recipNonce = NULL;
+	if (dev->header->recipient) {
+		GENERAL_NAME_free(h->recipient);
+		if (!(h->recipient = GENERAL_NAME_dup(dev->header->recipient)))
+			goto fail;
+	}
+	if (h->senderNonce->length != 16)
+		goto fail;
+	memcpy(nonce, h->senderNonce->data, 16);
+	return m;
+fail:
+	CMPGW_MSG_free(m);
+	return NULL;
+}
+
+/* Protect with the RA key or the PBMAC secret, add extraCerts, encode. */
+static int finish_msg(const struct cfg_upstream *u, CMPGW_MSG *m, STACK_OF(X509) *more,
+		      unsigned char **der, size_t *len)
+{
+	int rc;
+
+	if (u->key)
+		rc = cmp_prot_sign(m, u->key);
+	else
+		rc = cmp_prot_pbmac(m, u->secret, u->secret_len, UP_PBM_ITERATIONS);
+	if (rc == 0 && u->cert) {
+		STACK_OF(X509) *one = sk_X509_new_null();
+		rc = one && sk_X509_push(one, u->cert) ? cmp_build_extracerts_push1(m, one) : RC_NOMEM;
+		sk_X509_free(one);
+	}
+	if (rc == 0)
+		rc = cmp_build_extracerts_push1(m, more);
+	if (rc == 0)
+		rc = cmp_build_der(m, der, len);
+	return rc;
+}
+
+int ra_fwd_msg_request(const struct cfg_upstream *u, const CMPGW_MSG *dev,
+		       const X509_NAME *subject, STACK_OF(X509) *vendor_chain,
+		       unsigned char nonce[16], unsigned char **der, size_t *len)
+{
+	CMPGW_MSG *m = new_msg(u, dev, dev->body->type, nonce);
+	CMPGW_CERTREQMSG *crm = NULL;
+	int rc = RC_NOMEM;
+
+	if (!m)
+		return RC_NOMEM;
+	crm = CRM_DUP(sk_CMPGW_CERTREQMSG_value(dev->body->value.ir, 0));
+	if (!crm || !sk_CMPGW_CERTREQMSG_push(m->body->value.ir, crm)) {
+		CMPGW_CERTREQMSG_free(crm);
+		goto out;
+	}
+	/* RFC 9483 5.2.3.2: a template the RA changed invalidates the
+	 * device's POP; the RA then vouches for it with raVerified (RFC 4211
+	 * 4), having verified it itself. */
+	CMPGW_CERTTEMPLATE *tmpl = crm->certReq->certTemplate;
+	if (subject && (!tmpl->subject || X509_NAME_cmp(subject, tmpl->subject) != 0)) {
+		X509_NAME_free(tmpl->subject);
+		if (!(tmpl->subject = X509_NAME_dup(subject)))
+			goto out;
+		CMPGW_POPO_free(crm->popo);
+		if (!(crm->popo = CMPGW_POPO_new()) || !(crm->popo->value.raVerified = ASN1_NULL_new()))
+			goto out;
+		crm->popo->type = CMPGW_POPO_RAVERIFIED;
+	}
+	rc = finish_msg(u, m, vendor_chain, der, len);
+out:
+	CMPGW_MSG_free(m);
+	return rc;
+}
+
+int ra_fwd_msg_certconf(const struct cfg_upstream *u, const CMPGW_MSG *dev, X509 *cert,
+			bool accept, const unsigned char *up_nonce, size_t up_nonce_len,
+			unsigned char nonce[16], unsigned char **der, size_t *len)
+{
+	CMPGW_MSG *m = new_msg(u, dev, CMP_BODY_CERTCONF, nonce);
+	CMPGW_CERTSTATUS *cs = NULL;
+	unsigned int hlen = 0;
+	unsigned char hash[CMP_CERTHASH_MAX];
+	int rc = RC_NOMEM;
+
+	if (!m)
+		return RC_NOMEM;
+	if (!(m->header->recipNonce = ASN1_OCTET_STRING_new()) ||
+	    !ASN1_OCTET_STRING_set(m->header->recipNonce, up_nonce, (int)up_nonce_len))
+		goto out;
+	if ((rc = cmp_certhash_compute(cert, NULL, hash, &hlen)) != 0)
+		goto out;
+	rc = RC_NOMEM;
+	if (!(cs = CMPGW_CERTSTATUS_new()) || !ASN1_OCTET_STRING_set(cs->certHash, hash, (int)hlen) ||
+	    !ASN1_INTEGER_set(cs->certReqId, 0))
+		goto out;
+	/* RFC 4210 5.3.18: a rejection carries status rejection */
+	if (!accept && !(cs->statusInfo = cmp_build_statusinfo(CMP_STATUS_REJECTION, -1,
+							       "rejected by the end entity")))
+		goto out;
+	if (!sk_CMPGW_CERTSTATUS_push(m->body->value.certConf, cs))
+		goto out;
+	cs = NULL;
+	rc = finish_msg(u, m, NULL, der, len);
+out:
+	CMPGW_CERTSTATUS_free(cs);
+	CMPGW_MSG_free(m);
+	return rc;
+}
+
+/* Does x chain to u->trusted, with untrusted as intermediates? */
+static bool chains(const struct cfg_upstream *u, X509 *x, STACK_OF(X509) *untrusted)
+{
+	X509_STORE *st = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	bool ok = false;
+
+	if (!st || !ctx)
+		goto out;
+	for (int i = 0; i < sk_X509_num(u->trusted); i++)
+		if (!X509_STORE_add_cert(st, sk_X509_value(u->trusted, i)))
+			goto out;
+	if (!X509_STORE_CTX_init(ctx, st, x, untrusted))
+		goto out;
+	ok = X509_verify_cert(ctx) == 1;
+out:
+	ERR_clear_error();
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	return ok;
+}
+
+/* RFC 4210 5.1.3 / RFC 9483 3.2: protected by a certificate chaining to
+ * the configured anchors (first of extraCerts), or by our shared secret. */
+static bool protection_ok(const struct cfg_upstream *u, const unsigned char *der, size_t len,
+			  const CMPGW_MSG *m)
+{
+	X509 *signer;
+	int rc;
+
+	if (u->secret)
+		rc = cmp_prot_verify_pbmac(der, len, m, u->secret, u->secret_len,
+					   UP_PBM_MAX_ITERATIONS);
+	else if (!m->extraCerts || sk_X509_num(m->extraCerts) < 1)
+		rc = RC_INVAL;
+	else if ((rc = cmp_prot_verify_sig(der, len, m, (signer = sk_X509_value(m->extraCerts, 0)))) ==
+		 0)
+		rc = chains(u, signer, m->extraCerts) ? 0 : RC_CRYPTO;
+	ERR_clear_error();
+	return rc == 0;
+}
+
+static void verdict_fail(struct ra_fwd_verdict *v, int bit, const char *why)
+{
+	v->bit = bit;
+	v->why = why;
+}
+
+/* The single CertResponse of a certificate response (RFC 4210 5.3.4). */
+static void check_certrep(const struct cfg_upstream *u, const CMPGW_MSG *m, EVP_PKEY *pub,
+			  const X509_NAME *subject, struct ra_fwd_verdict *v)
+{
+	const CMPGW_CERTREPMSG *rep = m->body->value.ip;
+	const CMPGW_CERTRESPONSE *r;
+	STACK_OF(X509) *untrusted = NULL;
+	long status;
+	X509 *cert;
+
+	if (sk_CMPGW_CERTRESPONSE_num(rep->response) != 1 ||
+	    ASN1_INTEGER_get((r = sk_CMPGW_CERTRESPONSE_value(rep->response, 0))->certReqId) != 0)
+		return verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+				    "upstream CA answered with an unexpected certificate response");
+	status = ASN1_INTEGER_get(r->status->status);
+	if (status == CMP_STATUS_WAITING)
+		return verdict_fail(v, CMP_FAIL_SYSTEM_UNAVAIL,
+				    "upstream CA asked to poll, which this RA does not do");
+	if (status != CMP_STATUS_ACCEPTED && status != CMP_STATUS_GRANTED_WITH_MODS) {
+		v->relay = SI_DUP(r->status);
+		return v->relay ? (void)0 : verdict_fail(v, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+	}
+	if (!r->certifiedKeyPair || r->certifiedKeyPair->certOrEncCert->type != CMPGW_CERTORENC_CERT)
+		return verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+				    "upstream CA sent no plain certificate");
+	cert = r->certifiedKeyPair->certOrEncCert->value.certificate;
+	if (EVP_PKEY_eq(X509_get0_pubkey(cert), pub) != 1)
+		return verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+				    "upstream CA returned a certificate for another public key");
+	if (subject && X509_NAME_cmp(subject, X509_get_subject_name(cert)) != 0)
+		return verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+				    "upstream CA returned a certificate with another subject");
+	/* the issuer's chain may come in extraCerts or caPubs */
+	if (!(untrusted = sk_X509_new_null()))
+		return verdict_fail(v, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+	for (int i = 0; i < sk_X509_num(m->extraCerts); i++)
+		sk_X509_push(untrusted, sk_X509_value(m->extraCerts, i));
+	for (int i = 0; i < sk_X509_num(rep->caPubs); i++)
+		sk_X509_push(untrusted, sk_X509_value(rep->caPubs, i));
+	bool ok = chains(u, cert, untrusted);
+	sk_X509_free(untrusted);
+	if (!ok)
+		return verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+				    "certificate from the upstream CA does not chain to its anchors");
+	if (!X509_up_ref(cert))
+		return verdict_fail(v, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+	v->cert = cert;
+}
+
+void ra_fwd_msg_verify(const struct cfg_upstream *u, const unsigned char *der, size_t len,
+		       const ASN1_OCTET_STRING *tid, const unsigned char nonce[16], int want,
+		       EVP_PKEY *pub, const X509_NAME *subject, struct ra_fwd_verdict *v)
+{
+	const unsigned char *p = der;
+	CMPGW_MSG *m = d2i_CMPGW_MSG(NULL, &p, (long)len);
+	const CMPGW_HDR *h;
+
+	memset(v, 0, sizeof(*v));
+	v->bit = -1;
+	ERR_clear_error();
+	if (!m || p != der + len) {
+		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK, "upstream CA answer is not a PKIMessage");
+		goto out;
+	}
+	h = m->header;
+	if (!m->protection || !protection_ok(u, der, len, m)) {
+		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+			     "upstream CA answer protection does not verify");
+		goto out;
+	}
+	/* RFC 4210 5.1.1: same transaction, recipNonce = our senderNonce */
+	if (!h->transactionID || ASN1_OCTET_STRING_cmp(h->transactionID, tid) != 0 ||
+	    !h->recipNonce || h->recipNonce->length != 16 ||
+	    CRYPTO_memcmp(h->recipNonce->data, nonce, 16) != 0) {
+		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+			     "upstream CA answer belongs to another transaction or message");
+		goto out;
+	}
+	if (h->senderNonce && h->senderNonce->length > 0 &&
+	    (size_t)h->senderNonce->length <= sizeof(v->nonce)) {
+		memcpy(v->nonce, h->senderNonce->data, (size_t)h->senderNonce->length);
+		v->nonce_len = (size_t)h->senderNonce->length;
+	}
+	if (m->body->type == CMP_BODY_ERROR) {
+		if (!(v->relay = SI_DUP(m->body->value.error->pKIStatusInfo)))
+			verdict_fail(v, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+	} else if (m->body->type != want) {
+		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK, "upstream CA answered with another body type");
+	} else if (want != CMP_BODY_PKICONF) {
+		check_certrep(u, m, pub, subject, v);
+	}
+out:
+	ERR_clear_error();
+	CMPGW_MSG_free(m);
+}

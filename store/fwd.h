@@ -1,0 +1,61 @@
+/*
+ * store/fwd.h - RA mode (migration 006): a request forwarded to an upstream
+ * CA, from admission to the stored certificate or the recorded failure.
+ *
+ * Each call queues one statement on the worker's pool and calls back once
+ * on its loop (rc RC_OK, RC_DB or RC_CANCELLED; see store/enroll.h).
+ * Threads: the pool's loop thread only.
+ */
+#ifndef CMPGW_STORE_FWD_H
+#define CMPGW_STORE_FWD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/enroll.h"
+
+/* Admission without issuing (serial list, clone, replay) and the 'pending'
+ * transaction row. status "ok" or a reason as for store_enroll_ir_commit. */
+struct store_fwd_begin {
+	struct store_bytes tid, sender_cert, server_nonce, client_nonce;
+	const unsigned char *vendor_key_fp, *sender_fp; /* 32 bytes each */
+	const char *alias, *body, *vendor_name, *serial, *peer;
+	int64_t vendor_id;
+	long cert_req_id;
+	bool allow_reenroll;
+	int timeout_s;
+};
+int store_fwd_begin(struct store_pool *pool, const struct store_fwd_begin *b,
+		    store_status_cb cb, void *arg) WUR;
+
+/* The upstream's certificate, verified: status "ok" or "gone" (the
+ * transaction is no longer pending). */
+struct store_fwd_done {
+	struct store_bytes tid, cert, cert_hash, upstream_nonce;
+	const unsigned char *vendor_key_fp, *key_fp; /* 32 bytes each */
+	const char *issuer, *serial_hex, *subject;
+	long long not_before, not_after;
+	int deadline_s;
+};
+int store_fwd_done(struct store_pool *pool, const struct store_fwd_done *d, store_status_cb cb,
+		   void *arg) WUR;
+
+/* Close a pending transaction with the failure relayed to the device
+ * (fail_info: PKIFailureInfo bits as an integer, bit n = 1 << n). */
+int store_fwd_fail(struct store_pool *pool, struct store_bytes tid, int fail_info,
+		   const char *text, const char *detail, store_status_cb cb, void *arg) WUR;
+
+/* A forwarded transaction as stored, for pollReq and the upstream certConf.
+ * Pointers valid during the callback only; t == NULL: not found. */
+struct store_fwd_txn {
+	const char *alias, *state;
+	struct store_bytes sender_fp, sender_cert, server_nonce, cert, cert_hash, upstream_nonce;
+	long cert_req_id;
+	int fail_info;        /* -1 if none */
+	const char *fail_text; /* NULL if none */
+};
+typedef void (*store_fwd_txn_cb)(void *arg, int rc, const struct store_fwd_txn *t);
+int store_fwd_get(struct store_pool *pool, struct store_bytes tid, store_fwd_txn_cb cb,
+		  void *arg) WUR;
+
+#endif

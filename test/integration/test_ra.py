@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""RA mode (aliases[].mode "ra", issue 4 RA side): the stock `openssl cmp`
+client enrolls at a cmpgw alias that forwards to an upstream CA. The
+upstream here is OpenSSL's own mock CMP server (`openssl cmp -port`), an
+independent implementation, which accepts the RA's raVerified request.
+
+Checks: ir + certConf succeed through the RA (certificate stored, both
+sides confirmed); an upstream certificate for another key is rejected
+(nothing stored); a stopped upstream gives systemUnavail; a slow upstream
+(a delaying proxy) gives status waiting, the client polls, and the
+enrollment completes. Every failure closes the transaction with an audit
+row. Also measures the forwarding overhead once (diagnostic only)."""
+
+import http.server
+import os
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (OPENSSL, Gateway, Pg, add_cleanup, free_port,  # noqa: E402
+                     make_root, mktemp, run, sign_cert, wait_port)
+
+
+class Mock:
+    """OpenSSL's mock CMP server returning rsp_cert for any request."""
+
+    def __init__(self, work, up, rsp_cert, port=None):
+        self.port = port or free_port()
+        self.log = os.path.join(work, "mock-%d.log" % self.port)
+        self.proc = subprocess.Popen(
+            [OPENSSL, "cmp", "-port", str(self.port),
+             "-srv_cert", up["srv_crt"], "-srv_key", up["srv_key"],
+             "-srv_trusted", up["root_crt"], "-rsp_cert", rsp_cert,
+             "-rsp_capubs", up["root_crt"], "-accept_raverified"],
+            stdout=open(self.log, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        add_cleanup(self.stop)
+        if not wait_port(self.port, 10, self.proc):
+            raise RuntimeError("mock server did not start:\n" + open(self.log).read())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class DelayProxy:
+    """Forwards each POST to target after delay_s (an upstream that is slow)."""
+
+    def __init__(self, target_port, delay_s):
+        proxy = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                time.sleep(proxy.delay_s)
+                req = urllib.request.Request(
+                    "http://127.0.0.1:%d/" % target_port, data=body,
+                    headers={"Content-Type": "application/pkixcmp"})
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    data = r.read()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/pkixcmp")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.delay_s = delay_s
+        self.srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), H)
+        self.srv.daemon_threads = True
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        add_cleanup(self.srv.shutdown)
+
+
+def upstream_pki(work):
+    root_crt, root_key = make_root(work, "up-root", "/O=Upstream/CN=Upstream Root CA")
+    srv_crt, srv_key = sign_cert(work, "up-srv", "/O=Upstream/CN=Upstream CMP", root_crt, root_key)
+    ra_crt, ra_key = sign_cert(work, "ra", "/O=Operator/CN=cmpgw RA", root_crt, root_key)
+    for k in (root_key, srv_key, ra_key):
+        os.chmod(k, 0o600)
+    return {"root_crt": root_crt, "root_key": root_key, "srv_crt": srv_crt,
+            "srv_key": srv_key, "ra_crt": ra_crt, "ra_key": ra_key}
+
+
+def device_cert(work, gw, up, k, key_of=None):
+    """What the upstream returns for device k: the profile's subject, the
+    new key of device key_of (default k)."""
+    subj = "/OU=Devices/O=acme/CN=ACME-%04d" % k
+    crt, _ = sign_cert(work, "rsp-%d-%d" % (k, key_of or k), subj, up["root_crt"],
+                       up["root_key"], key=gw.dev(key_of or k, "new", "key"))
+    return crt
+
+
+def main(t):
+    work = mktemp("cmpgw-ra-up-")
+    up = upstream_pki(work)
+    mock_port, down_port, slow_port = free_port(), free_port(), free_port()
+    proxy = DelayProxy(slow_port, 4)
+
+    def alias(label, port, **kw):
+        u = {"url": "http://127.0.0.1:%d/pkix/" % port, "trusted": [up["root_crt"]],
+             "cert": up["ra_crt"], "key": up["ra_key"], "timeout_s": 10, "wait_after_s": 2}
+        u.update(kw)
+        return {"label": label, "mode": "ra", "vendors": ["acme"], "profile": "device",
+                "upstream": u}
+
+    def patch(cfg):
+        cfg["aliases"] += [alias("ra", mock_port), alias("ra-down", down_port, timeout_s=3),
+                           alias("ra-slow", proxy.port)]
+
+    pg = Pg()
+    gw = Gateway(t, pg, devices=6, name="ra", patch=patch)
+    gw.start()
+    path = lambda label: ".well-known/cmp/p/" + label  # noqa: E731
+
+    # ---- 1. ir + certConf through the RA to the mock upstream ----------
+    rsp1 = device_cert(work, gw, up, 1)
+    mock = Mock(work, up, rsp1, mock_port)
+    r = gw.cmp(1, path=path("ra"))
+    t.ok(r.rc == 0, "ir through the RA to the OpenSSL mock CA: openssl cmp exits 0", repr(r))
+    t.ok(r.has("sending CERTCONF") and r.has("received PKICONF"),
+         "certConf answered with pkiConf", r.out)
+    same = os.path.exists(r.certout) and open(r.certout).read().split("-----")[2] == \
+        open(rsp1).read().split("-----")[2]
+    t.ok(same, "the device got the upstream's certificate", repr(r))
+    t.eq(gw.scalar("SELECT status FROM certificates WHERE device_serial = 'ACME-0001'"),
+         "active", "certificate row stored and active after certConf")
+    t.eq(gw.scalar("SELECT state FROM transactions WHERE device_serial = 'ACME-0001'"),
+         "confirmed", "transaction confirmed")
+    t.eq(gw.scalar("SELECT string_agg(event, ',' ORDER BY id) FROM audit "
+                   "WHERE device_serial = 'ACME-0001'"),
+         "forwarded,issued,confirmed", "audit: forwarded, issued, confirmed")
+    mlog = open(mock.log, errors="replace").read()
+    # the pkiConf above only leaves the RA once the upstream answered our
+    # certConf with pkiConf: two POSTs, ir then certConf
+    t.eq(mlog.count("Received request"), 2, "the RA forwarded the certConf to the upstream",
+         mlog[-2000:])
+    mock.stop()
+
+    # ---- 2. upstream returns a certificate for another key --------------
+    mock = Mock(work, up, rsp1, mock_port)  # device 1's key, asked by device 2
+    r = gw.cmp(2, path=path("ra"))
+    t.ok(r.rc != 0 and r.has("another public key"),
+         "certificate for another key: refused with the reason", r.out)
+    t.ok(r.has("badMessageCheck"), "certificate for another key: badMessageCheck", r.out)
+    t.eq(gw.scalar("SELECT count(*) FROM certificates WHERE device_serial = 'ACME-0002'"), "0",
+         "certificate for another key: nothing stored")
+    t.eq(gw.scalar("SELECT state FROM transactions WHERE device_serial = 'ACME-0002'"), "closed",
+         "certificate for another key: transaction closed")
+    t.eq(gw.scalar("SELECT count(*) FROM audit WHERE device_serial = 'ACME-0002' "
+                   "AND event = 'upstream_failed'"), "1", "certificate for another key: audited")
+    t.eq(gw.scalar("SELECT key_fp IS NULL FROM serials WHERE serial = 'ACME-0002'"), "t",
+         "certificate for another key: serial not bound")
+    mock.stop()
+
+    # ---- 3. upstream stopped -> systemUnavail ---------------------------
+    r = gw.cmp(3, path=path("ra-down"))
+    t.ok(r.rc != 0 and r.has("systemUnavail"), "upstream down: systemUnavail", r.out)
+    t.eq(gw.scalar("SELECT state FROM transactions WHERE device_serial = 'ACME-0003'"), "closed",
+         "upstream down: transaction closed")
+    t.eq(gw.scalar("SELECT count(*) FROM certificates WHERE device_serial = 'ACME-0003'"), "0",
+         "upstream down: nothing issued")
+    t.eq(gw.scalar("SELECT count(*) FROM audit WHERE device_serial = 'ACME-0003' "
+                   "AND event = 'upstream_failed'"), "1", "upstream down: audited")
+    # the device may try again (new transactionID) once the upstream is back
+    mock = Mock(work, up, device_cert(work, gw, up, 3), down_port)
+    r = gw.cmp(3, path=path("ra-down"))
+    t.ok(r.rc == 0, "upstream back: the same device enrolls", r.out)
+    mock.stop()
+
+    # ---- 4. slow upstream -> waiting, polling, success ------------------
+    mock = Mock(work, up, device_cert(work, gw, up, 4), slow_port)
+    t0 = time.time()
+    r = gw.cmp(4, path=path("ra-slow"))
+    t.ok(r.rc == 0, "slow upstream: enrollment completes", repr(r))
+    t.ok(r.has("POLLREQ") or r.has("pollReq") or r.has("polling"),
+         "slow upstream: the client polled", r.out)
+    t.ok(time.time() - t0 >= 4, "slow upstream: took at least the upstream's delay")
+    t.eq(gw.scalar("SELECT state FROM transactions WHERE device_serial = 'ACME-0004'"),
+         "confirmed", "slow upstream: transaction confirmed")
+    mock.stop()
+
+    gw.stop()
+
+
+if __name__ == "__main__":
+    run(main)
