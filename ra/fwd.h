@@ -18,6 +18,11 @@
  * "waiting" ip after upstream.wait_after_s). */
 void ra_fwd_start(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY *pub);
 
+/* RA mode: true (with *why) for a request this alias cannot forward yet
+ * and must not serve from the local CA (kur, p10cr, rr, token ir);
+ * false on a CA-mode alias. */
+bool ra_fwd_refused(const struct ra_req *req, const char **why);
+
 /* pollReq (RFC 4210 5.3.22, RFC 9483 4.4) of a forwarded transaction,
  * answered from PostgreSQL: pollRep while pending, then the ip or error. */
 void ra_fwd_pollreq_handle(struct ra_req *req);

@@ -135,6 +135,30 @@ void ra_fwd_pollreq_handle(struct ra_req *req)
 	const ASN1_OCTET_STRING *tid = req->msg->header->transactionID;
 	struct store_bytes b = { tid->data, (size_t)tid->length };
 
+	if (req->alias->mode != CFG_MODE_RA) { /* CA mode never answers "waiting" */
+		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "body type pollReq not supported by this alias");
+		return;
+	}
 	if (store_fwd_get(req->rw->db, b, on_txn, req) != 0)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+}
+
+bool ra_fwd_refused(const struct ra_req *req, const char **why)
+{
+	int t = req->msg->body->type;
+
+	if (req->alias->mode != CFG_MODE_RA)
+		return false;
+	if (t == CMP_BODY_KUR || t == CMP_BODY_P10CR || t == CMP_BODY_RR) {
+		*why = "kur, p10cr and rr are not forwarded by this RA alias yet";
+		return true;
+	}
+	if (t == CMP_BODY_POLLREQ || t == CMP_BODY_CERTCONF || t == CMP_BODY_ERROR ||
+	    t == CMP_BODY_GENM)
+		return false;
+	if ((t == CMP_BODY_IR || t == CMP_BODY_CR) && cmp_prot_is_pbmac(req->msg)) {
+		*why = "shared-secret (token) requests are not forwarded by this RA alias";
+		return true;
+	}
+	return false;
 }

@@ -243,6 +243,10 @@ static void dispatch_cmp(struct ra_req *req)
 		ra_req_fail(req, bit, why);
 		return;
 	}
+	if (ra_fwd_refused(req, &why)) { /* RA mode: what must not be done locally */
+		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, why);
+		return;
+	}
 	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
 		if (handlers[i].type == req->msg->body->type) {
 			log_debug(&req->log, "%s received", cmp_asn1_body_name(req->msg->body->type));

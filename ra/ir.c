@@ -297,7 +297,7 @@ void ra_ir_handle(struct ra_req *req)
 		return;
 	/* 3GPP TS 33.310 9.5.4: renewal re-runs the initial procedure with the
 	 * operator certificate in place of the vendor certificate. */
-	if (ra_renew_is_operator_cert(req->cfg, req->signer)) {
+	if (req->alias->mode != CFG_MODE_RA && ra_renew_is_operator_cert(req->cfg, req->signer)) {
 		ra_renew_start(req, crm, NULL);
 		return;
 	}

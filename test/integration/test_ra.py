@@ -111,12 +111,25 @@ def main(t):
         return {"label": label, "mode": "ra", "vendors": ["acme"], "profile": "device",
                 "upstream": u}
 
+    # gateway B: a CA-mode cmpgw that accepts this RA (its certificate,
+    # device identities from the template CN on acme's serial list)
+    def patch_b(cfg):
+        cfg["aliases"][0]["ras"] = [{"cert": up["ra_crt"], "vendor": "acme"}]
+        cfg["aliases"][0]["ra_identity"] = "subject_cn"
+
+    pg = Pg()
+    gwb = Gateway(t, pg, devices=8, name="ra_upstream_b", patch=patch_b)
+    gwb.start()
+
     def patch(cfg):
         cfg["aliases"] += [alias("ra", mock_port), alias("ra-down", down_port, timeout_s=3),
                            alias("ra-slow", proxy.port)]
+        b = alias("ra-b", gwb.port)
+        b["upstream"]["url"] = "http://127.0.0.1:%d/.well-known/cmp/p/3gpp" % gwb.port
+        b["upstream"]["trusted"] = [gwb.path("pki", "operator-root.crt")]
+        cfg["aliases"].append(b)
 
-    pg = Pg()
-    gw = Gateway(t, pg, devices=6, name="ra", patch=patch)
+    gw = Gateway(t, pg, devices=8, name="ra", patch=patch)
     gw.start()
     path = lambda label: ".well-known/cmp/p/" + label  # noqa: E731
 
@@ -187,7 +200,50 @@ def main(t):
          "confirmed", "slow upstream: transaction confirmed")
     mock.stop()
 
+    # ---- 5. device -> cmpgw RA -> cmpgw CA (reprotect), ir + certConf ---
+    r = gw.cmp(5, path=path("ra-b"))
+    t.ok(r.rc == 0 and r.has("received PKICONF"), "device -> RA -> cmpgw CA: ir/certConf", repr(r))
+    ser_a = gw.scalar("SELECT serial_hex FROM certificates WHERE device_serial = 'ACME-0005'")
+    ser_b = gwb.scalar("SELECT serial_hex FROM certificates WHERE device_serial = 'ACME-0005'")
+    t.ok(ser_a and ser_a == ser_b, "RA and CA store the same certificate", (ser_a, ser_b))
+    t.eq(gw.scalar("SELECT t.state || '/' || c.status FROM transactions t JOIN certificates c "
+                   "ON c.id = t.cert_id WHERE t.device_serial = 'ACME-0005'"),
+         "confirmed/active", "RA side: confirmed, active")
+    t.eq(gwb.scalar("SELECT t.state || '/' || c.status FROM transactions t JOIN certificates c "
+                    "ON c.id = t.cert_id WHERE t.device_serial = 'ACME-0005'"),
+         "confirmed/active", "CA side: the RA's certConf confirmed it too")
+    t.eq(gwb.scalar("SELECT state FROM serials WHERE serial = 'ACME-0005'"), "enrolled",
+         "CA side: serial enrolled")
+    # an RA-mode alias never issues locally what it cannot forward
+    r = gw.cmp(5, cmd="kur", path=path("ra-b"), cert=r.certout, key=gw.dev(5, "new", "key"),
+               newkey=gw.dev(6, "new", "key"), extracerts=None, subject=None)
+    t.ok(r.rc != 0 and r.has("badRequest") and r.has("not forwarded"),
+         "kur on an RA alias: refused (not forwarded yet), nothing issued locally", r.out)
+
+    n = int(os.environ.get("CMPGW_RA_BENCH", "0"))
+    if n:
+        overhead(t, gw, gwb, path("ra-b"), n)
     gw.stop()
+    gwb.stop()
+
+
+def overhead(t, gw, gwb, ra_path, n):
+    """Diagnostic only: ir+certConf latency direct to B vs through the RA."""
+    def series(g, p):
+        out = []
+        for _ in range(n):
+            t0 = time.time()
+            r = g.cmp(7, path=p)
+            out.append(time.time() - t0)
+            if r.rc != 0:
+                t.diag("bench run failed: " + r.out[-500:])
+        out.sort()
+        return out
+    direct = series(gwb, ".well-known/cmp/p/3gpp")
+    via = series(gw, ra_path)
+    for name, s in (("direct to CA", direct), ("through RA", via)):
+        t.diag("%s: n=%d median %.1f ms p90 %.1f ms" % (name, n, 1000 * s[n // 2],
+                                                      1000 * s[int(n * 0.9)]))
 
 
 if __name__ == "__main__":
