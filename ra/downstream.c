@@ -226,6 +226,17 @@ fail:
 	return true;
 }
 
+bool ra_downstream_authorized(struct ra_req *req)
+{
+	const char *why;
+	int bit;
+
+	if (req->alias->n_ras == 0 || !req->signer)
+		return false;
+	req->ra = match_ra(req->alias, req->signer, req->msg->extraCerts, &bit, &why);
+	return req->ra != NULL;
+}
+
 /* RFC 9483 5.2.2.1: the outer message is protected by an authorized RA;
  * its single inner message is processed as a request of its own. */
 void ra_nested_handle(struct ra_req *req)

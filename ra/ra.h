@@ -118,6 +118,8 @@ int ra_ir_commit(struct ra_req *req) WUR;
  * it is an RA certificate the alias does not authorize): true = handled. */
 bool ra_downstream_ir(struct ra_req *req, const CMPGW_CERTREQMSG *crm);
 void ra_nested_handle(struct ra_req *req); /* nested (RFC 9483 5.2.2.1) */
+/* Is the (verified) signer an authorized RA of the alias? Sets req->ra. */
+bool ra_downstream_authorized(struct ra_req *req);
 /* The protected DER answer of an inner request of parent (NULL: building
  * it failed); answers parent. der is borrowed. */
 void ra_nested_inner_done(struct ra_req *parent, const unsigned char *der, size_t len);

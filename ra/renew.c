@@ -214,7 +214,9 @@ static void on_lookup(void *arg, int rc, const struct store_oldcert *o)
 	}
 	req->old_cert_id = o->id;
 	snprintf(req->serial, sizeof(req->serial), "%s", o->device_serial);
-	struct policy_identity id = { o->device_serial, o->vendor };
+	/* no vendor: enrolled through a downstream RA (ra/downstream.c names
+	 * the ${vendor} of such identities "ra") */
+	struct policy_identity id = { o->device_serial, o->vendor[0] ? o->vendor : "ra" };
 	rc = policy_profile_issue(req->cfg, req->alias->profile, &id, req->asked, r->pub,
 				  &req->cert);
 	if (rc != 0) {

@@ -210,7 +210,9 @@ void ra_rr_handle(struct ra_req *req)
 		return;
 	}
 	t = details_of(req);
-	revoker = is_revoker(req);
+	/* an authorized downstream RA revokes on behalf of its devices
+	 * (RFC 9483 5.2), with the powers of a configured revoker */
+	revoker = is_revoker(req) || ra_downstream_authorized(req);
 	/* RFC 9483 4.2: an end entity revokes its own certificate, the one
 	 * that protects the request. */
 	if (!revoker &&
@@ -235,7 +237,7 @@ void ra_rr_handle(struct ra_req *req)
 		.serial_hex = serial_hex,
 		.alias = req->alias->label,
 		.peer = req->log.peer,
-		.by = revoker ? "revoker" : "holder",
+		.by = req->ra ? "downstream RA" : revoker ? "revoker" : "holder",
 		.holder_fp = revoker ? NULL : holder_fp,
 		.tid = tid_of(req),
 		.reason = reason,

@@ -104,10 +104,11 @@ def main(t):
     pg = Pg()
     gw = Gateway(t, pg, devices=5, name="downstream_ra", patch=patch)
     gw.start()
-    keys = {n: new_key(os.path.join(gw.tmp, n + ".key")) for n in ("a", "b", "c", "d", "e")}
+    keys = {n: new_key(os.path.join(gw.tmp, n + ".key")) for n in ("a", "b", "c", "d", "e", "f")}
 
     # ---- ir with raVerified by an authorized RA, certConf by the RA ----------
     r = ra_ir(gw, ras["ra1"], "ACME-0001", keys["a"])
+    op1 = r.certout
     t.ok(r.rc == 0 and r.has("received IP") and r.has("received PKICONF"),
          "RA ir with raVerified: ip, RA's certConf -> pkiConf", repr(r))
     rc, subj = openssl("x509", "-noout", "-subject", "-in", r.certout)
@@ -124,6 +125,7 @@ def main(t):
     # ---- the original signature POP through the RA is verified ----------------
     r = ra_ir(gw, ras["ra1"], "ACME-0004", keys["b"], popo="1")
     t.ok(r.rc == 0 and r.has("received IP"), "RA ir with the device's signature POP", repr(r))
+    op4 = r.certout
 
     # ---- RA entry with a vendor: that vendor's serial list applies ------------
     r = ra_ir(gw, ras["vendor"], "ACME-0002", keys["c"])
@@ -196,6 +198,36 @@ def main(t):
     after = gw.counts()
     t.eq((after["certificates"], after["transactions"]),
          (before["certificates"], before["transactions"]), "nested from unlisted RA: nothing written")
+
+    # ---- renewal of an RA-enrolled device: its kur wrapped in nested ---------
+    kur = crafted(t, gw, "inner-kur", "kur", "--cert", op4, "--key", keys["b"], "--newkey",
+                  keys["f"])
+    nested3 = crafted(t, gw, "nested-kur", "nested", "--cert", ras["ra1"][0], "--key",
+                      ras["ra1"][1], "--in", kur)
+    with open(nested3, "rb") as f:
+        status, _, body = gw.post(f.read())
+    with open(ans, "wb") as f:
+        f.write(body)
+    lines = show(ans).splitlines()
+    t.ok(len(lines) == 2 and lines[1].startswith("inner: body=kup") and " status=0 " in lines[1],
+         "nested kur of an RA-enrolled device: inner kup accepted", lines)
+    t.eq(gw.scalar("SELECT count(*) FROM certificates WHERE device_serial = 'ACME-0004'"), "2",
+         "nested kur: a second certificate for ACME-0004")
+
+    # ---- rr by the RA on behalf of a device ------------------------------------
+    r = gw.cmp(cmd="rr", cert=ras["other"][0], key=ras["other"][1], extracerts=None,
+               subject=None, extra=["-oldcert", op1])
+    t.ok(r.rc != 0 and r.has("notAuthorized"), "rr by an unlisted RA: notAuthorized", repr(r))
+    t.eq(gw.scalar("SELECT status FROM certificates WHERE device_serial = 'ACME-0001'"), "active",
+         "rr by an unlisted RA: certificate still active")
+    r = gw.cmp(cmd="rr", cert=ras["ra1"][0], key=ras["ra1"][1], extracerts=None,
+               subject=None, extra=["-oldcert", op1])
+    t.ok(r.rc == 0 and r.has("received RP"), "rr by the authorized RA: rp accepted", repr(r))
+    t.eq(gw.scalar("SELECT status FROM certificates WHERE device_serial = 'ACME-0001'"),
+         "revoked", "rr by the RA: the device's certificate revoked")
+    t.eq(gw.scalar("SELECT count(*) FROM audit WHERE detail LIKE '%by downstream RA%'"), "1",
+         "rr by the RA: audited as by downstream RA",
+         gw.psql("SELECT event, detail FROM audit ORDER BY id DESC LIMIT 3"))
     gw.stop()
 
 
