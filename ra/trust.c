@@ -2,11 +2,31 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bn.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
+
+/* Bound of the validated-intermediate cache per vendor. */
+#define ICACHE_MAX 16
+
+struct ra_trust_icache {
+	struct icache_entry {
+		unsigned char fp[32];
+		X509_STORE *store;	      /* the intermediate alone, as partial-chain anchor */
+		time_t not_before, not_after; /* intersection over intermediate..anchor */
+	} e[ICACHE_MAX];
+	size_t n, next;
+};
+
+static void icache_free(struct ra_trust_icache *c)
+{
+	for (size_t i = 0; c && i < c->n; i++)
+		X509_STORE_free(c->e[i].store);
+	free(c);
+}
 
 struct ra_trust *ra_trust_new(void)
 {
@@ -21,6 +41,7 @@ void ra_trust_free(struct ra_trust *t)
 		free(t->v[i].name);
 		X509_STORE_free(t->v[i].anchors);
 		sk_X509_pop_free(t->v[i].intermediates, X509_free);
+		icache_free(t->v[i].icache);
 	}
 	free(t->v);
 	free(t);
@@ -52,8 +73,9 @@ int ra_trust_add_vendor(struct ra_trust *t, int64_t id, const char *name, const 
 	v->name = strdup(name);
 	v->anchors = X509_STORE_new();
 	v->intermediates = sk_X509_new_null();
+	v->icache = calloc(1, sizeof(*v->icache));
 	t->n++; /* counted even on failure so that ra_trust_free releases it */
-	if (!v->name || !v->anchors || !v->intermediates)
+	if (!v->name || !v->anchors || !v->intermediates || !v->icache)
 		return RC_NOMEM;
 	return 0;
 }
@@ -108,26 +130,110 @@ static const char *verr_text(int verr)
 	}
 }
 
-static int verify_with(const struct ra_vendor *v, X509 *signer, STACK_OF(X509) *untrusted)
+static time_t to_time_t(const ASN1_TIME *t)
+{
+	struct tm tm;
+	return ASN1_TIME_to_tm(t, &tm) ? timegm(&tm) : (time_t)-1;
+}
+
+/* Remember chain[1] (the signer's issuer) of a validated chain leaf..anchor. */
+static void icache_put(struct ra_trust_icache *c, STACK_OF(X509) *chain)
+{
+	X509 *inter = sk_X509_num(chain) >= 3 ? sk_X509_value(chain, 1) : NULL;
+	struct icache_entry e = { .not_before = 0, .not_after = (time_t)1 << 62 };
+	unsigned int n = sizeof(e.fp);
+
+	if (!inter || !X509_digest(inter, EVP_sha256(), e.fp, &n))
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		if (memcmp(c->e[i].fp, e.fp, sizeof(e.fp)) == 0)
+			return;
+	for (int i = 1; i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+		time_t nb = to_time_t(X509_get0_notBefore(x)),
+		       na = to_time_t(X509_get0_notAfter(x));
+		if (nb == (time_t)-1 || na == (time_t)-1)
+			return;
+		e.not_before = nb > e.not_before ? nb : e.not_before;
+		e.not_after = na < e.not_after ? na : e.not_after;
+	}
+	if (!(e.store = X509_STORE_new()) || !X509_STORE_add_cert(e.store, inter)) {
+		X509_STORE_free(e.store);
+		return;
+	}
+	size_t slot = c->n;
+	if (c->n < ICACHE_MAX) {
+		c->n++;
+	} else { /* full: replace round-robin */
+		slot = c->next++ % ICACHE_MAX;
+		X509_STORE_free(c->e[slot].store);
+	}
+	c->e[slot] = e;
+}
+
+static int verify_ctx(X509_STORE *store, X509 *signer, STACK_OF(X509) *chain, bool partial,
+		      struct ra_trust_icache *cache)
 {
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int verr = X509_V_ERR_UNSPECIFIED;
+
+	if (!ctx || !X509_STORE_CTX_init(ctx, store, signer, chain))
+		goto out;
+	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_X509_STRICT |
+					      (partial ? X509_V_FLAG_PARTIAL_CHAIN : 0));
+	verr = X509_verify_cert(ctx) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
+	if (verr == X509_V_OK && cache)
+		icache_put(cache, X509_STORE_CTX_get0_chain(ctx));
+out:
+	X509_STORE_CTX_free(ctx);
+	return verr;
+}
+
+/* The fast path: signer's issuer, offered in certs, validated before. */
+static bool verify_cached(const struct ra_vendor *v, X509 *signer, STACK_OF(X509) *certs)
+{
+	struct ra_trust_icache *c = v->icache;
+	time_t now = time(NULL);
+
+	for (int i = 0; c && c->n && i < sk_X509_num(certs); i++) {
+		X509 *x = sk_X509_value(certs, i);
+		unsigned char fp[32];
+		unsigned int n = sizeof(fp);
+		if (x == signer || X509_check_issued(x, signer) != X509_V_OK ||
+		    !X509_digest(x, EVP_sha256(), fp, &n))
+			continue;
+		for (size_t k = 0; k < c->n; k++)
+			if (memcmp(c->e[k].fp, fp, sizeof(fp)) == 0 && now >= c->e[k].not_before &&
+			    now <= c->e[k].not_after &&
+			    verify_ctx(c->e[k].store, signer, NULL, true, NULL) == X509_V_OK)
+				return true;
+	}
+	return false;
+}
+
+/* Full validation signer..anchor; caches the signer's issuer on success. */
+static int verify_full(const struct ra_vendor *v, X509 *signer, STACK_OF(X509) *untrusted)
+{
 	STACK_OF(X509) *chain = sk_X509_dup(untrusted ? untrusted : v->intermediates);
 	int verr = X509_V_ERR_UNSPECIFIED;
 
-	if (!ctx || !chain)
-		goto out;
+	if (!chain)
+		return verr;
 	if (untrusted)
 		for (int i = 0; i < sk_X509_num(v->intermediates); i++)
 			if (!sk_X509_push(chain, sk_X509_value(v->intermediates, i)))
 				goto out;
-	if (!X509_STORE_CTX_init(ctx, v->anchors, signer, chain))
-		goto out;
-	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_X509_STRICT);
-	verr = X509_verify_cert(ctx) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
+	verr = verify_ctx(v->anchors, signer, chain, false, v->icache);
 out:
 	sk_X509_free(chain);
-	X509_STORE_CTX_free(ctx);
 	return verr;
+}
+
+static int verify_with(const struct ra_vendor *v, X509 *signer, STACK_OF(X509) *untrusted)
+{
+	if (verify_cached(v, signer, untrusted) || verify_cached(v, signer, v->intermediates))
+		return X509_V_OK;
+	return verify_full(v, signer, untrusted);
 }
 
 int ra_trust_authenticate(const struct ra_trust *t, char *const *allowed, size_t nallowed,

@@ -26,6 +26,10 @@ struct ra_vendor {
 	bool allow_reenroll;
 	X509_STORE *anchors;
 	STACK_OF(X509) *intermediates;
+	/* Intermediates that chained to an anchor, keyed by SHA-256 of their
+	 * DER (bounded; dropped with the ra_trust on a registry reload). The
+	 * one mutable part: only the owning worker touches it. */
+	struct ra_trust_icache *icache;
 };
 
 struct ra_trust {
@@ -45,7 +49,7 @@ int ra_trust_add_cert(struct ra_trust *t, int64_t vendor_id, const char *kind,
 /* Outcome of vendor authentication; text is a static statusString. */
 struct ra_auth {
 	const struct ra_vendor *vendor; /* borrowed from the trust cache */
-	int verr;                        /* X509_V_ERR_* of the last attempt */
+	int verr;			/* X509_V_ERR_* of the last attempt */
 	const char *text;
 };
 
@@ -55,6 +59,11 @@ struct ra_auth {
  * message's extraCerts) and the vendor's registered intermediates, at the
  * current time with X509_V_FLAG_X509_STRICT. 0 and auth->vendor set, or
  * RC_PERM with auth->verr/text set.
+ * Fast path: when the signer's issuer is among those certificates and its
+ * fingerprint is in the vendor's icache (validated before, its chain still
+ * within validity), only the signer is verified against it. The leaf
+ * decision is never cached; a miss or a fast-path failure takes the full
+ * path, so the answer is the same as without the cache.
  */
 int ra_trust_authenticate(const struct ra_trust *t, char *const *allowed, size_t nallowed,
 			  X509 *signer, STACK_OF(X509) *untrusted, struct ra_auth *auth) WUR;

@@ -124,6 +124,39 @@ static void test_serial(void)
 	X509_free(two);
 }
 
+/* The validated-intermediate cache (ra/trust.h): hits give the same answers
+ * as the full path, and it never stands in for an intermediate not offered. */
+static void test_icache(void)
+{
+	X509 *d1 = make("CN=R1,O=Acme,serialNumber=ACME-11", 30, 60, false, k_dev, inter, k_inter);
+	X509 *d2 = make("CN=R2,O=Acme,serialNumber=ACME-12", 30, 60, false, k_dev, inter, k_inter);
+	/* names and AKI of inter, signature by another key */
+	X509 *forged =
+		make("CN=R3,O=Acme,serialNumber=ACME-13", 30, 60, false, k_dev, inter, k_other);
+	struct ra_trust *t = trust_with(false);
+	STACK_OF(X509) *s1 = chain_of(d1, inter), *s2 = chain_of(d2, inter);
+	STACK_OF(X509) *s3 = chain_of(forged, inter), *bare = chain_of(d2, NULL);
+	struct ra_auth a;
+
+	is_int(ra_trust_authenticate(t, NULL, 0, d1, s1, &a), 0, "icache: first device, full path");
+	is_int(ra_trust_authenticate(t, NULL, 0, d2, s2, &a), 0, "icache: second device, cached CA");
+	is_int(ra_trust_authenticate(t, NULL, 0, forged, s3, &a), RC_PERM,
+	       "icache: leaf not signed by the cached CA is refused");
+	is_int(a.verr, X509_V_ERR_CERT_SIGNATURE_FAILURE, "icache: reason is the signature");
+	is_int(ra_trust_authenticate(t, NULL, 0, d2, bare, &a), RC_PERM,
+	       "icache: a cached CA the request does not offer is not used");
+	is_int(ra_trust_authenticate(t, NULL, 0, d1, s1, &a), 0,
+	       "icache: still accepts after refusals");
+	sk_X509_free(s1);
+	sk_X509_free(s2);
+	sk_X509_free(s3);
+	sk_X509_free(bare);
+	X509_free(d1);
+	X509_free(d2);
+	X509_free(forged);
+	ra_trust_free(t);
+}
+
 int main(void)
 {
 	k_root = cmd_pki_key_new();
@@ -135,6 +168,7 @@ int main(void)
 	other_root = make("CN=Other Root", 3650, 60, true, k_other, NULL, k_other);
 	ok(root && inter && other_root, "fixture PKI built");
 	test_chain();
+	test_icache();
 	test_serial();
 	X509_free(root);
 	X509_free(inter);
