@@ -241,6 +241,36 @@ static int set_random_serial(X509 *cert)
 	return rc;
 }
 
+/*
+ * Set cert's SubjectPublicKeyInfo to pub. For a named-curve EC key the
+ * fields are set from the key's encoded point directly: OpenSSL 3.0's
+ * X509_set_pubkey encodes the key through the provider encoders and then
+ * decodes it again, which the profile showed as the single most expensive
+ * step of issuance (BENCHMARKS.md). The DER is the same (RFC 5480 2); other
+ * key types take the generic path.
+ */
+static int set_pubkey(X509 *cert, EVP_PKEY *pub)
+{
+	unsigned char *pt = NULL;
+	size_t ptlen = 0;
+	char group[64];
+	int nid;
+
+	if (EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC ||
+	    !EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+					    NULL) ||
+	    (nid = OBJ_txt2nid(group)) == NID_undef ||
+	    (ptlen = EVP_PKEY_get1_encoded_public_key(pub, &pt)) == 0)
+		return X509_set_pubkey(cert, pub) ? 0 : RC_CRYPTO;
+	if (!X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert),
+				    OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+				    OBJ_nid2obj(nid), pt, (int)ptlen)) {
+		OPENSSL_free(pt);
+		return RC_CRYPTO;
+	}
+	return 0;
+}
+
 int policy_profile_issue(const struct cfg *cfg, const struct cfg_profile *p,
 			 const struct policy_identity *id, const X509_NAME *requested,
 			 EVP_PKEY *pub, X509 **out)
@@ -263,7 +293,7 @@ int policy_profile_issue(const struct cfg *cfg, const struct cfg_profile *p,
 	}
 	if (!X509_set_version(cert, X509_VERSION_3) || set_random_serial(cert) != 0 ||
 	    !X509_set_issuer_name(cert, X509_get_subject_name(cfg->ca_cert)) ||
-	    !X509_set_subject_name(cert, subject) || !X509_set_pubkey(cert, pub))
+	    !X509_set_subject_name(cert, subject) || set_pubkey(cert, pub) != 0)
 		goto out;
 	if (!X509_gmtime_adj(X509_getm_notBefore(cert), -(long)p->backdate_s) ||
 	    !X509_time_adj_ex(X509_getm_notAfter(cert), p->validity_days, 0, NULL))

@@ -67,6 +67,23 @@ static void test_issue(void)
 	ok(X509_get_key_usage(cert) == KU_DIGITAL_SIGNATURE, "key usage from the profile");
 	ok((X509_get_extended_key_usage(cert) & XKU_SSL_CLIENT) != 0, "EKU clientAuth");
 	ok(X509_get0_subject_key_id(cert) != NULL, "SKI present");
+	{
+		/* the EC fast path of set_pubkey must give X509_set_pubkey's DER */
+		unsigned char *want = NULL, *got = NULL, *der = NULL;
+		int wl = i2d_PUBKEY(dev_key, &want);
+		int gl = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &got);
+		ok(wl > 0 && wl == gl && memcmp(want, got, (size_t)wl) == 0,
+		   "SubjectPublicKeyInfo DER equals the key's own encoding");
+		int dl = i2d_X509(cert, &der);
+		const unsigned char *p = der;
+		X509 *back = d2i_X509(NULL, &p, dl);
+		ok(back && EVP_PKEY_eq(X509_get0_pubkey(back), dev_key) == 1,
+		   "decoded certificate carries the key");
+		X509_free(back);
+		OPENSSL_free(der);
+		OPENSSL_free(got);
+		OPENSSL_free(want);
+	}
 	const ASN1_INTEGER *sn = X509_get0_serialNumber(cert);
 	ok(sn->length >= 9 && !(sn->type & V_ASN1_NEG), "serial positive with >= 64 bits");
 	GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
