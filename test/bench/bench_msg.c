@@ -277,7 +277,10 @@ static CMPGW_CERTREQMSG *certreqmsg(int body_type, X509 *cert, EVP_PKEY *newkey)
 	if (!crm)
 		return NULL;
 	ASN1_INTEGER_set(crm->certReq->certReqId, 0);
-	if (!X509_PUBKEY_set(&crm->certReq->certTemplate->publicKey, newkey))
+	/* RFC 4211 4.1: without poposkInput the template names subject and key */
+	crm->certReq->certTemplate->subject = X509_NAME_dup(X509_get_subject_name(cert));
+	if (!crm->certReq->certTemplate->subject ||
+	    !X509_PUBKEY_set(&crm->certReq->certTemplate->publicKey, newkey))
 		goto err;
 	if (body_type == CMP_BODY_KUR) {
 		CMPGW_ATAV *oc = old_cert_id(cert);

@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# test/bench/run.sh - the whole benchmark in one go, on this machine, all
+# traffic on 127.0.0.1 (see BENCHMARKS.md):
+#   1. a private PostgreSQL (durable: fsync and synchronous_commit on) and
+#      `cmpgw serve` with --workers N, on a cached demo PKI + device fixture;
+#   2. a 1,000-entry serial list (and, with --big, 10,000,000 entries, timed
+#      import), load at each --conc level (explicit confirm), then implicit
+#      confirm and kur; CPU of the gateway and of PostgreSQL per enrollment
+#      from /proc (utime+stime, reaped children included), gateway RSS;
+#   3. the same client against OpenSSL's own mock server (`openssl cmp
+#      -port`), same PKI, ONE device and one fixed new key (the mock answers
+#      with one fixed certificate, serves one transaction at a time and has
+#      crashed on a second device: DESIGN.md), restarted whenever it exits;
+#   4. a table with the ratios side by side.
+# Every step is bounded (durations, counts, timeouts); the script cleans up.
+#
+# usage: test/bench/run.sh [--build DIR] [--workers N] [--conc "1 8 32 128"]
+#          [--duration S] [--devices N] [--big] [--ossl] [--out DIR]
+#          [--profile]   (instead: gateway under callgrind, 1 worker, 300
+#                         explicit enrollments, annotated profile)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=$ROOT/build-bench
+WORKERS=$(nproc)
+CONCS="1 8 32 128"
+DURATION=10
+DEVICES=10000
+BIG=0
+OSSL=0
+PROFILE=0
+OUT=/tmp/cmpgw-bench
+PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--build) BUILD=$(realpath "$2"); shift 2 ;;
+	--workers) WORKERS=$2; shift 2 ;;
+	--conc) CONCS=$2; shift 2 ;;
+	--duration) DURATION=$2; shift 2 ;;
+	--devices) DEVICES=$2; shift 2 ;;
+	--big) BIG=1; shift ;;
+	--ossl) OSSL=1; shift ;;
+	--profile) PROFILE=1; WORKERS=1; shift ;;
+	--out) OUT=$2; shift 2 ;;
+	*) sed -n '2,20p' "$0"; exit 2 ;;
+	esac
+done
+
+CMPGW=$BUILD/cmd/cmpgw
+BENCH=${CMPBENCH:-$BUILD/test/bench/cmpbench}
+[ -x "$CMPGW" ] && [ -x "$BENCH" ] || { echo "build first: ninja -C $BUILD" >&2; exit 2; }
+TCK=$(getconf CLK_TCK)
+DEMO=$OUT/demo
+FIX=$OUT/fixture
+RUN=$OUT/run.$$
+mkdir -p "$OUT" "$RUN"
+chmod 755 "$OUT" "$RUN"
+RESULTS=$RUN/results.txt
+: >"$RESULTS"
+
+PIDS=()
+PG_DATA=$RUN/pg
+PG_SOCK=$RUN/sock
+asuser() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	[ -f "$PG_DATA/postmaster.pid" ] && asuser "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+	[ -n "${KEEP:-}" ] || rm -rf "$RUN/pg"
+}
+trap cleanup EXIT
+
+# --- /proc accounting ----------------------------------------------------
+# CPU ticks of pid and all its live descendants; exited, reaped children are
+# in their parent's cutime/cstime (the postmaster reaps its backends).
+tree_ticks() {
+	local all=" $1 " frontier=$1 kids
+	while [ -n "$frontier" ]; do
+		kids=$(ps -e -o pid=,ppid= | awk -v f=" $frontier " 'index(f, " " $2 " ") {print $1}' | tr '\n' ' ')
+		all="$all$kids"
+		frontier=$(echo "$kids" | xargs)
+	done
+	local t=0 p v
+	for p in $all; do
+		v=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12+$13+$14+$15}') || v=0
+		t=$((t + ${v:-0}))
+	done
+	echo $t
+}
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# --- PKI and fixture (cached) ---------------------------------------------
+if [ ! -f "$DEMO/cmpgw.json" ]; then
+	"$CMPGW" init --devices 2 --force "$DEMO" >/dev/null
+	rm -rf "$FIX" # devices are issued by the demo's vendor CA
+fi
+find "$OUT" -maxdepth 1 -type d -exec chmod a+rx {} +
+"$BENCH" fixture --dir "$FIX" --devices "$DEVICES" --ca "$DEMO/vendor/vendor-ca.crt" \
+	--ca-key "$DEMO/vendor/vendor-ca.key"
+
+# --- PostgreSQL -------------------------------------------------------------
+mkdir -p "$PG_SOCK"
+[ "$(id -u)" = 0 ] && chown postgres: "$RUN" "$PG_SOCK"
+asuser "$PG_BINDIR/initdb" -D "$PG_DATA" --auth=trust -U postgres -E UTF8 >/dev/null
+asuser "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -l "$RUN/pg.log" -w -t 60 \
+	-o "-c listen_addresses='' -k $PG_SOCK -c max_connections=200 -c shared_buffers=512MB" start >/dev/null
+PGPID=$(head -1 "$PG_DATA/postmaster.pid")
+createdb -h "$PG_SOCK" -U postgres cmpgw
+URL="host=$PG_SOCK dbname=cmpgw user=postgres"
+PSQL=(psql -X -q -A -t -h "$PG_SOCK" -U postgres -d cmpgw)
+
+PORT=$((20000 + $$ % 20000))
+CONF=$RUN/cmpgw.json
+python3 - "$DEMO/cmpgw.json" "$CONF" "$URL" "$PORT" "$WORKERS" "$RUN" <<'EOF'
+import json, os, sys
+src, dst, url, port, workers, run = sys.argv[1:]
+c = json.load(open(src))
+base = os.path.dirname(os.path.abspath(src))
+def fix(p): return p if os.path.isabs(p) else os.path.join(base, p)
+for k, v in c["ca"].items():
+    c["ca"][k] = [fix(x) for x in v] if isinstance(v, list) else fix(v)
+c["tokens"]["key_file"] = fix(c["tokens"]["key_file"])
+c["database"]["url"] = url
+c["data_dir"] = os.path.join(run, "state")
+c["listen"][0]["port"] = int(port)
+c["workers"] = int(workers)
+c.setdefault("log", {})["level"] = "warn"
+json.dump(c, open(dst, "w"), indent=2)
+EOF
+"$CMPGW" migrate --config "$CONF" >/dev/null
+"$CMPGW" vendor add --config "$CONF" acme >/dev/null
+"$CMPGW" vendor anchor add --config "$CONF" acme "$DEMO/vendor/vendor-root.crt" >/dev/null
+"$CMPGW" vendor intermediate add --config "$CONF" acme "$DEMO/vendor/vendor-ca.crt" >/dev/null
+
+import_serials() { # file -> seconds
+	local t0 t1
+	t0=$(date +%s.%N)
+	"$CMPGW" serials import --config "$CONF" acme "$1" >/dev/null
+	t1=$(date +%s.%N)
+	echo "$t1 - $t0" | bc
+}
+head -1000 "$FIX/serials.txt" >"$RUN/serials-1k.txt"
+T=$(import_serials "$RUN/serials-1k.txt")
+echo "serial import 1,000 rows: ${T}s" | tee -a "$RESULTS"
+
+GW_WRAP=()
+[ "$PROFILE" = 1 ] && GW_WRAP=(valgrind --tool=callgrind --callgrind-out-file="$RUN/callgrind.out")
+start_gw() {
+	"${GW_WRAP[@]}" "$CMPGW" serve --config "$CONF" >"$RUN/serve.log" 2>&1 &
+	GWPID=$!
+	PIDS+=("$GWPID")
+	for _ in $(seq 600); do
+		(exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "cmpgw did not start:"; tail "$RUN/serve.log"; exit 1
+}
+start_gw
+
+COMMON=(--dir "$FIX" --root "$DEMO/pki/operator-root.crt" --chain "$DEMO/vendor/vendor-ca.crt"
+	--timeout 10)
+
+# One measured run against cmpgw: label flow conc devices [client]
+measure() {
+	local label=$1 flow=$2 conc=$3 devs=$4 client=${5:-own} g0 p0 g1 p1 ok
+	g0=$(tree_ticks "$GWPID"); p0=$(tree_ticks "$PGPID")
+	"$BENCH" run "${COMMON[@]}" --port "$PORT" --flow "$flow" --conc "$conc" --devices "$devs" \
+		--client "$client" --duration "$DURATION" --label "$label" --json "$RUN/last.json" || true
+	g1=$(tree_ticks "$GWPID"); p1=$(tree_ticks "$PGPID")
+	ok=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ok"])' "$RUN/last.json")
+	python3 - "$RUN/last.json" $((g1 - g0)) $((p1 - p0)) "$TCK" "$(rss_kb "$GWPID")" >>"$RESULTS" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1])); g, p, tck, rss = map(int, sys.argv[2:])
+n = max(r["ok"], 1)
+print("%-22s %-8s %-4s %5d %8.1f %7.2f %7.2f %7.2f %7.2f %6d %8.3f %8.3f %7d  %s" % (
+    r["label"], r["flow"], r["client"], r["conc"], r["rate"], r["p50_ms"], r["p90_ms"],
+    r["p99_ms"], r["max_ms"], r["failed"], g * 1000.0 / tck / n, p * 1000.0 / tck / n,
+    rss // 1024, json.dumps(r["failures"]) if r["failures"] else ""))
+EOF
+	tail -1 "$RESULTS"
+}
+
+if [ "$PROFILE" = 1 ]; then
+	"$BENCH" run "${COMMON[@]}" --port "$PORT" --flow explicit --conc 4 --devices 1000 \
+		--count 300 --duration 120 --timeout 30 --label callgrind
+	kill "$GWPID"; wait "$GWPID" || true
+	callgrind_annotate --inclusive=yes "$RUN/callgrind.out" 2>/dev/null | head -70 >"$RUN/profile-inclusive.txt" || true
+	callgrind_annotate "$RUN/callgrind.out" 2>/dev/null | head -50 >"$RUN/profile-self.txt" || true
+	cat "$RUN/profile-inclusive.txt" "$RUN/profile-self.txt"
+	exit 0
+fi
+
+HDR=$(printf "%-22s %-8s %-4s %5s %8s %7s %7s %7s %7s %6s %8s %8s %7s" label flow cli conc "enr/s" p50ms p90ms p99ms maxms fail "gw-ms" "pg-ms" "rssMB")
+echo "$HDR" | tee -a "$RESULTS"
+for c in $CONCS; do
+	[ "$c" -le 1000 ] || continue
+	measure "cmpgw 1k serials" explicit "$c" 1000
+done
+CMAX=$(echo "$CONCS" | tr ' ' '\n' | sort -n | tail -1)
+measure "cmpgw 1k serials" implicit "$CMAX" 1000
+measure "cmpgw 1k serials" kur "$CMAX" 1000
+if [ "$OSSL" = 1 ]; then
+	measure "cmpgw ossl-client" explicit 1 1000 ossl
+	measure "cmpgw ossl-client" explicit 8 1000 ossl
+fi
+echo "certificates issued: $("${PSQL[@]}" -c 'select count(*) from certificates')" | tee -a "$RESULTS"
+
+if [ "$BIG" = 1 ]; then
+	# 10M allowed serials: the fixture's devices plus synthetic ones
+	{ cat "$FIX/serials.txt"; seq -f "SYN-%08.0f" 1 $((10000000 - $(wc -l <"$FIX/serials.txt"))); } >"$RUN/serials-10m.txt"
+	T=$(import_serials "$RUN/serials-10m.txt")
+	echo "serial import 10,000,000 rows: ${T}s = $(echo "10000000 / $T" | bc) rows/s" | tee -a "$RESULTS"
+	rm -f "$RUN/serials-10m.txt"
+	echo "$HDR" | tee -a "$RESULTS"
+	measure "cmpgw 10M serials" explicit "$CMAX" "$DEVICES"
+	echo "certificates issued: $("${PSQL[@]}" -c 'select count(*) from certificates')" | tee -a "$RESULTS"
+fi
+kill "$GWPID"; wait "$GWPID" || true
+
+# --- OpenSSL's mock server --------------------------------------------------
+# Fixture device 1 enrolls once at cmpgw (same PKI): the mock answers
+# every request with that certificate, so the client uses the same new key.
+start_gw
+openssl cmp -cmd ir -server "127.0.0.1:$PORT" -path .well-known/cmp/p/3gpp \
+	-cert "$FIX/devices.pem" -key "$FIX/devices.pem" \
+	-newkey "$DEMO/devices/new-0001.key" -subject /CN=x -implicit_confirm \
+	-trusted "$DEMO/pki/operator-root.crt" -extracerts "$DEMO/vendor/vendor-ca.crt" \
+	-certout "$RUN/mock-rsp.crt" -msg_timeout 10 -total_timeout 10 >/dev/null 2>&1 || {
+	echo "could not get the mock's response certificate from cmpgw"; exit 1; }
+kill "$GWPID"; wait "$GWPID" || true
+MPORT=$((PORT + 1))
+(
+	end=$((SECONDS + 4 * DURATION + 60))
+	while [ $SECONDS -lt $end ]; do
+		openssl cmp -port "$MPORT" -srv_cert "$DEMO/pki/cmp-signer.crt" \
+			-srv_key "$DEMO/pki/cmp-signer.key" \
+			-srv_untrusted "$DEMO/pki/issuing-ca.crt" \
+			-srv_trusted "$DEMO/vendor/vendor-root.crt" \
+			-rsp_cert "$RUN/mock-rsp.crt" -rsp_capubs "$DEMO/pki/operator-root.crt" \
+			-verbosity 3 \
+			>>"$RUN/mock.log" 2>&1 || true
+		echo "mock exited" >>"$RUN/mock.log"
+	done
+) &
+MOCK=$!
+PIDS+=("$MOCK")
+sleep 1
+mock_measure() {
+	local flow=$1 m0 m1
+	m0=$(tree_ticks "$MOCK")
+	"$BENCH" run "${COMMON[@]}" --port "$MPORT" --path /pkix/ --flow "$flow" --conc 1 --devices 1 \
+		--newkey "$DEMO/devices/new-0001.key" --duration "$DURATION" \
+		--label "openssl mock 1 device" --json "$RUN/last.json" || true
+	m1=$(tree_ticks "$MOCK")
+	python3 - "$RUN/last.json" $((m1 - m0)) "$TCK" >>"$RESULTS" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1])); g, tck = map(int, sys.argv[2:])
+n = max(r["ok"], 1)
+print("%-22s %-8s %-4s %5d %8.1f %7.2f %7.2f %7.2f %7.2f %6d %8.3f %8s %7s  %s" % (
+    r["label"], r["flow"], r["client"], r["conc"], r["rate"], r["p50_ms"], r["p90_ms"],
+    r["p99_ms"], r["max_ms"], r["failed"], g * 1000.0 / tck / n, "-", "-",
+    json.dumps(r["failures"]) if r["failures"] else ""))
+EOF
+	tail -1 "$RESULTS"
+}
+echo "$HDR" | tee -a "$RESULTS"
+mock_measure explicit
+mock_measure implicit
+echo "mock restarts: $(grep -c 'mock exited' "$RUN/mock.log" || true)" | tee -a "$RESULTS"
+
+# --- side by side -------------------------------------------------------------
+python3 - "$RESULTS" <<'EOF'
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.startswith(("cmpgw 1k", "openssl mock"))]
+def pick(prefix, flow, conc=None):
+    for r in rows:
+        lab = " ".join(r[:3]) if r[0] == "cmpgw" else " ".join(r[:4])
+        rest = r[3:] if r[0] == "cmpgw" else r[4:]
+        if lab.startswith(prefix) and rest[0] == flow and (conc is None or rest[2] == conc):
+            return rest
+gw1, mk1 = pick("cmpgw 1k", "explicit", "1"), pick("openssl mock", "explicit")
+if gw1 and mk1:
+    print("\nside by side, explicit confirm, 1 device at a time (cmpgw / mock):")
+    for name, i in (("enrollments/s", 3), ("p50 ms", 4), ("p99 ms", 6), ("server CPU ms/enrollment", 9)):
+        a, b = float(gw1[i]), float(mk1[i])
+        print("  %-26s %9.3f %9.3f   ratio %.2f" % (name, a, b, a / b if b else float("nan")))
+EOF
+echo "results: $RESULTS"
