@@ -189,9 +189,12 @@ bool ra_downstream_ir(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
 
 	req->ra = match_ra(req->alias, req->signer, req->msg->extraCerts, &bit, &why);
 	if (!req->ra) {
-		/* Not an RA here: a device's own request goes on as before, unless
-		 * the signer is an RA certificate or asks for raVerified. */
-		bool ra_like = bit == CMP_FAIL_NOT_AUTHORIZED || is_ra_cert(req->signer);
+		/* Not an RA here: a device's own request (also a renewal with an
+		 * operator certificate when an entry's issuer is our issuing CA)
+		 * goes on as before, unless the signer carries cmcRA, or failed
+		 * an entry's subject/EKU and asks for raVerified. */
+		bool ra_pop = crm->popo && crm->popo->type == CMPGW_POPO_RAVERIFIED;
+		bool ra_like = is_ra_cert(req->signer) || (bit == CMP_FAIL_NOT_AUTHORIZED && ra_pop);
 		if (!ra_like)
 			return false;
 		audit(req, "auth_failed", why);

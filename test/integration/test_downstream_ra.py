@@ -12,14 +12,20 @@ an RA certificate without the required EKU (notAuthorized) are refused with
 only an audit row written; raVerified from a device stays badPOP; nested
 (one inner vendor-signed ir) from an authorized RA gets a nested answer with
 the ip inside and the rows of a direct ir; nested from an unlisted RA is
-refused."""
+refused; a nested kur renews an RA-enrolled certificate; rr by the RA on
+behalf of a device (and refused from an unlisted RA); ra_identity
+subject_cn and an RA subject restriction on a second alias; an RA entry
+whose issuer is the issuing CA does not stop operator-certificate kur;
+config validation of aliases[].ras and ra_identity."""
 
+import copy
+import json
 import os
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import CmpMsg, Gateway, Pg, openssl, run  # noqa: E402
+from harness import CmpMsg, Gateway, Pg, cmpgw, openssl, run  # noqa: E402
 
 CMPREQ = os.environ.get("CMPREQ_BIN", "cmpreq")
 EKU_CMC_RA = "1.3.6.1.5.5.7.3.28"
@@ -84,6 +90,31 @@ def refused(t, gw, name, r, bit, text):
     t.ok(not os.path.exists(r.certout), name + ": no certificate")
 
 
+def check_config(t, gw):
+    """aliases[].ras / ra_identity validation: cmpgw check exits 2 naming the key."""
+    cases = [
+        ("cert and issuer", lambda a: a["ras"][1].update(cert=a["ras"][0]["cert"]),
+         "aliases[0].ras[1]: needs exactly one of cert or issuer"),
+        ("neither cert nor issuer", lambda a: a["ras"].append({"eku": "cmcRA"}),
+         "aliases[0].ras[2]: needs exactly one of cert or issuer"),
+        ("eku on a cert entry", lambda a: a["ras"][0].update(eku="cmcRA"),
+         "aliases[0].ras[0]: subject and eku apply to issuer entries only"),
+        ("bad eku", lambda a: a["ras"][1].update(eku="raAuth"), "aliases[0].ras[1].eku"),
+        ("missing file", lambda a: a["ras"][1].update(issuer="nope.pem"), "aliases[0].ras[1]"),
+        ("unknown key", lambda a: a["ras"][1].update(vendors=["acme"]), "aliases[0].ras[1]"),
+        ("bad ra_identity", lambda a: a.update(ra_identity="cn"), "aliases[0].ra_identity"),
+    ]
+    for i, (name, change, want) in enumerate(cases):
+        cfg = copy.deepcopy(gw.cfg)
+        change(cfg["aliases"][0])
+        path = gw.path("bad-ras-%d.json" % i)
+        gw.write_config(cfg, path)
+        rc, out = cmpgw("check", "--config", path)
+        t.ok(rc == 2 and want in out, "config %s: check exits 2 naming %s" % (name, want), out)
+    rc, out = cmpgw("check", "--config", gw.config)
+    t.eq(rc, 0, "config with ras on two aliases: check exits 0", out)
+
+
 def main(t):
     ras = {}
 
@@ -100,9 +131,17 @@ def main(t):
             {"cert": ras["vendor"][0], "vendor": "acme"},
             {"issuer": os.path.join(d, "ra-ca.crt"), "eku": "cmcRA"},
         ]
+        # a second alias: identity from the CN, one RA subject only
+        cn = copy.deepcopy(cfg["aliases"][0])
+        cn.update(label="cn", ra_identity="subject_cn", paths=[],
+                  ras=[{"issuer": os.path.join(d, "ra-ca.crt"), "subject": "CN=ra1,O=Operator"},
+                       {"issuer": os.path.join(d, "..", "pki", "issuing-ca.crt"),
+                        "eku": "cmcRA"}])
+        cfg["aliases"].append(cn)
 
     pg = Pg()
-    gw = Gateway(t, pg, devices=5, name="downstream_ra", patch=patch)
+    gw = Gateway(t, pg, devices=6, name="downstream_ra", patch=patch)
+    check_config(t, gw)
     gw.start()
     keys = {n: new_key(os.path.join(gw.tmp, n + ".key")) for n in ("a", "b", "c", "d", "e", "f")}
 
@@ -126,6 +165,17 @@ def main(t):
     r = ra_ir(gw, ras["ra1"], "ACME-0004", keys["b"], popo="1")
     t.ok(r.rc == 0 and r.has("received IP"), "RA ir with the device's signature POP", repr(r))
     op4 = r.certout
+
+    # ---- alias "cn": identity from the template CN, RA subject restricted --------
+    cn = ".well-known/cmp/p/cn"
+    r = gw.cmp(cert=ras["ra1"][0], key=ras["ra1"][1], newkey=keys["c"], extracerts=None,
+               subject="/CN=ACME-0005/serialNumber=IGNORED", extra=["-popo", "0"], path=cn)
+    t.ok(r.rc == 0, "alias cn: RA ir issued", repr(r))
+    t.eq(gw.scalar("SELECT count(*) FROM certificates WHERE device_serial = 'ACME-0005' "
+                   "AND alias = 'cn'"), "1", "ra_identity subject_cn: identity from the CN")
+    r = gw.cmp(cert=ras["vendor"][0], key=ras["vendor"][1], newkey=keys["c"], extracerts=None,
+               subject="/CN=ACME-0005", extra=["-popo", "0"], path=cn)
+    refused(t, gw, "alias cn: RA with another subject", r, "notAuthorized", "subject")
 
     # ---- RA entry with a vendor: that vendor's serial list applies ------------
     r = ra_ir(gw, ras["vendor"], "ACME-0002", keys["c"])
@@ -213,6 +263,15 @@ def main(t):
          "nested kur of an RA-enrolled device: inner kup accepted", lines)
     t.eq(gw.scalar("SELECT count(*) FROM certificates WHERE device_serial = 'ACME-0004'"), "2",
          "nested kur: a second certificate for ACME-0004")
+
+    # ---- an RA entry whose issuer is our issuing CA leaves renewals alone ------
+    r = gw.cmp(5)
+    t.ok(r.rc == 0, "device 5 enrolls with its vendor certificate", repr(r))
+    r = gw.cmp(5, cmd="kur", cert=r.certout, key=gw.dev(5, "new", "key"), newkey=keys["f"],
+               extracerts=None, subject=None, path=cn)
+    t.ok(r.rc == 0 and r.has("received KUP"),
+         "kur with the operator certificate on an alias whose RA issuer is the issuing CA",
+         repr(r))
 
     # ---- rr by the RA on behalf of a device ------------------------------------
     r = gw.cmp(cmd="rr", cert=ras["other"][0], key=ras["other"][1], extracerts=None,
