@@ -108,16 +108,16 @@ static void audit(struct ra_req *req, const char *event, const char *detail)
 	struct store_bytes tid = { req->msg->header->transactionID->data,
 				   (size_t)req->msg->header->transactionID->length };
 	store_enroll_audit(req->rw->db, event, req->alias->label, tid,
-			   req->vendor ? req->vendor->name : NULL, req->serial[0] ? req->serial : NULL,
-			   req->log.peer, detail);
+			   req->vendor ? req->vendor->name : NULL,
+			   req->serial[0] ? req->serial : NULL, req->log.peer, detail);
 }
 
 /* Device identity from the certTemplate subject (aliases[].ra_identity):
  * printable ASCII, 1..128 bytes. Returns a fail bit or -1. */
 static int identity(struct ra_req *req, const X509_NAME *subj, const char **why)
 {
-	int nid = req->alias->ra_identity == CFG_RA_ID_SUBJECT_CN ? NID_commonName
-								   : NID_serialNumber;
+	int nid =
+		req->alias->ra_identity == CFG_RA_ID_SUBJECT_CN ? NID_commonName : NID_serialNumber;
 	int idx = subj ? X509_NAME_get_index_by_NID(subj, nid, -1) : -1;
 	const ASN1_STRING *s =
 		idx >= 0 ? X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx)) : NULL;
@@ -181,8 +181,8 @@ static int check_pop(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY *
 
 bool ra_downstream_ir(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
 {
-	const X509_NAME *subj = crm->certReq->certTemplate ? crm->certReq->certTemplate->subject
-							   : NULL;
+	const X509_NAME *subj =
+		crm->certReq->certTemplate ? crm->certReq->certTemplate->subject : NULL;
 	const char *why = NULL;
 	EVP_PKEY *pub = NULL;
 	int bit;
@@ -194,7 +194,8 @@ bool ra_downstream_ir(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
 		 * goes on as before, unless the signer carries cmcRA, or failed
 		 * an entry's subject/EKU and asks for raVerified. */
 		bool ra_pop = crm->popo && crm->popo->type == CMPGW_POPO_RAVERIFIED;
-		bool ra_like = is_ra_cert(req->signer) || (bit == CMP_FAIL_NOT_AUTHORIZED && ra_pop);
+		bool ra_like =
+			is_ra_cert(req->signer) || (bit == CMP_FAIL_NOT_AUTHORIZED && ra_pop);
 		if (!ra_like)
 			return false;
 		audit(req, "auth_failed", why);
@@ -286,9 +287,8 @@ void ra_nested_inner_done(struct ra_req *parent, const unsigned char *der, size_
 {
 	const unsigned char *p = der;
 	CMPGW_MSG *in = der ? d2i_CMPGW_MSG(NULL, &p, (long)len) : NULL;
-	CMPGW_MSG *rsp = in ? cmp_build_response(parent->msg, parent->cfg->cmp_cert,
-						 CMP_BODY_NESTED)
-			    : NULL;
+	CMPGW_MSG *rsp =
+		in ? cmp_build_response(parent->msg, parent->cfg->cmp_cert, CMP_BODY_NESTED) : NULL;
 
 	if (!rsp || !sk_CMPGW_MSG_push(rsp->body->value.nested, in)) {
 		ERR_clear_error();

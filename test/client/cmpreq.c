@@ -9,8 +9,8 @@
  *          [--implicit] [--pvno N]
  *   cmpreq p10cr --cert C --key K --csr CSR.pem [--bad-csr-sig] --out F
  *   cmpreq error --cert C --key K --tid HEX --out F
- *   cmpreq nested --cert C --key K --in REQ.der --out F [--extracerts F]...
- *                      wraps the PKIMessage in REQ.der unchanged in a nested
+ *   cmpreq nested --cert C --key K --in REQ.der [--in REQ2.der]... --out F
+ *                      wraps the PKIMessage(s) unchanged in a nested
  *                      message (RFC 9483 5.2.2.1) signed by C/K (an RA)
  *   cmpreq show F      prints: body=<name> tid=<hex> status=<n> failinfo=<bits>
  *                      text=<statusString>; for nested, then one line
@@ -32,7 +32,9 @@
 #include "cmp/sig.h"
 
 struct args {
-	const char *cmd, *cert, *key, *newkey, *out, *subject, *tid, *csr, *in;
+	const char *cmd, *cert, *key, *newkey, *out, *subject, *tid, *csr;
+	const char *in[4]; /* nested: the inner messages */
+	int nin;
 	const char *extra[8];
 	int nextra, pvno;
 	bool no_oldcertid, bad_pop, implicit, bad_csr_sig;
@@ -228,15 +230,17 @@ static CMPGW_MSG *load_msg(const char *path)
 static int set_body(const struct args *a, CMPGW_MSG *m, X509 *cert, EVP_PKEY *newkey)
 {
 	if (strcmp(a->cmd, "nested") == 0) {
-		CMPGW_MSG *in = load_msg(a->in);
 		m->body->type = CMP_BODY_NESTED;
 		m->body->value.nested = sk_CMPGW_MSG_new_null();
-		if (!in || !sk_CMPGW_MSG_push(m->body->value.nested, in)) {
-			CMPGW_MSG_free(in);
-			fprintf(stderr, "cmpreq: --in: no DER PKIMessage\n");
-			return 1;
+		for (int i = 0; i < a->nin; i++) {
+			CMPGW_MSG *in = load_msg(a->in[i]);
+			if (!in || !sk_CMPGW_MSG_push(m->body->value.nested, in)) {
+				CMPGW_MSG_free(in);
+				fprintf(stderr, "cmpreq: --in %s: no DER PKIMessage\n", a->in[i]);
+				return 1;
+			}
 		}
-		return 0;
+		return a->nin > 0 ? 0 : 1;
 	}
 	if (strcmp(a->cmd, "p10cr") == 0) {
 		m->body->type = CMP_BODY_P10CR;
@@ -349,8 +353,8 @@ int main(int argc, char **argv)
 			a.subject = v, i++;
 		else if (strcmp(o, "--csr") == 0)
 			a.csr = v, i++;
-		else if (strcmp(o, "--in") == 0)
-			a.in = v, i++;
+		else if (strcmp(o, "--in") == 0 && a.nin < 4)
+			a.in[a.nin++] = v, i++;
 		else if (strcmp(o, "--tid") == 0)
 			a.tid = v, i++;
 		else if (strcmp(o, "--pvno") == 0)

@@ -234,6 +234,15 @@ def main(t):
     t.ok(gw.scalar("SELECT encode(key_fp, 'hex') FROM serials WHERE serial = 'ACME-0003'")
          is not None, "nested: serial bound to the device's vendor key as in a direct ir")
 
+    # two inner messages: only one is supported
+    two = crafted(t, gw, "nested-two", "nested", "--cert", ras["ra1"][0], "--key", ras["ra1"][1],
+                  "--in", inner, "--in", inner)
+    with open(two, "rb") as f:
+        status, _, body = gw.post(f.read())
+    m = CmpMsg(body)
+    t.ok("badRequest" in m.failnames and any("exactly one inner" in x for x in m.texts),
+         "nested with two inner messages: badRequest", m.describe())
+
     before = gw.counts()
     inner2 = crafted(t, gw, "inner-ir2", "ir", "--cert", gw.dev(4), "--key",
                      gw.dev(4, ext="key"), "--newkey", keys["d"], "--extracerts",
