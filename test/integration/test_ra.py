@@ -13,6 +13,7 @@ row. Also measures the forwarding overhead once (diagnostic only)."""
 
 import http.server
 import os
+import socket
 import socketserver
 import subprocess
 import sys
@@ -21,15 +22,17 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (OPENSSL, Gateway, Pg, add_cleanup, free_port,  # noqa: E402
+from harness import (OPENSSL, Gateway, Pg, add_cleanup,  # noqa: E402
                      make_root, mktemp, run, sign_cert, wait_port)
+
+CMPREQ = os.environ.get("CMPREQ_BIN", "cmpreq")
 
 
 class Mock:
     """OpenSSL's mock CMP server returning rsp_cert for any request."""
 
-    def __init__(self, work, up, rsp_cert, port=None):
-        self.port = port or free_port()
+    def __init__(self, work, up, rsp_cert, port):
+        self.port = port
         self.log = os.path.join(work, "mock-%d.log" % self.port)
         self.proc = subprocess.Popen(
             [OPENSSL, "cmp", "-port", str(self.port),
@@ -101,7 +104,14 @@ def device_cert(work, gw, up, k, key_of=None):
 def main(t):
     work = mktemp("cmpgw-ra-up-")
     up = upstream_pki(work)
-    mock_port, down_port, slow_port = free_port(), free_port(), free_port()
+    # Ports held bound (not listening) until a mock takes them: no gateway
+    # started meanwhile can get them, and a connect to them is refused.
+    held = {}
+    for name in ("mock", "down", "slow"):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        held[name] = s
+    mock_port, down_port, slow_port = (held[n].getsockname()[1] for n in ("mock", "down", "slow"))
     proxy = DelayProxy(slow_port, 4)
 
     def alias(label, port, **kw):
@@ -124,6 +134,8 @@ def main(t):
     def patch(cfg):
         cfg["aliases"] += [alias("ra", mock_port), alias("ra-down", down_port, timeout_s=3),
                            alias("ra-slow", proxy.port)]
+        cfg["aliases"].append(alias("ra-untrusted", mock_port,
+                                    trusted=[gwb.path("pki", "operator-root.crt")]))
         b = alias("ra-b", gwb.port)
         b["upstream"]["url"] = "http://127.0.0.1:%d/.well-known/cmp/p/3gpp" % gwb.port
         b["upstream"]["trusted"] = [gwb.path("pki", "operator-root.crt")]
@@ -135,6 +147,7 @@ def main(t):
 
     # ---- 1. ir + certConf through the RA to the mock upstream ----------
     rsp1 = device_cert(work, gw, up, 1)
+    held["mock"].close()
     mock = Mock(work, up, rsp1, mock_port)
     r = gw.cmp(1, path=path("ra"))
     t.ok(r.rc == 0, "ir through the RA to the OpenSSL mock CA: openssl cmp exits 0", repr(r))
@@ -173,6 +186,31 @@ def main(t):
          "certificate for another key: serial not bound")
     mock.stop()
 
+    # ---- 2b. upstream answer protected by a key outside upstream.trusted -
+    mock = Mock(work, up, device_cert(work, gw, up, 6), mock_port)
+    r = gw.cmp(6, path=path("ra-untrusted"))
+    t.ok(r.rc != 0 and r.has("badMessageCheck") and r.has("protection does not verify"),
+         "upstream not trusted: badMessageCheck", r.out)
+    t.eq(gw.scalar("SELECT state FROM transactions WHERE device_serial = 'ACME-0006'"), "closed",
+         "upstream not trusted: transaction closed, nothing issued")
+    mock.stop()
+
+    # ---- 2c. a replayed transactionID is refused before anything is sent
+    tid = gw.scalar("SELECT encode(tid, 'hex') FROM transactions WHERE device_serial = 'ACME-0001'")
+    out = os.path.join(gw.tmp, "replay.der")
+    p = subprocess.run([CMPREQ, "ir", "--cert", gw.dev(7), "--key", gw.dev(7, ext="key"),
+                        "--newkey", gw.dev(7, "new", "key"), "--extracerts",
+                        gw.path("vendor", "vendor-ca.crt"), "--tid", tid, "--out", out],
+                       capture_output=True, text=True)
+    st, _, body = gw.post(open(out, "rb").read() if p.returncode == 0 else b"",
+                          path="/" + path("ra"))
+    ans = os.path.join(gw.tmp, "replay-answer.der")
+    open(ans, "wb").write(body)
+    shown = subprocess.run([CMPREQ, "show", ans], capture_output=True, text=True).stdout
+    t.ok(p.returncode == 0 and st == 200 and "body=error" in shown and "failinfo=" in shown
+         and "failinfo=21" in shown and "transactionID already in use" in shown,
+         "replayed transactionID: transactionIdInUse, not forwarded", shown + p.stderr)
+
     # ---- 3. upstream stopped -> systemUnavail ---------------------------
     r = gw.cmp(3, path=path("ra-down"))
     t.ok(r.rc != 0 and r.has("systemUnavail"), "upstream down: systemUnavail", r.out)
@@ -183,12 +221,14 @@ def main(t):
     t.eq(gw.scalar("SELECT count(*) FROM audit WHERE device_serial = 'ACME-0003' "
                    "AND event = 'upstream_failed'"), "1", "upstream down: audited")
     # the device may try again (new transactionID) once the upstream is back
+    held["down"].close()
     mock = Mock(work, up, device_cert(work, gw, up, 3), down_port)
     r = gw.cmp(3, path=path("ra-down"))
     t.ok(r.rc == 0, "upstream back: the same device enrolls", r.out)
     mock.stop()
 
     # ---- 4. slow upstream -> waiting, polling, success ------------------
+    held["slow"].close()
     mock = Mock(work, up, device_cert(work, gw, up, 4), slow_port)
     t0 = time.time()
     r = gw.cmp(4, path=path("ra-slow"))
