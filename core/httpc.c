@@ -128,7 +128,8 @@ static int start(struct httpc_call *c, const struct evhttp_uri *u, const char *c
 	evhttp_connection_set_max_body_size(c->conn, (ev_ssize_t)max_reply);
 	evhttp_request_set_error_cb(req, on_error);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	if (evhttp_add_header(h, "Host", host) != 0 || evhttp_add_header(h, "Content-Type", ct) != 0 ||
+	if (evhttp_add_header(h, "Host", host) != 0 ||
+	    evhttp_add_header(h, "Content-Type", ct) != 0 ||
 	    evhttp_add_header(h, "Connection", "close") != 0 ||
 	    evbuffer_add(evhttp_request_get_output_buffer(req), body, len) != 0) {
 		evhttp_request_free(req);
@@ -141,8 +142,8 @@ static int start(struct httpc_call *c, const struct evhttp_uri *u, const char *c
 }
 
 int httpc_post(struct event_base *base, const char *url, const char *content_type,
-	       const unsigned char *body, size_t len, int timeout_s, size_t max_reply,
-	       httpc_cb cb, void *arg, struct httpc_call **out)
+	       const unsigned char *body, size_t len, int timeout_s, size_t max_reply, httpc_cb cb,
+	       void *arg, struct httpc_call **out)
 {
 	struct evhttp_uri *u = evhttp_uri_parse(url);
 	struct httpc_call *c = NULL;

@@ -32,8 +32,8 @@ typedef void (*httpc_cb)(void *arg, int rc, int status, const char *content_type
  * RC_INVAL for a URL we cannot use, RC_NOMEM.
  */
 int httpc_post(struct event_base *base, const char *url, const char *content_type,
-	       const unsigned char *body, size_t len, int timeout_s, size_t max_reply,
-	       httpc_cb cb, void *arg, struct httpc_call **out) WUR;
+	       const unsigned char *body, size_t len, int timeout_s, size_t max_reply, httpc_cb cb,
+	       void *arg, struct httpc_call **out) WUR;
 
 /* Abort a call that has not completed; its callback is not called. */
 void httpc_cancel(struct httpc_call *c);

@@ -26,26 +26,26 @@
 #include "ra/issued.h"
 #include "store/fwd.h"
 
-#define CMP_CT "application/pkixcmp"
+#define CMP_CT	     "application/pkixcmp"
 #define UP_MAX_REPLY (256 * 1024)
 
 struct ra_fwd {
 	struct ra_fwd *next;
 	struct ra_worker *rw;
-	struct cfg *cfg;               /* reference */
+	struct cfg *cfg;	       /* reference */
 	const struct cfg_alias *alias; /* borrowed from cfg */
-	struct ra_req *req;            /* until answered */
+	struct ra_req *req;	       /* until answered */
 	struct httpc_call *call;
 	struct event *wait_ev;
 	ASN1_OCTET_STRING *tid;
 	EVP_PKEY *pub;
-	X509_NAME *subject;            /* asked of the upstream, NULL: as the device asked */
-	unsigned char nonce[16];       /* our senderNonce upstream */
+	X509_NAME *subject;	 /* asked of the upstream, NULL: as the device asked */
+	unsigned char nonce[16]; /* our senderNonce upstream */
 	unsigned char vendor_fp[32];
-	int want;                      /* expected body type */
-	bool in_db;                    /* a store call will call back */
+	int want;			       /* expected body type */
+	bool in_db;			       /* a store call will call back */
 	void (*confirmed)(struct ra_req *req); /* certConf: continue locally */
-	X509 *cert;                    /* certConf: the certificate confirmed */
+	X509 *cert;			       /* certConf: the certificate confirmed */
 	struct log_ctx log;
 	char tid_hex[129], peer[64];
 	struct ra_fwd_verdict v;
@@ -153,7 +153,8 @@ static void on_stored(void *arg, int rc, const char *status)
 	if (rc != 0 || strcmp(status, "ok") != 0) {
 		if (req) {
 			f->req = NULL;
-			ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+			ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL,
+				    "service temporarily unavailable");
 		}
 		fwd_free(f);
 		return;
@@ -198,7 +199,8 @@ static void store_cert(struct ra_fwd *f)
 		if (f->req) {
 			struct ra_req *req = f->req;
 			f->req = NULL;
-			ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+			ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL,
+				    "service temporarily unavailable");
 		}
 		fwd_free(f);
 	}
@@ -213,7 +215,8 @@ static void on_upstream(void *arg, int rc, int status, const char *ct, const uns
 	f->call = NULL;
 	(void)ct;
 	if (rc != 0 || status != 200) {
-		log_warn(&f->log, "upstream CA: %s (HTTP %d)", rc ? rc_str(rc) : "bad status", status);
+		log_warn(&f->log, "upstream CA: %s (HTTP %d)", rc ? rc_str(rc) : "bad status",
+			 status);
 		f->v.bit = CMP_FAIL_SYSTEM_UNAVAIL;
 		f->v.why = rc == RC_TIMEOUT ? "upstream CA did not answer in time"
 					    : "upstream CA unavailable";
@@ -279,9 +282,11 @@ static void refuse(struct ra_req *req, int rc, const char *status)
 		int bit;
 		const char *text;
 	} map[] = {
-		{ "serial_unknown", CMP_FAIL_NOT_AUTHORIZED, "device serial is not on the vendor's list" },
+		{ "serial_unknown", CMP_FAIL_NOT_AUTHORIZED,
+		  "device serial is not on the vendor's list" },
 		{ "serial_blocked", CMP_FAIL_NOT_AUTHORIZED, "device serial is blocked" },
-		{ "clone", CMP_FAIL_NOT_AUTHORIZED, "device serial is bound to another vendor key" },
+		{ "clone", CMP_FAIL_NOT_AUTHORIZED,
+		  "device serial is bound to another vendor key" },
 		{ "reenroll_denied", CMP_FAIL_NOT_AUTHORIZED,
 		  "device already enrolled; re-enrollment not allowed for this vendor" },
 		{ "tid_in_use", CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
@@ -420,13 +425,15 @@ void ra_fwd_start(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY *pub
 	if (profile_subject(req, &f->subject) != 0) {
 		free(a);
 		fwd_free(f);
-		ra_req_fail(req, CMP_FAIL_BAD_CERT_TEMPLATE, "profile cannot build a subject for this device");
+		ra_req_fail(req, CMP_FAIL_BAD_CERT_TEMPLATE,
+			    "profile cannot build a subject for this device");
 		return;
 	}
 	if (ra_trust_spki_fp(req->signer, f->vendor_fp) != 0 ||
 	    RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1 ||
-	    ra_fwd_msg_request(u, req->msg, f->subject, u->extra_vendor ? req->msg->extraCerts : NULL,
-			       f->nonce, &a->der, &a->len) != 0)
+	    ra_fwd_msg_request(u, req->msg, f->subject,
+			       u->extra_vendor ? req->msg->extraCerts : NULL, f->nonce, &a->der,
+			       &a->len) != 0)
 		goto fail;
 	a->f = f;
 	f->req = req;
@@ -482,8 +489,8 @@ static void on_upstream_conf(void *arg, int rc, int status, const char *ct,
 		f->v.bit = CMP_FAIL_SYSTEM_UNAVAIL;
 		f->v.why = "upstream CA unavailable; send certConf again";
 	} else {
-		ra_fwd_msg_verify(&f->alias->upstream, body, len, f->tid, f->nonce, CMP_BODY_PKICONF,
-				  NULL, NULL, &f->v);
+		ra_fwd_msg_verify(&f->alias->upstream, body, len, f->tid, f->nonce,
+				  CMP_BODY_PKICONF, NULL, NULL, &f->v);
 	}
 	if (f->v.bit < 0 && !f->v.relay) {
 		log_info(&req->log, "upstream CA confirmed");
@@ -492,8 +499,9 @@ static void on_upstream_conf(void *arg, int rc, int status, const char *ct,
 		/* Safe side: the device gets no pkiConf until the upstream
 		 * agreed; the transaction stays 'issued' for a retry and the
 		 * confirm deadline still applies. */
-		store_enroll_audit(f->rw->db, "upstream_confirm_failed", f->alias->label, tid_bytes(f),
-				   NULL, NULL, f->peer, f->v.why ? f->v.why : "refused by upstream");
+		store_enroll_audit(f->rw->db, "upstream_confirm_failed", f->alias->label,
+				   tid_bytes(f), NULL, NULL, f->peer,
+				   f->v.why ? f->v.why : "refused by upstream");
 		f->req = req;
 		answer_fail(f);
 	}

@@ -42,11 +42,11 @@ void ra_fwd_fini(struct ra_worker *rw);
 
 /* The upstream's verdict on one exchange. */
 struct ra_fwd_verdict {
-	X509 *cert;                 /* issued certificate (owned), or NULL */
-	CMPGW_STATUSINFO *relay;    /* upstream refusal to relay (owned), or NULL */
-	int bit;                    /* our own failure bit, -1 if none */
-	const char *why;            /* static text for bit */
-	unsigned char nonce[64];    /* upstream senderNonce */
+	X509 *cert;		 /* issued certificate (owned), or NULL */
+	CMPGW_STATUSINFO *relay; /* upstream refusal to relay (owned), or NULL */
+	int bit;		 /* our own failure bit, -1 if none */
+	const char *why;	 /* static text for bit */
+	unsigned char nonce[64]; /* upstream senderNonce */
 	size_t nonce_len;
 };
 void ra_fwd_verdict_clear(struct ra_fwd_verdict *v);
@@ -56,15 +56,15 @@ void ra_fwd_verdict_clear(struct ra_fwd_verdict *v);
  * nonce[16]), template subject set to subject (NULL: unchanged; then the
  * device's POP is kept, else raVerified), protected by the RA. *der is
  * OPENSSL_malloc'd. vendor_chain may be NULL. Returns 0 or an rc. */
-int ra_fwd_msg_request(const struct cfg_upstream *u, const CMPGW_MSG *dev,
-		       const X509_NAME *subject, STACK_OF(X509) *vendor_chain,
-		       unsigned char nonce[16], unsigned char **der, size_t *len) WUR;
+int ra_fwd_msg_request(const struct cfg_upstream *u, const CMPGW_MSG *dev, const X509_NAME *subject,
+		       STACK_OF(X509) *vendor_chain, unsigned char nonce[16], unsigned char **der,
+		       size_t *len) WUR;
 
 /* certConf for the upstream (RFC 4210 5.3.18): certHash over cert,
  * recipNonce = the upstream's last senderNonce. */
-int ra_fwd_msg_certconf(const struct cfg_upstream *u, const CMPGW_MSG *dev, X509 *cert,
-			bool accept, const unsigned char *up_nonce, size_t up_nonce_len,
-			unsigned char nonce[16], unsigned char **der, size_t *len) WUR;
+int ra_fwd_msg_certconf(const struct cfg_upstream *u, const CMPGW_MSG *dev, X509 *cert, bool accept,
+			const unsigned char *up_nonce, size_t up_nonce_len, unsigned char nonce[16],
+			unsigned char **der, size_t *len) WUR;
 
 /* Verify an upstream answer der[0..len) to our message with transactionID
  * tid and senderNonce nonce: protection chaining to u->trusted (or PBMAC),

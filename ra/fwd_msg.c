@@ -17,9 +17,9 @@
 
 /* cmp/asn1.h declares dup functions for a few types only */
 #define CRM_DUP(x) ((CMPGW_CERTREQMSG *)ASN1_item_dup(ASN1_ITEM_rptr(CMPGW_CERTREQMSG), (x)))
-#define SI_DUP(x) ((CMPGW_STATUSINFO *)ASN1_item_dup(ASN1_ITEM_rptr(CMPGW_STATUSINFO), (x)))
+#define SI_DUP(x)  ((CMPGW_STATUSINFO *)ASN1_item_dup(ASN1_ITEM_rptr(CMPGW_STATUSINFO), (x)))
 
-#define UP_PBM_ITERATIONS 10000
+#define UP_PBM_ITERATIONS     10000
 #define UP_PBM_MAX_ITERATIONS 100000
 
 void ra_fwd_verdict_clear(struct ra_fwd_verdict *v)
@@ -69,7 +69,8 @@ static int finish_msg(const struct cfg_upstream *u, CMPGW_MSG *m, STACK_OF(X509)
 		rc = cmp_prot_pbmac(m, u->secret, u->secret_len, UP_PBM_ITERATIONS);
 	if (rc == 0 && u->cert) {
 		STACK_OF(X509) *one = sk_X509_new_null();
-		rc = one && sk_X509_push(one, u->cert) ? cmp_build_extracerts_push1(m, one) : RC_NOMEM;
+		rc = one && sk_X509_push(one, u->cert) ? cmp_build_extracerts_push1(m, one)
+						       : RC_NOMEM;
 		sk_X509_free(one);
 	}
 	if (rc == 0)
@@ -79,9 +80,9 @@ static int finish_msg(const struct cfg_upstream *u, CMPGW_MSG *m, STACK_OF(X509)
 	return rc;
 }
 
-int ra_fwd_msg_request(const struct cfg_upstream *u, const CMPGW_MSG *dev,
-		       const X509_NAME *subject, STACK_OF(X509) *vendor_chain,
-		       unsigned char nonce[16], unsigned char **der, size_t *len)
+int ra_fwd_msg_request(const struct cfg_upstream *u, const CMPGW_MSG *dev, const X509_NAME *subject,
+		       STACK_OF(X509) *vendor_chain, unsigned char nonce[16], unsigned char **der,
+		       size_t *len)
 {
 	CMPGW_MSG *m = new_msg(u, dev, dev->body->type, nonce);
 	CMPGW_CERTREQMSG *crm = NULL;
@@ -103,7 +104,8 @@ int ra_fwd_msg_request(const struct cfg_upstream *u, const CMPGW_MSG *dev,
 		if (!(tmpl->subject = X509_NAME_dup(subject)))
 			goto out;
 		CMPGW_POPO_free(crm->popo);
-		if (!(crm->popo = CMPGW_POPO_new()) || !(crm->popo->value.raVerified = ASN1_NULL_new()))
+		if (!(crm->popo = CMPGW_POPO_new()) ||
+		    !(crm->popo->value.raVerified = ASN1_NULL_new()))
 			goto out;
 		crm->popo->type = CMPGW_POPO_RAVERIFIED;
 	}
@@ -113,9 +115,9 @@ out:
 	return rc;
 }
 
-int ra_fwd_msg_certconf(const struct cfg_upstream *u, const CMPGW_MSG *dev, X509 *cert,
-			bool accept, const unsigned char *up_nonce, size_t up_nonce_len,
-			unsigned char nonce[16], unsigned char **der, size_t *len)
+int ra_fwd_msg_certconf(const struct cfg_upstream *u, const CMPGW_MSG *dev, X509 *cert, bool accept,
+			const unsigned char *up_nonce, size_t up_nonce_len, unsigned char nonce[16],
+			unsigned char **der, size_t *len)
 {
 	CMPGW_MSG *m = new_msg(u, dev, CMP_BODY_CERTCONF, nonce);
 	CMPGW_CERTSTATUS *cs = NULL;
@@ -131,7 +133,8 @@ int ra_fwd_msg_certconf(const struct cfg_upstream *u, const CMPGW_MSG *dev, X509
 	if ((rc = cmp_certhash_compute(cert, NULL, hash, &hlen)) != 0)
 		goto out;
 	rc = RC_NOMEM;
-	if (!(cs = CMPGW_CERTSTATUS_new()) || !ASN1_OCTET_STRING_set(cs->certHash, hash, (int)hlen) ||
+	if (!(cs = CMPGW_CERTSTATUS_new()) ||
+	    !ASN1_OCTET_STRING_set(cs->certHash, hash, (int)hlen) ||
 	    !ASN1_INTEGER_set(cs->certReqId, 0))
 		goto out;
 	/* RFC 4210 5.3.18: a rejection carries status rejection */
@@ -183,8 +186,8 @@ static bool protection_ok(const struct cfg_upstream *u, const unsigned char *der
 					   UP_PBM_MAX_ITERATIONS);
 	else if (!m->extraCerts || sk_X509_num(m->extraCerts) < 1)
 		rc = RC_INVAL;
-	else if ((rc = cmp_prot_verify_sig(der, len, m, (signer = sk_X509_value(m->extraCerts, 0)))) ==
-		 0)
+	else if ((rc = cmp_prot_verify_sig(der, len, m,
+					   (signer = sk_X509_value(m->extraCerts, 0)))) == 0)
 		rc = chains(u, signer, m->extraCerts) ? 0 : RC_CRYPTO;
 	ERR_clear_error();
 	return rc == 0;
@@ -216,9 +219,11 @@ static void check_certrep(const struct cfg_upstream *u, const CMPGW_MSG *m, EVP_
 				    "upstream CA asked to poll, which this RA does not do");
 	if (status != CMP_STATUS_ACCEPTED && status != CMP_STATUS_GRANTED_WITH_MODS) {
 		v->relay = SI_DUP(r->status);
-		return v->relay ? (void)0 : verdict_fail(v, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		return v->relay ? (void)0
+				: verdict_fail(v, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 	}
-	if (!r->certifiedKeyPair || r->certifiedKeyPair->certOrEncCert->type != CMPGW_CERTORENC_CERT)
+	if (!r->certifiedKeyPair ||
+	    r->certifiedKeyPair->certOrEncCert->type != CMPGW_CERTORENC_CERT)
 		return verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
 				    "upstream CA sent no plain certificate");
 	cert = r->certifiedKeyPair->certOrEncCert->value.certificate;
@@ -238,8 +243,9 @@ static void check_certrep(const struct cfg_upstream *u, const CMPGW_MSG *m, EVP_
 	bool ok = chains(u, cert, untrusted);
 	sk_X509_free(untrusted);
 	if (!ok)
-		return verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
-				    "certificate from the upstream CA does not chain to its anchors");
+		return verdict_fail(
+			v, CMP_FAIL_BAD_MESSAGE_CHECK,
+			"certificate from the upstream CA does not chain to its anchors");
 	if (!X509_up_ref(cert))
 		return verdict_fail(v, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 	v->cert = cert;
@@ -257,7 +263,8 @@ void ra_fwd_msg_verify(const struct cfg_upstream *u, const unsigned char *der, s
 	v->bit = -1;
 	ERR_clear_error();
 	if (!m || p != der + len) {
-		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK, "upstream CA answer is not a PKIMessage");
+		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+			     "upstream CA answer is not a PKIMessage");
 		goto out;
 	}
 	h = m->header;
@@ -283,7 +290,8 @@ void ra_fwd_msg_verify(const struct cfg_upstream *u, const unsigned char *der, s
 		if (!(v->relay = SI_DUP(m->body->value.error->pKIStatusInfo)))
 			verdict_fail(v, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 	} else if (m->body->type != want) {
-		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK, "upstream CA answered with another body type");
+		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+			     "upstream CA answered with another body type");
 	} else if (want != CMP_BODY_PKICONF) {
 		check_certrep(u, m, pub, subject, v);
 	}

@@ -105,7 +105,8 @@ static void on_txn(void *arg, int rc, const struct store_fwd_txn *t)
 	}
 	if (sk_CMPGW_POLLREQ_num(prs) != 1 ||
 	    ASN1_INTEGER_get(sk_CMPGW_POLLREQ_value(prs, 0)->certReqId) != t->cert_req_id) {
-		ra_req_fail(req, CMP_FAIL_BAD_CERT_ID, "pollReq certReqId does not match the request");
+		ra_req_fail(req, CMP_FAIL_BAD_CERT_ID,
+			    "pollReq certReqId does not match the request");
 		return;
 	}
 	if (t->server_nonce.len != sizeof(req->server_nonce)) {
@@ -136,7 +137,8 @@ void ra_fwd_pollreq_handle(struct ra_req *req)
 	struct store_bytes b = { tid->data, (size_t)tid->length };
 
 	if (req->alias->mode != CFG_MODE_RA) { /* CA mode never answers "waiting" */
-		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "body type pollReq not supported by this alias");
+		ra_req_fail(req, CMP_FAIL_BAD_REQUEST,
+			    "body type pollReq not supported by this alias");
 		return;
 	}
 	if (store_fwd_get(req->rw->db, b, on_txn, req) != 0)

@@ -13,6 +13,7 @@
 #include "ra/fwd.h"
 #include "store/db.h"
 #include "store/enroll.h"
+#include "store/fwd.h"
 
 #define RELOAD_INTERVAL_S 5
 
@@ -64,6 +65,13 @@ static void on_swept(void *arg, int rc, const char *count)
 		log_info(NULL, "confirm deadline passed: %s unconfirmed certificate(s) revoked", count);
 }
 
+static void on_fwd_swept(void *arg, int rc, const char *count)
+{
+	(void)arg;
+	if (rc == 0 && count && count[0] != '0')
+		log_warn(NULL, "%s forwarded request(s) pending past their deadline closed", count);
+}
+
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct ra_worker *rw = arg;
@@ -71,6 +79,8 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (store_enroll_sweep(rw->db, on_swept, NULL) != 0)
 		log_warn(NULL, "confirm sweep not queued");
+	if (store_fwd_sweep(rw->db, on_fwd_swept, NULL) != 0) /* RA mode (migration 006) */
+		log_warn(NULL, "forward sweep not queued");
 }
 
 static int load_trust_now(struct ra_worker *rw, const char *conninfo)

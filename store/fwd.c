@@ -10,9 +10,9 @@
 
 #include "store/call.h"
 
-#define BIN STORE_BIN
+#define BIN   STORE_BIN
 #define BIN32 STORE_BIN32
-#define TXT STORE_TXT
+#define TXT   STORE_TXT
 
 static int submit_status(struct store_pool *pool, const char *sql, int n, const char *const *v,
 			 const int *lens, const int *fmts, store_status_cb cb, void *arg,
@@ -22,8 +22,8 @@ static int submit_status(struct store_pool *pool, const char *sql, int n, const 
 				 store_call_new((void (*)(void))cb, arg, what));
 }
 
-int store_fwd_begin(struct store_pool *pool, const struct store_fwd_begin *b,
-		    store_status_cb cb, void *arg)
+int store_fwd_begin(struct store_pool *pool, const struct store_fwd_begin *b, store_status_cb cb,
+		    void *arg)
 {
 	const char *v[15];
 	int lens[15], fmts[15];
@@ -75,13 +75,12 @@ int store_fwd_done(struct store_pool *pool, const struct store_fwd_done *d, stor
 	BIN(9, d->cert_hash);
 	BIN(10, d->upstream_nonce);
 	TXT(11, dl);
-	return submit_status(pool,
-			     "SELECT cmpgw_fwd_done($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)", 12, v,
-			     lens, fmts, cb, arg, "forward done");
+	return submit_status(pool, "SELECT cmpgw_fwd_done($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
+			     12, v, lens, fmts, cb, arg, "forward done");
 }
 
-int store_fwd_fail(struct store_pool *pool, struct store_bytes tid, int fail_info,
-		   const char *text, const char *detail, store_status_cb cb, void *arg)
+int store_fwd_fail(struct store_pool *pool, struct store_bytes tid, int fail_info, const char *text,
+		   const char *detail, store_status_cb cb, void *arg)
 {
 	const char *v[4];
 	int lens[4], fmts[4];
@@ -159,8 +158,7 @@ static void on_get(void *arg, const struct store_result *r)
 	free(c);
 }
 
-int store_fwd_get(struct store_pool *pool, struct store_bytes tid, store_fwd_txn_cb cb,
-		  void *arg)
+int store_fwd_get(struct store_pool *pool, struct store_bytes tid, store_fwd_txn_cb cb, void *arg)
 {
 	const char *v[1];
 	int lens[1], fmts[1];
@@ -168,4 +166,10 @@ int store_fwd_get(struct store_pool *pool, struct store_bytes tid, store_fwd_txn
 	BIN(0, tid);
 	return store_call_submit(pool, SQL_GET, 1, v, lens, fmts, true, on_get,
 				 store_call_new((void (*)(void))cb, arg, "forward lookup"));
+}
+
+int store_fwd_sweep(struct store_pool *pool, store_status_cb cb, void *arg)
+{
+	return submit_status(pool, "SELECT cmpgw_fwd_sweep()::text", 0, NULL, NULL, NULL, cb, arg,
+			     "forward sweep");
 }

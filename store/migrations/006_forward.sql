@@ -110,13 +110,13 @@ BEGIN
 END $$;
 
 -- A forwarded request whose worker died never completes: close it at its
--- deadline (called by the confirm sweep's caller along with cmpgw_sweep).
+-- deadline (worker 0 calls it with cmpgw_sweep, every sweep_interval_s).
 CREATE FUNCTION cmpgw_fwd_sweep() RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     n integer;
 BEGIN
     WITH expired AS (
-        UPDATE transactions SET state = 'closed', fwd_fail_info = 24,
+        UPDATE transactions SET state = 'closed', fwd_fail_info = 1 << 24, -- systemUnavail
                fwd_fail_text = 'upstream CA did not answer', updated_at = now()
          WHERE state = 'pending' AND fwd_deadline < now() - interval '10 seconds'
         RETURNING tid, alias, device_serial

@@ -132,6 +132,7 @@ def main(t):
     gwb.start()
 
     def patch(cfg):
+        cfg["sweep_interval_s"] = 1
         cfg["aliases"] += [alias("ra", mock_port), alias("ra-down", down_port, timeout_s=3),
                            alias("ra-slow", proxy.port)]
         cfg["aliases"].append(alias("ra-untrusted", mock_port,
@@ -239,6 +240,19 @@ def main(t):
     t.eq(gw.scalar("SELECT state FROM transactions WHERE device_serial = 'ACME-0004'"),
          "confirmed", "slow upstream: transaction confirmed")
     mock.stop()
+
+    # ---- 4b. a pending request whose node died is closed by the sweep ---
+    gw.psql("INSERT INTO transactions(tid, alias, body_type, state, sender_fp, server_nonce, "
+            "cert_req_id, fwd_deadline) VALUES ('\\xdead', 'ra', 'ir', 'pending', "
+            "'\\x00', '\\x00', 0, now() - interval '1 minute')")
+    for _ in range(50):
+        if gw.scalar("SELECT state FROM transactions WHERE tid = '\\xdead'") == "closed":
+            break
+        time.sleep(0.2)
+    t.eq(gw.scalar("SELECT state || '/' || fwd_fail_info FROM transactions WHERE tid = '\\xdead'"),
+         "closed/%d" % (1 << 24), "orphaned pending request: closed by the sweep as systemUnavail")
+    t.eq(gw.scalar("SELECT count(*) FROM audit WHERE tid = '\\xdead' AND event = 'upstream_failed'"),
+         "1", "orphaned pending request: audited")
 
     # ---- 5. device -> cmpgw RA -> cmpgw CA (reprotect), ir + certConf ---
     r = gw.cmp(5, path=path("ra-b"))
