@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/core_names.h>
 #include <openssl/rand.h>
 
 #include "cmp/asn1.h"
@@ -18,9 +19,20 @@
 /* Bound of the validated-certificate cache (signer + CA certificates). */
 #define TRUST_CACHE_MAX 64
 
+/* Bound of the decoded-certificate cache (extraCerts seen before). */
+#define DECODED_MAX 64
+
 struct bench_trust {
 	X509_STORE *store;
 	STACK_OF(X509) *valid; /* certificates that chained to the root */
+	/* extraCerts by exact DER: decoding a public key costs OpenSSL 3.0
+	 * more than verifying a signature (BENCHMARKS.md) */
+	struct decoded {
+		unsigned char *der;
+		size_t len;
+		X509 *x;
+	} decoded[DECODED_MAX];
+	int ndecoded;
 };
 
 static const char *const fail_names[BENCH_F_MAX] = {
@@ -51,6 +63,10 @@ void bench_trust_free(struct bench_trust *t)
 		return;
 	X509_STORE_free(t->store);
 	sk_X509_pop_free(t->valid, X509_free);
+	for (int i = 0; i < t->ndecoded; i++) {
+		OPENSSL_free(t->decoded[i].der);
+		X509_free(t->decoded[i].x);
+	}
 	OPENSSL_free(t);
 }
 
@@ -155,16 +171,118 @@ static int check_certrep(struct bench_trust *t, const CMPGW_MSG *m, struct bench
 	return tx->cert ? BENCH_OK : BENCH_F_INTERNAL;
 }
 
+/* One definite-length TLV at p[0..n): header length and total length. */
+static bool tlv(const unsigned char *p, size_t n, size_t *hl, size_t *tl)
+{
+	size_t len = 0, i = 2;
+
+	if (n < 2)
+		return false;
+	if (p[1] < 0x80) {
+		len = p[1];
+	} else {
+		size_t k = p[1] & 0x7f;
+		if (k == 0 || k > 3 || n < 2 + k)
+			return false;
+		for (size_t j = 0; j < k; j++)
+			len = len << 8 | p[2 + j];
+		i += k;
+	}
+	if (len > n - i)
+		return false;
+	*hl = i;
+	*tl = i + len;
+	return true;
+}
+
+/* The certificate with exactly this DER: from the cache, else decoded and kept. */
+static X509 *cert_get1(struct bench_trust *t, const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509 *x;
+
+	for (int i = 0; i < t->ndecoded; i++)
+		if (t->decoded[i].len == len && memcmp(t->decoded[i].der, der, len) == 0)
+			return X509_up_ref(t->decoded[i].x) ? t->decoded[i].x : NULL;
+	x = d2i_X509(NULL, &p, (long)len);
+	if (!x || p != der + len) {
+		X509_free(x);
+		return NULL;
+	}
+	if (t->ndecoded < DECODED_MAX) {
+		struct decoded *d = &t->decoded[t->ndecoded];
+		if ((d->der = OPENSSL_memdup(der, len)) != NULL && X509_up_ref(x)) {
+			d->len = len;
+			d->x = x;
+			t->ndecoded++;
+		} else {
+			OPENSSL_free(d->der);
+		}
+	}
+	return x;
+}
+
+/*
+ * d2i_CMPGW_MSG with extraCerts taken from the cache: the message is
+ * decoded without its extraCerts [1], which are looked up by DER.
+ */
+static CMPGW_MSG *decode(struct bench_trust *t, const unsigned char *der, size_t len)
+{
+	size_t hl, tl, off, ehl, etl;
+	unsigned char *copy = NULL;
+	const unsigned char *p;
+	CMPGW_MSG *m = NULL;
+
+	if (!tlv(der, len, &hl, &tl) || tl != len || der[0] != 0x30)
+		return NULL;
+	/* header, body, [0] protection: everything before [1] */
+	off = hl;
+	for (int i = 0; off < len; off += etl, i++) {
+		if (!tlv(der + off, len - off, &ehl, &etl))
+			return NULL;
+		if (i >= 2 && der[off] == 0xa1) /* the body [1] (ip) is element 1 */
+			break;
+	}
+	if (off == len) {
+		p = der;
+		m = d2i_CMPGW_MSG(NULL, &p, (long)len);
+		return m && p == der + len ? m : (CMPGW_MSG_free(m), NULL);
+	}
+	if (off + etl != len || off - hl > 0xffff || !(copy = OPENSSL_malloc(off - hl + 4)))
+		return NULL;
+	copy[0] = 0x30, copy[1] = 0x82, copy[2] = (unsigned char)((off - hl) >> 8),
+	copy[3] = (unsigned char)(off - hl);
+	memcpy(copy + 4, der + hl, off - hl);
+	p = copy;
+	m = d2i_CMPGW_MSG(NULL, &p, (long)(off - hl + 4));
+	bool ok = m && p == copy + off - hl + 4 && (m->extraCerts = sk_X509_new_null()) != NULL;
+	OPENSSL_free(copy);
+	/* [1] { SEQUENCE OF Certificate } */
+	size_t s = off + ehl, shl, stl;
+	ok = ok && tlv(der + s, len - s, &shl, &stl) && s + stl == len && der[s] == 0x30;
+	for (size_t c = s + shl, chl, ctl; ok && c < len; c += ctl) {
+		X509 *x = tlv(der + c, len - c, &chl, &ctl) ? cert_get1(t, der + c, ctl) : NULL;
+		if (!x || !sk_X509_push(m->extraCerts, x)) {
+			X509_free(x);
+			ok = false;
+		}
+	}
+	if (!ok) {
+		CMPGW_MSG_free(m);
+		return NULL;
+	}
+	return m;
+}
+
 int bench_msg_check(struct bench_trust *t, const unsigned char *der, size_t len,
 		    struct bench_tx *tx, int want_body, EVP_PKEY *newkey)
 {
-	const unsigned char *p = der;
-	CMPGW_MSG *m = d2i_CMPGW_MSG(NULL, &p, (long)len);
+	CMPGW_MSG *m = decode(t, der, len);
 	CMPGW_HDR *h;
 	X509 *signer;
 	int rc = BENCH_F_DECODE;
 
-	if (!m || p != der + len)
+	if (!m)
 		goto out;
 	h = m->header;
 	/* RFC 9483 3.5: protection by a signer that chains to our trust anchor */
@@ -267,6 +385,36 @@ err:
 	return NULL;
 }
 
+/* SubjectPublicKeyInfo of key into *pk; for EC straight from the encoded
+ * point, since X509_PUBKEY_set encodes and re-decodes through providers. */
+static int set_pubkey(X509_PUBKEY **pk, EVP_PKEY *key)
+{
+	unsigned char *pt = NULL;
+	size_t ptlen;
+	char group[64];
+	int nid;
+	X509_PUBKEY *n;
+
+	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
+	    !EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+					    NULL) ||
+	    (nid = OBJ_txt2nid(group)) == NID_undef)
+		return X509_PUBKEY_set(pk, key) ? 0 : RC_CRYPTO;
+	if ((ptlen = EVP_PKEY_get1_encoded_public_key(key, &pt)) == 0 || !(n = X509_PUBKEY_new()))
+		goto err;
+	if (!X509_PUBKEY_set0_param(n, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+				    OBJ_nid2obj(nid), pt, (int)ptlen)) {
+		X509_PUBKEY_free(n);
+		goto err;
+	}
+	X509_PUBKEY_free(*pk);
+	*pk = n;
+	return 0;
+err:
+	OPENSSL_free(pt);
+	return RC_CRYPTO;
+}
+
 /* CertReqMsg with certReqId 0, publicKey of newkey, signature POP. */
 static CMPGW_CERTREQMSG *certreqmsg(int body_type, X509 *cert, EVP_PKEY *newkey)
 {
@@ -280,7 +428,7 @@ static CMPGW_CERTREQMSG *certreqmsg(int body_type, X509 *cert, EVP_PKEY *newkey)
 	/* RFC 4211 4.1: without poposkInput the template names subject and key */
 	crm->certReq->certTemplate->subject = X509_NAME_dup(X509_get_subject_name(cert));
 	if (!crm->certReq->certTemplate->subject ||
-	    !X509_PUBKEY_set(&crm->certReq->certTemplate->publicKey, newkey))
+	    set_pubkey(&crm->certReq->certTemplate->publicKey, newkey) != 0)
 		goto err;
 	if (body_type == CMP_BODY_KUR) {
 		CMPGW_ATAV *oc = old_cert_id(cert);

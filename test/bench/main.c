@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -77,16 +78,27 @@ static long failures(const struct bench_result *r)
 	return n;
 }
 
+/* CPU ms this process spent per successful transaction (the client's share). */
+static double client_cpu_ms(const struct bench_result *r)
+{
+	struct rusage u;
+	if (getrusage(RUSAGE_SELF, &u) != 0 || r->ok == 0)
+		return 0;
+	return ((double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 +
+		(double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3) /
+	       (double)r->ok;
+}
+
 static void report(const struct args *a, const struct bench_result *r)
 {
 	double rate = r->elapsed_s > 0 ? (double)r->ok / r->elapsed_s : 0;
 	FILE *j = NULL;
 
 	printf("%s%s%s flow=%s client=%s conc=%d: %ld ok, %ld failed in %.2f s = %.1f/s; "
-	       "latency ms p50 %.2f p90 %.2f p99 %.2f max %.2f",
+	       "latency ms p50 %.2f p90 %.2f p99 %.2f max %.2f; client CPU %.3f ms/transaction",
 	       a->label ? "[" : "", a->label ? a->label : "", a->label ? "] " : "", a->flow,
 	       a->client, a->conc, r->ok, failures(r), r->elapsed_s, rate, pct(r, 50), pct(r, 90),
-	       pct(r, 99), pct(r, 100));
+	       pct(r, 99), pct(r, 100), client_cpu_ms(r));
 	for (int i = 1; i < BENCH_F_MAX; i++)
 		if (r->fail[i])
 			printf("; %s %ld", bench_fail_name(i), r->fail[i]);
@@ -101,9 +113,11 @@ static void report(const struct args *a, const struct bench_result *r)
 	fprintf(j,
 		"{\"label\":\"%s\",\"flow\":\"%s\",\"client\":\"%s\",\"conc\":%d,"
 		"\"ok\":%ld,\"failed\":%ld,\"prep\":%ld,\"elapsed_s\":%.3f,\"rate\":%.1f,"
-		"\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"failures\":{",
+		"\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+		"\"client_cpu_ms\":%.3f,\"failures\":{",
 		a->label ? a->label : "", a->flow, a->client, a->conc, r->ok, failures(r), r->prep,
-		r->elapsed_s, rate, pct(r, 50), pct(r, 90), pct(r, 99), pct(r, 100));
+		r->elapsed_s, rate, pct(r, 50), pct(r, 90), pct(r, 99), pct(r, 100),
+		client_cpu_ms(r));
 	for (int i = 1, first = 1; i < BENCH_F_MAX; i++)
 		if (r->fail[i]) {
 			fprintf(j, "%s\"%s\":%ld", first ? "" : ",", bench_fail_name(i),

@@ -173,10 +173,10 @@ measure() {
 import json, sys
 r = json.load(open(sys.argv[1])); g, p, tck, rss = map(int, sys.argv[2:])
 n = max(r["ok"], 1)
-print("%-22s %-8s %-4s %5d %8.1f %7.2f %7.2f %7.2f %7.2f %6d %8.3f %8.3f %7d  %s" % (
+print("%-22s %-8s %-4s %5d %8.1f %7.2f %7.2f %7.2f %7.2f %6d %8.3f %8.3f %7d %7.3f  %s" % (
     r["label"], r["flow"], r["client"], r["conc"], r["rate"], r["p50_ms"], r["p90_ms"],
     r["p99_ms"], r["max_ms"], r["failed"], g * 1000.0 / tck / n, p * 1000.0 / tck / n,
-    rss // 1024, json.dumps(r["failures"]) if r["failures"] else ""))
+    rss // 1024, r["client_cpu_ms"], json.dumps(r["failures"]) if r["failures"] else ""))
 EOF
 	tail -1 "$RESULTS"
 }
@@ -191,7 +191,7 @@ if [ "$PROFILE" = 1 ]; then
 	exit 0
 fi
 
-HDR=$(printf "%-22s %-8s %-4s %5s %8s %7s %7s %7s %7s %6s %8s %8s %7s" label flow cli conc "enr/s" p50ms p90ms p99ms maxms fail "gw-ms" "pg-ms" "rssMB")
+HDR=$(printf "%-22s %-8s %-4s %5s %8s %7s %7s %7s %7s %6s %8s %8s %7s %7s" label flow cli conc "enr/s" p50ms p90ms p99ms maxms fail "gw-ms" "pg-ms" "rssMB" "cli-ms")
 echo "$HDR" | tee -a "$RESULTS"
 for c in $CONCS; do
 	[ "$c" -le 1000 ] || continue
@@ -257,9 +257,9 @@ mock_measure() {
 import json, sys
 r = json.load(open(sys.argv[1])); g, tck = map(int, sys.argv[2:])
 n = max(r["ok"], 1)
-print("%-22s %-8s %-4s %5d %8.1f %7.2f %7.2f %7.2f %7.2f %6d %8.3f %8s %7s  %s" % (
+print("%-22s %-8s %-4s %5d %8.1f %7.2f %7.2f %7.2f %7.2f %6d %8.3f %8s %7s %7.3f  %s" % (
     r["label"], r["flow"], r["client"], r["conc"], r["rate"], r["p50_ms"], r["p90_ms"],
-    r["p99_ms"], r["max_ms"], r["failed"], g * 1000.0 / tck / n, "-", "-",
+    r["p99_ms"], r["max_ms"], r["failed"], g * 1000.0 / tck / n, "-", "-", r["client_cpu_ms"],
     json.dumps(r["failures"]) if r["failures"] else ""))
 EOF
 	tail -1 "$RESULTS"
