@@ -15,7 +15,6 @@
 #include <openssl/x509v3.h>
 
 #include "cmp/build.h"
-#include "cmp/pop.h"
 #include "cmp/prot.h"
 #include "policy/profile.h"
 #include "store/enroll.h"
@@ -155,30 +154,6 @@ static int vendor_of(struct ra_req *req, const char **why)
 	return req->vendor && allowed ? -1 : CMP_FAIL_NOT_AUTHORIZED;
 }
 
-/* POP (RFC 4211 4: raVerified is fine from an authorized RA, else the
- * device's signature POP is verified) and key policy. */
-static int check_pop(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY **pub,
-		     const char **why)
-{
-	const CMPGW_CERTTEMPLATE *t = crm->certReq->certTemplate;
-
-	if (!t || !t->publicKey) {
-		*why = "certTemplate carries no publicKey";
-		return CMP_FAIL_BAD_CERT_TEMPLATE;
-	}
-	if (crm->popo && crm->popo->type == CMPGW_POPO_RAVERIFIED) {
-		if (!(*pub = X509_PUBKEY_get(t->publicKey))) {
-			ERR_clear_error();
-			*why = "certTemplate publicKey cannot be decoded";
-			return CMP_FAIL_BAD_CERT_TEMPLATE;
-		}
-		if (!policy_profile_key_ok(req->alias->profile, *pub, why))
-			return CMP_FAIL_BAD_ALG;
-		return -1;
-	}
-	return ra_ir_check_request(req, crm, pub, why);
-}
-
 bool ra_downstream_ir(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
 {
 	const X509_NAME *subj =
@@ -202,7 +177,7 @@ bool ra_downstream_ir(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
 		goto fail;
 	}
 	if ((bit = identity(req, subj, &why)) >= 0 || (bit = vendor_of(req, &why)) >= 0 ||
-	    (bit = check_pop(req, crm, &pub, &why)) >= 0) {
+	    (bit = ra_ir_check_request(req, crm, &pub, &why)) >= 0) {
 		audit(req, "rejected", why);
 		goto fail;
 	}
@@ -239,6 +214,25 @@ bool ra_downstream_authorized(struct ra_req *req)
 		return false;
 	req->ra = match_ra(req->alias, req->signer, req->msg->extraCerts, &bit, &why);
 	return req->ra != NULL;
+}
+
+void ra_downstream_kur(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
+{
+	STACK_OF(X509) *xs = req->msg->extraCerts;
+
+	/* the first certificate after the RA's own that this CA issued;
+	 * ra_renew_start checks it against oldCertID, validity and the store */
+	for (int i = 1; i < sk_X509_num(xs) && !req->old_cert; i++)
+		if (ra_renew_is_operator_cert(req->cfg, sk_X509_value(xs, i)))
+			req->old_cert = sk_X509_value(xs, i);
+	if (!req->old_cert) {
+		audit(req, "rejected", "kur by an RA without the device certificate in extraCerts");
+		ra_req_fail(req, CMP_FAIL_BAD_CERT_ID,
+			    "kur by an RA needs the device certificate in extraCerts");
+		return;
+	}
+	log_debug(&req->log, "kur of downstream RA on behalf of a device");
+	ra_renew_start(req, crm, NULL);
 }
 
 /* RFC 9483 5.2.2.1: the outer message is protected by an authorized RA;

@@ -110,11 +110,21 @@ int ra_ir_check_request(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKE
 		*why = "proof-of-possession missing";
 		return CMP_FAIL_BAD_POP;
 	}
-	if (crm->popo->type == CMPGW_POPO_RAVERIFIED) {
+	if (crm->popo->type == CMPGW_POPO_RAVERIFIED && !req->ra) {
 		*why = "raVerified proof-of-possession is not accepted from an end entity";
 		return CMP_FAIL_BAD_POP;
 	}
-	rc = cmp_pop_verify(crm, pub);
+	/* RFC 4211 4.1: an authorized downstream RA verified it (ra/downstream.c) */
+	if (crm->popo->type == CMPGW_POPO_RAVERIFIED) {
+		if (!(*pub = X509_PUBKEY_get(tmpl->publicKey))) {
+			ERR_clear_error();
+			*why = "certTemplate publicKey cannot be decoded";
+			return CMP_FAIL_BAD_CERT_TEMPLATE;
+		}
+		rc = 0;
+	} else {
+		rc = cmp_pop_verify(crm, pub);
+	}
 	ERR_clear_error();
 	if (rc != 0) {
 		*why = rc == RC_CRYPTO ? "proof-of-possession signature does not verify"

@@ -63,6 +63,7 @@ struct ra_req {
 	/* downstream RA (ra/downstream.c): the authorized RA entry of the
 	 * signer, borrowed from cfg; NULL for a device's own request */
 	const struct cfg_ra *ra;
+	X509 *old_cert;           /* kur by an RA: the device's certificate (borrowed) */
 	/* inner message of a nested request: the answer goes to parent (the
 	 * "answer sink") instead of HTTP; der then points to der_owned */
 	struct ra_req *parent;
@@ -120,6 +121,9 @@ bool ra_downstream_ir(struct ra_req *req, const CMPGW_CERTREQMSG *crm);
 void ra_nested_handle(struct ra_req *req); /* nested (RFC 9483 5.2.2.1) */
 /* Is the (verified) signer an authorized RA of the alias? Sets req->ra. */
 bool ra_downstream_authorized(struct ra_req *req);
+/* kur of an authorized RA for the device certificate it puts in extraCerts
+ * (after its own), named by oldCertID; continues in ra_renew_start. */
+void ra_downstream_kur(struct ra_req *req, const CMPGW_CERTREQMSG *crm);
 /* The protected DER answer of an inner request of parent (NULL: building
  * it failed); answers parent. der is borrowed. */
 void ra_nested_inner_done(struct ra_req *parent, const unsigned char *der, size_t len);

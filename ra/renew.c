@@ -30,14 +30,14 @@ bool ra_renew_is_operator_cert(const struct cfg *cfg, X509 *signer)
 }
 
 /* The issuing CA is the trust anchor for its own end entities. */
-static int verify_operator_cert(struct ra_req *req, const char **why)
+static int verify_operator_cert(struct ra_req *req, X509 *old, const char **why)
 {
 	X509_STORE *st = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	int verr = X509_V_ERR_UNSPECIFIED;
 
 	if (st && ctx && X509_STORE_add_cert(st, req->cfg->ca_cert) &&
-	    X509_STORE_CTX_init(ctx, st, req->signer, NULL)) {
+	    X509_STORE_CTX_init(ctx, st, old, NULL)) {
 		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_X509_STRICT);
 		verr = X509_verify_cert(ctx) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
 	}
@@ -53,9 +53,10 @@ static int verify_operator_cert(struct ra_req *req, const char **why)
 }
 
 /* RFC 4211 6.5 oldCertID = CertId of the certificate being replaced; it
- * must name the protecting certificate. Returns a fail bit or -1. */
-static int check_old_cert_id(struct ra_req *req, const CMPGW_CERTREQMSG *crm, bool required,
-			     const char **why)
+ * must name old (the protecting certificate, or the device's certificate
+ * a downstream RA renews). Returns a fail bit or -1. */
+static int check_old_cert_id(const struct ra_req *req, X509 *old, const CMPGW_CERTREQMSG *crm,
+			     bool required, const char **why)
 {
 	STACK_OF(CMPGW_ATAV) *ctrls = crm ? crm->certReq->controls : NULL;
 	CMPGW_CERTID *cid = NULL;
@@ -82,9 +83,10 @@ static int check_old_cert_id(struct ra_req *req, const CMPGW_CERTREQMSG *crm, bo
 		goto out;
 	}
 	if (!cid || cid->issuer->type != GEN_DIRNAME ||
-	    X509_NAME_cmp(cid->issuer->d.directoryName, X509_get_issuer_name(req->signer)) != 0 ||
-	    ASN1_INTEGER_cmp(cid->serialNumber, X509_get0_serialNumber(req->signer)) != 0) {
-		*why = "oldCertID does not name the protecting certificate";
+	    X509_NAME_cmp(cid->issuer->d.directoryName, X509_get_issuer_name(old)) != 0 ||
+	    ASN1_INTEGER_cmp(cid->serialNumber, X509_get0_serialNumber(old)) != 0) {
+		*why = old == req->signer ? "oldCertID does not name the protecting certificate"
+					  : "oldCertID does not name the device certificate in extraCerts";
 		bit = CMP_FAIL_BAD_CERT_ID;
 	}
 out:
@@ -246,9 +248,11 @@ void ra_renew_start(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY *p
 	}
 	r->req = req;
 	r->pub = pub;
-	bit = verify_operator_cert(req, &why);
+	/* a downstream RA renews the device certificate it carries (ra/downstream.c) */
+	X509 *old = req->old_cert ? req->old_cert : req->signer;
+	bit = verify_operator_cert(req, old, &why);
 	if (bit < 0)
-		bit = check_old_cert_id(req, crm, req->msg->body->type == CMP_BODY_KUR, &why);
+		bit = check_old_cert_id(req, old, crm, req->msg->body->type == CMP_BODY_KUR, &why);
 	if (bit < 0 && crm)
 		bit = ra_ir_check_request(req, crm, &r->pub, &why);
 	else if (bit < 0 && !policy_profile_key_ok(req->alias->profile, r->pub, &why))
@@ -258,10 +262,10 @@ void ra_renew_start(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY *p
 		return;
 	}
 	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
-	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(req->signer), NULL);
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(old), NULL);
 	serial_hex = bn ? BN_bn2hex(bn) : NULL;
-	len = i2d_X509(req->signer, &der);
-	ra_name_str(X509_get_issuer_name(req->signer), issuer, sizeof(issuer));
+	len = i2d_X509(old, &der);
+	ra_name_str(X509_get_issuer_name(old), issuer, sizeof(issuer));
 	struct store_bytes b = { der, len > 0 ? (size_t)len : 0 };
 	if (!serial_hex || len <= 0 ||
 	    store_renew_lookup(req->rw->db, issuer, serial_hex, b, on_lookup, r) != 0)
@@ -292,6 +296,11 @@ void ra_kur_handle(struct ra_req *req)
 	bit = ra_ir_verify_protection(req, &why);
 	if (bit >= 0) {
 		ra_req_fail(req, bit, why);
+		return;
+	}
+	/* RFC 9483 5.2: a downstream RA renews on behalf of a device */
+	if (req->alias->n_ras > 0 && ra_downstream_authorized(req)) {
+		ra_downstream_kur(req, crm);
 		return;
 	}
 	if (!ra_renew_is_operator_cert(req->cfg, req->signer)) {

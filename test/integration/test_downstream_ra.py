@@ -143,7 +143,7 @@ def main(t):
     gw = Gateway(t, pg, devices=6, name="downstream_ra", patch=patch)
     check_config(t, gw)
     gw.start()
-    keys = {n: new_key(os.path.join(gw.tmp, n + ".key")) for n in ("a", "b", "c", "d", "e", "f")}
+    keys = {n: new_key(os.path.join(gw.tmp, n + ".key")) for n in ("a", "b", "c", "d", "e", "f", "g")}
 
     # ---- ir with raVerified by an authorized RA, certConf by the RA ----------
     r = ra_ir(gw, ras["ra1"], "ACME-0001", keys["a"])
@@ -272,6 +272,22 @@ def main(t):
          "nested kur of an RA-enrolled device: inner kup accepted", lines)
     t.eq(gw.scalar("SELECT count(*) FROM certificates WHERE device_serial = 'ACME-0004'"), "2",
          "nested kur: a second certificate for ACME-0004")
+
+    # ---- kur by the RA on behalf of the device (device cert in extraCerts) -----
+    r = gw.cmp(cmd="kur", cert=ras["ra1"][0], key=ras["ra1"][1], newkey=keys["g"],
+               extracerts=None, subject=None, extra=["-oldcert", op4, "-popo", "0"])
+    refused(t, gw, "kur by the RA without the device certificate", r, "badCertId", "extraCerts")
+    r = gw.cmp(cmd="kur", cert=ras["ra1"][0], key=ras["ra1"][1], newkey=keys["g"],
+               extracerts=op4, subject=None, extra=["-oldcert", op4, "-popo", "0"])
+    t.ok(r.rc == 0 and r.has("received KUP") and r.has("received PKICONF"),
+         "kur by the RA (raVerified, oldCertID = device cert): kup, RA's certConf", repr(r))
+    t.eq(gw.psql("SELECT status FROM certificates WHERE device_serial = 'ACME-0004' ORDER BY id"),
+         [["superseded"], ["unconfirmed"], ["active"]],
+         "kur by the RA: device's old certificate superseded, the new one active")
+    r = gw.cmp(cmd="kur", cert=ras["ra1"][0], key=ras["ra1"][1], newkey=keys["g"],
+               extracerts=op4, subject=None, extra=["-oldcert", op4, "-popo", "0"])
+    t.ok(r.rc != 0 and r.has("notAuthorized") and r.has("superseded"),
+         "kur by the RA for the superseded certificate: notAuthorized", repr(r))
 
     # ---- an RA entry whose issuer is our issuing CA leaves renewals alone ------
     r = gw.cmp(5)
