@@ -12,7 +12,8 @@ an RA certificate without the required EKU (notAuthorized) are refused with
 only an audit row written; raVerified from a device stays badPOP; nested
 (one inner vendor-signed ir) from an authorized RA gets a nested answer with
 the ip inside and the rows of a direct ir; nested from an unlisted RA is
-refused; a nested kur renews an RA-enrolled certificate; rr by the RA on
+refused; a nested kur renews an RA-enrolled certificate; kur by the RA
+with the device certificate in extraCerts (certConf by the RA); rr by the RA on
 behalf of a device (and refused from an unlisted RA); ra_identity
 subject_cn and an RA subject restriction on a second alias; an RA entry
 whose issuer is the issuing CA does not stop operator-certificate kur;
