@@ -225,7 +225,9 @@ def main(t):
     held["down"].close()
     mock = Mock(work, up, device_cert(work, gw, up, 3), down_port)
     r = gw.cmp(3, path=path("ra-down"))
-    t.ok(r.rc == 0, "upstream back: the same device enrolls", r.out)
+    t.ok(r.rc == 0, "upstream back: the same device enrolls",
+         r.out + "\n--- gateway log:\n" + gw.log_tail(40) + "\n--- mock log:\n" +
+         open(mock.log, errors="replace").read()[-1500:])
     mock.stop()
 
     # ---- 4. slow upstream -> waiting, polling, success ------------------
