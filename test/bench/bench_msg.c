@@ -146,6 +146,21 @@ static bool issued_ok(struct bench_trust *t, X509 *cert, const CMPGW_MSG *m)
 	return ok;
 }
 
+/* "<body> status <n> failInfo <bits> <text>" into tx->detail, for the log. */
+static void describe(struct bench_tx *tx, const CMPGW_MSG *m, const CMPGW_STATUSINFO *si)
+{
+	char bits[96] = "";
+	size_t o = 0;
+	ASN1_UTF8STRING *text = si ? sk_ASN1_UTF8STRING_value(si->statusString, 0) : NULL;
+
+	for (int b = 0; si && si->failInfo && b <= CMP_FAIL_MAX && o < sizeof(bits) - 4; b++)
+		if (ASN1_BIT_STRING_get_bit(si->failInfo, b))
+			o += (size_t)snprintf(bits + o, sizeof(bits) - o, "%d,", b);
+	snprintf(tx->detail, sizeof(tx->detail), "%s status %ld failInfo %s %.*s",
+		 cmp_asn1_body_name(m->body->type), si ? ASN1_INTEGER_get(si->status) : -1L,
+		 bits, text ? text->length : 0, text ? (const char *)text->data : "");
+}
+
 static int check_certrep(struct bench_trust *t, const CMPGW_MSG *m, struct bench_tx *tx,
 			 EVP_PKEY *newkey)
 {
@@ -156,8 +171,10 @@ static int check_certrep(struct bench_trust *t, const CMPGW_MSG *m, struct bench
 	if (sk_CMPGW_CERTRESPONSE_num(rep->response) != 1 || ASN1_INTEGER_get(r->certReqId) != 0)
 		return BENCH_F_BODY;
 	st = ASN1_INTEGER_get(r->status->status);
-	if (st != CMP_STATUS_ACCEPTED && st != CMP_STATUS_GRANTED_WITH_MODS)
+	if (st != CMP_STATUS_ACCEPTED && st != CMP_STATUS_GRANTED_WITH_MODS) {
+		describe(tx, m, r->status);
 		return BENCH_F_STATUS;
+	}
 	if (!r->certifiedKeyPair ||
 	    r->certifiedKeyPair->certOrEncCert->type != CMPGW_CERTORENC_CERT)
 		return BENCH_F_BODY;
@@ -303,8 +320,11 @@ int bench_msg_check(struct bench_trust *t, const unsigned char *der, size_t len,
 	memcpy(tx->srv_nonce, h->senderNonce->data, (size_t)h->senderNonce->length);
 	tx->srv_nonce_len = h->senderNonce->length;
 	rc = BENCH_F_BODY;
-	if (m->body->type != want_body)
+	if (m->body->type != want_body) {
+		if (m->body->type == CMP_BODY_ERROR)
+			describe(tx, m, m->body->value.error->pKIStatusInfo);
 		goto out;
+	}
 	rc = want_body == CMP_BODY_PKICONF ? BENCH_OK : check_certrep(t, m, tx, newkey);
 out:
 	CMPGW_MSG_free(m);

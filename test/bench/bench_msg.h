@@ -59,6 +59,7 @@ struct bench_tx {
 	unsigned char srv_nonce[BENCH_NONCE_LEN]; /* server's last senderNonce */
 	int srv_nonce_len;
 	X509 *cert; /* issued certificate after a good ip/kup (owned) */
+	char detail[160]; /* on BENCH_F_BODY/STATUS: body, status, failInfo, text */
 };
 
 /* Free tx->cert and zero tx. */

@@ -93,7 +93,7 @@ static void *work(void *arg)
 	const struct bench_opts *o = w->o;
 	bool kurflow = o->flow == BENCH_FLOW_KUR;
 
-	for (int dev = w->id; !done(w); dev = (dev + o->conc) % o->ndev) {
+	for (int dev = w->id; !done(w); dev = dev + o->conc < o->ndev ? dev + o->conc : w->id) {
 		struct bench_dev *d = &o->devs[dev];
 		EVP_PKEY *newkey = o->fixed_newkey ? o->fixed_newkey : cmd_pki_key_new();
 		X509 *issued = NULL;

@@ -111,7 +111,8 @@ static void slot_end(struct slot *s, int fail)
 		run->r->ok++;
 		bench_result_lat(run->r, (bench_now() - s->t0) * 1e3);
 	} else {
-		run->r->fail[fail]++;
+		if (run->r->fail[fail]++ < 5 && s->tx.detail[0])
+			fprintf(stderr, "cmpbench: %s: %s\n", bench_fail_name(fail), s->tx.detail);
 	}
 	if (fail == BENCH_OK && run->o->flow == BENCH_FLOW_KUR)
 		take_opcert(s, d);
@@ -224,8 +225,10 @@ static void slot_next(evutil_socket_t fd, short what, void *arg)
 		}
 		evhttp_connection_set_timeout(s->conn, (int)o->timeout_s);
 	}
-	/* slot i drives devices i, i + conc, ...: never two at once */
-	s->dev = (s->dev + o->conc) % o->ndev;
+	/* slot i drives devices i, i + conc, ... < ndev, then i again: the
+	 * slots' device sets are disjoint, so no device runs two transactions
+	 * at once (a second kur would find its certificate superseded) */
+	s->dev = s->dev < 0 || s->dev + o->conc >= o->ndev ? s->id : s->dev + o->conc;
 	s->busy = true;
 	run->busy++;
 	run->started++;
@@ -270,7 +273,7 @@ int bench_run_event(const struct bench_opts *o, struct bench_result *r)
 		goto out;
 	run.start = bench_now();
 	for (int i = 0; i < o->conc; i++) {
-		run.slots[i] = (struct slot){ .run = &run, .id = i, .dev = i - o->conc + o->ndev };
+		run.slots[i] = (struct slot){ .run = &run, .id = i, .dev = -1 };
 		event_base_once(run.base, -1, EV_TIMEOUT, slot_next, &run.slots[i],
 				&(struct timeval){ 0, 0 });
 	}

@@ -29,7 +29,7 @@ DEVICES=10000
 BIG=0
 OSSL=0
 PROFILE=0
-OUT=/tmp/cmpgw-bench
+OUT=/var/tmp/cmpbench
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 
 while [ $# -gt 0 ]; do
