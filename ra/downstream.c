@@ -146,9 +146,9 @@ static int vendor_of(struct ra_req *req, const char **why)
 		return -1;
 	for (size_t i = 0; i < a->n_vendors; i++)
 		allowed = allowed || strcmp(a->vendors[i], req->ra->vendor) == 0;
-	for (size_t i = 0; req->rw->trust && i < req->rw->trust->n; i++)
-		if (strcmp(req->rw->trust->v[i].name, req->ra->vendor) == 0)
-			req->vendor = &req->rw->trust->v[i];
+	for (size_t i = 0; req->trust && i < req->trust->n; i++)
+		if (strcmp(req->trust->v[i].name, req->ra->vendor) == 0)
+			req->vendor = &req->trust->v[i];
 	*why = !req->vendor ? "the RA's vendor is not registered"
 			    : "the RA's vendor is not accepted on this alias";
 	return req->vendor && allowed ? -1 : CMP_FAIL_NOT_AUTHORIZED;

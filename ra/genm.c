@@ -143,8 +143,8 @@ static bool sender_trusted(struct ra_req *req)
 
 	if (ra_renew_is_operator_cert(req->cfg, req->signer))
 		return X509_verify(req->signer, ca_pub) == 1;
-	return req->rw->trust &&
-	       ra_trust_authenticate(req->rw->trust, req->alias->vendors, req->alias->n_vendors,
+	return req->trust &&
+	       ra_trust_authenticate(req->trust, req->alias->vendors, req->alias->n_vendors,
 				     req->signer, req->msg->extraCerts, &auth) == 0;
 }
 

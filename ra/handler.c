@@ -40,6 +40,7 @@ static void req_free(struct ra_req *req)
 		return;
 	X509_free(req->cert);
 	CMPGW_MSG_free(req->msg);
+	ra_trust_free(req->trust);
 	OPENSSL_free(req->der_owned);
 	OPENSSL_clear_free(req->mac_secret, req->mac_secret_len);
 	free(req);
@@ -271,6 +272,7 @@ void ra_req_dispatch_child(struct ra_req *parent, unsigned char *der, size_t len
 	req->rw = parent->rw;
 	req->cfg = parent->cfg;
 	req->alias = parent->alias;
+	req->trust = ra_trust_get1(parent->trust);
 	req->parent = parent;
 	req->der = req->der_owned = der;
 	req->len = len;
@@ -312,6 +314,7 @@ void ra_dispatch(struct http_req *hr, void *arg)
 	req->http = hr;
 	req->cfg = w->cfg;
 	req->alias = alias;
+	req->trust = ra_trust_get1(rw->trust);
 	req->der = http_req_body(hr, &req->len);
 	req->log.peer = http_req_peer(hr);
 	req->log.alias = alias->label;

@@ -316,10 +316,10 @@ void ra_ir_handle(struct ra_req *req)
 		bit = CMP_FAIL_WRONG_INTEGRITY;
 		goto fail;
 	}
-	if (!req->rw->trust ||
-	    ra_trust_authenticate(req->rw->trust, req->alias->vendors, req->alias->n_vendors,
+	if (!req->trust ||
+	    ra_trust_authenticate(req->trust, req->alias->vendors, req->alias->n_vendors,
 				  req->signer, req->msg->extraCerts, &auth) != 0) {
-		why = req->rw->trust ? auth.text : "vendor registry not loaded";
+		why = req->trust ? auth.text : "vendor registry not loaded";
 		bit = CMP_FAIL_SIGNER_NOT_TRUSTED;
 		audit_reject(req, "auth_failed", why);
 		goto fail;

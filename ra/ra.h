@@ -39,6 +39,10 @@ struct ra_req {
 	struct http_req *http;
 	const struct cfg *cfg;
 	const struct cfg_alias *alias;
+	/* The vendor registry snapshot this request authenticates against,
+	 * held until the request ends: req->vendor points into it, and the
+	 * worker may swap in a reloaded registry during an async step. */
+	struct ra_trust *trust;
 	const unsigned char *der; /* borrowed from http */
 	size_t len;
 	CMPGW_MSG *msg;

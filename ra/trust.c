@@ -30,12 +30,22 @@ static void icache_free(struct ra_trust_icache *c)
 
 struct ra_trust *ra_trust_new(void)
 {
-	return calloc(1, sizeof(struct ra_trust));
+	struct ra_trust *t = calloc(1, sizeof(struct ra_trust));
+	if (t)
+		t->refs = 1;
+	return t;
+}
+
+struct ra_trust *ra_trust_get1(struct ra_trust *t)
+{
+	if (t)
+		t->refs++;
+	return t;
 }
 
 void ra_trust_free(struct ra_trust *t)
 {
-	if (!t)
+	if (!t || --t->refs > 0)
 		return;
 	for (size_t i = 0; i < t->n; i++) {
 		free(t->v[i].name);

@@ -32,14 +32,21 @@ struct ra_vendor {
 	struct ra_trust_icache *icache;
 };
 
+/* Refcounted so that a request that holds vendor pointers across an async
+ * step keeps its snapshot alive while the worker swaps in a reloaded one.
+ * One worker's loop only: the count is a plain int. */
 struct ra_trust {
+	int refs;
 	struct ra_vendor *v;
 	size_t n;
 };
 
 /* Row-wise builder: add a vendor (returns its index) and its certificates. */
 struct ra_trust *ra_trust_new(void);
+/* Drop a reference (frees at zero); NULL ok. */
 void ra_trust_free(struct ra_trust *t);
+/* New reference to t (NULL ok, returns t). */
+struct ra_trust *ra_trust_get1(struct ra_trust *t);
 int ra_trust_add_vendor(struct ra_trust *t, int64_t id, const char *name, const char *rule,
 			bool allow_reenroll) WUR;
 /* kind "anchor" or "intermediate"; der is copied. RC_DECODE if bad DER. */

@@ -167,6 +167,13 @@ int main(void)
 	inter = make("CN=Acme CA,O=Acme", 3650, 60, true, k_inter, root, k_root);
 	other_root = make("CN=Other Root", 3650, 60, true, k_other, NULL, k_other);
 	ok(root && inter && other_root, "fixture PKI built");
+	/* A request keeps its registry snapshot alive across a reload. */
+	struct ra_trust *snap = trust_with(true), *held = ra_trust_get1(snap);
+	const struct ra_vendor *v = &held->v[0];
+	ra_trust_free(snap); /* the worker swaps in a reloaded registry */
+	ok(held->refs == 1 && strcmp(v->name, "acme") == 0,
+	   "vendor pointer still valid after the worker dropped its reference");
+	ra_trust_free(held);
 	test_chain();
 	test_icache();
 	test_serial();
