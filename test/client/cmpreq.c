@@ -6,7 +6,7 @@
  *
  *   cmpreq ir|cr|kur --cert C --key K --newkey NK --out F [--extracerts F]...
  *          [--subject /CN=x] [--tid HEX] [--no-oldcertid] [--bad-pop]
- *          [--implicit] [--pvno N]
+ *          [--implicit] [--pvno N] [--time-offset SECONDS]
  *   cmpreq p10cr --cert C --key K --csr CSR.pem [--bad-csr-sig] --out F
  *   cmpreq error --cert C --key K --tid HEX --out F
  *   cmpreq nested --cert C --key K --in REQ.der [--in REQ2.der]... --out F
@@ -37,6 +37,7 @@ struct args {
 	int nin;
 	const char *extra[8];
 	int nextra, pvno;
+	long time_offset; /* messageTime = now + time_offset seconds */
 	bool no_oldcertid, bad_pop, implicit, bad_csr_sig;
 };
 
@@ -180,7 +181,7 @@ static int make(const struct args *a)
 	GENERAL_NAME_set0_value(h->sender, GEN_DIRNAME, X509_NAME_dup(X509_get_subject_name(cert)));
 	h->recipient = GENERAL_NAME_new();
 	GENERAL_NAME_set0_value(h->recipient, GEN_DIRNAME, X509_NAME_new());
-	h->messageTime = ASN1_GENERALIZEDTIME_set(NULL, time(NULL));
+	h->messageTime = ASN1_GENERALIZEDTIME_set(NULL, time(NULL) + a->time_offset);
 	h->transactionID = random_or_hex(a->tid);
 	h->senderNonce = random_or_hex(NULL);
 	if (X509_get0_subject_key_id(cert))
@@ -359,6 +360,8 @@ int main(int argc, char **argv)
 			a.tid = v, i++;
 		else if (strcmp(o, "--pvno") == 0)
 			a.pvno = atoi(v), i++;
+		else if (strcmp(o, "--time-offset") == 0)
+			a.time_offset = atol(v), i++;
 		else if (strcmp(o, "--extracerts") == 0 && a.nextra < 8)
 			a.extra[a.nextra++] = v, i++;
 		else

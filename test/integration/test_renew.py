@@ -152,6 +152,19 @@ def main(t):
                    " WHERE c.device_serial = 'ACME-0003'"), "rejected",
          "its transaction is rejected")
 
+    # ---- PKIHeader checks (RFC 4210 5.1.1) ---------------------------------------------
+    n = gw.scalar("SELECT count(*) FROM certificates")
+    m = crafted(gw, t, "ir-pvno-1", "ir", "--cert", gw.dev(4), "--key", gw.dev(4, ext="key"),
+                "--newkey", gw.dev(4, "new", "key"), "--extracerts",
+                gw.path("vendor", "vendor-ca.crt"), "--pvno", "1")
+    t.ok(m.body_type == "error" and 22 in m.failbits, "pvno 1: unsupportedVersion", m.describe())
+    m = crafted(gw, t, "ir-old-time", "ir", "--cert", gw.dev(4), "--key", gw.dev(4, ext="key"),
+                "--newkey", gw.dev(4, "new", "key"), "--extracerts",
+                gw.path("vendor", "vendor-ca.crt"), "--time-offset", "-3600")
+    t.ok(m.body_type == "error" and 3 in m.failbits,
+         "messageTime an hour off (skew 300 s): badTime", m.describe())
+    t.eq(gw.scalar("SELECT count(*) FROM certificates"), n, "header refusals wrote no certificate")
+
     # ---- p10cr with a broken CSR signature: badPOP ------------------------------------
     csr2 = os.path.join(gw.tmp, "p10b.csr")
     openssl("req", "-new", "-key", k_d2, "-subj", "/CN=x", "-out", csr2)
