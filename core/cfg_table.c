@@ -382,25 +382,37 @@ static int conv_label(struct ld *ld, const char *jp, json_t *v, void *field)
 	return (*(char **)field = strdup(s)) ? 0 : RC_NOMEM;
 }
 
-static int conv_mode(struct ld *ld, const char *jp, json_t *v, void *field)
+/* A string that must be one of two words; *second = it is the second. */
+static int pick2(struct ld *ld, const char *jp, json_t *v, const char *first, const char *second,
+		 bool *is_second)
 {
 	const char *s = json_string_value(v);
 
-	if (strcmp(s, "ca") != 0 && strcmp(s, "ra") != 0)
-		return fail(ld, jp, "must be \"ca\" or \"ra\"");
-	*(enum cfg_mode *)field = strcmp(s, "ra") == 0 ? CFG_MODE_RA : CFG_MODE_CA;
+	if (strcmp(s, first) != 0 && strcmp(s, second) != 0)
+		return fail(ld, jp, "must be \"%s\" or \"%s\"", first, second);
+	*is_second = strcmp(s, second) == 0;
 	return 0;
+}
+
+static int conv_mode(struct ld *ld, const char *jp, json_t *v, void *field)
+{
+	bool ra;
+	int rc = pick2(ld, jp, v, "ca", "ra", &ra);
+
+	if (rc == 0)
+		*(enum cfg_mode *)field = ra ? CFG_MODE_RA : CFG_MODE_CA;
+	return rc;
 }
 
 /* aliases[].ra_identity */
 static int conv_ra_identity(struct ld *ld, const char *jp, json_t *v, void *field)
 {
-	const char *s = json_string_value(v);
+	bool cn;
+	int rc = pick2(ld, jp, v, "subject_serialnumber", "subject_cn", &cn);
 
-	if (strcmp(s, "subject_serialnumber") != 0 && strcmp(s, "subject_cn") != 0)
-		return fail(ld, jp, "must be \"subject_serialnumber\" or \"subject_cn\"");
-	*(int *)field = strcmp(s, "subject_cn") == 0 ? CFG_RA_ID_SUBJECT_CN : CFG_RA_ID_SUBJECT_SN;
-	return 0;
+	if (rc == 0)
+		*(int *)field = cn ? CFG_RA_ID_SUBJECT_CN : CFG_RA_ID_SUBJECT_SN;
+	return rc;
 }
 
 /* aliases[].ras[].eku: "cmcRA" (id-kp-cmcRA, RFC 6402 2.10) or a dotted OID */
@@ -423,22 +435,22 @@ static int conv_ra_eku(struct ld *ld, const char *jp, json_t *v, void *field)
 
 static int conv_fwd_style(struct ld *ld, const char *jp, json_t *v, void *field)
 {
-	const char *s = json_string_value(v);
+	bool nested;
+	int rc = pick2(ld, jp, v, "reprotect", "nested", &nested);
 
-	if (strcmp(s, "reprotect") != 0 && strcmp(s, "nested") != 0)
-		return fail(ld, jp, "must be \"reprotect\" or \"nested\"");
-	*(int *)field = strcmp(s, "nested") == 0 ? CFG_FWD_NESTED : CFG_FWD_REPROTECT;
-	return 0;
+	if (rc == 0)
+		*(int *)field = nested ? CFG_FWD_NESTED : CFG_FWD_REPROTECT;
+	return rc;
 }
 
 static int conv_fwd_extra(struct ld *ld, const char *jp, json_t *v, void *field)
 {
-	const char *s = json_string_value(v);
+	bool none;
+	int rc = pick2(ld, jp, v, "vendor", "none", &none);
 
-	if (strcmp(s, "vendor") != 0 && strcmp(s, "none") != 0)
-		return fail(ld, jp, "must be \"vendor\" or \"none\"");
-	*(bool *)field = strcmp(s, "vendor") == 0;
-	return 0;
+	if (rc == 0)
+		*(bool *)field = !none;
+	return rc;
 }
 
 static int conv_profile(struct ld *ld, const char *jp, json_t *v, void *field)
