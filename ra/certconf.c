@@ -17,6 +17,15 @@
 #include "ra/fwd.h"
 #include "store/enroll.h"
 
+/* The refusal texts, shared by the one-statement path and the two-step
+ * path so that both answer alike. */
+static const char WHY_UNKNOWN[] = "unknown transactionID";
+static const char WHY_NOT_SENDER[] = "certConf not protected by the sender of the request";
+static const char WHY_BAD_SIG[] = "protection signature does not verify";
+static const char WHY_BAD_NONCE[] = "recipNonce does not match the senderNonce of the response";
+static const char WHY_BAD_CRID[] = "certReqId does not match the request";
+static const char WHY_BAD_HASH[] = "certHash does not match the issued certificate";
+
 static struct store_bytes tid_of(const struct ra_req *req)
 {
 	const ASN1_OCTET_STRING *t = req->msg->header->transactionID;
@@ -48,7 +57,7 @@ static void on_confirm(void *arg, int rc, const char *state)
 		return;
 	}
 	if (strcmp(state, "unknown") == 0) {
-		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "unknown transactionID");
+		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, WHY_UNKNOWN);
 		return;
 	}
 	log_info(&req->log, "certConf: transaction %s", state);
@@ -68,7 +77,7 @@ static int verify_token_mac(struct ra_req *req, const struct store_txn *t, const
 		return CMP_FAIL_WRONG_INTEGRITY;
 	}
 	if (!kid || (size_t)kid->length != n || memcmp(kid->data, t->token_ref, n) != 0) {
-		*why = "certConf not protected by the sender of the request";
+		*why = WHY_NOT_SENDER;
 		return CMP_FAIL_NOT_AUTHORIZED;
 	}
 	return ra_token_verify_mac(req, t->token_ref, t->token_secret_enc.p,
@@ -95,15 +104,21 @@ static int verify_signer(struct ra_req *req, const struct store_txn *t, X509 **s
 	}
 	if (!signer || ra_trust_cert_fp(signer, fp) != 0 || t->sender_fp.len != 32 ||
 	    CRYPTO_memcmp(fp, t->sender_fp.p, 32) != 0) {
-		*why = "certConf not protected by the sender of the request";
+		*why = WHY_NOT_SENDER;
 		return CMP_FAIL_NOT_AUTHORIZED;
 	}
 	if (cmp_prot_verify_sig(req->der, req->len, req->msg, signer) != 0) {
 		ERR_clear_error();
-		*why = "protection signature does not verify";
+		*why = WHY_BAD_SIG;
 		return CMP_FAIL_BAD_MESSAGE_CHECK;
 	}
 	return -1;
+}
+
+static bool client_accepts(const CMPGW_CERTSTATUS *cs)
+{
+	return !cs->statusInfo || ASN1_INTEGER_get(cs->statusInfo->status) == CMP_STATUS_ACCEPTED ||
+	       ASN1_INTEGER_get(cs->statusInfo->status) == CMP_STATUS_GRANTED_WITH_MODS;
 }
 
 /* RFC 4210 5.3.18: one CertStatus for our single certificate, matching
@@ -124,7 +139,7 @@ static int check_status(struct ra_req *req, const struct store_txn *t, const cha
 	}
 	cs = sk_CMPGW_CERTSTATUS_value(sts, 0);
 	if (ASN1_INTEGER_get(cs->certReqId) != t->cert_req_id) {
-		*why = "certReqId does not match the request";
+		*why = WHY_BAD_CRID;
 		return CMP_FAIL_BAD_CERT_ID;
 	}
 	if (cs->hashAlg) {
@@ -143,13 +158,11 @@ static int check_status(struct ra_req *req, const struct store_txn *t, const cha
 	}
 	if (!cs->certHash || (unsigned int)cs->certHash->length != hlen ||
 	    CRYPTO_memcmp(cs->certHash->data, hash, hlen) != 0) {
-		*why = "certHash does not match the issued certificate";
+		*why = WHY_BAD_HASH;
 		bit = CMP_FAIL_BAD_CERT_ID;
 		goto out;
 	}
-	req->accept = !cs->statusInfo || ASN1_INTEGER_get(cs->statusInfo->status) ==
-						 CMP_STATUS_ACCEPTED ||
-		      ASN1_INTEGER_get(cs->statusInfo->status) == CMP_STATUS_GRANTED_WITH_MODS;
+	req->accept = client_accepts(cs);
 out:
 	ERR_clear_error();
 	X509_free(cert);
@@ -177,7 +190,7 @@ static void on_txn(void *arg, int rc, const struct store_txn *t)
 		return;
 	}
 	if (!t || strcmp(t->alias, req->alias->label) != 0) {
-		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "unknown transactionID");
+		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, WHY_UNKNOWN);
 		return;
 	}
 	bit = verify_signer(req, t, &stored, &why);
@@ -187,7 +200,7 @@ static void on_txn(void *arg, int rc, const struct store_txn *t)
 	/* RFC 4210 5.1.1: recipNonce echoes the senderNonce of our ip. */
 	if (!rn || (size_t)rn->length != t->server_nonce.len ||
 	    CRYPTO_memcmp(rn->data, t->server_nonce.p, t->server_nonce.len) != 0) {
-		why = "recipNonce does not match the senderNonce of the response";
+		why = WHY_BAD_NONCE;
 		bit = CMP_FAIL_BAD_RECIPIENT_NONCE;
 		goto fail;
 	}
@@ -249,8 +262,94 @@ void ra_error_handle(struct ra_req *req)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 }
 
-void ra_certconf_handle(struct ra_req *req)
+static void certconf_two_step(struct ra_req *req)
 {
 	if (store_enroll_txn_get(req->rw->db, tid_of(req), on_txn, req) != 0)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+}
+
+/* Answer of cmpgw_certconf: a refusal, "slow", or the state as after
+ * store_enroll_confirm. */
+static void on_certconf(void *arg, int rc, const char *status)
+{
+	static const struct {
+		const char *status;
+		int bit;
+		const char *why;
+	} refusals[] = {
+		{ "not_sender", CMP_FAIL_NOT_AUTHORIZED, WHY_NOT_SENDER },
+		{ "bad_signature", CMP_FAIL_BAD_MESSAGE_CHECK, WHY_BAD_SIG },
+		{ "bad_nonce", CMP_FAIL_BAD_RECIPIENT_NONCE, WHY_BAD_NONCE },
+		{ "bad_cert_req_id", CMP_FAIL_BAD_CERT_ID, WHY_BAD_CRID },
+		{ "bad_cert_hash", CMP_FAIL_BAD_CERT_ID, WHY_BAD_HASH },
+	};
+	struct ra_req *req = arg;
+
+	if (rc == 0 && strcmp(status, "slow") == 0) {
+		certconf_two_step(req);
+		return;
+	}
+	for (size_t i = 0; rc == 0 && i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		if (strcmp(status, refusals[i].status) == 0) {
+			ra_req_fail(req, refusals[i].bit, refusals[i].why);
+			return;
+		}
+	}
+	on_confirm(req, rc, status);
+}
+
+/*
+ * The common certConf in one statement (one round trip, one transaction):
+ * signature protection by a signer sent in extraCerts, one CertStatus
+ * without hashAlg, CA mode. What needs the message is computed here, what
+ * needs the transaction is checked by cmpgw_certconf, in the order of the
+ * two-step path (on_txn), which takes everything else. Costs one signature
+ * verification even when the transaction turns out unknown or another
+ * signer's. False: not eligible, nothing done.
+ */
+static bool certconf_one_step(struct ra_req *req)
+{
+	STACK_OF(CMPGW_CERTSTATUS) *sts = req->msg->body->value.certConf;
+	const ASN1_OCTET_STRING *rn = req->msg->header->recipNonce;
+	const CMPGW_CERTSTATUS *cs;
+	struct store_certconf c = { 0 };
+	unsigned char fp[32];
+	X509 *signer;
+
+	if (req->alias->mode == CFG_MODE_RA || cmp_prot_is_pbmac(req->msg) ||
+	    !req->msg->extraCerts || sk_X509_num(req->msg->extraCerts) < 1 ||
+	    sk_CMPGW_CERTSTATUS_num(sts) != 1)
+		return false;
+	cs = sk_CMPGW_CERTSTATUS_value(sts, 0);
+	if (cs->hashAlg)
+		return false;
+	signer = sk_X509_value(req->msg->extraCerts, 0);
+	if (signer && ra_trust_cert_fp(signer, fp) == 0) {
+		c.sender_fp = fp;
+		c.sig_ok = cmp_prot_verify_sig(req->der, req->len, req->msg, signer) == 0;
+	}
+	ERR_clear_error();
+	c.tid = tid_of(req);
+	if (rn) {
+		c.recip_nonce.p = rn->data ? rn->data : (const unsigned char *)"";
+		c.recip_nonce.len = (size_t)rn->length;
+	}
+	if (cs->certHash) {
+		c.cert_hash.p = cs->certHash->data ? cs->certHash->data : (const unsigned char *)"";
+		c.cert_hash.len = (size_t)cs->certHash->length;
+	}
+	c.cert_req_id = ASN1_INTEGER_get(cs->certReqId);
+	c.accept = client_accepts(cs);
+	c.alias = req->alias->label;
+	c.peer = req->log.peer;
+	c.detail = c.accept ? "accepted by client" : "rejected by client";
+	if (store_enroll_certconf(req->rw->db, &c, on_certconf, req) != 0)
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	return true;
+}
+
+void ra_certconf_handle(struct ra_req *req)
+{
+	if (!certconf_one_step(req))
+		certconf_two_step(req);
 }

@@ -155,6 +155,30 @@ int store_enroll_confirm(struct store_pool *pool, struct store_bytes tid, bool a
 		      store_call_on_status, (void (*)(void))cb, arg, "confirm");
 }
 
+static const char SQL_CERTCONF[] = "SELECT cmpgw_certconf($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)";
+
+int store_enroll_certconf(struct store_pool *pool, const struct store_certconf *c,
+			  store_status_cb cb, void *arg)
+{
+	const char *v[10];
+	int lens[10], fmts[10];
+	char crid[24];
+
+	snprintf(crid, sizeof(crid), "%ld", c->cert_req_id);
+	BIN(0, c->tid);
+	TXT(1, c->alias);
+	BIN32(2, c->sender_fp); /* NULL stays SQL NULL */
+	TXT(3, c->sig_ok ? "t" : "f");
+	BIN(4, c->recip_nonce);
+	TXT(5, crid);
+	BIN(6, c->cert_hash);
+	TXT(7, c->accept ? "t" : "f");
+	TXT(8, c->peer);
+	TXT(9, c->detail);
+	return submit(pool, SQL_CERTCONF, 10, v, lens, fmts, false, store_call_on_status,
+		      (void (*)(void))cb, arg, "certConf");
+}
+
 int store_enroll_sweep(struct store_pool *pool, store_status_cb cb, void *arg)
 {
 	return submit(pool, "SELECT cmpgw_sweep()::text", 0, NULL, NULL, NULL, false,

@@ -62,6 +62,28 @@ int store_enroll_txn_get(struct store_pool *pool, struct store_bytes tid, store_
 int store_enroll_confirm(struct store_pool *pool, struct store_bytes tid, bool accept,
 			 const char *peer, const char *detail, store_status_cb cb, void *arg) WUR;
 
+/*
+ * A certConf checked and applied in one statement (cmpgw_certconf,
+ * migration 008). The caller did the checks that need the message:
+ * sender_fp is the SHA-256 of the signer certificate (NULL: could not be
+ * computed), sig_ok whether the protection verifies with it, accept the
+ * client's decision. recip_nonce / cert_hash: the message's values, p NULL
+ * when absent (an empty but present value needs a non-NULL p). status, in
+ * the order checked: "unknown", "slow" (take store_enroll_txn_get and
+ * store_enroll_confirm instead; nothing changed), "not_sender",
+ * "bad_signature", "bad_nonce", "bad_cert_req_id", "bad_cert_hash"
+ * (refused, nothing changed), else as store_enroll_confirm.
+ */
+struct store_certconf {
+	struct store_bytes tid, recip_nonce, cert_hash;
+	const unsigned char *sender_fp; /* 32 bytes or NULL */
+	const char *alias, *peer, *detail;
+	long cert_req_id;
+	bool sig_ok, accept;
+};
+int store_enroll_certconf(struct store_pool *pool, const struct store_certconf *c,
+			  store_status_cb cb, void *arg) WUR;
+
 /* status is the number of revoked certificates, as text. */
 int store_enroll_sweep(struct store_pool *pool, store_status_cb cb, void *arg) WUR;
 
