@@ -309,8 +309,6 @@ static int load_upstream(struct cfg *c, size_t i, char *err, size_t len)
 		return fail(err, len, jp, "url: required in mode \"ra\", as http://host[:port]/path");
 	if (u->n_trusted_files == 0)
 		return fail(err, len, jp, "trusted: required in mode \"ra\"");
-	if (u->style == CFG_FWD_NESTED) /* RFC 9483 5.2.2.1: not built yet */
-		return fail(err, len, jp, "style: \"nested\" is not supported yet");
 	if (!(u->trusted = sk_X509_new_null()))
 		return RC_NOMEM;
 	for (size_t k = 0; k < u->n_trusted_files; k++) {

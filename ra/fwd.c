@@ -1,10 +1,13 @@
 /*
- * ra/fwd.c - RA mode: an authenticated ir/cr forwarded to the upstream CA
- * (RFC 9483 5.2.3 reprotect). Steps: admit in PostgreSQL (pending row),
- * POST to the upstream on the worker's loop, verify its answer, store the
- * certificate (or the failure), answer the device with our own ip. If the
- * upstream is slower than wait_after_s the device gets status waiting and
- * polls (ra/fwd_poll.c); the exchange goes on without it.
+ * ra/fwd.c - RA mode: an authenticated ir/cr/kur forwarded to the upstream
+ * CA, reprotected (RFC 9483 5.2.3) or nested (5.2.2.1). Steps: admit in
+ * PostgreSQL (pending row), POST to the upstream on the worker's loop,
+ * verify its answer, store the certificate (or the failure), answer the
+ * device with our own ip/cp/kup. If the upstream is slower than
+ * wait_after_s the device gets status waiting and polls (ra/fwd_poll.c);
+ * the exchange goes on without it. certConf and rr are forwarded the same
+ * way, and the local step (confirmation, revocation record) follows only
+ * once the upstream agreed.
  *
  * The upstream request keeps the device's transactionID (RFC 9483 5.2.3
  * allows it): one ID across both hops eases tracing. Lifetime: a struct
@@ -41,11 +44,17 @@ struct ra_fwd {
 	EVP_PKEY *pub;
 	X509_NAME *subject;	 /* asked of the upstream, NULL: as the device asked */
 	unsigned char nonce[16]; /* our senderNonce upstream */
+	/* nested style: the device's senderNonce, echoed by the inner answer */
+	unsigned char dev_nonce[64];
+	size_t dev_nonce_len;
+	bool nested;
+	bool renewal; /* kur: the serial's vendor-key binding is left alone */
 	unsigned char vendor_fp[32];
-	int want;			       /* expected body type */
-	bool in_db;			       /* a store call will call back */
-	void (*confirmed)(struct ra_req *req); /* certConf: continue locally */
-	X509 *cert;			       /* certConf: the certificate confirmed */
+	int want;			  /* expected body type */
+	bool in_db;			  /* a store call will call back */
+	void (*done)(struct ra_req *req); /* certConf, rr: continue locally */
+	const char *fail_event;		  /* certConf, rr: audit event of a failure */
+	X509 *cert;			  /* certConf: the certificate confirmed */
 	struct log_ctx log;
 	char tid_hex[129], peer[64];
 	struct ra_fwd_verdict v;
@@ -94,6 +103,17 @@ static void answer_fail(struct ra_fwd *f)
 		return;
 	}
 	log_info(&req->log, "upstream CA refused the request; relayed");
+	if (f->v.relay_rp) { /* RFC 4210 5.3.10: a refused rr is answered by an rp */
+		rsp = cmp_build_response(req->msg, req->cfg->cmp_cert, CMP_BODY_RP);
+		if (!rsp || !sk_CMPGW_STATUSINFO_push(rsp->body->value.rp->status, f->v.relay)) {
+			CMPGW_MSG_free(rsp);
+			ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+			return;
+		}
+		f->v.relay = NULL;
+		ra_req_answer(req, rsp);
+		return;
+	}
 	rsp = cmp_build_error(req->msg, req->cfg->cmp_cert, -1, NULL);
 	if (!rsp) {
 		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
@@ -163,6 +183,11 @@ static void on_stored(void *arg, int rc, const char *status)
 		f->req = NULL;
 		req->cert = f->v.cert;
 		f->v.cert = NULL;
+		/* nested: the device's certConf goes upstream unchanged, so it
+		 * must echo the upstream's senderNonce (checked in on_upstream) */
+		if (f->nested)
+			memcpy(req->server_nonce, f->v.nonce, sizeof(req->server_nonce));
+		req->implicit = f->nested && f->v.implicit;
 		ra_ir_send_rep(req);
 	}
 	fwd_free(f);
@@ -183,7 +208,8 @@ static void store_cert(struct ra_fwd *f)
 		.cert = { is.der, is.len },
 		.cert_hash = { is.hash, is.hlen },
 		.upstream_nonce = { f->v.nonce, f->v.nonce_len },
-		.vendor_key_fp = f->vendor_fp,
+		.server_nonce = { f->nested ? f->v.nonce : NULL, f->nested ? f->v.nonce_len : 0 },
+		.vendor_key_fp = f->renewal ? NULL : f->vendor_fp,
 		.key_fp = is.key_fp,
 		.issuer = is.issuer,
 		.serial_hex = is.serial_hex,
@@ -191,6 +217,9 @@ static void store_cert(struct ra_fwd *f)
 		.not_before = is.not_before,
 		.not_after = is.not_after,
 		.deadline_s = f->alias->confirm_deadline_s,
+		/* nested: the device's own implicitConfirm request reached the
+		 * upstream, which alone decides (RFC 4210 5.1.1.1) */
+		.implicit = f->nested && f->v.implicit,
 	};
 	if (store_fwd_done(f->rw->db, &d, on_stored, f) == 0)
 		f->in_db = true;
@@ -204,6 +233,20 @@ static void store_cert(struct ra_fwd *f)
 		}
 		fwd_free(f);
 	}
+}
+
+static struct ra_fwd_expect expect(const struct ra_fwd *f)
+{
+	struct ra_fwd_expect e = {
+		.tid = f->tid,
+		.nonce = f->nonce,
+		.inner_nonce = f->nested ? f->dev_nonce : NULL,
+		.inner_nonce_len = f->dev_nonce_len,
+		.want = f->want,
+		.pub = f->pub,
+		.subject = f->subject,
+	};
+	return e;
 }
 
 static void on_upstream(void *arg, int rc, int status, const char *ct, const unsigned char *body,
@@ -223,7 +266,13 @@ static void on_upstream(void *arg, int rc, int status, const char *ct, const uns
 		fail_txn(f);
 		return;
 	}
-	ra_fwd_msg_verify(u, body, len, f->tid, f->nonce, f->want, f->pub, f->subject, &f->v);
+	struct ra_fwd_expect e = expect(f);
+	ra_fwd_msg_verify(u, body, len, &e, &f->v);
+	if (f->v.cert && f->nested && f->v.nonce_len != sizeof(f->nonce)) {
+		ra_fwd_verdict_clear(&f->v);
+		f->v.bit = CMP_FAIL_BAD_MESSAGE_CHECK;
+		f->v.why = "upstream CA senderNonce is not 128 bits (needed in nested style)";
+	}
 	if (f->v.cert)
 		store_cert(f);
 	else
@@ -290,6 +339,13 @@ static void refuse(struct ra_req *req, int rc, const char *status)
 		{ "reenroll_denied", CMP_FAIL_NOT_AUTHORIZED,
 		  "device already enrolled; re-enrollment not allowed for this vendor" },
 		{ "tid_in_use", CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
+		/* renewal (migration 009), as in CA mode (ra/renew.c) */
+		{ "old_unknown", CMP_FAIL_SIGNER_NOT_TRUSTED,
+		  "certificate not obtained through this RA alias" },
+		{ "old_revoked", CMP_FAIL_CERT_REVOKED, "certificate has been revoked" },
+		{ "old_superseded", CMP_FAIL_NOT_AUTHORIZED,
+		  "certificate was superseded by a newer one" },
+		{ "old_unconfirmed", CMP_FAIL_NOT_AUTHORIZED, "certificate was never confirmed" },
 	};
 
 	if (rc != 0) {
@@ -331,7 +387,7 @@ static void on_admitted(void *arg, int rc, const char *status)
 	free(a);
 }
 
-/* ir->ip, cr->cp (RFC 4210 5.3.4) */
+/* ir->ip, cr->cp, kur->kup (RFC 4210 5.3.4) */
 static int rep_type(int t)
 {
 	return t == CMP_BODY_CR ? CMP_BODY_CP : t == CMP_BODY_KUR ? CMP_BODY_KUP : CMP_BODY_IP;
@@ -339,10 +395,10 @@ static int rep_type(int t)
 
 /* The subject the profile gives the device (RFC 9483 5.2.3.2: the RA may
  * adjust the template); NULL keeps the device's own. */
-static int profile_subject(struct ra_req *req, X509_NAME **out)
+static int profile_subject(struct ra_req *req, const char *vendor, X509_NAME **out)
 {
 	const struct cfg_profile *p = req->alias->profile;
-	struct policy_identity id = { req->serial, req->vendor->name };
+	struct policy_identity id = { req->serial, vendor };
 	char buf[1024];
 
 	*out = NULL;
@@ -353,9 +409,10 @@ static int profile_subject(struct ra_req *req, X509_NAME **out)
 	return (*out = cfg_name_parse(buf)) ? 0 : RC_INVAL;
 }
 
-static struct ra_fwd *fwd_new(struct ra_req *req, EVP_PKEY *pub)
+static struct ra_fwd *fwd_new(struct ra_req *req, EVP_PKEY *pub, int want)
 {
 	struct ra_fwd *f = calloc(1, sizeof(*f));
+	const ASN1_OCTET_STRING *sn = req->msg->header->senderNonce;
 
 	if (!f)
 		return NULL;
@@ -365,14 +422,19 @@ static struct ra_fwd *fwd_new(struct ra_req *req, EVP_PKEY *pub)
 	f->cfg = cfg_get1((struct cfg *)req->cfg);
 	f->alias = req->alias;
 	f->v.bit = -1;
-	f->want = rep_type(req->msg->body->type);
+	f->want = want;
+	f->nested = req->alias->upstream.style == CFG_FWD_NESTED;
 	snprintf(f->tid_hex, sizeof(f->tid_hex), "%s", req->tid_hex);
 	snprintf(f->peer, sizeof(f->peer), "%s", req->log.peer ? req->log.peer : "");
 	f->log.tid = f->tid_hex;
 	f->log.peer = f->peer;
 	f->log.alias = f->alias->label;
+	if (f->nested && sn && sn->length > 0 && (size_t)sn->length <= sizeof(f->dev_nonce)) {
+		memcpy(f->dev_nonce, sn->data, (size_t)sn->length);
+		f->dev_nonce_len = (size_t)sn->length;
+	}
 	if (!(f->tid = ASN1_OCTET_STRING_dup(req->msg->header->transactionID)) ||
-	    (pub && !EVP_PKEY_up_ref(pub))) {
+	    (pub && !EVP_PKEY_up_ref(pub)) || (f->nested && !f->dev_nonce_len)) {
 		fwd_free(f);
 		return NULL;
 	}
@@ -380,60 +442,96 @@ static struct ra_fwd *fwd_new(struct ra_req *req, EVP_PKEY *pub)
 	return f;
 }
 
+/* The message for the upstream: the device's own inside a nested one,
+ * or our reprotected request. */
+static int build_request(struct ra_fwd *f, struct ra_req *req, unsigned char **der, size_t *len)
+{
+	const struct cfg_upstream *u = &f->alias->upstream;
+	int t = req->msg->body->type;
+
+	if (f->nested)
+		return ra_fwd_msg_nested(u, req->msg, f->nonce, der, len);
+	if (t == CMP_BODY_RR)
+		return ra_fwd_msg_rr(u, req->msg, f->nonce, der, len);
+	/* kur: the upstream needs the certificate being renewed (and its
+	 * chain) from the device's extraCerts (RFC 9483 5.2.3.2) */
+	return ra_fwd_msg_request(u, req->msg, f->subject,
+				  t == CMP_BODY_KUR || u->extra_vendor ? req->msg->extraCerts : NULL,
+				  f->nonce, der, len);
+}
+
 static int admit(struct ra_fwd *f, struct ra_req *req, struct admit *a)
 {
 	const CMPGW_HDR *h = req->msg->header;
 	unsigned char sender_fp[32], *sender_der = NULL;
 	int slen = i2d_X509(req->signer, &sender_der), rc;
+	struct store_bytes tid = { h->transactionID->data, (size_t)h->transactionID->length };
+	struct store_bytes sender = { sender_der, slen > 0 ? (size_t)slen : 0 };
+	struct store_bytes snonce = { req->server_nonce, sizeof(req->server_nonce) };
+	struct store_bytes cnonce = { h->senderNonce->data, (size_t)h->senderNonce->length };
 
 	if (slen <= 0 || ra_trust_cert_fp(req->signer, sender_fp) != 0) {
 		OPENSSL_free(sender_der);
 		return RC_CRYPTO;
 	}
-	struct store_fwd_begin b = {
-		.tid = { h->transactionID->data, (size_t)h->transactionID->length },
-		.sender_cert = { sender_der, (size_t)slen },
-		.server_nonce = { req->server_nonce, sizeof(req->server_nonce) },
-		.client_nonce = { h->senderNonce->data, (size_t)h->senderNonce->length },
-		.vendor_key_fp = f->vendor_fp,
-		.sender_fp = sender_fp,
-		.alias = req->alias->label,
-		.body = cmp_asn1_body_name(req->msg->body->type),
-		.vendor_name = req->vendor->name,
-		.serial = req->serial,
-		.peer = req->log.peer,
-		.vendor_id = req->vendor->id,
-		.cert_req_id = req->cert_req_id,
-		.allow_reenroll = req->vendor->allow_reenroll,
-		.timeout_s = req->alias->upstream.timeout_s,
-	};
-	rc = store_fwd_begin(req->rw->db, &b, on_admitted, a);
+	if (f->renewal) {
+		struct store_fwd_begin_renew b = {
+			.tid = tid,
+			.sender_cert = sender,
+			.server_nonce = snonce,
+			.client_nonce = cnonce,
+			.sender_fp = sender_fp,
+			.alias = req->alias->label,
+			.body = cmp_asn1_body_name(req->msg->body->type),
+			.peer = req->log.peer,
+			.old_id = req->old_cert_id,
+			.cert_req_id = req->cert_req_id,
+			.timeout_s = req->alias->upstream.timeout_s,
+		};
+		rc = store_fwd_begin_renew(req->rw->db, &b, on_admitted, a);
+	} else {
+		struct store_fwd_begin b = {
+			.tid = tid,
+			.sender_cert = sender,
+			.server_nonce = snonce,
+			.client_nonce = cnonce,
+			.vendor_key_fp = f->vendor_fp,
+			.sender_fp = sender_fp,
+			.alias = req->alias->label,
+			.body = cmp_asn1_body_name(req->msg->body->type),
+			.vendor_name = req->vendor->name,
+			.serial = req->serial,
+			.peer = req->log.peer,
+			.vendor_id = req->vendor->id,
+			.cert_req_id = req->cert_req_id,
+			.allow_reenroll = req->vendor->allow_reenroll,
+			.timeout_s = req->alias->upstream.timeout_s,
+		};
+		rc = store_fwd_begin(req->rw->db, &b, on_admitted, a);
+	}
 	OPENSSL_free(sender_der);
 	return rc;
 }
 
-void ra_fwd_start(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY *pub)
+void ra_fwd_start(struct ra_req *req, EVP_PKEY *pub, const char *vendor)
 {
-	const struct cfg_upstream *u = &req->alias->upstream;
-	struct ra_fwd *f = fwd_new(req, pub);
+	struct ra_fwd *f = fwd_new(req, pub, rep_type(req->msg->body->type));
 	struct admit *a = calloc(1, sizeof(*a));
-	(void)crm;
 
 	if (!f || !a)
 		goto fail;
+	f->renewal = req->msg->body->type == CMP_BODY_KUR;
 	req->implicit = false; /* confirmation is agreed with the upstream (certConf) */
-	if (profile_subject(req, &f->subject) != 0) {
+	if (profile_subject(req, vendor, &f->subject) != 0) {
 		free(a);
 		fwd_free(f);
 		ra_req_fail(req, CMP_FAIL_BAD_CERT_TEMPLATE,
 			    "profile cannot build a subject for this device");
 		return;
 	}
-	if (ra_trust_spki_fp(req->signer, f->vendor_fp) != 0 ||
+	if ((!f->renewal && ra_trust_spki_fp(req->signer, f->vendor_fp) != 0) ||
 	    RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1 ||
-	    ra_fwd_msg_request(u, req->msg, f->subject,
-			       u->extra_vendor ? req->msg->extraCerts : NULL, f->nonce, &a->der,
-			       &a->len) != 0)
+	    build_request(f, req, &a->der, &a->len) != 0)
 		goto fail;
 	a->f = f;
 	f->req = req;
@@ -474,9 +572,9 @@ void ra_fwd_fini(struct ra_worker *rw)
 		fwd_free(rw->fwd);
 }
 
-/* ---- certConf (RFC 4210 5.3.18): both CAs must agree on confirmation ---- */
+/* ---- certConf (RFC 4210 5.3.18) and rr (5.3.9): the upstream first ---- */
 
-static void on_upstream_conf(void *arg, int rc, int status, const char *ct,
+static void on_upstream_then(void *arg, int rc, int status, const char *ct,
 			     const unsigned char *body, size_t len)
 {
 	struct ra_fwd *f = arg;
@@ -487,25 +585,39 @@ static void on_upstream_conf(void *arg, int rc, int status, const char *ct,
 	f->req = NULL;
 	if (rc != 0 || status != 200) {
 		f->v.bit = CMP_FAIL_SYSTEM_UNAVAIL;
-		f->v.why = "upstream CA unavailable; send certConf again";
+		f->v.why = f->want == CMP_BODY_PKICONF
+				   ? "upstream CA unavailable; send certConf again"
+				   : "upstream CA unavailable";
 	} else {
-		ra_fwd_msg_verify(&f->alias->upstream, body, len, f->tid, f->nonce,
-				  CMP_BODY_PKICONF, NULL, NULL, &f->v);
+		struct ra_fwd_expect e = expect(f);
+		ra_fwd_msg_verify(&f->alias->upstream, body, len, &e, &f->v);
 	}
 	if (f->v.bit < 0 && !f->v.relay) {
-		log_info(&req->log, "upstream CA confirmed");
-		f->confirmed(req);
+		log_info(&req->log, "upstream CA agreed");
+		f->done(req);
 	} else {
-		/* Safe side: the device gets no pkiConf until the upstream
-		 * agreed; the transaction stays 'issued' for a retry and the
-		 * confirm deadline still applies. */
-		store_enroll_audit(f->rw->db, "upstream_confirm_failed", f->alias->label,
-				   tid_bytes(f), NULL, NULL, f->peer,
+		/* Safe side: nothing is recorded locally until the upstream
+		 * agreed; a certConf's transaction stays 'issued' for a retry
+		 * and the confirm deadline still applies. */
+		store_enroll_audit(f->rw->db, f->v.relay_rp ? "revoke_rejected" : f->fail_event,
+				   f->alias->label, tid_bytes(f), NULL, NULL, f->peer,
 				   f->v.why ? f->v.why : "refused by upstream");
 		f->req = req;
 		answer_fail(f);
 	}
 	fwd_free(f);
+}
+
+/* Send the message for req upstream; on_upstream_then continues. */
+static int send_then(struct ra_fwd *f, struct ra_req *req, unsigned char *der, size_t len)
+{
+	const struct cfg_upstream *u = &f->alias->upstream;
+	int rc = httpc_post(f->rw->w->base, u->url, CMP_CT, der, len, u->timeout_s, UP_MAX_REPLY,
+			    on_upstream_then, f, &f->call);
+
+	(void)req;
+	OPENSSL_free(der);
+	return rc;
 }
 
 static void on_conf_txn(void *arg, int rc, const struct store_fwd_txn *t)
@@ -521,13 +633,18 @@ static void on_conf_txn(void *arg, int rc, const struct store_fwd_txn *t)
 	if (rc != 0 || !t || !t->cert.p || !t->upstream_nonce.p)
 		goto fail;
 	p = t->cert.p;
-	if (!(f->cert = d2i_X509(NULL, &p, (long)t->cert.len)) ||
-	    ra_fwd_msg_certconf(u, req->msg, f->cert, req->accept, t->upstream_nonce.p,
-				t->upstream_nonce.len, f->nonce, &der, &len) != 0 ||
-	    httpc_post(f->rw->w->base, u->url, CMP_CT, der, len, u->timeout_s, UP_MAX_REPLY,
-		       on_upstream_conf, f, &f->call) != 0)
+	if (!(f->cert = d2i_X509(NULL, &p, (long)t->cert.len)))
 		goto fail;
-	OPENSSL_free(der);
+	/* nested: the device's certConf itself (it echoes the upstream's
+	 * nonce, ra/fwd.c on_stored); reprotect: our own */
+	if (f->nested ? ra_fwd_msg_nested(u, req->msg, f->nonce, &der, &len) != 0
+		      : ra_fwd_msg_certconf(u, req->msg, f->cert, req->accept, t->upstream_nonce.p,
+					    t->upstream_nonce.len, f->nonce, &der, &len) != 0)
+		goto fail;
+	if (send_then(f, req, der, len) != 0) {
+		der = NULL;
+		goto fail;
+	}
 	return;
 fail:
 	OPENSSL_free(der);
@@ -539,7 +656,7 @@ fail:
 
 void ra_fwd_certconf(struct ra_req *req, void (*done)(struct ra_req *req))
 {
-	struct ra_fwd *f = fwd_new(req, NULL);
+	struct ra_fwd *f = fwd_new(req, NULL, CMP_BODY_PKICONF);
 	const ASN1_OCTET_STRING *tid = req->msg->header->transactionID;
 	struct store_bytes b = { tid->data, (size_t)tid->length };
 
@@ -548,7 +665,8 @@ void ra_fwd_certconf(struct ra_req *req, void (*done)(struct ra_req *req))
 		return;
 	}
 	f->req = req;
-	f->confirmed = done;
+	f->done = done;
+	f->fail_event = "upstream_confirm_failed";
 	if (store_fwd_get(req->rw->db, b, on_conf_txn, f) != 0) {
 		f->req = NULL;
 		fwd_free(f);
@@ -556,4 +674,28 @@ void ra_fwd_certconf(struct ra_req *req, void (*done)(struct ra_req *req))
 		return;
 	}
 	f->in_db = true;
+}
+
+void ra_fwd_rr(struct ra_req *req, void (*done)(struct ra_req *req))
+{
+	struct ra_fwd *f = fwd_new(req, NULL, CMP_BODY_RP);
+	unsigned char *der = NULL;
+	size_t len = 0;
+
+	if (!f || build_request(f, req, &der, &len) != 0) {
+		log_openssl(&req->log, LOG_ERROR, "forwarding failed");
+		if (f)
+			fwd_free(f);
+		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		return;
+	}
+	f->req = req;
+	f->done = done;
+	f->fail_event = "upstream_failed";
+	log_info(&f->log, "forwarding rr to %s", f->alias->upstream.url);
+	if (send_then(f, req, der, len) != 0) {
+		f->req = NULL;
+		fwd_free(f);
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "upstream CA unavailable");
+	}
 }

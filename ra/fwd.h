@@ -12,15 +12,22 @@
 
 #include "ra/ra.h"
 
-/* Forward the vendor-authenticated ir/cr of req (serial and vendor set,
- * POP and key policy checked) whose single request is crm with key pub
- * (borrowed). Ends req (now, or once the upstream answered, or with a
- * "waiting" ip after upstream.wait_after_s). */
-void ra_fwd_start(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY *pub);
+/* Forward an authenticated ir/cr (req->vendor and req->serial set) or kur
+ * (req->old_cert_id and req->serial set) whose single request asks for
+ * key pub (borrowed), POP and key policy checked; vendor names the
+ * device's vendor for the profile subject. Ends req (now, or once the
+ * upstream answered, or with a "waiting" answer after
+ * upstream.wait_after_s). */
+void ra_fwd_start(struct ra_req *req, EVP_PKEY *pub, const char *vendor);
 
-/* RA mode: true (with *why) for a request this alias cannot forward yet
- * and must not serve from the local CA (kur, p10cr, rr, token ir);
- * false on a CA-mode alias. */
+/* rr of an authorized holder or revoker: forward it; once the upstream
+ * accepted, call done(req) to record it locally and answer; a refusal is
+ * relayed (rp or error), a failure answered, without calling done. */
+void ra_fwd_rr(struct ra_req *req, void (*done)(struct ra_req *req));
+
+/* RA mode: true (with *why) for a request this alias cannot forward
+ * and must not serve from the local CA (p10cr, token ir); false on a
+ * CA-mode alias. */
 bool ra_fwd_refused(const struct ra_req *req, const char **why);
 
 /* pollReq (RFC 4210 5.3.22, RFC 9483 4.4) of a forwarded transaction,
@@ -44,9 +51,11 @@ void ra_fwd_fini(struct ra_worker *rw);
 struct ra_fwd_verdict {
 	X509 *cert;		 /* issued certificate (owned), or NULL */
 	CMPGW_STATUSINFO *relay; /* upstream refusal to relay (owned), or NULL */
+	bool relay_rp;		 /* relay came in an rp (rejection), not an error */
+	bool implicit;		 /* the answer carries implicitConfirm */
 	int bit;		 /* our own failure bit, -1 if none */
 	const char *why;	 /* static text for bit */
-	unsigned char nonce[64]; /* upstream senderNonce */
+	unsigned char nonce[64]; /* upstream senderNonce (of the inner answer if nested) */
 	size_t nonce_len;
 };
 void ra_fwd_verdict_clear(struct ra_fwd_verdict *v);
@@ -66,14 +75,35 @@ int ra_fwd_msg_certconf(const struct cfg_upstream *u, const CMPGW_MSG *dev, X509
 			const unsigned char *up_nonce, size_t up_nonce_len, unsigned char nonce[16],
 			unsigned char **der, size_t *len) WUR;
 
-/* Verify an upstream answer der[0..len) to our message with transactionID
- * tid and senderNonce nonce: protection chaining to u->trusted (or PBMAC),
- * transactionID, recipNonce. want is the body type expected (ip/cp/kup or
- * pkiConf); an error body fills v->relay. For a certificate response the
- * certificate must carry pub and, when subject is set, that subject, and
- * chain to u->trusted. Fills v. */
+/* rr for the upstream (reprotect): the device's RevDetails, protected by
+ * the RA. */
+int ra_fwd_msg_rr(const struct cfg_upstream *u, const CMPGW_MSG *dev, unsigned char nonce[16],
+		  unsigned char **der, size_t *len) WUR;
+
+/* nested (RFC 9483 5.2.2.1): the device's message dev unchanged inside a
+ * nested message of the same transaction, protected by the RA. */
+int ra_fwd_msg_nested(const struct cfg_upstream *u, const CMPGW_MSG *dev, unsigned char nonce[16],
+		      unsigned char **der, size_t *len) WUR;
+
+/* What an upstream answer must match. */
+struct ra_fwd_expect {
+	const ASN1_OCTET_STRING *tid;
+	const unsigned char *nonce; /* our senderNonce, 16 bytes */
+	/* nested style: the device's senderNonce, echoed by the answer to
+	 * the inner message; NULL in reprotect style */
+	const unsigned char *inner_nonce;
+	size_t inner_nonce_len;
+	int want;		  /* ip/cp/kup, rp or pkiConf */
+	EVP_PKEY *pub;		  /* certificate answers: the key asked for */
+	const X509_NAME *subject; /* and the subject; NULL: not checked */
+};
+
+/* Verify an upstream answer der[0..len): protection chaining to
+ * u->trusted (or PBMAC), transactionID, recipNonce; a nested answer is
+ * unwrapped (exactly one inner message, checked the same way). An error
+ * body, or a rejection in an rp, fills v->relay. A certificate must carry
+ * e->pub (and e->subject) and chain to u->trusted. Fills v. */
 void ra_fwd_msg_verify(const struct cfg_upstream *u, const unsigned char *der, size_t len,
-		       const ASN1_OCTET_STRING *tid, const unsigned char nonce[16], int want,
-		       EVP_PKEY *pub, const X509_NAME *subject, struct ra_fwd_verdict *v);
+		       const struct ra_fwd_expect *e, struct ra_fwd_verdict *v);
 
 #endif

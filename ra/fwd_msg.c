@@ -151,6 +151,48 @@ out:
 	return rc;
 }
 
+int ra_fwd_msg_rr(const struct cfg_upstream *u, const CMPGW_MSG *dev, unsigned char nonce[16],
+		  unsigned char **der, size_t *len)
+{
+	CMPGW_MSG *m = new_msg(u, dev, CMP_BODY_RR, nonce);
+	STACK_OF(CMPGW_REVDETAILS) *rds = dev->body->value.rr;
+	int rc = RC_NOMEM;
+
+	if (!m)
+		return RC_NOMEM;
+	for (int i = 0; i < sk_CMPGW_REVDETAILS_num(rds); i++) {
+		CMPGW_REVDETAILS *rd = ASN1_item_dup(ASN1_ITEM_rptr(CMPGW_REVDETAILS),
+						     sk_CMPGW_REVDETAILS_value(rds, i));
+		if (!rd || !sk_CMPGW_REVDETAILS_push(m->body->value.rr, rd)) {
+			CMPGW_REVDETAILS_free(rd);
+			goto out;
+		}
+	}
+	rc = finish_msg(u, m, NULL, der, len);
+out:
+	CMPGW_MSG_free(m);
+	return rc;
+}
+
+int ra_fwd_msg_nested(const struct cfg_upstream *u, const CMPGW_MSG *dev, unsigned char nonce[16],
+		      unsigned char **der, size_t *len)
+{
+	CMPGW_MSG *m = new_msg(u, dev, CMP_BODY_NESTED, nonce);
+	/* the device's message goes unchanged: our codec re-encodes a DER
+	 * input to the same bytes, so its protection stays valid */
+	CMPGW_MSG *inner = m ? CMPGW_MSG_dup(dev) : NULL;
+	int rc = RC_NOMEM;
+
+	if (!inner || !sk_CMPGW_MSG_push(m->body->value.nested, inner)) {
+		CMPGW_MSG_free(inner);
+		goto out;
+	}
+	rc = finish_msg(u, m, NULL, der, len);
+out:
+	CMPGW_MSG_free(m);
+	return rc;
+}
+
 /* Does x chain to u->trusted, with untrusted as intermediates? */
 static bool chains(const struct cfg_upstream *u, X509 *x, STACK_OF(X509) *untrusted)
 {
@@ -251,13 +293,117 @@ static void check_certrep(const struct cfg_upstream *u, const CMPGW_MSG *m, EVP_
 	v->cert = cert;
 }
 
+/* RFC 4210 5.3.10: the single PKIStatusInfo of an rp. */
+static void check_rp(const CMPGW_MSG *m, struct ra_fwd_verdict *v)
+{
+	const CMPGW_REVREP *rp = m->body->value.rp;
+	const CMPGW_STATUSINFO *si;
+	long status;
+
+	if (sk_CMPGW_STATUSINFO_num(rp->status) != 1)
+		return verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+				    "upstream CA answered with an unexpected revocation response");
+	si = sk_CMPGW_STATUSINFO_value(rp->status, 0);
+	status = ASN1_INTEGER_get(si->status);
+	if (status == CMP_STATUS_ACCEPTED || status == CMP_STATUS_GRANTED_WITH_MODS)
+		return;
+	v->relay_rp = true;
+	if (!(v->relay = SI_DUP(si)))
+		verdict_fail(v, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+}
+
+/* Protection (RFC 4210 5.1.3) and transactionID of one upstream message;
+ * recipNonce is checked by the caller. */
+static bool envelope_ok(const struct cfg_upstream *u, const unsigned char *der, size_t len,
+			const CMPGW_MSG *m, const ASN1_OCTET_STRING *tid, struct ra_fwd_verdict *v)
+{
+	if (!m->protection || !protection_ok(u, der, len, m)) {
+		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+			     "upstream CA answer protection does not verify");
+		return false;
+	}
+	if (!m->header->transactionID || ASN1_OCTET_STRING_cmp(m->header->transactionID, tid) != 0) {
+		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+			     "upstream CA answer belongs to another transaction or message");
+		return false;
+	}
+	return true;
+}
+
+static bool nonce_is(const CMPGW_MSG *m, const unsigned char *n, size_t nlen)
+{
+	const ASN1_OCTET_STRING *rn = m->header->recipNonce;
+	return n && rn && (size_t)rn->length == nlen && CRYPTO_memcmp(rn->data, n, nlen) == 0;
+}
+
+/* The answer proper (outer, or the inner one of a nested answer). */
+static void check_body(const struct cfg_upstream *u, const CMPGW_MSG *m,
+		       const struct ra_fwd_expect *e, struct ra_fwd_verdict *v)
+{
+	const CMPGW_HDR *h = m->header;
+
+	if (h->senderNonce && h->senderNonce->length > 0 &&
+	    (size_t)h->senderNonce->length <= sizeof(v->nonce)) {
+		memcpy(v->nonce, h->senderNonce->data, (size_t)h->senderNonce->length);
+		v->nonce_len = (size_t)h->senderNonce->length;
+	}
+	v->implicit = cmp_build_has_implicit_confirm(m);
+	if (m->body->type == CMP_BODY_ERROR) {
+		if (!(v->relay = SI_DUP(m->body->value.error->pKIStatusInfo)))
+			verdict_fail(v, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+	} else if (m->body->type != e->want) {
+		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+			     "upstream CA answered with another body type");
+	} else if (e->want == CMP_BODY_RP) {
+		check_rp(m, v);
+	} else if (e->want != CMP_BODY_PKICONF) {
+		check_certrep(u, m, e->pub, e->subject, v);
+	}
+}
+
+/* RFC 9483 5.2.2.1: the answer to our nested request is a nested message
+ * (protected by the upstream, recipNonce = our nonce) holding the answer
+ * to the device's message, itself protected by the upstream and echoing
+ * the device's senderNonce. */
+static void check_nested(const struct cfg_upstream *u, const CMPGW_MSG *outer,
+			 const struct ra_fwd_expect *e, struct ra_fwd_verdict *v)
+{
+	STACK_OF(CMPGW_MSG) *in = outer->body->value.nested;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	CMPGW_MSG *m = NULL;
+	int len;
+
+	if (sk_CMPGW_MSG_num(in) != 1 ||
+	    (len = i2d_CMPGW_MSG(sk_CMPGW_MSG_value(in, 0), &der)) <= 0) {
+		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+			     "upstream CA nested answer does not hold exactly one message");
+		goto out;
+	}
+	p = der;
+	if (!(m = d2i_CMPGW_MSG(NULL, &p, len))) {
+		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+			     "upstream CA answer is not a PKIMessage");
+		goto out;
+	}
+	if (!envelope_ok(u, der, (size_t)len, m, e->tid, v))
+		goto out;
+	if (!nonce_is(m, e->inner_nonce, e->inner_nonce_len)) {
+		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+			     "upstream CA answer belongs to another transaction or message");
+		goto out;
+	}
+	check_body(u, m, e, v);
+out:
+	CMPGW_MSG_free(m);
+	OPENSSL_free(der);
+}
+
 void ra_fwd_msg_verify(const struct cfg_upstream *u, const unsigned char *der, size_t len,
-		       const ASN1_OCTET_STRING *tid, const unsigned char nonce[16], int want,
-		       EVP_PKEY *pub, const X509_NAME *subject, struct ra_fwd_verdict *v)
+		       const struct ra_fwd_expect *e, struct ra_fwd_verdict *v)
 {
 	const unsigned char *p = der;
 	CMPGW_MSG *m = d2i_CMPGW_MSG(NULL, &p, (long)len);
-	const CMPGW_HDR *h;
 
 	memset(v, 0, sizeof(*v));
 	v->bit = -1;
@@ -267,33 +413,22 @@ void ra_fwd_msg_verify(const struct cfg_upstream *u, const unsigned char *der, s
 			     "upstream CA answer is not a PKIMessage");
 		goto out;
 	}
-	h = m->header;
-	if (!m->protection || !protection_ok(u, der, len, m)) {
-		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
-			     "upstream CA answer protection does not verify");
+	if (!envelope_ok(u, der, len, m, e->tid, v))
 		goto out;
-	}
-	/* RFC 4210 5.1.1: same transaction, recipNonce = our senderNonce */
-	if (!h->transactionID || ASN1_OCTET_STRING_cmp(h->transactionID, tid) != 0 ||
-	    !h->recipNonce || h->recipNonce->length != 16 ||
-	    CRYPTO_memcmp(h->recipNonce->data, nonce, 16) != 0) {
+	/* RFC 4210 5.1.1: recipNonce = the senderNonce of what it answers:
+	 * ours, or in nested style the device's when the upstream answers
+	 * the inner message directly */
+	if (nonce_is(m, e->nonce, 16)) {
+		if (e->inner_nonce && m->body->type == CMP_BODY_NESTED)
+			check_nested(u, m, e, v);
+		else
+			check_body(u, m, e, v);
+	} else if (e->inner_nonce && m->body->type != CMP_BODY_NESTED &&
+		   nonce_is(m, e->inner_nonce, e->inner_nonce_len)) {
+		check_body(u, m, e, v);
+	} else {
 		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
 			     "upstream CA answer belongs to another transaction or message");
-		goto out;
-	}
-	if (h->senderNonce && h->senderNonce->length > 0 &&
-	    (size_t)h->senderNonce->length <= sizeof(v->nonce)) {
-		memcpy(v->nonce, h->senderNonce->data, (size_t)h->senderNonce->length);
-		v->nonce_len = (size_t)h->senderNonce->length;
-	}
-	if (m->body->type == CMP_BODY_ERROR) {
-		if (!(v->relay = SI_DUP(m->body->value.error->pKIStatusInfo)))
-			verdict_fail(v, CMP_FAIL_SYSTEM_FAILURE, "internal error");
-	} else if (m->body->type != want) {
-		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
-			     "upstream CA answered with another body type");
-	} else if (want != CMP_BODY_PKICONF) {
-		check_certrep(u, m, pub, subject, v);
 	}
 out:
 	ERR_clear_error();

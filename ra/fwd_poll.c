@@ -115,6 +115,10 @@ static void on_txn(void *arg, int rc, const struct store_fwd_txn *t)
 	}
 	memcpy(req->server_nonce, t->server_nonce.p, sizeof(req->server_nonce));
 	req->cert_req_id = t->cert_req_id;
+	/* the answer to the request polled for: ip, cp or kup */
+	req->rep_body = strcmp(t->body, "kur") == 0  ? CMP_BODY_KUP
+			: strcmp(t->body, "cr") == 0 ? CMP_BODY_CP
+						     : CMP_BODY_IP;
 	if (strcmp(t->state, "pending") == 0) {
 		send_pollrep(req);
 	} else if (strcmp(t->state, "issued") == 0 && t->cert.p) {
@@ -151,8 +155,8 @@ bool ra_fwd_refused(const struct ra_req *req, const char **why)
 
 	if (req->alias->mode != CFG_MODE_RA)
 		return false;
-	if (t == CMP_BODY_KUR || t == CMP_BODY_P10CR || t == CMP_BODY_RR) {
-		*why = "kur, p10cr and rr are not forwarded by this RA alias yet";
+	if (t == CMP_BODY_P10CR) {
+		*why = "p10cr is not forwarded by this RA alias (use ir, cr or kur)";
 		return true;
 	}
 	if (t == CMP_BODY_POLLREQ || t == CMP_BODY_CERTCONF || t == CMP_BODY_ERROR ||

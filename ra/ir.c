@@ -163,7 +163,8 @@ static int rep_type(int req_type)
 void ra_ir_send_rep(struct ra_req *req)
 {
 	const struct cfg *cfg = req->cfg;
-	CMPGW_MSG *rsp = cmp_build_response(req->msg, cfg->cmp_cert, rep_type(req->msg->body->type));
+	CMPGW_MSG *rsp = cmp_build_response(
+		req->msg, cfg->cmp_cert, req->rep_body ? req->rep_body : rep_type(req->msg->body->type));
 	const X509_NAME *asked = req->asked;
 	/* RFC 4210 5.2.3: grantedWithMods when the profile replaced the
 	 * subject the device suggested (3GPP TS 33.310 allows the RA/CA to). */
@@ -339,7 +340,7 @@ void ra_ir_handle(struct ra_req *req)
 		goto fail;
 	}
 	if (req->alias->mode == CFG_MODE_RA) { /* RA mode: the upstream CA issues (ra/fwd.c) */
-		ra_fwd_start(req, crm, pub);
+		ra_fwd_start(req, pub, req->vendor->name);
 		EVP_PKEY_free(pub);
 		return;
 	}

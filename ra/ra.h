@@ -56,6 +56,7 @@ struct ra_req {
 	long cert_req_id;
 	bool implicit;
 	unsigned char server_nonce[16];
+	int rep_body;             /* ra_ir_send_rep's body type; 0: from the request */
 	const X509_NAME *asked;   /* subject the device suggested (borrowed) */
 	int64_t old_cert_id;      /* renewal: the certificate being renewed */
 	/* certConf state */

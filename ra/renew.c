@@ -19,6 +19,7 @@
 #include "cmp/build.h"
 #include "cmp/certhash.h"
 #include "policy/profile.h"
+#include "ra/fwd.h"
 #include "ra/issued.h"
 #include "store/renew.h"
 
@@ -29,15 +30,25 @@ bool ra_renew_is_operator_cert(const struct cfg *cfg, X509 *signer)
 	return X509_check_issued(cfg->ca_cert, signer) == X509_V_OK;
 }
 
-/* The issuing CA is the trust anchor for its own end entities. */
+/* The issuing CA is the trust anchor for its own end entities. On an RA
+ * alias the upstream CA issued it: only its validity is checked here,
+ * and the certificate store must hold exactly this certificate, obtained
+ * (and verified) through this alias (migration 009). */
 static int verify_operator_cert(struct ra_req *req, X509 *old, const char **why)
 {
-	X509_STORE *st = X509_STORE_new();
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	X509_STORE *st = NULL;
+	X509_STORE_CTX *ctx = NULL;
 	int verr = X509_V_ERR_UNSPECIFIED;
 
-	if (st && ctx && X509_STORE_add_cert(st, req->cfg->ca_cert) &&
-	    X509_STORE_CTX_init(ctx, st, old, NULL)) {
+	if (req->alias->mode == CFG_MODE_RA) {
+		verr = X509_cmp_current_time(X509_get0_notAfter(old)) <= 0
+			       ? X509_V_ERR_CERT_HAS_EXPIRED
+		       : X509_cmp_current_time(X509_get0_notBefore(old)) >= 0
+			       ? X509_V_ERR_CERT_NOT_YET_VALID
+			       : X509_V_OK;
+	} else if ((st = X509_STORE_new()) && (ctx = X509_STORE_CTX_new()) &&
+		   X509_STORE_add_cert(st, req->cfg->ca_cert) &&
+		   X509_STORE_CTX_init(ctx, st, old, NULL)) {
 		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_X509_STRICT);
 		verr = X509_verify_cert(ctx) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
 	}
@@ -200,7 +211,10 @@ static void on_lookup(void *arg, int rc, const struct store_oldcert *o)
 		return;
 	}
 	if (!o) {
-		renew_fail(r, CMP_FAIL_SIGNER_NOT_TRUSTED, "certificate not known to this CA");
+		renew_fail(r, CMP_FAIL_SIGNER_NOT_TRUSTED,
+			   req->alias->mode == CFG_MODE_RA
+				   ? "certificate not obtained through this RA alias"
+				   : "certificate not known to this CA");
 		return;
 	}
 	if (strcmp(o->status, "revoked") == 0) {
@@ -216,6 +230,12 @@ static void on_lookup(void *arg, int rc, const struct store_oldcert *o)
 	}
 	req->old_cert_id = o->id;
 	snprintf(req->serial, sizeof(req->serial), "%s", o->device_serial);
+	if (req->alias->mode == CFG_MODE_RA) { /* the upstream CA issues (ra/fwd.c) */
+		ra_fwd_start(req, r->pub, o->vendor[0] ? o->vendor : "ra");
+		EVP_PKEY_free(r->pub);
+		free(r);
+		return;
+	}
 	/* no vendor: enrolled through a downstream RA (ra/downstream.c names
 	 * the ${vendor} of such identities "ra") */
 	struct policy_identity id = { o->device_serial, o->vendor[0] ? o->vendor : "ra" };
@@ -303,7 +323,8 @@ void ra_kur_handle(struct ra_req *req)
 		ra_downstream_kur(req, crm);
 		return;
 	}
-	if (!ra_renew_is_operator_cert(req->cfg, req->signer)) {
+	/* RA mode: the certificate store decides (ra_renew_start) */
+	if (req->alias->mode != CFG_MODE_RA && !ra_renew_is_operator_cert(req->cfg, req->signer)) {
 		ra_req_fail(req, CMP_FAIL_SIGNER_NOT_TRUSTED,
 			    "kur must be protected with a certificate issued by this CA");
 		return;

@@ -1,8 +1,9 @@
 /*
- * ra/rr.c - revocation request (RFC 4210 5.3.9, RFC 9483 4.2), CA mode:
- * verify the signature, find who may revoke (the certificate's holder, or
- * a revoker certificate configured on the alias), record the revocation in
- * PostgreSQL, answer rp, and have the CRL regenerated.
+ * ra/rr.c - revocation request (RFC 4210 5.3.9, RFC 9483 4.2): verify the
+ * signature, find who may revoke (the certificate's holder, or a revoker
+ * certificate configured on the alias), record the revocation in
+ * PostgreSQL, answer rp, and have the CRL regenerated. On an RA alias the
+ * upstream CA revokes first (ra/fwd.c); the record follows its consent.
  *
  * Malformed or badly protected requests get an error message; decisions
  * about the named certificate (unknown, already revoked, not yours) get an
@@ -21,6 +22,8 @@
 #include "cmp/build.h"
 #include "policy/crl.h"
 #include "ra/crl.h"
+#include "ra/fwd.h"
+#include "store/renew.h"
 #include "store/revoke.h"
 
 static struct store_bytes tid_of(const struct ra_req *req)
@@ -91,6 +94,14 @@ static void on_revoked(void *arg, int rc, const char *status)
 	struct ra_req *req = arg;
 	struct ra_worker *rw = req->rw;
 
+	if (req->alias->mode == CFG_MODE_RA) {
+		/* the upstream CA, the authority, has revoked it already */
+		if (rc != 0 || (strcmp(status, "ok") != 0 && strcmp(status, "released") != 0))
+			log_warn(&req->log, "rr: done by the upstream CA; local record: %s",
+				 rc != 0 ? "database unavailable" : status);
+		send_rp(req, CMP_STATUS_ACCEPTED, -1, NULL);
+		return;
+	}
 	if (rc != 0) {
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 		return;
@@ -184,14 +195,95 @@ static void reject(struct ra_req *req, int bit, const char *why, bool as_rp)
 		ra_req_fail(req, bit, why);
 }
 
+/* Record the revocation the request asks for (checked by ra_rr_handle);
+ * on_revoked answers. */
+static void record(struct ra_req *req)
+{
+	const CMPGW_CERTTEMPLATE *t = details_of(req);
+	const char *why = NULL;
+	unsigned char holder_fp[32];
+	char issuer[512], *serial_hex = NULL;
+	BIGNUM *bn = NULL;
+	int reason;
+	bool revoker = is_revoker(req) || ra_downstream_authorized(req);
+
+	if (check_details(req, sk_CMPGW_REVDETAILS_value(req->msg->body->value.rr, 0), &reason,
+			  &why) >= 0 ||
+	    (!revoker && ra_trust_cert_fp(req->signer, holder_fp) != 0) ||
+	    !(bn = ASN1_INTEGER_to_BN(t->serialNumber, NULL)) || !(serial_hex = BN_bn2hex(bn))) {
+		ERR_clear_error();
+		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		goto out;
+	}
+	ra_name_str(t->issuer, issuer, sizeof(issuer));
+	struct store_revoke r = {
+		.issuer = issuer,
+		.serial_hex = serial_hex,
+		.alias = req->alias->label,
+		.peer = req->log.peer,
+		.by = req->alias->mode == CFG_MODE_RA ? "upstream CA"
+		      : req->ra			  ? "downstream RA"
+		      : revoker			  ? "revoker"
+						  : "holder",
+		.holder_fp = revoker ? NULL : holder_fp,
+		.tid = tid_of(req),
+		.reason = reason,
+	};
+	log_debug(&req->log, "rr: serial %s reason %s by %s", serial_hex,
+		  policy_crl_reason_name(reason), r.by);
+	if (store_revoke_cert(req->rw->db, &r, on_revoked, req) != 0)
+		on_revoked(req, RC_DB, NULL);
+out:
+	OPENSSL_free(serial_hex);
+	BN_free(bn);
+}
+
+/* RA mode, holder's rr: the certificate must be one obtained through us
+ * (exact DER), not yet revoked here; then the upstream decides. */
+static void on_holder(void *arg, int rc, const struct store_oldcert *o)
+{
+	struct ra_req *req = arg;
+
+	if (rc != 0)
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	else if (!o)
+		reject(req, CMP_FAIL_BAD_CERT_ID, "certificate not obtained through this RA alias",
+		       true);
+	else if (strcmp(o->status, "revoked") == 0)
+		reject(req, CMP_FAIL_CERT_REVOKED, "certificate is already revoked", true);
+	else
+		ra_fwd_rr(req, record);
+}
+
+static void forward(struct ra_req *req, bool revoker)
+{
+	char issuer[512], *serial_hex = NULL;
+	unsigned char *der = NULL;
+	BIGNUM *bn = NULL;
+	int len;
+
+	if (revoker) {
+		ra_fwd_rr(req, record);
+		return;
+	}
+	len = i2d_X509(req->signer, &der);
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(req->signer), NULL);
+	serial_hex = bn ? BN_bn2hex(bn) : NULL;
+	ra_name_str(X509_get_issuer_name(req->signer), issuer, sizeof(issuer));
+	struct store_bytes b = { der, len > 0 ? (size_t)len : 0 };
+	if (len <= 0 || !serial_hex ||
+	    store_renew_lookup(req->rw->db, issuer, serial_hex, b, on_holder, req) != 0)
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	OPENSSL_free(der);
+	OPENSSL_free(serial_hex);
+	BN_free(bn);
+}
+
 void ra_rr_handle(struct ra_req *req)
 {
 	STACK_OF(CMPGW_REVDETAILS) *rds = req->msg->body->value.rr;
 	const CMPGW_CERTTEMPLATE *t;
-	unsigned char holder_fp[32];
 	const char *why = NULL;
-	char issuer[512], *serial_hex = NULL;
-	BIGNUM *bn = NULL;
 	bool revoker;
 	int bit, reason;
 
@@ -228,34 +320,8 @@ void ra_rr_handle(struct ra_req *req)
 		       "only an authorized revoker may release a hold", true);
 		return;
 	}
-	if ((!revoker && ra_trust_cert_fp(req->signer, holder_fp) != 0) ||
-	    !(bn = ASN1_INTEGER_to_BN(t->serialNumber, NULL)) || !(serial_hex = BN_bn2hex(bn)))
-		goto fail;
-	ra_name_str(t->issuer, issuer, sizeof(issuer));
-	struct store_revoke r = {
-		.issuer = issuer,
-		.serial_hex = serial_hex,
-		.alias = req->alias->label,
-		.peer = req->log.peer,
-		.by = req->ra ? "downstream RA" : revoker ? "revoker" : "holder",
-		.holder_fp = revoker ? NULL : holder_fp,
-		.tid = tid_of(req),
-		.reason = reason,
-	};
-	log_debug(&req->log, "rr: serial %s reason %s by %s", serial_hex,
-		  policy_crl_reason_name(reason), r.by);
-	if (store_revoke_cert(req->rw->db, &r, on_revoked, req) != 0) {
-		OPENSSL_free(serial_hex);
-		BN_free(bn);
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-		return;
-	}
-	OPENSSL_free(serial_hex);
-	BN_free(bn);
-	return;
-fail:
-	OPENSSL_free(serial_hex);
-	BN_free(bn);
-	ERR_clear_error();
-	ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+	if (req->alias->mode == CFG_MODE_RA)
+		forward(req, revoker);
+	else
+		record(req);
 }

@@ -53,11 +53,37 @@ int store_fwd_begin(struct store_pool *pool, const struct store_fwd_begin *b, st
 			     15, v, lens, fmts, cb, arg, "forward begin");
 }
 
+int store_fwd_begin_renew(struct store_pool *pool, const struct store_fwd_begin_renew *b,
+			  store_status_cb cb, void *arg)
+{
+	const char *v[11];
+	int lens[11], fmts[11];
+	char oid[24], crid[24], to[16];
+
+	snprintf(oid, sizeof(oid), "%" PRId64, b->old_id);
+	snprintf(crid, sizeof(crid), "%ld", b->cert_req_id);
+	snprintf(to, sizeof(to), "%d", b->timeout_s);
+	BIN(0, b->tid);
+	TXT(1, b->alias);
+	TXT(2, b->body);
+	TXT(3, oid);
+	BIN32(4, b->sender_fp);
+	BIN(5, b->sender_cert);
+	BIN(6, b->server_nonce);
+	BIN(7, b->client_nonce);
+	TXT(8, crid);
+	TXT(9, to);
+	TXT(10, b->peer);
+	return submit_status(pool,
+			     "SELECT cmpgw_fwd_begin_renew($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)", 11,
+			     v, lens, fmts, cb, arg, "forward begin (renewal)");
+}
+
 int store_fwd_done(struct store_pool *pool, const struct store_fwd_done *d, store_status_cb cb,
 		   void *arg)
 {
-	const char *v[12];
-	int lens[12], fmts[12];
+	const char *v[14];
+	int lens[14], fmts[14];
 	char nb[24], na[24], dl[16];
 
 	snprintf(nb, sizeof(nb), "%lld", d->not_before);
@@ -75,8 +101,11 @@ int store_fwd_done(struct store_pool *pool, const struct store_fwd_done *d, stor
 	BIN(9, d->cert_hash);
 	BIN(10, d->upstream_nonce);
 	TXT(11, dl);
-	return submit_status(pool, "SELECT cmpgw_fwd_done($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
-			     12, v, lens, fmts, cb, arg, "forward done");
+	BIN(12, d->server_nonce);
+	TXT(13, d->implicit ? "t" : "f");
+	return submit_status(pool,
+			     "SELECT cmpgw_fwd_done($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+			     14, v, lens, fmts, cb, arg, "forward done");
 }
 
 int store_fwd_fail(struct store_pool *pool, struct store_bytes tid, int fail_info, const char *text,
@@ -98,7 +127,7 @@ int store_fwd_fail(struct store_pool *pool, struct store_bytes tid, int fail_inf
 static const char SQL_GET[] =
 	"SELECT t.alias, t.state, t.sender_fp, t.server_nonce, c.der, t.cert_hash,"
 	" t.upstream_nonce, t.cert_req_id::text, t.fwd_fail_info::text, t.fwd_fail_text,"
-	" t.sender_cert"
+	" t.sender_cert, t.body_type"
 	" FROM transactions t LEFT JOIN certificates c ON c.id = t.cert_id WHERE t.tid = $1";
 
 static struct store_bytes col(const struct store_result *r, int i)
@@ -128,7 +157,7 @@ static void on_get(void *arg, const struct store_result *r)
 {
 	struct store_call *c = arg;
 	store_fwd_txn_cb cb = (store_fwd_txn_cb)c->fn;
-	char alias[80], state[16], text[256];
+	char alias[80], state[16], text[256], body[16];
 	struct store_fwd_txn t;
 
 	store_call_log(c, r);
@@ -154,6 +183,8 @@ static void on_get(void *arg, const struct store_result *r)
 		t.fail_text = text;
 	}
 	t.sender_cert = col(r, 10);
+	snprintf(body, sizeof(body), "%.*s", store_len(r, 0, 11), store_val(r, 0, 11));
+	t.body = body;
 	cb(c->arg, 0, &t);
 	free(c);
 }

@@ -32,11 +32,28 @@ int store_fwd_begin(struct store_pool *pool, const struct store_fwd_begin *b, st
  * transaction is no longer pending). */
 struct store_fwd_done {
 	struct store_bytes tid, cert, cert_hash, upstream_nonce;
-	const unsigned char *vendor_key_fp, *key_fp; /* 32 bytes each */
+	struct store_bytes server_nonce; /* p NULL: unchanged (nested style: the upstream's) */
+	/* 32 bytes each; vendor_key_fp NULL for a renewal (binding unchanged) */
+	const unsigned char *vendor_key_fp, *key_fp;
 	const char *issuer, *serial_hex, *subject;
 	long long not_before, not_after;
 	int deadline_s;
+	bool implicit; /* the upstream granted implicitConfirm: active at once */
 };
+/* Admission of a forwarded renewal (migration 009): 'ok', or old_unknown
+ * (also: obtained through another alias), old_revoked, old_superseded,
+ * old_unconfirmed, serial_blocked, tid_in_use. */
+struct store_fwd_begin_renew {
+	struct store_bytes tid, sender_cert, server_nonce, client_nonce;
+	const unsigned char *sender_fp; /* 32 bytes */
+	const char *alias, *body, *peer;
+	int64_t old_id;
+	long cert_req_id;
+	int timeout_s;
+};
+int store_fwd_begin_renew(struct store_pool *pool, const struct store_fwd_begin_renew *b,
+			  store_status_cb cb, void *arg) WUR;
+
 int store_fwd_done(struct store_pool *pool, const struct store_fwd_done *d, store_status_cb cb,
 		   void *arg) WUR;
 
@@ -52,7 +69,7 @@ int store_fwd_sweep(struct store_pool *pool, store_status_cb cb, void *arg) WUR;
 /* A forwarded transaction as stored, for pollReq and the upstream certConf.
  * Pointers valid during the callback only; t == NULL: not found. */
 struct store_fwd_txn {
-	const char *alias, *state;
+	const char *alias, *state, *body; /* body: the request's type name ("ir", "kur") */
 	struct store_bytes sender_fp, sender_cert, server_nonce, cert, cert_hash, upstream_nonce;
 	long cert_req_id;
 	int fail_info;	       /* -1 if none */

@@ -9,7 +9,15 @@ sides confirmed); an upstream certificate for another key is rejected
 (nothing stored); a stopped upstream gives systemUnavail; a slow upstream
 (a delaying proxy) gives status waiting, the client polls, and the
 enrollment completes. Every failure closes the transaction with an audit
-row. Also measures the forwarding overhead once (diagnostic only)."""
+row. PBMAC protection towards the upstream (mock with -srv_secret).
+
+Then device -> cmpgw RA -> second cmpgw in CA mode, in both forwarding
+styles: "reprotect" (gateway B, which authorizes the RA certificate) and
+"nested" (gateway C, which knows the devices' vendor and sees their own
+messages inside the RA's nested ones): ir/certConf, kur/certConf and rr end
+to end, both databases agreeing; an RA certificate gateway C does not
+authorize is refused there and the refusal relayed. Also measures the
+forwarding overhead once (diagnostic only)."""
 
 import http.server
 import os
@@ -22,23 +30,25 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (OPENSSL, Gateway, Pg, add_cleanup,  # noqa: E402
+from harness import (OPENSSL, Gateway, Pg, add_cleanup, openssl,  # noqa: E402
                      make_root, mktemp, run, sign_cert, wait_port)
 
 CMPREQ = os.environ.get("CMPREQ_BIN", "cmpreq")
 
 
 class Mock:
-    """OpenSSL's mock CMP server returning rsp_cert for any request."""
+    """OpenSSL's mock CMP server returning rsp_cert for any request;
+    with secret, PBMAC-protected both ways (-srv_secret)."""
 
-    def __init__(self, work, up, rsp_cert, port):
+    def __init__(self, work, up, rsp_cert, port, secret=None):
         self.port = port
         self.log = os.path.join(work, "mock-%d.log" % self.port)
+        prot = (["-srv_secret", "pass:" + secret, "-srv_ref", "cmpgw-ra"] if secret else
+                ["-srv_cert", up["srv_crt"], "-srv_key", up["srv_key"],
+                 "-srv_trusted", up["root_crt"]])
         self.proc = subprocess.Popen(
-            [OPENSSL, "cmp", "-port", str(self.port),
-             "-srv_cert", up["srv_crt"], "-srv_key", up["srv_key"],
-             "-srv_trusted", up["root_crt"], "-rsp_cert", rsp_cert,
-             "-rsp_capubs", up["root_crt"], "-accept_raverified"],
+            [OPENSSL, "cmp", "-port", str(self.port)] + prot +
+            ["-rsp_cert", rsp_cert, "-rsp_capubs", up["root_crt"], "-accept_raverified"],
             stdout=open(self.log, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         add_cleanup(self.stop)
         if not wait_port(self.port, 10, self.proc):
@@ -92,6 +102,42 @@ def upstream_pki(work):
             "srv_key": srv_key, "ra_crt": ra_crt, "ra_key": ra_key}
 
 
+def newkey(work, name):
+    path = os.path.join(work, name + ".key")
+    rc, out = openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                      "-out", path)
+    if rc != 0:
+        raise RuntimeError("genpkey failed: " + out)
+    return path
+
+
+def pub_of(path, cert=True):
+    """PEM SubjectPublicKeyInfo of a certificate or private key file."""
+    args = (["x509", "-in", path, "-noout", "-pubkey"] if cert else
+            ["pkey", "-in", path, "-pubout"])
+    return openssl(*args)[1].strip()
+
+
+def der_hex(pem_path):
+    return subprocess.run([OPENSSL, "x509", "-in", pem_path, "-outform", "DER"],
+                          capture_output=True).stdout.hex()
+
+
+def make_csr(work, key):
+    path = os.path.join(work, "p10.csr")
+    rc, out = openssl("req", "-new", "-key", key, "-subj", "/CN=ACME-0005", "-out", path)
+    if rc != 0:
+        raise RuntimeError("req failed: " + out)
+    return path
+
+
+def rr(gw, k, path, oldcert, cert, key, reason=None):
+    """openssl cmp -cmd rr as device k: revoke oldcert, protected with cert/key."""
+    extra = ["-oldcert", oldcert] + (["-revreason", str(reason)] if reason is not None else [])
+    return gw.cmp(k, cmd="rr", path=path, cert=cert, key=key, extracerts=None, subject=None,
+                  extra=extra)
+
+
 def device_cert(work, gw, up, k, key_of=None):
     """What the upstream returns for device k: the profile's subject, the
     new key of device key_of (default k)."""
@@ -107,11 +153,20 @@ def main(t):
     # Ports held bound (not listening) until a mock takes them: no gateway
     # started meanwhile can get them, and a connect to them is refused.
     held = {}
-    for name in ("mock", "down", "slow"):
+    for name in ("mock", "down", "slow", "mac"):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         held[name] = s
-    mock_port, down_port, slow_port = (held[n].getsockname()[1] for n in ("mock", "down", "slow"))
+    mock_port, down_port, slow_port, mac_port = (held[n].getsockname()[1]
+                                                 for n in ("mock", "down", "slow", "mac"))
+    # a second RA certificate, which gateway C does not authorize
+    ra2_crt, ra2_key = sign_cert(work, "ra2", "/O=Operator/CN=cmpgw RA 2", up["root_crt"],
+                                 up["root_key"])
+    os.chmod(ra2_key, 0o600)
+    mac_secret = os.path.join(work, "upstream.secret")
+    with open(mac_secret, "w") as f:
+        f.write("ra-upstream-shared-secret")
+    os.chmod(mac_secret, 0o600)
     proxy = DelayProxy(slow_port, 4)
 
     def alias(label, port, **kw):
@@ -127,9 +182,16 @@ def main(t):
         cfg["aliases"][0]["ras"] = [{"cert": up["ra_crt"], "vendor": "acme"}]
         cfg["aliases"][0]["ra_identity"] = "subject_cn"
 
+    # gateway C: a CA-mode cmpgw that takes this RA's nested messages; it
+    # knows the devices' vendor itself (registered below, once gateway A,
+    # whose demo vendor PKI the devices use, exists)
+    def patch_c(cfg):
+        cfg["aliases"][0]["ras"] = [{"cert": up["ra_crt"]}]
+
     pg = Pg()
     gwb = Gateway(t, pg, devices=8, name="ra_upstream_b", patch=patch_b)
     gwb.start()
+    gwc = Gateway(t, pg, devices=8, name="ra_upstream_c", patch=patch_c, register=False)
 
     def patch(cfg):
         cfg["sweep_interval_s"] = 1
@@ -141,9 +203,23 @@ def main(t):
         b["upstream"]["url"] = "http://127.0.0.1:%d/.well-known/cmp/p/3gpp" % gwb.port
         b["upstream"]["trusted"] = [gwb.path("pki", "operator-root.crt")]
         cfg["aliases"].append(b)
+        cfg["aliases"].append(alias("ra-mac", mac_port, cert=None, key=None,
+                                    secret_file=mac_secret))
+        for label, crt, key in (("ra-n", up["ra_crt"], up["ra_key"]),
+                                ("ra-n-bad", ra2_crt, ra2_key)):
+            n = alias(label, gwc.port, style="nested", cert=crt, key=key)
+            n["upstream"]["url"] = "http://127.0.0.1:%d/.well-known/cmp/p/3gpp" % gwc.port
+            n["upstream"]["trusted"] = [gwc.path("pki", "operator-root.crt")]
+            cfg["aliases"].append(n)
 
     gw = Gateway(t, pg, devices=8, name="ra", patch=patch)
     gw.start()
+    gwc.must("migrate")
+    gwc.must("vendor", "add", "acme")
+    gwc.must("vendor", "anchor", "add", "acme", gw.path("vendor", "vendor-root.crt"))
+    gwc.must("vendor", "intermediate", "add", "acme", gw.path("vendor", "vendor-ca.crt"))
+    gwc.must("serials", "import", "acme", gw.path("vendor", "serials.txt"))
+    gwc.start()
     path = lambda label: ".well-known/cmp/p/" + label  # noqa: E731
 
     # ---- 1. ir + certConf through the RA to the mock upstream ----------
@@ -157,6 +233,7 @@ def main(t):
     same = os.path.exists(r.certout) and open(r.certout).read().split("-----")[2] == \
         open(rsp1).read().split("-----")[2]
     t.ok(same, "the device got the upstream's certificate", repr(r))
+    first_cert = r.certout
     t.eq(gw.scalar("SELECT status FROM certificates WHERE device_serial = 'ACME-0001'"),
          "active", "certificate row stored and active after certConf")
     t.eq(gw.scalar("SELECT state FROM transactions WHERE device_serial = 'ACME-0001'"),
@@ -243,6 +320,19 @@ def main(t):
          "confirmed", "slow upstream: transaction confirmed")
     mock.stop()
 
+    # ---- 4a. PBMAC towards the upstream (mock with -srv_secret) ---------
+    held["mac"].close()
+    mock = Mock(work, up, device_cert(work, gw, up, 2), mac_port,
+                secret="ra-upstream-shared-secret")
+    r = gw.cmp(2, path=path("ra-mac"))
+    t.ok(r.rc == 0 and r.has("received PKICONF"),
+         "PBMAC-protected exchange with the upstream (mock -srv_secret): ir/certConf",
+         r.out + "\n--- RA log:\n" + gw.log_tail(20) + "\n--- mock log:\n" +
+         open(mock.log, errors="replace").read()[-1500:])
+    t.eq(gw.scalar("SELECT state FROM transactions WHERE device_serial = 'ACME-0002' "
+                   "AND alias = 'ra-mac'"), "confirmed", "PBMAC upstream: transaction confirmed")
+    mock.stop()
+
     # ---- 4b. a pending request whose node died is closed by the sweep ---
     gw.psql("INSERT INTO transactions(tid, alias, body_type, state, sender_fp, server_nonce, "
             "cert_req_id, fwd_deadline) VALUES ('\\xdead', 'ra', 'ir', 'pending', "
@@ -270,17 +360,114 @@ def main(t):
          "confirmed/active", "CA side: the RA's certConf confirmed it too")
     t.eq(gwb.scalar("SELECT state FROM serials WHERE serial = 'ACME-0005'"), "enrolled",
          "CA side: serial enrolled")
-    # an RA-mode alias never issues locally what it cannot forward
-    r = gw.cmp(5, cmd="kur", path=path("ra-b"), cert=r.certout, key=gw.dev(5, "new", "key"),
-               newkey=gw.dev(6, "new", "key"), extracerts=None, subject=None)
-    t.ok(r.rc != 0 and r.has("badRequest") and r.has("not forwarded"),
-         "kur on an RA alias: refused (not forwarded yet), nothing issued locally", r.out)
+    cert5 = r.certout
+
+    # ---- 5b. kur through the RA (reprotect) -----------------------------
+    k5 = newkey(work, "kur5")
+    r = gw.cmp(5, cmd="kur", path=path("ra-b"), cert=cert5, key=gw.dev(5, "new", "key"),
+               newkey=k5, extracerts=None, subject=None)
+    t.ok(r.rc == 0 and r.has("received PKICONF"), "kur through the RA (reprotect): kup, certConf",
+         repr(r) + "\n--- RA log:\n" + gw.log_tail(30) + "\n--- CA log:\n" + gwb.log_tail(30))
+    t.ok(os.path.exists(r.certout) and pub_of(r.certout) == pub_of(k5, cert=False),
+         "kur (reprotect): the new certificate carries the new key")
+    chain = "SELECT string_agg(status, ',' ORDER BY id) FROM certificates " \
+            "WHERE device_serial = '%s'"
+    t.eq(gw.scalar(chain % "ACME-0005"), "superseded,active",
+         "kur (reprotect): RA side, old superseded, new active after certConf")
+    t.eq(gwb.scalar(chain % "ACME-0005"), "superseded,active",
+         "kur (reprotect): CA side too (the RA forwarded the certConf)")
+    t.eq(gw.scalar("SELECT serial_hex FROM certificates WHERE device_serial = 'ACME-0005' "
+                   "AND status = 'active'"),
+         gwb.scalar("SELECT serial_hex FROM certificates WHERE device_serial = 'ACME-0005' "
+                    "AND status = 'active'"), "kur (reprotect): same new certificate on both sides")
+    cert5b = r.certout
+    # the superseded certificate can no longer renew: refused by the RA
+    r = gw.cmp(5, cmd="kur", path=path("ra-b"), cert=cert5, key=gw.dev(5, "new", "key"),
+               newkey=newkey(work, "kur5x"), extracerts=None, subject=None)
+    t.ok(r.rc != 0 and r.has("notAuthorized") and r.has("superseded"),
+         "kur with the superseded certificate: notAuthorized", r.out)
+    # a certificate obtained through another alias is not renewed here
+    r = gw.cmp(1, cmd="kur", path=path("ra-b"), cert=first_cert, key=gw.dev(1, "new", "key"),
+               newkey=newkey(work, "kur1"), extracerts=None, subject=None)
+    t.ok(r.rc != 0 and r.has("signerNotTrusted") and r.has("not obtained through this RA alias"),
+         "kur with a certificate of another alias: signerNotTrusted", r.out)
+
+    # ---- 5c. rr through the RA (reprotect) ------------------------------
+    r = rr(gw, 5, path("ra-b"), cert5b, cert5b, k5, reason=1)
+    t.ok(r.rc == 0 and r.has("received RP"), "rr through the RA (reprotect): rp accepted",
+         r.out + "\n--- RA log:\n" + gw.log_tail(20))
+    t.eq(gw.scalar(chain % "ACME-0005"), "superseded,revoked", "rr (reprotect): RA side revoked")
+    t.eq(gwb.scalar(chain % "ACME-0005"), "superseded,revoked", "rr (reprotect): CA side revoked")
+    t.eq(gwb.scalar("SELECT revocation_reason FROM certificates WHERE device_serial = 'ACME-0005' "
+                    "AND status = 'revoked'"), "1", "rr (reprotect): reason keyCompromise upstream")
+    r = rr(gw, 5, path("ra-b"), cert5b, cert5b, k5)
+    t.ok(r.rc != 0 and r.has("certRevoked"), "repeated rr: certRevoked", r.out)
+    r = gw.cmp(5, cmd="kur", path=path("ra-b"), cert=cert5b, key=k5,
+               newkey=newkey(work, "kur5y"), extracerts=None, subject=None)
+    t.ok(r.rc != 0 and r.has("certRevoked"), "kur with the revoked certificate: certRevoked", r.out)
+    # p10cr stays refused on an RA alias, and nothing is issued locally
+    r = gw.cmp(5, cmd="p10cr", path=path("ra-b"), cert=cert5b, key=k5,
+               newkey=newkey(work, "p10"), extracerts=None, subject="/CN=ACME-0005",
+               extra=["-csr", make_csr(work, k5)])
+    t.ok(r.rc != 0 and r.has("badRequest") and r.has("p10cr is not forwarded"),
+         "p10cr on an RA alias: badRequest", r.out)
+
+    # ---- 6. nested style: device -> RA -> gateway C ---------------------
+    r = gw.cmp(7, path=path("ra-n"))
+    t.ok(r.rc == 0 and r.has("received PKICONF"), "nested: ir/certConf through the RA",
+         repr(r) + "\n--- RA log:\n" + gw.log_tail(30) + "\n--- CA log:\n" + gwc.log_tail(30))
+    t.eq(gwc.scalar("SELECT encode(sender_cert, 'hex') FROM transactions "
+                    "WHERE device_serial = 'ACME-0007' AND body_type = 'ir'"), der_hex(gw.dev(7)),
+         "nested: the CA saw the device's own ir (signed with its vendor certificate)")
+    t.eq(gw.scalar(chain % "ACME-0007"), "active", "nested: RA side active after certConf")
+    t.eq(gwc.scalar(chain % "ACME-0007"), "active",
+         "nested: CA side active (the device's certConf reached it)")
+    t.eq(gw.scalar("SELECT serial_hex FROM certificates WHERE device_serial = 'ACME-0007'"),
+         gwc.scalar("SELECT serial_hex FROM certificates WHERE device_serial = 'ACME-0007'"),
+         "nested: same certificate on both sides")
+    cert7 = r.certout
+    k7 = newkey(work, "kur7")
+    r = gw.cmp(7, cmd="kur", path=path("ra-n"), cert=cert7, key=gw.dev(7, "new", "key"),
+               newkey=k7, extracerts=None, subject=None)
+    t.ok(r.rc == 0 and r.has("received PKICONF"), "nested: kur/certConf through the RA",
+         repr(r) + "\n--- RA log:\n" + gw.log_tail(30) + "\n--- CA log:\n" + gwc.log_tail(30))
+    t.eq(gwc.scalar("SELECT encode(sender_cert, 'hex') FROM transactions "
+                    "WHERE device_serial = 'ACME-0007' AND body_type = 'kur'"), der_hex(cert7),
+         "nested: the CA saw the device's own kur (signed with its operator certificate)")
+    t.eq(gw.scalar(chain % "ACME-0007"), "superseded,active", "nested kur: RA side")
+    t.eq(gwc.scalar(chain % "ACME-0007"), "superseded,active", "nested kur: CA side")
+    cert7b = r.certout
+    r = rr(gw, 7, path("ra-n"), cert7b, cert7b, k7, reason=4)
+    t.ok(r.rc == 0 and r.has("received RP"), "nested: rr through the RA",
+         r.out + "\n--- RA log:\n" + gw.log_tail(20) + "\n--- CA log:\n" + gwc.log_tail(20))
+    t.eq(gw.scalar(chain % "ACME-0007"), "superseded,revoked", "nested rr: RA side revoked")
+    t.eq(gwc.scalar(chain % "ACME-0007"), "superseded,revoked", "nested rr: CA side revoked")
+    # an RA certificate gateway C does not authorize: refused there, relayed
+    r = gw.cmp(6, path=path("ra-n-bad"))
+    t.ok(r.rc != 0 and r.has("signerNotTrusted"),
+         "nested by an unauthorized RA: the CA's signerNotTrusted relayed", r.out)
+    t.eq(gwc.scalar("SELECT count(*) FROM certificates WHERE device_serial = 'ACME-0006'"), "0",
+         "unauthorized RA: nothing issued by the CA")
+    t.eq(gw.scalar("SELECT state FROM transactions t WHERE device_serial = 'ACME-0006' "
+                   "AND alias = 'ra-n-bad'"), "closed", "unauthorized RA: RA transaction closed")
+    # implicitConfirm asked by the device reaches the CA unchanged; granted
+    # there, granted here (device 6, refused above, not bound to its key)
+    r = gw.cmp(6, path=path("ra-n"), confirm="implicit")
+    t.ok(r.rc == 0 and not r.has("sending CERTCONF"),
+         "nested: implicitConfirm granted by the CA, no certConf", r.out)
+    t.eq(gw.scalar("SELECT t.state || '/' || c.status FROM transactions t JOIN certificates c "
+                   "ON c.id = t.cert_id WHERE t.device_serial = 'ACME-0006' AND t.alias = 'ra-n'"),
+         "confirmed/active", "nested implicitConfirm: RA side confirmed and active")
+    t.eq(gwc.scalar("SELECT t.state || '/' || c.status FROM transactions t JOIN certificates c "
+                    "ON c.id = t.cert_id WHERE t.device_serial = 'ACME-0006'"),
+         "confirmed/active", "nested implicitConfirm: CA side confirmed and active")
 
     n = int(os.environ.get("CMPGW_RA_BENCH", "0"))
     if n:
         overhead(t, gw, gwb, path("ra-b"), n)
     gw.stop()
     gwb.stop()
+    gwc.stop()
 
 
 def overhead(t, gw, gwb, ra_path, n):
