@@ -235,14 +235,59 @@ void ra_downstream_kur(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
 	ra_renew_start(req, crm, NULL);
 }
 
-/* RFC 9483 5.2.2.1: the outer message is protected by an authorized RA;
- * its single inner message is processed as a request of its own. */
+/* RFC 9483 5.2.2.1/5.2.2.2: the outer message is protected by an
+ * authorized RA; each inner message is processed, and authorized, as a
+ * request of its own, and the answers go back in one nested message, in
+ * the order of the requests. */
+#define RA_NESTED_MAX 16
+
+struct ra_nested {
+	int n, pending; /* pending: answers still missing, +1 while dispatching */
+	bool failed;    /* an inner answer could not be built */
+	CMPGW_MSG *out[];
+};
+
+static void nested_free(struct ra_nested *b)
+{
+	for (int i = 0; b && i < b->n; i++)
+		CMPGW_MSG_free(b->out[i]);
+	free(b);
+}
+
+/* One answer fewer to wait for; the last one answers parent. */
+static void nested_step(struct ra_req *parent)
+{
+	struct ra_nested *b = parent->batch;
+	CMPGW_MSG *rsp = NULL;
+
+	if (--b->pending > 0)
+		return;
+	parent->batch = NULL;
+	if (!b->failed &&
+	    (rsp = cmp_build_response(parent->msg, parent->cfg->cmp_cert, CMP_BODY_NESTED))) {
+		for (int i = 0; i < b->n && rsp; i++) {
+			if (!sk_CMPGW_MSG_push(rsp->body->value.nested, b->out[i])) {
+				CMPGW_MSG_free(rsp);
+				rsp = NULL;
+				break;
+			}
+			b->out[i] = NULL;
+		}
+	}
+	nested_free(b);
+	if (!rsp) {
+		ERR_clear_error();
+		ra_req_fail(parent, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		return;
+	}
+	ra_req_answer(parent, rsp);
+}
+
 void ra_nested_handle(struct ra_req *req)
 {
 	STACK_OF(CMPGW_MSG) *inner = req->msg->body->value.nested;
-	unsigned char *der = NULL;
 	const char *why = NULL;
-	int bit, len;
+	int bit, n = sk_CMPGW_MSG_num(inner);
 
 	if (req->parent) {
 		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "nested inside nested is not supported");
@@ -258,38 +303,47 @@ void ra_nested_handle(struct ra_req *req)
 		audit(req, "auth_failed", why);
 		goto fail;
 	}
-	if (sk_CMPGW_MSG_num(inner) != 1) {
-		why = "exactly one inner message is supported in nested";
+	if (n < 1 || n > RA_NESTED_MAX) {
+		why = "nested must hold 1 to 16 inner messages";
 		bit = CMP_FAIL_BAD_REQUEST;
 		goto fail;
 	}
-	/* The inner message's protection covers its own DER (RFC 4210
-	 * 5.1.3): our codec re-encodes a DER input unchanged. */
-	if ((len = i2d_CMPGW_MSG(sk_CMPGW_MSG_value(inner, 0), &der)) <= 0) {
-		why = "inner message cannot be encoded";
-		bit = CMP_FAIL_BAD_DATA_FORMAT;
+	if (!(req->batch = calloc(1, sizeof(*req->batch) + (size_t)n * sizeof(CMPGW_MSG *)))) {
+		why = "service temporarily unavailable";
+		bit = CMP_FAIL_SYSTEM_UNAVAIL;
 		goto fail;
 	}
-	log_debug(&req->log, "nested from downstream RA: processing the inner message");
-	ra_req_dispatch_child(req, der, (size_t)len);
+	req->batch->n = n;
+	req->batch->pending = n + 1;
+	log_debug(&req->log, "nested from downstream RA: %d inner message(s)", n);
+	for (int i = 0; i < n; i++) {
+		/* The inner message's protection covers its own DER (RFC 4210
+		 * 5.1.3): our codec re-encodes a DER input unchanged. */
+		unsigned char *der = NULL;
+		int len = i2d_CMPGW_MSG(sk_CMPGW_MSG_value(inner, i), &der);
+		if (len <= 0) {
+			ERR_clear_error();
+			ra_nested_inner_done(req, i, NULL, 0);
+			continue;
+		}
+		ra_req_dispatch_child(req, i, der, (size_t)len);
+	}
+	nested_step(req);
 	return;
 fail:
 	ra_req_fail(req, bit, why);
 }
 
-void ra_nested_inner_done(struct ra_req *parent, const unsigned char *der, size_t len)
+void ra_nested_inner_done(struct ra_req *parent, int idx, const unsigned char *der, size_t len)
 {
+	struct ra_nested *b = parent->batch;
 	const unsigned char *p = der;
-	CMPGW_MSG *in = der ? d2i_CMPGW_MSG(NULL, &p, (long)len) : NULL;
-	CMPGW_MSG *rsp =
-		in ? cmp_build_response(parent->msg, parent->cfg->cmp_cert, CMP_BODY_NESTED) : NULL;
 
-	if (!rsp || !sk_CMPGW_MSG_push(rsp->body->value.nested, in)) {
+	if (idx < 0 || idx >= b->n || b->out[idx]) {
+		b->failed = true;
+	} else if (!der || !(b->out[idx] = d2i_CMPGW_MSG(NULL, &p, (long)len))) {
 		ERR_clear_error();
-		CMPGW_MSG_free(in);
-		CMPGW_MSG_free(rsp);
-		ra_req_fail(parent, CMP_FAIL_SYSTEM_FAILURE, "internal error");
-		return;
+		b->failed = true;
 	}
-	ra_req_answer(parent, rsp);
+	nested_step(parent);
 }

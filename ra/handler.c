@@ -76,11 +76,11 @@ static void send_msg(struct ra_req *req, CMPGW_MSG *rsp)
 	    cmp_build_der(rsp, &der, &len) != 0) {
 		log_openssl(&req->log, LOG_ERROR, "building the response failed");
 		if (req->parent)
-			ra_nested_inner_done(req->parent, NULL, 0);
+			ra_nested_inner_done(req->parent, req->child_idx, NULL, 0);
 		else
 			http_reply(req->http, 500, NULL, NULL, 0);
 	} else if (req->parent) { /* inner answer of a nested request */
-		ra_nested_inner_done(req->parent, der, len);
+		ra_nested_inner_done(req->parent, req->child_idx, der, len);
 	} else {
 		http_reply(req->http, 200, CMP_CONTENT_TYPE, der, len);
 	}
@@ -260,15 +260,16 @@ static void dispatch_cmp(struct ra_req *req)
 	ra_req_fail(req, CMP_FAIL_BAD_REQUEST, text);
 }
 
-void ra_req_dispatch_child(struct ra_req *parent, unsigned char *der, size_t len)
+void ra_req_dispatch_child(struct ra_req *parent, int idx, unsigned char *der, size_t len)
 {
 	struct ra_req *req = calloc(1, sizeof(*req));
 
 	if (!req) {
 		OPENSSL_free(der);
-		ra_req_fail(parent, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		ra_nested_inner_done(parent, idx, NULL, 0);
 		return;
 	}
+	req->child_idx = idx;
 	req->rw = parent->rw;
 	req->cfg = parent->cfg;
 	req->alias = parent->alias;

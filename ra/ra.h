@@ -22,6 +22,7 @@
 
 struct store_pool;
 struct ra_fwd;
+struct ra_nested;
 
 struct ra_worker {
 	struct worker *w;
@@ -72,6 +73,8 @@ struct ra_req {
 	/* inner message of a nested request: the answer goes to parent (the
 	 * "answer sink") instead of HTTP; der then points to der_owned */
 	struct ra_req *parent;
+	int child_idx;            /* its position in the parent's nested body */
+	struct ra_nested *batch;  /* a nested request: its inner answers so far */
 	unsigned char *der_owned;
 };
 
@@ -129,12 +132,13 @@ bool ra_downstream_authorized(struct ra_req *req);
 /* kur of an authorized RA for the device certificate it puts in extraCerts
  * (after its own), named by oldCertID; continues in ra_renew_start. */
 void ra_downstream_kur(struct ra_req *req, const CMPGW_CERTREQMSG *crm);
-/* The protected DER answer of an inner request of parent (NULL: building
- * it failed); answers parent. der is borrowed. */
-void ra_nested_inner_done(struct ra_req *parent, const unsigned char *der, size_t len);
-/* Process an inner PKIMessage (der consumed) of parent as a request of its
- * own; its answer reaches ra_nested_inner_done(parent, ...). */
-void ra_req_dispatch_child(struct ra_req *parent, unsigned char *der, size_t len);
+/* The protected DER answer of inner request idx of parent (NULL: building
+ * it failed); once every inner request answered, answers parent with a
+ * nested message of the answers in order. der is borrowed. */
+void ra_nested_inner_done(struct ra_req *parent, int idx, const unsigned char *der, size_t len);
+/* Process inner PKIMessage idx (der consumed) of parent as a request of
+ * its own; its answer reaches ra_nested_inner_done(parent, idx, ...). */
+void ra_req_dispatch_child(struct ra_req *parent, int idx, unsigned char *der, size_t len);
 
 /* Renewal with an operator certificate this CA issued (ra/renew.c).
  * crm is NULL for p10cr (then pub is the CSR key, consumed). */

@@ -33,7 +33,7 @@
 
 struct args {
 	const char *cmd, *cert, *key, *newkey, *out, *subject, *tid, *csr;
-	const char *in[4]; /* nested: the inner messages */
+	const char *in[20]; /* nested: the inner messages */
 	int nin;
 	const char *extra[8];
 	int nextra, pvno;
@@ -354,7 +354,7 @@ int main(int argc, char **argv)
 			a.subject = v, i++;
 		else if (strcmp(o, "--csr") == 0)
 			a.csr = v, i++;
-		else if (strcmp(o, "--in") == 0 && a.nin < 4)
+		else if (strcmp(o, "--in") == 0 && a.nin < 20)
 			a.in[a.nin++] = v, i++;
 		else if (strcmp(o, "--tid") == 0)
 			a.tid = v, i++;

@@ -141,7 +141,7 @@ def main(t):
         cfg["aliases"].append(cn)
 
     pg = Pg()
-    gw = Gateway(t, pg, devices=6, name="downstream_ra", patch=patch)
+    gw = Gateway(t, pg, devices=7, name="downstream_ra", patch=patch)
     check_config(t, gw)
     gw.start()
     keys = {n: new_key(os.path.join(gw.tmp, n + ".key")) for n in ("a", "b", "c", "d", "e", "f", "g")}
@@ -235,14 +235,35 @@ def main(t):
     t.ok(gw.scalar("SELECT encode(key_fp, 'hex') FROM serials WHERE serial = 'ACME-0003'")
          is not None, "nested: serial bound to the device's vendor key as in a direct ir")
 
-    # two inner messages: only one is supported
+    # a batch (RFC 9483 5.2.2.2): each inner message processed and answered
+    # on its own, the answers in the order of the requests - a fresh ir of
+    # device 6, then the replayed ir above (transactionIdInUse)
+    inner6 = crafted(t, gw, "inner-ir6", "ir", "--cert", gw.dev(6), "--key",
+                     gw.dev(6, ext="key"), "--newkey", keys["g"], "--extracerts",
+                     gw.path("vendor", "vendor-ca.crt"), "--tid", "66" * 16)
     two = crafted(t, gw, "nested-two", "nested", "--cert", ras["ra1"][0], "--key", ras["ra1"][1],
-                  "--in", inner, "--in", inner)
+                  "--in", inner6, "--in", inner)
     with open(two, "rb") as f:
         status, _, body = gw.post(f.read())
+    with open(ans, "wb") as f:
+        f.write(body)
+    lines = show(ans).splitlines()
+    t.ok(len(lines) == 3 and lines[0].startswith("body=nested"),
+         "nested with two inner messages: nested answer with two", lines)
+    t.ok(len(lines) == 3 and lines[1].startswith("inner: body=ip tid=" + "66" * 16)
+         and " status=0 " in lines[1], "batch: first answer is the ip of device 6", lines)
+    t.ok(len(lines) == 3 and lines[2].startswith("inner: body=error tid=00112233445566778899aabb")
+         and "failinfo=21" in lines[2], "batch: second answer is transactionIdInUse", lines)
+    t.eq(gw.scalar("SELECT state FROM transactions WHERE tid = '\\x" + "66" * 16 + "'"),
+         "issued", "batch: device 6's transaction stored like a direct ir")
+    # more than 16 inner messages: refused as a whole
+    many = crafted(t, gw, "nested-many", "nested", "--cert", ras["ra1"][0], "--key",
+                   ras["ra1"][1], *(["--in", inner] * 17))
+    with open(many, "rb") as f:
+        status, _, body = gw.post(f.read())
     m = CmpMsg(body)
-    t.ok("badRequest" in m.failnames and any("exactly one inner" in x for x in m.texts),
-         "nested with two inner messages: badRequest", m.describe())
+    t.ok("badRequest" in m.failnames and any("1 to 16 inner" in x for x in m.texts),
+         "nested with 17 inner messages: badRequest", m.describe())
 
     before = gw.counts()
     inner2 = crafted(t, gw, "inner-ir2", "ir", "--cert", gw.dev(4), "--key",
