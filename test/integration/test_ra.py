@@ -464,14 +464,15 @@ def main(t):
 
     n = int(os.environ.get("CMPGW_RA_BENCH", "0"))
     if n:
-        overhead(t, gw, gwb, path("ra-b"), n)
+        overhead(t, gw, gwb, path, n)
     gw.stop()
     gwb.stop()
     gwc.stop()
 
 
-def overhead(t, gw, gwb, ra_path, n):
-    """Diagnostic only: ir+certConf latency direct to B vs through the RA."""
+def overhead(t, gw, gwb, path, n):
+    """Diagnostic only: ir+certConf latency direct to B vs through the
+    RA in reprotect (nested) style."""
     def series(g, p):
         out = []
         for _ in range(n):
@@ -482,8 +483,10 @@ def overhead(t, gw, gwb, ra_path, n):
         out.sort()
         return out
     direct = series(gwb, ".well-known/cmp/p/3gpp")
-    via = series(gw, ra_path)
-    for name, s in (("direct to CA", direct), ("through RA", via)):
+    via = series(gw, path("ra-b"))
+    nested = series(gw, path("ra-n"))
+    for name, s in (("direct to CA", direct), ("through RA, reprotect", via),
+                    ("through RA, nested", nested)):
         t.diag("%s: n=%d median %.1f ms p90 %.1f ms" % (name, n, 1000 * s[n // 2],
                                                       1000 * s[int(n * 0.9)]))
 
