@@ -4,11 +4,13 @@
  * (PKIXCRMF, IMPLICIT TAGS). A tagged CHOICE (Name, Time, GeneralName,
  * EncryptedKey, POPOPrivKey) is always explicitly tagged (X.680 31.2.7).
  */
+#include <limits.h>
 #include <stddef.h>
 
 #include <openssl/asn1t.h>
 
 #include "cmp/asn1.h"
+#include "cmp/certcache.h"
 
 /* The template tables read best one field per line; keep clang-format out. */
 /* clang-format off */
@@ -273,6 +275,21 @@ ASN1_SEQUENCE(CMPGW_MSG) = {
 IMPLEMENT_ASN1_FUNCTIONS(CMPGW_MSG)
 IMPLEMENT_ASN1_DUP_FUNCTION(CMPGW_MSG)
 
+/* PKIMessage with extraCerts left as raw elements, for cmp_asn1_msg_decode */
+typedef struct cmpgw_msg_rawcerts_st {
+	CMPGW_HDR *header;
+	CMPGW_BODY *body;
+	ASN1_BIT_STRING *protection;
+	STACK_OF(ASN1_TYPE) *extraCerts;
+} CMPGW_MSG_RAWCERTS;
+
+ASN1_SEQUENCE(CMPGW_MSG_RAWCERTS) = {
+	ASN1_SIMPLE(CMPGW_MSG_RAWCERTS, header, CMPGW_HDR),
+	ASN1_SIMPLE(CMPGW_MSG_RAWCERTS, body, CMPGW_BODY),
+	ASN1_EXP_OPT(CMPGW_MSG_RAWCERTS, protection, ASN1_BIT_STRING, 0),
+	ASN1_EXP_SEQUENCE_OF_OPT(CMPGW_MSG_RAWCERTS, extraCerts, ASN1_ANY, 1),
+} static_ASN1_SEQUENCE_END(CMPGW_MSG_RAWCERTS)
+
 /* ProtectedPart ::= SEQUENCE { header PKIHeader, body PKIBody } */
 ASN1_SEQUENCE(CMPGW_PROTPART) = {
 	ASN1_SIMPLE(CMPGW_PROTPART, header, CMPGW_HDR),
@@ -301,4 +318,63 @@ const char *cmp_asn1_body_name(int type)
 	if (type < 0 || type > CMP_BODY_MAX)
 		return "unknown";
 	return body_names[type];
+}
+
+/* One extraCerts element: a certificate of the cache (or freshly decoded
+ * when it already occurs in certs: distinct elements stay distinct objects,
+ * as d2i_CMPGW_MSG makes them). */
+static X509 *extracert(struct cmp_certcache *cache, const ASN1_TYPE *t, STACK_OF(X509) *certs)
+{
+	const unsigned char *der;
+	size_t len;
+	X509 *x;
+
+	/* a Certificate is a SEQUENCE; ANY keeps a constructed element whole */
+	if (t->type != V_ASN1_SEQUENCE || t->value.sequence->length <= 0)
+		return NULL;
+	der = t->value.sequence->data;
+	len = (size_t)t->value.sequence->length;
+	if (!(x = cmp_certcache_get1(cache, der, len)) || sk_X509_find(certs, x) < 0)
+		return x;
+	X509_free(x);
+	return cmp_certcache_get1(NULL, der, len);
+}
+
+CMPGW_MSG *cmp_asn1_msg_decode(const unsigned char *der, size_t len, struct cmp_certcache *cache)
+{
+	const unsigned char *p = der;
+	CMPGW_MSG_RAWCERTS *raw = NULL;
+	CMPGW_MSG *m = NULL;
+
+	if (len == 0 || len > LONG_MAX)
+		return NULL;
+	raw = (CMPGW_MSG_RAWCERTS *)ASN1_item_d2i(NULL, &p, (long)len,
+						  ASN1_ITEM_rptr(CMPGW_MSG_RAWCERTS));
+	if (!raw || p != der + len || !(m = OPENSSL_zalloc(sizeof(*m))))
+		goto err;
+	/* CMPGW_MSG is a plain SEQUENCE: zeroed memory is a valid empty one */
+	m->header = raw->header;
+	m->body = raw->body;
+	m->protection = raw->protection;
+	raw->header = NULL;
+	raw->body = NULL;
+	raw->protection = NULL;
+	if (raw->extraCerts) {
+		int n = sk_ASN1_TYPE_num(raw->extraCerts);
+		if (!(m->extraCerts = sk_X509_new_reserve(NULL, n)))
+			goto err;
+		for (int i = 0; i < n; i++) {
+			X509 *x = extracert(cache, sk_ASN1_TYPE_value(raw->extraCerts, i),
+					    m->extraCerts);
+			if (!x)
+				goto err;
+			(void)sk_X509_push(m->extraCerts, x); /* reserved: cannot fail */
+		}
+	}
+	ASN1_item_free((ASN1_VALUE *)raw, ASN1_ITEM_rptr(CMPGW_MSG_RAWCERTS));
+	return m;
+err:
+	ASN1_item_free((ASN1_VALUE *)raw, ASN1_ITEM_rptr(CMPGW_MSG_RAWCERTS));
+	CMPGW_MSG_free(m);
+	return NULL;
 }

@@ -371,6 +371,17 @@ DECLARE_ASN1_FUNCTIONS(CMPGW_PBMPARAM)
 DECLARE_ASN1_DUP_FUNCTION(CMPGW_MSG)
 DECLARE_ASN1_DUP_FUNCTION(CMPGW_CERTTEMPLATE)
 
+struct cmp_certcache;
+
+/*
+ * Decode exactly der[0..len) as a PKIMessage: the same message as
+ * d2i_CMPGW_MSG (and NULL for the same inputs, trailing bytes included),
+ * except that each extraCerts certificate comes from cache (cmp/certcache.h:
+ * shared, up-ref'd, not to be modified). cache NULL: decoded as usual.
+ * Returns a new message or NULL. Thread: the cache owner's.
+ */
+CMPGW_MSG *cmp_asn1_msg_decode(const unsigned char *der, size_t len, struct cmp_certcache *cache);
+
 /* Name of a body type for logs ("ir", "certConf", ...); "unknown" if out of range. */
 const char *cmp_asn1_body_name(int type);
 

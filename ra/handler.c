@@ -226,14 +226,13 @@ static const struct {
 static void dispatch_cmp(struct ra_req *req)
 {
 	const char *why = NULL;
-	const unsigned char *p = req->der;
 	int bit;
 
-	req->msg = d2i_CMPGW_MSG(NULL, &p, (long)req->len);
-	if (!req->msg || p != req->der + req->len) {
+	/* extraCerts that repeat (vendor CA, the device certificate again in
+	 * certConf) are parsed once per worker: cmp/certcache.h */
+	req->msg = cmp_asn1_msg_decode(req->der, req->len, req->rw->certs);
+	if (!req->msg) {
 		ERR_clear_error();
-		CMPGW_MSG_free(req->msg);
-		req->msg = NULL;
 		ra_req_fail(req, CMP_FAIL_BAD_DATA_FORMAT, "request is not a DER PKIMessage");
 		return;
 	}

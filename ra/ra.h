@@ -22,6 +22,7 @@
 
 struct store_pool;
 struct ra_fwd;
+struct cmp_certcache;
 struct ra_nested;
 
 struct ra_worker {
@@ -32,6 +33,7 @@ struct ra_worker {
 	struct event *sweep_ev;     /* confirm-deadline sweep (worker 0) */
 	struct ra_crl *crl;         /* CRL publication (ra/crl.h) */
 	struct ra_fwd *fwd;         /* RA mode: upstream exchanges in flight (ra/fwd.c) */
+	struct cmp_certcache *certs; /* decoded extraCerts by DER (cmp/certcache.h) */
 	bool reload_busy;
 };
 

@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "cmp/certcache.h"
 #include "ra/crl.h"
 #include "ra/fwd.h"
 #include "store/db.h"
@@ -122,6 +123,8 @@ int ra_worker_init(struct worker *w)
 	}
 	if (!(rw->crl = ra_crl_new(rw, w->id == 0)))
 		return RC_NOMEM;
+	if (!(rw->certs = cmp_certcache_new()))
+		return RC_NOMEM;
 	return 0;
 }
 
@@ -140,6 +143,7 @@ void ra_worker_fini(struct worker *w)
 	ra_fwd_fini(rw);
 	ra_crl_free(rw->crl); /* after the pool: its callbacks have run */
 	ra_trust_free(rw->trust);
+	cmp_certcache_free(rw->certs); /* after the pool: no request is left */
 	free(rw);
 	w->app = NULL;
 }
