@@ -11,6 +11,7 @@
 
 #include "cmp/asn1.h"
 #include "cmp/certcache.h"
+#include "cmp/pubkey.h"
 
 /* The template tables read best one field per line; keep clang-format out. */
 /* clang-format off */
@@ -70,7 +71,7 @@ ASN1_SEQUENCE(CMPGW_CERTTEMPLATE) = {
 	ASN1_EXP_OPT(CMPGW_CERTTEMPLATE, issuer, X509_NAME, 3),
 	ASN1_IMP_OPT(CMPGW_CERTTEMPLATE, validity, CMPGW_OPTVALIDITY, 4),
 	ASN1_EXP_OPT(CMPGW_CERTTEMPLATE, subject, X509_NAME, 5),
-	ASN1_IMP_OPT(CMPGW_CERTTEMPLATE, publicKey, X509_PUBKEY, 6),
+	ASN1_IMP_OPT(CMPGW_CERTTEMPLATE, publicKey, CMPGW_PUBKEY, 6), /* X509_PUBKEY, cmp/pubkey.h */
 	ASN1_IMP_OPT(CMPGW_CERTTEMPLATE, issuerUID, ASN1_BIT_STRING, 7),
 	ASN1_IMP_OPT(CMPGW_CERTTEMPLATE, subjectUID, ASN1_BIT_STRING, 8),
 	ASN1_IMP_SEQUENCE_OF_OPT(CMPGW_CERTTEMPLATE, extensions, X509_EXTENSION, 9),
