@@ -236,7 +236,7 @@ int store_serial_import(struct store_conn *c, int64_t vendor_id, FILE *in, const
 	if ((rc = vendor_lock(c, vid, im)) != RC_OK ||
 	    (rc = exec_vid(c, lock_sql, vid, NULL, im)) != RC_OK ||
 	    (rc = store_conn_cmd(c, "SET LOCAL work_mem = '64MB'", errbuf, errlen)) != RC_OK ||
-	    (rc = store_conn_cmd(c, "CREATE TEMP TABLE cmpgw_serial_import (serial text) "
+	    (rc = store_conn_cmd(c, "CREATE TEMP TABLE cmpgw_serial_import (serial text COLLATE \"C\") "
 				 "ON COMMIT DROP", errbuf, errlen)) != RC_OK)
 		goto rollback;
 	r = PQexec(im->pg, "COPY cmpgw_serial_import (serial) FROM STDIN");

@@ -122,6 +122,39 @@ static void test_serial_bulk(struct store_conn *c, int64_t vid)
 	printf("# bulk import: %ld rows in %.2f s (%.0f rows/s)\n", rows, s, (double)rows / s);
 }
 
+/* Migration 008 replaced the foreign key serials -> vendors by statement
+ * triggers: the same refusals and the same cascade. */
+static void test_serial_vendor_integrity(struct store_conn *c)
+{
+	char v[64], sql[160];
+	int64_t vid = 0;
+	long ins, upd;
+	char err[256];
+
+	is_int(store_vendor_add(c, "gone", NULL, true, &vid), RC_OK, "serial: second vendor");
+	is_int(import_str(c, vid, "G1\nG2\n", "allowed", &ins, &upd, err, sizeof(err)), RC_OK,
+	       "serial: import for the second vendor");
+	q1(c, "SELECT count(*) FROM serials WHERE vendor_id = 999999", NULL, v);
+	ok(strcmp(v, "0") == 0, "serial: no rows for a vendor that does not exist");
+	is_int(store_db_exec(c, "INSERT INTO serials (vendor_id, serial) VALUES (999999, 'X')", 0,
+			     NULL, NULL, NULL, false, NULL, NULL),
+	       RC_DB, "serial: a row naming no vendor is refused");
+	snprintf(sql, sizeof(sql), "UPDATE serials SET vendor_id = 999999 WHERE vendor_id = %lld",
+		 (long long)vid);
+	is_int(store_db_exec(c, sql, 0, NULL, NULL, NULL, false, NULL, NULL), RC_DB,
+	       "serial: a serial cannot move to another vendor id");
+	snprintf(sql, sizeof(sql), "UPDATE vendors SET id = 999999 WHERE id = %lld",
+		 (long long)vid);
+	is_int(store_db_exec(c, sql, 0, NULL, NULL, NULL, false, NULL, NULL), RC_DB,
+	       "serial: a vendor id cannot change");
+	snprintf(sql, sizeof(sql), "DELETE FROM vendors WHERE id = %lld", (long long)vid);
+	is_int(store_db_exec(c, sql, 0, NULL, NULL, NULL, false, NULL, NULL), RC_OK,
+	       "serial: vendor deleted");
+	ok(strcmp(q1(c, "SELECT count(*) FROM serials WHERE serial IN ('G1', 'G2')", NULL, v),
+		  "0") == 0,
+	   "serial: deleting a vendor deletes its serials");
+}
+
 int main(void)
 {
 	struct fixture f;
@@ -133,6 +166,7 @@ int main(void)
 	test_serial_basic(f.c, vid);
 	test_serial_bad(f.c, vid);
 	test_serial_bulk(f.c, vid);
+	test_serial_vendor_integrity(f.c);
 	fixture_stop(&f);
 	return tap_done();
 }
