@@ -18,6 +18,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <openssl/err.h>
@@ -40,6 +41,9 @@ struct ra_fwd {
 	struct ra_req *req;	       /* until answered */
 	struct httpc_call *call;
 	struct event *wait_ev;
+	struct event *poll_ev;	 /* reprotect: next pollReq to a waiting upstream */
+	CMPGW_MSG *dev;		 /* reprotect: the device's request (pollReq headers) */
+	time_t deadline;	 /* upstream.timeout_s after the request left */
 	ASN1_OCTET_STRING *tid;
 	EVP_PKEY *pub;
 	X509_NAME *subject;	 /* asked of the upstream, NULL: as the device asked */
@@ -72,6 +76,9 @@ static void fwd_free(struct ra_fwd *f)
 	httpc_cancel(f->call);
 	if (f->wait_ev)
 		event_free(f->wait_ev);
+	if (f->poll_ev)
+		event_free(f->poll_ev);
+	CMPGW_MSG_free(f->dev);
 	ASN1_OCTET_STRING_free(f->tid);
 	EVP_PKEY_free(f->pub);
 	X509_free(f->cert);
@@ -170,6 +177,13 @@ static void on_stored(void *arg, int rc, const char *status)
 	struct ra_req *req = f->req;
 
 	f->in_db = false;
+	if (rc == 0 && strcmp(status, "duplicate") == 0) {
+		ra_fwd_verdict_clear(&f->v);
+		f->v.bit = CMP_FAIL_BAD_MESSAGE_CHECK;
+		f->v.why = "upstream CA returned a certificate whose serial number is already used";
+		fail_txn(f);
+		return;
+	}
 	if (rc != 0 || strcmp(status, "ok") != 0) {
 		if (req) {
 			f->req = NULL;
@@ -235,6 +249,51 @@ static void store_cert(struct ra_fwd *f)
 	}
 }
 
+static void on_upstream(void *arg, int rc, int status, const char *ct, const unsigned char *body,
+			size_t len);
+
+/* RFC 4210 5.3.22: the upstream asked us to poll: a pollReq after
+ * v.poll_after_s, as long as the exchange stays within timeout_s. */
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct ra_fwd *f = arg;
+	const struct cfg_upstream *u = &f->alias->upstream;
+	unsigned char up_nonce[64], *der = NULL;
+	size_t up_len = f->v.nonce_len, len = 0;
+	(void)fd, (void)what;
+
+	memcpy(up_nonce, f->v.nonce, up_len);
+	ra_fwd_verdict_clear(&f->v);
+	if (ra_fwd_msg_pollreq(u, f->dev, up_nonce, up_len, f->nonce, &der, &len) != 0 ||
+	    httpc_post(f->rw->w->base, u->url, CMP_CT, der, len, u->timeout_s, UP_MAX_REPLY,
+		       on_upstream, f, &f->call) != 0) {
+		OPENSSL_free(der);
+		ERR_clear_error();
+		f->v.bit = CMP_FAIL_SYSTEM_UNAVAIL;
+		f->v.why = "upstream CA unavailable";
+		fail_txn(f);
+		return;
+	}
+	OPENSSL_free(der);
+	log_debug(&f->log, "polling the upstream CA");
+}
+
+static void poll_later(struct ra_fwd *f)
+{
+	struct timeval tv = { f->v.poll_after_s, 0 };
+
+	if (!f->v.nonce_len || time(NULL) + f->v.poll_after_s > f->deadline ||
+	    (!f->poll_ev && !(f->poll_ev = evtimer_new(f->rw->w->base, on_poll, f)))) {
+		ra_fwd_verdict_clear(&f->v);
+		f->v.bit = CMP_FAIL_SYSTEM_UNAVAIL;
+		f->v.why = "upstream CA did not issue in time";
+		fail_txn(f);
+		return;
+	}
+	log_info(&f->log, "upstream CA asks to poll in %d s", f->v.poll_after_s);
+	evtimer_add(f->poll_ev, &tv);
+}
+
 static struct ra_fwd_expect expect(const struct ra_fwd *f)
 {
 	struct ra_fwd_expect e = {
@@ -243,6 +302,7 @@ static struct ra_fwd_expect expect(const struct ra_fwd *f)
 		.inner_nonce = f->nested ? f->dev_nonce : NULL,
 		.inner_nonce_len = f->dev_nonce_len,
 		.want = f->want,
+		.poll_ok = !f->nested && f->dev,
 		.pub = f->pub,
 		.subject = f->subject,
 	};
@@ -268,6 +328,10 @@ static void on_upstream(void *arg, int rc, int status, const char *ct, const uns
 	}
 	struct ra_fwd_expect e = expect(f);
 	ra_fwd_msg_verify(u, body, len, &e, &f->v);
+	if (f->v.waiting) {
+		poll_later(f);
+		return;
+	}
 	if (f->v.cert && f->nested && f->v.nonce_len != sizeof(f->nonce)) {
 		ra_fwd_verdict_clear(&f->v);
 		f->v.bit = CMP_FAIL_BAD_MESSAGE_CHECK;
@@ -529,7 +593,9 @@ void ra_fwd_start(struct ra_req *req, EVP_PKEY *pub, const char *vendor)
 			    "profile cannot build a subject for this device");
 		return;
 	}
-	if ((!f->renewal && ra_trust_spki_fp(req->signer, f->vendor_fp) != 0) ||
+	f->deadline = time(NULL) + req->alias->upstream.timeout_s;
+	if ((!f->nested && !(f->dev = CMPGW_MSG_dup(req->msg))) ||
+	    (!f->renewal && ra_trust_spki_fp(req->signer, f->vendor_fp) != 0) ||
 	    RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1 ||
 	    build_request(f, req, &a->der, &a->len) != 0)
 		goto fail;

@@ -53,6 +53,8 @@ struct ra_fwd_verdict {
 	CMPGW_STATUSINFO *relay; /* upstream refusal to relay (owned), or NULL */
 	bool relay_rp;		 /* relay came in an rp (rejection), not an error */
 	bool implicit;		 /* the answer carries implicitConfirm */
+	bool waiting;		 /* the upstream asks us to poll (status waiting, pollRep) */
+	int poll_after_s;	 /* then: when, 1..60 */
 	int bit;		 /* our own failure bit, -1 if none */
 	const char *why;	 /* static text for bit */
 	unsigned char nonce[64]; /* upstream senderNonce (of the inner answer if nested) */
@@ -85,6 +87,12 @@ int ra_fwd_msg_rr(const struct cfg_upstream *u, const CMPGW_MSG *dev, unsigned c
 int ra_fwd_msg_nested(const struct cfg_upstream *u, const CMPGW_MSG *dev, unsigned char nonce[16],
 		      unsigned char **der, size_t *len) WUR;
 
+/* pollReq for the upstream (RFC 4210 5.3.22) in the transaction of dev,
+ * recipNonce = the upstream's last senderNonce. */
+int ra_fwd_msg_pollreq(const struct cfg_upstream *u, const CMPGW_MSG *dev,
+		       const unsigned char *up_nonce, size_t up_nonce_len, unsigned char nonce[16],
+		       unsigned char **der, size_t *len) WUR;
+
 /* What an upstream answer must match. */
 struct ra_fwd_expect {
 	const ASN1_OCTET_STRING *tid;
@@ -94,6 +102,7 @@ struct ra_fwd_expect {
 	const unsigned char *inner_nonce;
 	size_t inner_nonce_len;
 	int want;		  /* ip/cp/kup, rp or pkiConf */
+	bool poll_ok;		  /* status waiting and pollRep are acceptable answers */
 	EVP_PKEY *pub;		  /* certificate answers: the key asked for */
 	const X509_NAME *subject; /* and the subject; NULL: not checked */
 };

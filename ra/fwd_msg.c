@@ -174,6 +174,29 @@ out:
 	return rc;
 }
 
+int ra_fwd_msg_pollreq(const struct cfg_upstream *u, const CMPGW_MSG *dev,
+		       const unsigned char *up_nonce, size_t up_nonce_len, unsigned char nonce[16],
+		       unsigned char **der, size_t *len)
+{
+	CMPGW_MSG *m = new_msg(u, dev, CMP_BODY_POLLREQ, nonce);
+	CMPGW_POLLREQ *pr = NULL;
+	int rc = RC_NOMEM;
+
+	if (!m)
+		return RC_NOMEM;
+	if (!(m->header->recipNonce = ASN1_OCTET_STRING_new()) ||
+	    !ASN1_OCTET_STRING_set(m->header->recipNonce, up_nonce, (int)up_nonce_len) ||
+	    !(pr = CMPGW_POLLREQ_new()) || !ASN1_INTEGER_set(pr->certReqId, 0) ||
+	    !sk_CMPGW_POLLREQ_push(m->body->value.pollReq, pr))
+		goto out;
+	pr = NULL;
+	rc = finish_msg(u, m, NULL, der, len);
+out:
+	CMPGW_POLLREQ_free(pr);
+	CMPGW_MSG_free(m);
+	return rc;
+}
+
 int ra_fwd_msg_nested(const struct cfg_upstream *u, const CMPGW_MSG *dev, unsigned char nonce[16],
 		      unsigned char **der, size_t *len)
 {
@@ -242,8 +265,8 @@ static void verdict_fail(struct ra_fwd_verdict *v, int bit, const char *why)
 }
 
 /* The single CertResponse of a certificate response (RFC 4210 5.3.4). */
-static void check_certrep(const struct cfg_upstream *u, const CMPGW_MSG *m, EVP_PKEY *pub,
-			  const X509_NAME *subject, struct ra_fwd_verdict *v)
+static void check_certrep(const struct cfg_upstream *u, const CMPGW_MSG *m, bool poll_ok,
+			  EVP_PKEY *pub, const X509_NAME *subject, struct ra_fwd_verdict *v)
 {
 	const CMPGW_CERTREPMSG *rep = m->body->value.ip;
 	const CMPGW_CERTRESPONSE *r;
@@ -256,9 +279,14 @@ static void check_certrep(const struct cfg_upstream *u, const CMPGW_MSG *m, EVP_
 		return verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
 				    "upstream CA answered with an unexpected certificate response");
 	status = ASN1_INTEGER_get(r->status->status);
+	if (status == CMP_STATUS_WAITING && poll_ok) { /* RFC 4210 5.3.22 */
+		v->waiting = true;
+		v->poll_after_s = 1;
+		return;
+	}
 	if (status == CMP_STATUS_WAITING)
 		return verdict_fail(v, CMP_FAIL_SYSTEM_UNAVAIL,
-				    "upstream CA asked to poll, which this RA does not do");
+				    "upstream CA asked to poll, which the nested style cannot do");
 	if (status != CMP_STATUS_ACCEPTED && status != CMP_STATUS_GRANTED_WITH_MODS) {
 		v->relay = SI_DUP(r->status);
 		return v->relay ? (void)0
@@ -291,6 +319,22 @@ static void check_certrep(const struct cfg_upstream *u, const CMPGW_MSG *m, EVP_
 	if (!X509_up_ref(cert))
 		return verdict_fail(v, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 	v->cert = cert;
+}
+
+/* RFC 4210 5.3.22: pollRep for our single request: poll again later. */
+static void check_pollrep(const CMPGW_MSG *m, struct ra_fwd_verdict *v)
+{
+	STACK_OF(CMPGW_POLLREP) *prs = m->body->value.pollRep;
+	const CMPGW_POLLREP *pr;
+	long after;
+
+	if (sk_CMPGW_POLLREP_num(prs) != 1 ||
+	    ASN1_INTEGER_get((pr = sk_CMPGW_POLLREP_value(prs, 0))->certReqId) != 0)
+		return verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
+				    "upstream CA answered with an unexpected pollRep");
+	after = ASN1_INTEGER_get(pr->checkAfter);
+	v->waiting = true;
+	v->poll_after_s = after < 1 ? 1 : after > 60 ? 60 : (int)after;
 }
 
 /* RFC 4210 5.3.10: the single PKIStatusInfo of an rp. */
@@ -351,13 +395,15 @@ static void check_body(const struct cfg_upstream *u, const CMPGW_MSG *m,
 	if (m->body->type == CMP_BODY_ERROR) {
 		if (!(v->relay = SI_DUP(m->body->value.error->pKIStatusInfo)))
 			verdict_fail(v, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+	} else if (m->body->type == CMP_BODY_POLLREP && e->poll_ok) {
+		check_pollrep(m, v);
 	} else if (m->body->type != e->want) {
 		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
 			     "upstream CA answered with another body type");
 	} else if (e->want == CMP_BODY_RP) {
 		check_rp(m, v);
 	} else if (e->want != CMP_BODY_PKICONF) {
-		check_certrep(u, m, e->pub, e->subject, v);
+		check_certrep(u, m, e->poll_ok, e->pub, e->subject, v);
 	}
 }
 

@@ -56,6 +56,8 @@ END $$;
 -- in this transaction; p_implicit: the upstream granted implicitConfirm
 -- (nested style, the device asked for it), so the certificate is active
 -- at once. A renewal's serial binding is left alone (p_vendor_key_fp NULL).
+-- Returns 'ok', 'gone' (no longer pending) or 'duplicate' (the upstream
+-- sent a certificate whose issuer and serial number we already hold).
 DROP FUNCTION cmpgw_fwd_done(bytea, bytea, bytea, text, text, text, double precision,
                              double precision, bytea, bytea, bytea, integer);
 CREATE FUNCTION cmpgw_fwd_done(
@@ -71,6 +73,10 @@ BEGIN
     SELECT * INTO t FROM transactions WHERE tid = p_tid FOR UPDATE;
     IF NOT FOUND OR t.state <> 'pending' THEN
         RETURN 'gone';
+    END IF;
+    IF EXISTS (SELECT 1 FROM certificates WHERE issuer = p_issuer AND serial_hex = p_serial_hex)
+    THEN
+        RETURN 'duplicate';
     END IF;
     INSERT INTO certificates(issuer, serial_hex, der, subject, not_before, not_after, status,
                              vendor_id, device_serial, key_fp, alias)

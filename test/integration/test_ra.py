@@ -40,7 +40,7 @@ class Mock:
     """OpenSSL's mock CMP server returning rsp_cert for any request;
     with secret, PBMAC-protected both ways (-srv_secret)."""
 
-    def __init__(self, work, up, rsp_cert, port, secret=None):
+    def __init__(self, work, up, rsp_cert, port, secret=None, extra=()):
         self.port = port
         self.log = os.path.join(work, "mock-%d.log" % self.port)
         prot = (["-srv_secret", "pass:" + secret, "-srv_ref", "cmpgw-ra"] if secret else
@@ -48,7 +48,8 @@ class Mock:
                  "-srv_trusted", up["root_crt"]])
         self.proc = subprocess.Popen(
             [OPENSSL, "cmp", "-port", str(self.port)] + prot +
-            ["-rsp_cert", rsp_cert, "-rsp_capubs", up["root_crt"], "-accept_raverified"],
+            ["-rsp_cert", rsp_cert, "-rsp_capubs", up["root_crt"], "-accept_raverified"] +
+            list(extra),
             stdout=open(self.log, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         add_cleanup(self.stop)
         if not wait_port(self.port, 10, self.proc):
@@ -153,12 +154,12 @@ def main(t):
     # Ports held bound (not listening) until a mock takes them: no gateway
     # started meanwhile can get them, and a connect to them is refused.
     held = {}
-    for name in ("mock", "down", "slow", "mac"):
+    for name in ("mock", "down", "slow", "mac", "poll"):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         held[name] = s
-    mock_port, down_port, slow_port, mac_port = (held[n].getsockname()[1]
-                                                 for n in ("mock", "down", "slow", "mac"))
+    mock_port, down_port, slow_port, mac_port, poll_port = (
+        held[n].getsockname()[1] for n in ("mock", "down", "slow", "mac", "poll"))
     # a second RA certificate, which gateway C does not authorize
     ra2_crt, ra2_key = sign_cert(work, "ra2", "/O=Operator/CN=cmpgw RA 2", up["root_crt"],
                                  up["root_key"])
@@ -205,6 +206,7 @@ def main(t):
         cfg["aliases"].append(b)
         cfg["aliases"].append(alias("ra-mac", mac_port, cert=None, key=None,
                                     secret_file=mac_secret))
+        cfg["aliases"].append(alias("ra-poll", poll_port, wait_after_s=1))
         for label, crt, key in (("ra-n", up["ra_crt"], up["ra_key"]),
                                 ("ra-n-bad", ra2_crt, ra2_key)):
             n = alias(label, gwc.port, style="nested", cert=crt, key=key)
@@ -233,7 +235,6 @@ def main(t):
     same = os.path.exists(r.certout) and open(r.certout).read().split("-----")[2] == \
         open(rsp1).read().split("-----")[2]
     t.ok(same, "the device got the upstream's certificate", repr(r))
-    first_cert = r.certout
     t.eq(gw.scalar("SELECT status FROM certificates WHERE device_serial = 'ACME-0001'"),
          "active", "certificate row stored and active after certConf")
     t.eq(gw.scalar("SELECT state FROM transactions WHERE device_serial = 'ACME-0001'"),
@@ -333,6 +334,33 @@ def main(t):
                    "AND alias = 'ra-mac'"), "confirmed", "PBMAC upstream: transaction confirmed")
     mock.stop()
 
+    # ---- 4c. the upstream itself answers waiting: the RA polls it -------
+    # first with the certificate the RA already holds (device 1's): refused
+    held["poll"].close()
+    mock = Mock(work, up, rsp1, poll_port, extra=["-poll_count", "2", "-check_after", "1"])
+    r = gw.cmp(1, path=path("ra-poll"))
+    t.ok(r.rc != 0 and r.has("badMessageCheck") and r.has("serial number is already used"),
+         "upstream returns a certificate already held: badMessageCheck", r.out)
+    t.eq(gw.scalar("SELECT state FROM transactions WHERE device_serial = 'ACME-0001' "
+                   "AND alias = 'ra-poll'"), "closed", "duplicate certificate: transaction closed")
+    mock.stop()
+    fresh, _ = sign_cert(work, "rsp-poll", "/OU=Devices/O=acme/CN=ACME-0001", up["root_crt"],
+                         up["root_key"], key=gw.dev(1, "new", "key"))
+    mock = Mock(work, up, fresh, poll_port, extra=["-poll_count", "2", "-check_after", "1"])
+    r = gw.cmp(1, path=path("ra-poll"))
+    mlog = open(mock.log, errors="replace").read()
+    t.ok(r.rc == 0 and r.has("received PKICONF"),
+         "upstream answers waiting: the RA polls it, the device polls the RA, enrollment completes",
+         r.out + "\n--- RA log:\n" + gw.log_tail(20) + "\n--- mock log:\n" + mlog[-1500:])
+    poll_cert = r.certout
+    # ir, pollReq (-> pollRep), pollReq (-> ip), certConf
+    t.eq(mlog.count("Received request"), 4, "the RA polled the upstream twice, then confirmed",
+         mlog[-2000:])
+    t.eq(gw.scalar("SELECT state FROM transactions WHERE device_serial = 'ACME-0001' "
+                   "AND alias = 'ra-poll' AND state <> 'closed'"), "confirmed",
+         "upstream polling: transaction confirmed (certConf after the polled ip)")
+    mock.stop()
+
     # ---- 4b. a pending request whose node died is closed by the sweep ---
     gw.psql("INSERT INTO transactions(tid, alias, body_type, state, sender_fp, server_nonce, "
             "cert_req_id, fwd_deadline) VALUES ('\\xdead', 'ra', 'ir', 'pending', "
@@ -387,7 +415,7 @@ def main(t):
     t.ok(r.rc != 0 and r.has("notAuthorized") and r.has("superseded"),
          "kur with the superseded certificate: notAuthorized", r.out)
     # a certificate obtained through another alias is not renewed here
-    r = gw.cmp(1, cmd="kur", path=path("ra-b"), cert=first_cert, key=gw.dev(1, "new", "key"),
+    r = gw.cmp(1, cmd="kur", path=path("ra-b"), cert=poll_cert, key=gw.dev(1, "new", "key"),
                newkey=newkey(work, "kur1"), extracerts=None, subject=None)
     t.ok(r.rc != 0 and r.has("signerNotTrusted") and r.has("not obtained through this RA alias"),
          "kur with a certificate of another alias: signerNotTrusted", r.out)
