@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <openssl/asn1t.h>
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <openssl/objects.h>
@@ -121,14 +122,14 @@ static int protection_set(CMPGW_MSG *msg, const unsigned char *buf, size_t len)
 	return 0;
 }
 
-int cmp_prot_sign(CMPGW_MSG *msg, EVP_PKEY *key)
+/* cmp_prot_sign, keeping the DER of ProtectedPart in *der (caller frees) */
+static int sign_part(CMPGW_MSG *msg, EVP_PKEY *key, unsigned char **der, size_t *len)
 {
 	X509_ALGOR *alg = NULL;
 	ASN1_BIT_STRING *sig = NULL;
-	unsigned char *der = NULL;
-	size_t len = 0;
 	int rc = RC_NOMEM;
 
+	*der = NULL;
 	if (msg == NULL || msg->header == NULL || msg->body == NULL || key == NULL)
 		return RC_INVAL;
 	if ((alg = X509_ALGOR_new()) == NULL || (sig = ASN1_BIT_STRING_new()) == NULL)
@@ -139,17 +140,98 @@ int cmp_prot_sign(CMPGW_MSG *msg, EVP_PKEY *key)
 	X509_ALGOR_free(msg->header->protectionAlg);
 	msg->header->protectionAlg = alg;
 	alg = NULL;
-	if ((rc = part_encode(msg, &der, &len)) != 0)
+	if ((rc = part_encode(msg, der, len)) != 0)
 		goto out;
-	if ((rc = cmp_sig_sign(key, msg->header->protectionAlg, der, len, sig)) != 0)
+	if ((rc = cmp_sig_sign(key, msg->header->protectionAlg, *der, *len, sig)) != 0)
 		goto out;
 	ASN1_BIT_STRING_free(msg->protection);
 	msg->protection = sig;
 	sig = NULL;
 out:
-	OPENSSL_free(der);
+	if (rc != 0) {
+		OPENSSL_free(*der);
+		*der = NULL;
+	}
 	ASN1_BIT_STRING_free(sig);
 	X509_ALGOR_free(alg);
+	return rc;
+}
+
+int cmp_prot_sign(CMPGW_MSG *msg, EVP_PKEY *key)
+{
+	unsigned char *part = NULL;
+	size_t partlen = 0;
+	int rc = sign_part(msg, key, &part, &partlen);
+
+	OPENSSL_free(part);
+	return rc;
+}
+
+/* What follows header and body in a PKIMessage: the same fields and tags
+ * as the last two of CMPGW_MSG (cmp/asn1.c), so that header, body and this
+ * make the DER i2d_CMPGW_MSG makes (unit-tested). */
+typedef struct cmpgw_msg_tail_st {
+	ASN1_BIT_STRING *protection;
+	STACK_OF(X509) *extraCerts;
+} CMPGW_MSG_TAIL;
+
+/* clang-format off */
+ASN1_SEQUENCE(CMPGW_MSG_TAIL) = {
+	ASN1_EXP_OPT(CMPGW_MSG_TAIL, protection, ASN1_BIT_STRING, 0),
+	ASN1_EXP_SEQUENCE_OF_OPT(CMPGW_MSG_TAIL, extraCerts, X509, 1),
+} static_ASN1_SEQUENCE_END(CMPGW_MSG_TAIL)
+/* clang-format on */
+
+/* Content (after the tag and length) of the DER SEQUENCE der[0..len) */
+static int seq_content(const unsigned char *der, size_t len, const unsigned char **c, long *clen)
+{
+	int tag, cls;
+	const unsigned char *p = der;
+	int r = ASN1_get_object(&p, clen, &tag, &cls, (long)len);
+
+	if ((r & 0x80) || r != V_ASN1_CONSTRUCTED || tag != V_ASN1_SEQUENCE ||
+	    p + *clen != der + len)
+		return RC_DECODE;
+	*c = p;
+	return 0;
+}
+
+int cmp_prot_sign_der(CMPGW_MSG *msg, EVP_PKEY *key, unsigned char **der, size_t *len)
+{
+	CMPGW_MSG_TAIL tail;
+	unsigned char *part = NULL, *tder = NULL, *buf = NULL, *q;
+	const unsigned char *pc, *tc;
+	size_t partlen = 0;
+	long pclen, tclen;
+	int rc, tlen, total;
+
+	if (der == NULL || len == NULL)
+		return RC_INVAL;
+	if ((rc = sign_part(msg, key, &part, &partlen)) != 0)
+		return rc;
+	tail.protection = msg->protection;
+	tail.extraCerts = msg->extraCerts;
+	rc = RC_NOMEM;
+	if ((tlen = ASN1_item_i2d((ASN1_VALUE *)&tail, &tder, ASN1_ITEM_rptr(CMPGW_MSG_TAIL))) <= 0)
+		goto out;
+	rc = RC_ERR;
+	if (seq_content(part, partlen, &pc, &pclen) != 0 ||
+	    seq_content(tder, (size_t)tlen, &tc, &tclen) != 0 || pclen > INT_MAX - tclen ||
+	    (total = ASN1_object_size(1, (int)(pclen + tclen), V_ASN1_SEQUENCE)) <= 0)
+		goto out;
+	rc = RC_NOMEM;
+	if ((buf = OPENSSL_malloc((size_t)total)) == NULL)
+		goto out;
+	q = buf;
+	ASN1_put_object(&q, 1, (int)(pclen + tclen), V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+	memcpy(q, pc, (size_t)pclen);
+	memcpy(q + pclen, tc, (size_t)tclen);
+	*der = buf;
+	*len = (size_t)total;
+	rc = 0;
+out:
+	OPENSSL_free(tder);
+	OPENSSL_free(part);
 	return rc;
 }
 

@@ -54,6 +54,14 @@ int cmp_prot_verify_sig(const unsigned char *msg_der, size_t len, const CMPGW_MS
  */
 int cmp_prot_sign(CMPGW_MSG *msg, EVP_PKEY *key) WUR;
 
+/*
+ * cmp_prot_sign, then the DER of the whole message into *der (OPENSSL_malloc'd,
+ * *len bytes): the same bytes as cmp_build_der, built from the ProtectedPart
+ * just signed instead of encoding header and body a second time. extraCerts
+ * must be final. Returns as cmp_prot_sign, RC_INVAL for NULL der/len.
+ */
+int cmp_prot_sign_der(CMPGW_MSG *msg, EVP_PKEY *key, unsigned char **der, size_t *len) WUR;
+
 /* True if header.protectionAlg is id-PasswordBasedMac (1.2.840.113533.7.66.13). */
 bool cmp_prot_is_pbmac(const CMPGW_MSG *msg);
 

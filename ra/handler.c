@@ -52,18 +52,21 @@ static void req_free(struct ra_req *req)
  * The chain in extraCerts then lets it validate the new certificate. */
 #define RSP_PBM_ITERATIONS 10000
 
-static int protect(struct ra_req *req, CMPGW_MSG *rsp)
+/* Protect rsp and encode it into *der (header and body encoded once when signed). */
+static int protect_der(struct ra_req *req, CMPGW_MSG *rsp, unsigned char **der, size_t *len)
 {
 	ASN1_OCTET_STRING *kid = NULL;
+	int rc;
 
 	if (!req->mac_secret)
-		return cmp_prot_sign(rsp, req->cfg->cmp_key);
+		return cmp_prot_sign_der(rsp, req->cfg->cmp_key, der, len);
 	if (req->msg->header->senderKID &&
 	    !(kid = ASN1_OCTET_STRING_dup(req->msg->header->senderKID)))
 		return RC_NOMEM;
 	ASN1_OCTET_STRING_free(rsp->header->senderKID);
 	rsp->header->senderKID = kid;
-	return cmp_prot_pbmac(rsp, req->mac_secret, req->mac_secret_len, RSP_PBM_ITERATIONS);
+	rc = cmp_prot_pbmac(rsp, req->mac_secret, req->mac_secret_len, RSP_PBM_ITERATIONS);
+	return rc != 0 ? rc : cmp_build_der(rsp, der, len);
 }
 
 static void send_msg(struct ra_req *req, CMPGW_MSG *rsp)
@@ -72,8 +75,8 @@ static void send_msg(struct ra_req *req, CMPGW_MSG *rsp)
 	unsigned char *der = NULL;
 	size_t len = 0;
 
-	if (!rsp || cmp_build_extracerts_push1(rsp, cfg->cmp_chain) != 0 || protect(req, rsp) != 0 ||
-	    cmp_build_der(rsp, &der, &len) != 0) {
+	if (!rsp || cmp_build_extracerts_push1(rsp, cfg->cmp_chain) != 0 ||
+	    protect_der(req, rsp, &der, &len) != 0) {
 		log_openssl(&req->log, LOG_ERROR, "building the response failed");
 		if (req->parent)
 			ra_nested_inner_done(req->parent, req->child_idx, NULL, 0);

@@ -220,8 +220,57 @@ static void test_pbmac(void)
 	EVP_PKEY_free(k);
 }
 
+/* cmp_prot_sign_der: the bytes cmp_prot_sign + i2d give, for messages
+ * without extraCerts, with an empty list, with certificates, and big ones. */
+static void test_sign_der(const char *kt)
+{
+	EVP_PKEY *k = t_key(kt), *ck = t_key("P-256");
+	X509 *cert = t_cert(k, "ra", NULL, NULL, strcmp(kt, "ED25519") ? EVP_sha256() : NULL);
+	X509 *ca = t_cert(ck, "ca", NULL, NULL, EVP_sha256());
+	int all = 1, verifies = 1;
+
+	for (int variant = 0; variant < 4; variant++) {
+		CMPGW_MSG *m = t_ir(ck), *d;
+		unsigned char *der = NULL, *ref = NULL;
+		size_t len = 0;
+		int n;
+
+		if (variant >= 1)
+			MUST((m->extraCerts = sk_X509_new_null()) != NULL);
+		if (variant >= 2) {
+			MUST(X509_up_ref(cert) && sk_X509_push(m->extraCerts, cert));
+			MUST(X509_up_ref(ca) && sk_X509_push(m->extraCerts, ca));
+		}
+		if (variant == 3) /* a body over 64 KiB: 3-octet lengths */
+			for (int i = 0; i < 300; i++)
+				MUST(sk_CMPGW_CERTREQMSG_push(m->body->value.ir,
+							      t_crm(ck, "a-long-subject-name")));
+		MUST(cmp_prot_sign_der(m, k, &der, &len) == 0);
+		n = t_der(m, &ref); /* the message as signed, encoded in one go */
+		all &= n > 0 && (size_t)n == len && memcmp(der, ref, len) == 0;
+		d = t_decode(der, len);
+		verifies &= d && cmp_prot_verify_sig(der, len, d, cert) == 0;
+		CMPGW_MSG_free(d);
+		OPENSSL_free(der);
+		OPENSSL_free(ref);
+		CMPGW_MSG_free(m);
+	}
+	ok(all, "%s: sign_der gives i2d's bytes (no/empty/two extraCerts, >64 KiB body)", kt);
+	ok(verifies, "%s: and they verify", kt);
+	size_t len;
+	unsigned char *der;
+	is_int(cmp_prot_sign_der(NULL, k, &der, &len), RC_INVAL, "%s: NULL message", kt);
+	X509_free(cert);
+	X509_free(ca);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(ck);
+}
+
 int main(void)
 {
+	test_sign_der("P-256");
+	test_sign_der("RSA");
+	test_sign_der("ED25519");
 	test_sign_verify("P-256", EVP_sha256(), NID_ecdsa_with_SHA256);
 	test_sign_verify("P-384", EVP_sha384(), NID_ecdsa_with_SHA384);
 	test_sign_verify("P-521", EVP_sha512(), NID_ecdsa_with_SHA512);
