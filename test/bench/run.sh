@@ -16,6 +16,14 @@
 #
 # usage: test/bench/run.sh [--build DIR] [--workers N] [--conc "1 8 32 128"]
 #          [--duration S] [--devices N] [--big] [--ossl] [--out DIR]
+#          [--pgstat]    (pg_stat_statements per statement, per run)
+#          [--no-mock]   (skip OpenSSL's mock server)
+#          [--certs N]   (then pre-load N issued certificates, with their
+#                         transactions and audit rows, by SQL; explicit load
+#                         again at the top --conc over all serial-listed
+#                         devices; compared with the 1k-serial row)
+#          [--c1000]     (explicit load at 1,000 concurrent connections,
+#                         gateway RSS now and peak (VmHWM))
 #          [--profile]   (instead: gateway under callgrind, 1 worker, 300
 #                         explicit enrollments, annotated profile)
 set -euo pipefail
@@ -29,6 +37,10 @@ DEVICES=10000
 BIG=0
 OSSL=0
 PROFILE=0
+PGSTAT=0
+MOCK_RUN=1
+CERTS=0
+C1000=0
 OUT=/var/tmp/cmpbench
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 
@@ -42,11 +54,19 @@ while [ $# -gt 0 ]; do
 	--big) BIG=1; shift ;;
 	--ossl) OSSL=1; shift ;;
 	--profile) PROFILE=1; WORKERS=1; shift ;;
+	--pgstat) PGSTAT=1; shift ;;
+	--no-mock) MOCK_RUN=0; shift ;;
+	--certs) CERTS=$2; shift 2 ;;
+	--c1000) C1000=1; shift ;;
 	--out) OUT=$2; shift 2 ;;
-	*) sed -n '2,20p' "$0"; exit 2 ;;
+	*) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
 	esac
 done
 
+# 1,000 connections: client and gateway each hold one socket per slot
+if [ "$C1000" = 1 ] && [ "$(ulimit -n)" -lt 4096 ]; then
+	ulimit -n 4096 2>/dev/null || { echo "--c1000 needs ulimit -n >= 4096 (hard limit: $(ulimit -Hn))" >&2; exit 2; }
+fi
 CMPGW=$BUILD/cmd/cmpgw
 BENCH=${CMPBENCH:-$BUILD/test/bench/cmpbench}
 [ -x "$CMPGW" ] && [ -x "$BENCH" ] || { echo "build first: ninja -C $BUILD" >&2; exit 2; }
@@ -103,12 +123,14 @@ find "$OUT" -maxdepth 1 -type d -exec chmod a+rx {} +
 mkdir -p "$PG_SOCK"
 [ "$(id -u)" = 0 ] && chown postgres: "$RUN" "$PG_SOCK"
 asuser "$PG_BINDIR/initdb" -D "$PG_DATA" --auth=trust -U postgres -E UTF8 >/dev/null
-asuser "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -l "$RUN/pg.log" -w -t 60 \
-	-o "-c listen_addresses='' -k $PG_SOCK -c max_connections=200 -c shared_buffers=512MB" start >/dev/null
+PG_OPTS="-c listen_addresses='' -k $PG_SOCK -c max_connections=200 -c shared_buffers=512MB"
+[ "$PGSTAT" = 1 ] && PG_OPTS="$PG_OPTS -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+asuser "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -l "$RUN/pg.log" -w -t 60 -o "$PG_OPTS" start >/dev/null
 PGPID=$(head -1 "$PG_DATA/postmaster.pid")
 createdb -h "$PG_SOCK" -U postgres cmpgw
 URL="host=$PG_SOCK dbname=cmpgw user=postgres"
 PSQL=(psql -X -q -A -t -h "$PG_SOCK" -U postgres -d cmpgw)
+[ "$PGSTAT" = 1 ] && "${PSQL[@]}" -c 'CREATE EXTENSION pg_stat_statements'
 
 PORT=$((20000 + $$ % 20000))
 CONF=$RUN/cmpgw.json
@@ -164,6 +186,7 @@ COMMON=(--dir "$FIX" --root "$DEMO/pki/operator-root.crt" --chain "$DEMO/vendor/
 # One measured run against cmpgw: label flow conc devices [client]
 measure() {
 	local label=$1 flow=$2 conc=$3 devs=$4 client=${5:-own} g0 p0 g1 p1 ok
+	[ "$PGSTAT" = 1 ] && "${PSQL[@]}" -c 'SELECT pg_stat_statements_reset()' >/dev/null
 	g0=$(tree_ticks "$GWPID"); p0=$(tree_ticks "$PGPID")
 	"$BENCH" run "${COMMON[@]}" --port "$PORT" --flow "$flow" --conc "$conc" --devices "$devs" \
 		--client "$client" --duration "$DURATION" --label "$label" --json "$RUN/last.json" || true
@@ -179,6 +202,17 @@ print("%-22s %-8s %-4s %5d %8.1f %7.2f %7.2f %7.2f %7.2f %6d %8.3f %8.3f %7d %7.
     rss // 1024, r["client_cpu_ms"], json.dumps(r["failures"]) if r["failures"] else ""))
 EOF
 	tail -1 "$RESULTS"
+	[ "$PGSTAT" = 1 ] && pgstat_dump "$RUN/pgstat-$flow-$conc.txt" "$ok"
+	return 0
+}
+
+# --pgstat: per statement (nested ones in the SQL functions included) calls
+# and execution ms per enrollment; planning is not counted.
+pgstat_dump() {
+	"${PSQL[@]}" -F ' | ' -c "SELECT calls, round((total_exec_time / greatest($2, 1))::numeric, 4) AS ms_per_enr,
+		round(mean_exec_time::numeric, 4) AS mean_ms, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+		FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 30" >"$1"
+	echo "pg_stat_statements: $1"
 }
 
 if [ "$PROFILE" = 1 ]; then
@@ -216,7 +250,77 @@ if [ "$BIG" = 1 ]; then
 	measure "cmpgw 10M serials" explicit "$CMAX" "$DEVICES"
 	echo "certificates issued: $("${PSQL[@]}" -c 'select count(*) from certificates')" | tee -a "$RESULTS"
 fi
+if [ "$CERTS" -gt 0 ]; then
+	# Issued certificates as enrollments leave them: one certificate, one
+	# confirmed transaction and one audit row each, copied from a real
+	# enrollment above (same DER and sender certificate sizes), with
+	# distinct serial numbers, transactionIDs and device serials, so that
+	# every index has its real size. Then VACUUM ANALYZE and CHECKPOINT, so
+	# that the measured run does not pay for writing the pre-load out.
+	t0=$(date +%s.%N)
+	"${PSQL[@]}" -v n="$CERTS" >/dev/null <<'SQL'
+BEGIN;
+WITH c AS (
+	INSERT INTO certificates (issuer, serial_hex, der, subject, not_before, not_after, status,
+	                          vendor_id, device_serial, key_fp, alias, revoked_at, revocation_reason)
+	SELECT t.issuer, upper(md5(g::text) || substr(md5('s' || g), 1, 8)), t.der, t.subject,
+	       t.not_before, t.not_after,
+	       CASE WHEN g % 1000 = 0 THEN 'revoked' WHEN g % 3 = 0 THEN 'superseded' ELSE 'active' END,
+	       t.vendor_id, 'SYN-' || lpad((g % 9990000 + 1)::text, 8, '0'), sha256(('k' || g)::bytea),
+	       t.alias, CASE WHEN g % 1000 = 0 THEN now() END, CASE WHEN g % 1000 = 0 THEN 1 END
+	  FROM generate_series(1, :n) g, (SELECT * FROM certificates ORDER BY id LIMIT 1) t
+	RETURNING id, device_serial)
+INSERT INTO transactions (tid, alias, body_type, state, sender_fp, sender_cert, server_nonce,
+                          client_nonce, cert_req_id, cert_id, cert_hash, confirm_deadline,
+                          vendor_id, device_serial)
+SELECT decode(md5('t' || c.id), 'hex'), x.alias, x.body_type, 'confirmed',
+       sha256(('f' || c.id)::bytea), x.sender_cert, decode(md5('n' || c.id), 'hex'),
+       decode(md5('c' || c.id), 'hex'), 0, c.id, sha256(('h' || c.id)::bytea), now(),
+       x.vendor_id, c.device_serial
+  FROM c, (SELECT * FROM transactions WHERE sender_cert IS NOT NULL ORDER BY created_at LIMIT 1) x;
+INSERT INTO audit (event, alias, tid, vendor, device_serial, peer, detail)
+SELECT 'issued', 'p', decode(md5('t' || g), 'hex'), 'acme',
+       'SYN-' || lpad((g % 9990000 + 1)::text, 8, '0'), '127.0.0.1', 'ir: serial ' || upper(md5(g::text))
+  FROM generate_series(1, :n) g;
+COMMIT;
+VACUUM ANALYZE certificates;
+VACUUM ANALYZE transactions;
+VACUUM ANALYZE audit;
+CHECKPOINT;
+SQL
+	t1=$(date +%s.%N)
+	echo "pre-load of $CERTS certificates (+ transactions, audit, vacuum, checkpoint): $(echo "$t1 - $t0" | bc)s" | tee -a "$RESULTS"
+	echo "certificates: $("${PSQL[@]}" -c 'select count(*) from certificates'), serials: $("${PSQL[@]}" -c 'select count(*) from serials')" | tee -a "$RESULTS"
+	"${PSQL[@]}" -F ' ' -c "SELECT c.relname, pg_size_pretty(pg_relation_size(c.oid)) FROM pg_class c
+		WHERE c.relname IN ('certificates', 'transactions', 'serials', 'audit') OR c.oid IN
+		(SELECT indexrelid FROM pg_index WHERE indrelid IN ('certificates'::regclass, 'transactions'::regclass, 'serials'::regclass))
+		ORDER BY 1" | paste -sd ',' | sed 's/^/sizes: /' | tee -a "$RESULTS"
+	echo "$HDR" | tee -a "$RESULTS"
+	if [ "$BIG" = 1 ]; then CLABEL="cmpgw 10M+${CERTS}c"; CDEV=$DEVICES; else CLABEL="cmpgw 1k+${CERTS}c"; CDEV=1000; fi
+	measure "$CLABEL" explicit "$CMAX" "$CDEV"
+	python3 - "$RESULTS" "$CLABEL" "$CMAX" <<'PY' | tee -a "$RESULTS"
+import sys
+res, label, conc = sys.argv[1:]
+rows = {}
+for l in open(res):
+    for lab in ("cmpgw 1k serials", label):
+        f = l[23:].split()
+        if l.startswith(lab.ljust(22)) and len(f) > 10 and f[0] == "explicit" and f[2] == conc:
+            rows[lab] = f
+a, b = rows.get("cmpgw 1k serials"), rows.get(label)
+if a and b:
+    r = lambda i: (float(b[i]), float(a[i]), float(b[i]) / float(a[i]) if float(a[i]) else float("nan"))
+    print("%s vs 1k serials, explicit, conc %s: enr/s %.1f vs %.1f (x%.2f), gw-ms %.3f vs %.3f (x%.2f), pg-ms %.3f vs %.3f (x%.2f)"
+          % ((label, conc) + r(3) + r(9) + r(10)))
+PY
+fi
+if [ "$C1000" = 1 ]; then
+	echo "$HDR" | tee -a "$RESULTS"
+	measure "cmpgw 1000 conns" explicit 1000 1000
+	echo "gateway RSS at 1,000 connections: now $(($(rss_kb "$GWPID") / 1024)) MB, peak (VmHWM) $(($(awk '/VmHWM/ {print $2}' "/proc/$GWPID/status") / 1024)) MB" | tee -a "$RESULTS"
+fi
 kill "$GWPID"; wait "$GWPID" || true
+[ "$MOCK_RUN" = 1 ] || { echo "results: $RESULTS"; exit 0; }
 
 # --- OpenSSL's mock server --------------------------------------------------
 # Fixture device 1 enrolls once at cmpgw (same PKI): the mock answers
@@ -231,6 +335,9 @@ openssl cmp -cmd ir -server "127.0.0.1:$PORT" -path .well-known/cmp/p/3gpp \
 kill "$GWPID"; wait "$GWPID" || true
 MPORT=$((PORT + 1))
 (
+	# the clean-up kills this loop: take the running mock along
+	child=
+	trap '[ -n "$child" ] && kill "$child" 2>/dev/null; exit 0' TERM
 	end=$((SECONDS + 4 * DURATION + 60))
 	while [ $SECONDS -lt $end ]; do
 		openssl cmp -port "$MPORT" -srv_cert "$DEMO/pki/cmp-signer.crt" \
@@ -239,7 +346,9 @@ MPORT=$((PORT + 1))
 			-srv_trusted "$DEMO/vendor/vendor-root.crt" \
 			-rsp_cert "$RUN/mock-rsp.crt" -rsp_capubs "$DEMO/pki/operator-root.crt" \
 			-verbosity 3 \
-			>>"$RUN/mock.log" 2>&1 || true
+			>>"$RUN/mock.log" 2>&1 &
+		child=$!
+		wait "$child" || true
 		echo "mock exited" >>"$RUN/mock.log"
 	done
 ) &
