@@ -32,9 +32,9 @@ void ra_fwd_verdict_clear(struct ra_fwd_verdict *v)
 
 /* Header for a message of ours to the upstream, body type t, in the
  * transaction of dev: sender = RA, recipient = the CA the device named,
- * fresh senderNonce (copied out), no recipNonce (the caller sets one). */
+ * fresh senderNonce (copied out), recipNonce = recip (NULL: none). */
 static CMPGW_MSG *new_msg(const struct cfg_upstream *u, const CMPGW_MSG *dev, int t,
-			  unsigned char nonce[16])
+			  const unsigned char *recip, size_t recip_len, unsigned char nonce[16])
 {
 	CMPGW_MSG *m = cmp_build_response(dev, u->cert, t);
 	CMPGW_HDR *h = m ? m->header : NULL;
@@ -43,6 +43,9 @@ static CMPGW_MSG *new_msg(const struct cfg_upstream *u, const CMPGW_MSG *dev, in
 		return NULL;
 	ASN1_OCTET_STRING_free(h->recipNonce);
 	h->recipNonce = NULL;
+	if (recip && (!(h->recipNonce = ASN1_OCTET_STRING_new()) ||
+		      !ASN1_OCTET_STRING_set(h->recipNonce, recip, (int)recip_len)))
+		goto fail;
 	if (dev->header->recipient) {
 		GENERAL_NAME_free(h->recipient);
 		if (!(h->recipient = GENERAL_NAME_dup(dev->header->recipient)))
@@ -84,7 +87,7 @@ int ra_fwd_msg_request(const struct cfg_upstream *u, const CMPGW_MSG *dev, const
 		       STACK_OF(X509) *vendor_chain, unsigned char nonce[16], unsigned char **der,
 		       size_t *len)
 {
-	CMPGW_MSG *m = new_msg(u, dev, dev->body->type, nonce);
+	CMPGW_MSG *m = new_msg(u, dev, dev->body->type, NULL, 0, nonce);
 	CMPGW_CERTREQMSG *crm = NULL;
 	int rc = RC_NOMEM;
 
@@ -119,7 +122,7 @@ int ra_fwd_msg_certconf(const struct cfg_upstream *u, const CMPGW_MSG *dev, X509
 			const unsigned char *up_nonce, size_t up_nonce_len, unsigned char nonce[16],
 			unsigned char **der, size_t *len)
 {
-	CMPGW_MSG *m = new_msg(u, dev, CMP_BODY_CERTCONF, nonce);
+	CMPGW_MSG *m = new_msg(u, dev, CMP_BODY_CERTCONF, up_nonce, up_nonce_len, nonce);
 	CMPGW_CERTSTATUS *cs = NULL;
 	unsigned int hlen = 0;
 	unsigned char hash[CMP_CERTHASH_MAX];
@@ -127,9 +130,6 @@ int ra_fwd_msg_certconf(const struct cfg_upstream *u, const CMPGW_MSG *dev, X509
 
 	if (!m)
 		return RC_NOMEM;
-	if (!(m->header->recipNonce = ASN1_OCTET_STRING_new()) ||
-	    !ASN1_OCTET_STRING_set(m->header->recipNonce, up_nonce, (int)up_nonce_len))
-		goto out;
 	if ((rc = cmp_certhash_compute(cert, NULL, hash, &hlen)) != 0)
 		goto out;
 	rc = RC_NOMEM;
@@ -154,7 +154,7 @@ out:
 int ra_fwd_msg_rr(const struct cfg_upstream *u, const CMPGW_MSG *dev, unsigned char nonce[16],
 		  unsigned char **der, size_t *len)
 {
-	CMPGW_MSG *m = new_msg(u, dev, CMP_BODY_RR, nonce);
+	CMPGW_MSG *m = new_msg(u, dev, CMP_BODY_RR, NULL, 0, nonce);
 	STACK_OF(CMPGW_REVDETAILS) *rds = dev->body->value.rr;
 	int rc = RC_NOMEM;
 
@@ -178,15 +178,13 @@ int ra_fwd_msg_pollreq(const struct cfg_upstream *u, const CMPGW_MSG *dev,
 		       const unsigned char *up_nonce, size_t up_nonce_len, unsigned char nonce[16],
 		       unsigned char **der, size_t *len)
 {
-	CMPGW_MSG *m = new_msg(u, dev, CMP_BODY_POLLREQ, nonce);
+	CMPGW_MSG *m = new_msg(u, dev, CMP_BODY_POLLREQ, up_nonce, up_nonce_len, nonce);
 	CMPGW_POLLREQ *pr = NULL;
 	int rc = RC_NOMEM;
 
 	if (!m)
 		return RC_NOMEM;
-	if (!(m->header->recipNonce = ASN1_OCTET_STRING_new()) ||
-	    !ASN1_OCTET_STRING_set(m->header->recipNonce, up_nonce, (int)up_nonce_len) ||
-	    !(pr = CMPGW_POLLREQ_new()) || !ASN1_INTEGER_set(pr->certReqId, 0) ||
+	if (!(pr = CMPGW_POLLREQ_new()) || !ASN1_INTEGER_set(pr->certReqId, 0) ||
 	    !sk_CMPGW_POLLREQ_push(m->body->value.pollReq, pr))
 		goto out;
 	pr = NULL;
@@ -200,7 +198,7 @@ out:
 int ra_fwd_msg_nested(const struct cfg_upstream *u, const CMPGW_MSG *dev, unsigned char nonce[16],
 		      unsigned char **der, size_t *len)
 {
-	CMPGW_MSG *m = new_msg(u, dev, CMP_BODY_NESTED, nonce);
+	CMPGW_MSG *m = new_msg(u, dev, CMP_BODY_NESTED, NULL, 0, nonce);
 	/* the device's message goes unchanged: our codec re-encodes a DER
 	 * input to the same bytes, so its protection stays valid */
 	CMPGW_MSG *inner = m ? CMPGW_MSG_dup(dev) : NULL;

@@ -142,7 +142,9 @@ static int check_details(struct ra_req *req, const CMPGW_REVDETAILS *rd, int *re
 		*why = "certDetails must name issuer and serialNumber";
 		return CMP_FAIL_BAD_REQUEST;
 	}
-	if (X509_NAME_cmp(t->issuer, X509_get_subject_name(req->cfg->ca_cert)) != 0) {
+	/* RA mode: the upstream CA issued it; the store and the upstream decide */
+	if (req->alias->mode != CFG_MODE_RA &&
+	    X509_NAME_cmp(t->issuer, X509_get_subject_name(req->cfg->ca_cert)) != 0) {
 		*why = "certDetails issuer is not this CA";
 		return CMP_FAIL_BAD_CERT_ID;
 	}

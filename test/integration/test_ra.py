@@ -430,6 +430,11 @@ def main(t):
                     "AND status = 'revoked'"), "1", "rr (reprotect): reason keyCompromise upstream")
     r = rr(gw, 5, path("ra-b"), cert5b, cert5b, k5)
     t.ok(r.rc != 0 and r.has("certRevoked"), "repeated rr: certRevoked", r.out)
+    # a holder certificate the RA never obtained (the device's vendor
+    # certificate revoking itself): refused by the RA, nothing forwarded
+    r = rr(gw, 3, path("ra-b"), gw.dev(3), gw.dev(3), gw.dev(3, ext="key"))
+    t.ok(r.rc != 0 and r.has("badCertId") and r.has("not obtained through this RA alias"),
+         "rr for a certificate the RA never obtained: badCertId", r.out)
     r = gw.cmp(5, cmd="kur", path=path("ra-b"), cert=cert5b, key=k5,
                newkey=newkey(work, "kur5y"), extracerts=None, subject=None)
     t.ok(r.rc != 0 and r.has("certRevoked"), "kur with the revoked certificate: certRevoked", r.out)
