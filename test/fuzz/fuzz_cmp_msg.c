@@ -5,14 +5,25 @@
  * PBMAC with a fixed secret) and the POP of every CertReqMsg verified.
  * Nothing may crash or leak whatever the input.
  *
+ * It is also a differential test of the decoder the gateway uses,
+ * cmp_asn1_msg_decode with a certificate cache (cmp/certcache.h), against
+ * plain d2i_CMPGW_MSG: both must accept the same inputs (the cached one
+ * refuses trailing bytes) and give messages with the same encoding, on a
+ * cache miss and again on a hit; any difference aborts. The cache lives
+ * across inputs, as a worker's does, so evictions and hits on certificates
+ * from earlier inputs are exercised too.
+ *
  * Built with clang -fsanitize=fuzzer; without a fuzzing engine, main()
  * below replays the files named on the command line (the seed corpus).
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cmp/asn1.h"
+#include "cmp/certcache.h"
 #include "cmp/pop.h"
 #include "cmp/prot.h"
 
@@ -37,6 +48,48 @@ static void check_reqs(const CMPGW_MSG *m)
 	}
 }
 
+/* Encoding of m (caller frees), NULL with *len 0 if m is NULL or fails */
+static unsigned char *encode(const CMPGW_MSG *m, int *len)
+{
+	unsigned char *der = NULL;
+
+	*len = m != NULL ? i2d_CMPGW_MSG(m, &der) : 0;
+	return *len > 0 ? der : NULL;
+}
+
+/* The cached decoder must agree with plain d2i on data (see the top). */
+static void check_cached_decode(const uint8_t *data, size_t size, const CMPGW_MSG *plain,
+				bool whole)
+{
+	static struct cmp_certcache *cache;
+	unsigned char *want = NULL;
+	int wlen = 0;
+
+	if (cache == NULL && (cache = cmp_certcache_new()) == NULL)
+		abort();
+	if (whole)
+		want = encode(plain, &wlen);
+	for (int pass = 0; pass < 2; pass++) {
+		CMPGW_MSG *m = cmp_asn1_msg_decode(data, size, cache);
+		unsigned char *got;
+		int glen;
+
+		if ((m != NULL) != (plain != NULL && whole)) {
+			fprintf(stderr, "cached decode %s where d2i %s\n", m ? "accepted" : "refused",
+				plain && whole ? "accepted" : "refused");
+			abort();
+		}
+		got = encode(m, &glen);
+		if (glen != wlen || (glen > 0 && memcmp(got, want, (size_t)glen) != 0)) {
+			fprintf(stderr, "cached decode encodes differently (pass %d)\n", pass);
+			abort();
+		}
+		OPENSSL_free(got);
+		CMPGW_MSG_free(m);
+	}
+	OPENSSL_free(want);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const unsigned char *p = data;
@@ -48,6 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 65536)
 		return 0;
 	m = d2i_CMPGW_MSG(NULL, &p, (long)size);
+	check_cached_decode(data, size, m, p == data + size);
 	if (cmp_prot_part_der(data, size, &part, &partlen) == 0)
 		OPENSSL_free(part);
 	if (m == NULL)
