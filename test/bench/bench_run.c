@@ -18,6 +18,7 @@
 
 #include "cmd/pki.h"
 #include "cmp/asn1.h"
+#include "test/bench/bench_pace.h"
 
 enum step { ST_PREP, ST_REQ, ST_CONF };
 
@@ -30,8 +31,9 @@ struct slot {
 	struct evhttp_connection *conn;
 	struct bench_tx tx;
 	EVP_PKEY *newkey;
-	double t0;
+	double t0; /* latency origin: start, or scheduled start in open loop */
 	bool busy;
+	int next_free; /* open loop: free list link, -1 ends it */
 };
 
 struct run {
@@ -45,6 +47,10 @@ struct run {
 	long started;
 	int busy;
 	bool stopping;
+	/* open loop */
+	struct bench_pace pace;
+	struct event *pacer;
+	int free_head; /* first idle slot, -1: all conc in flight */
 };
 
 double bench_now(void)
@@ -77,6 +83,7 @@ void bench_progress(const struct bench_result *r, double t)
 }
 
 static void slot_next(evutil_socket_t fd, short what, void *arg);
+static void slot_idle(struct slot *s);
 
 static void slot_send(struct slot *s);
 
@@ -122,7 +129,10 @@ static void slot_end(struct slot *s, int fail)
 	s->newkey = NULL;
 	s->busy = false;
 	run->busy--;
-	event_base_once(run->base, -1, EV_TIMEOUT, slot_next, s, &(struct timeval){ 0, 0 });
+	if (run->o->rate > 0)
+		slot_idle(s);
+	else
+		event_base_once(run->base, -1, EV_TIMEOUT, slot_next, s, &(struct timeval){ 0, 0 });
 }
 
 static void on_answer(struct evhttp_request *req, void *arg)
@@ -199,28 +209,19 @@ static void slot_send(struct slot *s)
 		slot_end(s, BENCH_F_TRANSPORT); /* libevent freed req */
 }
 
-/* Start the next transaction of s, or finish the run. */
-static void slot_next(evutil_socket_t fd, short what, void *arg)
+/* Start a transaction on the idle slot s; origin is its latency origin. */
+static void slot_start(struct slot *s, double origin)
 {
-	struct slot *s = arg;
 	struct run *run = s->run;
 	const struct bench_opts *o = run->o;
 
-	(void)fd, (void)what;
-	if (s->conn && !o->keepalive) {
-		evhttp_connection_free(s->conn); /* a real device reconnects */
-		s->conn = NULL;
-	}
-	if (run_done(run)) {
-		if (run->busy == 0)
-			event_base_loopbreak(run->base);
-		return;
-	}
 	if (!s->conn) {
 		s->conn = evhttp_connection_base_new(run->base, NULL, "127.0.0.1",
 						     (unsigned short)o->port);
 		if (!s->conn) {
 			run->stopping = true;
+			if (run->busy == 0)
+				event_base_loopbreak(run->base);
 			return;
 		}
 		evhttp_connection_set_timeout(s->conn, (int)o->timeout_s);
@@ -234,12 +235,85 @@ static void slot_next(evutil_socket_t fd, short what, void *arg)
 	run->started++;
 	s->newkey = o->fixed_newkey ? o->fixed_newkey : cmd_pki_key_new();
 	s->step = o->flow == BENCH_FLOW_KUR && !o->devs[s->dev].op ? ST_PREP : ST_REQ;
-	s->t0 = bench_now();
+	s->t0 = origin;
 	if (!s->newkey) {
 		slot_end(s, BENCH_F_INTERNAL);
 		return;
 	}
 	slot_send(s);
+}
+
+/* Closed loop: start the next transaction of s, or finish the run. */
+static void slot_next(evutil_socket_t fd, short what, void *arg)
+{
+	struct slot *s = arg;
+	struct run *run = s->run;
+
+	(void)fd, (void)what;
+	if (s->conn && !run->o->keepalive) {
+		evhttp_connection_free(s->conn); /* a real device reconnects */
+		s->conn = NULL;
+	}
+	if (run_done(run)) {
+		if (run->busy == 0)
+			event_base_loopbreak(run->base);
+		return;
+	}
+	slot_start(s, bench_now());
+}
+
+/* Open loop: s has finished; park it on the free list. */
+static void slot_idle(struct slot *s)
+{
+	struct run *run = s->run;
+
+	if (s->conn && !run->o->keepalive) {
+		evhttp_connection_free(s->conn); /* a real device reconnects */
+		s->conn = NULL;
+	}
+	s->next_free = run->free_head;
+	run->free_head = s->id;
+	/* once the schedule is over, the last answer ends the run */
+	if (run->busy == 0 && (run->stopping || run->pace.handled >= run->pace.total))
+		event_base_loopbreak(run->base);
+}
+
+/* Open loop: handle the starts that are due, then wait for the next one. */
+static void on_pace(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *run = arg;
+	double t = bench_now() - run->start, wait;
+	long due = run->stopping ? 0 : bench_pace_due(&run->pace, t, BENCH_PACE_BURST);
+
+	(void)fd, (void)what;
+	for (long k = 0; k < due; k++) {
+		double at = bench_pace_time(&run->pace, run->pace.handled++);
+		double lag = bench_now() - run->start - at;
+		struct slot *s;
+
+		run->r->scheduled++;
+		if (run->free_head < 0) {
+			run->r->skipped++; /* conc in flight: never queued, never hidden */
+			continue;
+		}
+		s = &run->slots[run->free_head];
+		run->free_head = s->next_free;
+		if (lag * 1e3 > run->r->max_lag_ms)
+			run->r->max_lag_ms = lag * 1e3;
+		if (lag > 1e-3)
+			run->r->late++;
+		slot_start(s, run->start + at);
+		if (run->stopping)
+			break;
+	}
+	wait = run->stopping ? -1 : bench_pace_wait(&run->pace, bench_now() - run->start);
+	if (wait >= 0) {
+		long us = (long)(wait * 1e6) + 1; /* never early: a timer due now costs a loop */
+		struct timeval tv = { .tv_sec = us / 1000000, .tv_usec = us % 1000000 };
+		event_add(run->pacer, &tv);
+	} else if (run->busy == 0) {
+		event_base_loopbreak(run->base);
+	}
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -261,9 +335,17 @@ int bench_run_event(const struct bench_opts *o, struct bench_result *r)
 	struct run run = { .o = o, .r = r };
 	int rc = RC_NOMEM;
 
-	if (o->conc <= 0 || o->conc > o->ndev)
+	if (o->conc <= 0 || o->conc > o->ndev || o->rate < 0)
 		return RC_INVAL;
-	run.base = event_base_new();
+	if (o->rate > 0) {
+		/* timerfd-backed timers: starts land within microseconds of their time */
+		struct event_config *cfg = event_config_new();
+		if (cfg && event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) == 0)
+			run.base = event_base_new_with_config(cfg);
+		event_config_free(cfg);
+	} else {
+		run.base = event_base_new();
+	}
 	run.trust = bench_trust_new(o->root);
 	run.slots = calloc((size_t)o->conc, sizeof(*run.slots));
 	if (!run.base || !run.trust || !run.slots)
@@ -271,12 +353,26 @@ int bench_run_event(const struct bench_opts *o, struct bench_result *r)
 	run.tick = event_new(run.base, -1, EV_PERSIST, on_tick, &run);
 	if (!run.tick || event_add(run.tick, &(struct timeval){ 1, 0 }) != 0)
 		goto out;
-	run.start = bench_now();
-	for (int i = 0; i < o->conc; i++) {
-		run.slots[i] = (struct slot){ .run = &run, .id = i, .dev = -1 };
-		event_base_once(run.base, -1, EV_TIMEOUT, slot_next, &run.slots[i],
-				&(struct timeval){ 0, 0 });
+	run.free_head = -1;
+	for (int i = o->conc - 1; i >= 0; i--) {
+		run.slots[i] = (struct slot){
+			.run = &run, .id = i, .dev = -1, .next_free = run.free_head
+		};
+		if (o->rate > 0)
+			run.free_head = i;
 	}
+	if (o->rate > 0) {
+		bench_pace_init(&run.pace, o->rate, o->duration_s, o->count);
+		if (!(run.pacer = event_new(run.base, -1, 0, on_pace, &run)))
+			goto out;
+	}
+	run.start = bench_now();
+	if (o->rate > 0)
+		event_active(run.pacer, EV_TIMEOUT, 0);
+	else
+		for (int i = 0; i < o->conc; i++)
+			event_base_once(run.base, -1, EV_TIMEOUT, slot_next, &run.slots[i],
+					&(struct timeval){ 0, 0 });
 	event_base_dispatch(run.base);
 	r->elapsed_s = bench_now() - run.start;
 	if (o->progress)
@@ -292,6 +388,8 @@ out:
 			EVP_PKEY_free(run.slots[i].newkey);
 	}
 	free(run.slots);
+	if (run.pacer)
+		event_free(run.pacer);
 	if (run.tick)
 		event_free(run.tick);
 	bench_trust_free(run.trust);

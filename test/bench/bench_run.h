@@ -5,7 +5,12 @@
  * duration_s + timeout_s + 5 seconds. Traffic goes to 127.0.0.1 only.
  *
  * bench_run_event: one thread, one libevent loop, conc simulated devices
- *   on cmpgw's own codec (bench_msg.h), non-blocking.
+ *   on cmpgw's own codec (bench_msg.h), non-blocking. Closed loop (each
+ *   device starts its next enrollment when the last one ends) unless
+ *   rate > 0: then open loop, new enrollments start on the schedule of
+ *   bench_pace.h whatever the answers do, at most conc in flight; a start
+ *   that finds conc in flight is skipped and counted, and latency counts
+ *   from the scheduled start time.
  * bench_run_ossl:  conc threads, each running OpenSSL's own client
  *   (OSSL_CMP_CTX, one context per transaction, never shared: DESIGN.md 1).
  *
@@ -47,6 +52,7 @@ struct bench_opts {
 	EVP_PKEY *fixed_newkey; /* NULL: a fresh P-256 key per enrollment */
 	struct bench_dev *devs;
 	int ndev;
+	double rate; /* 0: closed loop; > 0: open loop, starts per second */
 };
 
 struct bench_result {
@@ -56,6 +62,12 @@ struct bench_result {
 	double elapsed_s;
 	double *lat_ms; /* one per successful transaction */
 	size_t nlat, cap;
+	/* open loop only */
+	long scheduled;	   /* starts due during the run (started + skipped) */
+	long skipped;	   /* starts not made: conc enrollments were in flight */
+	long late;	   /* starts made more than 1 ms after their time */
+	double max_lag_ms; /* largest delay of a start behind its time */
+	double cpu_run_ms; /* this process's CPU during the run itself */
 };
 
 int bench_run_event(const struct bench_opts *o, struct bench_result *r) WUR;

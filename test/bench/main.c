@@ -7,9 +7,12 @@
  *   cmpbench run --dir D --root CRT --port P [--chain CRT]... [--path P]
  *       [--conc N] [--duration S] [--count N] [--timeout S] [--devices N]
  *       [--flow explicit|implicit|kur] [--client own|ossl] [--newkey KEY]
- *       [--keepalive] [--json FILE|-] [--label TEXT]
+ *       [--keepalive] [--json FILE|-] [--label TEXT] [--rate R]
  *       drive load at 127.0.0.1:P; prints throughput, latency p50/p90/p99/max
- *       and failures by reason (JSON with --json)
+ *       and failures by reason (JSON with --json). --rate R: open loop, R
+ *       new enrollments per second on a fixed schedule, --conc caps those
+ *       in flight (skipped starts are counted), latency from the scheduled
+ *       start (bench_pace.h)
  *
  * Exit: 0 run without failures, 1 run with failures, 2 usage, 3 set-up error.
  */
@@ -21,18 +24,9 @@
 
 #include <openssl/pem.h>
 
+#include "test/bench/bench_args.h"
 #include "test/bench/bench_fix.h"
 #include "test/bench/bench_run.h"
-
-struct args {
-	const char *dir, *root, *ca, *ca_key, *prefix, *path, *flow, *client, *newkey, *json,
-		*label;
-	const char *chain[8];
-	int nchain, devices, port, conc;
-	long count;
-	double duration, timeout;
-	bool keepalive;
-};
 
 static X509 *load_cert(const char *path)
 {
@@ -78,18 +72,30 @@ static long failures(const struct bench_result *r)
 	return n;
 }
 
-/* CPU ms this process spent per successful transaction (the client's share). */
-static double client_cpu_ms(const struct bench_result *r)
+/* CPU ms (user + system) this process has spent so far. */
+static double cpu_ms(void)
 {
 	struct rusage u;
-	if (getrusage(RUSAGE_SELF, &u) != 0 || r->ok == 0)
+	if (getrusage(RUSAGE_SELF, &u) != 0)
 		return 0;
-	return ((double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 +
-		(double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3) /
-	       (double)r->ok;
+	return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 +
+	       (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
 }
 
-static void report(const struct args *a, const struct bench_result *r)
+/* CPU ms this process spent per successful transaction (the client's
+ * share), loading the fixture included. */
+static double client_cpu_ms(const struct bench_result *r)
+{
+	return r->ok ? cpu_ms() / (double)r->ok : 0;
+}
+
+/* The same for the run alone (fixture loading and set-up excluded). */
+static double client_run_cpu_ms(const struct bench_result *r)
+{
+	return r->ok ? r->cpu_run_ms / (double)r->ok : 0;
+}
+
+static void report(const struct bench_args *a, const struct bench_result *r)
 {
 	double rate = r->elapsed_s > 0 ? (double)r->ok / r->elapsed_s : 0;
 	FILE *j = NULL;
@@ -99,6 +105,11 @@ static void report(const struct args *a, const struct bench_result *r)
 	       a->label ? "[" : "", a->label ? a->label : "", a->label ? "] " : "", a->flow,
 	       a->client, a->conc, r->ok, failures(r), r->elapsed_s, rate, pct(r, 50), pct(r, 90),
 	       pct(r, 99), pct(r, 100), client_cpu_ms(r));
+	printf(" (run alone %.3f)", client_run_cpu_ms(r));
+	if (a->rate > 0)
+		printf("; open loop at %.1f/s: %ld starts due, %ld skipped (conc %d in flight), "
+		       "%ld late > 1 ms, max start lag %.2f ms",
+		       a->rate, r->scheduled, r->skipped, a->conc, r->late, r->max_lag_ms);
 	for (int i = 1; i < BENCH_F_MAX; i++)
 		if (r->fail[i])
 			printf("; %s %ld", bench_fail_name(i), r->fail[i]);
@@ -114,10 +125,13 @@ static void report(const struct args *a, const struct bench_result *r)
 		"{\"label\":\"%s\",\"flow\":\"%s\",\"client\":\"%s\",\"conc\":%d,"
 		"\"ok\":%ld,\"failed\":%ld,\"prep\":%ld,\"elapsed_s\":%.3f,\"rate\":%.1f,"
 		"\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
-		"\"client_cpu_ms\":%.3f,\"failures\":{",
+		"\"client_cpu_ms\":%.3f,\"client_run_cpu_ms\":%.3f,\"target_rate\":%.1f,"
+		"\"scheduled\":%ld,\"skipped_starts\":%ld,\"late_starts\":%ld,"
+		"\"max_start_lag_ms\":%.3f,\"failures\":{",
 		a->label ? a->label : "", a->flow, a->client, a->conc, r->ok, failures(r), r->prep,
 		r->elapsed_s, rate, pct(r, 50), pct(r, 90), pct(r, 99), pct(r, 100),
-		client_cpu_ms(r));
+		client_cpu_ms(r), client_run_cpu_ms(r), a->rate, r->scheduled, r->skipped, r->late,
+		r->max_lag_ms);
 	for (int i = 1, first = 1; i < BENCH_F_MAX; i++)
 		if (r->fail[i]) {
 			fprintf(j, "%s\"%s\":%ld", first ? "" : ",", bench_fail_name(i),
@@ -137,7 +151,7 @@ static int flow_of(const char *s)
 					    : -1;
 }
 
-static int do_run(const struct args *a)
+static int do_run(const struct bench_args *a)
 {
 	struct bench_opts o = { .port = a->port,
 				.path = a->path,
@@ -147,12 +161,12 @@ static int do_run(const struct args *a)
 				.timeout_s = a->timeout,
 				.flow = flow_of(a->flow),
 				.keepalive = a->keepalive,
-				.progress = isatty(2) };
+				.progress = isatty(2),
+				.rate = a->rate };
 	struct bench_result r = { 0 };
+	double cpu0;
 	int rc = 3;
 
-	if (o.flow < 0 || a->port <= 0 || !a->root || a->conc <= 0)
-		return 2;
 	if (!(o.root = load_cert(a->root)) || !(o.chain = sk_X509_new_null()))
 		goto out;
 	for (int i = 0; i < a->nchain; i++) {
@@ -171,9 +185,11 @@ static int do_run(const struct args *a)
 			o.ndev);
 		goto out;
 	}
+	cpu0 = cpu_ms();
 	if ((strcmp(a->client, "ossl") == 0 ? bench_run_ossl(&o, &r) : bench_run_event(&o, &r)) !=
 	    0)
 		goto out;
+	r.cpu_run_ms = cpu_ms() - cpu0;
 	qsort(r.lat_ms, r.nlat, sizeof(double), cmp_double);
 	report(a, &r);
 	rc = failures(&r) || r.ok == 0 ? 1 : 0;
@@ -186,7 +202,7 @@ out:
 	return rc;
 }
 
-static int do_fixture(const struct args *a)
+static int do_fixture(const struct bench_args *a)
 {
 	X509 *ca = a->ca ? load_cert(a->ca) : NULL;
 	EVP_PKEY *key = a->ca_key ? load_key(a->ca_key) : NULL;
@@ -199,78 +215,20 @@ static int do_fixture(const struct args *a)
 	return rc;
 }
 
-/* Parse "--opt value" pairs; 0 or 2 (usage). */
-static int parse(int argc, char **argv, struct args *a)
-{
-	for (int i = 2; i < argc; i++) {
-		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(o, "--keepalive") == 0) {
-			a->keepalive = true;
-			continue;
-		}
-		if (!v)
-			return 2;
-		i++;
-		if (strcmp(o, "--dir") == 0)
-			a->dir = v;
-		else if (strcmp(o, "--root") == 0)
-			a->root = v;
-		else if (strcmp(o, "--chain") == 0 && a->nchain < 8)
-			a->chain[a->nchain++] = v;
-		else if (strcmp(o, "--ca") == 0)
-			a->ca = v;
-		else if (strcmp(o, "--ca-key") == 0)
-			a->ca_key = v;
-		else if (strcmp(o, "--prefix") == 0)
-			a->prefix = v;
-		else if (strcmp(o, "--path") == 0)
-			a->path = v;
-		else if (strcmp(o, "--flow") == 0)
-			a->flow = v;
-		else if (strcmp(o, "--client") == 0)
-			a->client = v;
-		else if (strcmp(o, "--newkey") == 0)
-			a->newkey = v;
-		else if (strcmp(o, "--json") == 0)
-			a->json = v;
-		else if (strcmp(o, "--label") == 0)
-			a->label = v;
-		else if (strcmp(o, "--devices") == 0)
-			a->devices = atoi(v);
-		else if (strcmp(o, "--port") == 0)
-			a->port = atoi(v);
-		else if (strcmp(o, "--conc") == 0)
-			a->conc = atoi(v);
-		else if (strcmp(o, "--count") == 0)
-			a->count = atol(v);
-		else if (strcmp(o, "--duration") == 0)
-			a->duration = atof(v);
-		else if (strcmp(o, "--timeout") == 0)
-			a->timeout = atof(v);
-		else
-			return 2;
-	}
-	return a->dir && a->duration > 0 && a->duration <= 3600 && a->timeout > 0 ? 0 : 2;
-}
-
 int main(int argc, char **argv)
 {
-	struct args a = { .prefix = "BENCH-",
-			  .path = "/.well-known/cmp/p/3gpp",
-			  .flow = "explicit",
-			  .client = "own",
-			  .conc = 1,
-			  .duration = 10,
-			  .timeout = 10 };
+	struct bench_args a;
+	char err[256];
 
-	if (argc >= 2 && parse(argc, argv, &a) == 0) {
-		if (strcmp(argv[1], "fixture") == 0)
+	bench_args_defaults(&a);
+	if (bench_args_parse(argc, argv, &a, err, sizeof(err)) == 0) {
+		if (strcmp(a.cmd, "fixture") == 0)
 			return do_fixture(&a);
-		if (strcmp(argv[1], "run") == 0) {
-			int rc = do_run(&a);
-			if (rc != 2)
-				return rc;
-		}
+		int rc = do_run(&a);
+		if (rc != 2)
+			return rc;
+	} else if (err[0]) {
+		fprintf(stderr, "cmpbench: %s\n", err);
 	}
 	fprintf(stderr,
 		"usage: cmpbench fixture --dir D --devices N --ca CRT --ca-key KEY [--prefix P]\n"
@@ -278,6 +236,7 @@ int main(int argc, char **argv)
 		"                [--conc N] [--duration S] [--count N] [--timeout S] [--devices "
 		"N]\n"
 		"                [--flow explicit|implicit|kur] [--client own|ossl]\n"
-		"                [--newkey KEY] [--keepalive] [--json FILE|-] [--label TEXT]\n");
+		"                [--newkey KEY] [--keepalive] [--json FILE|-] [--label TEXT]\n"
+		"                [--rate R]\n");
 	return 2;
 }

@@ -12,6 +12,11 @@
 #      with one fixed certificate, serves one transaction at a time and has
 #      crashed on a second device: DESIGN.md), restarted whenever it exits;
 #   4. a table with the ratios side by side.
+# After the explicit sweep it runs "half-peak": explicit enrollments in open
+# loop (cmpbench --rate) at half the rate measured at the top --conc level,
+# --conc as the cap in flight, latency from each scheduled start (issue 5's
+# bar: p99 < 10 ms at half of the peak rate); --long S runs the top level
+# for S seconds (the bar's 60 s with zero failures).
 # Every step is bounded (durations, counts, timeouts); the script cleans up.
 #
 # usage: test/bench/run.sh [--build DIR] [--workers N] [--conc "1 8 32 128"]
@@ -26,6 +31,8 @@
 #                         gateway RSS now and peak (VmHWM))
 #          [--profile]   (instead: gateway under callgrind, 1 worker, 300
 #                         explicit enrollments, annotated profile)
+#          [--no-halfpeak] (skip the open-loop run at half the peak rate)
+#          [--long S]    (explicit load at the top --conc level for S seconds)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -41,6 +48,8 @@ PGSTAT=0
 MOCK_RUN=1
 CERTS=0
 C1000=0
+HALFPEAK=1
+LONG=0
 OUT=/var/tmp/cmpbench
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 
@@ -58,6 +67,8 @@ while [ $# -gt 0 ]; do
 	--no-mock) MOCK_RUN=0; shift ;;
 	--certs) CERTS=$2; shift 2 ;;
 	--c1000) C1000=1; shift ;;
+	--no-halfpeak) HALFPEAK=0; shift ;;
+	--long) LONG=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	*) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
 	esac
@@ -183,23 +194,29 @@ start_gw
 COMMON=(--dir "$FIX" --root "$DEMO/pki/operator-root.crt" --chain "$DEMO/vendor/vendor-ca.crt"
 	--timeout 10)
 
-# One measured run against cmpgw: label flow conc devices [client]
+# One measured run against cmpgw: label flow conc devices [client [duration
+# [more cmpbench options]]]
 measure() {
-	local label=$1 flow=$2 conc=$3 devs=$4 client=${5:-own} g0 p0 g1 p1 ok
+	local label=$1 flow=$2 conc=$3 devs=$4 client=${5:-own} dur=${6:-$DURATION} g0 p0 g1 p1 ok
+	shift $(($# < 6 ? $# : 6))
 	[ "$PGSTAT" = 1 ] && "${PSQL[@]}" -c 'SELECT pg_stat_statements_reset()' >/dev/null
 	g0=$(tree_ticks "$GWPID"); p0=$(tree_ticks "$PGPID")
 	"$BENCH" run "${COMMON[@]}" --port "$PORT" --flow "$flow" --conc "$conc" --devices "$devs" \
-		--client "$client" --duration "$DURATION" --label "$label" --json "$RUN/last.json" || true
+		--client "$client" --duration "$dur" --label "$label" --json "$RUN/last.json" "$@" || true
 	g1=$(tree_ticks "$GWPID"); p1=$(tree_ticks "$PGPID")
 	ok=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ok"])' "$RUN/last.json")
 	python3 - "$RUN/last.json" $((g1 - g0)) $((p1 - p0)) "$TCK" "$(rss_kb "$GWPID")" >>"$RESULTS" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1])); g, p, tck, rss = map(int, sys.argv[2:])
 n = max(r["ok"], 1)
-print("%-22s %-8s %-4s %5d %8.1f %7.2f %7.2f %7.2f %7.2f %6d %8.3f %8.3f %7d %7.3f  %s" % (
+extra = json.dumps(r["failures"]) if r["failures"] else ""
+if r.get("target_rate", 0) > 0:
+    extra += " open loop: target %.1f/s, %d due, %d skipped, %d late > 1 ms, max lag %.2f ms" % (
+        r["target_rate"], r["scheduled"], r["skipped_starts"], r["late_starts"], r["max_start_lag_ms"])
+print("%-22s %-8s %-4s %5d %8.1f %7.2f %7.2f %7.2f %7.2f %6d %8.3f %8.3f %7d %7.3f %7.3f  %s" % (
     r["label"], r["flow"], r["client"], r["conc"], r["rate"], r["p50_ms"], r["p90_ms"],
     r["p99_ms"], r["max_ms"], r["failed"], g * 1000.0 / tck / n, p * 1000.0 / tck / n,
-    rss // 1024, r["client_cpu_ms"], json.dumps(r["failures"]) if r["failures"] else ""))
+    rss // 1024, r["client_cpu_ms"], r.get("client_run_cpu_ms", 0), extra))
 EOF
 	tail -1 "$RESULTS"
 	[ "$PGSTAT" = 1 ] && pgstat_dump "$RUN/pgstat-$flow-$conc.txt" "$ok"
@@ -225,13 +242,29 @@ if [ "$PROFILE" = 1 ]; then
 	exit 0
 fi
 
-HDR=$(printf "%-22s %-8s %-4s %5s %8s %7s %7s %7s %7s %6s %8s %8s %7s %7s" label flow cli conc "enr/s" p50ms p90ms p99ms maxms fail "gw-ms" "pg-ms" "rssMB" "cli-ms")
+HDR=$(printf "%-22s %-8s %-4s %5s %8s %7s %7s %7s %7s %6s %8s %8s %7s %7s %7s" label flow cli conc "enr/s" p50ms p90ms p99ms maxms fail "gw-ms" "pg-ms" "rssMB" "cli-ms" "cli-run")
 echo "$HDR" | tee -a "$RESULTS"
+CMAX=$(echo "$CONCS" | tr ' ' '\n' | sort -n | tail -1)
+PEAK=0
 for c in $CONCS; do
 	[ "$c" -le 1000 ] || continue
 	measure "cmpgw 1k serials" explicit "$c" 1000
+	[ "$c" = "$CMAX" ] && PEAK=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rate"])' "$RUN/last.json")
 done
-CMAX=$(echo "$CONCS" | tr ' ' '\n' | sort -n | tail -1)
+if [ "$HALFPEAK" = 1 ]; then
+	# open loop at half the rate just measured at the top level, the same
+	# cap in flight; a rate of 0 (no successes) is reported, not run
+	HALF=$(python3 -c 'import sys; print("%.1f" % (float(sys.argv[1]) / 2))' "$PEAK")
+	if python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)' "$HALF"; then
+		echo "half-peak: peak $PEAK/s at conc $CMAX, open loop at $HALF/s" | tee -a "$RESULTS"
+		measure "cmpgw half-peak" explicit "$CMAX" 1000 own "$DURATION" --rate "$HALF"
+	else
+		echo "half-peak: no peak rate measured at conc $CMAX, not run" | tee -a "$RESULTS"
+	fi
+fi
+if [ "$LONG" != 0 ]; then
+	measure "cmpgw long ${LONG}s" explicit "$CMAX" 1000 own "$LONG"
+fi
 measure "cmpgw 1k serials" implicit "$CMAX" 1000
 measure "cmpgw 1k serials" kur "$CMAX" 1000
 if [ "$OSSL" = 1 ]; then
@@ -366,10 +399,10 @@ mock_measure() {
 import json, sys
 r = json.load(open(sys.argv[1])); g, tck = map(int, sys.argv[2:])
 n = max(r["ok"], 1)
-print("%-22s %-8s %-4s %5d %8.1f %7.2f %7.2f %7.2f %7.2f %6d %8.3f %8s %7s %7.3f  %s" % (
+print("%-22s %-8s %-4s %5d %8.1f %7.2f %7.2f %7.2f %7.2f %6d %8.3f %8s %7s %7.3f %7.3f  %s" % (
     r["label"], r["flow"], r["client"], r["conc"], r["rate"], r["p50_ms"], r["p90_ms"],
     r["p99_ms"], r["max_ms"], r["failed"], g * 1000.0 / tck / n, "-", "-", r["client_cpu_ms"],
-    json.dumps(r["failures"]) if r["failures"] else ""))
+    r.get("client_run_cpu_ms", 0), json.dumps(r["failures"]) if r["failures"] else ""))
 EOF
 	tail -1 "$RESULTS"
 }
