@@ -185,12 +185,13 @@ int store_revoke_crl_current_sync(struct store_conn *c, const char *issuer, int 
 
 /* One snapshot for the rows and their fingerprint (cmpgw_crl_fp is
  * STABLE); the outer join yields one row with NULLs when nothing is
- * revoked. */
+ * revoked. revoked_at is set exactly when status is 'revoked' (a CHECK
+ * of migration 010), and certificates_revoked_idx is partial on it. */
 static const char SQL_ROWS[] =
 	"SELECT cmpgw_crl_fp($1), c.serial_hex, extract(epoch FROM c.revoked_at)::bigint::text,"
 	" coalesce(c.revocation_reason, 0)::text"
 	" FROM (SELECT 1) one LEFT JOIN certificates c"
-	" ON c.issuer = $1 AND c.status = 'revoked' AND c.revoked_at IS NOT NULL"
+	" ON c.issuer = $1 AND c.revoked_at IS NOT NULL"
 	" ORDER BY c.id";
 
 static void on_rows(void *arg, const struct store_result *r)
