@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/decoder.h>
 #include <openssl/pem.h>
 
 #include "cmd/pki.h"
@@ -98,12 +99,66 @@ out:
 	return rc;
 }
 
+/* The next PEM block of f, which must be named want; its DER in *der. */
+static bool pem_next(FILE *f, const char *want, unsigned char **der, long *len)
+{
+	char *name = NULL, *header = NULL;
+	bool ok = PEM_read(f, &name, &header, der, len) == 1 && strcmp(name, want) == 0 &&
+		  header[0] == '\0';
+
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	if (!ok) {
+		OPENSSL_free(*der);
+		*der = NULL;
+	}
+	return ok;
+}
+
+/*
+ * Device i from f: its certificate, then its PKCS#8 key. The keys go
+ * through one decoder context made once (dctx, which writes to *slot):
+ * making a decoder context costs OpenSSL 3.0 more than an ECDSA
+ * verification, and PEM_read_PrivateKey makes one per key.
+ */
+static bool load_one(FILE *f, OSSL_DECODER_CTX *dctx, EVP_PKEY **slot, struct bench_dev *d)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	long len = 0;
+	size_t left;
+
+	if (!pem_next(f, PEM_STRING_X509, &der, &len))
+		return false;
+	p = der;
+	d->cert = d2i_X509(NULL, &p, len);
+	if (d->cert && p != der + len) {
+		X509_free(d->cert);
+		d->cert = NULL;
+	}
+	OPENSSL_free(der);
+	if (!d->cert || !pem_next(f, PEM_STRING_PKCS8INF, &der, &len))
+		return false;
+	p = der;
+	left = (size_t)len;
+	*slot = NULL;
+	if (OSSL_DECODER_from_data(dctx, &p, &left) == 1 && left == 0)
+		d->key = *slot;
+	else
+		EVP_PKEY_free(*slot);
+	*slot = NULL;
+	OPENSSL_clear_free(der, (size_t)len);
+	return d->key != NULL;
+}
+
 int bench_fix_load(const char *dir, int n, struct bench_dev **devs, int *ndev)
 {
 	char path[4096];
 	int have = count_of(dir), rc = RC_DECODE;
 	struct bench_dev *d = NULL;
 	FILE *f = NULL;
+	EVP_PKEY *slot = NULL;
+	OSSL_DECODER_CTX *dctx = NULL;
 
 	*devs = NULL;
 	*ndev = 0;
@@ -114,14 +169,14 @@ int bench_fix_load(const char *dir, int n, struct bench_dev **devs, int *ndev)
 		fprintf(stderr, "cmpbench: no fixture in %s (run `cmpbench fixture` first)\n", dir);
 		return RC_IO;
 	}
-	if (!(d = calloc((size_t)n, sizeof(*d)))) {
+	dctx = OSSL_DECODER_CTX_new_for_pkey(&slot, "DER", "PrivateKeyInfo", "EC", EVP_PKEY_KEYPAIR,
+					     NULL, NULL);
+	if (!dctx || !(d = calloc((size_t)n, sizeof(*d)))) {
 		rc = RC_NOMEM;
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
-		d[i].cert = PEM_read_X509(f, NULL, NULL, NULL);
-		d[i].key = d[i].cert ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-		if (!d[i].key) {
+		if (!load_one(f, dctx, &slot, &d[i])) {
 			fprintf(stderr, "cmpbench: %s: device %d unreadable\n", path, i + 1);
 			bench_fix_free(d, n);
 			d = NULL;
@@ -132,6 +187,7 @@ int bench_fix_load(const char *dir, int n, struct bench_dev **devs, int *ndev)
 	*ndev = n;
 	rc = 0;
 out:
+	OSSL_DECODER_CTX_free(dctx);
 	fclose(f);
 	return rc;
 }

@@ -16,7 +16,6 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "cmd/pki.h"
 #include "cmp/asn1.h"
 #include "test/bench/bench_pace.h"
 
@@ -95,17 +94,22 @@ static bool run_done(struct run *run)
 	       bench_now() - run->start >= o->duration_s;
 }
 
-/* The device now holds the certificate just issued (and its key). */
-static void take_opcert(struct slot *s, struct bench_dev *d)
+/* The device now holds the certificate just issued (and its key); it
+ * decodes it to use it. false: it could not. */
+static bool take_opcert(struct slot *s, struct bench_dev *d)
 {
+	X509 *op = bench_tx_cert_get1(&s->tx);
+
+	if (!op)
+		return false;
 	X509_free(d->op);
 	EVP_PKEY_free(d->opkey);
-	d->op = s->tx.cert;
-	s->tx.cert = NULL;
+	d->op = op;
 	if (s->newkey == s->run->o->fixed_newkey)
 		EVP_PKEY_up_ref(s->newkey);
 	d->opkey = s->newkey;
 	s->newkey = NULL;
+	return true;
 }
 
 /* End the current transaction of s; schedule the next from a fresh stack. */
@@ -114,6 +118,8 @@ static void slot_end(struct slot *s, int fail)
 	struct run *run = s->run;
 	struct bench_dev *d = &run->o->devs[s->dev];
 
+	if (fail == BENCH_OK && run->o->flow == BENCH_FLOW_KUR && !take_opcert(s, d))
+		fail = BENCH_F_INTERNAL; /* the device could not install its certificate */
 	if (fail == BENCH_OK) {
 		run->r->ok++;
 		bench_result_lat(run->r, (bench_now() - s->t0) * 1e3);
@@ -121,8 +127,7 @@ static void slot_end(struct slot *s, int fail)
 		if (run->r->fail[fail]++ < 5 && s->tx.detail[0])
 			fprintf(stderr, "cmpbench: %s: %s\n", bench_fail_name(fail), s->tx.detail);
 	}
-	if (fail == BENCH_OK && run->o->flow == BENCH_FLOW_KUR)
-		take_opcert(s, d);
+
 	bench_tx_clear(&s->tx);
 	if (s->newkey != run->o->fixed_newkey)
 		EVP_PKEY_free(s->newkey);
@@ -155,10 +160,14 @@ static void on_answer(struct evhttp_request *req, void *arg)
 			       want, s->newkey);
 	if (fail == BENCH_OK && s->step == ST_PREP) {
 		/* untimed: the device got its operator certificate; now the kur */
-		take_opcert(s, &run->o->devs[s->dev]);
+		if (!take_opcert(s, &run->o->devs[s->dev])) {
+			slot_end(s, BENCH_F_INTERNAL);
+			return;
+		}
 		bench_tx_clear(&s->tx);
 		run->r->prep++;
-		s->newkey = run->o->fixed_newkey ? run->o->fixed_newkey : cmd_pki_key_new();
+		s->newkey =
+			run->o->fixed_newkey ? run->o->fixed_newkey : bench_msg_key_new(run->trust);
 		s->step = ST_REQ;
 		s->t0 = bench_now();
 		if (!s->newkey)
@@ -233,7 +242,7 @@ static void slot_start(struct slot *s, double origin)
 	s->busy = true;
 	run->busy++;
 	run->started++;
-	s->newkey = o->fixed_newkey ? o->fixed_newkey : cmd_pki_key_new();
+	s->newkey = o->fixed_newkey ? o->fixed_newkey : bench_msg_key_new(run->trust);
 	s->step = o->flow == BENCH_FLOW_KUR && !o->devs[s->dev].op ? ST_PREP : ST_REQ;
 	s->t0 = origin;
 	if (!s->newkey) {
@@ -378,6 +387,7 @@ int bench_run_event(const struct bench_opts *o, struct bench_result *r)
 	if (o->progress)
 		fprintf(stderr, "\n");
 	r->fail[BENCH_F_TRANSPORT] += run.busy; /* cut off by the hard bound */
+	bench_trust_stats(run.trust, &r->trust);
 	rc = 0;
 out:
 	for (int i = 0; run.slots && i < o->conc; i++) {

@@ -63,11 +63,12 @@ struct bench_result {
 	double *lat_ms; /* one per successful transaction */
 	size_t nlat, cap;
 	/* open loop only */
-	long scheduled;	   /* starts due during the run (started + skipped) */
-	long skipped;	   /* starts not made: conc enrollments were in flight */
-	long late;	   /* starts made more than 1 ms after their time */
-	double max_lag_ms; /* largest delay of a start behind its time */
-	double cpu_run_ms; /* this process's CPU during the run itself */
+	long scheduled;			/* starts due during the run (started + skipped) */
+	long skipped;			/* starts not made: conc enrollments were in flight */
+	long late;			/* starts made more than 1 ms after their time */
+	double max_lag_ms;		/* largest delay of a start behind its time */
+	double cpu_run_ms;		/* this process's CPU during the run itself */
+	struct bench_trust_stats trust; /* own client: what its caches did */
 };
 
 int bench_run_event(const struct bench_opts *o, struct bench_result *r) WUR;

@@ -106,6 +106,11 @@ static void report(const struct bench_args *a, const struct bench_result *r)
 	       a->client, a->conc, r->ok, failures(r), r->elapsed_s, rate, pct(r, 50), pct(r, 90),
 	       pct(r, 99), pct(r, 100), client_cpu_ms(r));
 	printf(" (run alone %.3f)", client_run_cpu_ms(r));
+	if (strcmp(a->client, "own") == 0)
+		printf("; signer chains validated %ld, found validated %ld; issued certificates "
+		       "checked against a known CA %ld, path-validated %ld",
+		       r->trust.signer_validations, r->trust.signer_hits, r->trust.issued_fast,
+		       r->trust.issued_full);
 	if (a->rate > 0)
 		printf("; open loop at %.1f/s: %ld starts due, %ld skipped (conc %d in flight), "
 		       "%ld late > 1 ms, max start lag %.2f ms",
