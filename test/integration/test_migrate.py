@@ -8,7 +8,8 @@ the revoked set (cmpgw_crl_fp and the CRL rows) is the same as before;
 revoked_at is now tied to status 'revoked' by a CHECK, so a writer that
 set one without the other would fail; a status change that was not a HOT
 update at 009 (status named by certificates_revoked_idx's predicate) is
-one now; issuer, serial_hex and device_serial compare under "C". Then on
+one now; issuer, serial_hex and device_serial compare under "C"; the
+state columns still refuse values outside their sets (domains now). Then on
 the upgraded database: an ir + certConf with `openssl cmp`, the sweep, a
 revocation and a hold release, each leaving status and revoked_at in
 step."""
@@ -76,11 +77,11 @@ def hot_updates(gw, cert_id):
     return (int(r[0][0]), int(r[0][1]))
 
 
-def refused(gw, sql):
+def refused(gw, sql, constraint="certificates_revoked_at_check"):
     try:
         gw.psql(sql)
     except RuntimeError as e:
-        return "certificates_revoked_at_check" in str(e)
+        return constraint in str(e)
     return False
 
 
@@ -127,6 +128,18 @@ def main(t):
          "CHECK: status 'revoked' without revoked_at is refused")
     t.ok(refused(gw, "UPDATE certificates SET revoked_at = now() WHERE id = %d" % ids["active"]),
          "CHECK: revoked_at on a certificate that is not revoked is refused")
+    for table, col, domain, key in (("certificates", "status", "cmpgw_cert_status",
+                                     "id = %d" % ids["active"]),
+                                    ("transactions", "state", "cmpgw_tx_state",
+                                     "tid = '\\xaa01'"),
+                                    ("serials", "state", "cmpgw_serial_state", "true")):
+        t.ok(refused(gw, "UPDATE %s SET %s = 'bogus' WHERE %s" % (table, col, key),
+                     domain + "_check"),
+             "010: %s.%s still refuses a value outside its set (domain %s)"
+             % (table, col, domain))
+    t.eq(gw.scalar("SELECT count(*) FROM pg_constraint WHERE contype = 'c' AND conrelid IN"
+                   " ('certificates'::regclass, 'transactions'::regclass, 'serials'::regclass)"),
+         "1", "010: the only table CHECK left on them is certificates_revoked_at_check")
 
     # the upgraded database at work
     gw.start()
