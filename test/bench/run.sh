@@ -143,7 +143,13 @@ URL="host=$PG_SOCK dbname=cmpgw user=postgres"
 PSQL=(psql -X -q -A -t -h "$PG_SOCK" -U postgres -d cmpgw)
 [ "$PGSTAT" = 1 ] && "${PSQL[@]}" -c 'CREATE EXTENSION pg_stat_statements'
 
+# a port pair (gateway, mock) nobody listens on: others run this script too
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 PORT=$((20000 + $$ % 20000))
+for _ in $(seq 50); do
+	port_free "$PORT" && port_free $((PORT + 1)) && break
+	PORT=$((20000 + (PORT - 20000 + 2) % 20000))
+done
 CONF=$RUN/cmpgw.json
 python3 - "$DEMO/cmpgw.json" "$CONF" "$URL" "$PORT" "$WORKERS" "$RUN" <<'EOF'
 import json, os, sys
