@@ -143,12 +143,18 @@ URL="host=$PG_SOCK dbname=cmpgw user=postgres"
 PSQL=(psql -X -q -A -t -h "$PG_SOCK" -U postgres -d cmpgw)
 [ "$PGSTAT" = 1 ] && "${PSQL[@]}" -c 'CREATE EXTENSION pg_stat_statements'
 
-# a port pair (gateway, mock) nobody listens on: others run this script too
+# a port pair (gateway, mock) nobody listens on, below the kernel's
+# ephemeral range (the client's own connections take ports there, and
+# binding one of those fails with "Address already in use"); others run
+# this script too
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-PORT=$((20000 + $$ % 20000))
+EPH=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+SPAN=$(((EPH - 20000) / 2))
+[ "$SPAN" -ge 100 ] || SPAN=100
+PORT=$((20000 + 2 * ($$ % SPAN)))
 for _ in $(seq 50); do
 	port_free "$PORT" && port_free $((PORT + 1)) && break
-	PORT=$((20000 + (PORT - 20000 + 2) % 20000))
+	PORT=$((20000 + (PORT - 20000 + 2) % (2 * SPAN)))
 done
 CONF=$RUN/cmpgw.json
 python3 - "$DEMO/cmpgw.json" "$CONF" "$URL" "$PORT" "$WORKERS" "$RUN" <<'EOF'
