@@ -78,9 +78,23 @@ done
 if [ "$C1000" = 1 ] && [ "$(ulimit -n)" -lt 4096 ]; then
 	ulimit -n 4096 2>/dev/null || { echo "--c1000 needs ulimit -n >= 4096 (hard limit: $(ulimit -Hn))" >&2; exit 2; }
 fi
+# What the steps below run; .ci/deps installs all but valgrind.
+need() { command -v "$1" >/dev/null 2>&1 || { echo "run.sh needs $1 (apt-get install $2)" >&2; exit 2; }; }
+need python3 python3
+need openssl openssl
+need meson meson
+need ninja ninja-build
+[ -x "$PG_BINDIR/initdb" ] || { echo "run.sh needs PostgreSQL 15 in $PG_BINDIR (apt-get install postgresql, or set PG_BINDIR)" >&2; exit 2; }
+[ "$PROFILE" = 1 ] && need valgrind valgrind
+# A fresh checkout has no build directory yet: make it (optimised, as the
+# default buildtype), and bring an existing one up to date.
+if [ ! -f "$BUILD/build.ninja" ]; then
+	meson setup "$BUILD" "$ROOT" >/dev/null || { echo "meson setup $BUILD failed" >&2; exit 2; }
+fi
+ninja -C "$BUILD" >/dev/null || { echo "build failed: ninja -C $BUILD" >&2; exit 2; }
 CMPGW=$BUILD/cmd/cmpgw
 BENCH=${CMPBENCH:-$BUILD/test/bench/cmpbench}
-[ -x "$CMPGW" ] && [ -x "$BENCH" ] || { echo "build first: ninja -C $BUILD" >&2; exit 2; }
+[ -x "$CMPGW" ] && [ -x "$BENCH" ] || { echo "no cmpgw or cmpbench in $BUILD" >&2; exit 2; }
 TCK=$(getconf CLK_TCK)
 DEMO=$OUT/demo
 FIX=$OUT/fixture
@@ -178,12 +192,13 @@ EOF
 "$CMPGW" vendor anchor add --config "$CONF" acme "$DEMO/vendor/vendor-root.crt" >/dev/null
 "$CMPGW" vendor intermediate add --config "$CONF" acme "$DEMO/vendor/vendor-ca.crt" >/dev/null
 
+secs() { python3 -c 'import sys; print("%.3f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$1" "$2"; }
 import_serials() { # file -> seconds
 	local t0 t1
 	t0=$(date +%s.%N)
 	"$CMPGW" serials import --config "$CONF" acme "$1" >/dev/null
 	t1=$(date +%s.%N)
-	echo "$t1 - $t0" | bc
+	secs "$t0" "$t1"
 }
 head -1000 "$FIX/serials.txt" >"$RUN/serials-1k.txt"
 T=$(import_serials "$RUN/serials-1k.txt")
@@ -289,7 +304,7 @@ if [ "$BIG" = 1 ]; then
 	# 10M allowed serials: the fixture's devices plus synthetic ones
 	{ cat "$FIX/serials.txt"; seq -f "SYN-%08.0f" 1 $((10000000 - $(wc -l <"$FIX/serials.txt"))); } >"$RUN/serials-10m.txt"
 	T=$(import_serials "$RUN/serials-10m.txt")
-	echo "serial import 10,000,000 rows: ${T}s = $(echo "10000000 / $T" | bc) rows/s" | tee -a "$RESULTS"
+	echo "serial import 10,000,000 rows: ${T}s = $(python3 -c 'import sys; print(int(1e7 / float(sys.argv[1])))' "$T") rows/s" | tee -a "$RESULTS"
 	rm -f "$RUN/serials-10m.txt"
 	echo "$HDR" | tee -a "$RESULTS"
 	measure "cmpgw 10M serials" explicit "$CMAX" "$DEVICES"
@@ -334,7 +349,7 @@ VACUUM ANALYZE audit;
 CHECKPOINT;
 SQL
 	t1=$(date +%s.%N)
-	echo "pre-load of $CERTS certificates (+ transactions, audit, vacuum, checkpoint): $(echo "$t1 - $t0" | bc)s" | tee -a "$RESULTS"
+	echo "pre-load of $CERTS certificates (+ transactions, audit, vacuum, checkpoint): $(secs "$t0" "$t1")s" | tee -a "$RESULTS"
 	echo "certificates: $("${PSQL[@]}" -c 'select count(*) from certificates'), serials: $("${PSQL[@]}" -c 'select count(*) from serials')" | tee -a "$RESULTS"
 	"${PSQL[@]}" -F ' ' -c "SELECT c.relname, pg_size_pretty(pg_relation_size(c.oid)) FROM pg_class c
 		WHERE c.relname IN ('certificates', 'transactions', 'serials', 'audit') OR c.oid IN
