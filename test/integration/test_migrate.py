@@ -116,6 +116,11 @@ def main(t):
                    " WHERE indexrelid = 'certificates_revoked_idx'::regclass"),
          "(revoked_at IS NOT NULL)", "010: revoked index keyed on revoked_at")
     t.eq(hot_updates(gw, ids["active"]), (1, 1), "010: a status change is a HOT update")
+    plan = " ".join(r[0] for r in gw.psql(
+        "SET enable_seqscan = off; EXPLAIN (COSTS OFF) SELECT 1 FROM transactions"
+        " WHERE state = 'pending' AND fwd_deadline < now() - interval '10 seconds'"))
+    t.ok("transactions_pending_idx" in plan,
+         "010: the pending sweep (cmpgw_fwd_sweep) is indexed", plan)
     t.eq(gw.psql("SELECT attname, collname FROM pg_attribute a JOIN pg_collation c"
                  " ON c.oid = a.attcollation WHERE attrelid = 'certificates'::regclass"
                  " AND attname IN ('issuer', 'serial_hex', 'device_serial') ORDER BY 1"),
