@@ -33,6 +33,8 @@
 #                         explicit enrollments, annotated profile)
 #          [--no-halfpeak] (skip the open-loop run at half the peak rate)
 #          [--long S]    (explicit load at the top --conc level for S seconds)
+#          [--pool N]    (database.pool: PostgreSQL connections per worker;
+#                         default: the demo configuration's)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -51,6 +53,7 @@ C1000=0
 HALFPEAK=1
 LONG=0
 OUT=/var/tmp/cmpbench
+POOL=
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 
 while [ $# -gt 0 ]; do
@@ -70,6 +73,7 @@ while [ $# -gt 0 ]; do
 	--no-halfpeak) HALFPEAK=0; shift ;;
 	--long) LONG=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
+	--pool) POOL=$2; shift 2 ;;
 	*) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
 	esac
 done
@@ -171,9 +175,9 @@ for _ in $(seq 50); do
 	PORT=$((20000 + (PORT - 20000 + 2) % (2 * SPAN)))
 done
 CONF=$RUN/cmpgw.json
-python3 - "$DEMO/cmpgw.json" "$CONF" "$URL" "$PORT" "$WORKERS" "$RUN" <<'EOF'
+python3 - "$DEMO/cmpgw.json" "$CONF" "$URL" "$PORT" "$WORKERS" "$RUN" "$POOL" <<'EOF'
 import json, os, sys
-src, dst, url, port, workers, run = sys.argv[1:]
+src, dst, url, port, workers, run, pool = sys.argv[1:]
 c = json.load(open(src))
 base = os.path.dirname(os.path.abspath(src))
 def fix(p): return p if os.path.isabs(p) else os.path.join(base, p)
@@ -184,6 +188,8 @@ c["database"]["url"] = url
 c["data_dir"] = os.path.join(run, "state")
 c["listen"][0]["port"] = int(port)
 c["workers"] = int(workers)
+if pool:
+    c["database"]["pool"] = int(pool)
 c.setdefault("log", {})["level"] = "warn"
 json.dump(c, open(dst, "w"), indent=2)
 EOF
