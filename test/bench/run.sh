@@ -35,6 +35,8 @@
 #          [--long S]    (explicit load at the top --conc level for S seconds)
 #          [--pool N]    (database.pool: PostgreSQL connections per worker;
 #                         default: the demo configuration's)
+#          [--pg-opts "-c NAME=VALUE ..."] (more PostgreSQL settings; the
+#                         defaults here: shared_buffers=512MB, durable commits)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -54,6 +56,7 @@ HALFPEAK=1
 LONG=0
 OUT=/var/tmp/cmpbench
 POOL=
+PG_EXTRA=
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 
 while [ $# -gt 0 ]; do
@@ -74,6 +77,7 @@ while [ $# -gt 0 ]; do
 	--long) LONG=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--pool) POOL=$2; shift 2 ;;
+	--pg-opts) PG_EXTRA=$2; shift 2 ;;
 	*) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
 	esac
 done
@@ -153,6 +157,7 @@ mkdir -p "$PG_SOCK"
 [ "$(id -u)" = 0 ] && chown postgres: "$RUN" "$PG_SOCK"
 asuser "$PG_BINDIR/initdb" -D "$PG_DATA" --auth=trust -U postgres -E UTF8 >/dev/null
 PG_OPTS="-c listen_addresses='' -k $PG_SOCK -c max_connections=200 -c shared_buffers=512MB"
+[ -n "$PG_EXTRA" ] && PG_OPTS="$PG_OPTS $PG_EXTRA"
 [ "$PGSTAT" = 1 ] && PG_OPTS="$PG_OPTS -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
 asuser "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -l "$RUN/pg.log" -w -t 60 -o "$PG_OPTS" start >/dev/null
 PGPID=$(head -1 "$PG_DATA/postmaster.pid")
