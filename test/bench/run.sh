@@ -235,9 +235,10 @@ COMMON=(--dir "$FIX" --root "$DEMO/pki/operator-root.crt" --chain "$DEMO/vendor/
 # One measured run against cmpgw: label flow conc devices [client [duration
 # [more cmpbench options]]]
 measure() {
-	local label=$1 flow=$2 conc=$3 devs=$4 client=${5:-own} dur=${6:-$DURATION} g0 p0 g1 p1 ok
+	local label=$1 flow=$2 conc=$3 devs=$4 client=${5:-own} dur=${6:-$DURATION} g0 p0 g1 p1 ok w0= w1=
 	shift $(($# < 6 ? $# : 6))
 	[ "$PGSTAT" = 1 ] && "${PSQL[@]}" -c 'SELECT pg_stat_statements_reset()' >/dev/null
+	[ "$PGSTAT" = 1 ] && w0=$("${PSQL[@]}" -c "$WALQ")
 	g0=$(tree_ticks "$GWPID"); p0=$(tree_ticks "$PGPID")
 	"$BENCH" run "${COMMON[@]}" --port "$PORT" --flow "$flow" --conc "$conc" --devices "$devs" \
 		--client "$client" --duration "$dur" --label "$label" --json "$RUN/last.json" "$@" || true
@@ -257,10 +258,22 @@ print("%-22s %-8s %-4s %5d %8.1f %7.2f %7.2f %7.2f %7.2f %6d %8.3f %8.3f %7d %7.
     rss // 1024, r["client_cpu_ms"], r.get("client_run_cpu_ms", 0), extra))
 EOF
 	tail -1 "$RESULTS"
-	[ "$PGSTAT" = 1 ] && pgstat_dump "$RUN/pgstat-$flow-$conc.txt" "$ok"
+	if [ "$PGSTAT" = 1 ]; then
+		w1=$("${PSQL[@]}" -c "$WALQ")
+		python3 - "$w0" "$w1" "$ok" <<'EOF' | tee -a "$RESULTS"
+import sys
+a, b = ([int(x) for x in v.split("|")] for v in sys.argv[1:3]); n = max(int(sys.argv[3]), 1)
+print("  WAL per enrollment: %.1f records, %.2f full-page images, %.0f bytes" %
+      tuple((y - x) / n for x, y in zip(a, b)))
+EOF
+		pgstat_dump "$RUN/pgstat-$flow-$conc-$(echo "$label" | tr -c 'A-Za-z0-9\n' '_').txt" "$ok"
+	fi
 	return 0
 }
 
+# --pgstat: WAL written per enrollment (pg_stat_wal: records, full-page
+# images, bytes; the whole cluster, so background writes are included)
+WALQ="SELECT wal_records || '|' || wal_fpi || '|' || wal_bytes::bigint FROM pg_stat_wal"
 # --pgstat: per statement (nested ones in the SQL functions included) calls
 # and execution ms per enrollment; planning is not counted.
 pgstat_dump() {
