@@ -266,7 +266,15 @@ static int load_revocation(struct cfg *c, char *err, size_t len)
 			if (strcmp(a->paths[k], c->crl_path) == 0)
 				return fail(err, len, "crl.path", "\"%s\" is already used by aliases[%zu].paths[%zu]",
 					    c->crl_path, i, k);
+		for (size_t k = 0; c->ca_cert_path && k < a->n_paths; k++)
+			if (strcmp(a->paths[k], c->ca_cert_path) == 0)
+				return fail(err, len, "crl.ca_cert_path",
+					    "\"%s\" is already used by aliases[%zu].paths[%zu]",
+					    c->ca_cert_path, i, k);
 	}
+	if (c->crl_path && c->ca_cert_path && strcmp(c->crl_path, c->ca_cert_path) == 0)
+		return fail(err, len, "crl.ca_cert_path", "\"%s\" is already crl.path",
+			    c->ca_cert_path);
 	if (c->crl_refresh_before_s >= c->crl_validity_s)
 		return fail(err, len, "crl.refresh_before_s", "must be below crl.validity_s (%d)",
 			    c->crl_validity_s);
@@ -458,6 +466,9 @@ static void free_policy(struct cfg *c)
 		free(p->subject);
 		free_strs(p->san, p->n_san);
 		free_strs(p->eku, p->n_eku);
+		free_strs(p->crl_dp, p->n_crl_dp);
+		free_strs(p->ca_issuers, p->n_ca_issuers);
+		free_strs(p->ocsp, p->n_ocsp);
 	}
 	free(c->profiles);
 	for (size_t i = 0; c->aliases && i < c->n_aliases; i++) {
@@ -506,6 +517,7 @@ void cfg_free(struct cfg *c)
 	free(c->data_dir);
 	free(c->db_embedded_user);
 	free(c->crl_path);
+	free(c->ca_cert_path);
 	X509_free(c->ca_cert);
 	EVP_PKEY_free(c->ca_key);
 	sk_X509_pop_free(c->ca_chain, X509_free);

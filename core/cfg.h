@@ -55,7 +55,19 @@ struct cfg_profile {
 	unsigned key_algs;       /* enum cfg_keyalg bits */
 	int rsa_min_bits;        /* default 2048 */
 	bool allow_requested_subject; /* use the device's suggested subject */
-	bool renewal_revokes_old;     /* renewal revokes (reason superseded) the old cert */
+	/* On confirmation of a device's new certificate (re-enrollment with
+	 * the vendor certificate, renewal by ir/cr/kur/p10cr), revoke its
+	 * previous one with reason superseded (default true); false only marks
+	 * it superseded and lets it run to expiry. */
+	bool renewal_revokes_old;
+	/* Status pointers put in every certificate (RFC 5280 4.2.1.13,
+	 * 4.2.2.1): absolute http/https/ldap URIs, validated at load. */
+	char **crl_dp; /* cRLDistributionPoints fullName URIs */
+	size_t n_crl_dp;
+	char **ca_issuers; /* authorityInfoAccess caIssuers URIs */
+	size_t n_ca_issuers;
+	char **ocsp; /* authorityInfoAccess OCSP URIs */
+	size_t n_ocsp;
 };
 
 enum cfg_mode { CFG_MODE_CA = 0, CFG_MODE_RA = 1 };
@@ -156,6 +168,9 @@ struct cfg {
 	EVP_PKEY *cmp_key;
 	STACK_OF(X509) *cmp_chain;  /* extraCerts for responses: cmp_cert first, then chain */
 	X509 *root_cert;        /* operator root for caPubs, NULL if none */
+	/* `cmpgw check` and `serve` warn when the issuing CA or the CMP signer
+	 * expires within this many days (ca.expiry_warning_days, default 90) */
+	int ca_expiry_warn_days;
 
 	/* policy */
 	struct cfg_profile *profiles;
@@ -169,12 +184,19 @@ struct cfg {
 	char *crl_path;         /* default "/crl/issuing-ca.crl" */
 	int crl_validity_s;     /* nextUpdate - thisUpdate, default 86400 */
 	int crl_refresh_before_s; /* regenerate this long before nextUpdate, default 3600 */
+	char *ca_cert_path;	  /* issuing CA certificate (DER) served here; default
+				     "/crl/issuing-ca.cer" */
+
+	/* Bounds on what an unauthenticated request may cost (limits.*) */
+	int max_extra_certs;	  /* extraCerts in one request, default 10 */
+	int mac_fail_per_min;	  /* failed PBMAC checks per peer and per token ref, default 10 */
+	int audit_unauth_per_min; /* audit rows for unauthenticated refusals per peer, default 60 */
 
 	/* one-time enrollment tokens: AES-256-GCM key for the secrets at rest
 	 * (from tokens.key_file; cleansed on free) and the PBMAC bound */
 	unsigned char token_key[32];
 	bool has_token_key;
-	int token_max_iterations; /* default 100000 */
+	int token_max_iterations; /* default 10000, at most 100000 */
 
 	/* The files the CA material came from, absolute, as resolved at load
 	 * (for logs and `cmpgw check`). cmp_* NULL when not configured. */

@@ -567,6 +567,45 @@ static int conv_crl_path(struct ld *ld, const char *jp, json_t *v, void *field)
 	return (*(char **)field = strdup(s)) ? 0 : RC_NOMEM;
 }
 
+/* RFC 5280 4.2.1.13 / 4.2.2.1: where relying parties fetch status and
+ * issuer certificates; absolute URIs of a scheme they can reach. */
+static bool uri_char_ok(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && !strchr("\"<>\\`{}|^", c);
+}
+
+static int conv_urls(struct ld *ld, const char *jp, json_t *v, void *field)
+{
+	static const char *const schemes[] = { "http://", "https://", "ldap://" };
+	char ***arr = field;
+	size_t *n = (size_t *)(arr + 1), i;
+	json_t *e;
+
+	if (json_array_size(v) && !(*arr = calloc(json_array_size(v), sizeof(char *))))
+		return RC_NOMEM;
+	json_array_foreach(v, i, e)
+	{
+		const char *s = json_string_value(e);
+		char ejp[256];
+		size_t k = 0, len = strlen(s);
+		jp_idx(ejp, sizeof(ejp), jp, i);
+		while (k < 3 && strncasecmp(s, schemes[k], strlen(schemes[k])) != 0)
+			k++;
+		if (k == 3 || len <= strlen(schemes[k]) || len > 1024)
+			return fail(ld, ejp,
+				    "must be an http://, https:// or ldap:// URI of at most "
+				    "1024 characters");
+		for (const char *c = s; *c; c++)
+			if (!uri_char_ok((unsigned char)*c))
+				return fail(ld, ejp,
+					    "\"%s\" holds a character not allowed in a URI", s);
+		if (!((*arr)[i] = strdup(s)))
+			return RC_NOMEM;
+		*n = i + 1;
+	}
+	return 0;
+}
+
 /* ---- the table ---- */
 
 #define R(f) S_ROOT, offsetof(struct cfg, f)
@@ -620,13 +659,17 @@ static const struct key keys[] = {
 	 "`cmp_cert` is set, else `chain`."},
 	{"ca.root", K_STR_NULL, F(root), "null", 0, 0, conv_file,
 	 "Operator root certificate published in caPubs; null = none."},
+	{"ca.expiry_warning_days", K_INT, R(ca_expiry_warn_days), "90", 0, 3650, NULL,
+	 "`cmpgw check` and `cmpgw serve` warn when the issuing CA or the CMP signing certificate "
+	 "expires within this many days (0..3650; 0 = only once expired)."},
 	{"tokens", K_OBJ, S_ROOT, 0, "{}", 0, 0, NULL,
 	 "One-time enrollment tokens for shared-secret (PBMAC) ir (`cmpgw token create`)."},
 	{"tokens.key_file", K_STR_NULL, R(token_key), "null", 0, 0, conv_token_key,
 	 "File with the 32-byte AES-256-GCM key that encrypts token secrets at rest; mode 0600 "
 	 "or stricter; null = tokens disabled. Required by an alias with `auth` \"token\"."},
-	{"tokens.max_iterations", K_INT, R(token_max_iterations), "100000", 100, 10000000, NULL,
-	 "Largest PBMParameter iterationCount accepted from a client (100..10000000)."},
+	{"tokens.max_iterations", K_INT, R(token_max_iterations), "10000", 100, 100000, NULL,
+	 "Largest PBMParameter iterationCount accepted from a client (100..100000); a request "
+	 "asking for more is refused before any key derivation."},
 	{"profiles", K_MAP, S_PROFILE, 0, "{}", 0, 256, NULL,
 	 "Certificate profiles by name (`[A-Za-z0-9._-]{1,64}`)."},
 	{"profiles.<name>.subject", K_STR, P(subject), NULL, 0, 0, conv_subject,
@@ -650,9 +693,19 @@ static const struct key keys[] = {
 	 "Smallest RSA modulus accepted (2048..16384)."},
 	{"profiles.<name>.allow_requested_subject", K_BOOL, P(allow_requested_subject), "false", 0, 0,
 	 NULL, "Use the subject the device asks for instead of the template."},
-	{"profiles.<name>.renewal_revokes_old", K_BOOL, P(renewal_revokes_old), "false", 0, 0,
-	 NULL, "On a confirmed renewal, revoke the old certificate (reason superseded) instead of "
-	       "marking it superseded and letting it expire."},
+	{"profiles.<name>.renewal_revokes_old", K_BOOL, P(renewal_revokes_old), "true", 0, 0,
+	 NULL, "When a device's new certificate is confirmed (re-enrollment with the vendor "
+	       "certificate, or renewal by ir/cr/kur/p10cr with the operator certificate), revoke "
+	       "its previous certificate with reason superseded so that it appears on the CRL; "
+	       "false only marks it superseded and leaves it valid until it expires."},
+	{"profiles.<name>.crl_distribution_points", K_STRS, P(crl_dp), "[]", 0, 4, conv_urls,
+	 "cRLDistributionPoints URIs put in every certificate (RFC 5280 4.2.1.13), e.g. "
+	 "`http://pki.example/crl/issuing-ca.crl`; empty = no extension."},
+	{"profiles.<name>.ca_issuers", K_STRS, P(ca_issuers), "[]", 0, 4, conv_urls,
+	 "authorityInfoAccess caIssuers URIs (RFC 5280 4.2.2.1) where the issuing CA certificate "
+	 "is published (DER, e.g. the gateway's `crl.ca_cert_path`)."},
+	{"profiles.<name>.ocsp", K_STRS, P(ocsp), "[]", 0, 4, conv_urls,
+	 "authorityInfoAccess OCSP responder URIs (RFC 5280 4.2.2.1); empty = none."},
 	{"aliases", K_LIST, S_ALIAS, 0, "[]", 0, 256, NULL,
 	 "CMP endpoints; each is served at `/.well-known/cmp/p/<label>` and at its `paths`."},
 	{"aliases[].label", K_STR, A(label), NULL, 0, 0, conv_label,
@@ -739,6 +792,22 @@ static const struct key keys[] = {
 	{"crl.refresh_before_s", K_INT, R(crl_refresh_before_s), "3600", 0, 31622400, NULL,
 	 "A CRL is regenerated when less than this many seconds remain before its nextUpdate "
 	 "(and after every revocation); must be below `crl.validity_s`."},
+	{"crl.ca_cert_path", K_STR, R(ca_cert_path), "\"/crl/issuing-ca.cer\"", 0, 0, conv_crl_path,
+	 "URL path the issuing CA certificate is served at (DER, `application/pkix-cert`), for "
+	 "the caIssuers pointer of issued certificates; same rules as `crl.path`."},
+	{"limits", K_OBJ, S_ROOT, 0, "{}", 0, 0, NULL,
+	 "What a request may cost before it is authenticated."},
+	{"limits.max_extra_certs", K_INT, R(max_extra_certs), "10", 1, 64, NULL,
+	 "Most certificates a request may carry in extraCerts (1..64); more is refused "
+	 "(`badRequest`) before any chain building."},
+	{"limits.mac_failures_per_minute", K_INT, R(mac_fail_per_min), "10", 1, 100000, NULL,
+	 "Failed PasswordBasedMac checks allowed per minute for one peer address and for one "
+	 "token reference (each counted separately); past it, MAC-protected requests from that "
+	 "peer or for that reference are refused without any key derivation."},
+	{"limits.audit_unauthenticated_per_minute", K_INT, R(audit_unauth_per_min), "60", 1,
+	 100000, NULL,
+	 "Audit rows written per minute and peer address for requests refused before they were "
+	 "authenticated; the rest are counted and summed up in one `audit_suppressed` row."},
 };
 
 /* string arrays are stored as (char **, size_t) pairs */

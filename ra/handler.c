@@ -41,6 +41,7 @@ static void req_free(struct ra_req *req)
 	X509_free(req->cert);
 	CMPGW_MSG_free(req->msg);
 	ra_trust_free(req->trust);
+	cfg_free((struct cfg *)req->cfg);
 	OPENSSL_free(req->der_owned);
 	OPENSSL_clear_free(req->mac_secret, req->mac_secret_len);
 	free(req);
@@ -104,6 +105,24 @@ void ra_req_fail(struct ra_req *req, int fail_bit, const char *text)
 void ra_req_answer(struct ra_req *req, CMPGW_MSG *rsp)
 {
 	send_msg(req, rsp);
+}
+
+bool ra_req_gone(struct ra_req *req)
+{
+	const struct ra_req *top = req;
+
+	while (top->parent)
+		top = top->parent;
+	if (!top->http || !http_req_cancelled(top->http))
+		return false;
+	log_info(&req->log, "client went away; %s dropped",
+		 req->msg ? cmp_asn1_body_name(req->msg->body->type) : "request");
+	if (req->parent)
+		ra_nested_inner_done(req->parent, req->child_idx, NULL, 0);
+	else
+		http_reply(req->http, 499, NULL, NULL, 0); /* dropped: nobody listens */
+	req_free(req);
+	return true;
 }
 
 static bool path_is(const char *path, const char *want)
@@ -193,7 +212,8 @@ static int check_header(struct ra_req *req, const char **why)
 		*why = "recipNonce longer than 64 octets";
 		return CMP_FAIL_BAD_RECIPIENT_NONCE;
 	}
-	if (h->messageTime) {
+	/* 0 = not checked (docs/CONFIG.md) */
+	if (h->messageTime && req->alias->message_time_skew_s > 0) {
 		int day = 0, sec = 0;
 		if (!ASN1_TIME_diff(&day, &sec, NULL, h->messageTime) ||
 		    labs((long)day * 86400 + sec) > req->alias->message_time_skew_s) {
@@ -204,6 +224,11 @@ static int check_header(struct ra_req *req, const char **why)
 	if (!h->protectionAlg || !req->msg->protection) {
 		*why = "message is not protected";
 		return CMP_FAIL_BAD_MESSAGE_CHECK;
+	}
+	/* Bounded before any chain is built from them (limits.max_extra_certs) */
+	if (req->msg->extraCerts && sk_X509_num(req->msg->extraCerts) > req->cfg->max_extra_certs) {
+		*why = "too many certificates in extraCerts";
+		return CMP_FAIL_BAD_REQUEST;
 	}
 	return -1;
 }
@@ -236,7 +261,16 @@ static void dispatch_cmp(struct ra_req *req)
 	req->msg = cmp_asn1_msg_decode(req->der, req->len, req->rw->certs);
 	if (!req->msg) {
 		ERR_clear_error();
-		ra_req_fail(req, CMP_FAIL_BAD_DATA_FORMAT, "request is not a DER PKIMessage");
+		if (req->parent) { /* an inner message: the RA that nested it is authenticated */
+			ra_req_fail(req, CMP_FAIL_BAD_DATA_FORMAT,
+				    "request is not a DER PKIMessage");
+			return;
+		}
+		/* Not CMP at all (garbage, a length bomb, a certificate): an HTTP
+		 * error, so that junk costs no signature (DESIGN.md, data flow). */
+		log_info(&req->log, "rejected: body is not a DER PKIMessage (HTTP 400)");
+		http_reply(req->http, 400, NULL, NULL, 0);
+		req_free(req);
 		return;
 	}
 	hex_of(req->msg->header->transactionID, req->tid_hex, sizeof(req->tid_hex));
@@ -273,7 +307,7 @@ void ra_req_dispatch_child(struct ra_req *parent, int idx, unsigned char *der, s
 	}
 	req->child_idx = idx;
 	req->rw = parent->rw;
-	req->cfg = parent->cfg;
+	req->cfg = cfg_get1((struct cfg *)parent->cfg);
 	req->alias = parent->alias;
 	req->trust = ra_trust_get1(parent->trust);
 	req->parent = parent;
@@ -315,7 +349,8 @@ void ra_dispatch(struct http_req *hr, void *arg)
 	}
 	req->rw = rw;
 	req->http = hr;
-	req->cfg = w->cfg;
+	/* held until the request ends, so a reload cannot free what it uses */
+	req->cfg = cfg_get1(w->cfg);
 	req->alias = alias;
 	req->trust = ra_trust_get1(rw->trust);
 	req->der = http_req_body(hr, &req->len);

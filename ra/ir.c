@@ -19,6 +19,7 @@
 #include "cmp/pop.h"
 #include "cmp/prot.h"
 #include "policy/profile.h"
+#include "ra/audit.h"
 #include "ra/fwd.h"
 #include "ra/issued.h"
 #include "store/enroll.h"
@@ -68,9 +69,15 @@ int ra_ir_verify_protection(struct ra_req *req, const char **why)
 		return CMP_FAIL_BAD_MESSAGE_CHECK;
 	}
 	req->signer = sk_X509_value(m->extraCerts, 0);
+	/* RFC 4210 5.1.1 / RFC 9483 3.1: senderKID names the protecting key by
+	 * its subjectKeyIdentifier; a certificate without one cannot be the
+	 * key the sender names (OpenSSL's verifier refuses it too). */
 	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(req->signer);
-	if (m->header->senderKID && ski && ASN1_OCTET_STRING_cmp(ski, m->header->senderKID) != 0) {
-		*why = "senderKID does not match the first extraCerts certificate";
+	if (m->header->senderKID &&
+	    (!ski || ASN1_OCTET_STRING_cmp(ski, m->header->senderKID) != 0)) {
+		*why = ski ? "senderKID does not match the first extraCerts certificate"
+			   : "senderKID given but the protecting certificate has no "
+			     "subjectKeyIdentifier";
 		return CMP_FAIL_BAD_MESSAGE_CHECK;
 	}
 	/* RFC 4210 5.1.1: with signature protection the sender is the subject
@@ -300,7 +307,7 @@ void ra_ir_handle(struct ra_req *req)
 	bit = ra_ir_verify_protection(req, &why);
 	if (bit >= 0) {
 		if (cmp_prot_is_pbmac(req->msg)) /* a token tried where none is accepted */
-			audit_reject(req, "token_rejected", why);
+			ra_audit_unauth(req, "token_rejected", NULL, NULL, why);
 		goto fail;
 	}
 	/* RFC 9483 5.2: a request of an authorized downstream RA */
@@ -322,7 +329,7 @@ void ra_ir_handle(struct ra_req *req)
 				  req->signer, req->msg->extraCerts, &auth) != 0) {
 		why = req->trust ? auth.text : "vendor registry not loaded";
 		bit = CMP_FAIL_SIGNER_NOT_TRUSTED;
-		audit_reject(req, "auth_failed", why);
+		ra_audit_unauth(req, "auth_failed", NULL, NULL, why);
 		goto fail;
 	}
 	req->vendor = auth.vendor;

@@ -40,6 +40,8 @@ struct ra_worker {
 struct ra_req {
 	struct ra_worker *rw;
 	struct http_req *http;
+	/* The config snapshot the request started with, a reference held
+	 * until req_free: alias and alias->profile point into it. */
 	const struct cfg *cfg;
 	const struct cfg_alias *alias;
 	/* The vendor registry snapshot this request authenticates against,
@@ -90,6 +92,11 @@ void ra_dispatch(struct http_req *req, void *arg);
 void ra_req_fail(struct ra_req *req, int fail_bit, const char *text);
 /* Protect, encode and send rsp (consumed); frees req. */
 void ra_req_answer(struct ra_req *req, CMPGW_MSG *rsp);
+/* Call at every resume point of an async step before signing, forwarding
+ * or committing: true when the client (of req, or of the nested request
+ * it belongs to) has disconnected; req is then dropped and freed and must
+ * not be touched again. */
+bool ra_req_gone(struct ra_req *req);
 
 /* Handlers (ra/ir.c, ra/renew.c, ra/certconf.c, ra/genm.c) */
 void ra_ir_handle(struct ra_req *req);    /* ir, cr */
