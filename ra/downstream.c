@@ -8,6 +8,7 @@
  * Threads: everything on the owning worker's loop.
  */
 #include "ra/ra.h"
+#include "ra/issued.h"
 
 #include <string.h>
 
@@ -183,7 +184,7 @@ bool ra_downstream_ir(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
 	}
 	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
 	struct policy_identity id = { req->serial, req->vendor ? req->vendor->name : "ra" };
-	int rc = policy_profile_issue(req->cfg, req->alias->profile, &id, subj, pub, &req->cert);
+	int rc = ra_issue(req, &id, subj, pub);
 	if (rc != 0) {
 		log_openssl(&req->log, LOG_ERROR, "issuing failed");
 		why = rc == RC_INVAL ? "profile cannot build a subject for this device"

@@ -266,6 +266,7 @@ int ra_ir_commit(struct ra_req *req)
 		.not_after = f.not_after,
 		.implicit = req->implicit,
 		.allow_reenroll = !req->vendor || req->vendor->allow_reenroll,
+		.revoke_old = req->alias->profile->renewal_revokes_old,
 		.deadline_s = req->alias->confirm_deadline_s,
 	};
 	rc = req->ra ? store_enroll_ra_ir_commit(req->rw->db, &c, on_commit, req)
@@ -353,8 +354,7 @@ void ra_ir_handle(struct ra_req *req)
 	}
 	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
 	struct policy_identity id = { req->serial, req->vendor->name };
-	rc = policy_profile_issue(req->cfg, req->alias->profile, &id,
-				  crm->certReq->certTemplate->subject, pub, &req->cert);
+	rc = ra_issue(req, &id, crm->certReq->certTemplate->subject, pub);
 	if (rc != 0) {
 		log_openssl(&req->log, LOG_ERROR, "issuing failed");
 		why = rc == RC_INVAL ? "profile cannot build a subject for this device"

@@ -5,7 +5,27 @@
 #include <openssl/bn.h>
 
 #include "cmp/certhash.h"
+#include "policy/profile.h"
 #include "ra/ra.h"
+
+int ra_issue(struct ra_req *req, const struct policy_identity *id, const X509_NAME *requested,
+	     EVP_PKEY *pub)
+{
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	int rc =
+		policy_profile_issue(req->cfg, req->alias->profile, id, requested, pub, &req->cert);
+
+	if (rc != 0)
+		return rc;
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(req->cert), NULL);
+	hex = bn ? BN_bn2hex(bn) : NULL;
+	log_info(&req->log, "CA signature: certificate serial %s for %s/%s", hex ? hex : "?",
+		 id->vendor ? id->vendor : "-", id->serial ? id->serial : "-");
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return 0;
+}
 
 int ra_issued_facts(X509 *cert, struct ra_issued *f)
 {

@@ -22,6 +22,21 @@ struct ra_issued {
 	long long not_before, not_after; /* epoch seconds */
 };
 
+struct ra_req;
+struct policy_identity;
+
+/*
+ * The one place where the issuing CA key signs a certificate for a
+ * request (CA mode, renewal, downstream RA, token): policy_profile_issue
+ * for req's alias profile, the result in req->cert. Call only after the
+ * request was authenticated and admitted (DESIGN.md: admit before
+ * signing). Every signature is logged at info level as "CA signature"
+ * with the new serial, which is what tests count. 0, RC_INVAL (the
+ * profile cannot build a name for this identity), or RC_CRYPTO/RC_NOMEM.
+ */
+int ra_issue(struct ra_req *req, const struct policy_identity *id, const X509_NAME *requested,
+	     EVP_PKEY *pub) WUR;
+
 /* Fill f from cert. 0, or RC_CRYPTO/RC_NOMEM (f is then cleared). */
 int ra_issued_facts(X509 *cert, struct ra_issued *f) WUR;
 /* Free what ra_issued_facts allocated; safe on a zeroed struct. */

@@ -187,8 +187,7 @@ static void issue(struct ra_req *req, const char *ref)
 		return;
 	}
 	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
-	rc = policy_profile_issue(req->cfg, req->alias->profile, &id,
-				  crm->certReq->certTemplate->subject, pub, &req->cert);
+	rc = ra_issue(req, &id, crm->certReq->certTemplate->subject, pub);
 	EVP_PKEY_free(pub);
 	if (rc != 0) {
 		log_openssl(&req->log, LOG_ERROR, "issuing failed");

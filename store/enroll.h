@@ -32,6 +32,9 @@ struct store_ir_commit {
 	long cert_req_id;
 	long long not_before, not_after; /* epoch seconds */
 	bool implicit, allow_reenroll;
+	/* on confirmation, revoke the device's previous certificate (reason
+	 * superseded) instead of only marking it superseded */
+	bool revoke_old;
 	int deadline_s;
 };
 
