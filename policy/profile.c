@@ -1,5 +1,6 @@
 #include "policy/profile.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -273,7 +274,7 @@ static int set_pubkey(X509 *cert, EVP_PKEY *pub)
 
 int policy_profile_issue(const struct cfg *cfg, const struct cfg_profile *p,
 			 const struct policy_identity *id, const X509_NAME *requested,
-			 EVP_PKEY *pub, X509 **out)
+			 EVP_PKEY *pub, X509 **out, char *why, size_t whylen)
 {
 	X509 *cert = X509_new();
 	X509_NAME *subject = NULL;
@@ -281,6 +282,7 @@ int policy_profile_issue(const struct cfg *cfg, const struct cfg_profile *p,
 	int rc = RC_CRYPTO;
 
 	*out = NULL;
+	snprintf(why, whylen, "profile cannot build a subject for this device");
 	if (!cert)
 		return RC_NOMEM;
 	if (p->allow_requested_subject && requested && X509_NAME_entry_count(requested) > 0)

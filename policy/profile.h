@@ -32,11 +32,12 @@ bool policy_profile_key_ok(const struct cfg_profile *p, EVP_PKEY *pub, const cha
  * if the profile allows and one is given), SANs, validity, random positive
  * 127-bit serial, AKI/SKI, keyUsage, EKU, basicConstraints CA:FALSE; signed
  * by cfg->ca_key. *out gets a new X509 (caller frees). RC_INVAL if the
- * template yields an invalid name; RC_CRYPTO on signing failure.
+ * template yields an invalid name: why (whylen bytes, caller's) then holds
+ * the statusString naming it; RC_CRYPTO on signing failure.
  */
 int policy_profile_issue(const struct cfg *cfg, const struct cfg_profile *p,
 			 const struct policy_identity *id, const X509_NAME *requested,
-			 EVP_PKEY *pub, X509 **out) WUR;
+			 EVP_PKEY *pub, X509 **out, char *why, size_t whylen) WUR;
 
 /* Expand ${serial} and ${vendor} in tmpl into buf. RC_TOOBIG if it does not
  * fit, RC_INVAL for an unknown placeholder. */

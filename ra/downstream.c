@@ -184,11 +184,11 @@ bool ra_downstream_ir(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
 	}
 	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
 	struct policy_identity id = { req->serial, req->vendor ? req->vendor->name : "ra" };
-	int rc = ra_issue(req, &id, subj, pub);
+	char reason[256];
+	int rc = ra_issue(req, &id, subj, pub, reason, sizeof(reason));
 	if (rc != 0) {
 		log_openssl(&req->log, LOG_ERROR, "issuing failed");
-		why = rc == RC_INVAL ? "profile cannot build a subject for this device"
-				     : "internal error";
+		why = rc == RC_INVAL ? reason : "internal error";
 		bit = rc == RC_INVAL ? CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE;
 		goto fail;
 	}

@@ -9,12 +9,12 @@
 #include "ra/ra.h"
 
 int ra_issue(struct ra_req *req, const struct policy_identity *id, const X509_NAME *requested,
-	     EVP_PKEY *pub)
+	     EVP_PKEY *pub, char *why, size_t whylen)
 {
 	BIGNUM *bn = NULL;
 	char *hex = NULL;
-	int rc =
-		policy_profile_issue(req->cfg, req->alias->profile, id, requested, pub, &req->cert);
+	int rc = policy_profile_issue(req->cfg, req->alias->profile, id, requested, pub, &req->cert,
+				      why, whylen);
 
 	if (rc != 0)
 		return rc;

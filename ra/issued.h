@@ -32,10 +32,12 @@ struct policy_identity;
  * request was authenticated and admitted (DESIGN.md: admit before
  * signing). Every signature is logged at info level as "CA signature"
  * with the new serial, which is what tests count. 0, RC_INVAL (the
- * profile cannot build a name for this identity), or RC_CRYPTO/RC_NOMEM.
+ * profile cannot build a valid name for this identity: why, whylen bytes
+ * of the caller's, then holds the statusString for badCertTemplate, e.g.
+ * naming the refused SAN), or RC_CRYPTO/RC_NOMEM.
  */
 int ra_issue(struct ra_req *req, const struct policy_identity *id, const X509_NAME *requested,
-	     EVP_PKEY *pub) WUR;
+	     EVP_PKEY *pub, char *why, size_t whylen) WUR;
 
 /* Fill f from cert. 0, or RC_CRYPTO/RC_NOMEM (f is then cleared). */
 int ra_issued_facts(X509 *cert, struct ra_issued *f) WUR;

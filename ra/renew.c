@@ -239,12 +239,12 @@ static void on_lookup(void *arg, int rc, const struct store_oldcert *o)
 	/* no vendor: enrolled through a downstream RA (ra/downstream.c names
 	 * the ${vendor} of such identities "ra") */
 	struct policy_identity id = { o->device_serial, o->vendor[0] ? o->vendor : "ra" };
-	rc = ra_issue(req, &id, req->asked, r->pub);
+	char reason[256];
+	rc = ra_issue(req, &id, req->asked, r->pub, reason, sizeof(reason));
 	if (rc != 0) {
 		log_openssl(&req->log, LOG_ERROR, "issuing failed");
 		renew_fail(r, rc == RC_INVAL ? CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE,
-			   rc == RC_INVAL ? "profile cannot build a subject for this device"
-					  : "internal error");
+			   rc == RC_INVAL ? reason : "internal error");
 		return;
 	}
 	if (commit(r) != 0)

@@ -187,13 +187,13 @@ static void issue(struct ra_req *req, const char *ref)
 		return;
 	}
 	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
-	rc = ra_issue(req, &id, crm->certReq->certTemplate->subject, pub);
+	char reason[256];
+	rc = ra_issue(req, &id, crm->certReq->certTemplate->subject, pub, reason, sizeof(reason));
 	EVP_PKEY_free(pub);
 	if (rc != 0) {
 		log_openssl(&req->log, LOG_ERROR, "issuing failed");
 		if (rc == RC_INVAL)
-			reject(req, CMP_FAIL_BAD_CERT_TEMPLATE,
-			       "profile cannot build a subject for this identity", "bad subject");
+			reject(req, CMP_FAIL_BAD_CERT_TEMPLATE, reason, "bad subject");
 		else
 			ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 		return;

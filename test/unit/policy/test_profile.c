@@ -56,9 +56,11 @@ static void test_issue(void)
 				 .key_algs = CFG_KEY_P256 };
 	struct cfg cfg = { .ca_cert = ca, .ca_key = ca_key };
 	struct policy_identity id = { "ACME-7,CN=evil", "acme" };
+	char why[256];
 	char cn[128];
 
-	ok(policy_profile_issue(&cfg, &p, &id, NULL, dev_key, &cert) == 0 && cert, "issued");
+	ok(policy_profile_issue(&cfg, &p, &id, NULL, dev_key, &cert, why, sizeof(why)) == 0 && cert,
+	   "issued");
 	X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
 	ok(strcmp(cn, "ACME-7,CN=evil") == 0, "a serial with ',' stays one CN value");
 	is_int(X509_NAME_entry_count(X509_get_subject_name(cert)), 2, "subject has exactly CN and O");
@@ -98,7 +100,7 @@ static void test_issue(void)
 	X509_NAME *req = X509_NAME_new();
 	X509_NAME_add_entry_by_txt(req, "CN", MBSTRING_ASC, (const unsigned char *)"asked", -1, -1,
 				   0);
-	ok(policy_profile_issue(&cfg, &p, &id, req, dev_key, &cert) == 0 &&
+	ok(policy_profile_issue(&cfg, &p, &id, req, dev_key, &cert, why, sizeof(why)) == 0 &&
 		   X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
 					     sizeof(cn)) > 0 &&
 		   strcmp(cn, "asked") != 0,
@@ -106,7 +108,7 @@ static void test_issue(void)
 	X509_free(cert);
 	cert = NULL;
 	p.allow_requested_subject = true;
-	ok(policy_profile_issue(&cfg, &p, &id, req, dev_key, &cert) == 0 &&
+	ok(policy_profile_issue(&cfg, &p, &id, req, dev_key, &cert, why, sizeof(why)) == 0 &&
 		   X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
 					     sizeof(cn)) > 0 &&
 		   strcmp(cn, "asked") == 0,
