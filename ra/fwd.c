@@ -47,6 +47,7 @@ struct ra_fwd {
 	ASN1_OCTET_STRING *tid;
 	EVP_PKEY *pub;
 	X509_NAME *subject;	 /* asked of the upstream, NULL: as the device asked */
+	GENERAL_NAMES *san;	 /* the profile's SANs for the template, NULL: none */
 	unsigned char nonce[16]; /* our senderNonce upstream */
 	/* nested style: the device's senderNonce, echoed by the inner answer */
 	unsigned char dev_nonce[64];
@@ -83,6 +84,7 @@ static void fwd_free(struct ra_fwd *f)
 	EVP_PKEY_free(f->pub);
 	X509_free(f->cert);
 	X509_NAME_free(f->subject);
+	GENERAL_NAMES_free(f->san);
 	ra_fwd_verdict_clear(&f->v);
 	cfg_free(f->cfg);
 	free(f);
@@ -457,20 +459,17 @@ static int rep_type(int t)
 	return t == CMP_BODY_CR ? CMP_BODY_CP : t == CMP_BODY_KUR ? CMP_BODY_KUP : CMP_BODY_IP;
 }
 
-/* The subject the profile gives the device (RFC 9483 5.2.3.2: the RA may
- * adjust the template); NULL keeps the device's own. */
-static int profile_subject(struct ra_req *req, const char *vendor, X509_NAME **out)
+/* The subject and SANs the profile gives the device, built and validated
+ * exactly as in CA mode (policy/profile.h; RFC 9483 5.2.3.2: the RA may
+ * adjust the template). 0, or RC_INVAL with the statusString in why. */
+static int profile_subject(struct ra_req *req, const char *vendor, struct ra_fwd *f, char *why,
+			   size_t whylen)
 {
 	const struct cfg_profile *p = req->alias->profile;
 	struct policy_identity id = { req->serial, vendor };
-	char buf[1024];
+	int rc = policy_profile_subject(p, &id, req->asked, &f->subject, why, whylen);
 
-	*out = NULL;
-	if (p->allow_requested_subject && req->asked && X509_NAME_entry_count(req->asked) > 0)
-		return 0;
-	if (!p->subject || policy_profile_expand(p->subject, &id, buf, sizeof(buf)) != 0)
-		return RC_INVAL;
-	return (*out = cfg_name_parse(buf)) ? 0 : RC_INVAL;
+	return rc != 0 ? rc : policy_profile_sans(p, &id, &f->san, why, whylen);
 }
 
 static struct ra_fwd *fwd_new(struct ra_req *req, EVP_PKEY *pub, int want)
@@ -519,8 +518,9 @@ static int build_request(struct ra_fwd *f, struct ra_req *req, unsigned char **d
 		return ra_fwd_msg_rr(u, req->msg, f->nonce, der, len);
 	/* kur: the upstream needs the certificate being renewed (and its
 	 * chain) from the device's extraCerts (RFC 9483 5.2.3.2) */
-	return ra_fwd_msg_request(u, req->msg, f->subject,
-				  t == CMP_BODY_KUR || u->extra_vendor ? req->msg->extraCerts : NULL,
+	return ra_fwd_msg_request(u, req->msg, f->subject, f->san,
+				  t == CMP_BODY_KUR || u->extra_vendor ? req->msg->extraCerts
+								       : NULL,
 				  f->nonce, der, len);
 }
 
@@ -586,11 +586,14 @@ void ra_fwd_start(struct ra_req *req, EVP_PKEY *pub, const char *vendor)
 		goto fail;
 	f->renewal = req->msg->body->type == CMP_BODY_KUR;
 	req->implicit = false; /* confirmation is agreed with the upstream (certConf) */
-	if (profile_subject(req, vendor, &f->subject) != 0) {
+	char why[256];
+	int rc = profile_subject(req, vendor, f, why, sizeof(why));
+	if (rc != 0 && rc != RC_INVAL)
+		goto fail;
+	if (rc == RC_INVAL) {
 		free(a);
 		fwd_free(f);
-		ra_req_fail(req, CMP_FAIL_BAD_CERT_TEMPLATE,
-			    "profile cannot build a subject for this device");
+		ra_req_fail(req, CMP_FAIL_BAD_CERT_TEMPLATE, why);
 		return;
 	}
 	f->deadline = time(NULL) + req->alias->upstream.timeout_s;

@@ -64,12 +64,14 @@ void ra_fwd_verdict_clear(struct ra_fwd_verdict *v);
 
 /* New request to the upstream for the device message dev (reprotect,
  * RFC 9483 5.2.3.2): same transactionID, fresh senderNonce (copied to
- * nonce[16]), template subject set to subject (NULL: unchanged; then the
- * device's POP is kept, else raVerified), protected by the RA. *der is
- * OPENSSL_malloc'd. vendor_chain may be NULL. Returns 0 or an rc. */
+ * nonce[16]), template subject set to subject (NULL: unchanged) and its
+ * subjectAltName extension replaced by san (NULL: removed), so that only
+ * the profile names a device; a template left unchanged keeps the device's
+ * POP, else raVerified. Protected by the RA. *der is OPENSSL_malloc'd.
+ * vendor_chain may be NULL. Returns 0 or an rc. */
 int ra_fwd_msg_request(const struct cfg_upstream *u, const CMPGW_MSG *dev, const X509_NAME *subject,
-		       STACK_OF(X509) *vendor_chain, unsigned char nonce[16], unsigned char **der,
-		       size_t *len) WUR;
+		       const GENERAL_NAMES *san, STACK_OF(X509) *vendor_chain,
+		       unsigned char nonce[16], unsigned char **der, size_t *len) WUR;
 
 /* certConf for the upstream (RFC 4210 5.3.18): certHash over cert,
  * recipNonce = the upstream's last senderNonce. */

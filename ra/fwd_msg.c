@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "cmp/build.h"
 #include "cmp/certhash.h"
@@ -83,10 +84,43 @@ static int finish_msg(const struct cfg_upstream *u, CMPGW_MSG *m, STACK_OF(X509)
 	return rc;
 }
 
-int ra_fwd_msg_request(const struct cfg_upstream *u, const CMPGW_MSG *dev, const X509_NAME *subject,
-		       STACK_OF(X509) *vendor_chain, unsigned char nonce[16], unsigned char **der,
-		       size_t *len)
+/* Make san (NULL: none) the template's only subjectAltName extension;
+ * *changed when that altered the template. 0 or RC_NOMEM. */
+static int set_template_san(CMPGW_CERTTEMPLATE *tmpl, const GENERAL_NAMES *san, bool *changed)
 {
+	X509_EXTENSION *want = NULL, *have = NULL;
+	int i = X509v3_get_ext_by_NID(tmpl->extensions, NID_subject_alt_name, -1);
+
+	if (san && !(want = X509V3_EXT_i2d(NID_subject_alt_name, 0, (void *)san)))
+		return RC_NOMEM;
+	have = i >= 0 ? X509v3_get_ext(tmpl->extensions, i) : NULL;
+	if (want && have && X509v3_get_ext_by_NID(tmpl->extensions, NID_subject_alt_name, i) < 0 &&
+	    X509_EXTENSION_get_critical(have) == 0 &&
+	    ASN1_OCTET_STRING_cmp(X509_EXTENSION_get_data(have), X509_EXTENSION_get_data(want)) ==
+		    0) {
+		X509_EXTENSION_free(want);
+		return 0;
+	}
+	*changed = *changed || have || want;
+	while ((i = X509v3_get_ext_by_NID(tmpl->extensions, NID_subject_alt_name, -1)) >= 0)
+		X509_EXTENSION_free(X509v3_delete_ext(tmpl->extensions, i));
+	if (want && !X509v3_add_ext(&tmpl->extensions, want, -1)) {
+		X509_EXTENSION_free(want);
+		return RC_NOMEM;
+	}
+	X509_EXTENSION_free(want);
+	if (tmpl->extensions && sk_X509_EXTENSION_num(tmpl->extensions) == 0) {
+		sk_X509_EXTENSION_free(tmpl->extensions); /* RFC 5280: Extensions SIZE (1..MAX) */
+		tmpl->extensions = NULL;
+	}
+	return 0;
+}
+
+int ra_fwd_msg_request(const struct cfg_upstream *u, const CMPGW_MSG *dev, const X509_NAME *subject,
+		       const GENERAL_NAMES *san, STACK_OF(X509) *vendor_chain,
+		       unsigned char nonce[16], unsigned char **der, size_t *len)
+{
+	bool changed = false;
 	CMPGW_MSG *m = new_msg(u, dev, dev->body->type, NULL, 0, nonce);
 	CMPGW_CERTREQMSG *crm = NULL;
 	int rc = RC_NOMEM;
@@ -106,6 +140,13 @@ int ra_fwd_msg_request(const struct cfg_upstream *u, const CMPGW_MSG *dev, const
 		X509_NAME_free(tmpl->subject);
 		if (!(tmpl->subject = X509_NAME_dup(subject)))
 			goto out;
+		changed = true;
+	}
+	/* device input never names the device: its SANs give way to the
+	 * profile's, as in CA mode (policy_profile_sans) */
+	if (set_template_san(tmpl, san, &changed) != 0)
+		goto out;
+	if (changed) {
 		CMPGW_POPO_free(crm->popo);
 		if (!(crm->popo = CMPGW_POPO_new()) ||
 		    !(crm->popo->value.raVerified = ASN1_NULL_new()))
