@@ -23,17 +23,17 @@ static int submit(struct store_pool *pool, const char *sql, int n, const char *c
 
 static const char SQL_IR_COMMIT[] =
 	"SELECT cmpgw_ir_commit($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,"
-	"$17,$18,$19,$20,$21,$22,$23,$24)";
+	"$17,$18,$19,$20,$21,$22,$23,$24,$25)";
 
 static const char SQL_RA_IR_COMMIT[] =
 	"SELECT cmpgw_ra_ir_commit($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,"
-	"$17,$18,$19,$20,$21,$22,$23,$24)";
+	"$17,$18,$19,$20,$21,$22,$23,$24,$25)";
 
 static int ir_commit(struct store_pool *pool, const char *sql, const struct store_ir_commit *c,
 		     store_status_cb cb, void *arg)
 {
-	const char *v[24];
-	int lens[24], fmts[24];
+	const char *v[25];
+	int lens[25], fmts[25];
 	char vid[24], crid[24], nb[24], na[24], dl[16];
 
 	snprintf(vid, sizeof(vid), "%" PRId64, c->vendor_id);
@@ -64,9 +64,10 @@ static int ir_commit(struct store_pool *pool, const char *sql, const struct stor
 	TXT(20, c->implicit ? "t" : "f");
 	TXT(21, dl);
 	TXT(22, c->allow_reenroll ? "t" : "f");
-	TXT(23, c->peer);
-	return submit(pool, sql, 24, v, lens, fmts, false, store_call_on_status,
-		      (void (*)(void))cb, arg, "enroll");
+	TXT(23, c->revoke_old ? "t" : "f"); /* migration 012 */
+	TXT(24, c->peer);
+	return submit(pool, sql, 25, v, lens, fmts, false, store_call_on_status, (void (*)(void))cb,
+		      arg, "enroll");
 }
 
 int store_enroll_ir_commit(struct store_pool *pool, const struct store_ir_commit *c,
