@@ -317,7 +317,7 @@ static int make_vendor(const char *dir, int devices)
 static const char config_fmt[] =
 	"{\n"
 	"  \"log\": { \"level\": \"info\", \"format\": \"text\" },\n"
-	"  \"listen\": [ { \"address\": \"127.0.0.1\", \"port\": %d } ],\n"
+	"  \"listen\": [ { \"address\": \"127.0.0.1\", \"port\": %1$d } ],\n"
 	"  \"workers\": 0,\n"
 	"  \"http\": { \"max_body\": 65536, \"timeout_s\": 30 },\n"
 	"  \"data_dir\": \"state\",\n"
@@ -342,12 +342,18 @@ static const char config_fmt[] =
 	"      \"eku\": [\"clientAuth\", \"serverAuth\"],\n"
 	"      \"key_algorithms\": [\"P-256\", \"P-384\", \"RSA\", \"Ed25519\"],\n"
 	"      \"rsa_min_bits\": 2048,\n"
-	"      \"allow_requested_subject\": false\n"
+	"      \"allow_requested_subject\": false,\n"
+	"      \"crl_distribution_points\": [\"http://127.0.0.1:%1$d/crl/issuing-ca.crl\"],\n"
+	"      \"ca_issuers\": [\"http://127.0.0.1:%1$d/crl/issuing-ca.cer\"]\n"
 	"    }\n"
 	"  },\n"
+	"  \"crl\": { \"path\": \"/crl/issuing-ca.crl\", \"ca_cert_path\": \"/crl/issuing-ca.cer\" "
+	"},\n"
 	"  \"aliases\": [\n"
-	"    { \"label\": \"3gpp\", \"mode\": \"ca\", \"vendors\": [\"acme\"], \"profile\": \"device\",\n"
-	"      \"implicit_confirm\": true, \"confirm_deadline_s\": 300, \"message_time_skew_s\": 300,\n"
+	"    { \"label\": \"3gpp\", \"mode\": \"ca\", \"vendors\": [\"acme\"], \"profile\": "
+	"\"device\",\n"
+	"      \"implicit_confirm\": true, \"confirm_deadline_s\": 300, \"message_time_skew_s\": "
+	"300,\n"
 	"      \"paths\": [\"/pkix/\"] }\n"
 	"  ],\n"
 	"  \"sweep_interval_s\": 10\n"
@@ -367,7 +373,7 @@ static int write_text(const char *dir, const char *name, const char *text)
 
 static int write_config(const char *dir, int port)
 {
-	char buf[sizeof(config_fmt) + 16];
+	char buf[sizeof(config_fmt) + 3 * 16];
 
 	snprintf(buf, sizeof(buf), config_fmt, port);
 	return write_text(dir, "cmpgw.json", buf);

@@ -12,12 +12,14 @@
 #include <event2/event.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "policy/crl.h"
 #include "ra/ra.h"
 #include "store/revoke.h"
 
 #define CRL_CONTENT_TYPE "application/pkix-crl"
+#define CER_CONTENT_TYPE "application/pkix-cert" /* RFC 2585 4.1 */
 #define MAX_WAITERS	 4096
 #define MAX_CONFLICTS	 3
 #define TIMER_MAX_S	 60
@@ -200,9 +202,33 @@ static void start(struct ra_crl *c)
 	refresh(c);
 }
 
+static bool is_ca_cert_path(const struct cfg *cfg, const char *path)
+{
+	return cfg->ca_cert_path && path && strcmp(cfg->ca_cert_path, path) == 0;
+}
+
 bool ra_crl_is_path(const struct cfg *cfg, const char *path)
 {
-	return cfg->crl_path && path && strcmp(cfg->crl_path, path) == 0;
+	return (cfg->crl_path && path && strcmp(cfg->crl_path, path) == 0) ||
+	       is_ca_cert_path(cfg, path);
+}
+
+/* The issuing CA certificate, DER (RFC 5280 4.2.2.1 caIssuers: a single
+ * certificate over HTTP as application/pkix-cert). */
+static void serve_ca_cert(const struct cfg *cfg, struct http_req *hr)
+{
+	unsigned char *der = NULL;
+	int len = cfg->ca_cert ? i2d_X509(cfg->ca_cert, &der) : 0;
+
+	if (!cfg->ca_cert)
+		http_reply(hr, 404, NULL, NULL, 0);
+	else if (len <= 0)
+		http_reply(hr, 503, NULL, NULL, 0);
+	else if (http_req_method(hr) == HTTP_M_HEAD) /* libevent would send a body */
+		http_reply(hr, 200, CER_CONTENT_TYPE, NULL, 0);
+	else
+		http_reply(hr, 200, CER_CONTENT_TYPE, der, (size_t)len);
+	OPENSSL_free(der);
 }
 
 void ra_crl_serve(struct ra_crl *c, struct http_req *hr)
@@ -212,6 +238,10 @@ void ra_crl_serve(struct ra_crl *c, struct http_req *hr)
 	if (m != HTTP_M_GET && m != HTTP_M_HEAD) {
 		http_req_set_allow(hr, "GET, HEAD");
 		http_reply(hr, 405, NULL, NULL, 0);
+		return;
+	}
+	if (c && is_ca_cert_path(cfg_of(c), http_req_path(hr))) {
+		serve_ca_cert(cfg_of(c), hr);
 		return;
 	}
 	if (!c || !waiters_push(c->busy ? &c->later : &c->cur, hr)) {

@@ -1,6 +1,7 @@
 /*
  * ra/crl.h - publishing the issuing CA's CRL over HTTP GET (RFC 5280 5;
- * served as application/pkix-crl like RFC 2585 describes for HTTP).
+ * served as application/pkix-crl like RFC 2585 describes for HTTP), and
+ * its certificate (application/pkix-cert) for authorityInfoAccess.
  *
  * The CRL lives in PostgreSQL (store/revoke.h), so every node serves the
  * same one. A GET asks the database whether the current CRL is stale
@@ -29,10 +30,12 @@ struct ra_crl *ra_crl_new(struct ra_worker *rw, bool timer);
  * still waiting get 503. NULL ok. */
 void ra_crl_free(struct ra_crl *c);
 
-/* Is path the configured crl.path? */
+/* Is path the configured crl.path or crl.ca_cert_path? */
 bool ra_crl_is_path(const struct cfg *cfg, const char *path);
-/* Answer hr (GET/HEAD: the CRL; other methods 405), now or after a
- * refresh; exactly one http_reply. */
+/* Answer hr (GET/HEAD: the CRL, now or after a refresh; at crl.ca_cert_path
+ * the issuing CA certificate, DER as application/pkix-cert, the target of
+ * the caIssuers URIs profiles put in certificates; other methods 405);
+ * exactly one http_reply. */
 void ra_crl_serve(struct ra_crl *c, struct http_req *hr);
 /* Regenerate in the background if the stored CRL is stale (after a
  * revocation). */
