@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Certificate lifecycle beyond the first enrollment, with the stock
 `openssl cmp` client (and cmpreq for what it cannot send): kur with the
-operator certificate (old one superseded), kur/cr/p10cr from an enrolled
-device, renewal refused for superseded, revoked, expired and foreign
-certificates and without oldCertID, genm, a certConf that rejects the
-certificate (revoked), and renewal_revokes_old."""
+operator certificate (old one revoked with reason superseded, the default
+of renewal_revokes_old), kur/cr/p10cr from an enrolled device, renewal
+refused for revoked, expired and foreign certificates and without
+oldCertID, genm, a certConf that rejects the certificate (revoked), and
+renewal_revokes_old false (old one only superseded; renewal with it
+refused)."""
 
 import os
 import subprocess
@@ -26,6 +28,11 @@ def serial_hex(pem):
 def status_of(gw, pem):
     return gw.scalar("SELECT status FROM certificates WHERE ltrim(upper(serial_hex), '0') = '%s'"
                      % serial_hex(pem))
+
+
+def reason_of(gw, pem):
+    return gw.scalar("SELECT revocation_reason FROM certificates"
+                     " WHERE ltrim(upper(serial_hex), '0') = '%s'" % serial_hex(pem))
 
 
 def renew(gw, cmd, cert, key, newkey, **kw):
@@ -59,7 +66,8 @@ def main(t):
     t.ok(r.rc == 0 and r.has("received KUP") and r.has("received PKICONF"),
          "kur with the operator certificate: kup + pkiConf", repr(r))
     op2 = r.certout
-    t.eq(status_of(gw, op1), "superseded", "kur: old certificate superseded after certConf")
+    t.eq(status_of(gw, op1), "revoked", "kur: old certificate revoked after certConf (default)")
+    t.eq(reason_of(gw, op1), "4", "kur: revoked with reason superseded (4)")
     t.eq(status_of(gw, op2), "active", "kur: new certificate active")
     t.eq(gw.scalar("SELECT count(DISTINCT device_serial) FROM certificates"), "1",
          "kur: same device identity")
@@ -67,8 +75,8 @@ def main(t):
     t.ok("CN = ACME-0001" in subj, "kur: subject from the profile for the same serial", subj)
 
     r = renew(gw, "kur", op1, k1, k2)
-    t.ok(r.rc != 0 and r.has("notAuthorized") and r.has("superseded"),
-         "kur with a superseded certificate: notAuthorized", repr(r))
+    t.ok(r.rc != 0 and r.has("certRevoked"),
+         "kur with the certificate it replaced (revoked): certRevoked", repr(r))
 
     # ---- cr and p10cr with the operator certificate ----------------------------
     k3 = new_key(os.path.join(gw.tmp, "k3.key"))
@@ -81,7 +89,8 @@ def main(t):
     t.ok(r.rc == 0 and r.has("received CP") and r.has("grantedWithMods"),
          "p10cr: cp, subject replaced by the profile (grantedWithMods)", repr(r))
     op4 = r.certout
-    t.eq(status_of(gw, op3), "superseded", "p10cr: previous certificate superseded")
+    t.eq(status_of(gw, op3), "revoked", "p10cr: previous certificate revoked")
+    t.eq(status_of(gw, op2), "revoked", "cr: previous certificate revoked")
 
     # ---- kur with implicit confirm --------------------------------------------
     k5 = new_key(os.path.join(gw.tmp, "k5.key"))
@@ -90,7 +99,8 @@ def main(t):
          repr(r))
     op5 = r.certout
     t.eq(status_of(gw, op5), "active", "implicit kur: active at once")
-    t.eq(status_of(gw, op4), "superseded", "implicit kur: old superseded at once")
+    t.eq(status_of(gw, op4), "revoked", "implicit kur: old revoked at once")
+    t.eq(reason_of(gw, op4), "4", "implicit kur: reason superseded (4)")
 
     # ---- refusals ---------------------------------------------------------------
     m = crafted(gw, t, "kur-no-oldcertid", "kur", "--cert", op5, "--key", k5, "--newkey", k2,
@@ -190,17 +200,21 @@ def main(t):
          "client error: the unconfirmed certificate is revoked")
     t.eq(status_of(gw, op_d2), "active", "client error: the old certificate stays active")
 
-    # ---- renewal_revokes_old ---------------------------------------------------------
-    gw.cfg["profiles"]["device"]["renewal_revokes_old"] = True
+    # ---- renewal_revokes_old false: the old certificate is only superseded ----------
+    gw.cfg["profiles"]["device"]["renewal_revokes_old"] = False
     gw.write_config(gw.cfg)
     gw.restart()
     k6 = new_key(os.path.join(gw.tmp, "k6.key"))
     r = renew(gw, "kur", op_d2, k_d2, k6)
-    t.ok(r.rc == 0, "kur with renewal_revokes_old", repr(r))
+    t.ok(r.rc == 0, "kur with renewal_revokes_old false", repr(r))
     row = gw.psql("SELECT status, revocation_reason FROM certificates"
                   " WHERE ltrim(upper(serial_hex), '0') = '%s'" % serial_hex(op_d2))
-    t.eq([list(x) for x in row], [["revoked", "4"]],
-         "renewal_revokes_old: old certificate revoked with reason superseded (4)")
+    t.eq([list(x) for x in row], [["superseded", None]],
+         "renewal_revokes_old false: old certificate superseded, not revoked")
+    t.eq(status_of(gw, r.certout), "active", "renewal_revokes_old false: new certificate active")
+    r = renew(gw, "kur", op_d2, k_d2, k6)
+    t.ok(r.rc != 0 and r.has("notAuthorized") and r.has("superseded"),
+         "kur with a superseded certificate: notAuthorized", repr(r))
 
     # ---- confirm deadline: an unconfirmed certificate is revoked by the sweep ----
     gw.cfg["aliases"][0]["confirm_deadline_s"] = 1
