@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Enrollment with the stock `openssl cmp` client against a real cmpgw serve
 and PostgreSQL: explicit confirm, implicit confirm, re-enrollment with the
-same vendor key (old cert superseded), and a cloned serial with another
+same vendor key (old cert revoked, reason superseded), and a cloned serial with another
 vendor key (rejected notAuthorized, audited clone_suspected)."""
 
 import os
@@ -92,8 +92,9 @@ def main(t):
     t.ok(ser2 is not None and ser2 != ser1, "re-enrollment: a new certificate", (ser1, ser2))
     rows = gw.psql("SELECT serial_hex, status FROM certificates WHERE device_serial = 'ACME-0001' "
                    "ORDER BY id")
-    t.eq([x[1] for x in rows], ["superseded", "active"],
-         "re-enrollment: old certificate superseded, new one active", rows)
+    t.eq([x[1] for x in rows], ["revoked", "active"],
+         "re-enrollment: old certificate revoked (renewal_revokes_old default), new one active",
+         rows)
     if len(rows) == 2:
         t.eq(norm_hex(rows[1][0]), norm_hex(ser2), "re-enrollment: the active row is the new cert")
     t.eq(gw.scalar("SELECT count(*) FROM transactions WHERE device_serial = 'ACME-0001' "
@@ -122,7 +123,7 @@ def main(t):
     t.eq(gw.scalar("SELECT encode(key_fp, 'hex') FROM serials WHERE serial = 'ACME-0001'"),
          fp_before, "clone: serial still bound to the original vendor key")
     t.eq(gw.psql("SELECT status FROM certificates WHERE device_serial = 'ACME-0001' ORDER BY id"),
-         [["superseded"], ["active"]], "clone: the genuine device's certificates untouched")
+         [["revoked"], ["active"]], "clone: the genuine device's certificates untouched")
 
     # the genuine device still enrolls after the clone attempt
     r = gw.cmp(1, confirm="implicit")
