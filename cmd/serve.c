@@ -3,6 +3,7 @@
  * serve, migrate, check, vendor, serials, db.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "core/cfg.h"
 #include "core/log.h"
 #include "core/server.h"
+#include "policy/profile.h"
 #include "ra/ra.h"
 #include "store/db.h"
 #include "store/embedded.h"
@@ -137,6 +139,56 @@ static int migrate_now(const char *conninfo)
 	return 0;
 }
 
+/* One start-up warning: on stderr for check, in the log for serve. */
+static void warn(bool to_log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(bool to_log, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (to_log)
+		log_warn(NULL, "%s", line);
+	else
+		fprintf(stderr, "cmpgw: warning: %s\n", line);
+}
+
+/* Issue 10 finding 4: say early that the issuing CA or the CMP signer
+ * expires within ca.expiry_warning_days (or has), and, for check, which
+ * profiles reach past the issuing CA (their certificates are capped at
+ * its notAfter). Warnings only: the exit code stays. */
+static void warn_expiry(const struct cfg *cfg, bool to_log, bool profiles)
+{
+	const struct {
+		const char *what;
+		X509 *cert;
+	} certs[] = { { "issuing CA certificate", cfg->ca_cert },
+		      { "CMP signing certificate", cfg->cmp_cert } };
+
+	for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++) {
+		X509 *x = certs[i].cert;
+		char subject[512];
+		int days = 0, secs = 0;
+		if (!x || (i > 0 && x == cfg->ca_cert) ||
+		    !ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)))
+			continue;
+		ra_name_str(X509_get_subject_name(x), subject, sizeof(subject));
+		if (days < 0 || secs < 0 || (days == 0 && secs == 0))
+			warn(to_log, "%s \"%s\" has expired", certs[i].what, subject);
+		else if (days < cfg->ca_expiry_warn_days)
+			warn(to_log, "%s \"%s\" expires in %d day(s) (ca.expiry_warning_days %d)",
+			     certs[i].what, subject, days, cfg->ca_expiry_warn_days);
+	}
+	for (size_t i = 0; profiles && cfg->ca_cert && i < cfg->n_profiles; i++)
+		if (policy_profile_outlives_ca(cfg, &cfg->profiles[i]))
+			warn(to_log,
+			     "profile \"%s\": validity_days %d reaches past the issuing CA's "
+			     "notAfter; its certificates will be capped at it",
+			     cfg->profiles[i].name, cfg->profiles[i].validity_days);
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	struct opts o;
@@ -150,6 +202,7 @@ int cmd_serve(int argc, char **argv)
 		env_close(&e, false);
 		return rc;
 	}
+	warn_expiry(e.cfg, true, false);
 	rc = migrate_now(e.conninfo);
 	if (rc == 0) {
 		struct server_hooks hooks = { ra_worker_init, ra_worker_fini, ra_dispatch,
@@ -188,6 +241,8 @@ int cmd_check(int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	rc = env_open(o.config, &e, false);
+	if (rc == 0)
+		warn_expiry(e.cfg, false, true);
 	if (rc == 0)
 		printf("%s: configuration OK (%zu aliases, %zu profiles)\n", o.config,
 		       e.cfg->n_aliases, e.cfg->n_profiles);
