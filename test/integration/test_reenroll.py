@@ -8,7 +8,10 @@ superseded (RFC 5280 5.3.1, code 4), and the CRL served over HTTP
 certConf, the same with implicitConfirm, and a renewal by ir signed with the
 operator certificate. With the flag false the old certificate is only
 superseded and stays off the CRL. A refused ir (bad POP) or a new
-certificate the client rejects in certConf revokes nothing else."""
+certificate the client rejects in certConf revokes nothing else. A
+downstream RA's identity without a vendor (vendor_id NULL) follows the same
+rule in SQL, and on a database upgraded from 010 a transaction issued before
+migration 012 confirms as it would have then (superseded only)."""
 
 import os
 import re
@@ -20,6 +23,8 @@ from harness import CmpMsg, Gateway, Pg, http_post, new_key, openssl, run  # noq
 
 CMPREQ = os.environ.get("CMPREQ_BIN", "cmpreq")
 CRL_PATH = "/crl/reenroll.crl"
+MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                          "store", "migrations")
 
 
 def serial_of(pem):
@@ -97,8 +102,90 @@ def revoked_on_reenroll(t, gw, k, confirm, label):
     return new
 
 
+def apply_up_to(gw, last):
+    """Run migrations 001..last as migrate.c would (one transaction each)."""
+    gw.psql("CREATE TABLE schema_migrations (version int PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())")
+    for f in sorted(os.listdir(MIGRATIONS)):
+        m = re.fullmatch(r"(\d{3})_([a-z0-9_]+)\.sql", f)
+        if not m or int(m.group(1)) > last:
+            continue
+        with open(os.path.join(MIGRATIONS, f)) as fh:
+            sql = fh.read()
+        gw.psql("BEGIN;\n%s\n;INSERT INTO schema_migrations(version, name) VALUES (%d, '%s');"
+                "COMMIT;" % (sql, int(m.group(1)), m.group(2)))
+
+
+def ra_commit(gw, tid, serial_hex, implicit, revoke_old):
+    """cmpgw_ra_ir_commit for identity RA-ID-1 of an RA without a vendor."""
+    return gw.scalar(
+        "SELECT cmpgw_ra_ir_commit('\\x%s', 'ra', 'ir', NULL, NULL, 'RA-ID-1', '\\x01',"
+        " '\\x02', NULL, '\\x03', NULL, 0, '\\x3000', 'CN=RA Test CA', '%s', 'CN=RA-ID-1',"
+        " extract(epoch FROM now()), extract(epoch FROM now() + interval '1 year'), '\\x04',"
+        " '\\x05', %s, 300, true, %s, 'peer')" % (tid, serial_hex, implicit, revoke_old))
+
+
+def certconf(gw, tid, alias):
+    """An accepting certConf for a transaction made by ra_commit / upgrade()."""
+    return gw.scalar("SELECT cmpgw_certconf('\\x%s', '%s', '\\x02', true, '\\x03', 0,"
+                     " '\\x05', true, 'peer', 'test')" % (tid, alias))
+
+
+def ra_rows(gw):
+    return gw.psql("SELECT serial_hex, status, coalesce(revocation_reason::text, '')"
+                   " FROM certificates WHERE device_serial = 'RA-ID-1' ORDER BY id")
+
+
+def upgrade(t, pg):
+    """010 -> 012 in place; then a downstream RA's identity without a vendor."""
+    gw = Gateway(t, pg, devices=2, register=False, name="reenroll_upgrade")
+    apply_up_to(gw, 10)
+    gw.psql("INSERT INTO vendors(name) VALUES ('old')")
+    ids = {}
+    for name, status in (("a", "active"), ("b", "unconfirmed")):
+        ids[name] = int(gw.scalar(
+            "INSERT INTO certificates(issuer, serial_hex, der, subject, not_before, not_after,"
+            " status, vendor_id, device_serial, key_fp, alias) SELECT 'CN=Old CA', '0B0%s',"
+            " '\\x3000', 'CN=dev', now(), now() + interval '1 year', '%s', id, 'OLD-1', '\\x01',"
+            " 'old' FROM vendors WHERE name = 'old' RETURNING id" % (len(ids), status)))
+    gw.psql("INSERT INTO transactions(tid, alias, body_type, state, sender_fp, server_nonce,"
+            " cert_req_id, cert_id, cert_hash, confirm_deadline, vendor_id, device_serial)"
+            " SELECT '\\xbb01', 'old', 'ir', 'issued', '\\x02', '\\x03', 0, %d, '\\x05',"
+            " now() + interval '1 hour', id, 'OLD-1' FROM vendors WHERE name = 'old'" % ids["b"])
+    gw.register()  # cmpgw migrate
+    t.eq(gw.scalar("SELECT max(version) >= 12 FROM schema_migrations"), "t", "upgrade: 012 applied")
+    t.eq(gw.psql("SELECT proname, pronargs FROM pg_proc WHERE proname IN"
+                 " ('cmpgw_ir_commit', 'cmpgw_ra_ir_commit') ORDER BY 1"),
+         [["cmpgw_ir_commit", "25"], ["cmpgw_ra_ir_commit", "25"]],
+         "upgrade: one definition each of the ir commits, with p_revoke_old")
+    t.eq(certconf(gw, "bb01", "old"), "confirmed", "upgrade: certConf of a pre-012 transaction")
+    t.eq(gw.psql("SELECT status, coalesce(revocation_reason::text, '') FROM certificates"
+                 " WHERE id IN (%d, %d) ORDER BY id" % (ids["a"], ids["b"])),
+         [["superseded", ""], ["active", ""]],
+         "upgrade: a transaction issued before 012 supersedes as it did (revoke_old false)")
+
+    # downstream RA, identity without a vendor: vendor_id NULL + device_serial
+    t.eq(ra_commit(gw, "cc01", "0C01", "true", "true"), "ok", "RA identity: implicit ir")
+    t.eq(ra_commit(gw, "cc02", "0C02", "true", "true"), "ok", "RA identity: implicit ir again")
+    t.eq(ra_rows(gw), [["0C01", "revoked", "4"], ["0C02", "active", ""]],
+         "RA identity, implicitConfirm: the earlier certificate revoked (superseded)")
+    t.eq(ra_commit(gw, "cc03", "0C03", "false", "true"), "ok", "RA identity: explicit ir")
+    t.eq(ra_rows(gw)[1:], [["0C02", "active", ""], ["0C03", "unconfirmed", ""]],
+         "RA identity: nothing revoked before the certConf")
+    t.eq(certconf(gw, "cc03", "ra"), "confirmed", "RA identity: certConf")
+    t.eq(ra_rows(gw)[1:], [["0C02", "revoked", "4"], ["0C03", "active", ""]],
+         "RA identity, certConf: the earlier certificate revoked (superseded)")
+    t.eq(ra_commit(gw, "cc04", "0C04", "true", "false"), "ok", "RA identity: flag false")
+    t.eq(ra_rows(gw)[2:], [["0C03", "superseded", ""], ["0C04", "active", ""]],
+         "RA identity, flag false: superseded only")
+    t.eq(gw.scalar("SELECT count(*) FROM certificates WHERE status = 'revoked'"
+                   " AND (status = 'revoked') <> (revoked_at IS NOT NULL)"), "0",
+         "status and revoked_at in step")
+
+
 def main(t):
     pg = Pg()
+    upgrade(t, pg)
 
     def patch(cfg):
         cfg["crl"] = {"path": CRL_PATH}
