@@ -4,9 +4,18 @@
  * Each worker owns one http_server on its event_base, accepting on a shared
  * listening socket. The server enforces what is not CMP before any parsing:
  * body size (413, by libevent while reading), then hands every complete
- * request to the dispatch callback. The dispatcher answers with exactly one
- * http_reply() call, now or later (async); the request object stays valid
- * until then even if the client disconnects (the reply is then dropped).
+ * request to the dispatch callback. The path is percent-decoded, with runs
+ * of '/' squeezed to one ("//.well-known//cmp" is "/.well-known/cmp"); a
+ * path that decodes to a NUL byte gets 400 before dispatch.
+ *
+ * Lifetime: the dispatcher owns the request from the callback until it
+ * answers with exactly one http_reply() call, now or later (async), on
+ * every path. The request object stays valid until then whatever the
+ * client does: if the client disconnects first (EOF or RST, seen while the
+ * request waits, or when the server shuts down), http_req_cancelled()
+ * turns true, the connection is closed at once, and http_reply() only
+ * frees the request. Async code checks http_req_cancelled() where it
+ * resumes, before spending work (a signature, a forward) on it.
  *
  * Threads: everything on the owning worker's loop thread.
  */
@@ -33,7 +42,8 @@ int http_listen(const char *address, int port, char *errbuf, size_t errlen);
 /* Per worker: accept on dup()s of the given listening fds. */
 struct http_server *http_server_new(struct event_base *base, const int *fds, size_t nfds,
 				    size_t max_body, int timeout_s, http_dispatch_cb cb, void *arg);
-/* Stop accepting; open connections are closed. NULL ok. */
+/* Stop accepting; open connections are closed. Requests still held by the
+ * dispatcher become cancelled and still need their http_reply(). NULL ok. */
 void http_server_free(struct http_server *srv);
 /* While draining, every new request gets 503. */
 void http_server_set_draining(struct http_server *srv, bool draining);
@@ -47,7 +57,10 @@ const char *http_req_peer(const struct http_req *req);   /* "addr:port" */
 const char *http_req_content_type(const struct http_req *req);
 /* Body bytes (get0: owned by req). */
 const unsigned char *http_req_body(const struct http_req *req, size_t *len);
-/* True once the client has gone away; a reply will be dropped. */
+/* True once the client has gone away (EOF or connection reset while the
+ * request was with the dispatcher, or server shutdown); the reply will be
+ * dropped. Pipelining clients: a disconnect after a pipelined next request
+ * shows only when the answer is written (libevent then cleans up). */
 bool http_req_cancelled(const struct http_req *req);
 /* Opaque per-request slot for the dispatcher. */
 void http_req_set_data(struct http_req *req, void *data);
@@ -57,8 +70,16 @@ void *http_req_get_data(const struct http_req *req);
  * allow must be a static string. */
 void http_req_set_allow(struct http_req *req, const char *allow);
 
-/* The one function that answers: sends status/body (copied) and frees req.
- * content_type NULL = no body type (error pages get text/plain). */
+/* The one function that answers: sends status/body (copied) and frees req;
+ * on a cancelled request it frees req and sends nothing. A status other
+ * than 200 without a body gets a short text/plain one ("405 Method Not
+ * Allowed"); 405 carries Allow. The connection stays open for the next
+ * request (keep-alive as the client asked), except while draining.
+ * content_type NULL = no body type. */
+/* Status for http_reply() on a request the caller found cancelled and has
+ * logged as dropped itself (nginx's "client closed request"). */
+#define HTTP_DROPPED 499
+
 void http_reply(struct http_req *req, int status, const char *content_type,
 		const unsigned char *body, size_t len);
 

@@ -47,6 +47,8 @@ static void on_confirm(void *arg, int rc, const char *state)
 {
 	struct ra_req *req = arg;
 
+	if (ra_req_gone(req)) /* recorded; no pkiConf to sign */
+		return;
 	if (rc != 0) {
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 		return;
@@ -185,6 +187,8 @@ static void on_txn(void *arg, int rc, const struct store_txn *t)
 	X509 *stored = NULL;
 	int bit;
 
+	if (ra_req_gone(req)) /* before forwarding the certConf upstream */
+		return;
 	if (rc != 0) {
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 		return;

@@ -195,6 +195,8 @@ static void on_stored(void *arg, int rc, const char *status)
 		fwd_free(f);
 		return;
 	}
+	if (req && ra_req_gone(req)) /* stored; nobody to answer */
+		req = f->req = NULL;
 	if (req) {
 		f->req = NULL;
 		req->cert = f->v.cert;
@@ -358,6 +360,8 @@ static void on_wait(evutil_socket_t fd, short what, void *arg)
 	if (!req)
 		return;
 	f->req = NULL;
+	if (ra_req_gone(req))
+		return;
 	rsp = cmp_build_response(req->msg, req->cfg->cmp_cert, f->want);
 	si = cmp_build_statusinfo(CMP_STATUS_WAITING, -1, "forwarded to the upstream CA; poll");
 	if (!rsp || !si ||
@@ -440,7 +444,15 @@ static void on_admitted(void *arg, int rc, const char *status)
 	struct ra_req *req = f->req;
 
 	f->in_db = false;
-	if (rc == 0 && strcmp(status, "ok") == 0) {
+	if (ra_req_gone(req)) { /* issue 10 #9: no forward for nobody */
+		f->req = NULL;
+		f->v.bit = CMP_FAIL_SYSTEM_UNAVAIL;
+		f->v.why = "client went away before the forward";
+		if (rc == 0 && strcmp(status, "ok") == 0)
+			fail_txn(f); /* close the transaction just begun */
+		else
+			fwd_free(f);
+	} else if (rc == 0 && strcmp(status, "ok") == 0) {
 		log_info(&f->log, "forwarding %s to %s", cmp_asn1_body_name(req->msg->body->type),
 			 f->alias->upstream.url);
 		send_upstream(f, a->der, a->len);

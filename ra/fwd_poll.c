@@ -91,6 +91,8 @@ static void on_txn(void *arg, int rc, const struct store_fwd_txn *t)
 	const char *why = NULL;
 	int bit;
 
+	if (ra_req_gone(req))
+		return;
 	if (rc != 0) {
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 		return;
