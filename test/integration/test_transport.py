@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """HTTP transport (RFC 6712 / RFC 9811): wrong method 405, wrong content type
-415, oversize body 413, unknown path 404, garbage CMP -> HTTP 200 error
-PKIMessage with badDataFormat, keep-alive on HTTP/1.0 and HTTP/1.1, the
-default and legacy alias paths."""
+415, oversize body 413, unknown path 404, a body that is not a PKIMessage
+-> HTTP 400 (nothing signed), keep-alive on HTTP/1.0 and HTTP/1.1 with a
+decodable but rejected PKIMessage (a CMP error answer each time), an HTTP
+error that leaves the connection usable, the default and legacy alias
+paths."""
 
 import http.client
 import os
@@ -10,7 +12,8 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import FAIL_BITS, CmpMsg, Gateway, Pg, http_post, run  # noqa: E402
+from harness import (FAIL_BITS, CmpMsg, Gateway, Pg, capture_request,  # noqa: E402
+                     flip_byte, http_post, run)
 
 CMP_PATH = "/.well-known/cmp/p/3gpp"
 
@@ -70,6 +73,11 @@ def main(t):
     gw = Gateway(t, pg, devices=4, name="transport")
     gw.start()
     garbage = b"\x30\x03\x02\x01\x05" + b"not a PKIMessage"
+    # a real ir whose signature does not verify: decodes, gets a protected
+    # CMP error (badMessageCheck), stores nothing; can be sent repeatedly
+    ir = capture_request(gw, 4)
+    prot = CmpMsg(ir).protection
+    badsig = flip_byte(ir, prot.end - 1)
 
     # ---- HTTP-level errors ---------------------------------------------------------
     status, _, _ = http_post(gw.port, None, CMP_PATH, ctype=None, method="GET")
@@ -99,13 +107,13 @@ def main(t):
         with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as s:
             answers = []
             for _ in range(2):
-                s.sendall(raw_request(CMP_PATH, garbage, "HTTP/1.0", keep_alive=True))
+                s.sendall(raw_request(CMP_PATH, badsig, "HTTP/1.0", keep_alive=True))
                 answers.append(read_response(s))
         t.eq([a[0] for a in answers], [200, 200],
              "HTTP/1.0 keep-alive: two requests on one connection both answered")
         for i, (st, hd, bd) in enumerate(answers):
             is_cmp_error(t, "HTTP/1.0 keep-alive answer %d" % (i + 1), st,
-                         hd.get("content-type"), bd, "badDataFormat")
+                         hd.get("content-type"), bd, "badMessageCheck")
     except Exception as e:  # noqa
         t.ok(False, "HTTP/1.0 keep-alive: two requests on one connection both answered", repr(e))
 
@@ -114,10 +122,11 @@ def main(t):
     try:
         got = []
         for _ in range(2):
-            c.request("POST", CMP_PATH, body=garbage,
+            c.request("POST", CMP_PATH, body=badsig,
                       headers={"Content-Type": "application/pkixcmp"})
             r = c.getresponse()
-            r.read()
+            is_cmp_error(t, "HTTP/1.1 answer %d" % (len(got) + 1), r.status,
+                         r.getheader("Content-Type"), r.read(), "badMessageCheck")
             got.append(r.status)
         t.eq(got, [200, 200], "HTTP/1.1: two requests on one connection both answered")
     except Exception as e:  # noqa
@@ -125,17 +134,20 @@ def main(t):
     finally:
         c.close()
 
-    # ---- HTTP error on a keep-alive connection does not wedge it ----------------------
-    try:
-        with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as s:
-            s.sendall(raw_request(CMP_PATH, garbage, "HTTP/1.1", keep_alive=True, ctype="text/plain"))
-            st1 = read_response(s)[0]
-            s.sendall(raw_request(CMP_PATH, garbage, "HTTP/1.1", keep_alive=True))
-            st2 = read_response(s)[0]
-        t.eq((st1, st2), (415, 200), "HTTP/1.1: 415 then a CMP answer on the same connection")
-    except Exception as e:  # noqa
-        # closing the connection after an HTTP error is acceptable as well
-        t.diag("connection closed after 415: %r" % e)
+    # ---- HTTP errors on a keep-alive connection do not wedge it ----------------------
+    for version in ("HTTP/1.0", "HTTP/1.1"):
+        try:
+            with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as s:
+                got = []
+                for body, ctype in ((garbage, "text/plain"), (garbage, "application/pkixcmp"),
+                                    (badsig, "application/pkixcmp")):
+                    s.sendall(raw_request(CMP_PATH, body, version, keep_alive=True, ctype=ctype))
+                    got.append(read_response(s)[0])
+            t.eq(got, [415, 400, 200],
+                 "%s: 415, 400, then a CMP answer on the same connection" % version)
+        except Exception as e:  # noqa
+            t.ok(False, "%s: 415, 400, then a CMP answer on the same connection" % version,
+                 repr(e))
 
     # ---- the default and the legacy alias paths, with the real client -----------------
     r = gw.cmp(1, path=".well-known/cmp", confirm="explicit")
