@@ -335,6 +335,27 @@ static int pbm_params(const X509_ALGOR *alg, long max_iter, CMPGW_PBMPARAM **out
 	return 0;
 }
 
+int cmp_prot_pbmac_check(const CMPGW_MSG *msg, long max_iterations, long *iter)
+{
+	CMPGW_PBMPARAM *pp = NULL;
+	int rc;
+
+	if (msg == NULL || msg->header == NULL || iter == NULL)
+		return RC_INVAL;
+	if (msg->protection == NULL || msg->header->protectionAlg == NULL)
+		return RC_INVAL;
+	/* the decode and the lower bounds; the upper bound is told apart below */
+	rc = pbm_params(msg->header->protectionAlg, LONG_MAX, &pp, iter);
+	if (rc != 0)
+		return rc;
+	if (pbm_owf(pp->owf) == NULL || pbm_mac(pp->mac) == NULL)
+		rc = RC_UNSUPPORTED;
+	else if (*iter > max_iterations)
+		rc = RC_TOOBIG;
+	CMPGW_PBMPARAM_free(pp);
+	return rc;
+}
+
 int cmp_prot_verify_pbmac(const unsigned char *msg_der, size_t len, const CMPGW_MSG *msg,
 			  const unsigned char *secret, size_t secretlen, long max_iterations)
 {

@@ -80,6 +80,17 @@ int cmp_prot_verify_pbmac(const unsigned char *msg_der, size_t len, const CMPGW_
 			  const unsigned char *secret, size_t secretlen, long max_iterations) WUR;
 
 /*
+ * Check msg's PasswordBasedMac parameters as cmp_prot_verify_pbmac would,
+ * without deriving any key: call it before anything costly. Returns 0
+ * with *iter = iterationCount; RC_TOOBIG when iterationCount exceeds
+ * max_iterations (*iter set); RC_UNSUPPORTED if protectionAlg is not PBMAC
+ * or names another owf/mac; RC_INVAL if protection is missing, parameters
+ * are malformed, the salt is too long or iterationCount is below
+ * CMP_PROT_PBM_MIN_ITERATIONS. Borrows msg.
+ */
+int cmp_prot_pbmac_check(const CMPGW_MSG *msg, long max_iterations, long *iter) WUR;
+
+/*
  * Protect msg with PasswordBasedMac: owf SHA-256, mac hmacWithSHA256, 16
  * random salt bytes, iterations (>= CMP_PROT_PBM_MIN_ITERATIONS, else
  * RC_INVAL). Sets header.protectionAlg and msg->protection like

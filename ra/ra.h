@@ -24,6 +24,7 @@ struct store_pool;
 struct ra_fwd;
 struct cmp_certcache;
 struct ra_nested;
+struct ra_unauth;
 
 struct ra_worker {
 	struct worker *w;
@@ -34,6 +35,7 @@ struct ra_worker {
 	struct ra_crl *crl;         /* CRL publication (ra/crl.h) */
 	struct ra_fwd *fwd;         /* RA mode: upstream exchanges in flight (ra/fwd.c) */
 	struct cmp_certcache *certs; /* decoded extraCerts by DER (cmp/certcache.h) */
+	struct ra_unauth *unauth;    /* bounds on unauthenticated work (ra/audit.h) */
 	bool reload_busy;
 };
 

@@ -5,9 +5,16 @@
  * check it is usable here, check POP, issue for the token's identity,
  * consume the token and commit in one statement, answer under the MAC.
  *
- * Until the MAC verifies, nothing reveals whether the reference exists:
- * unknown reference and wrong secret get the same badMessageCheck.
- * Every refusal writes one 'token_rejected' audit row and nothing else.
+ * Unauthenticated bytes must cost almost nothing (issue 10 finding 7): the
+ * key derivation (iterationCount hashes, chosen by the client) runs only
+ * for a known, live, unspent token of this alias, from a peer and for a
+ * reference under limits.mac_failures_per_minute, with iterationCount
+ * within tokens.max_iterations. Everything else is refused first, with a
+ * signed answer: an unknown reference gets badMessageCheck, a used,
+ * expired, revoked or other-alias token notAuthorized. Hiding whether a
+ * reference exists is not worth a CPU-exhaustion hole: references are
+ * 128 random bits. Every refusal writes one 'token_rejected' audit row
+ * (bounded per peer by ra_audit_unauth until the MAC verified).
  */
 #include "ra/ra.h"
 #include "ra/issued.h"
@@ -24,10 +31,12 @@
 #include "cmp/certhash.h"
 #include "cmp/prot.h"
 #include "policy/profile.h"
+#include "ra/audit.h"
 #include "ra/token.h"
 #include "store/token.h"
 
-#define BAD_MAC "MAC protection does not verify with the token named by senderKID"
+#define BAD_MAC	      "MAC protection does not verify with the token named by senderKID"
+#define TOO_MANY_ITER "PBMParameter iterationCount above tokens.max_iterations"
 
 static void ref_of(const struct ra_req *req, char ref[65])
 {
@@ -36,24 +45,32 @@ static void ref_of(const struct ra_req *req, char ref[65])
 	snprintf(ref, 65, "%.*s", ok ? kid->length : 0, ok ? (const char *)kid->data : "");
 }
 
-/* Audit row (no secret), then the error answer. */
+/* Audit row (no secret), then the error answer. Until the MAC verified
+ * (req->mac_secret unset) the sender is anyone: the row is bounded per
+ * peer (ra_audit_unauth). */
 static void reject(struct ra_req *req, int bit, const char *why, const char *detail)
 {
 	const ASN1_OCTET_STRING *t = req->msg->header->transactionID;
 	struct store_bytes tid = { t->data, (size_t)t->length };
+	const char *serial = req->serial[0] ? req->serial : NULL;
 	char ref[65], text[256];
 
 	ref_of(req, ref);
 	snprintf(text, sizeof(text), "ir: token %s: %s", ref[0] ? ref : "-", detail);
-	store_enroll_audit(req->rw->db, "token_rejected", req->alias->label, tid, "token",
-			   req->serial[0] ? req->serial : NULL, req->log.peer, text);
+	if (req->mac_secret)
+		store_enroll_audit(req->rw->db, "token_rejected", req->alias->label, tid, "token",
+				   serial, req->log.peer, text);
+	else
+		ra_audit_unauth(req, "token_rejected", "token", serial, text);
 	ra_req_fail(req, bit, why);
 }
 
-/* A failed cmp_prot_verify_pbmac as a fail bit and statusString. */
+/* A failed cmp_prot_pbmac_check / cmp_prot_verify_pbmac as a fail bit and
+ * statusString. */
 static int mac_fail(int rc, const char **why)
 {
 	*why = rc == RC_UNSUPPORTED ? "PBMAC one-way function or MAC algorithm not supported"
+	       : rc == RC_TOOBIG    ? TOO_MANY_ITER
 	       : rc == RC_INVAL	    ? "PBMParameter not acceptable (salt length or iterationCount)"
 				    : BAD_MAC;
 	return rc == RC_UNSUPPORTED ? CMP_FAIL_BAD_ALG : CMP_FAIL_BAD_MESSAGE_CHECK;
@@ -64,8 +81,21 @@ int ra_token_verify_mac(struct ra_req *req, const char *ref, const unsigned char
 {
 	unsigned char *secret = NULL;
 	size_t len = 0;
+	long iter = 0;
 	int rc;
 
+	/* Everything that costs nothing first: the parameters (bounded
+	 * iterationCount), then the failure budget of the peer and the
+	 * reference; only then open the secret and derive the key. */
+	rc = cmp_prot_pbmac_check(req->msg, req->cfg->token_max_iterations, &iter);
+	ERR_clear_error();
+	if (rc != 0)
+		return mac_fail(rc, why);
+	if (ra_unauth_mac_blocked(req, ref)) {
+		log_warn(&req->log, "token %s: MAC check refused: too many failures", ref);
+		*why = RA_UNAUTH_TOO_MANY_MAC;
+		return CMP_FAIL_NOT_AUTHORIZED;
+	}
 	if (!req->cfg->has_token_key) {
 		*why = "internal error";
 		return CMP_FAIL_SYSTEM_FAILURE;
@@ -77,11 +107,15 @@ int ra_token_verify_mac(struct ra_req *req, const char *ref, const unsigned char
 		*why = "internal error";
 		return CMP_FAIL_SYSTEM_FAILURE;
 	}
+	/* the one key derivation on a client's parameters: tests count this line */
+	log_debug(&req->log, "PBMAC key derivation: token %s, %ld iterations", ref, iter);
 	rc = cmp_prot_verify_pbmac(req->der, req->len, req->msg, secret, len,
 				   req->cfg->token_max_iterations);
 	ERR_clear_error();
 	if (rc != 0) {
 		OPENSSL_clear_free(secret, len);
+		if (rc == RC_CRYPTO)
+			ra_unauth_mac_failed(req, ref);
 		return mac_fail(rc, why);
 	}
 	OPENSSL_clear_free(req->mac_secret, req->mac_secret_len);
@@ -123,6 +157,8 @@ static void on_commit(void *arg, int rc, const char *status)
 	const char *why = NULL;
 	int bit;
 
+	if (ra_req_gone(req))
+		return;
 	if (rc != 0) {
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 		return;
@@ -209,34 +245,37 @@ static void on_token(void *arg, int rc, const struct store_token *t)
 	char ref[65];
 	int bit;
 
+	if (ra_req_gone(req))
+		return;
 	if (rc != 0) {
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 		return;
 	}
+	/* No key derivation for a token that could not be used anyway; the
+	 * answer is signed, since no secret was verified. */
 	if (!t) {
-		/* Spend the MAC computation all the same, so that the answer
-		 * time does not tell an unknown reference from a wrong secret. */
-		static const unsigned char dummy[RA_TOKEN_SECRET_LEN] = { 0 };
-		rc = cmp_prot_verify_pbmac(req->der, req->len, req->msg, dummy, sizeof(dummy),
-					   req->cfg->token_max_iterations);
-		ERR_clear_error();
-		bit = mac_fail(rc == 0 ? RC_CRYPTO : rc, &why);
-		reject(req, bit, why, "unknown reference");
+		reject(req, CMP_FAIL_BAD_MESSAGE_CHECK, "unknown token reference",
+		       "unknown reference");
+		return;
+	}
+	snprintf(req->serial, sizeof(req->serial), "%s", t->identity);
+	bit = refusal_bit(t->refusal, &why);
+	if (bit >= 0) {
+		reject(req, bit, why, t->refusal);
 		return;
 	}
 	ref_of(req, ref);
-	snprintf(req->serial, sizeof(req->serial), "%s", t->identity);
 	bit = ra_token_verify_mac(req, ref, t->secret_enc.p, t->secret_enc.len, &why);
 	if (bit >= 0) {
 		reject(req, bit, why,
 		       bit == CMP_FAIL_SYSTEM_FAILURE ? "secret does not open" : why);
 		return;
 	}
-	/* Only now, with the MAC verified, say why the token is refused;
-	 * the answer is MAC-protected from here on. */
-	bit = refusal_bit(t->refusal, &why);
-	if (bit >= 0) {
-		reject(req, bit, why, t->refusal);
+	/* MAC-protected from here on. A replayed transactionID costs no CA
+	 * signature (finding 3); cmpgw_token_ir_commit checks again. */
+	if (t->tid_in_use) {
+		reject(req, CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use",
+		       "tid_in_use");
 		return;
 	}
 	issue(req, ref);
@@ -245,7 +284,12 @@ static void on_token(void *arg, int rc, const struct store_token *t)
 void ra_token_ir_handle(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
 {
 	const ASN1_OCTET_STRING *kid = req->msg->header->senderKID;
-	char ref[65];
+	const ASN1_OCTET_STRING *t = req->msg->header->transactionID;
+	struct store_bytes tid = { t->data, (size_t)t->length };
+	char ref[65], text[160];
+	const char *why = NULL;
+	long iter = 0;
+	int rc;
 
 	(void)crm; /* taken again from req->msg after the lookup */
 	/* RFC 9483 4.1.5: with MAC protection senderKID names the shared secret */
@@ -254,7 +298,21 @@ void ra_token_ir_handle(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
 		       "senderKID missing or malformed");
 		return;
 	}
+	/* PBMParameter before the database: a bad one costs no query */
+	rc = cmp_prot_pbmac_check(req->msg, req->cfg->token_max_iterations, &iter);
+	ERR_clear_error();
+	if (rc == RC_TOOBIG) {
+		snprintf(text, sizeof(text), "%s: %ld > %d", TOO_MANY_ITER, iter,
+			 req->cfg->token_max_iterations);
+		reject(req, CMP_FAIL_BAD_MESSAGE_CHECK, text, text);
+		return;
+	}
+	if (rc != 0) {
+		int bit = mac_fail(rc, &why);
+		reject(req, bit, why, why);
+		return;
+	}
 	ref_of(req, ref);
-	if (store_token_get(req->rw->db, ref, req->alias->label, on_token, req) != 0)
+	if (store_token_get(req->rw->db, ref, req->alias->label, tid, on_token, req) != 0)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 }

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "cmp/certcache.h"
+#include "ra/audit.h"
 #include "ra/crl.h"
 #include "ra/fwd.h"
 #include "store/db.h"
@@ -53,6 +54,7 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 	struct ra_worker *rw = arg;
 	(void)fd;
 	(void)what;
+	ra_unauth_sweep(rw); /* here too: minutes end whether or not a reload runs */
 	if (rw->reload_busy)
 		return;
 	if (store_enroll_vendors(rw->db, on_vendor_rows, rw) == 0)
@@ -125,6 +127,8 @@ int ra_worker_init(struct worker *w)
 		return RC_NOMEM;
 	if (!(rw->certs = cmp_certcache_new()))
 		return RC_NOMEM;
+	if (!(rw->unauth = ra_unauth_new()))
+		return RC_NOMEM;
 	return 0;
 }
 
@@ -144,6 +148,7 @@ void ra_worker_fini(struct worker *w)
 	ra_crl_free(rw->crl); /* after the pool: its callbacks have run */
 	ra_trust_free(rw->trust);
 	cmp_certcache_free(rw->certs); /* after the pool: no request is left */
+	ra_unauth_free(rw->unauth);
 	free(rw);
 	w->app = NULL;
 }

@@ -14,8 +14,10 @@
 #define BIN STORE_BIN
 #define TXT STORE_TXT
 
-static const char SQL_GET[] = "SELECT t.alias, t.identity, t.secret_enc, cmpgw_token_refusal(t, $2)"
-			      " FROM tokens t WHERE t.ref = $1";
+static const char SQL_GET[] =
+	"SELECT t.alias, t.identity, t.secret_enc, cmpgw_token_refusal(t, $2),"
+	" CASE WHEN EXISTS (SELECT 1 FROM transactions WHERE tid = $3) THEN 't' ELSE 'f' END"
+	" FROM tokens t WHERE t.ref = $1";
 
 static void on_get(void *arg, const struct store_result *r)
 {
@@ -35,16 +37,22 @@ static void on_get(void *arg, const struct store_result *r)
 		t.secret_enc.p = (const unsigned char *)store_val(r, 0, 2);
 		t.secret_enc.len = (size_t)store_len(r, 0, 2);
 		t.refusal = store_isnull(r, 0, 3) ? NULL : store_val(r, 0, 3);
+		t.tid_in_use = store_val(r, 0, 4)[0] == 't';
 		cb(c->arg, 0, &t);
 	}
 	free(c);
 }
 
-int store_token_get(struct store_pool *pool, const char *ref, const char *alias, store_token_cb cb,
-		    void *arg)
+int store_token_get(struct store_pool *pool, const char *ref, const char *alias,
+		    struct store_bytes tid, store_token_cb cb, void *arg)
 {
-	const char *v[2] = { ref, alias };
-	return store_call_submit(pool, SQL_GET, 2, v, NULL, NULL, true, on_get,
+	const char *v[3];
+	int lens[3], fmts[3];
+
+	TXT(0, ref);
+	TXT(1, alias);
+	BIN(2, tid);
+	return store_call_submit(pool, SQL_GET, 3, v, lens, fmts, true, on_get,
 				 store_call_new((void (*)(void))cb, arg, "token lookup"));
 }
 

@@ -20,15 +20,18 @@ struct store_conn;
 
 /* A token as stored; pointers valid during the callback only. refusal is
  * NULL for a usable token, else "revoked", "used", "expired" or "alias"
- * (bound to another alias than the one asked about). */
+ * (bound to another alias than the one asked about). tid_in_use: a
+ * transaction with the transactionID asked about exists already (read
+ * only: cmpgw_token_ir_commit checks again when it commits). */
 struct store_token {
 	const char *alias, *identity, *refusal;
 	struct store_bytes secret_enc;
+	bool tid_in_use;
 };
 /* t == NULL: no such reference (rc 0). */
 typedef void (*store_token_cb)(void *arg, int rc, const struct store_token *t);
-int store_token_get(struct store_pool *pool, const char *ref, const char *alias, store_token_cb cb,
-		    void *arg) WUR;
+int store_token_get(struct store_pool *pool, const char *ref, const char *alias,
+		    struct store_bytes tid, store_token_cb cb, void *arg) WUR;
 
 /* Consume the token and commit the certificate issued for it in one
  * statement (cmpgw_token_ir_commit): status "ok" or unknown, revoked,

@@ -12,6 +12,11 @@
  *   cmpreq nested --cert C --key K --in REQ.der [--in REQ2.der]... --out F
  *                      wraps the PKIMessage(s) unchanged in a nested
  *                      message (RFC 9483 5.2.2.1) signed by C/K (an RA)
+ *   cmpreq ir|cr --ref REF --secret S [--iterations N] --newkey NK --out F ...
+ *                      PasswordBasedMac protection with the token REF/S
+ *                      (senderKID REF, iterationCount N, default 10000)
+ *                      instead of a signature; --cert/--key then optional
+ *   --extracerts F may be given up to 64 times (a file may repeat)
  *   cmpreq show F      prints: body=<name> tid=<hex> status=<n> failinfo=<bits>
  *                      text=<statusString>; for nested, then one line
  *                      "inner: ..." per inner message
@@ -35,15 +40,17 @@ struct args {
 	const char *cmd, *cert, *key, *newkey, *out, *subject, *tid, *csr;
 	const char *in[20]; /* nested: the inner messages */
 	int nin;
-	const char *extra[8];
+	const char *extra[64];
 	int nextra, pvno;
+	const char *ref, *secret; /* PBMAC protection instead of a signature */
+	int iterations;
 	long time_offset; /* messageTime = now + time_offset seconds */
 	bool no_oldcertid, bad_pop, implicit, bad_csr_sig;
 };
 
 static X509_REQ *load_csr(const char *path, bool corrupt)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f = path ? fopen(path, "r") : NULL;
 	X509_REQ *r = f ? PEM_read_X509_REQ(f, NULL, NULL, NULL) : NULL;
 	const ASN1_BIT_STRING *sig = NULL;
 	if (f)
@@ -62,7 +69,7 @@ static int set_body(const struct args *a, CMPGW_MSG *m, X509 *cert, EVP_PKEY *ne
 
 static X509 *load_cert(const char *path)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f = path ? fopen(path, "r") : NULL;
 	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
 	if (f)
 		fclose(f);
@@ -71,7 +78,7 @@ static X509 *load_cert(const char *path)
 
 static EVP_PKEY *load_key(const char *path)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f = path ? fopen(path, "r") : NULL;
 	EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
 	if (f)
 		fclose(f);
@@ -169,7 +176,7 @@ static int make(const struct args *a)
 	size_t len = 0;
 	int rc = 1;
 
-	if (!cert || !key || (a->newkey && !newkey)) {
+	if ((!a->ref && (!cert || !key)) || (a->newkey && !newkey)) {
 		fprintf(stderr, "cmpreq: cannot load --cert/--key/--newkey\n");
 		goto out;
 	}
@@ -178,13 +185,17 @@ static int make(const struct args *a)
 	GENERAL_NAME_free(h->sender);
 	GENERAL_NAME_free(h->recipient);
 	h->sender = GENERAL_NAME_new();
-	GENERAL_NAME_set0_value(h->sender, GEN_DIRNAME, X509_NAME_dup(X509_get_subject_name(cert)));
+	GENERAL_NAME_set0_value(h->sender, GEN_DIRNAME,
+				cert ? X509_NAME_dup(X509_get_subject_name(cert))
+				     : X509_NAME_new());
 	h->recipient = GENERAL_NAME_new();
 	GENERAL_NAME_set0_value(h->recipient, GEN_DIRNAME, X509_NAME_new());
 	h->messageTime = ASN1_GENERALIZEDTIME_set(NULL, time(NULL) + a->time_offset);
 	h->transactionID = random_or_hex(a->tid);
 	h->senderNonce = random_or_hex(NULL);
-	if (X509_get0_subject_key_id(cert))
+	if (a->ref)
+		h->senderKID = octets((const unsigned char *)a->ref, (int)strlen(a->ref));
+	else if (X509_get0_subject_key_id(cert))
 		h->senderKID = ASN1_OCTET_STRING_dup(X509_get0_subject_key_id(cert));
 	if (a->implicit)
 		if (cmp_build_implicit_confirm(m) != 0)
@@ -192,17 +203,30 @@ static int make(const struct args *a)
 	if (set_body(a, m, cert, newkey) != 0)
 		goto out;
 	m->extraCerts = sk_X509_new_null();
-	X509_up_ref(cert);
-	sk_X509_push(m->extraCerts, cert);
+	if (cert) {
+		X509_up_ref(cert);
+		sk_X509_push(m->extraCerts, cert);
+	}
 	for (int i = 0; i < a->nextra; i++) {
 		X509 *x = load_cert(a->extra[i]);
 		if (x)
 			sk_X509_push(m->extraCerts, x);
 	}
-	if (cmp_prot_sign(m, key) != 0 || cmp_build_der(m, &der, &len) != 0) {
+	if (sk_X509_num(m->extraCerts) == 0) {
+		sk_X509_free(m->extraCerts);
+		m->extraCerts = NULL;
+	}
+	if (a->ref)
+		rc = cmp_prot_pbmac(m, (const unsigned char *)a->secret, strlen(a->secret),
+				    a->iterations) != 0;
+	else
+		rc = cmp_prot_sign(m, key) != 0;
+	if (rc != 0 || cmp_build_der(m, &der, &len) != 0) {
+		rc = 1;
 		fprintf(stderr, "cmpreq: protecting/encoding failed\n");
 		goto out;
 	}
+	rc = 1;
 	FILE *f = fopen(a->out, "wb");
 	if (f && fwrite(der, 1, len, f) == len && fclose(f) == 0)
 		rc = 0;
@@ -322,7 +346,7 @@ static int show(const char *path)
 
 int main(int argc, char **argv)
 {
-	struct args a = { .pvno = 2 };
+	struct args a = { .pvno = 2, .iterations = 10000 };
 
 	if (argc == 3 && strcmp(argv[1], "show") == 0)
 		return show(argv[2]);
@@ -362,18 +386,25 @@ int main(int argc, char **argv)
 			a.pvno = atoi(v), i++;
 		else if (strcmp(o, "--time-offset") == 0)
 			a.time_offset = atol(v), i++;
-		else if (strcmp(o, "--extracerts") == 0 && a.nextra < 8)
+		else if (strcmp(o, "--extracerts") == 0 && a.nextra < 64)
 			a.extra[a.nextra++] = v, i++;
+		else if (strcmp(o, "--ref") == 0)
+			a.ref = v, i++;
+		else if (strcmp(o, "--secret") == 0)
+			a.secret = v, i++;
+		else if (strcmp(o, "--iterations") == 0)
+			a.iterations = atoi(v), i++;
 		else
 			goto usage;
 	}
-	if (!a.cert || !a.key || !a.out)
+	if (!a.out || (a.ref ? !a.secret || !a.newkey : !a.cert || !a.key))
 		goto usage;
 	return make(&a);
 usage:
 	fprintf(stderr, "usage: cmpreq ir|cr|kur|p10cr|error|nested --cert C --key K [--newkey NK] "
 			"--out F [--csr CSR] [--bad-csr-sig] [--in REQ.der] "
 			"[--extracerts F] [--subject CN] [--tid HEX] [--no-oldcertid] [--bad-pop] "
-			"[--implicit] [--pvno N] | cmpreq show F\n");
+			"[--implicit] [--pvno N] [--ref REF --secret S [--iterations N]] "
+			"| cmpreq show F\n");
 	return 2;
 }

@@ -3,11 +3,13 @@
 the stock `openssl cmp -ref REF -secret pass:SECRET` client against a real
 cmpgw serve and PostgreSQL: success (ip and pkiConf MAC-protected, chain in
 extraCerts), token used and certificate for its identity in the database;
-reuse -> notAuthorized; wrong secret and unknown reference ->
-badMessageCheck (same text); expired -> notAuthorized; other alias ->
-notAuthorized; alias without "token" -> wrongIntegrity; revoke;
-iterationCount above tokens.max_iterations refused (same answer for an
-unknown reference); the secret is never stored or logged in clear; every
+reuse -> notAuthorized, signed (no key derivation for a spent token);
+wrong secret -> badMessageCheck; unknown reference -> badMessageCheck
+"unknown token reference", signed (issue 10 finding 7: no key derivation
+before the token is known to be usable); expired -> notAuthorized; other
+alias -> notAuthorized; alias without "token" -> wrongIntegrity; revoke;
+iterationCount above tokens.max_iterations refused before the lookup (so
+also for an unknown reference); the secret is never stored or logged in clear; every
 refusal is audited and writes nothing else; tokens.* config checks."""
 
 import copy
@@ -157,14 +159,15 @@ def main(t):
     # ---- 2. reuse -----------------------------------------------------------
     msgs = refused(t, gw, c, ref, secret, "notAuthorized", "token already used", "reuse")
     if msgs:
-        t.ok(bytes.fromhex("06092a864886f67d07420d") in msgs[0].der,
-             "reuse: the error is MAC-protected (secret was right)")
+        t.ok(bytes.fromhex("06092a864886f67d07420d") not in msgs[0].der,
+             "reuse: the error is signed, not MAC-protected (no key derivation for a spent "
+             "token)")
 
     # ---- 3. wrong secret / unknown reference --------------------------------
     ref2, secret2 = create(gw, identity="node-0002")
     bad = "A" * 24 if secret2 != "A" * 24 else "B" * 24
     refused(t, gw, c, ref2, bad, "badMessageCheck", "does not verify", "wrong secret")
-    refused(t, gw, c, "0" * 32, secret2, "badMessageCheck", "does not verify",
+    refused(t, gw, c, "0" * 32, secret2, "badMessageCheck", "unknown token reference",
             "unknown reference")
     t.eq(gw.scalar("SELECT state FROM tokens WHERE ref = '%s'" % ref2), "active",
          "wrong secret leaves the token unused")
