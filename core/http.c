@@ -129,7 +129,7 @@ static void peer_gone(struct http_req *r, const char *why)
 
 	unwatch(r);
 	r->cancelled = true;
-	log_info(&ctx, "client disconnected (%s) before its answer: %s", why, r->path);
+	log_info(&ctx, "client disconnected (%s) before its answer", why);
 	if (r->evcon) {
 		evhttp_connection_set_closecb(r->evcon, NULL, NULL);
 		evhttp_connection_free(r->evcon);
