@@ -120,7 +120,7 @@ bool ra_req_gone(struct ra_req *req)
 	if (req->parent)
 		ra_nested_inner_done(req->parent, req->child_idx, NULL, 0);
 	else
-		http_reply(req->http, 499, NULL, NULL, 0); /* dropped: nobody listens */
+		http_reply(req->http, HTTP_DROPPED, NULL, NULL, 0);
 	req_free(req);
 	return true;
 }
