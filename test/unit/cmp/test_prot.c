@@ -203,6 +203,15 @@ static void test_pbmac(void)
 	is_int(cmp_prot_verify_pbmac(der, (size_t)n, d, secret, sizeof(secret) - 1, 999), RC_INVAL,
 	       "pbmac: too many iterations");
 	is_int(cmp_prot_verify_sig(der, (size_t)n, d, NULL), RC_INVAL, "pbmac: no signer");
+	{
+		long iter = 0;
+		is_int(cmp_prot_pbmac_check(d, 1000, &iter), 0, "pbmac check: within the bound");
+		is_int(iter, 1000, "pbmac check: iterationCount read");
+		iter = 0;
+		is_int(cmp_prot_pbmac_check(d, 999, &iter), RC_TOOBIG,
+		       "pbmac check: above the bound is RC_TOOBIG, told apart from malformed");
+		is_int(iter, 1000, "pbmac check: iterationCount read when above the bound");
+	}
 	d->protection->data[0] ^= 0x80;
 	is_int(cmp_prot_verify_pbmac(der, (size_t)n, d, secret, sizeof(secret) - 1, 1000),
 	       RC_CRYPTO, "pbmac: tampered MAC");
@@ -214,6 +223,11 @@ static void test_pbmac(void)
 	MUST((n = t_der(m, &der)) > 0 && (d = t_decode(der, (size_t)n)) != NULL);
 	is_int(cmp_prot_verify_pbmac(der, (size_t)n, d, secret, sizeof(secret) - 1, 1000),
 	       RC_UNSUPPORTED, "pbmac verify of a signed message: RC_UNSUPPORTED");
+	{
+		long iter = 0;
+		is_int(cmp_prot_pbmac_check(d, 1000, &iter), RC_UNSUPPORTED,
+		       "pbmac check of a signed message: RC_UNSUPPORTED");
+	}
 	CMPGW_MSG_free(d);
 	OPENSSL_free(der);
 	CMPGW_MSG_free(m);
