@@ -198,6 +198,7 @@ static int commit(struct ra_req *req, const char *ref)
 		.not_before = f.not_before,
 		.not_after = f.not_after,
 		.implicit = req->implicit,
+		.revoke_old = req->alias->profile->renewal_revokes_old,
 		.deadline_s = req->alias->confirm_deadline_s,
 	};
 	rc = store_token_ir_commit(req->rw->db, &c, on_commit, req);

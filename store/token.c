@@ -58,13 +58,13 @@ int store_token_get(struct store_pool *pool, const char *ref, const char *alias,
 
 static const char SQL_COMMIT[] =
 	"SELECT cmpgw_token_ir_commit($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,"
-	"$17,$18)";
+	"$17,$18,$19)";
 
 int store_token_ir_commit(struct store_pool *pool, const struct store_token_commit *t,
 			  store_status_cb cb, void *arg)
 {
-	const char *v[18];
-	int lens[18], fmts[18];
+	const char *v[19];
+	int lens[19], fmts[19];
 	char crid[24], nb[24], na[24], dl[16];
 	struct store_bytes kfp = { t->key_fp, 32 };
 	snprintf(crid, sizeof(crid), "%ld", t->cert_req_id);
@@ -88,8 +88,9 @@ int store_token_ir_commit(struct store_pool *pool, const struct store_token_comm
 	BIN(14, t->cert_hash);
 	TXT(15, t->implicit ? "t" : "f");
 	TXT(16, dl);
-	TXT(17, t->peer);
-	return store_call_submit(pool, SQL_COMMIT, 18, v, lens, fmts, false, store_call_on_status,
+	TXT(17, t->revoke_old ? "t" : "f");
+	TXT(18, t->peer);
+	return store_call_submit(pool, SQL_COMMIT, 19, v, lens, fmts, false, store_call_on_status,
 				 store_call_new((void (*)(void))cb, arg, "token commit"));
 }
 

@@ -43,6 +43,7 @@ struct store_token_commit {
 	long cert_req_id;
 	long long not_before, not_after; /* epoch seconds */
 	bool implicit;
+	bool revoke_old; /* on confirmation revoke the identity's other active certificates */
 	int deadline_s;
 };
 int store_token_ir_commit(struct store_pool *pool, const struct store_token_commit *c,

@@ -207,6 +207,25 @@ def main(t):
              if gw.scalar("SELECT count(*) FROM audit WHERE detail LIKE '%%%s%%'" % s) != "0"
              or s in gw.log_text()]
     t.eq(leaks, [], "no secret in the audit table or the gateway log")
+
+    # ---- 7. a second token for the same identity (issue 10, finding 5) ---------------
+    # Confirming the new certificate revokes the identity's earlier one with
+    # reason superseded (renewal_revokes_old, default true): explicit certConf
+    # on alias "token", then implicitConfirm on alias "token2".
+    def identity_rows(ident):
+        return gw.psql("SELECT status, coalesce(revocation_reason::text, '') FROM certificates"
+                       " WHERE device_serial = '%s' ORDER BY id" % ident)
+
+    ref6, secret6 = create(gw, identity="node-0001")
+    rc, out, _c, _m = c.ir(ref6, secret6)
+    t.ok(rc == 0, "second token for node-0001: enrolled (explicit confirm)", out)
+    t.eq(identity_rows("node-0001"), [["revoked", "4"], ["active", ""]],
+         "second token, certConf: the first certificate revoked (superseded), one active")
+    ref7, secret7 = create(gw, alias="token2", identity="node-0001")
+    rc, out, _c, _m = c.ir(ref7, secret7, alias="token2", extra=["-implicit_confirm"])
+    t.ok(rc == 0, "third token for node-0001: enrolled with implicitConfirm", out)
+    t.eq(identity_rows("node-0001"), [["revoked", "4"], ["revoked", "4"], ["active", ""]],
+         "third token, implicitConfirm: the second certificate revoked too, one active")
     gw.stop()
 
     # ---- iteration bound: openssl cmp uses 500 iterations ---------------------------
