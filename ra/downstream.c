@@ -182,23 +182,9 @@ bool ra_downstream_ir(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
 		audit(req, "rejected", why);
 		goto fail;
 	}
-	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
-	struct policy_identity id = { req->serial, req->vendor ? req->vendor->name : "ra" };
-	char reason[256];
-	int rc = ra_issue(req, &id, subj, pub, reason, sizeof(reason));
-	if (rc != 0) {
-		log_openssl(&req->log, LOG_ERROR, "issuing failed");
-		why = rc == RC_INVAL ? reason : "internal error";
-		bit = rc == RC_INVAL ? CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE;
-		goto fail;
-	}
 	log_debug(&req->log, "request of downstream RA for device %s", req->serial);
-	if (ra_ir_commit(req) != 0) {
-		why = "service temporarily unavailable";
-		bit = CMP_FAIL_SYSTEM_UNAVAIL;
-		goto fail;
-	}
-	EVP_PKEY_free(pub);
+	/* admit (read-only), sign, commit (re-checks atomically), answer */
+	ra_ir_admit_issue(req, pub);
 	return true;
 fail:
 	EVP_PKEY_free(pub);

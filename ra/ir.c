@@ -6,6 +6,7 @@
 #include "ra/ra.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -22,6 +23,7 @@
 #include "ra/audit.h"
 #include "ra/fwd.h"
 #include "ra/issued.h"
+#include "store/admit.h"
 #include "store/enroll.h"
 
 #define OID_PBM "1.2.840.113533.7.66.13"
@@ -202,33 +204,45 @@ fail:
 	ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 }
 
+/* The answers to the refusals of admission and commit, the reasons of
+ * cmpgw_ir_commit and cmpgw_ra_ir_commit (migrations 011, 012). */
+static const struct {
+	const char *status;
+	int bit;
+	const char *why;
+} ir_refusals[] = {
+	{ "serial_unknown", CMP_FAIL_NOT_AUTHORIZED, "device serial is not on the vendor's list" },
+	{ "serial_blocked", CMP_FAIL_NOT_AUTHORIZED, "device serial is blocked" },
+	{ "clone", CMP_FAIL_NOT_AUTHORIZED, "device serial is bound to another vendor key" },
+	{ "reenroll_denied", CMP_FAIL_NOT_AUTHORIZED,
+	  "device already enrolled; re-enrollment not allowed for this vendor" },
+	{ "tid_in_use", CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
+};
+
+static void refuse(struct ra_req *req, const char *status)
+{
+	for (size_t i = 0; i < sizeof(ir_refusals) / sizeof(ir_refusals[0]); i++)
+		if (strcmp(status, ir_refusals[i].status) == 0) {
+			ra_req_fail(req, ir_refusals[i].bit, ir_refusals[i].why);
+			return;
+		}
+	log_error(&req->log, "enrollment: unexpected status %s", status);
+	ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+}
+
 static void on_commit(void *arg, int rc, const char *status)
 {
 	struct ra_req *req = arg;
 
-	if (rc != 0) {
+	if (rc != 0)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-		return;
-	}
-	if (strcmp(status, "ok") == 0)
+	else if (strcmp(status, "ok") == 0)
 		ra_ir_send_rep(req);
-	else if (strcmp(status, "serial_unknown") == 0)
-		ra_req_fail(req, CMP_FAIL_NOT_AUTHORIZED, "device serial is not on the vendor's list");
-	else if (strcmp(status, "serial_blocked") == 0)
-		ra_req_fail(req, CMP_FAIL_NOT_AUTHORIZED, "device serial is blocked");
-	else if (strcmp(status, "clone") == 0)
-		ra_req_fail(req, CMP_FAIL_NOT_AUTHORIZED,
-			    "device serial is bound to another vendor key");
-	else if (strcmp(status, "reenroll_denied") == 0)
-		ra_req_fail(req, CMP_FAIL_NOT_AUTHORIZED,
-			    "device already enrolled; re-enrollment not allowed for this vendor");
-	else if (strcmp(status, "tid_in_use") == 0)
-		ra_req_fail(req, CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use");
 	else
-		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		refuse(req, status);
 }
 
-int ra_ir_commit(struct ra_req *req)
+static int commit(struct ra_req *req)
 {
 	unsigned char vendor_fp[32], sender_fp[32], *sender_der = NULL;
 	const CMPGW_HDR *h = req->msg->header;
@@ -275,6 +289,93 @@ out:
 	ra_issued_clear(&f);
 	OPENSSL_free(sender_der);
 	return rc;
+}
+
+/* The audit row cmpgw_ir_commit / cmpgw_ra_ir_commit write for a refusal;
+ * admission is read-only, so it is written here. */
+static void audit_refusal(struct ra_req *req, const char *status)
+{
+	char detail[96];
+
+	snprintf(detail, sizeof(detail), "%s%s: %s", cmp_asn1_body_name(req->msg->body->type),
+		 req->ra ? " (downstream RA)" : "", status);
+	audit_reject(req, !req->ra && strcmp(status, "clone") == 0 ? "clone_suspected" : "rejected",
+		     detail);
+}
+
+/* The request was admitted: the CA signs (the request's only CA
+ * signature), then the commit re-checks atomically and answers. */
+static void issue_commit(struct ra_req *req, EVP_PKEY *pub)
+{
+	/* a downstream RA's identity without vendor is named "ra" (${vendor}) */
+	struct policy_identity id = { req->serial, req->vendor ? req->vendor->name : "ra" };
+	char reason[256];
+	int rc = ra_issue(req, &id, req->asked, pub, reason, sizeof(reason));
+
+	if (rc != 0) {
+		log_openssl(&req->log, LOG_ERROR, "issuing failed");
+		ra_req_fail(req,
+			    rc == RC_INVAL ? CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE,
+			    rc == RC_INVAL ? reason : "internal error");
+		return;
+	}
+	if (commit(req) != 0)
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+}
+
+/* What the admission step keeps besides req: the template key. */
+struct ir_admit {
+	struct ra_req *req;
+	EVP_PKEY *pub;
+};
+
+static void on_admit(void *arg, int rc, const char *status)
+{
+	struct ir_admit *a = arg;
+	struct ra_req *req = a->req;
+	EVP_PKEY *pub = a->pub;
+
+	free(a);
+	if (ra_req_gone(req)) {
+		/* dropped and freed: nothing signed, nothing written */
+	} else if (rc != 0) {
+		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	} else if (strcmp(status, "ok") != 0) {
+		audit_refusal(req, status);
+		refuse(req, status);
+	} else {
+		issue_commit(req, pub);
+	}
+	EVP_PKEY_free(pub);
+}
+
+void ra_ir_admit_issue(struct ra_req *req, EVP_PKEY *pub)
+{
+	const CMPGW_HDR *h = req->msg->header;
+	unsigned char vendor_fp[32];
+	struct ir_admit *a = NULL;
+	int rc = RC_NOMEM;
+
+	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
+	if (ra_trust_spki_fp(req->signer, vendor_fp) != 0 || !(a = malloc(sizeof(*a))))
+		goto fail;
+	a->req = req;
+	a->pub = pub;
+	struct store_ir_admit q = {
+		.tid = { h->transactionID->data, (size_t)h->transactionID->length },
+		.vendor_key_fp = vendor_fp,
+		.serial = req->serial,
+		.vendor_id = req->vendor ? req->vendor->id : 0,
+		.allow_reenroll = !req->vendor || req->vendor->allow_reenroll,
+	};
+	rc = req->ra ? store_admit_ra_ir(req->rw->db, &q, on_admit, a)
+		     : store_admit_ir(req->rw->db, &q, on_admit, a);
+	if (rc == 0)
+		return;
+fail:
+	free(a);
+	EVP_PKEY_free(pub);
+	ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 }
 
 void ra_ir_handle(struct ra_req *req)
@@ -352,22 +453,8 @@ void ra_ir_handle(struct ra_req *req)
 		EVP_PKEY_free(pub);
 		return;
 	}
-	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
-	struct policy_identity id = { req->serial, req->vendor->name };
-	char reason[256];
-	rc = ra_issue(req, &id, crm->certReq->certTemplate->subject, pub, reason, sizeof(reason));
-	if (rc != 0) {
-		log_openssl(&req->log, LOG_ERROR, "issuing failed");
-		why = rc == RC_INVAL ? reason : "internal error";
-		bit = rc == RC_INVAL ? CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE;
-		goto fail;
-	}
-	if (ra_ir_commit(req) != 0) {
-		why = "service temporarily unavailable";
-		bit = CMP_FAIL_SYSTEM_UNAVAIL;
-		goto fail;
-	}
-	EVP_PKEY_free(pub);
+	/* admit (read-only), sign, commit (re-checks atomically), answer */
+	ra_ir_admit_issue(req, pub);
 	return;
 fail:
 	EVP_PKEY_free(pub);

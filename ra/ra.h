@@ -128,10 +128,12 @@ void ra_ir_send_rep(struct ra_req *req);
 void ra_name_str(const X509_NAME *n, char *buf, size_t len);
 long long ra_asn1_epoch(const ASN1_TIME *t);
 
-/* Commit req->cert as issued (ra/ir.c): with req->vendor, or by a
- * downstream RA (req->ra; req->vendor may then be NULL). Answers via
- * the async callback; non-zero = nothing queued (caller fails req). */
-int ra_ir_commit(struct ra_req *req) WUR;
+/* The steps after authentication and POP of a vendor-certificate ir/cr
+ * (req->vendor) or a downstream RA's (req->ra; req->vendor may then be
+ * NULL) for the identity req->serial (ra/ir.c): admit read-only, then the
+ * CA signs for pub (consumed), then commit. A refused or replayed request
+ * costs no CA signature (issue 10 finding 3). Answers req on every path. */
+void ra_ir_admit_issue(struct ra_req *req, EVP_PKEY *pub);
 
 /* Downstream RAs (ra/downstream.c, RFC 9483 5.2). ra_downstream_ir takes
  * over an ir/cr when the signer is an RA of the alias (or refuses it when

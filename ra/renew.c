@@ -120,41 +120,49 @@ static void renew_fail(struct renew *r, int bit, const char *why)
 	ra_req_fail(req, bit, why);
 }
 
+/* The answers to the refusals of admission and commit, the reasons of
+ * cmpgw_renew_commit (migration 004). */
+static const struct {
+	const char *status;
+	int bit;
+	const char *why;
+} renew_refusals[] = {
+	{ "old_unknown", CMP_FAIL_SIGNER_NOT_TRUSTED, "certificate not known to this CA" },
+	{ "old_revoked", CMP_FAIL_CERT_REVOKED, "certificate has been revoked" },
+	{ "old_superseded", CMP_FAIL_NOT_AUTHORIZED, "certificate was superseded by a newer one" },
+	{ "old_unconfirmed", CMP_FAIL_NOT_AUTHORIZED, "certificate was never confirmed" },
+	{ "serial_blocked", CMP_FAIL_NOT_AUTHORIZED, "device serial is blocked" },
+	{ "tid_in_use", CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
+};
+
+static void refuse(struct renew *r, const char *status)
+{
+	for (size_t i = 0; i < sizeof(renew_refusals) / sizeof(renew_refusals[0]); i++)
+		if (strcmp(status, renew_refusals[i].status) == 0) {
+			renew_fail(r, renew_refusals[i].bit, renew_refusals[i].why);
+			return;
+		}
+	log_error(&r->req->log, "renewal: unexpected status %s", status);
+	renew_fail(r, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+}
+
 static void on_commit(void *arg, int rc, const char *status)
 {
 	struct renew *r = arg;
 	struct ra_req *req = r->req;
-	static const struct {
-		const char *status;
-		int bit;
-		const char *why;
-	} map[] = {
-		{ "old_unknown", CMP_FAIL_SIGNER_NOT_TRUSTED, "certificate not known to this CA" },
-		{ "old_revoked", CMP_FAIL_CERT_REVOKED, "certificate has been revoked" },
-		{ "old_superseded", CMP_FAIL_NOT_AUTHORIZED,
-		  "certificate was superseded by a newer one" },
-		{ "old_unconfirmed", CMP_FAIL_NOT_AUTHORIZED, "certificate was never confirmed" },
-		{ "serial_blocked", CMP_FAIL_NOT_AUTHORIZED, "device serial is blocked" },
-		{ "tid_in_use", CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
-	};
 
 	if (rc != 0) {
 		renew_fail(r, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 		return;
 	}
-	if (strcmp(status, "ok") == 0) {
-		EVP_PKEY_free(r->pub);
-		free(r);
-		log_info(&req->log, "renewed certificate for device %s", req->serial);
-		ra_ir_send_rep(req);
+	if (strcmp(status, "ok") != 0) {
+		refuse(r, status);
 		return;
 	}
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcmp(status, map[i].status) == 0) {
-			renew_fail(r, map[i].bit, map[i].why);
-			return;
-		}
-	renew_fail(r, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+	EVP_PKEY_free(r->pub);
+	free(r);
+	log_info(&req->log, "renewed certificate for device %s", req->serial);
+	ra_ir_send_rep(req);
 }
 
 static int commit(struct renew *r)
@@ -201,11 +209,47 @@ out:
 	return rc;
 }
 
-static void on_lookup(void *arg, int rc, const struct store_oldcert *o)
+/* The verdict cmpgw_renew_commit would give, in its order, from the
+ * read-only admission (cmpgw_renew_admit): "ok" or its reason. On an RA
+ * alias the forward's begin (cmpgw_fwd_begin_renew) checks what follows
+ * the status before anything is forwarded. */
+static const char *admission(const struct ra_req *req, const struct store_oldcert *o)
+{
+	if (strcmp(o->status, "active") != 0)
+		return strcmp(o->status, "revoked") == 0      ? "old_revoked"
+		       : strcmp(o->status, "superseded") == 0 ? "old_superseded"
+							      : "old_unconfirmed";
+	if (req->alias->mode == CFG_MODE_RA)
+		return "ok";
+	return o->serial_blocked ? "serial_blocked" : o->tid_in_use ? "tid_in_use" : "ok";
+}
+
+/* The audit row cmpgw_renew_commit writes for a refusal; admission is
+ * read-only, so it is written here. */
+static void audit_refusal(struct ra_req *req, const struct store_oldcert *o, const char *status)
+{
+	const ASN1_OCTET_STRING *t = req->msg->header->transactionID;
+	struct store_bytes tid = { t->data, (size_t)t->length };
+	char detail[96];
+
+	snprintf(detail, sizeof(detail), "%s (renewal): %s",
+		 cmp_asn1_body_name(req->msg->body->type), status);
+	store_enroll_audit(req->rw->db, "rejected", req->alias->label, tid,
+			   o->vendor[0] ? o->vendor : NULL,
+			   o->device_serial[0] ? o->device_serial : NULL, req->log.peer, detail);
+}
+
+static void on_admit(void *arg, int rc, const struct store_oldcert *o)
 {
 	struct renew *r = arg;
 	struct ra_req *req = r->req;
+	const char *verdict;
 
+	if (ra_req_gone(req)) { /* dropped and freed: nothing signed or forwarded */
+		EVP_PKEY_free(r->pub);
+		free(r);
+		return;
+	}
 	if (rc != 0) {
 		renew_fail(r, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 		return;
@@ -217,15 +261,10 @@ static void on_lookup(void *arg, int rc, const struct store_oldcert *o)
 				   : "certificate not known to this CA");
 		return;
 	}
-	if (strcmp(o->status, "revoked") == 0) {
-		renew_fail(r, CMP_FAIL_CERT_REVOKED, "certificate has been revoked");
-		return;
-	}
-	if (strcmp(o->status, "active") != 0) {
-		renew_fail(r, CMP_FAIL_NOT_AUTHORIZED,
-			   strcmp(o->status, "superseded") == 0
-				   ? "certificate was superseded by a newer one"
-				   : "certificate was never confirmed");
+	verdict = admission(req, o);
+	if (strcmp(verdict, "ok") != 0) {
+		audit_refusal(req, o, verdict);
+		refuse(r, verdict);
 		return;
 	}
 	req->old_cert_id = o->id;
@@ -286,8 +325,12 @@ void ra_renew_start(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY *p
 	len = i2d_X509(old, &der);
 	ra_name_str(X509_get_issuer_name(old), issuer, sizeof(issuer));
 	struct store_bytes b = { der, len > 0 ? (size_t)len : 0 };
+	const ASN1_OCTET_STRING *t = req->msg->header->transactionID;
+	struct store_bytes tid = { t->data, (size_t)t->length };
+	/* admit (read-only) before the CA signs: a refused or replayed
+	 * renewal costs no CA signature (issue 10 finding 3) */
 	if (!serial_hex || len <= 0 ||
-	    store_renew_lookup(req->rw->db, issuer, serial_hex, b, on_lookup, r) != 0)
+	    store_renew_admit(req->rw->db, issuer, serial_hex, b, tid, on_admit, r) != 0)
 		renew_fail(r, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 	OPENSSL_free(der);
 	OPENSSL_free(serial_hex);

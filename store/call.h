@@ -29,7 +29,9 @@ int store_call_submit(struct store_pool *pool, const char *sql, int n, const cha
 void store_call_log(const struct store_call *c, const struct store_result *r);
 
 /* store_cb for statements that return one text value: calls the
- * store_status_cb in c with it (or rc), then frees c. */
+ * store_status_cb in c with it (or rc), then frees c. A unique violation
+ * of the transactions primary key (a concurrent request with the same
+ * transactionID committed first) is reported as status "tid_in_use". */
 void store_call_on_status(void *arg, const struct store_result *r);
 
 /* Parameter i of arrays v/lens/fmts: binary bytes, 32 raw bytes, text. */

@@ -40,6 +40,7 @@ static void res_error(PGconn *pg, PGresult *r, struct store_result *out)
 	store_res_fail(out, RC_DB, msg && *msg ? msg : "database error");
 	if (state)
 		snprintf(out->sqlstate, sizeof(out->sqlstate), "%s", state);
+	out->constraint = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
 }
 
 void store_res_fill(PGconn *pg, PGresult *r, struct store_result *out, struct store_res_buf *buf)

@@ -28,6 +28,7 @@ struct store_result {
 	int rc;              /* RC_OK or RC_DB (then sqlstate/errmsg set) */
 	char sqlstate[6];    /* "23505" unique violation, ... ("" if none) */
 	const char *errmsg;  /* server or libpq message; for logs only */
+	const char *constraint; /* constraint a 23xxx error names, else NULL */
 	int nrows, ncols;
 	const char *const *val; /* [row * ncols + col] */
 	const int *lens;

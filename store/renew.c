@@ -20,10 +20,15 @@ static void on_lookup(void *arg, const struct store_result *r)
 	} else if (r->nrows == 0) {
 		cb(c->arg, 0, NULL);
 	} else {
+		memset(&o, 0, sizeof(o));
 		o.id = strtoll(store_val(r, 0, 0), NULL, 10);
 		o.status = store_val(r, 0, 1);
 		o.device_serial = store_val(r, 0, 2);
 		o.vendor = store_val(r, 0, 3);
+		if (r->ncols >= 6) { /* store_renew_admit */
+			o.serial_blocked = store_val(r, 0, 4)[0] == 't';
+			o.tid_in_use = store_val(r, 0, 5)[0] == 't';
+		}
 		cb(c->arg, 0, &o);
 	}
 	free(c);
@@ -41,6 +46,18 @@ int store_renew_lookup(struct store_pool *pool, const char *issuer, const char *
 	int lens[3] = { 0, 0, (int)der.len }, fmts[3] = { 0, 0, 1 };
 	return store_call_submit(pool, SQL_LOOKUP, 3, v, lens, fmts, false, on_lookup,
 				 store_call_new((void (*)(void))cb, arg, "renewal lookup"));
+}
+
+static const char SQL_ADMIT[] = "SELECT * FROM cmpgw_renew_admit($1,$2,$3,$4)";
+
+int store_renew_admit(struct store_pool *pool, const char *issuer, const char *serial_hex,
+		      struct store_bytes der, struct store_bytes tid, store_oldcert_cb cb,
+		      void *arg)
+{
+	const char *v[4] = { issuer, serial_hex, (const char *)der.p, (const char *)tid.p };
+	int lens[4] = { 0, 0, (int)der.len, (int)tid.len }, fmts[4] = { 0, 0, 1, 1 };
+	return store_call_submit(pool, SQL_ADMIT, 4, v, lens, fmts, false, on_lookup,
+				 store_call_new((void (*)(void))cb, arg, "renewal admission"));
 }
 
 #define BIN STORE_BIN

@@ -16,6 +16,10 @@ struct store_oldcert {
 	const char *status;        /* unconfirmed|active|revoked|superseded */
 	const char *device_serial; /* may be "" */
 	const char *vendor;        /* vendor name, "" if none */
+	/* store_renew_admit only (false from store_renew_lookup): what
+	 * cmpgw_renew_commit refuses after the status */
+	bool serial_blocked; /* the device's serial is blocked */
+	bool tid_in_use;     /* the request's transactionID is taken */
 };
 /* c == NULL: no such certificate (rc 0). */
 typedef void (*store_oldcert_cb)(void *arg, int rc, const struct store_oldcert *c);
@@ -24,6 +28,12 @@ typedef void (*store_oldcert_cb)(void *arg, int rc, const struct store_oldcert *
  * exact DER. */
 int store_renew_lookup(struct store_pool *pool, const char *issuer, const char *serial_hex,
 		       struct store_bytes der, store_oldcert_cb cb, void *arg) WUR;
+/* The same lookup as the read-only admission of a renewal before the CA
+ * signs (cmpgw_renew_admit, migration 011; issue 10 finding 3): also
+ * fills serial_blocked and tid_in_use for tid. */
+int store_renew_admit(struct store_pool *pool, const char *issuer, const char *serial_hex,
+		      struct store_bytes der, struct store_bytes tid, store_oldcert_cb cb,
+		      void *arg) WUR;
 
 struct store_renew_commit {
 	struct store_bytes tid, sender_cert, server_nonce, client_nonce, cert, cert_hash;
