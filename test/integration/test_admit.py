@@ -14,20 +14,24 @@ written is there. An accepted enrollment costs exactly one.
 
 Finding 10: eight concurrent irs from eight listed devices with one
 transactionID: exactly one ip, seven transactionIdInUse, no systemUnavail,
-one transactions row."""
+one transactions row. And deterministically: a commit that waits on another
+session's uncommitted row with its transactionID gets transactionIdInUse
+once that commits."""
 
 import os
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (FAIL_BITS, CmpMsg, Gateway, Pg, cmpgw, http_post,  # noqa: E402
                      make_root, new_key, openssl, run, sign_cert)
 
 CMPREQ = os.environ.get("CMPREQ_BIN", "cmpreq")
-DEVICES = 16   # ACME-0016 is not on the serial list
+DEVICES = 17   # ACME-0017 is not on the serial list
 RACE = range(8, 16)  # ACME-0008..0015: one transactionID, concurrently
+HELD = 16  # ACME-0016: loses to a transactionID held by another session
 EKU_CMC_RA = "1.3.6.1.5.5.7.3.28"
 TID_REUSED = bytes.fromhex("0a0d0a0d0a0d0a0d0a0d0a0d0a0d0a0d")
 TID_RACE = bytes.fromhex("5ace5ace5ace5ace5ace5ace5ace5ace")
@@ -262,7 +266,65 @@ def main(t):
                    " WHERE x.tid = '\\x%s'" % TID_RACE.hex()), "1",
          "race: one certificate stored for it")
 
+    held_commit(t, gw, pg, vca)
     gw.stop()
+
+
+def held_commit(t, gw, pg, vca):
+    """The loser of the race deterministically: another session holds an
+    uncommitted transactions row with the request's transactionID, so
+    admission and the commit's check both pass, the commit's INSERT waits
+    on the primary key, and fails with unique_violation once the holder
+    commits: the answer is transactionIdInUse, not systemUnavail."""
+    tid = bytes.fromhex("401d401d401d401d401d401d401d401d")
+    out = os.path.join(gw.tmp, "held.der")
+    p = subprocess.run([CMPREQ, "ir", "--cert", gw.dev(HELD), "--key", gw.dev(HELD, ext="key"),
+                        "--newkey", new_key(os.path.join(gw.tmp, "held.key")),
+                        "--extracerts", vca, "--tid", tid.hex(), "--out", out],
+                       capture_output=True, text=True)
+    t.ok(p.returncode == 0, "held commit: request crafted", p.stderr)
+    with open(out, "rb") as f:
+        req = f.read()
+    holder = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                               "-h", pg.sock, "-p", str(pg.port), "-U", pg.USER, "-d", gw.db],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    answer = []
+    try:
+        holder.stdin.write("BEGIN;\nINSERT INTO transactions(tid, alias, body_type, state,"
+                           " sender_fp, server_nonce, cert_req_id) VALUES ('\\x%s', '3gpp',"
+                           " 'ir', 'issued', '\\x00', '\\x00', 0);\nSELECT 'held';\n"
+                           % tid.hex())
+        holder.stdin.flush()
+        line = holder.stdout.readline().strip()
+        t.eq(line, "held", "held commit: another session holds the transactionID uncommitted")
+        th = threading.Thread(target=lambda: answer.append(http_post(gw.port, req, timeout=60)))
+        th.start()
+        waiting = False
+        for _ in range(600):  # until the commit's INSERT waits on the holder
+            waiting = gw.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                                " current_database() AND wait_event_type = 'Lock'") != "0"
+            if waiting or not th.is_alive():
+                break
+            time.sleep(0.05)
+        t.ok(waiting, "held commit: the request's commit waits on the transactionID")
+        holder.stdin.write("COMMIT;\n")
+        holder.stdin.close()
+        holder.wait(30)
+        th.join(60)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    m = CmpMsg(answer[0][2]) if answer and answer[0][0] == 200 else None
+    t.ok(m is not None and m.body_type == "error" and
+         FAIL_BITS["transactionIdInUse"] in m.failbits,
+         "held commit: the loser gets transactionIdInUse", m.describe() if m else answer)
+    t.ok("transactionID taken by a concurrent request" in gw.log_text(),
+         "held commit: the unique violation was mapped, not logged as a database error",
+         gw.log_tail(6))
+    t.eq(gw.scalar("SELECT count(*) FROM certificates WHERE device_serial = 'ACME-%04d'" % HELD),
+         "0",
+         "held commit: nothing of the loser's commit is stored")
 
 
 if __name__ == "__main__":
