@@ -176,12 +176,21 @@ void ra_ir_send_rep(struct ra_req *req)
 		req->msg, cfg->cmp_cert, req->rep_body ? req->rep_body : rep_type(req->msg->body->type));
 	const X509_NAME *asked = req->asked;
 	/* RFC 4210 5.2.3: grantedWithMods when the profile replaced the
-	 * subject the device suggested (3GPP TS 33.310 allows the RA/CA to). */
+	 * subject the device suggested (3GPP TS 33.310 allows the RA/CA to),
+	 * or when notAfter was capped at the issuing CA's (issue 10 finding 4;
+	 * only this CA's own issuance is capped, not an upstream CA's). */
 	bool modified = asked && X509_NAME_entry_count(asked) > 0 &&
 			X509_NAME_cmp(asked, X509_get_subject_name(req->cert)) != 0;
+	bool capped = req->alias->mode != CFG_MODE_RA && cfg->ca_cert &&
+		      policy_profile_capped(cfg, req->cert);
+	const char *text = modified && capped
+				   ? "subject set by the operator profile; validity capped at the "
+				     "issuing CA's notAfter"
+			   : modified ? "subject set by the operator profile"
+			   : capped   ? "validity capped at the issuing CA's notAfter"
+				      : NULL;
 	CMPGW_STATUSINFO *si = cmp_build_statusinfo(
-		modified ? CMP_STATUS_GRANTED_WITH_MODS : CMP_STATUS_ACCEPTED, -1,
-		modified ? "subject set by the operator profile" : NULL);
+		text ? CMP_STATUS_GRANTED_WITH_MODS : CMP_STATUS_ACCEPTED, -1, text);
 
 	if (!rsp || !si ||
 	    !ASN1_OCTET_STRING_set(rsp->header->senderNonce, req->server_nonce,

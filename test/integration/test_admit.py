@@ -16,7 +16,10 @@ Finding 10: eight concurrent irs from eight listed devices with one
 transactionID: exactly one ip, seven transactionIdInUse, no systemUnavail,
 one transactions row. And deterministically: a commit that waits on another
 session's uncommitted row with its transactionID gets transactionIdInUse
-once that commits."""
+once that commits.
+
+ra_ir_send_rep: an ip whose subject the profile set and whose notAfter was
+capped at the issuing CA's (finding 4) is grantedWithMods naming both."""
 
 import os
 import subprocess
@@ -71,6 +74,10 @@ def main(t):
         ra["cert"] = make_ra(d)
         cfg["aliases"][0]["ras"] = [{"cert": ra["cert"][0], "vendor": "acme"}]
         cfg["aliases"][0]["vendors"] = ["acme", "beta"]
+        # a profile outliving the issuing CA: notAfter capped (finding 4)
+        cfg["profiles"]["long"] = dict(cfg["profiles"]["device"], validity_days=36500)
+        cfg["aliases"].append(dict(cfg["aliases"][0], label="long", profile="long", paths=[],
+                                   ras=[]))
 
     pg = Pg()
     gw = Gateway(t, pg, devices=DEVICES, name="admit", patch=patch)
@@ -267,6 +274,17 @@ def main(t):
          "race: one certificate stored for it")
 
     held_commit(t, gw, pg, vca)
+
+    # ---- the answer names every modification: subject and capped validity --------
+    status, _, body = gw.post(crafted("capped", "ir", "--cert", gw.dev(4), "--key",
+                                      gw.dev(4, ext="key"), "--newkey", key("capped"),
+                                      "--extracerts", vca, "--subject", "/CN=ACME-0004"),
+                              path="/.well-known/cmp/p/long")
+    m = CmpMsg(body) if status == 200 else None
+    t.ok(m is not None and m.body_type == "ip" and m.status_infos()[0][0] == 1 and
+         "subject set by the operator profile; validity capped at the issuing CA's notAfter"
+         in " ".join(m.texts), "capped validity and profile subject: grantedWithMods naming both",
+         m.describe() if m else status)
     gw.stop()
 
 
