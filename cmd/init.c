@@ -168,13 +168,23 @@ static int save(const char *dir, const char *name, X509 *cert, EVP_PKEY *key)
 {
 	char path[PATH_MAX];
 
+	int n;
+
 	if (cert) {
-		snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
+		n = snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
+		if (n < 0 || (size_t)n >= sizeof(path)) {
+			errno = ENAMETOOLONG;
+			goto fail;
+		}
 		if (cmd_pki_write_cert(path, cert) != 0)
 			goto fail;
 	}
 	if (key) {
-		snprintf(path, sizeof(path), "%s/%s.key", dir, name);
+		n = snprintf(path, sizeof(path), "%s/%s.key", dir, name);
+		if (n < 0 || (size_t)n >= sizeof(path)) {
+			errno = ENAMETOOLONG;
+			goto fail;
+		}
 		if (cmd_pki_write_key(path, key) != 0)
 			goto fail;
 	}

@@ -388,9 +388,11 @@ static int pick2(struct ld *ld, const char *jp, json_t *v, const char *first, co
 {
 	const char *s = json_string_value(v);
 
-	if (strcmp(s, first) != 0 && strcmp(s, second) != 0)
-		return fail(ld, jp, "must be \"%s\" or \"%s\"", first, second);
+	/* set on every path: with -O2/-O3 GCC cannot see that fail() never
+	 * returns 0 and warns (-Werror=maybe-uninitialized) in the callers */
 	*is_second = strcmp(s, second) == 0;
+	if (strcmp(s, first) != 0 && !*is_second)
+		return fail(ld, jp, "must be \"%s\" or \"%s\"", first, second);
 	return 0;
 }
 
