@@ -153,12 +153,19 @@ struct cfg {
 	int workers;            /* 0 in file = number of cores (resolved at load) */
 	size_t http_max_body;   /* default 65536 */
 	int http_timeout_s;     /* idle/read timeout, default 30 */
+	int http_read_deadline_s; /* whole request (headers + body) read within, default 30 */
+	int http_max_conns;	  /* open connections per worker, default 1024 */
+	size_t http_max_body_mem; /* bytes of partial bodies held per worker, default 16 MiB */
+	int drain_s;		  /* SIGTERM: in-flight requests may finish within, default 10 */
 
 	/* database */
 	char *db_url;           /* NULL = embedded */
 	char *data_dir;         /* cmpgw state dir (embedded pgdata lives under it) */
 	char *db_embedded_user; /* OS user for the embedded server when root; default "postgres" */
 	int db_pool;            /* connections per worker, default 2 */
+	int db_queue_wait_ms;	/* a query waits at most this for a connection, default 2000 */
+	int db_stmt_timeout_ms; /* statement_timeout of every statement, default 5000 */
+	int db_startup_timeout_s; /* serve retries the database at start this long, default 60 */
 
 	/* CA material, loaded */
 	X509 *ca_cert;          /* issuing CA */

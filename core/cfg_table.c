@@ -634,6 +634,18 @@ static const struct key keys[] = {
 	 "Largest accepted request body in bytes (1024..16777216); larger gets 413."},
 	{"http.timeout_s", K_INT, R(http_timeout_s), "30", 1, 3600, NULL,
 	 "Read/idle timeout per connection in seconds (1..3600)."},
+	{"http.read_deadline_s", K_INT, R(http_read_deadline_s), "30", 1, 3600, NULL,
+	 "A request's headers and body must arrive within this many seconds of its first byte, "
+	 "however slowly they trickle in (1..3600); then 408 and the connection is closed."},
+	{"http.max_connections", K_INT, R(http_max_conns), "1024", 1, 65536, NULL,
+	 "Open connections per worker (1..65536); above it a new connection gets 503 and is "
+	 "closed."},
+	{"http.max_body_memory", K_SIZE, R(http_max_body_mem), "16777216", 65536, 1073741824, NULL,
+	 "Bytes of request bodies being received that one worker holds at most (65536..1073741824); "
+	 "a request that would exceed it gets 503."},
+	{"http.drain_s", K_INT, R(drain_s), "10", 0, 300, NULL,
+	 "On SIGTERM: stop accepting, answer 503 to new requests and let requests in flight "
+	 "finish for at most this many seconds (0..300), then stop."},
 	{"data_dir", K_STR, R(data_dir), NULL, 0, 0, conv_dir,
 	 "State directory (embedded PostgreSQL lives under it); relative to the config file's directory."},
 	{"database", K_OBJ, S_ROOT, 0, "{}", 0, 0, NULL, "PostgreSQL."},
@@ -645,6 +657,17 @@ static const struct key keys[] = {
 	{"database.embedded_user", K_STR, R(db_embedded_user), "\"postgres\"", 0, 0, NULL,
 	 "Unprivileged OS user the embedded PostgreSQL runs as when cmpgw runs as root."},
 	{"database.pool", K_INT, R(db_pool), "2", 1, 64, NULL, "Connections per worker (1..64)."},
+	{"database.queue_wait_ms", K_INT, R(db_queue_wait_ms), "2000", 50, 60000, NULL,
+	 "Longest a query waits for a database connection (while the database is down, or every "
+	 "connection is busy), in milliseconds (50..60000); then the request is answered "
+	 "`systemUnavail`."},
+	{"database.statement_timeout_ms", K_INT, R(db_stmt_timeout_ms), "5000", 100, 600000, NULL,
+	 "PostgreSQL `statement_timeout` of the gateway's statements, in milliseconds "
+	 "(100..600000): a statement stalled longer (a held lock, a stalled server) is cancelled "
+	 "and the request answered `systemUnavail`."},
+	{"database.startup_timeout_s", K_INT, R(db_startup_timeout_s), "60", 0, 86400, NULL,
+	 "`serve` keeps retrying an unreachable database at start, with backoff, for this many "
+	 "seconds (0..86400; 0 = forever), then exits 1 naming the database error."},
 	{"ca", K_OBJ, S_ROOT, 0, NULL, 0, 0, NULL, "CA material; PEM files, relative to the config file's directory."},
 	{"ca.issuing_cert", K_STR, F(issuing_cert), NULL, 0, 0, conv_file,
 	 "Issuing CA certificate (one certificate; basicConstraints CA:TRUE, keyUsage keyCertSign)."},
