@@ -129,6 +129,12 @@ void store_notice_quiet(void *arg, const char *message)
 
 int store_db_connect(const char *conninfo, struct store_conn **out)
 {
+	return store_db_connect_msg(conninfo, out, NULL, 0);
+}
+
+int store_db_connect_msg(const char *conninfo, struct store_conn **out, char *errbuf,
+			 size_t errlen)
+{
 	struct store_conn *c = NULL;
 	int rc = RC_OK;
 
@@ -146,7 +152,10 @@ int store_db_connect(const char *conninfo, struct store_conn **out)
 
 		/* libpq's message names host/db, never the password */
 		store_msg_line(msg, sizeof(msg), PQerrorMessage(c->pg));
-		log_error(NULL, "store: connect failed: %s", msg);
+		if (errbuf && errlen)
+			snprintf(errbuf, errlen, "%s", msg);
+		else
+			log_error(NULL, "store: connect failed: %s", msg);
 		rc = RC_DB;
 		goto out;
 	}

@@ -78,6 +78,10 @@ int store_db_query(struct store_pool *pool, const char *sql, int n, const char *
  * worker loop). */
 struct store_conn;
 int store_db_connect(const char *conninfo, struct store_conn **out) WUR;
+/* The same, but a connection failure is not logged: libpq's message (one
+ * line, no password) goes to errbuf instead (when errbuf is non-NULL). */
+int store_db_connect_msg(const char *conninfo, struct store_conn **out, char *errbuf,
+			 size_t errlen) WUR;
 void store_db_close(struct store_conn *c);
 /* Run a statement synchronously; cb as above (may be NULL). */
 int store_db_exec(struct store_conn *c, const char *sql, int n, const char *const *values,
