@@ -108,7 +108,13 @@ int ra_worker_init(struct worker *w)
 		return RC_NOMEM;
 	w->app = rw;
 	rw->w = w;
-	rw->db = store_db_pool_new(w->base, conninfo, w->cfg->db_pool);
+	/* issue 11: every database wait bounded (docs/CONFIG.md database.*) */
+	struct store_pool_limits lim = {
+		.wait_ms = w->cfg->db_queue_wait_ms,
+		.stmt_timeout_ms = w->cfg->db_stmt_timeout_ms,
+	};
+
+	rw->db = store_db_pool_new(w->base, conninfo, w->cfg->db_pool, &lim);
 	if (!rw->db)
 		return RC_DB;
 	if (load_trust_now(rw, conninfo) != 0) {

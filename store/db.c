@@ -24,9 +24,13 @@
 #define STMT_MAX 256 /* beyond: unnamed statements, no cache growth */
 #define CONNECT_TIMEOUT_MS 10000
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
+/* issue 11: back within 1 s of the database returning */
+#define BACKOFF_MAX_MS 1000
 #define WAIT_MS_DEFAULT 10000
 #define MAX_QUEUED_DEFAULT 10000
+#define TICK_MAX_MS 250
+/* while the database stays down, one warning per connection this often */
+#define WARN_EVERY_MS 30000
 
 enum cstate { C_DOWN, C_CONNECTING, C_UP };
 enum phase { PH_PREP, PH_EXEC };
@@ -38,23 +42,27 @@ struct pconn {
 	PGconn *pg;
 	int fd;
 	struct event *ev_rd, *ev_wr, *timer, *kick;
+	struct event *deadline; /* client bound on the statement in flight */
 	struct query *head, *tail, *cur;
 	size_t qlen;
 	enum phase phase;
 	PGresult *res;
 	char prep_name[16];
 	int backoff_ms;
+	uint64_t warned_ms; /* last connect-failure warning */
 	struct stmt_cache stmts;
 	unsigned next_id;
 };
 
 struct store_pool {
 	struct event_base *base;
-	char *conninfo;
+	char **kw, **kv; /* PQconnectStartParams keywords/values, NULL-ended */
 	int n, nup;
 	struct pconn *c;
 	struct event *tick;
 	int wait_ms, max_queued;
+	int stmt_ms;	 /* statement_timeout; 0: none */
+	int deadline_ms; /* client bound per statement; 0: none */
 	size_t queued;
 	uint64_t down_since;
 	int depth;
@@ -65,6 +73,7 @@ static bool conn_fail(struct pconn *c, const char *why);
 static bool conn_send_next(struct pconn *c);
 static void conn_start(struct pconn *c);
 static void pool_destroy(struct store_pool *p);
+static struct pconn *pool_pick(struct store_pool *p);
 
 static uint64_t now_ms(void)
 {
@@ -155,6 +164,7 @@ static void conn_close(struct pconn *c)
 	ev_free(&c->ev_wr);
 	c->fd = -1;
 	evtimer_del(c->timer);
+	evtimer_del(c->deadline);
 	if (c->pg)
 		PQfinish(c->pg);
 	c->pg = NULL;
@@ -207,6 +217,12 @@ static bool conn_send_next(struct pconn *c)
 	if (c->st != C_UP || c->cur || !c->head)
 		return true;
 	c->cur = queue_pop(c);
+	if (c->pool->deadline_ms > 0) {
+		struct timeval tv = { c->pool->deadline_ms / 1000,
+				      (c->pool->deadline_ms % 1000) * 1000 };
+
+		evtimer_add(c->deadline, &tv);
+	}
 	s = stmt_cache_find(&c->stmts, c->cur->sql);
 	if (s || c->stmts.n >= STMT_MAX) {
 		c->phase = PH_EXEC;
@@ -259,6 +275,7 @@ static bool conn_drain(struct pconn *c)
 		r = c->res;
 		c->cur = NULL;
 		c->res = NULL;
+		evtimer_del(c->deadline);
 		if (!deliver_pg(c, q, r) || !conn_send_next(c))
 			return false;
 	}
@@ -309,12 +326,15 @@ static void conn_up(struct pconn *c)
 static void conn_log_failed(struct pconn *c)
 {
 	char msg[256];
+	uint64_t now = now_ms();
 
 	store_msg_line(msg, sizeof(msg), c->pg ? PQerrorMessage(c->pg) : "out of memory");
-	if (c->backoff_ms <= BACKOFF_MIN_MS || c->backoff_ms >= BACKOFF_MAX_MS)
+	if (c->backoff_ms <= BACKOFF_MIN_MS || now - c->warned_ms >= WARN_EVERY_MS) {
+		c->warned_ms = now;
 		log_warn(NULL, "store: conn %d: connect failed: %s", c->idx, msg);
-	else
+	} else {
 		log_debug(NULL, "store: conn %d: connect failed: %s", c->idx, msg);
+	}
 }
 
 static void conn_poll(struct pconn *c)
@@ -425,6 +445,45 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Give c's waiting queries to the least loaded connection that is up. */
+static void conn_hand_off(struct pconn *c)
+{
+	struct pconn *to = pool_pick(c->pool);
+	struct query *q;
+
+	if (to == c || to->st != C_UP)
+		return; /* c keeps them: adopted when a connection comes up */
+	while ((q = queue_pop(c)))
+		queue_push(to, q);
+	if (!to->cur)
+		event_active(to->kick, 0, 0);
+}
+
+/*
+ * The statement in flight got no answer within the client bound, a little
+ * above the server's statement_timeout: the server or the network is
+ * stalled. libpq 15 has no non-blocking cancel (PQcancel blocks), so drop
+ * the connection and reconnect at once; the statement fails with RC_DB.
+ */
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct pconn *c = arg;
+	struct query *q = c->cur;
+
+	(void)fd;
+	(void)what;
+	if (c->st != C_UP || !q)
+		return;
+	log_warn(NULL, "store: conn %d: no answer within %d ms; reconnecting", c->idx,
+		 c->pool->deadline_ms);
+	c->cur = NULL;
+	conn_close(c);
+	c->backoff_ms = BACKOFF_MIN_MS;
+	conn_schedule(c);
+	conn_hand_off(c);
+	(void)deliver_fail(c->pool, q, RC_DB, "database statement timed out");
+}
+
 static void on_kick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -436,7 +495,8 @@ static void conn_start(struct pconn *c)
 {
 	struct timeval tv = { CONNECT_TIMEOUT_MS / 1000, 0 };
 
-	c->pg = PQconnectStart(c->pool->conninfo);
+	c->pg = PQconnectStartParams((const char *const *)c->pool->kw,
+				     (const char *const *)c->pool->kv, 0);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_log_failed(c);
 		conn_close(c);
@@ -449,7 +509,11 @@ static void conn_start(struct pconn *c)
 	(void)conn_watch(c, false, true);
 }
 
-/* Fail queries that waited too long for any connection to come up. */
+/*
+ * Fail queries that waited too long in a queue: no connection came up, or
+ * their connection stayed busy (statements ahead of them slow or stalled).
+ * A queue is FIFO, so its head is its oldest.
+ */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct store_pool *p = arg;
@@ -459,21 +523,98 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (int i = 0; i < p->n; i++) {
 		struct pconn *c = &p->c[i];
+		const char *why = c->st == C_UP ? "database busy" : "no database connection";
 
-		if (c->st == C_UP)
-			continue;
 		while (c->head && now - c->head->enq_ms >= (uint64_t)p->wait_ms)
-			if (!deliver_fail(p, queue_pop(c), RC_DB, "no database connection"))
+			if (!deliver_fail(p, queue_pop(c), RC_DB, why))
 				return;
 	}
 }
 
-struct store_pool *store_db_pool_new(struct event_base *base, const char *conninfo, int nconn)
+/* Check queues often enough that a wait ends within a quarter of wait_ms
+ * (at most TICK_MAX_MS late). */
+static int pool_tick_arm(struct store_pool *p)
+{
+	int ms = p->wait_ms / 4;
+	struct timeval tv;
+
+	ms = ms < 10 ? 10 : ms > TICK_MAX_MS ? TICK_MAX_MS : ms;
+	tv.tv_sec = 0;
+	tv.tv_usec = ms * 1000;
+	return event_add(p->tick, &tv);
+}
+
+/* Bound on one statement as the client sees it: the server's timeout plus
+ * a margin for the network and a PREPARE ahead of it. */
+static int deadline_of(int stmt_ms)
+{
+	int margin = stmt_ms / 4;
+
+	if (stmt_ms <= 0)
+		return 0;
+	margin = margin < 250 ? 250 : margin > 2000 ? 2000 : margin;
+	return stmt_ms + margin;
+}
+
+static void params_free(struct store_pool *p)
+{
+	for (size_t i = 0; p->kw && p->kw[i]; i++) {
+		free(p->kw[i]);
+		free(p->kv[i]);
+	}
+	free(p->kw);
+	free(p->kv);
+	p->kw = p->kv = NULL;
+}
+
+/*
+ * Keywords/values for PQconnectStartParams: those given in conninfo, with
+ * "-c statement_timeout=N" appended to its options so every session has
+ * the timeout from its first statement at no extra round trip.
+ */
+static int params_build(struct store_pool *p, const PQconninfoOption *opts)
+{
+	size_t n = 1, i = 0;
+
+	for (const PQconninfoOption *o = opts; o->keyword; o++)
+		n++;
+	p->kw = calloc(n + 1, sizeof(*p->kw));
+	p->kv = calloc(n + 1, sizeof(*p->kv));
+	if (!p->kw || !p->kv)
+		return RC_NOMEM;
+	for (const PQconninfoOption *o = opts; o->keyword; o++) {
+		bool is_opt = strcmp(o->keyword, "options") == 0;
+		char *val = NULL;
+
+		if (is_opt && p->stmt_ms > 0) {
+			const char *old = o->val ? o->val : "";
+			size_t len = strlen(old) + 48;
+
+			if ((val = malloc(len)))
+				snprintf(val, len, "%s%s-c statement_timeout=%d", old,
+					 *old ? " " : "", p->stmt_ms);
+		} else if (o->val) {
+			val = strdup(o->val);
+		} else {
+			continue;
+		}
+		if (!val)
+			return RC_NOMEM;
+		if (!(p->kw[i] = strdup(o->keyword))) {
+			free(val);
+			return RC_NOMEM;
+		}
+		p->kv[i++] = val;
+	}
+	return RC_OK;
+}
+
+struct store_pool *store_db_pool_new(struct event_base *base, const char *conninfo, int nconn,
+				     const struct store_pool_limits *lim)
 {
 	struct store_pool *p = NULL;
 	PQconninfoOption *opts;
 	char *err = NULL;
-	struct timeval tick = { 0, 250000 };
 
 	if (!base || !conninfo || nconn < 1 || nconn > POOL_MAX_CONN)
 		return NULL;
@@ -483,15 +624,19 @@ struct store_pool *store_db_pool_new(struct event_base *base, const char *connin
 		PQfreemem(err);
 		return NULL;
 	}
-	PQconninfoFree(opts);
 	p = calloc(1, sizeof(*p));
-	if (!p || !(p->c = calloc((size_t)nconn, sizeof(*p->c))) ||
-	    !(p->conninfo = strdup(conninfo)))
+	if (!p)
 		goto err;
+	p->stmt_ms = lim && lim->stmt_timeout_ms > 0 ? lim->stmt_timeout_ms : 0;
+	p->deadline_ms = deadline_of(p->stmt_ms);
+	if (!(p->c = calloc((size_t)nconn, sizeof(*p->c))) || params_build(p, opts) != RC_OK)
+		goto err;
+	PQconninfoFree(opts);
+	opts = NULL;
 	p->base = base;
 	p->n = nconn;
-	p->wait_ms = WAIT_MS_DEFAULT;
-	p->max_queued = MAX_QUEUED_DEFAULT;
+	p->wait_ms = lim && lim->wait_ms > 0 ? lim->wait_ms : WAIT_MS_DEFAULT;
+	p->max_queued = lim && lim->max_queued > 0 ? lim->max_queued : MAX_QUEUED_DEFAULT;
 	p->down_since = now_ms();
 	for (int i = 0; i < nconn; i++) {
 		struct pconn *c = &p->c[i];
@@ -502,16 +647,18 @@ struct store_pool *store_db_pool_new(struct event_base *base, const char *connin
 		c->backoff_ms = BACKOFF_MIN_MS;
 		c->timer = evtimer_new(base, on_timer, c);
 		c->kick = event_new(base, -1, 0, on_kick, c);
-		if (!c->timer || !c->kick)
+		c->deadline = evtimer_new(base, on_deadline, c);
+		if (!c->timer || !c->kick || !c->deadline)
 			goto err;
 	}
 	p->tick = event_new(base, -1, EV_PERSIST, on_tick, p);
-	if (!p->tick || event_add(p->tick, &tick))
+	if (!p->tick || pool_tick_arm(p))
 		goto err;
 	for (int i = 0; i < nconn; i++)
 		conn_start(&p->c[i]);
 	return p;
 err:
+	PQconninfoFree(opts);
 	if (p)
 		pool_destroy(p);
 	return NULL;
@@ -522,14 +669,15 @@ static void pool_destroy(struct store_pool *p)
 	for (int i = 0; p->c && i < p->n; i++) {
 		struct pconn *c = &p->c[i];
 
-		if (c->timer)
+		if (c->timer && c->deadline)
 			conn_close(c);
 		ev_free(&c->timer);
 		ev_free(&c->kick);
+		ev_free(&c->deadline);
 	}
 	ev_free(&p->tick);
 	free(p->c);
-	free(p->conninfo);
+	params_free(p);
 	free(p);
 }
 
@@ -555,8 +703,11 @@ void store_db_pool_free(struct store_pool *p)
 
 void store_db_pool_set_limits(struct store_pool *p, int wait_ms, int max_queued)
 {
-	if (wait_ms > 0)
+	if (wait_ms > 0 && wait_ms != p->wait_ms) {
 		p->wait_ms = wait_ms;
+		if (pool_tick_arm(p))
+			log_warn(NULL, "store: cannot re-arm the queue timer");
+	}
 	if (max_queued > 0)
 		p->max_queued = max_queued;
 }

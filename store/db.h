@@ -5,8 +5,9 @@
  * connections in non-blocking mode. store_db_query() queues one
  * parameterised statement; the callback runs later on the same loop with a
  * plain-C result (PGresult never leaves store/). Queries run in FIFO order
- * per connection; a dropped connection is re-established with back-off and
- * the queries in flight on it fail with RC_DB (callback still called).
+ * per connection; a dropped connection is re-established with back-off
+ * (at most 1 s apart) and the queries sent or queued on it fail with RC_DB
+ * (callback still called). Every wait is bounded (store_pool_limits).
  *
  * Threads: every function on the pool's own loop thread only.
  */
@@ -51,13 +52,35 @@ static inline bool store_isnull(const struct store_result *r, int row, int col)
 
 typedef void (*store_cb)(void *arg, const struct store_result *res);
 
-/* Connect nconn connections (non-blocking) on base. NULL on failure. */
-struct store_pool *store_db_pool_new(struct event_base *base, const char *conninfo, int nconn);
+/*
+ * Bounds of a pool (issue 11: every request answered within a bound).
+ * Fields <= 0 take the default.
+ *  wait_ms: longest a query waits in a queue before it is sent, whether
+ *    no connection is up or its connection is busy (default 10000); then
+ *    it fails with RC_DB. While no connection has been up for wait_ms,
+ *    store_db_query() fails fast with RC_DB.
+ *  max_queued: most queries waiting while no connection is up (default
+ *    10000); beyond it store_db_query() fails fast with RC_DB.
+ *  stmt_timeout_ms: PostgreSQL statement_timeout of every connection (sent
+ *    in the startup packet's options, no extra round trip), and a client
+ *    deadline a little above it for each statement: a server or network
+ *    that never answers drops the connection (reconnected at once) and
+ *    fails the statement with RC_DB (default: none).
+ */
+struct store_pool_limits {
+	int wait_ms;
+	int max_queued;
+	int stmt_timeout_ms;
+};
+
+/* Connect nconn connections (non-blocking) on base; lim may be NULL (all
+ * defaults). NULL on failure. */
+struct store_pool *store_db_pool_new(struct event_base *base, const char *conninfo, int nconn,
+				     const struct store_pool_limits *lim);
 /* Close connections; pending callbacks are called with RC_CANCELLED. */
 void store_db_pool_free(struct store_pool *pool);
-/* While no connection is up, a query waits at most wait_ms (default
- * 10000) and at most max_queued (default 10000) wait; beyond either bound
- * store_db_query() fails fast with RC_DB. Values <= 0 keep the current. */
+/* Change wait_ms and max_queued (see store_pool_limits). Values <= 0 keep
+ * the current. */
 void store_db_pool_set_limits(struct store_pool *pool, int wait_ms, int max_queued);
 /* Number of connections currently up (for readiness checks). */
 int store_db_pool_nup(const struct store_pool *pool);

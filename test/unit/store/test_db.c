@@ -1,9 +1,13 @@
 /*
  * test/unit/store/test_db.c - the async pool on a libevent loop against a
  * real server: many queries, binary values, errors with SQLSTATE, a killed
- * connection, cancellation, fail-fast without a server.
+ * connection, cancellation, fail-fast without a server, and the bounds of
+ * issue 11: statement_timeout, the client deadline on a server that never
+ * answers, the queue wait behind a busy connection.
  */
 #include <event2/event.h>
+#include <signal.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +18,14 @@
 
 #define NQ 500
 
+#define is_str(got, want, ...)                                                                     \
+	do {                                                                                       \
+		const char *g_ = (got), *w_ = (want);                                              \
+		ok(strcmp(g_, w_) == 0, __VA_ARGS__);                                              \
+		if (strcmp(g_, w_) != 0)                                                           \
+			printf("#   got '%s', want '%s'\n", g_, w_);                               \
+	} while (0)
+
 struct ctx {
 	struct event_base *base;
 	int pending, good, bad;
@@ -23,6 +35,7 @@ struct ctx {
 	int isnull;
 	int binlen;
 	unsigned char bin[16];
+	char text[64]; /* first column of the last one-row text result */
 };
 
 static void done_one(struct ctx *x)
@@ -52,6 +65,8 @@ static void on_record(void *arg, const struct store_result *r)
 		memcpy(x->states[x->nres], r->sqlstate, 6);
 		x->nres++;
 	}
+	if (r->rc == RC_OK && r->nrows == 1 && r->ncols >= 1)
+		snprintf(x->text, sizeof(x->text), "%s", store_val(r, 0, 0));
 	if (r->rc == RC_OK && r->nrows == 1 && r->ncols == 2) {
 		x->isnull = store_isnull(r, 0, 1) && store_val(r, 0, 1)[0] == '\0';
 		x->binlen = store_len(r, 0, 0);
@@ -185,7 +200,8 @@ static void test_cancel_and_down(struct ctx *x)
 	struct store_pool *p;
 	int rc, rc2;
 
-	p = store_db_pool_new(x->base, "host=/nonexistent-cmpgw dbname=x connect_timeout=1", 2);
+	p = store_db_pool_new(x->base, "host=/nonexistent-cmpgw dbname=x connect_timeout=1", 2,
+			      NULL);
 	ok(p != NULL, "pool: new without a server");
 	if (!p)
 		return;
@@ -200,7 +216,7 @@ static void test_cancel_and_down(struct ctx *x)
 	is_int(rc, RC_DB, "pool: fails fast once the wait bound passed");
 	store_db_pool_free(p);
 
-	p = store_db_pool_new(x->base, "host=/nonexistent-cmpgw dbname=x", 1);
+	p = store_db_pool_new(x->base, "host=/nonexistent-cmpgw dbname=x", 1, NULL);
 	x->nres = 0;
 	x->pending = 2;
 	rc = store_db_query(p, "SELECT 1", 0, NULL, NULL, NULL, false, on_record, x);
@@ -208,7 +224,89 @@ static void test_cancel_and_down(struct ctx *x)
 	store_db_pool_free(p);
 	ok(rc == RC_OK && rc2 == RC_OK && x->nres == 2 && x->codes[0] == RC_CANCELLED &&
 	   x->codes[1] == RC_CANCELLED, "pool: free cancels pending queries");
-	ok(store_db_pool_new(x->base, "not a conninfo", 1) == NULL, "pool: bad conninfo");
+	ok(store_db_pool_new(x->base, "not a conninfo", 1, NULL) == NULL, "pool: bad conninfo");
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Queue one text query and run the loop until its callback. */
+static int one(struct store_pool *p, struct ctx *x, const char *sql)
+{
+	x->nres = 0;
+	x->pending = 1;
+	x->text[0] = '\0';
+	x->codes[0] = -1;
+	if (store_db_query(p, sql, 0, NULL, NULL, NULL, false, on_record, x) != RC_OK)
+		return -1;
+	run_loop(x);
+	return x->nres == 1 ? x->codes[0] : -1;
+}
+
+static void test_bounds(struct ctx *x, const char *conninfo)
+{
+	struct store_pool_limits lim = { .wait_ms = 300, .stmt_timeout_ms = 800 };
+	char ci[600];
+	struct store_pool *p;
+	double t0, took;
+	int pid, rc;
+
+	/* the options given in conninfo are kept, statement_timeout added */
+	snprintf(ci, sizeof(ci), "%s options='-c work_mem=1234kB'", conninfo);
+	p = store_db_pool_new(x->base, ci, 1, &lim);
+	ok(p != NULL, "bounds: pool with limits");
+	if (!p)
+		return;
+	is_int(one(p, x, "SELECT current_setting('statement_timeout')"), RC_OK,
+	       "bounds: SHOW statement_timeout");
+	is_str(x->text, "800ms", "bounds: statement_timeout set at connect");
+	is_int(one(p, x, "SELECT current_setting('work_mem')"), RC_OK, "bounds: SHOW work_mem");
+	is_str(x->text, "1234kB", "bounds: conninfo options kept");
+
+	/* the server cancels a statement past statement_timeout */
+	t0 = now_s();
+	is_int(one(p, x, "SELECT pg_sleep(3)"), RC_DB, "bounds: long statement fails RC_DB");
+	took = now_s() - t0;
+	is_str(x->states[0], "57014", "bounds: cancelled by statement_timeout (57014)");
+	ok(took < 2.4, "bounds: answered within the bound (%.2f s)", took);
+
+	/* queue wait behind a busy connection: the second query fails at
+	 * wait_ms while the first still runs and then succeeds */
+	x->nres = 0;
+	x->pending = 2;
+	rc = store_db_query(p, "SELECT pg_sleep(0.6)", 0, NULL, NULL, NULL, false, on_record, x);
+	rc |= store_db_query(p, "SELECT 2", 0, NULL, NULL, NULL, false, on_record, x);
+	is_int(rc, RC_OK, "bounds: two queries queued on one connection");
+	run_loop(x);
+	ok(x->nres == 2 && x->codes[0] == RC_DB && x->codes[1] == RC_OK,
+	   "bounds: the waiting one fails first (RC_DB), the running one succeeds");
+
+	/* a server that never answers (backend stopped): the client deadline
+	 * drops the connection; the pool reconnects and works again */
+	rc = one(p, x, "SELECT pg_backend_pid()");
+	pid = rc == RC_OK ? atoi(x->text) : 0;
+	ok(pid > 0, "bounds: backend pid %d", pid);
+	if (pid > 0 && kill(pid, SIGSTOP) == 0) {
+		t0 = now_s();
+		rc = one(p, x, "SELECT 1");
+		took = now_s() - t0;
+		kill(pid, SIGCONT);
+		is_int(rc, RC_DB, "bounds: stalled server gives RC_DB");
+		ok(took >= 0.7 && took < 2.4, "bounds: after the client deadline (%.2f s)", took);
+	} else {
+		ok(false, "bounds: SIGSTOP the backend");
+	}
+	t0 = now_s();
+	do
+		rc = one(p, x, "SELECT 3");
+	while (rc != RC_OK && now_s() - t0 < 5);
+	is_int(rc, RC_OK, "bounds: pool works again after the reconnect");
+	store_db_pool_free(p);
 }
 
 int main(void)
@@ -221,13 +319,14 @@ int main(void)
 		return 1;
 
 	x.base = event_base_new();
-	p = store_db_pool_new(x.base, f.conninfo, 4);
+	p = store_db_pool_new(x.base, f.conninfo, 4, NULL);
 	ok(p != NULL, "pool: new");
 	if (p && x.base) {
 		test_many(p, &x);
 		test_values_errors(p, &x, f.c);
 		test_broken(p, &x, f.c);
 		store_db_pool_free(p);
+		test_bounds(&x, f.conninfo);
 		test_cancel_and_down(&x);
 	}
 	if (x.base)
