@@ -40,7 +40,9 @@ static void usage(FILE *f)
 		"                                 cessationOfOperation certificateHold removeFromCRL\n"
 		"                                 privilegeWithdrawn aACompromise)\n"
 		"  crl --config FILE [--out FILE] write the current CRL (DER; stdout without --out)\n"
-		"  db stop --config FILE          stop the embedded PostgreSQL\n"
+		"  db stop --config FILE [--force]\n"
+		"                                 stop the embedded PostgreSQL; refused while a\n"
+		"                                 gateway uses it unless --force\n"
 		"  help                           this text\n");
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -30,7 +31,7 @@
 struct opts {
 	const char *config;
 	const char *serial_rule;
-	bool no_reenroll, blocked;
+	bool no_reenroll, blocked, force;
 	const char *pos[8];
 	int npos;
 };
@@ -52,6 +53,8 @@ static int parse_opts(int argc, char **argv, int first, struct opts *o)
 			o->no_reenroll = true;
 		} else if (strcmp(a, "--blocked") == 0) {
 			o->blocked = true;
+		} else if (strcmp(a, "--force") == 0) {
+			o->force = true;
 		} else if (a[0] == '-' && a[1] != '\0') {
 			fprintf(stderr, "cmpgw: unknown option \"%s\"\n", a);
 			return 2;
@@ -74,12 +77,33 @@ missing:
 	return 2;
 }
 
-/* A loaded config and a way to reach the database. */
+/* A loaded config and a way to reach the database (emb: our use of the
+ * embedded server, see store/embedded.h). */
 struct env {
 	struct cfg *cfg;
 	char conninfo[1024];
-	bool embedded, started;
+	struct store_embedded *emb;
 };
+
+/* The database part of env_open: the URL, or the embedded server (started
+ * unless running; its owner lock held until env_close). 0 or exit code 1. */
+static int env_db(struct env *e)
+{
+	char err[1024] = "";
+	int rc;
+
+	if (e->cfg->db_url) {
+		snprintf(e->conninfo, sizeof(e->conninfo), "%s", e->cfg->db_url);
+		return 0;
+	}
+	e->emb = store_embedded_open(e->cfg->data_dir, e->cfg->db_embedded_user, e->conninfo,
+				     sizeof(e->conninfo), &rc, err, sizeof(err));
+	if (!e->emb) {
+		fprintf(stderr, "cmpgw: embedded PostgreSQL: %s\n", err[0] ? err : rc_str(rc));
+		return 1;
+	}
+	return 0;
+}
 
 static int env_open(const char *config, struct env *e, bool need_db)
 {
@@ -93,32 +117,20 @@ static int env_open(const char *config, struct env *e, bool need_db)
 		return 2;
 	}
 	log_setup(e->cfg->log_level, e->cfg->log_json, 2);
-	if (!need_db)
-		return 0;
-	if (e->cfg->db_url) {
-		snprintf(e->conninfo, sizeof(e->conninfo), "%s", e->cfg->db_url);
-		return 0;
-	}
-	char pid[2048];
-	snprintf(pid, sizeof(pid), "%s/pgdata/postmaster.pid", e->cfg->data_dir);
-	e->embedded = true;
-	e->started = access(pid, F_OK) != 0;
-	rc = store_embedded_start(e->cfg->data_dir, e->cfg->db_embedded_user, e->conninfo,
-				  sizeof(e->conninfo), err, sizeof(err));
-	if (rc != 0) {
-		fprintf(stderr, "cmpgw: embedded PostgreSQL: %s\n", err[0] ? err : rc_str(rc));
-		e->started = false;
-		return 1;
-	}
-	return 0;
+	return need_db ? env_db(e) : 0;
 }
 
-/* always_stop: serve owns the embedded server for its lifetime. */
+/* always_stop: serve stops the embedded server whoever started it (a
+ * previous gateway killed with -9 leaves it running); a CLI command only
+ * the one it started. Either way never while another cmpgw process still
+ * uses it (store_embedded_close). */
 static void env_close(struct env *e, bool always_stop)
 {
-	if (e->embedded && (e->started || always_stop) && e->cfg)
-		if (store_embedded_stop(e->cfg->data_dir, e->cfg->db_embedded_user) != 0)
-			fprintf(stderr, "cmpgw: stopping the embedded PostgreSQL failed\n");
+	bool stop = always_stop || store_embedded_started(e->emb);
+
+	if (store_embedded_close(e->emb, stop) != 0)
+		fprintf(stderr, "cmpgw: stopping the embedded PostgreSQL failed\n");
+	e->emb = NULL;
 	cfg_free(e->cfg);
 	e->cfg = NULL;
 }
@@ -189,26 +201,117 @@ static void warn_expiry(const struct cfg *cfg, bool to_log, bool profiles)
 			     cfg->profiles[i].name, cfg->profiles[i].validity_days);
 }
 
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * Start-up: connect and migrate, retrying an unreachable database with
+ * backoff (100 ms doubling to 2 s) for database.startup_timeout_s seconds
+ * (0: forever), one warning per failed attempt (libpq's message: host and
+ * database, never a password). Returns 0 (ready), 1 (gave up, or a
+ * migration failed) or -1 (stop signal while waiting).
+ */
+static int db_wait_ready(const struct cfg *cfg, const char *conninfo)
+{
+	long delay = 100, limit = (long)cfg->db_startup_timeout_s * 1000;
+	struct timespec t0;
+	char err[512];
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int attempt = 1;; attempt++) {
+		struct store_conn *c = NULL;
+		long spent, wait;
+		int rc, sig;
+
+		err[0] = '\0';
+		if (store_db_connect_msg(conninfo, &c, err, sizeof(err)) == 0) {
+			rc = store_migrate_apply(c, err, sizeof(err));
+			store_db_close(c);
+			if (rc != 0) {
+				log_error(NULL, "migrations: %s", err[0] ? err : rc_str(rc));
+				return 1;
+			}
+			if (attempt > 1)
+				log_info(NULL, "database reachable after %d attempts (%ld ms)",
+					 attempt, ms_since(&t0));
+			return 0;
+		}
+		spent = ms_since(&t0);
+		if (limit > 0 && spent >= limit) {
+			log_error(NULL,
+				  "database unreachable for %ld s (database.startup_timeout_s "
+				  "%d): %s",
+				  (spent + 500) / 1000, cfg->db_startup_timeout_s,
+				  err[0] ? err : "connection failed");
+			return 1;
+		}
+		wait = limit > 0 && limit - spent < delay ? limit - spent : delay;
+		log_warn(NULL, "database unreachable (attempt %d, next in %ld ms): %s", attempt,
+			 wait, err[0] ? err : "connection failed");
+		sig = server_signal_wait(wait);
+		if (sig) {
+			log_info(NULL, "signal %d while waiting for the database: stopping", sig);
+			return -1;
+		}
+		delay = delay * 2 > 2000 ? 2000 : delay * 2;
+	}
+}
+
+/*
+ * serve: bind the listeners first, so that a second gateway on the same
+ * configuration fails (exit 2) before it touches the database another
+ * gateway uses; then the database (retried, see db_wait_ready); then
+ * listen (connections are refused until the database is ready) and run
+ * the workers until SIGTERM/SIGINT, which drain (core/server.h).
+ */
 int cmd_serve(int argc, char **argv)
 {
 	struct opts o;
 	struct env e;
+	char err[512] = "";
+	int *fds = NULL, brc = 0;
 	int rc = parse_opts(argc, argv, 1, &o);
 
 	if (rc != 0)
 		return rc;
-	rc = env_open(o.config, &e, true);
-	if (rc != 0) {
-		env_close(&e, false);
-		return rc;
+	rc = env_open(o.config, &e, false);
+	if (rc != 0)
+		goto out;
+	server_signals_block();
+	fds = server_bind(e.cfg, &brc, err, sizeof(err));
+	if (!fds) {
+		log_error(NULL, "cannot serve: %s%s", err,
+			  brc == RC_IO ? " (is another gateway running with this configuration?)"
+				       : "");
+		rc = brc == RC_NOMEM ? 1 : 2;
+		goto out;
 	}
+	rc = env_db(&e);
+	if (rc != 0)
+		goto out;
 	warn_expiry(e.cfg, true, false);
-	rc = migrate_now(e.conninfo);
-	if (rc == 0) {
+	rc = db_wait_ready(e.cfg, e.conninfo);
+	if (rc == 0 && server_listen(e.cfg, fds, err, sizeof(err)) != 0) {
+		log_error(NULL,
+			  "cannot serve: %s (is another gateway running with this "
+			  "configuration?)",
+			  err);
+		rc = 2;
+	} else if (rc == 0) {
 		struct server_hooks hooks = { ra_worker_init, ra_worker_fini, ra_dispatch,
 					      e.conninfo };
-		rc = server_run(e.cfg, &hooks) == 0 ? 0 : 1;
+		rc = server_run(e.cfg, &hooks, fds) == 0 ? 0 : 1;
+	} else if (rc < 0) {
+		rc = 0; /* stopped on request before start-up finished */
 	}
+out:
+	if (e.cfg)
+		server_unbind(fds, e.cfg->n_listen);
 	env_close(&e, true);
 	if (rc == 0)
 		log_info(NULL, "stopped");
@@ -256,16 +359,23 @@ int cmd_db(int argc, char **argv)
 	int rc;
 
 	if (argc < 2 || strcmp(argv[1], "stop") != 0) {
-		fprintf(stderr, "usage: cmpgw db stop --config FILE\n");
+		fprintf(stderr, "usage: cmpgw db stop --config FILE [--force]\n");
 		return 2;
 	}
 	rc = parse_opts(argc, argv, 2, &o);
 	if (rc != 0)
 		return rc;
 	struct env e;
+	char err[1024] = "";
 	rc = env_open(o.config, &e, false);
-	if (rc == 0 && !e.cfg->db_url)
-		rc = store_embedded_stop(e.cfg->data_dir, e.cfg->db_embedded_user) == 0 ? 0 : 1;
+	/* Never the server a live gateway uses, unless --force (issue 11). */
+	if (rc == 0 && !e.cfg->db_url &&
+	    store_embedded_stop_unused(e.cfg->data_dir, e.cfg->db_embedded_user, o.force, err,
+				       sizeof(err)) != 0) {
+		fprintf(stderr, "cmpgw: %s\n",
+			err[0] ? err : "stopping the embedded PostgreSQL failed");
+		rc = 1;
+	}
 	env_close(&e, false);
 	return rc;
 }

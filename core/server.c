@@ -1,8 +1,13 @@
 #include "core/server.h"
 
+#include <errno.h>
+#include <netdb.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -11,14 +16,16 @@
 #include "core/log.h"
 
 #define DRAIN_TICK_MS 100
-#define DRAIN_MAX_TICKS 100 /* 10 s */
 
+/* Every request dispatched and not yet answered counts, async ones waiting
+ * on the database included (http_server_inflight): the loop keeps running
+ * for them until they are answered or cfg->drain_s is over. */
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	(void)fd;
 	(void)what;
-	if (http_server_inflight(w->http) <= 0 || ++w->drain_ticks >= DRAIN_MAX_TICKS)
+	if (http_server_inflight(w->http) <= 0 || ++w->drain_ticks >= w->drain_max_ticks)
 		event_base_loopexit(w->base, NULL);
 }
 
@@ -31,6 +38,11 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	http_server_set_draining(w->http, true);
+	w->drain_max_ticks = w->cfg->drain_s * (1000 / DRAIN_TICK_MS);
+	if (w->drain_max_ticks <= 0 || http_server_inflight(w->http) <= 0) {
+		event_base_loopexit(w->base, NULL);
+		return;
+	}
 	w->drain_ev = event_new(w->base, -1, EV_PERSIST, on_drain_tick, w);
 	if (!w->drain_ev || event_add(w->drain_ev, &tv) != 0)
 		event_base_loopexit(w->base, NULL);
@@ -41,6 +53,8 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 
 	event_base_dispatch(w->base);
+	/* before worker_fini: it cancels what still waits on the database */
+	w->cut = http_server_inflight(w->http);
 	if (w->hooks->worker_fini)
 		w->hooks->worker_fini(w);
 	return NULL;
@@ -76,51 +90,135 @@ static void worker_teardown(struct worker *w)
 	cfg_free(w->cfg);
 }
 
+static void stop_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+}
+
+void server_signals_block(void)
+{
+	sigset_t set;
+
+	stop_set(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int server_signal_wait(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	sigset_t set;
+	int sig;
+
+	stop_set(&set);
+	do
+		sig = sigtimedwait(&set, NULL, &ts);
+	while (sig < 0 && errno == EINTR);
+	return sig > 0 ? sig : 0;
+}
+
 static int wait_for_signal(void)
 {
 	sigset_t set;
 	int sig = 0;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
+	stop_set(&set);
 	if (sigwait(&set, &sig) != 0)
 		return RC_ERR;
 	return sig;
 }
 
-int server_run(struct cfg *cfg, const struct server_hooks *hooks)
+/* socket + SO_REUSEADDR (a restart must not wait for TIME_WAIT) + bind,
+ * no listen() yet: until server_listen() a connection is refused, so a
+ * load balancer or client goes elsewhere while the database is awaited. */
+static int bind_one(const char *address, int port, char *errbuf, size_t errlen)
 {
-	int nw = cfg->workers > 0 ? cfg->workers : 1;
-	int *fds = calloc(cfg->n_listen, sizeof(int));
-	struct worker *ws = calloc((size_t)nw, sizeof(*ws));
-	int started = 0, rc = 0;
-	sigset_t set;
-	char err[256];
+	struct addrinfo hints = { 0 }, *ai = NULL;
+	char portstr[16];
+	int fd, one = 1, rc;
 
-	if (!fds || !ws) {
-		rc = RC_NOMEM;
-		goto out;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	rc = getaddrinfo(address, portstr, &hints, &ai);
+	if (rc != 0) {
+		snprintf(errbuf, errlen, "cannot bind %s:%d: %s", address, port, gai_strerror(rc));
+		return RC_INVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+			bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)) {
+		int err = errno;
+		close(fd);
+		fd = -1;
+		errno = err;
+	}
+	if (fd < 0)
+		snprintf(errbuf, errlen, "cannot bind %s:%d: %s", address, port, strerror(errno));
+	freeaddrinfo(ai);
+	return fd >= 0 ? fd : RC_IO;
+}
+
+int *server_bind(const struct cfg *cfg, int *rc, char *errbuf, size_t errlen)
+{
+	int *fds = calloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(int));
+
+	if (!fds) {
+		*rc = RC_NOMEM;
+		snprintf(errbuf, errlen, "out of memory");
+		return NULL;
 	}
 	for (size_t i = 0; i < cfg->n_listen; i++)
 		fds[i] = -1;
-	/* Block stop signals in every thread; the main thread sigwait()s. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		fds[i] = bind_one(cfg->listen[i].address, cfg->listen[i].port, errbuf, errlen);
+		if (fds[i] < 0) {
+			*rc = fds[i];
+			fds[i] = -1;
+			server_unbind(fds, cfg->n_listen);
+			return NULL;
+		}
+	}
+	*rc = RC_OK;
+	return fds;
+}
+
+int server_listen(const struct cfg *cfg, const int *fds, char *errbuf, size_t errlen)
+{
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		if (listen(fds[i], 1024) != 0) {
+			snprintf(errbuf, errlen, "cannot listen on %s:%d: %s",
+				 cfg->listen[i].address, cfg->listen[i].port, strerror(errno));
+			return RC_IO;
+		}
+	}
+	return RC_OK;
+}
+
+void server_unbind(int *fds, size_t n)
+{
+	if (!fds)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+}
+
+int server_run(struct cfg *cfg, const struct server_hooks *hooks, const int *fds)
+{
+	int nw = cfg->workers > 0 ? cfg->workers : 1;
+	struct worker *ws = calloc((size_t)nw, sizeof(*ws));
+	int started = 0, rc = 0, inflight = 0;
+
+	if (!ws)
+		return RC_NOMEM;
 	if (evthread_use_pthreads() != 0) {
 		rc = RC_ERR;
 		goto out;
-	}
-	for (size_t i = 0; i < cfg->n_listen; i++) {
-		fds[i] = http_listen(cfg->listen[i].address, cfg->listen[i].port, err, sizeof(err));
-		if (fds[i] < 0) {
-			log_error(NULL, "%s", err);
-			rc = fds[i];
-			goto out;
-		}
 	}
 	for (int i = 0; i < nw; i++) {
 		struct worker *w = &ws[i];
@@ -144,23 +242,31 @@ int server_run(struct cfg *cfg, const struct server_hooks *hooks)
 		log_info(NULL, "listening on %s:%d with %d workers", cfg->listen[i].address,
 			 cfg->listen[i].port, nw);
 	int sig = wait_for_signal();
-	log_info(NULL, "signal %d: draining and stopping", sig);
+	log_info(NULL,
+		 "signal %d: draining (new requests get 503; up to %d s for requests "
+		 "in flight), then stopping",
+		 sig, cfg->drain_s);
 stop:
 	for (int i = 0; i < started; i++)
 		event_active(ws[i].stop_ev, EV_READ, 0);
 	for (int i = 0; i < started; i++)
 		pthread_join(ws[i].thread, NULL);
+	for (int i = 0; i < started; i++)
+		inflight += ws[i].cut;
+	if (started && rc == 0) {
+		if (inflight > 0)
+			log_warn(NULL,
+				 "drain time (%d s) over: %d request(s) still in flight are cut",
+				 cfg->drain_s, inflight);
+		else
+			log_info(NULL, "drained: every request in flight was answered");
+	}
 	for (int i = 0; i < nw; i++) {
 		if (i >= started && ws[i].base && hooks->worker_fini && ws[i].app)
 			hooks->worker_fini(&ws[i]);
 		worker_teardown(&ws[i]);
 	}
 out:
-	if (fds)
-		for (size_t i = 0; i < cfg->n_listen; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
-	free(fds);
 	free(ws);
 	return rc;
 }

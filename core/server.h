@@ -1,10 +1,17 @@
 /*
  * core/server.h - worker threads, one libevent event_base each.
  *
- * server_run() binds the listeners, starts cfg->workers threads, each with
- * its own event_base and http_server accepting on the shared sockets, and
- * blocks until SIGTERM/SIGINT. Then every worker stops accepting (new
- * requests get 503), waits up to drain_s for in-flight requests, and exits.
+ * Start-up order (cmd/serve.c): server_signals_block() first, then
+ * server_bind() (so a taken port fails before the database is touched),
+ * then the database, then server_listen() and server_run() with the bound
+ * sockets. server_run
+ * starts cfg->workers threads, each with its own event_base and
+ * http_server accepting on the shared sockets, and blocks until SIGTERM or
+ * SIGINT. Then every worker drains: new requests get 503 (Connection:
+ * close), requests in flight (dispatched and not yet answered, including
+ * those waiting on the database) may finish for up to cfg->drain_s
+ * seconds, then the loop stops; the requests still in flight then are
+ * counted in the log and cut.
  *
  * The application plugs in through struct server_hooks; every hook runs on
  * the worker's own thread. No mutable globals: per-thread state lives in
@@ -32,6 +39,8 @@ struct worker {
 	struct event *stop_ev;
 	struct event *drain_ev;
 	int drain_ticks;
+	int drain_max_ticks;
+	int cut; /* requests still in flight when the loop ended */
 };
 
 struct server_hooks {
@@ -45,8 +54,36 @@ struct server_hooks {
 	const void *shared;
 };
 
-/* Runs until a stop signal; returns 0 on clean shutdown, negative rc on
- * start-up failure (message logged). Main thread only. */
-int server_run(struct cfg *cfg, const struct server_hooks *hooks) WUR;
+/* Block SIGTERM and SIGINT in the calling thread (and so in every thread
+ * created after it) and ignore SIGPIPE; server_run() and
+ * server_signal_wait() then receive them. Main thread, before any thread
+ * is started. */
+void server_signals_block(void);
+
+/* Wait up to ms for SIGTERM/SIGINT (blocked by server_signals_block);
+ * returns the signal number, or 0 when none arrived. Main thread. */
+int server_signal_wait(long ms);
+
+/* Bind (not yet listen: connections are refused until server_listen) on
+ * every cfg->listen entry, in order. Returns a new array of cfg->n_listen
+ * fds (free with server_unbind) or NULL; errbuf then names the
+ * address:port and the reason ("cannot bind 127.0.0.1:8080: Address
+ * already in use"). *rc gets RC_IO (socket/bind failed), RC_INVAL
+ * (address unusable) or RC_NOMEM. Main thread. */
+int *server_bind(const struct cfg *cfg, int *rc, char *errbuf, size_t errlen);
+/* listen() on the bound sockets: from now on connections queue for the
+ * workers. RC_IO with errbuf naming address:port on failure (another
+ * process listens there: two sockets with SO_REUSEADDR may both bind
+ * while neither listens). Main thread. */
+int server_listen(const struct cfg *cfg, const int *fds, char *errbuf, size_t errlen) WUR;
+/* Close the n sockets and free the array; NULL ok. */
+void server_unbind(int *fds, size_t n);
+
+/* Runs until a stop signal, then drains (see above); fds are
+ * cfg->n_listen listening sockets from server_bind + server_listen
+ * (borrowed). Returns 0 on clean
+ * shutdown, negative rc on start-up failure (message logged). Main thread
+ * only, after server_signals_block(). */
+int server_run(struct cfg *cfg, const struct server_hooks *hooks, const int *fds) WUR;
 
 #endif

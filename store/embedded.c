@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -28,6 +29,8 @@
 #define RUN_TIMEOUT_MS 90000 /* above pg_ctl -t 60 */
 #define PG_WAIT "60"
 #define SOCK_NAME "/.s.PGSQL.5432"
+#define LOCK_NAME      "/cmpgw-owner.lock"
+#define LOCK_WAIT_MS   120000 /* a stop in progress: above pg_ctl -t 60 */
 
 struct emb {
 	char bindir[PATH_MAX];
@@ -180,12 +183,17 @@ static void child_exec(const struct emb *e, char *const argv[], int outfd)
 	_exit(127);
 }
 
-static long ms_left(const struct timespec *t0)
+static long ms_since(const struct timespec *t0)
 {
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return RUN_TIMEOUT_MS - ((t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static long ms_left(const struct timespec *t0)
+{
+	return RUN_TIMEOUT_MS - ms_since(t0);
 }
 
 /* Read the child's output until EOF (keep the tail), bounded in time. */
@@ -477,8 +485,8 @@ out:
 	return rc;
 }
 
-int store_embedded_start(const char *data_dir, const char *os_user, char *conninfo,
-			 size_t conninfo_len, char *errbuf, size_t errlen)
+static int emb_start(const char *data_dir, const char *os_user, char *conninfo, size_t conninfo_len,
+		     bool *started, char *errbuf, size_t errlen)
 {
 	struct emb e = { .err = errbuf, .errlen = errlen };
 	char sockdir[PATH_MAX + 16];
@@ -500,6 +508,7 @@ int store_embedded_start(const char *data_dir, const char *os_user, char *connin
 	} else {
 		if ((rc = prepare_log(&e)) != RC_OK || (rc = pg_start(&e)) != RC_OK)
 			return rc;
+		*started = true;
 		snprintf(sockdir, sizeof(sockdir), "%s", e.sock);
 	}
 	if ((rc = ensure_database(&e, sockdir)) != RC_OK)
@@ -510,6 +519,14 @@ int store_embedded_start(const char *data_dir, const char *os_user, char *connin
 		return RC_TOOBIG;
 	}
 	return RC_OK;
+}
+
+int store_embedded_start(const char *data_dir, const char *os_user, char *conninfo,
+			 size_t conninfo_len, char *errbuf, size_t errlen)
+{
+	bool started = false;
+
+	return emb_start(data_dir, os_user, conninfo, conninfo_len, &started, errbuf, errlen);
 }
 
 int store_embedded_stop(const char *data_dir, const char *os_user)
@@ -535,5 +552,195 @@ int store_embedded_stop(const char *data_dir, const char *os_user)
 	}
 	if (rc != RC_OK)
 		log_error(NULL, "store: embedded stop: %s", errbuf);
+	return rc;
+}
+
+struct store_embedded {
+	char data_dir[PATH_MAX];
+	char os_user[64];
+	bool has_user, started;
+	int fd;
+};
+
+/* The lock file (created if missing, never followed as a symlink). */
+static int lock_open(const char *data_dir, char *errbuf, size_t errlen)
+{
+	char path[PATH_MAX + 32];
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s" LOCK_NAME, data_dir) >= sizeof(path)) {
+		snprintf(errbuf, errlen, "data directory %s: path too long", data_dir);
+		return RC_INVAL;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(errbuf, errlen, "cannot open %s: %s", path, strerror(errno));
+		return errno == EACCES ? RC_PERM : RC_IO;
+	}
+	return fd;
+}
+
+/* Process ids (other than ours) holding a lock on fd's file, from
+ * /proc/locks ("1: FLOCK ADVISORY READ 1234 08:01:5678 0 EOF"; waiters,
+ * marked "->", are skipped). Matched by inode number: on overlay file
+ * systems the device there is not the one fstat() reports. */
+static void lock_holders(int fd, char *out, size_t outlen)
+{
+	char want[32], line[256];
+	struct stat st;
+	size_t used = 0;
+	FILE *f;
+
+	snprintf(out, outlen, "unknown");
+	if (fstat(fd, &st) != 0 || !(f = fopen("/proc/locks", "re")))
+		return;
+	snprintf(want, sizeof(want), ":%lu", (unsigned long)st.st_ino);
+	while (fgets(line, sizeof(line), f)) {
+		char *tok[8], *save = NULL;
+		int n = 0;
+
+		for (char *t = strtok_r(line, " \t\n", &save); t && n < 8;
+		     t = strtok_r(NULL, " \t\n", &save))
+			tok[n++] = t;
+		if (n < 6 || strcmp(tok[1], "FLOCK") != 0)
+			continue;
+		size_t tl = strlen(tok[5]), wl = strlen(want);
+		if (tl < wl || strcmp(tok[5] + tl - wl, want) != 0 ||
+		    atol(tok[4]) == (long)getpid())
+			continue;
+		if (used + strlen(tok[4]) + 3 >= outlen)
+			break;
+		used += (size_t)snprintf(out + used, outlen - used, "%s%s", used ? ", " : "",
+					 tok[4]);
+	}
+	fclose(f);
+}
+
+struct store_embedded *store_embedded_open(const char *data_dir, const char *os_user,
+					   char *conninfo, size_t conninfo_len, int *rc,
+					   char *errbuf, size_t errlen)
+{
+	struct store_embedded *em = NULL;
+	char dummy[8];
+	struct timespec t0;
+
+	if (!errbuf || !errlen) {
+		errbuf = dummy;
+		errlen = sizeof(dummy);
+	}
+	errbuf[0] = '\0';
+	*rc = RC_INVAL;
+	if (!data_dir || !*data_dir || strlen(data_dir) >= sizeof(em->data_dir)) {
+		snprintf(errbuf, errlen, "embedded database: empty or overlong data directory");
+		return NULL;
+	}
+	if (!(em = calloc(1, sizeof(*em)))) {
+		*rc = RC_NOMEM;
+		return NULL;
+	}
+	snprintf(em->data_dir, sizeof(em->data_dir), "%s", data_dir);
+	em->has_user = os_user != NULL;
+	snprintf(em->os_user, sizeof(em->os_user), "%s", os_user ? os_user : "");
+	if (mkdir(data_dir, 0711) != 0 && errno != EEXIST) {
+		snprintf(errbuf, errlen, "cannot create %s: %s", data_dir, strerror(errno));
+		*rc = RC_IO;
+		goto fail;
+	}
+	if ((em->fd = lock_open(data_dir, errbuf, errlen)) < 0) {
+		*rc = em->fd;
+		goto fail;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (flock(em->fd, LOCK_SH | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			snprintf(errbuf, errlen, "lock %s" LOCK_NAME ": %s", data_dir,
+				 strerror(errno));
+			*rc = RC_IO;
+			goto fail;
+		}
+		if (ms_since(&t0) >= LOCK_WAIT_MS) {
+			snprintf(errbuf, errlen,
+				 "the embedded PostgreSQL in %s is being stopped "
+				 "and the stop did not finish within %d s",
+				 data_dir, LOCK_WAIT_MS / 1000);
+			*rc = RC_TIMEOUT;
+			goto fail;
+		}
+		usleep(100000);
+	}
+	*rc = emb_start(data_dir, os_user, conninfo, conninfo_len, &em->started, errbuf, errlen);
+	if (*rc == RC_OK)
+		return em;
+fail:
+	if (em->fd >= 0)
+		close(em->fd);
+	free(em);
+	return NULL;
+}
+
+bool store_embedded_started(const struct store_embedded *em)
+{
+	return em && em->started;
+}
+
+int store_embedded_close(struct store_embedded *em, bool stop)
+{
+	const char *user;
+	char who[128];
+	int rc = RC_OK;
+
+	if (!em)
+		return RC_OK;
+	user = em->has_user ? em->os_user : NULL;
+	/* Shared to exclusive: fails while any other process uses it. */
+	if (stop && flock(em->fd, LOCK_EX | LOCK_NB) == 0) {
+		rc = store_embedded_stop(em->data_dir, user);
+	} else if (stop) {
+		lock_holders(em->fd, who, sizeof(who));
+		log_info(NULL,
+			 "store: embedded PostgreSQL left running: cmpgw pid %s still uses it",
+			 who);
+	}
+	close(em->fd);
+	free(em);
+	return rc;
+}
+
+int store_embedded_stop_unused(const char *data_dir, const char *os_user, bool force, char *errbuf,
+			       size_t errlen)
+{
+	char who[128], dummy[8];
+	int fd, rc;
+
+	if (!errbuf || !errlen) {
+		errbuf = dummy;
+		errlen = sizeof(dummy);
+	}
+	errbuf[0] = '\0';
+	if (!data_dir || access(data_dir, F_OK) != 0)
+		return RC_OK; /* no data directory: nothing runs */
+	if ((fd = lock_open(data_dir, errbuf, errlen)) < 0)
+		return fd;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		lock_holders(fd, who, sizeof(who));
+		if (!force) {
+			snprintf(errbuf, errlen,
+				 "the embedded PostgreSQL in %s is in use by cmpgw pid %s (a "
+				 "running "
+				 "gateway or command); stop that first, or use db stop --force",
+				 data_dir, who);
+			close(fd);
+			return RC_PERM;
+		}
+		log_warn(NULL,
+			 "store: --force: stopping the embedded PostgreSQL in %s although "
+			 "cmpgw pid %s uses it",
+			 data_dir, who);
+	}
+	rc = store_embedded_stop(data_dir, os_user);
+	if (rc != RC_OK)
+		snprintf(errbuf, errlen, "stopping the embedded PostgreSQL in %s failed: %s",
+			 data_dir, rc_str(rc));
+	close(fd);
 	return rc;
 }
