@@ -1,10 +1,13 @@
 /*
  * ra/crl.c - the issuing CA's CRL over HTTP GET: look up the stored CRL,
  * regenerate it when stale (sign inline, everything else async on the
- * worker's pool), serve it as application/pkix-crl.
+ * worker's pool), serve it as application/pkix-crl. The last CRL served
+ * is kept in memory and answers while the database is unavailable, until
+ * its nextUpdate (issue 11).
  */
 #include "ra/crl.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +26,8 @@
 #define MAX_WAITERS	 4096
 #define MAX_CONFLICTS	 3
 #define TIMER_MAX_S	 60
+#define WARM_FIRST_MS	 200 /* worker 0's first look at the stored CRL */
+#define WARM_STEP_MS	 300 /* later workers after it: they read its CRL */
 
 /* Requests waiting for one refresh. */
 struct waiters {
@@ -32,7 +37,7 @@ struct waiters {
 
 struct ra_crl {
 	struct ra_worker *rw;
-	struct event *timer;
+	struct event *timer, *warm;
 	bool busy;		   /* a refresh is in flight */
 	bool again;		   /* another refresh was asked for meanwhile */
 	int conflicts;		   /* lost publication races in this refresh */
@@ -42,6 +47,10 @@ struct ra_crl {
 	unsigned char *der;	   /* CRL being published */
 	int der_len;
 	char issuer[512];
+	unsigned char *last;	   /* last CRL served (copy), for outages */
+	size_t last_len;
+	time_t last_next;	   /* its nextUpdate */
+	bool last_logged;	   /* "serving from memory" said since */
 };
 
 static const struct cfg *cfg_of(const struct ra_crl *c)
@@ -63,28 +72,82 @@ static bool waiters_push(struct waiters *w, struct http_req *hr)
 	return true;
 }
 
+/* Answer hr with der (NULL: 503). */
+static void reply_one(struct http_req *hr, const unsigned char *der, size_t len)
+{
+	/* libevent would send a HEAD reply's body: leave it out here */
+	if (der && http_req_method(hr) == HTTP_M_HEAD)
+		http_reply(hr, 200, CRL_CONTENT_TYPE, NULL, 0);
+	else if (der)
+		http_reply(hr, 200, CRL_CONTENT_TYPE, der, len);
+	else
+		http_reply(hr, 503, NULL, NULL, 0);
+}
+
 /* Answer every waiter of cur with der (NULL: 503). */
 static void reply_all(struct ra_crl *c, const unsigned char *der, size_t len)
 {
-	for (size_t i = 0; i < c->cur.n; i++) {
-		/* libevent would send a HEAD reply's body: leave it out here */
-		if (der && http_req_method(c->cur.v[i]) == HTTP_M_HEAD)
-			http_reply(c->cur.v[i], 200, CRL_CONTENT_TYPE, NULL, 0);
-		else if (der)
-			http_reply(c->cur.v[i], 200, CRL_CONTENT_TYPE, der, len);
-		else
-			http_reply(c->cur.v[i], 503, NULL, NULL, 0);
-	}
+	for (size_t i = 0; i < c->cur.n; i++)
+		reply_one(c->cur.v[i], der, len);
 	c->cur.n = 0;
+}
+
+/* Keep a copy of a CRL just served, with its nextUpdate. */
+static void remember(struct ra_crl *c, const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509_CRL *crl = NULL;
+	const ASN1_TIME *next;
+	unsigned char *copy = NULL;
+	int days = 0, secs = 0;
+
+	if (c->last && c->last_len == len && memcmp(c->last, der, len) == 0)
+		return;
+	if (len > LONG_MAX || !(crl = d2i_X509_CRL(NULL, &p, (long)len)) ||
+	    !(next = X509_CRL_get0_nextUpdate(crl)) || !ASN1_TIME_diff(&days, &secs, NULL, next) ||
+	    !(copy = OPENSSL_memdup(der, len))) {
+		ERR_clear_error();
+		goto out; /* keep the previous copy */
+	}
+	OPENSSL_free(c->last);
+	c->last = copy;
+	c->last_len = len;
+	c->last_next = time(NULL) + (time_t)days * 86400 + secs;
+	c->last_logged = false;
+out:
+	X509_CRL_free(crl);
+}
+
+/* The remembered CRL while its nextUpdate is ahead (RFC 5280 5.1.2.5:
+ * after it, a relying party must not take the CRL as current), else NULL. */
+static const unsigned char *remembered(struct ra_crl *c, size_t *len)
+{
+	if (!c->last || time(NULL) >= c->last_next)
+		return NULL;
+	if (!c->last_logged) {
+		log_warn(NULL,
+			 "CRL: the stored CRL cannot be read or refreshed (database "
+			 "unavailable?); serving the last one from memory until its "
+			 "nextUpdate, %lld s from now",
+			 (long long)(c->last_next - time(NULL)));
+		c->last_logged = true;
+	}
+	*len = c->last_len;
+	return c->last;
 }
 
 static void refresh(struct ra_crl *c);
 
-/* End of one refresh: answer its waiters; start the next if asked. */
+/* End of one refresh: answer its waiters (a failed refresh with the
+ * remembered CRL while it is current); start the next if asked. */
 static void finish(struct ra_crl *c, const unsigned char *der, size_t len)
 {
 	struct waiters tmp;
 
+	if (der)
+		remember(c, der, len);
+	else if (c->cur.n)
+		der = remembered(c, &len);
 	reply_all(c, der, len);
 	OPENSSL_free(c->der);
 	c->der = NULL;
@@ -244,8 +307,18 @@ void ra_crl_serve(struct ra_crl *c, struct http_req *hr)
 		serve_ca_cert(cfg_of(c), hr);
 		return;
 	}
+	if (c && store_db_pool_nup(c->rw->db) == 0) {
+		/* no connection up: answer now rather than after the queue wait */
+		size_t len = 0;
+		const unsigned char *der = remembered(c, &len);
+
+		if (der) {
+			reply_one(hr, der, len);
+			return;
+		}
+	}
 	if (!c || !waiters_push(c->busy ? &c->later : &c->cur, hr)) {
-		http_reply(hr, 503, NULL, NULL, 0);
+		reply_one(hr, NULL, 0);
 		return;
 	}
 	start(c);
@@ -269,13 +342,17 @@ struct ra_crl *ra_crl_new(struct ra_worker *rw, bool timer)
 	struct ra_crl *c = calloc(1, sizeof(*c));
 	int period = rw->w->cfg->crl_refresh_before_s / 2;
 	struct timeval tv = { period < 1 ? 1 : period > TIMER_MAX_S ? TIMER_MAX_S : period, 0 };
+	int warm_ms = WARM_FIRST_MS + WARM_STEP_MS * (rw->w->id % 32);
+	struct timeval wtv = { warm_ms / 1000, (warm_ms % 1000) * 1000 };
 
 	if (!c)
 		return NULL;
 	c->rw = rw;
 	if (timer) {
 		c->timer = event_new(rw->w->base, -1, EV_PERSIST, on_timer, c);
-		if (!c->timer || event_add(c->timer, &tv) != 0) {
+		c->warm = evtimer_new(rw->w->base, on_timer, c);
+		if (!c->timer || event_add(c->timer, &tv) != 0 || !c->warm ||
+		    evtimer_add(c->warm, &wtv) != 0) {
 			ra_crl_free(c);
 			return NULL;
 		}
@@ -289,6 +366,8 @@ void ra_crl_free(struct ra_crl *c)
 		return;
 	if (c->timer)
 		event_free(c->timer);
+	if (c->warm)
+		event_free(c->warm);
 	reply_all(c, NULL, 0);
 	struct waiters tmp = c->cur;
 	c->cur = c->later;
@@ -297,5 +376,6 @@ void ra_crl_free(struct ra_crl *c)
 	free(c->cur.v);
 	free(c->later.v);
 	OPENSSL_free(c->der);
+	OPENSSL_free(c->last);
 	free(c);
 }

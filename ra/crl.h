@@ -23,8 +23,12 @@
 struct ra_worker;
 struct ra_crl;
 
-/* Per-worker state; NULL on allocation failure. Worker 0 also refreshes
- * on a timer so the stored CRL never runs past nextUpdate unseen. */
+/* Per-worker state; NULL on allocation failure. With timer, it also
+ * refreshes shortly after start (staggered by worker id) and then
+ * periodically, so the stored CRL never runs past nextUpdate unseen and
+ * this worker holds a current copy in memory: while the database is
+ * unavailable, a GET gets that copy (200) until its nextUpdate, and 503
+ * only when there is none or it has expired. */
 struct ra_crl *ra_crl_new(struct ra_worker *rw, bool timer);
 /* Call after the worker's pool is freed (its callbacks have run); requests
  * still waiting get 503. NULL ok. */

@@ -129,7 +129,8 @@ int ra_worker_init(struct worker *w)
 		if (!rw->sweep_ev || event_add(rw->sweep_ev, &sweep) != 0)
 			return RC_NOMEM;
 	}
-	if (!(rw->crl = ra_crl_new(rw, w->id == 0)))
+	/* every worker serving the CRL keeps a current copy for outages */
+	if (!(rw->crl = ra_crl_new(rw, w->id == 0 || w->cfg->crl_path)))
 		return RC_NOMEM;
 	if (!(rw->certs = cmp_certcache_new()))
 		return RC_NOMEM;
