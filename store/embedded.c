@@ -164,6 +164,13 @@ static void child_exec(const struct emb *e, char *const argv[], int outfd)
 {
 	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", "HOME=/", NULL };
 	int devnull = open("/dev/null", O_RDONLY);
+	sigset_t none;
+
+	/* serve blocks SIGTERM/SIGINT and ignores SIGPIPE before it starts
+	 * the server; both would survive execve into PostgreSQL's tools */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
 
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0)
 		_exit(126);
