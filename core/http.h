@@ -17,6 +17,19 @@
  * frees the request. Async code checks http_req_cancelled() where it
  * resumes, before spending work (a signature, a forward) on it.
  *
+ * Limits per worker (issue 11; docs/OPERATIONS.md): at most
+ * http.max_connections open connections (a connection above it gets a 503
+ * and is closed at once); at most http.max_body_memory bytes held by
+ * requests still being read, all connections together (the connection
+ * whose bytes go above it gets a 503 and is closed); a request's header
+ * and body must arrive within http.read_deadline_s of its first byte
+ * (else 408 and closed; idle time between requests is http.timeout_s).
+ * An accept() that fails for want of descriptors or memory pauses
+ * accepting on the worker for 250 ms (open connections are served) and is
+ * logged at most once per 10 s. After a peak of connections or partial
+ * requests, once the load is down to a quarter of it, freed memory is
+ * handed back to the system (glibc malloc_trim).
+ *
  * Threads: everything on the owning worker's loop thread.
  */
 #ifndef CMPGW_CORE_HTTP_H
@@ -27,6 +40,7 @@
 
 #include "core/rc.h"
 
+struct cfg;
 struct event_base;
 struct http_server;
 struct http_req;
@@ -39,9 +53,14 @@ typedef void (*http_dispatch_cb)(struct http_req *req, void *arg);
  * errbuf names address and errno text. */
 int http_listen(const char *address, int port, char *errbuf, size_t errlen);
 
-/* Per worker: accept on dup()s of the given listening fds. */
+/* Per worker: accept on dup()s of the given listening fds, with the
+ * http.* limits of cfg (values copied; cfg is not kept). */
 struct http_server *http_server_new(struct event_base *base, const int *fds, size_t nfds,
-				    size_t max_body, int timeout_s, http_dispatch_cb cb, void *arg);
+				    const struct cfg *cfg, http_dispatch_cb cb, void *arg);
+/* Apply cfg's http.* limits (max_body, timeout_s, read_deadline_s,
+ * max_connections, max_body_memory) to new reads from now on, e.g. after a
+ * reload. Connections above a lowered cap are not closed. */
+void http_server_set_limits(struct http_server *srv, const struct cfg *cfg);
 /* Stop accepting; open connections are closed. Requests still held by the
  * dispatcher become cancelled and still need their http_reply(). NULL ok. */
 void http_server_free(struct http_server *srv);
@@ -49,6 +68,8 @@ void http_server_free(struct http_server *srv);
 void http_server_set_draining(struct http_server *srv, bool draining);
 /* Requests dispatched and not yet replied to. */
 int http_server_inflight(const struct http_server *srv);
+/* Open connections. */
+int http_server_conns(const struct http_server *srv);
 
 enum http_method http_req_method(const struct http_req *req);
 const char *http_req_path(const struct http_req *req);   /* decoded path, no query */

@@ -1,6 +1,8 @@
 #include "core/log.h"
 
+#include <event2/event.h>
 #include <openssl/err.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,11 +18,67 @@ static struct {
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
+/* libevent's own messages (event_set_log_callback: process-wide, no
+ * argument, any thread), rate-limited: at most LIBEVENT_LINES lines per
+ * LIBEVENT_WINDOW_S seconds, and a message identical to the last one
+ * once per window; how many were dropped is said with the next line
+ * after the window. Unbounded, a failing accept() wrote one line per
+ * attempt (300,000 a second). State is process-wide because the
+ * callback is; the mutex is taken only for libevent's messages. */
+#define LIBEVENT_LINES	  10
+#define LIBEVENT_WINDOW_S 10
+
+static struct {
+	pthread_mutex_t mu;
+	time_t window;
+	unsigned lines, dropped;
+	char last[256];
+} lev_log = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void on_libevent_log(int severity, const char *msg)
+{
+	enum log_level level = severity >= EVENT_LOG_ERR    ? LOG_ERROR
+			       : severity == EVENT_LOG_WARN ? LOG_WARN
+			       : severity == EVENT_LOG_MSG  ? LOG_INFO
+							    : LOG_DEBUG;
+	struct timespec now;
+	unsigned dropped = 0;
+	bool emit = false;
+
+	if (!log_enabled(level))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&lev_log.mu);
+	if (lev_log.lines == 0 || now.tv_sec - lev_log.window >= LIBEVENT_WINDOW_S) {
+		dropped = lev_log.dropped;
+		lev_log.window = now.tv_sec;
+		lev_log.lines = 0;
+		lev_log.dropped = 0;
+		lev_log.last[0] = '\0';
+	}
+	if (lev_log.lines < LIBEVENT_LINES &&
+	    strncmp(msg, lev_log.last, sizeof(lev_log.last) - 1)) {
+		lev_log.lines++;
+		snprintf(lev_log.last, sizeof(lev_log.last), "%s", msg);
+		emit = true;
+	} else {
+		lev_log.dropped++;
+	}
+	pthread_mutex_unlock(&lev_log.mu);
+	if (dropped)
+		log_msg(NULL, LOG_WARN,
+			"libevent: %u messages not logged (more than %d in %d s, or repeated)",
+			dropped, LIBEVENT_LINES, LIBEVENT_WINDOW_S);
+	if (emit)
+		log_msg(NULL, level, "libevent: %s", msg);
+}
+
 void log_setup(enum log_level level, bool json, int fd)
 {
 	log_cfg.level = level;
 	log_cfg.json = json;
 	log_cfg.fd = fd >= 0 ? fd : 2;
+	event_set_log_callback(on_libevent_log);
 }
 
 int log_level_parse(const char *s)

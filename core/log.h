@@ -20,7 +20,9 @@ struct log_ctx {
 	const char *tid;   /* transactionID as hex or NULL */
 };
 
-/* Process-wide settings; call before threads start. fd defaults to 2. */
+/* Process-wide settings; call before threads start. fd defaults to 2.
+ * Also routes libevent's own messages here ("libevent: ..."), at most 10
+ * lines per 10 s, a repeated message once per 10 s. */
 void log_setup(enum log_level level, bool json, int fd);
 /* Parse "error"/"warn"/"info"/"debug"; returns -1 if unknown. */
 int log_level_parse(const char *s);

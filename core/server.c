@@ -73,8 +73,7 @@ static int worker_setup(struct worker *w)
 		if (rc != 0)
 			return rc;
 	}
-	w->http = http_server_new(w->base, w->fds, w->nfds, w->cfg->http_max_body,
-				  w->cfg->http_timeout_s, w->hooks->dispatch, w);
+	w->http = http_server_new(w->base, w->fds, w->nfds, w->cfg, w->hooks->dispatch, w);
 	return w->http ? 0 : RC_NOMEM;
 }
 
