@@ -644,8 +644,9 @@ static const struct key keys[] = {
 	 "Bytes of request bodies being received that one worker holds at most (65536..1073741824); "
 	 "a request that would exceed it gets 503."},
 	{"http.drain_s", K_INT, R(drain_s), "10", 0, 300, NULL,
-	 "On SIGTERM: stop accepting, answer 503 to new requests and let requests in flight "
-	 "finish for at most this many seconds (0..300), then stop."},
+	 "On SIGTERM or SIGINT: new connections and requests get 503 with `Connection: close`; "
+	 "requests in flight may finish for at most this many seconds (0..300), then the gateway "
+	 "stops."},
 	{"data_dir", K_STR, R(data_dir), NULL, 0, 0, conv_dir,
 	 "State directory (embedded PostgreSQL lives under it); relative to the config file's directory."},
 	{"database", K_OBJ, S_ROOT, 0, "{}", 0, 0, NULL, "PostgreSQL."},
@@ -828,11 +829,16 @@ static const struct key keys[] = {
 	{"limits.mac_failures_per_minute", K_INT, R(mac_fail_per_min), "10", 1, 100000, NULL,
 	 "Failed PasswordBasedMac checks allowed per minute for one peer address and for one "
 	 "token reference (each counted separately); past it, MAC-protected requests from that "
-	 "peer or for that reference are refused without any key derivation."},
+	 "peer or for that reference are refused (`notAuthorized`, \"too many failed MAC "
+	 "attempts; retry later\") without any key derivation. Counted per worker thread (see "
+	 "`workers`): with N workers a client may get up to N times the limit. Each counter table "
+	 "holds at most 4096 peers or references (the oldest evicted)."},
 	{"limits.audit_unauthenticated_per_minute", K_INT, R(audit_unauth_per_min), "60", 1,
 	 100000, NULL,
 	 "Audit rows written per minute and peer address for requests refused before they were "
-	 "authenticated; the rest are counted and summed up in one `audit_suppressed` row."},
+	 "authenticated; the rest are counted: one `audit_suppressed` row when a peer first goes "
+	 "over in its minute, and one \"N rows suppressed for peer X\" when that minute ends. "
+	 "Counted per worker thread, like `limits.mac_failures_per_minute`."},
 };
 
 /* string arrays are stored as (char **, size_t) pairs */

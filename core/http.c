@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <stdint.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -127,37 +126,6 @@ struct http_req {
 	const char *allow; /* Allow header of a 405, static string */
 	void *data;
 };
-
-int http_listen(const char *address, int port, char *errbuf, size_t errlen)
-{
-	struct addrinfo hints = { 0 }, *ai = NULL;
-	char portstr[16];
-	int fd = -1, one = 1, rc;
-
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	rc = getaddrinfo(address, portstr, &hints, &ai);
-	if (rc != 0) {
-		snprintf(errbuf, errlen, "listen %s:%d: %s", address, port, gai_strerror(rc));
-		return RC_INVAL;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0)
-		goto fail;
-	freeaddrinfo(ai);
-	return fd;
-fail:
-	snprintf(errbuf, errlen, "listen %s:%d: %s", address, port, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	freeaddrinfo(ai);
-	return RC_IO;
-}
 
 static void req_free(struct http_req *r)
 {

@@ -49,10 +49,6 @@ enum http_method { HTTP_M_GET, HTTP_M_POST, HTTP_M_HEAD, HTTP_M_OTHER };
 
 typedef void (*http_dispatch_cb)(struct http_req *req, void *arg);
 
-/* Bind+listen (blocking, main thread). Returns the fd or a negative rc;
- * errbuf names address and errno text. */
-int http_listen(const char *address, int port, char *errbuf, size_t errlen);
-
 /* Per worker: accept on dup()s of the given listening fds, with the
  * http.* limits of cfg (values copied; cfg is not kept). */
 struct http_server *http_server_new(struct event_base *base, const int *fds, size_t nfds,
