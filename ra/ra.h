@@ -21,6 +21,7 @@
 #include "ra/trust.h"
 
 struct store_pool;
+struct store_listen;
 struct ra_fwd;
 struct cmp_certcache;
 struct ra_nested;
@@ -30,13 +31,16 @@ struct ra_worker {
 	struct worker *w;
 	struct store_pool *db;
 	struct ra_trust *trust;     /* vendor cache, replaced on reload */
-	struct event *reload_ev;    /* periodic vendor reload */
+	struct event *reload_ev;    /* housekeeping tick; safety vendor reload */
+	struct store_listen *registry_listen; /* registry change notifications */
 	struct event *sweep_ev;     /* confirm-deadline sweep (worker 0) */
 	struct ra_crl *crl;         /* CRL publication (ra/crl.h) */
 	struct ra_fwd *fwd;         /* RA mode: upstream exchanges in flight (ra/fwd.c) */
 	struct cmp_certcache *certs; /* decoded extraCerts by DER (cmp/certcache.h) */
 	struct ra_unauth *unauth;    /* bounds on unauthenticated work (ra/audit.h) */
 	bool reload_busy;
+	bool reload_again; /* notified during a reload: run one more */
+	unsigned reload_ticks;
 };
 
 struct ra_req {

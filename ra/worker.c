@@ -16,18 +16,22 @@
 #include "store/db.h"
 #include "store/enroll.h"
 #include "store/fwd.h"
+#include "store/listen.h"
 
-#define RELOAD_INTERVAL_S 5
+/* Housekeeping tick; the vendor registry is reloaded when PostgreSQL
+ * announces a change (migration 014, store/listen.h) and, as a safety net
+ * for a missed notification, every RELOAD_SAFETY_TICKS ticks (60 s). */
+#define RELOAD_INTERVAL_S   5
+#define RELOAD_SAFETY_TICKS 12
+#define REGISTRY_CHANNEL    "cmpgw_registry"
 
-static void on_vendor_rows(void *arg, int rc, const struct store_vendor_row *rows, size_t n)
+static void registry_reload(struct ra_worker *rw);
+
+static void trust_swap(struct ra_worker *rw, const struct store_vendor_row *rows, size_t n)
 {
-	struct ra_worker *rw = arg;
 	struct ra_trust *t = NULL;
 	int64_t last = -1;
 
-	rw->reload_busy = false;
-	if (rc != 0)
-		return; /* keep the previous cache; the error was logged */
 	t = ra_trust_new();
 	if (!t)
 		return;
@@ -49,16 +53,49 @@ fail:
 	ra_trust_free(t);
 }
 
+static void on_vendor_rows(void *arg, int rc, const struct store_vendor_row *rows, size_t n)
+{
+	struct ra_worker *rw = arg;
+
+	rw->reload_busy = false;
+	if (rc == RC_CANCELLED)
+		return; /* the pool is closing */
+	if (rc == 0)
+		trust_swap(rw, rows, n);
+	/* else keep the previous cache; the error was logged */
+	if (rw->reload_again) { /* a change announced while this one ran */
+		rw->reload_again = false;
+		registry_reload(rw);
+	}
+}
+
+/* At most one reload in flight; a request during it runs one more after. */
+static void registry_reload(struct ra_worker *rw)
+{
+	if (rw->reload_busy) {
+		rw->reload_again = true;
+		return;
+	}
+	if (store_enroll_vendors(rw->db, on_vendor_rows, rw) == 0)
+		rw->reload_busy = true;
+	else
+		log_debug(NULL, "worker %d: vendor reload not queued; retried on the next "
+			  "notification or safety reload", rw->w->id);
+}
+
+static void on_registry_changed(void *arg)
+{
+	registry_reload(arg);
+}
+
 static void on_reload(evutil_socket_t fd, short what, void *arg)
 {
 	struct ra_worker *rw = arg;
 	(void)fd;
 	(void)what;
 	ra_unauth_sweep(rw); /* here too: minutes end whether or not a reload runs */
-	if (rw->reload_busy)
-		return;
-	if (store_enroll_vendors(rw->db, on_vendor_rows, rw) == 0)
-		rw->reload_busy = true;
+	if (++rw->reload_ticks % RELOAD_SAFETY_TICKS == 0)
+		registry_reload(rw);
 }
 
 static void on_swept(void *arg, int rc, const char *count)
@@ -124,6 +161,10 @@ int ra_worker_init(struct worker *w)
 	rw->reload_ev = event_new(w->base, -1, EV_PERSIST, on_reload, rw);
 	if (!rw->reload_ev || event_add(rw->reload_ev, &reload) != 0)
 		return RC_NOMEM;
+	rw->registry_listen =
+		store_listen_new(w->base, conninfo, REGISTRY_CHANNEL, on_registry_changed, rw);
+	if (!rw->registry_listen)
+		return RC_NOMEM;
 	if (w->id == 0) {
 		rw->sweep_ev = event_new(w->base, -1, EV_PERSIST, on_sweep, rw);
 		if (!rw->sweep_ev || event_add(rw->sweep_ev, &sweep) != 0)
@@ -147,6 +188,7 @@ void ra_worker_fini(struct worker *w)
 		return;
 	if (rw->reload_ev)
 		event_free(rw->reload_ev);
+	store_listen_free(rw->registry_listen); /* before the pool: it queues reloads */
 	if (rw->sweep_ev)
 		event_free(rw->sweep_ev);
 	ra_fwd_shutdown(rw); /* before the pool: cancels upstream calls */
