@@ -303,8 +303,11 @@ int cmd_serve(int argc, char **argv)
 			  err);
 		rc = 2;
 	} else if (rc == 0) {
-		struct server_hooks hooks = { ra_worker_init, ra_worker_fini, ra_dispatch,
-					      e.conninfo };
+		struct server_hooks hooks = { .worker_init = ra_worker_init,
+					      .worker_fini = ra_worker_fini,
+					      .worker_reload = ra_worker_reload,
+					      .dispatch = ra_dispatch,
+					      .shared = e.conninfo };
 		rc = server_run(e.cfg, &hooks, fds) == 0 ? 0 : 1;
 	} else if (rc < 0) {
 		rc = 0; /* stopped on request before start-up finished */

@@ -4,17 +4,22 @@
 #include <openssl/err.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Set once at start-up, before worker threads exist; read-only afterwards. */
+/* Set at start-up and again on a configuration reload (SIGHUP, from the
+ * main thread while the workers log): atomics, read relaxed, because a
+ * line formatted just before or after the change is equally right. */
 static struct {
-	enum log_level level;
-	bool json;
-	int fd;
+	atomic_int level; /* enum log_level */
+	atomic_bool json;
+	atomic_int fd;
 } log_cfg = { LOG_INFO, false, 2 };
+
+static pthread_once_t lev_once = PTHREAD_ONCE_INIT;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -73,12 +78,20 @@ static void on_libevent_log(int severity, const char *msg)
 		log_msg(NULL, level, "libevent: %s", msg);
 }
 
+static void lev_route(void)
+{
+	event_set_log_callback(on_libevent_log);
+}
+
 void log_setup(enum log_level level, bool json, int fd)
 {
-	log_cfg.level = level;
-	log_cfg.json = json;
-	log_cfg.fd = fd >= 0 ? fd : 2;
-	event_set_log_callback(on_libevent_log);
+	atomic_store_explicit(&log_cfg.level, (int)level, memory_order_relaxed);
+	atomic_store_explicit(&log_cfg.json, json, memory_order_relaxed);
+	if (fd >= 0)
+		atomic_store_explicit(&log_cfg.fd, fd, memory_order_relaxed);
+	/* once: libevent's callback pointer is a plain global it reads
+	 * from every thread */
+	pthread_once(&lev_once, lev_route);
 }
 
 int log_level_parse(const char *s)
@@ -91,7 +104,7 @@ int log_level_parse(const char *s)
 
 bool log_enabled(enum log_level level)
 {
-	return level <= log_cfg.level;
+	return (int)level <= atomic_load_explicit(&log_cfg.level, memory_order_relaxed);
 }
 
 /* Append s to buf as a JSON string body (without quotes). */
@@ -144,7 +157,7 @@ void log_msg(const struct log_ctx *ctx, enum log_level level, const char *fmt, .
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 
-	if (log_cfg.json) {
+	if (atomic_load_explicit(&log_cfg.json, memory_order_relaxed)) {
 		off = append(line, sizeof(line), off, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\"", ts,
 			     now.tv_nsec / 1000000, level_names[level]);
 		const char *keys[3] = { "peer", "alias", "tid" };
@@ -173,7 +186,7 @@ void log_msg(const struct log_ctx *ctx, enum log_level level, const char *fmt, .
 	}
 	if (off > 0 && line[off - 1] != '\n')
 		line[off - 1] = '\n';
-	ssize_t w = write(log_cfg.fd, line, off);
+	ssize_t w = write(atomic_load_explicit(&log_cfg.fd, memory_order_relaxed), line, off);
 	(void)w;
 }
 

@@ -20,7 +20,9 @@ struct log_ctx {
 	const char *tid;   /* transactionID as hex or NULL */
 };
 
-/* Process-wide settings; call before threads start. fd defaults to 2.
+/* Process-wide settings. fd defaults to 2; fd < 0 keeps the current one.
+ * Any thread, any time: a reload (SIGHUP) calls it again from the main
+ * thread while workers log, and the next line follows the new settings.
  * Also routes libevent's own messages here ("libevent: ..."), at most 10
  * lines per 10 s, a repeated message once per 10 s. */
 void log_setup(enum log_level level, bool json, int fd);

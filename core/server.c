@@ -48,6 +48,23 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(w->base, NULL);
 }
 
+/* SIGHUP, on the worker's thread: take the snapshot the main thread left
+ * (a later reload may already have replaced it: the newest wins). */
+static void on_cfg_swap(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct cfg *next = atomic_exchange(&w->next_cfg, NULL), *old = w->cfg;
+	(void)fd;
+	(void)what;
+	if (!next)
+		return;
+	w->cfg = next;
+	http_server_set_limits(w->http, next);
+	if (w->hooks->worker_reload)
+		w->hooks->worker_reload(w, old);
+	cfg_free(old);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -66,7 +83,8 @@ static int worker_setup(struct worker *w)
 	if (!w->base)
 		return RC_NOMEM;
 	w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
-	if (!w->stop_ev)
+	w->reload_ev = event_new(w->base, -1, 0, on_cfg_swap, w);
+	if (!w->stop_ev || !w->reload_ev)
 		return RC_NOMEM;
 	if (w->hooks->worker_init) {
 		int rc = w->hooks->worker_init(w);
@@ -84,8 +102,11 @@ static void worker_teardown(struct worker *w)
 		event_free(w->drain_ev);
 	if (w->stop_ev)
 		event_free(w->stop_ev);
+	if (w->reload_ev)
+		event_free(w->reload_ev);
 	if (w->base)
 		event_base_free(w->base);
+	cfg_free(atomic_exchange(&w->next_cfg, NULL));
 	cfg_free(w->cfg);
 }
 
@@ -96,11 +117,19 @@ static void stop_set(sigset_t *set)
 	sigaddset(set, SIGINT);
 }
 
+/* The stop signals and SIGHUP (reload): blocked everywhere, received by
+ * the main thread only. */
+static void all_set(sigset_t *set)
+{
+	stop_set(set);
+	sigaddset(set, SIGHUP);
+}
+
 void server_signals_block(void)
 {
 	sigset_t set;
 
-	stop_set(&set);
+	all_set(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -123,7 +152,7 @@ static int wait_for_signal(void)
 	sigset_t set;
 	int sig = 0;
 
-	stop_set(&set);
+	all_set(&set);
 	if (sigwait(&set, &sig) != 0)
 		return RC_ERR;
 	return sig;
@@ -207,14 +236,85 @@ void server_unbind(int *fds, size_t n)
 	free(fds);
 }
 
+static bool str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+static bool listen_differs(const struct cfg *a, const struct cfg *b)
+{
+	if (a->n_listen != b->n_listen)
+		return true;
+	for (size_t i = 0; i < a->n_listen; i++)
+		if (a->listen[i].port != b->listen[i].port ||
+		    str_differs(a->listen[i].address, b->listen[i].address))
+			return true;
+	return false;
+}
+
+/* One warning per key that needs a restart and differs from the running
+ * values (run: the start-up snapshot, whose sockets, threads and pools
+ * are in use). */
+static void warn_restart_keys(const struct cfg *run, const struct cfg *next)
+{
+	const struct {
+		const char *key;
+		bool changed;
+	} keys[] = {
+		{ "listen", listen_differs(run, next) },
+		{ "workers", run->workers != next->workers },
+		{ "data_dir", str_differs(run->data_dir, next->data_dir) },
+		{ "database.url", str_differs(run->db_url, next->db_url) },
+		{ "database.embedded_user",
+		  str_differs(run->db_embedded_user, next->db_embedded_user) },
+		{ "database.pool", run->db_pool != next->db_pool },
+		{ "database.queue_wait_ms", run->db_queue_wait_ms != next->db_queue_wait_ms },
+		{ "database.statement_timeout_ms",
+		  run->db_stmt_timeout_ms != next->db_stmt_timeout_ms },
+		{ "database.startup_timeout_s",
+		  run->db_startup_timeout_s != next->db_startup_timeout_s },
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].changed)
+			log_warn(NULL, "%s: changed; takes effect after a restart", keys[i].key);
+}
+
+/* SIGHUP, main thread: load *cur's file again; on success hand the new
+ * snapshot to every started worker and make it *cur. */
+static void reload(const struct cfg *run, struct cfg **cur, struct worker *ws, int started)
+{
+	struct cfg *next = NULL;
+	char err[1024] = "";
+	int rc = cfg_load((*cur)->path, &next, err, sizeof(err));
+
+	if (rc != 0) {
+		log_error(NULL, "configuration not reloaded from %s (keeping the running one): %s",
+			  (*cur)->path, err[0] ? err : rc_str(rc));
+		return;
+	}
+	log_setup(next->log_level, next->log_json, -1);
+	warn_restart_keys(run, next);
+	for (int i = 0; i < started; i++) {
+		cfg_free(atomic_exchange(&ws[i].next_cfg, cfg_get1(next)));
+		event_active(ws[i].reload_ev, EV_READ, 0);
+	}
+	cfg_free(*cur);
+	*cur = next;
+	log_info(NULL, "configuration reloaded from %s", next->path);
+}
+
 int server_run(struct cfg *cfg, const struct server_hooks *hooks, const int *fds)
 {
 	int nw = cfg->workers > 0 ? cfg->workers : 1;
 	struct worker *ws = calloc((size_t)nw, sizeof(*ws));
-	int started = 0, rc = 0, inflight = 0;
+	int started = 0, rc = 0, inflight = 0, sig;
+	struct cfg *cur = cfg_get1(cfg); /* the newest snapshot loaded */
 
-	if (!ws)
+	if (!ws) {
+		cfg_free(cur);
 		return RC_NOMEM;
+	}
 	if (evthread_use_pthreads() != 0) {
 		rc = RC_ERR;
 		goto out;
@@ -240,11 +340,12 @@ int server_run(struct cfg *cfg, const struct server_hooks *hooks, const int *fds
 	for (size_t i = 0; i < cfg->n_listen; i++)
 		log_info(NULL, "listening on %s:%d with %d workers", cfg->listen[i].address,
 			 cfg->listen[i].port, nw);
-	int sig = wait_for_signal();
+	while ((sig = wait_for_signal()) == SIGHUP)
+		reload(cfg, &cur, ws, started);
 	log_info(NULL,
 		 "signal %d: draining (new requests get 503; up to %d s for requests "
 		 "in flight), then stopping",
-		 sig, cfg->drain_s);
+		 sig, cur->drain_s);
 stop:
 	for (int i = 0; i < started; i++)
 		event_active(ws[i].stop_ev, EV_READ, 0);
@@ -256,7 +357,7 @@ stop:
 		if (inflight > 0)
 			log_warn(NULL,
 				 "drain time (%d s) over: %d request(s) still in flight are cut",
-				 cfg->drain_s, inflight);
+				 cur->drain_s, inflight);
 		else
 			log_info(NULL, "drained: every request in flight was answered");
 	}
@@ -267,5 +368,6 @@ stop:
 	}
 out:
 	free(ws);
+	cfg_free(cur);
 	return rc;
 }

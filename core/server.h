@@ -7,11 +7,24 @@
  * sockets. server_run
  * starts cfg->workers threads, each with its own event_base and
  * http_server accepting on the shared sockets, and blocks until SIGTERM or
- * SIGINT. Then every worker drains: new requests get 503 (Connection:
+ * SIGINT, reloading the configuration on SIGHUP (below). Then every
+ * worker drains: new requests get 503 (Connection:
  * close), requests in flight (dispatched and not yet answered, including
  * those waiting on the database) may finish for up to cfg->drain_s
  * seconds, then the loop stops; the requests still in flight then are
  * counted in the log and cut.
+ *
+ * SIGHUP: the main thread re-reads the file the gateway started with
+ * (cfg->path) with cfg_load. A file that does not load is logged with
+ * cfg_load's path-precise message and the running snapshot stays. A new
+ * snapshot applies the log level and format at once and goes to every
+ * worker on its own thread: the worker swaps w->cfg, applies the http.*
+ * limits, calls hooks->worker_reload and drops its old reference.
+ * Requests in flight keep the snapshot they started with (they hold a
+ * reference). listen, workers, data_dir and database.* need a restart:
+ * a change is logged as a warning on every reload while it differs from
+ * the running values, the sockets and the pool stay, and those keys of
+ * a reloaded snapshot are not read.
  *
  * The application plugs in through struct server_hooks; every hook runs on
  * the worker's own thread. No mutable globals: per-thread state lives in
@@ -21,6 +34,7 @@
 #define CMPGW_CORE_SERVER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "core/cfg.h"
 #include "core/http.h"
@@ -41,6 +55,10 @@ struct worker {
 	int drain_ticks;
 	int drain_max_ticks;
 	int cut; /* requests still in flight when the loop ended */
+	/* SIGHUP: the main thread leaves a new snapshot (a reference) here
+	 * and activates reload_ev; the worker takes it on its thread. */
+	_Atomic(struct cfg *) next_cfg;
+	struct event *reload_ev;
 };
 
 struct server_hooks {
@@ -48,15 +66,20 @@ struct server_hooks {
 	int (*worker_init)(struct worker *w);
 	/* Called on the worker thread after the loop ended. */
 	void (*worker_fini)(struct worker *w);
+	/* Called on the worker thread after a reload swapped w->cfg; old is
+	 * the snapshot it replaced (still referenced during the call), so
+	 * the hook can re-derive what changed. NULL: nothing to do. */
+	void (*worker_reload)(struct worker *w, const struct cfg *old);
 	/* Every HTTP request; arg is the worker. */
 	void (*dispatch)(struct http_req *req, void *arg);
 	/* Read-only data for the hooks (e.g. the database conninfo). */
 	const void *shared;
 };
 
-/* Block SIGTERM and SIGINT in the calling thread (and so in every thread
- * created after it) and ignore SIGPIPE; server_run() and
- * server_signal_wait() then receive them. Main thread, before any thread
+/* Block SIGTERM, SIGINT and SIGHUP in the calling thread (and so in every
+ * thread created after it) and ignore SIGPIPE; server_run() and
+ * server_signal_wait() then receive them (a SIGHUP before server_run
+ * stays pending and reloads once it runs). Main thread, before any thread
  * is started. */
 void server_signals_block(void);
 
@@ -79,7 +102,9 @@ int server_listen(const struct cfg *cfg, const int *fds, char *errbuf, size_t er
 /* Close the n sockets and free the array; NULL ok. */
 void server_unbind(int *fds, size_t n);
 
-/* Runs until a stop signal, then drains (see above); fds are
+/* Runs until a stop signal, reloading on SIGHUP, then drains (see above);
+ * cfg is the start-up snapshot (borrowed; its listen, workers and
+ * database values stay in force for the whole run); fds are
  * cfg->n_listen listening sockets from server_bind + server_listen
  * (borrowed). Returns 0 on clean
  * shutdown, negative rc on start-up failure (message logged). Main thread

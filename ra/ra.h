@@ -91,6 +91,7 @@ struct ra_req {
 /* server_hooks for core/server */
 int ra_worker_init(struct worker *w) WUR;
 void ra_worker_fini(struct worker *w);
+void ra_worker_reload(struct worker *w, const struct cfg *old);
 void ra_dispatch(struct http_req *req, void *arg);
 
 /* Answer with an error message carrying fail_bit and text (statusString),

@@ -180,6 +180,22 @@ int ra_worker_init(struct worker *w)
 	return 0;
 }
 
+/* SIGHUP (core/server.h): w->cfg is the new snapshot. Of what was derived
+ * from the configuration at start, the sweep period follows it (re-armed
+ * only when it changed, or frequent reloads would keep postponing the
+ * sweep); the pool's database.* limits need a restart. The CRL, the token
+ * and the unauthenticated-work bounds read w->cfg or the request's own
+ * snapshot at each use. */
+void ra_worker_reload(struct worker *w, const struct cfg *old)
+{
+	struct ra_worker *rw = w->app;
+	struct timeval sweep = { w->cfg->sweep_interval_s, 0 };
+
+	if (rw && rw->sweep_ev && w->cfg->sweep_interval_s != old->sweep_interval_s &&
+	    event_add(rw->sweep_ev, &sweep) != 0)
+		log_warn(NULL, "worker %d: the new sweep_interval_s is not applied", w->id);
+}
+
 void ra_worker_fini(struct worker *w)
 {
 	struct ra_worker *rw = w->app;
