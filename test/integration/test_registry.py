@@ -10,7 +10,8 @@ With the gateway running (2 workers) and vendor beta unknown to it, the
 test registers beta (vendor, anchor, serials) through the CLI and
 enrolls a beta device with the stock `openssl cmp`: it must succeed within
 a generous bound (the old 5 s poll usually missed it). Then more beta
-devices enroll at the first attempt, so both workers have the new vendor.
+devices enroll at the first attempt, so both workers have the new vendor,
+and so does a second node (another cmpgw serve on the same database).
 After PostgreSQL restarts (connections dropped), the listeners come back
 and a further registration (vendor gamma) propagates the same way."""
 
@@ -33,6 +34,12 @@ def main(t):
     pg = Pg()
     gw = Gateway(t, pg, devices=3, name="registry", patch=patch)
 
+    def patch2(cfg):
+        patch(cfg)
+        cfg["database"]["url"] = pg.url(gw.db)  # a second node on the same database
+
+    gw2 = Gateway(t, pg, devices=2, name="registry2", register=False, patch=patch2)
+
     def vendor_pki(name):
         """A vendor root and DEVICES device certificates signed by it."""
         root, rkey = make_root(gw.tmp, name + "-root", "/O=%s/CN=%s Root CA" % (name, name))
@@ -47,8 +54,8 @@ def main(t):
                 f.write(serial + "\n")
         return root, serials, devs
 
-    def enroll(name, k, dev):
-        r = gw.cmp(cert=dev[0], key=dev[1], extracerts=None,
+    def enroll(name, k, dev, node=None):
+        r = (node or gw).cmp(cert=dev[0], key=dev[1], extracerts=None,
                    newkey=new_key(os.path.join(gw.tmp, "%s-new-%04d.key" % (name, k))),
                    subject="/CN=%s-%04d" % (name.upper(), k), timeout=10)
         return r.rc == 0 and os.path.exists(r.certout), r
@@ -78,14 +85,17 @@ def main(t):
         t.diag("%s: first enrollment succeeded %.2f s after the registration (%d attempt(s))"
                % (name, took, tries))
         # each openssl cmp opens new connections: the two workers share them
-        firsts = [enroll(name, k, devs[k - 1]) for k in range(2, DEVICES + 1)]
+        firsts = [enroll(name, k, devs[k - 1]) for k in range(2, DEVICES)]
         t.ok(all(ok for ok, _ in firsts),
              "%s: %d more devices enroll at their first attempt (both workers know it)"
-             % (name, DEVICES - 1), "\n".join(repr(r) for ok, r in firsts if not ok))
+             % (name, DEVICES - 2), "\n".join(repr(r) for ok, r in firsts if not ok))
+        ok, r = enroll(name, DEVICES, devs[DEVICES - 1], node=gw2)
+        t.ok(ok, "%s: the other node knows it at the first attempt" % name, repr(r))
 
     beta = vendor_pki("beta")
     gamma = vendor_pki("gamma")
     gw.start()
+    gw2.start()
     r = gw.cmp(1)
     t.ok(r.rc == 0, "acme device 1 enrolls", repr(r))
 
@@ -101,17 +111,19 @@ def main(t):
             break
         time.sleep(0.2)
     t.ok(r.rc == 0, "acme device 2 enrolls after PostgreSQL restarted", repr(r))
-    deadline = time.monotonic() + 10
-    while gw.log_text().count("listen cmpgw_registry: re-established") < 2 and \
-            time.monotonic() < deadline:
-        time.sleep(0.1)
-    t.eq(gw.log_text().count("listen cmpgw_registry: re-established"), 2,
-         "both workers' LISTEN connections re-established", gw.log_tail())
+    for node, which in ((gw, "node 1"), (gw2, "node 2")):
+        deadline = time.monotonic() + 10
+        while node.log_text().count("listen cmpgw_registry: re-established") < 2 and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+        t.eq(node.log_text().count("listen cmpgw_registry: re-established"), 2,
+             "%s: both workers' LISTEN connections re-established" % which, node.log_tail())
 
     propagates("gamma", *gamma)
 
-    t.ok(gw.alive(), "gateway still running")
+    t.ok(gw.alive() and gw2.alive(), "both nodes still running")
     gw.stop()
+    gw2.stop()
 
 
 if __name__ == "__main__":
