@@ -1,6 +1,7 @@
 /*
  * ra/worker.c - per-worker state of the enrollment engine: its database
- * pool, its vendor trust cache (reloaded periodically), and the
+ * pool, its vendor trust cache (reloaded when PostgreSQL announces a
+ * registry change, and every 60 s as a safety net), and the
  * confirm-deadline sweep (run by worker 0 only).
  */
 #include "ra/ra.h"
