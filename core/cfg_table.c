@@ -644,9 +644,10 @@ static const struct key keys[] = {
 	 "Bytes of request bodies being received that one worker holds at most (65536..1073741824); "
 	 "a request that would exceed it gets 503."},
 	{"http.drain_s", K_INT, R(drain_s), "10", 0, 300, NULL,
-	 "On SIGTERM or SIGINT: new connections and requests get 503 with `Connection: close`; "
-	 "requests in flight may finish for at most this many seconds (0..300), then the gateway "
-	 "stops."},
+	 "On SIGTERM or SIGINT: new connections and requests get 503 with `Connection: close`, "
+	 "except the certConf or pollReq of a transaction whose last answer went over that "
+	 "connection; requests in flight and such open transactions may finish for at most this "
+	 "many seconds (0..300), then the gateway stops."},
 	{"data_dir", K_STR, R(data_dir), NULL, 0, 0, conv_dir,
 	 "State directory (embedded PostgreSQL lives under it); relative to the config file's directory."},
 	{"database", K_OBJ, S_ROOT, 0, "{}", 0, 0, NULL, "PostgreSQL."},

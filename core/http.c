@@ -76,6 +76,9 @@ struct http_conn {
 	evutil_socket_t fd;
 	enum conn_phase phase;
 	bool fresh;
+	/* its last answer leaves the client's transaction open (a certConf
+	 * or pollReq is to follow): a draining server still serves it */
+	bool awaiting;
 	int refuse;  /* status the timer answers with (0: deadline, 408) */
 	size_t held; /* bytes read of the request being read */
 };
@@ -87,6 +90,7 @@ struct http_server {
 	void *arg;
 	bool draining;
 	int inflight;
+	int awaiting;		      /* connections with awaiting set */
 	struct http_req *live;	      /* dispatched, not yet replied to */
 	struct http_req *dispatching; /* inside cb; NULL once it replied */
 
@@ -119,6 +123,7 @@ struct http_req {
 	struct http_conn *conn; /* NULL once the connection is gone */
 	struct event *watch; /* EOF/RST watch while the dispatcher holds req */
 	bool cancelled;
+	bool continues; /* http_req_set_continues */
 	unsigned char *body;
 	size_t len;
 	char *path;
@@ -198,11 +203,19 @@ static void conn_release(struct http_conn *c)
 	c->held = 0;
 }
 
+static void conn_set_awaiting(struct http_conn *c, bool awaiting)
+{
+	if (c->awaiting != awaiting)
+		c->srv->awaiting += awaiting ? 1 : -1;
+	c->awaiting = awaiting;
+}
+
 /* Forget c: counts, budget, index; libevent's objects stay libevent's. */
 static void conn_free(struct http_conn *c)
 {
 	struct http_server *srv = c->srv;
 
+	conn_set_awaiting(c, false);
 	conn_unlink(c->fresh ? &srv->fresh : &srv->conns, c);
 	srv->nconns--;
 	conn_release(c);
@@ -654,7 +667,9 @@ static void on_request(struct evhttp_request *ev, void *arg)
 	r->conn = c;
 	c->req = r;
 	live_link(srv, r);
-	if (srv->draining) {
+	/* Draining: only a client whose transaction this connection left open
+	 * (its certConf or pollReq) is still served; everything else 503. */
+	if (srv->draining && !c->awaiting) {
 		http_reply(r, 503, NULL, NULL, 0);
 		return;
 	}
@@ -851,7 +866,7 @@ void http_server_set_draining(struct http_server *srv, bool draining)
 
 int http_server_inflight(const struct http_server *srv)
 {
-	return srv->inflight;
+	return srv->inflight + srv->awaiting;
 }
 
 int http_server_conns(const struct http_server *srv)
@@ -895,6 +910,11 @@ bool http_req_cancelled(const struct http_req *req)
 void http_req_set_data(struct http_req *req, void *data)
 {
 	req->data = data;
+}
+
+void http_req_set_continues(struct http_req *req)
+{
+	req->continues = true;
 }
 
 void http_req_set_allow(struct http_req *req, const char *allow)
@@ -952,6 +972,7 @@ void http_reply(struct http_req *req, int status, const char *content_type,
 	}
 	if (req->conn) {
 		req->conn->req = NULL;
+		conn_set_awaiting(req->conn, status == 200 && req->continues);
 		evhttp_request_set_on_complete_cb(req->ev, on_sent, req->conn);
 		req->conn = NULL;
 	}
@@ -972,7 +993,7 @@ void http_reply(struct http_req *req, int status, const char *content_type,
 	}
 	if (content_type)
 		evhttp_add_header(hdrs, "Content-Type", content_type);
-	if (draining)
+	if (draining && !(status == 200 && req->continues))
 		evhttp_add_header(hdrs, "Connection", "close");
 	if (status == 405) /* RFC 9110 15.5.6 */
 		evhttp_add_header(hdrs, "Allow", req->allow ? req->allow : "POST");

@@ -62,7 +62,8 @@ void http_server_set_limits(struct http_server *srv, const struct cfg *cfg);
 void http_server_free(struct http_server *srv);
 /* While draining, every new request gets 503. */
 void http_server_set_draining(struct http_server *srv, bool draining);
-/* Requests dispatched and not yet replied to. */
+/* Requests dispatched and not yet replied to, plus connections whose last
+ * answer left a transaction open (http_req_set_continues). */
 int http_server_inflight(const struct http_server *srv);
 /* Open connections. */
 int http_server_conns(const struct http_server *srv);
@@ -82,6 +83,14 @@ bool http_req_cancelled(const struct http_req *req);
 /* Opaque per-request slot for the dispatcher. */
 void http_req_set_data(struct http_req *req, void *data);
 void *http_req_get_data(const struct http_req *req);
+
+/* The answer about to be sent leaves the client's transaction open (CMP: a
+ * certificate awaiting certConf, or "waiting" awaiting pollReq). While the
+ * server drains, such a connection stays open and its next request is
+ * still served (others get 503), and it counts in http_server_inflight
+ * until that request is answered or the connection closes, so a stop
+ * waits for it within the drain time. */
+void http_req_set_continues(struct http_req *req);
 
 /* Methods named in the Allow header of a 405 reply (default "POST");
  * allow must be a static string. */

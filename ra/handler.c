@@ -70,6 +70,30 @@ static int protect_der(struct ra_req *req, CMPGW_MSG *rsp, unsigned char **der, 
 	return rc != 0 ? rc : cmp_build_der(rsp, der, len);
 }
 
+/* Does the client's transaction go on after rsp: a certificate it must
+ * confirm (no implicitConfirm granted), or "waiting" / pollRep (it polls)?
+ * A draining gateway keeps serving that client (core/http.h). */
+static bool rsp_continues(const CMPGW_MSG *rsp)
+{
+	int t = rsp->body->type;
+	const CMPGW_CERTREPMSG *rep;
+
+	if (t == CMP_BODY_POLLREP)
+		return true;
+	if (t != CMP_BODY_IP && t != CMP_BODY_CP && t != CMP_BODY_KUP)
+		return false;
+	rep = rsp->body->value.ip;
+	for (int i = 0; rep && i < sk_CMPGW_CERTRESPONSE_num(rep->response); i++) {
+		const CMPGW_CERTRESPONSE *cr = sk_CMPGW_CERTRESPONSE_value(rep->response, i);
+		long st = cr->status ? ASN1_INTEGER_get(cr->status->status) : -1;
+		if (st == CMP_STATUS_WAITING ||
+		    ((st == CMP_STATUS_ACCEPTED || st == CMP_STATUS_GRANTED_WITH_MODS) &&
+		     !cmp_build_has_implicit_confirm(rsp)))
+			return true;
+	}
+	return false;
+}
+
 static void send_msg(struct ra_req *req, CMPGW_MSG *rsp)
 {
 	const struct cfg *cfg = req->cfg;
@@ -86,6 +110,8 @@ static void send_msg(struct ra_req *req, CMPGW_MSG *rsp)
 	} else if (req->parent) { /* inner answer of a nested request */
 		ra_nested_inner_done(req->parent, req->child_idx, der, len);
 	} else {
+		if (rsp_continues(rsp))
+			http_req_set_continues(req->http);
 		http_reply(req->http, 200, CMP_CONTENT_TYPE, der, len);
 	}
 	OPENSSL_free(der);
