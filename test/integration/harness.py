@@ -600,6 +600,36 @@ def http_post(port, body, path="/.well-known/cmp/p/3gpp", ctype="application/pki
         c.close()
 
 
+def read_response(sock, head_only=False, timeout=10):
+    """One HTTP response from a raw socket: (status, headers, body)."""
+    sock.settimeout(timeout)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise EOFError("connection closed before the response headers (%r)" % buf[:200])
+        buf += chunk
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    if head_only:
+        return status, headers, b""
+    n = int(headers.get("content-length", "-1"))
+    if n < 0:
+        raise ValueError("no Content-Length in %r" % lines)
+    while len(rest) < n:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise EOFError("connection closed inside the body")
+        rest += chunk
+    return status, headers, rest[:n]
+
+
+
 # --------------------------------------------------------------------------
 # openssl helpers
 

@@ -12,37 +12,10 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (FAIL_BITS, CmpMsg, Gateway, Pg, capture_request,  # noqa: E402
+from harness import (FAIL_BITS, CmpMsg, Gateway, Pg, capture_request, read_response,  # noqa: E402
                      flip_byte, http_post, run)
 
 CMP_PATH = "/.well-known/cmp/p/3gpp"
-
-
-def read_response(sock, timeout=10):
-    """One HTTP response from a raw socket: (status, headers dict, body)."""
-    sock.settimeout(timeout)
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise EOFError("connection closed before the response headers (%r)" % buf[:200])
-        buf += chunk
-    head, rest = buf.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    n = int(headers.get("content-length", "-1"))
-    if n < 0:
-        raise ValueError("no Content-Length in %r" % lines)
-    while len(rest) < n:
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise EOFError("connection closed inside the body")
-        rest += chunk
-    return status, headers, rest[:n]
 
 
 def raw_request(path, body, version="HTTP/1.0", keep_alive=True,
