@@ -869,11 +869,6 @@ int http_server_inflight(const struct http_server *srv)
 	return srv->inflight + srv->awaiting;
 }
 
-int http_server_conns(const struct http_server *srv)
-{
-	return srv->nconns;
-}
-
 enum http_method http_req_method(const struct http_req *req)
 {
 	return req->ev ? map_method(evhttp_request_get_command(req->ev)) : HTTP_M_OTHER;

@@ -65,8 +65,6 @@ void http_server_set_draining(struct http_server *srv, bool draining);
 /* Requests dispatched and not yet replied to, plus connections whose last
  * answer left a transaction open (http_req_set_continues). */
 int http_server_inflight(const struct http_server *srv);
-/* Open connections. */
-int http_server_conns(const struct http_server *srv);
 
 enum http_method http_req_method(const struct http_req *req);
 const char *http_req_path(const struct http_req *req);   /* decoded path, no query */
