@@ -285,13 +285,13 @@ def error_body(st=REJECTION, texts=("request refused by the upstream CA",),
                           free_text("policy says no")))
 
 
-def pollrep_body(after=5, req_id=0):
-    return exp(POLLREP, seq(seq(integer(req_id), integer(after),
-                                free_text("the CA officer is at lunch"))))
+def pollrep_body(after=5, req_id=0, count=1):
+    return exp(POLLREP, seq(*[seq(integer(req_id), integer(after),
+                                  free_text("the CA officer is at lunch"))] * count))
 
 
-def rp_body(st=ACCEPTED, fails=()):
-    return exp(RP, seq(seq(status(st, (), fails))))
+def rp_body(st=ACCEPTED, fails=(), count=1):
+    return exp(RP, seq(seq(*[status(st, (), fails)] * count)))
 
 
 def pkiconf_body():
@@ -336,8 +336,10 @@ def seeds(km):
     s["pollrep"] = (full, signed(km, pollrep_body()))
     s["pollrep_late"] = (WANT_KUP | SEL_POLL_OK, signed(km, pollrep_body(after=3600)))
     s["pollrep_not_ok"] = (WANT_IP, signed(km, pollrep_body()))
+    s["pollrep_two"] = (full, signed(km, pollrep_body(count=2)))
     s["rp_accepted"] = (WANT_RP, signed(km, rp_body()))
     s["rp_rejected"] = (WANT_RP, signed(km, rp_body(REJECTION, (BAD_REQUEST,))))
+    s["rp_two"] = (WANT_RP, signed(km, rp_body(count=2)))
     s["pkiconf"] = (WANT_PKICONF, signed(km, pkiconf_body(), implicit=True))
     s["pkiconf_pbmac"] = (WANT_PKICONF | SEL_PBMAC, pbmac(km, pkiconf_body()))
     # nested style (RFC 9483 5.2.2.1): the inner answer echoes the
