@@ -17,7 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include "cmd/pki.h"
-#include "core/cfg.h"
+#include "core/dn.h"
 
 EVP_PKEY *cmd_pki_key_new(void)
 {
@@ -75,7 +75,7 @@ static int add_exts(X509 *x, const struct cmd_pki_spec *spec, X509 *issuer)
 X509 *cmd_pki_cert_new(const struct cmd_pki_spec *spec, EVP_PKEY *subject_key, X509 *issuer,
 		       EVP_PKEY *issuer_key)
 {
-	X509_NAME *name = cfg_name_parse(spec->subject);
+	X509_NAME *name = dn_parse(spec->subject);
 	X509 *x = X509_new();
 
 	if (!name || !x || !X509_set_version(x, X509_VERSION_3) || !set_serial(x) ||

@@ -1,17 +1,15 @@
 /*
- * core/cfg.c - load the configuration snapshot: JSON, the key table
- * (core/cfg_table.c), then the CA material and the checks that span keys.
+ * core/cfg.c - the configuration snapshot's lifecycle: load (JSON, the key
+ * table through cfg_table_apply, then the finishing pass: profile
+ * references, CA material, the checks that span keys), references, free,
+ * lookups. Calls into the table files (core/cfg_int.h), never the reverse.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -19,6 +17,8 @@
 #include <openssl/x509v3.h>
 
 #include "core/cfg.h"
+#include "core/cfg_int.h"
+#include "core/file.h"
 
 static int fail(char *err, size_t len, const char *jp, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -41,30 +41,11 @@ static int fail(char *err, size_t len, const char *jp, const char *fmt, ...)
 
 static FILE *open_pem(const char *path, bool secret, const char *jp, char *err, size_t len)
 {
-	struct stat st;
-	FILE *fp = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char msg[PATH_MAX + 128];
+	FILE *fp = file_fopen(path, secret ? FILE_PRIVATE : 0, msg, sizeof(msg));
 
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		fail(err, len, jp, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		fail(err, len, jp, "%s: not a regular file", path);
-		goto out;
-	}
-	if (secret && (st.st_mode & 077)) {
-		fail(err, len, jp, "%s: permissions %04o allow group/other access (need 0600 or stricter)",
-		     path, (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	if (!(fp = fdopen(fd, "r")))
-		fail(err, len, jp, "%s: %s", path, strerror(errno));
-	else
-		fd = -1;
-out:
-	if (fd >= 0)
-		close(fd);
+	if (!fp)
+		fail(err, len, jp, "%s", msg);
 	return fp;
 }
 
@@ -284,21 +265,16 @@ static int load_revocation(struct cfg *c, char *err, size_t len)
 /* The PBMAC secret of aliases[].upstream.secret_file: its first line. */
 static int load_secret(struct cfg_upstream *u, const char *jp, char *err, size_t len)
 {
-	FILE *fp = open_pem(u->secret_file, true, jp, err, len);
-	char line[1024];
+	char line[1024], msg[PATH_MAX + 128];
 	int rc = RC_CONFIG;
 
-	if (!fp)
-		return RC_CONFIG;
-	if (!fgets(line, sizeof(line), fp) || (line[strcspn(line, "\r\n")] = '\0', !line[0])) {
-		fail(err, len, jp, "%s: empty", u->secret_file);
-		goto out;
+	if (file_read_private_line(u->secret_file, line, sizeof(line), msg, sizeof(msg)) != 0) {
+		fail(err, len, jp, "%s", msg);
+	} else {
+		u->secret_len = strlen(line);
+		rc = (u->secret = OPENSSL_memdup(line, u->secret_len)) ? 0 : RC_NOMEM;
 	}
-	u->secret_len = strlen(line);
-	rc = (u->secret = OPENSSL_memdup(line, u->secret_len)) ? 0 : RC_NOMEM;
-out:
 	OPENSSL_cleanse(line, sizeof(line));
-	fclose(fp);
 	return rc;
 }
 
@@ -361,11 +337,28 @@ static int load_ras(struct cfg_alias *a, size_t i, char *err, size_t len)
 	return 0;
 }
 
+/* aliases[].profile names a profile: resolved once every key is applied,
+ * so that the order of keys in the file never matters. */
+static int resolve_profiles(struct cfg *c, char *err, size_t len)
+{
+	for (size_t i = 0; i < c->n_aliases; i++) {
+		struct cfg_alias *a = &c->aliases[i];
+		char jp[48];
+		if ((a->profile = cfg_profile_find(c, a->profile_name)))
+			continue;
+		snprintf(jp, sizeof(jp), "aliases[%zu].profile", i);
+		return fail(err, len, jp, "unknown profile \"%s\"", a->profile_name);
+	}
+	return 0;
+}
+
 static int finish(struct cfg *c, char *err, size_t len)
 {
 	const char *env = getenv("CMPGW_DATABASE_URL");
 	int rc;
 
+	if ((rc = resolve_profiles(c, err, len)) != 0)
+		return rc;
 	if (env && env[0]) {
 		free(c->db_url);
 		if (!(c->db_url = strdup(env)))
@@ -474,6 +467,7 @@ static void free_policy(struct cfg *c)
 	for (size_t i = 0; c->aliases && i < c->n_aliases; i++) {
 		struct cfg_alias *a = &c->aliases[i];
 		free(a->label);
+		free(a->profile_name);
 		free_strs(a->vendors, a->n_vendors);
 		free_strs(a->paths, a->n_paths);
 		free_strs(a->revoker_files, a->n_revoker_files);
@@ -544,146 +538,5 @@ const struct cfg_profile *cfg_profile_find(const struct cfg *cfg, const char *na
 	for (size_t i = 0; name && i < cfg->n_profiles; i++)
 		if (cfg->profiles[i].name && strcmp(cfg->profiles[i].name, name) == 0)
 			return &cfg->profiles[i];
-	return NULL;
-}
-
-/* ---- distinguished names ---- */
-
-#define NAME_MAX_AVAS 64
-
-struct ava {
-	char type[64];
-	char value[1024];
-	size_t vlen;
-	bool joined; /* '+' before it: same RDN as the previous AVA */
-};
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Parse "type=value" up to an unescaped sep, '+' or the end. Returns the
- * position after the value, NULL on error. */
-static const char *parse_ava(const char *s, char sep, struct ava *a)
-{
-	size_t t = 0, v = 0, keep = 0; /* keep: length up to the last escaped char */
-
-	while (*s == ' ')
-		s++;
-	while (*s && *s != '=' && *s != sep && *s != '+' && t + 1 < sizeof(a->type))
-		a->type[t++] = *s++;
-	while (t && a->type[t - 1] == ' ')
-		t--;
-	a->type[t] = '\0';
-	if (*s++ != '=' || !t)
-		return NULL;
-	while (*s == ' ')
-		s++;
-	for (; *s && *s != sep && *s != '+'; s++) {
-		if (v + 1 >= sizeof(a->value))
-			return NULL;
-		if (*s != '\\') {
-			a->value[v++] = *s;
-			continue;
-		}
-		if (hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-			a->value[v++] = (char)(hexval(s[1]) * 16 + hexval(s[2]));
-			s += 2;
-		} else if (s[1]) {
-			a->value[v++] = *++s;
-		} else {
-			return NULL;
-		}
-		keep = v;
-	}
-	while (v > keep && a->value[v - 1] == ' ')
-		v--;
-	a->value[v] = '\0';
-	a->vlen = v;
-	return v ? s : NULL;
-}
-
-static ASN1_OBJECT *name_type(const char *type)
-{
-	static const int nids[] = {NID_commonName, NID_organizationName, NID_organizationalUnitName,
-				   NID_countryName, NID_localityName, NID_stateOrProvinceName,
-				   NID_serialNumber, NID_domainComponent, NID_pkcs9_emailAddress,
-				   NID_userId, NID_streetAddress, NID_title, NID_givenName,
-				   NID_surname, NID_dnQualifier, NID_pseudonym};
-	ASN1_OBJECT *o = OBJ_txt2obj(type, 0);
-
-	for (size_t i = 0; !o && i < sizeof(nids) / sizeof(nids[0]); i++)
-		if (strcasecmp(type, OBJ_nid2sn(nids[i])) == 0 ||
-		    strcasecmp(type, OBJ_nid2ln(nids[i])) == 0)
-			o = OBJ_nid2obj(nids[i]);
-	return o;
-}
-
-static int add_ava(X509_NAME *n, const struct ava *a, int set)
-{
-	ASN1_OBJECT *o = name_type(a->type);
-	const unsigned char *val = (const unsigned char *)a->value;
-	int ok = 0;
-
-	if (!o)
-		return 0;
-	ok = X509_NAME_add_entry_by_OBJ(n, o, MBSTRING_UTF8, val, (int)a->vlen, -1, set);
-	if (!ok && strstr(a->value, "${")) {
-		ERR_clear_error();
-		ok = X509_NAME_add_entry_by_OBJ(n, o, V_ASN1_UTF8STRING, val, (int)a->vlen, -1, set);
-	}
-	ASN1_OBJECT_free(o);
-	return ok;
-}
-
-X509_NAME *cfg_name_parse(const char *s)
-{
-	struct ava *avas = NULL;
-	X509_NAME *n = NULL;
-	size_t cnt = 0, i;
-	bool slash = s && s[0] == '/';
-	char sep = slash ? '/' : ',';
-
-	if (!s || !s[0] || !(avas = calloc(NAME_MAX_AVAS, sizeof(*avas))))
-		return NULL;
-	s += slash;
-	for (bool join = false;;) {
-		if (cnt == NAME_MAX_AVAS || !(s = parse_ava(s, sep, &avas[cnt])))
-			goto fail;
-		avas[cnt++].joined = join;
-		if (!*s)
-			break;
-		join = *s++ == '+';
-	}
-	if (!(n = X509_NAME_new()))
-		goto fail;
-	/* RFC 4514 lists the RDNs last-first; emit RDN by RDN, AVAs in order */
-	for (size_t done = 0; done < cnt;) {
-		size_t start, end;
-		if (slash) {
-			start = done;
-		} else {
-			for (start = cnt - done - 1; start > 0 && avas[start].joined; start--)
-				;
-		}
-		for (end = start + 1; end < cnt && avas[end].joined; end++)
-			;
-		for (i = start; i < end; i++)
-			if (!add_ava(n, &avas[i], i == start ? 0 : -1))
-				goto fail;
-		done += end - start;
-	}
-	free(avas);
-	return n;
-fail:
-	X509_NAME_free(n);
-	free(avas);
 	return NULL;
 }

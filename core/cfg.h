@@ -10,6 +10,9 @@
  * the config file. Private key files must not be group/world accessible
  * (mode & 077 == 0), else RC_CONFIG with the path in the message.
  *
+ * The module is core/cfg.c (this header's lifecycle functions) and the key
+ * table, core/cfg_table.c + core/cfg_keys_*.c (cfg_doc_*); see core/cfg_int.h.
+ *
  * Threads: cfg_load/cfg_free on the main thread; a loaded snapshot is
  * read-only and may be shared by every worker (cfg_get1 / cfg_free).
  */
@@ -23,6 +26,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "core/dn.h"
 #include "core/rc.h"
 
 /* Allowed subject key types, bitmask for cfg_profile.key_algs */
@@ -122,7 +126,8 @@ struct cfg_alias {
 	enum cfg_mode mode;
 	char **vendors;              /* accepted vendor names; n_vendors==0: any */
 	size_t n_vendors;
-	const struct cfg_profile *profile; /* borrowed from cfg.profiles */
+	char *profile_name;          /* aliases[].profile as written */
+	const struct cfg_profile *profile; /* it, resolved at load; borrowed from cfg.profiles */
 	bool implicit_confirm;       /* may grant implicitConfirm */
 	int confirm_deadline_s;      /* unconfirmed cert revoked after, default 300 */
 	int message_time_skew_s;     /* |messageTime - now| allowed, default 300 */
@@ -232,22 +237,6 @@ void cfg_free(struct cfg *cfg);
 const struct cfg_alias *cfg_alias_find(const struct cfg *cfg, const char *label);
 const struct cfg_profile *cfg_profile_find(const struct cfg *cfg, const char *name);
 
-/*
- * Parse a distinguished name into a new X509_NAME (caller frees), NULL if
- * it does not parse. Two forms:
- *  - RFC 4514 style "CN=a,O=b": comma-separated type=value, '+' joins a
- *    multi-valued RDN, backslash escapes the next character or a hex pair
- *    ("\2C"), spaces around types/values are dropped. As in RFC 4514 the
- *    string lists the RDNs last-first, so the DER order is O=b, CN=a.
- *  - OpenSSL style "/CN=a/O=b": slash-separated, in DER order.
- * Types are OpenSSL short/long names (case-insensitive) or dotted OIDs.
- * Values are encoded as OpenSSL's string table asks (PrintableString for C
- * and serialNumber, else UTF8String); a value the table refuses that holds
- * a "${" placeholder is kept as UTF8String so that templates parse.
- * Any thread.
- */
-X509_NAME *cfg_name_parse(const char *s);
-
 /* The documented key table, for `cmpgw config-keys` and the docs test.
  * cfg_doc_key() fills the strings of key i (static storage) and returns
  * false past the end. path uses "listen[].port" for array elements and
@@ -260,15 +249,10 @@ bool cfg_doc_key(size_t i, struct cfg_doc *out);
 /* Write the key table as Markdown tables, one per top-level section. */
 void cfg_doc_markdown(FILE *f);
 
-/* Internal to core/cfg*.c: walk the parsed JSON root through the key
- * table into cfg (which must have base_dir set). RC_CONFIG with the
- * message in err. */
-struct json_t;
-int cfg_table_apply(struct cfg *cfg, struct json_t *root, char *err, size_t errlen) WUR;
-
-/* Parse "CN=a,O=b" (RFC 4514-like, backslash escapes) or "/CN=a/O=b" into a
- * new X509_NAME (caller frees); NULL if malformed. Placeholders such as
- * ${serial} are kept verbatim as attribute values. */
-X509_NAME *cfg_name_parse(const char *s);
+/* Removed once ra/ calls dn_parse (core/dn.h) directly. */
+static inline X509_NAME *cfg_name_parse(const char *s)
+{
+	return dn_parse(s);
+}
 
 #endif

@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "core/cfg.h"
+#include "core/dn.h"
 
 bool policy_profile_key_ok(const struct cfg_profile *p, EVP_PKEY *pub, const char **why)
 {
@@ -111,7 +112,7 @@ static void quote(const char *v, char *out, size_t outlen)
  * value of the attribute the template put it in. */
 static X509_NAME *subject_from_template(const char *tmpl, const struct policy_identity *id)
 {
-	X509_NAME *tn = cfg_name_parse(tmpl), *out = NULL;
+	X509_NAME *tn = dn_parse(tmpl), *out = NULL;
 	char val[1024];
 
 	if (!tn)

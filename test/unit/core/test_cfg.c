@@ -1,7 +1,7 @@
 /*
  * test/unit/core/test_cfg.c - cfg_load on the `cmpgw init` demo and on
- * broken variants of it (exact messages), cfg_name_parse, and the
- * docs/CONFIG.md key list (path in argv[1]).
+ * broken variants of it (exact messages), aliases[].profile resolution, and
+ * the docs/CONFIG.md key list (path in argv[1]). dn_parse: test_dn.c.
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -309,33 +309,44 @@ static void test_defaults(void)
 	json_decref(j);
 }
 
-/* The name as "/A=x/B=y" in DER order. */
-static int name_is(const char *in, const char *want)
+/* aliases[].profile is resolved after every key is applied: the order of
+ * the keys in the file does not matter, and the error names the alias. */
+static void test_profile_ref(void)
 {
-	X509_NAME *n = cfg_name_parse(in);
-	char buf[512] = "";
+	json_t *aliases = json_object_get(base, "aliases"), *rest = json_deep_copy(base), *a2;
+	char err[1024] = "", *head = NULL, *tail = NULL, *text = NULL;
+	struct cfg *c = NULL;
+	int rc;
 
-	if (n)
-		X509_NAME_oneline(n, buf, sizeof(buf));
-	X509_NAME_free(n);
-	if (strcmp(buf, want) != 0)
-		printf("#   %s -> \"%s\", want \"%s\"\n", in, buf, want);
-	return strcmp(buf, want) == 0;
-}
+	/* "aliases" first in the text, "profiles" after it */
+	json_object_del(rest, "aliases");
+	head = json_dumps(aliases, 0);
+	tail = json_dumps(rest, 0);
+	if (head && tail && asprintf(&text, "{\"aliases\": %s, %s", head, tail + 1) > 0) {
+		rc = load_text(text, err, sizeof(err), &c);
+		ok(rc == 0 && c && c->n_aliases == 1 && c->aliases[0].profile &&
+			   c->aliases[0].profile == cfg_profile_find(c, "device"),
+		   "aliases before profiles in the file: %s", err);
+		cfg_free(c);
+		c = NULL;
+	}
+	free(text);
+	free(head);
+	free(tail);
+	json_decref(rest);
 
-static void test_names(void)
-{
-	ok(name_is("CN=a,O=b", "/O=b/CN=a"), "RFC 4514 form is last-first");
-	ok(name_is("/CN=a/O=b", "/CN=a/O=b"), "slash form is in order");
-	ok(name_is("CN=Acme Router, O=Acme, serialNumber=ACME-0001",
-		   "/serialNumber=ACME-0001/O=Acme/CN=Acme Router"), "spaces after commas");
-	ok(name_is("CN=a\\,b,O=x\\2Cy", "/O=x,y/CN=a,b"), "escapes");
-	ok(name_is("cn=a,c=DE", "/C=DE/CN=a"), "case-insensitive types");
-	ok(name_is("CN=a+serialNumber=1,O=b", "/O=b/CN=a+serialNumber=1"), "multi-valued RDN");
-	ok(name_is("serialNumber=${serial},O=${vendor}", "/O=${vendor}/serialNumber=${serial}"),
-	   "placeholders parse");
-	ok(cfg_name_parse("CN") == NULL && cfg_name_parse("") == NULL && cfg_name_parse("CN=a,") == NULL &&
-	   cfg_name_parse("XX=a") == NULL && cfg_name_parse("C=DEU") == NULL, "bad names are NULL");
+	rest = json_deep_copy(base);
+	a2 = json_deep_copy(ALIAS0(rest));
+	json_object_set_new(a2, "label", json_string("second"));
+	json_object_set_new(a2, "paths", json_array());
+	json_object_set_new(a2, "profile", json_string("zz"));
+	json_array_append_new(json_object_get(rest, "aliases"), a2);
+	text = json_dumps(rest, 0);
+	rc = load_text(text, err, sizeof(err), &c);
+	ok(rc == RC_CONFIG && !c && strcmp(err, "aliases[1].profile: unknown profile \"zz\"") == 0,
+	   "unknown profile of the second alias: %s", err);
+	free(text);
+	json_decref(rest);
 }
 
 /* Every `path` in the first column of a table row of docs/CONFIG.md. */
@@ -392,7 +403,7 @@ int main(int argc, char **argv)
 	test_defaults();
 	test_errors();
 	test_syntax();
-	test_names();
+	test_profile_ref();
 	if (argc > 1)
 		test_docs(argv[1]);
 	json_decref(base);
