@@ -27,7 +27,21 @@
  *
  * Built with clang -fsanitize=fuzzer -DCMPGW_FUZZING_ENGINE; without a
  * fuzzing engine, main() below replays the files named on the command line
- * (the seed corpus).
+ * (the seed corpus; CMPGW_FUZZ_VERBOSE=1 prints each verdict). A libFuzzer
+ * build, from the top of the tree:
+ *
+ *   CC=clang meson setup build-fz -Db_sanitize=address,undefined \
+ *     -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link
+ *   ninja -C build-fz ra/libcmpgw_ra.a
+ *   clang -O1 -g -fsanitize=fuzzer,address,undefined -DCMPGW_FUZZING_ENGINE \
+ *     -D_GNU_SOURCE -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED -std=c11 \
+ *     -I. -I/usr/include/postgresql -DFWD_DATA_DIR="\"$PWD/test/fuzz/data\"" \
+ *     test/fuzz/fuzz_fwd_answer.c build-fz/ra/libcmpgw_ra.a \
+ *     build-fz/policy/libcmpgw_policy.a build-fz/store/libcmpgw_store.a \
+ *     build-fz/cmp/libcmpgw_cmp.a build-fz/core/libcmpgw_core.a \
+ *     $(pkg-config --libs libcrypto jansson libevent_core libevent_extra \
+ *       libevent_pthreads libpq) -lpthread -o fuzz_fwd_answer
+ *   mkdir -p /tmp/fwd && ./fuzz_fwd_answer /tmp/fwd test/fuzz/corpus/fwd_answer
  */
 #include <stdbool.h>
 #include <stdint.h>
