@@ -362,6 +362,13 @@ def seeds(km):
     s["no_recip_nonce"] = (full, signed(km, certrep(IP, km), extra=chain, recip_nonce=None))
     s["pbmac_unexpected"] = (full, pbmac(km, certrep(IP, km)))
     s["sig_but_pbmac"] = (full | SEL_PBMAC, signed(km, certrep(IP, km), extra=chain))
+    # signed by the device's own key: its certificate chains to the same
+    # anchors as the upstream's signer (ra/fwd_msg.c accepts these today:
+    # any certificate under upstream.trusted may protect an answer)
+    s["device_signed_rp"] = (WANT_RP, signed(km, rp_body(), signer="device",
+                                             extra=("device", "subca")))
+    s["device_signed_pkiconf"] = (WANT_PKICONF, signed(km, pkiconf_body(), signer="device",
+                                                       extra=("device", "subca")))
     # the target re-protects these: their bodies are reached whatever the
     # mutation did to the protection
     s["reprotect_ip"] = (full | SEL_REPROTECT, signed(km, certrep(IP, km), extra=chain))
