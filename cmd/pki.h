@@ -18,7 +18,7 @@
 #include "core/rc.h"
 
 struct cmd_pki_spec {
-	const char *subject; /* cfg_name_parse() syntax, "CN=x,O=y" */
+	const char *subject; /* dn_parse() syntax (core/dn.h), "CN=x,O=y" */
 	int days;            /* notAfter = now + days */
 	int backdate_s;      /* notBefore = now - backdate_s */
 	bool ca;             /* basicConstraints critical CA:TRUE, else CA:FALSE */

@@ -249,10 +249,5 @@ bool cfg_doc_key(size_t i, struct cfg_doc *out);
 /* Write the key table as Markdown tables, one per top-level section. */
 void cfg_doc_markdown(FILE *f);
 
-/* Removed once ra/ calls dn_parse (core/dn.h) directly. */
-static inline X509_NAME *cfg_name_parse(const char *s)
-{
-	return dn_parse(s);
-}
 
 #endif

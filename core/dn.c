@@ -83,7 +83,17 @@ static ASN1_OBJECT *name_type(const char *type)
 		NID_surname, NID_dnQualifier, NID_pseudonym,
 	};
 	// clang-format on
-	ASN1_OBJECT *o = OBJ_txt2obj(type, 0);
+	ASN1_OBJECT *o = NULL;
+
+	/* a dotted OID must be exactly digits separated by single dots:
+	 * OBJ_txt2obj reads "2.5..410" as 2.5.0.410 */
+	if (type[0] >= '0' && type[0] <= '9') {
+		for (const char *p = type; *p; p++)
+			if (*p == '.' ? (p[1] < '0' || p[1] > '9') : (*p < '0' || *p > '9'))
+				return NULL;
+		return OBJ_txt2obj(type, 1);
+	}
+	o = OBJ_txt2obj(type, 0);
 
 	for (size_t i = 0; !o && i < sizeof(nids) / sizeof(nids[0]); i++)
 		if (strcasecmp(type, OBJ_nid2sn(nids[i])) == 0 ||

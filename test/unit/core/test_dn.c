@@ -47,6 +47,7 @@ static const struct good goods[] = {
 static const char *const bads[] = {
 	"", "CN", "=a", "CN=", "CN=a,", ",CN=a", "CN=a++O=b", "CN=a\\", "/", "/CN=a/",
 	"XX=a", "C=DEU", "C=D E", "CN=\\e4", "C=${x}\xff", "CN=${a}\xc3",
+	"2.5..410=a", "2.5.4.=a", "2.5.4.3x=a", "2..5=a",
 };
 // clang-format on
 
