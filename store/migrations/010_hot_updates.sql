@@ -30,7 +30,9 @@
 -- 5. cmpgw_certconf applies the activation itself instead of calling
 --    cmpgw_activate through a nested SELECT (an executor start-up and a
 --    plpgsql call per certConf), and updates the row it already locked
---    by its ctid instead of a second primary-key search.
+--    by its ctid instead of a second primary-key search. (Issue 12: it
+--    calls cmpgw_activate again, as an expression, without the executor
+--    start-up; see store/functions/.)
 
 DROP INDEX certificates_revoked_idx;
 
@@ -76,81 +78,9 @@ CREATE INDEX certificates_revoked_idx ON certificates (issuer) WHERE revoked_at 
 -- transactions_deadline_idx: see BENCHMARKS.md.)
 CREATE INDEX transactions_pending_idx ON transactions (fwd_deadline) WHERE state = 'pending';
 
--- As in 003, through the index above (same rows, by the CHECK).
-CREATE OR REPLACE FUNCTION cmpgw_crl_fp(p_issuer text) RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT count(*)::text || '/' || coalesce(extract(epoch FROM max(revoked_at))::text, '')
-      FROM certificates WHERE issuer = p_issuer AND revoked_at IS NOT NULL
-$$;
+-- cmpgw_crl_fp (store/functions/) now reads the revoked set through the
+-- index above (same rows, by the CHECK).
 
 -- Applies to pages filled from now on. A certificate row is ~1 kB; 80 %
 -- keeps ~1.6 kB per page for new versions until pruning frees the old.
 ALTER TABLE certificates SET (fillfactor = 80);
-
--- cmpgw_certconf as in 008, same parameters, checks, order and results;
--- the body of cmpgw_activate (008) inline on the accept path.
-CREATE OR REPLACE FUNCTION cmpgw_certconf(p_tid bytea, p_alias text, p_sender_fp bytea,
-                                          p_sig_ok boolean, p_recip_nonce bytea,
-                                          p_cert_req_id bigint, p_cert_hash bytea,
-                                          p_accept boolean, p_peer text, p_detail text)
-RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    t record; -- a transactions row and its ctid (row_ctid)
-BEGIN
-    SELECT *, ctid AS row_ctid INTO t FROM transactions WHERE tid = p_tid FOR UPDATE;
-    IF NOT FOUND OR t.alias <> p_alias THEN
-        RETURN 'unknown';
-    ELSIF t.token_ref IS NOT NULL OR octet_length(t.cert_hash) > 64 THEN
-        RETURN 'slow';
-    ELSIF p_sender_fp IS NULL OR t.sender_fp <> p_sender_fp THEN
-        RETURN 'not_sender';
-    ELSIF NOT p_sig_ok THEN
-        RETURN 'bad_signature';
-    ELSIF p_recip_nonce IS NULL OR t.server_nonce <> p_recip_nonce THEN
-        RETURN 'bad_nonce';
-    ELSIF t.cert_req_id <> p_cert_req_id THEN
-        RETURN 'bad_cert_req_id';
-    ELSIF p_cert_hash IS NULL OR coalesce(t.cert_hash, '') <> p_cert_hash THEN
-        RETURN 'bad_cert_hash';
-    END IF;
-
-    -- cmpgw_confirm (004) on the row locked above
-    IF t.state = 'revoked' THEN
-        RETURN 'expired';
-    END IF;
-    IF t.state <> 'issued' THEN
-        RETURN t.state;
-    END IF;
-    IF p_accept THEN
-        -- cmpgw_activate (008)
-        IF t.revoke_old AND t.old_cert_id IS NOT NULL THEN
-            UPDATE certificates SET status = 'revoked', revoked_at = now(), revocation_reason = 4
-             WHERE id = t.old_cert_id AND status IN ('active', 'superseded');
-        END IF;
-        IF t.vendor_id IS NULL THEN
-            UPDATE certificates
-               SET status = CASE WHEN id = t.cert_id THEN 'active' ELSE 'superseded' END
-             WHERE id = t.cert_id
-                OR (vendor_id IS NULL AND device_serial = t.device_serial AND status = 'active');
-        ELSE
-            UPDATE certificates
-               SET status = CASE WHEN id = t.cert_id THEN 'active' ELSE 'superseded' END
-             WHERE id = t.cert_id
-                OR (vendor_id = t.vendor_id AND device_serial = t.device_serial
-                    AND status = 'active');
-            UPDATE serials SET state = 'enrolled', enrolled_at = coalesce(enrolled_at, now()),
-                               updated_at = now()
-             WHERE vendor_id = t.vendor_id AND serial = t.device_serial AND state <> 'blocked';
-        END IF;
-        -- the row is locked (FOR UPDATE above), so its ctid cannot change
-        UPDATE transactions SET state = 'confirmed', updated_at = now() WHERE ctid = t.row_ctid;
-    ELSE
-        -- RFC 5280 reason 0 (unspecified): the holder never accepted it.
-        UPDATE certificates SET status = 'revoked', revoked_at = now(), revocation_reason = 0
-         WHERE id = t.cert_id;
-        UPDATE transactions SET state = 'rejected', updated_at = now() WHERE ctid = t.row_ctid;
-    END IF;
-    INSERT INTO audit(event, alias, tid, device_serial, peer, detail)
-    VALUES (CASE WHEN p_accept THEN 'confirmed' ELSE 'rejected_by_client' END,
-            t.alias, p_tid, t.device_serial, p_peer, p_detail);
-    RETURN CASE WHEN p_accept THEN 'confirmed' ELSE 'rejected' END;
-END $$;

@@ -1,46 +1,93 @@
 #!/usr/bin/env python3
-"""Migration 010 upgrades a database in place and keeps its answers.
+"""Old databases upgrade in place and keep their answers.
 
-A database is built at version 009 from the migration files themselves,
-with certificates in every state (active, superseded, revoked, on hold,
-unconfirmed with an open transaction). Then `cmpgw migrate` applies 010:
-the revoked set (cmpgw_crl_fp and the CRL rows) is the same as before;
-revoked_at is now tied to status 'revoked' by a CHECK, so a writer that
-set one without the other would fail; a status change that was not a HOT
+Old databases are built as the binaries of their time built them: from the
+migration files as released before issue 12 (function bodies included),
+read from git at OLD_MIGRATIONS. (Since issue 12 the files in the tree hold
+tables only; the functions live in store/functions/ and are applied by the
+current binary.)
+
+1. 009 -> current. A database at 009 with certificates in every state
+(active, superseded, revoked, on hold, unconfirmed with an open
+transaction); `cmpgw migrate` applies 010 and everything after: the
+revoked set (cmpgw_crl_fp and the CRL rows) is the same as before;
+revoked_at is now tied to status 'revoked' by a CHECK, so a writer that set
+one without the other would fail; a status change that was not a HOT
 update at 009 (status named by certificates_revoked_idx's predicate) is
-one now; issuer, serial_hex and device_serial compare under "C"; the
-state columns still refuse values outside their sets (domains now). Then on
-the upgraded database: an ir + certConf with `openssl cmp`, the sweep, a
-revocation and a hold release, each leaving status and revoked_at in
-step."""
+one now; issuer, serial_hex and device_serial compare under "C"; the state
+columns still refuse values outside their sets (domains now). Then on the
+upgraded database: an ir + certConf with `openssl cmp`, the sweep, a
+revocation and a hold release, each leaving status and revoked_at in step.
+
+2. 010..014 -> current (issue 12). A database at each of 010..014,
+populated through its own functions (vendor, serials, certificates issued
+with and without implicitConfirm, one revoked, an ir awaiting certConf, a
+request pending upstream, tokens used and unused, their audit rows). After
+`cmpgw migrate`: every row is as it was; the certConf, the upstream's
+answer, the unused token, a renewal and a replay all get the answers of
+the current functions; `openssl cmp` enrolls.
+
+Both: the upgraded schema is the schema of a fresh database (normalised
+pg_dump --schema-only of both, test_schema.py)."""
 
 import os
-import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Gateway, Pg, run  # noqa: E402
+from test_schema import diff, dump_schema  # noqa: E402
 
-MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                          "store", "migrations")
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+# The last commit with function bodies in store/migrations/ (001..014).
+OLD_MIGRATIONS = "4a022eabec5f0dd7155dd6d6420f065fe44fdb37"
 ISSUER = "CN=Old Issuing CA"
 CRL_ROWS = ("SELECT c.serial_hex, extract(epoch FROM c.revoked_at)::bigint,"
             " coalesce(c.revocation_reason, 0) FROM certificates c"
             " WHERE c.issuer = '%s' AND c.status = 'revoked' ORDER BY c.id" % ISSUER)
 
 
+def git(*args):
+    """git on this source tree (CMPGW_GIT_DIR: a copy's repository)."""
+    where = (["--git-dir", os.environ["CMPGW_GIT_DIR"]] if os.environ.get("CMPGW_GIT_DIR")
+             else ["-C", ROOT])
+    p = subprocess.run(["git"] + where + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True)
+    if p.returncode != 0:
+        raise RuntimeError("git %s: %s" % (" ".join(args), p.stderr.strip()))
+    return p.stdout
+
+
+def old_migrations(last):
+    """[(version, name, sql)] of the released migrations 001..last."""
+    out = []
+    for f in git("ls-tree", "--name-only", "%s:store/migrations" % OLD_MIGRATIONS).split():
+        version, name = int(f[:3]), f[4:-4]
+        if version <= last:
+            out.append((version, name, git("show", "%s:store/migrations/%s"
+                                           % (OLD_MIGRATIONS, f))))
+    return out
+
+
 def apply_up_to(gw, last):
-    """Run migrations 001..last as migrate.c would (one transaction each)."""
+    """Build a database at version last as the binaries of its time did."""
     gw.psql("CREATE TABLE schema_migrations (version int PRIMARY KEY, name text NOT NULL,"
             " applied_at timestamptz NOT NULL DEFAULT now())")
-    for f in sorted(os.listdir(MIGRATIONS)):
-        m = re.fullmatch(r"(\d{3})_([a-z0-9_]+)\.sql", f)
-        if not m or int(m.group(1)) > last:
-            continue
-        with open(os.path.join(MIGRATIONS, f)) as fh:
-            sql = fh.read()
+    for version, name, sql in old_migrations(last):
         gw.psql("BEGIN;\n%s\n;INSERT INTO schema_migrations(version, name) VALUES (%d, '%s');"
-                "COMMIT;" % (sql, int(m.group(1)), m.group(2)))
+                "COMMIT;" % (sql, version, name))
+
+
+def fresh_schema(t, pg):
+    gw = Gateway(t, pg, devices=2, register=False, name="migrate_fresh")
+    gw.must("migrate")
+    return dump_schema(pg, gw.db)
+
+
+def same_schema(t, pg, gw, fresh, label):
+    got = dump_schema(pg, gw.db)
+    t.ok(got == fresh, "%s: the upgraded schema is the fresh one" % label,
+         diff(fresh, got, "fresh database", "upgraded database"))
 
 
 def old_rows(gw):
@@ -91,8 +138,7 @@ def in_step(gw):
                          " WHERE (status = 'revoked') <> (revoked_at IS NOT NULL)"))
 
 
-def main(t):
-    pg = Pg()
+def from_009(t, pg, fresh):
     gw = Gateway(t, pg, devices=2, register=False, name="migrate")
     apply_up_to(gw, 9)
     ids = old_rows(gw)
@@ -147,6 +193,8 @@ def main(t):
                    " ('certificates'::regclass, 'transactions'::regclass, 'serials'::regclass)"),
          "1", "010: the only table CHECK left on them is certificates_revoked_at_check")
 
+    same_schema(t, pg, gw, fresh, "009")
+
     # the upgraded database at work
     gw.start()
     r = gw.cmp(1)
@@ -177,6 +225,131 @@ def main(t):
          "fingerprint: 2 - 1 released + 1 swept + 1 revoked")
     t.eq(in_step(gw), 0, "status and revoked_at in step everywhere")
     gw.stop()
+
+
+# --- 010..014 -> current --------------------------------------------------------
+
+ISSUER10 = "CN=Issuing CA 010"
+VENDOR = "(SELECT id FROM vendors WHERE name = 'old')"
+VALIDITY = "extract(epoch FROM now()), extract(epoch FROM now() + interval '1 year')"
+TABLES = ("vendors", "vendor_certs", "serials", "certificates", "transactions", "tokens",
+          "audit", "crls")
+
+
+def ir_commit(gw, tid, serial, serial_hex, implicit, revoke_old=None):
+    """cmpgw_ir_commit: 24 arguments at 010, 25 (p_revoke_old) since 012."""
+    return gw.scalar(
+        "SELECT cmpgw_ir_commit('\\x%s', 'old', 'ir', %s, 'old', '%s', '\\x0b', '\\x02', NULL,"
+        " '\\x03', NULL, 0, '\\x3000', '%s', '%s', 'CN=%s', %s, '\\x04', '\\x05', %s, 300,"
+        " true, %s'peer')" % (tid, VENDOR, serial, ISSUER10, serial_hex, serial, VALIDITY,
+                              implicit, "" if revoke_old is None else revoke_old + ", "))
+
+
+def token_commit(gw, ref, tid, serial_hex, revoke_old=None):
+    """cmpgw_token_ir_commit: 18 arguments at 010, 19 (p_revoke_old) since 013."""
+    return gw.scalar(
+        "SELECT cmpgw_token_ir_commit('%s', '\\x%s', 'old', 'ir', '\\x03', NULL, 0, '\\x3000',"
+        " '%s', '%s', 'CN=token', %s, '\\x04', '\\x05', false, 300, %s'peer')"
+        % (ref, tid, ISSUER10, serial_hex, VALIDITY,
+           "" if revoke_old is None else revoke_old + ", "))
+
+
+def digests(gw):
+    """{table: md5 of all its rows}: the data, to compare before and after."""
+    return {tb: gw.scalar("SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), ''))"
+                          " FROM %s x" % tb) for tb in TABLES}
+
+
+def populate(t, gw, v):
+    """Rows made by the functions of version v; returns {serial_hex: certificate id}."""
+    gw.psql("INSERT INTO vendors(name) VALUES ('old');"
+            " INSERT INTO serials(vendor_id, serial) SELECT id, 'OLD-' || n FROM vendors,"
+            " generate_series(1, 4) n WHERE name = 'old';"
+            " INSERT INTO tokens(ref, alias, identity, secret_enc, expires_at) VALUES"
+            " ('tok-used', 'old', 'TOK-1', '\\x00', now() + interval '1 day'),"
+            " ('tok-open', 'old', 'TOK-2', '\\x00', now() + interval '1 day')")
+    flag = "false" if v >= 12 else None  # p_revoke_old (012, 013)
+    t.eq(ir_commit(gw, "aa01", "OLD-1", "1A01", "true", flag), "ok",
+         "%03d: implicit ir (OLD-1)" % v)
+    t.eq(ir_commit(gw, "aa02", "OLD-2", "1A02", "false", flag), "ok",
+         "%03d: ir awaiting certConf (OLD-2)" % v)
+    t.eq(gw.scalar("SELECT cmpgw_fwd_begin('\\xaa03', 'old', 'ir', %s, 'old', 'OLD-3',"
+                   " '\\x0b', '\\x02', NULL, '\\x03', NULL, 0, true, 300, 'peer')" % VENDOR),
+         "ok", "%03d: ir pending upstream (OLD-3)" % v)
+    t.eq(ir_commit(gw, "aa04", "OLD-4", "1A04", "true", flag), "ok",
+         "%03d: implicit ir (OLD-4)" % v)
+    t.eq(gw.scalar("SELECT cmpgw_revoke('%s', '1A04', 1, NULL, 'old', NULL, NULL, 'test')"
+                   % ISSUER10), "ok", "%03d: OLD-4's certificate revoked" % v)
+    t.eq(token_commit(gw, "tok-used", "aa05", "1A05", "false" if v >= 13 else None), "ok",
+         "%03d: token enrollment" % v)
+    t.eq(gw.scalar("SELECT count(*) FROM audit"), "6", "%03d: six audit rows" % v)
+    return {r[0]: int(r[1]) for r in gw.psql("SELECT serial_hex, id FROM certificates")}
+
+
+def from_old(t, pg, fresh, v):
+    gw = Gateway(t, pg, devices=2, register=False, name="migrate%03d" % v)
+    apply_up_to(gw, v)
+    ids = populate(t, gw, v)
+    before = digests(gw)
+
+    gw.must("migrate")
+    t.ok(int(gw.scalar("SELECT max(version) FROM schema_migrations")) >= 15,
+         "%03d: migrated to 015 or later" % v)
+    after = digests(gw)
+    t.eq([tb for tb in TABLES if before[tb] != after[tb]], [],
+         "%03d: every row of %s as it was" % (v, ", ".join(TABLES)))
+    same_schema(t, pg, gw, fresh, "%03d" % v)
+
+    # work begun at 010, finished by the current functions
+    t.eq(gw.scalar("SELECT cmpgw_certconf('\\xaa02', 'old', '\\x02', true, '\\x03', 0,"
+                   " '\\x05', true, 'peer', 'test')"), "confirmed",
+         "%03d's ir awaiting certConf: confirmed" % v)
+    t.eq(gw.psql("SELECT c.status, s.state FROM certificates c JOIN serials s"
+                 " ON s.vendor_id = c.vendor_id AND s.serial = c.device_serial"
+                 " WHERE c.id = %d" % ids["1A02"]), [["active", "enrolled"]],
+         "%03d: certConf: certificate active, serial enrolled" % v)
+    t.eq(gw.scalar("SELECT cmpgw_fwd_done('\\xaa03', '\\x0b', '\\x3000', 'CN=Upstream CA',"
+                   " '0C03', 'CN=OLD-3', %s, '\\x04', '\\x05', '\\x06', 300, NULL, false)"
+                   % VALIDITY), "ok", "%03d's request pending upstream: the upstream's answer" % v)
+    t.eq(gw.psql("SELECT t.state, c.status, encode(s.key_fp, 'hex') FROM transactions t"
+                 " JOIN certificates c ON c.id = t.cert_id JOIN serials s"
+                 " ON s.vendor_id = t.vendor_id AND s.serial = t.device_serial"
+                 " WHERE t.tid = '\\xaa03'"), [["issued", "unconfirmed", "0b"]],
+         "%03d: fwd_done: issued, awaiting certConf, serial bound to the vendor key" % v)
+    t.eq(token_commit(gw, "tok-open", "aa06", "1A06", "true"), "ok",
+         "%03d's unused token: enrolls" % v)
+    t.eq(token_commit(gw, "tok-used", "aa07", "1A07", "true"), "used",
+         "%03d's used token: used" % v)
+    t.eq(gw.scalar("SELECT cmpgw_renew_commit('\\xaa08', 'old', 'kur', %d, '\\x02', NULL,"
+                   " '\\x03', NULL, 0, '\\x3000', '%s', '1A08', 'CN=OLD-1', %s, '\\x04',"
+                   " '\\x05', true, 300, true, 'peer')" % (ids["1A01"], ISSUER10, VALIDITY)),
+         "ok", "%03d: renewal of its certificate (implicitConfirm, revoke old)" % v)
+    t.eq(gw.psql("SELECT serial_hex, status, coalesce(revocation_reason::text, '')"
+                 " FROM certificates WHERE device_serial = 'OLD-1' ORDER BY id"),
+         [["1A01", "revoked", "4"], ["1A08", "active", ""]],
+         "%03d: renewal: the old certificate revoked (superseded), the new one active" % v)
+    t.eq(ir_commit(gw, "aa01", "OLD-1", "1A09", "false", "true"), "tid_in_use",
+         "%03d's transactionID replayed: tid_in_use" % v)
+    t.eq(ir_commit(gw, "aa10", "OLD-4", "1A10", "false", "true"), "ok",
+         "%03d: re-enrollment of OLD-4 (its certificate revoked)" % v)
+    t.eq(in_step(gw), 0, "%03d: status and revoked_at in step everywhere" % v)
+
+    gw.register()
+    gw.start()
+    r = gw.cmp(1)
+    t.ok(r.rc == 0, "%03d: ir + certConf (openssl cmp) on the upgraded database" % v, r.out)
+    t.eq(gw.psql("SELECT c.status, t.state FROM transactions t JOIN certificates c"
+                 " ON c.id = t.cert_id WHERE t.alias <> 'old'"), [["active", "confirmed"]],
+         "%03d: openssl cmp: certificate active, transaction confirmed" % v)
+    gw.stop()
+
+
+def main(t):
+    pg = Pg()
+    fresh = fresh_schema(t, pg)
+    from_009(t, pg, fresh)
+    for v in (10, 11, 12, 13, 14):
+        from_old(t, pg, fresh, v)
 
 
 if __name__ == "__main__":
