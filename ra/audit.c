@@ -11,6 +11,7 @@
 
 #include "core/ratelimit.h"
 #include "store/enroll.h"
+#include "store/ops.h"
 
 #define WINDOW_S 60
 
@@ -77,7 +78,7 @@ static void write_count(struct ra_worker *rw, const char *alias, const char *add
 		 addr);
 	log_warn(NULL, "audit: %s (%llu since start on this worker)", detail,
 		 rw->unauth->suppressed);
-	store_enroll_audit(rw->db, "audit_suppressed", alias, none, NULL, NULL, addr, detail);
+	rw->ops->audit(rw->db, "audit_suppressed", alias, none, NULL, NULL, addr, detail);
 }
 
 void ra_audit_unauth(struct ra_req *req, const char *event, const char *vendor, const char *serial,
@@ -94,8 +95,8 @@ void ra_audit_unauth(struct ra_req *req, const char *event, const char *vendor, 
 	n = ratelimit_hit(u->audit, addr, now_s(), &ended);
 	write_count(req->rw, req->alias ? req->alias->label : NULL, addr, ended, limit);
 	if (n <= (unsigned)limit) {
-		store_enroll_audit(req->rw->db, event, req->alias ? req->alias->label : NULL, tid,
-				   vendor, serial, req->log.peer, detail);
+		req->rw->ops->audit(req->rw->db, event, req->alias ? req->alias->label : NULL, tid,
+				    vendor, serial, req->log.peer, detail);
 		return;
 	}
 	u->suppressed++;
@@ -108,8 +109,8 @@ void ra_audit_unauth(struct ra_req *req, const char *event, const char *vendor, 
 		 "minute ends",
 		 addr, limit);
 	log_warn(&req->log, "audit: %s", text);
-	store_enroll_audit(req->rw->db, "audit_suppressed", req->alias ? req->alias->label : NULL,
-			   tid, NULL, NULL, addr, text);
+	req->rw->ops->audit(req->rw->db, "audit_suppressed", req->alias ? req->alias->label : NULL,
+			    tid, NULL, NULL, addr, text);
 }
 
 bool ra_unauth_mac_blocked(struct ra_req *req, const char *ref)

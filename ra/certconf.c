@@ -16,6 +16,7 @@
 #include "cmp/prot.h"
 #include "ra/fwd.h"
 #include "store/enroll.h"
+#include "store/ops.h"
 
 /* The refusal texts, shared by the one-statement path and the two-step
  * path so that both answer alike. */
@@ -43,7 +44,7 @@ static void send_pkiconf(struct ra_req *req)
 	ra_req_answer(req, rsp);
 }
 
-static void on_confirm(void *arg, int rc, const char *state)
+static void on_confirm(void *arg, int rc, enum store_outcome state)
 {
 	struct ra_req *req = arg;
 
@@ -53,16 +54,16 @@ static void on_confirm(void *arg, int rc, const char *state)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 		return;
 	}
-	if (strcmp(state, "expired") == 0) {
+	if (state == STORE_OUT_EXPIRED) {
 		ra_req_fail(req, CMP_FAIL_BAD_REQUEST,
 			    "confirmation deadline passed; the certificate was revoked");
 		return;
 	}
-	if (strcmp(state, "unknown") == 0) {
+	if (state == STORE_OUT_UNKNOWN) {
 		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, WHY_UNKNOWN);
 		return;
 	}
-	log_info(&req->log, "certConf: transaction %s", state);
+	log_info(&req->log, "certConf: transaction %s", store_outcome_name(state));
 	send_pkiconf(req);
 }
 
@@ -173,9 +174,9 @@ out:
 
 static void record(struct ra_req *req)
 {
-	if (store_enroll_confirm(req->rw->db, tid_of(req), req->accept, req->log.peer,
-				 req->accept ? "accepted by client" : "rejected by client",
-				 on_confirm, req) != 0)
+	if (req->rw->ops->confirm(req->rw->db, tid_of(req), req->accept, req->log.peer,
+				  req->accept ? "accepted by client" : "rejected by client",
+				  on_confirm, req) != 0)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 }
 
@@ -212,7 +213,7 @@ static void on_txn(void *arg, int rc, const struct store_txn *t)
 	if (bit >= 0)
 		goto fail;
 	/* RA mode: the upstream CA must agree first (ra/fwd.c) */
-	if (req->alias->mode == CFG_MODE_RA && strcmp(t->state, "issued") == 0)
+	if (req->alias->mode == CFG_MODE_RA && t->state == STORE_OUT_ISSUED)
 		ra_fwd_certconf(req, record);
 	else
 		record(req);
@@ -255,46 +256,46 @@ static void on_error_txn(void *arg, int rc, const struct store_txn *t)
 		ra_req_fail(req, bit, why);
 		return;
 	}
-	if (store_enroll_confirm(req->rw->db, tid_of(req), false, req->log.peer,
-				 "error message from client", on_confirm, req) != 0)
+	if (req->rw->ops->confirm(req->rw->db, tid_of(req), false, req->log.peer,
+				  "error message from client", on_confirm, req) != 0)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 }
 
 void ra_error_handle(struct ra_req *req)
 {
-	if (store_enroll_txn_get(req->rw->db, tid_of(req), on_error_txn, req) != 0)
+	if (req->rw->ops->txn_get(req->rw->db, tid_of(req), on_error_txn, req) != 0)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 }
 
 static void certconf_two_step(struct ra_req *req)
 {
-	if (store_enroll_txn_get(req->rw->db, tid_of(req), on_txn, req) != 0)
+	if (req->rw->ops->txn_get(req->rw->db, tid_of(req), on_txn, req) != 0)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 }
 
 /* Answer of cmpgw_certconf: a refusal, "slow", or the state as after
  * store_enroll_confirm. */
-static void on_certconf(void *arg, int rc, const char *status)
+static void on_certconf(void *arg, int rc, enum store_outcome status)
 {
 	static const struct {
-		const char *status;
+		enum store_outcome status;
 		int bit;
 		const char *why;
 	} refusals[] = {
-		{ "not_sender", CMP_FAIL_NOT_AUTHORIZED, WHY_NOT_SENDER },
-		{ "bad_signature", CMP_FAIL_BAD_MESSAGE_CHECK, WHY_BAD_SIG },
-		{ "bad_nonce", CMP_FAIL_BAD_RECIPIENT_NONCE, WHY_BAD_NONCE },
-		{ "bad_cert_req_id", CMP_FAIL_BAD_CERT_ID, WHY_BAD_CRID },
-		{ "bad_cert_hash", CMP_FAIL_BAD_CERT_ID, WHY_BAD_HASH },
+		{ STORE_OUT_NOT_SENDER, CMP_FAIL_NOT_AUTHORIZED, WHY_NOT_SENDER },
+		{ STORE_OUT_BAD_SIGNATURE, CMP_FAIL_BAD_MESSAGE_CHECK, WHY_BAD_SIG },
+		{ STORE_OUT_BAD_NONCE, CMP_FAIL_BAD_RECIPIENT_NONCE, WHY_BAD_NONCE },
+		{ STORE_OUT_BAD_CERT_REQ_ID, CMP_FAIL_BAD_CERT_ID, WHY_BAD_CRID },
+		{ STORE_OUT_BAD_CERT_HASH, CMP_FAIL_BAD_CERT_ID, WHY_BAD_HASH },
 	};
 	struct ra_req *req = arg;
 
-	if (rc == 0 && strcmp(status, "slow") == 0) {
+	if (rc == 0 && status == STORE_OUT_SLOW) {
 		certconf_two_step(req);
 		return;
 	}
 	for (size_t i = 0; rc == 0 && i < sizeof(refusals) / sizeof(refusals[0]); i++) {
-		if (strcmp(status, refusals[i].status) == 0) {
+		if (status == refusals[i].status) {
 			ra_req_fail(req, refusals[i].bit, refusals[i].why);
 			return;
 		}
@@ -347,7 +348,7 @@ static bool certconf_one_step(struct ra_req *req)
 	c.alias = req->alias->label;
 	c.peer = req->log.peer;
 	c.detail = c.accept ? "accepted by client" : "rejected by client";
-	if (store_enroll_certconf(req->rw->db, &c, on_certconf, req) != 0)
+	if (req->rw->ops->certconf(req->rw->db, &c, on_certconf, req) != 0)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 	return true;
 }

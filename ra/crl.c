@@ -20,6 +20,7 @@
 #include "policy/crl.h"
 #include "ra/ra.h"
 #include "store/revoke.h"
+#include "store/ops.h"
 
 #define CRL_CONTENT_TYPE "application/pkix-crl"
 #define CER_CONTENT_TYPE "application/pkix-cert" /* RFC 2585 4.1 */
@@ -161,12 +162,12 @@ static void finish(struct ra_crl *c, const unsigned char *der, size_t len)
 	}
 }
 
-static void on_stored(void *arg, int rc, const char *status)
+static void on_stored(void *arg, int rc, enum store_outcome status)
 {
 	struct ra_crl *c = arg;
 
 	c->closed |= rc == RC_CANCELLED;
-	if (rc == 0 && strcmp(status, "ok") == 0) {
+	if (rc == 0 && status == STORE_OUT_OK) {
 		log_info(NULL, "CRL %lld published", c->next);
 		finish(c, c->der, (size_t)c->der_len);
 	} else if (rc == 0 && ++c->conflicts <= MAX_CONFLICTS) {
@@ -211,7 +212,7 @@ static void on_rows(void *arg, int rc, const char *fp, const struct store_crl_ro
 		.next_update = (long long)now + cfg->crl_validity_s,
 		.der = { c->der, (size_t)c->der_len },
 	};
-	if (store_revoke_crl_store(c->rw->db, &nc, on_stored, c) != 0)
+	if (c->rw->ops->crl_store(c->rw->db, &nc, on_stored, c) != 0)
 		goto fail;
 	free(e);
 	X509_CRL_free(crl);
@@ -236,7 +237,7 @@ static void on_current(void *arg, int rc, const struct store_crl_current *cur)
 		return;
 	}
 	c->next = cur->number + 1;
-	if (store_revoke_crl_rows(c->rw->db, c->issuer, on_rows, c) != 0)
+	if (c->rw->ops->crl_rows(c->rw->db, c->issuer, on_rows, c) != 0)
 		finish(c, NULL, 0);
 }
 
@@ -250,8 +251,8 @@ static void refresh(struct ra_crl *c)
 		return;
 	}
 	ra_name_str(X509_get_subject_name(cfg->ca_cert), c->issuer, sizeof(c->issuer));
-	if (store_revoke_crl_current(c->rw->db, c->issuer, cfg->crl_refresh_before_s, on_current,
-				     c) != 0)
+	if (c->rw->ops->crl_current(c->rw->db, c->issuer, cfg->crl_refresh_before_s, on_current,
+				    c) != 0)
 		finish(c, NULL, 0);
 }
 
@@ -307,7 +308,7 @@ void ra_crl_serve(struct ra_crl *c, struct http_req *hr)
 		serve_ca_cert(cfg_of(c), hr);
 		return;
 	}
-	if (c && store_db_pool_nup(c->rw->db) == 0) {
+	if (c && c->rw->ops->nup(c->rw->db) == 0) {
 		/* no connection up: answer now rather than after the queue wait */
 		size_t len = 0;
 		const unsigned char *der = remembered(c, &len);

@@ -19,6 +19,7 @@
 #include "cmp/prot.h"
 #include "policy/profile.h"
 #include "store/enroll.h"
+#include "store/ops.h"
 
 #define OID_CMC_RA "1.3.6.1.5.5.7.3.28" /* id-kp-cmcRA, RFC 6402 2.10 */
 
@@ -107,9 +108,9 @@ static void audit(struct ra_req *req, const char *event, const char *detail)
 {
 	struct store_bytes tid = { req->msg->header->transactionID->data,
 				   (size_t)req->msg->header->transactionID->length };
-	store_enroll_audit(req->rw->db, event, req->alias->label, tid,
-			   req->vendor ? req->vendor->name : NULL,
-			   req->serial[0] ? req->serial : NULL, req->log.peer, detail);
+	req->rw->ops->audit(req->rw->db, event, req->alias->label, tid,
+			    req->vendor ? req->vendor->name : NULL,
+			    req->serial[0] ? req->serial : NULL, req->log.peer, detail);
 }
 
 /* Device identity from the certTemplate subject (aliases[].ra_identity):

@@ -29,6 +29,7 @@
 #include "policy/profile.h"
 #include "ra/issued.h"
 #include "store/fwd.h"
+#include "store/ops.h"
 
 #define CMP_CT	     "application/pkixcmp"
 #define UP_MAX_REPLY (256 * 1024)
@@ -147,7 +148,7 @@ static int fail_info_of(const struct ra_fwd_verdict *v)
 	return info;
 }
 
-static void on_failed(void *arg, int rc, const char *status)
+static void on_failed(void *arg, int rc, enum store_outcome status)
 {
 	struct ra_fwd *f = arg;
 	(void)rc, (void)status;
@@ -164,8 +165,8 @@ static void fail_txn(struct ra_fwd *f)
 
 	log_info(&f->log, "upstream exchange failed: %s", text);
 	snprintf(detail, sizeof(detail), "%s", text);
-	if (store_fwd_fail(f->rw->db, tid_bytes(f), fail_info_of(&f->v), text, detail, on_failed,
-			   f) == 0) {
+	if (f->rw->ops->fwd_fail(f->rw->db, tid_bytes(f), fail_info_of(&f->v), text, detail,
+				 on_failed, f) == 0) {
 		f->in_db = true;
 		return;
 	}
@@ -173,20 +174,20 @@ static void fail_txn(struct ra_fwd *f)
 	fwd_free(f);
 }
 
-static void on_stored(void *arg, int rc, const char *status)
+static void on_stored(void *arg, int rc, enum store_outcome status)
 {
 	struct ra_fwd *f = arg;
 	struct ra_req *req = f->req;
 
 	f->in_db = false;
-	if (rc == 0 && strcmp(status, "duplicate") == 0) {
+	if (rc == 0 && status == STORE_OUT_DUPLICATE) {
 		ra_fwd_verdict_clear(&f->v);
 		f->v.bit = CMP_FAIL_BAD_MESSAGE_CHECK;
 		f->v.why = "upstream CA returned a certificate whose serial number is already used";
 		fail_txn(f);
 		return;
 	}
-	if (rc != 0 || strcmp(status, "ok") != 0) {
+	if (rc != 0 || status != STORE_OUT_OK) {
 		if (req) {
 			f->req = NULL;
 			ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL,
@@ -239,7 +240,7 @@ static void store_cert(struct ra_fwd *f)
 		 * upstream, which alone decides (RFC 4210 5.1.1.1) */
 		.implicit = f->nested && f->v.implicit,
 	};
-	if (store_fwd_done(f->rw->db, &d, on_stored, f) == 0)
+	if (f->rw->ops->fwd_done(f->rw->db, &d, on_stored, f) == 0)
 		f->in_db = true;
 	ra_issued_clear(&is);
 	if (!f->in_db) {
@@ -394,28 +395,30 @@ static void send_upstream(struct ra_fwd *f, const unsigned char *der, size_t len
 }
 
 /* Admission refusals, as in CA mode (migration 002 reasons). */
-static void refuse(struct ra_req *req, int rc, const char *status)
+static void refuse(struct ra_req *req, int rc, enum store_outcome status)
 {
 	static const struct {
-		const char *status;
+		enum store_outcome status;
 		int bit;
 		const char *text;
 	} map[] = {
-		{ "serial_unknown", CMP_FAIL_NOT_AUTHORIZED,
+		{ STORE_OUT_SERIAL_UNKNOWN, CMP_FAIL_NOT_AUTHORIZED,
 		  "device serial is not on the vendor's list" },
-		{ "serial_blocked", CMP_FAIL_NOT_AUTHORIZED, "device serial is blocked" },
-		{ "clone", CMP_FAIL_NOT_AUTHORIZED,
+		{ STORE_OUT_SERIAL_BLOCKED, CMP_FAIL_NOT_AUTHORIZED, "device serial is blocked" },
+		{ STORE_OUT_CLONE, CMP_FAIL_NOT_AUTHORIZED,
 		  "device serial is bound to another vendor key" },
-		{ "reenroll_denied", CMP_FAIL_NOT_AUTHORIZED,
+		{ STORE_OUT_REENROLL_DENIED, CMP_FAIL_NOT_AUTHORIZED,
 		  "device already enrolled; re-enrollment not allowed for this vendor" },
-		{ "tid_in_use", CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
+		{ STORE_OUT_TID_IN_USE, CMP_FAIL_TRANSACTION_ID_IN_USE,
+		  "transactionID already in use" },
 		/* renewal (migration 009), as in CA mode (ra/renew.c) */
-		{ "old_unknown", CMP_FAIL_SIGNER_NOT_TRUSTED,
+		{ STORE_OUT_OLD_UNKNOWN, CMP_FAIL_SIGNER_NOT_TRUSTED,
 		  "certificate not obtained through this RA alias" },
-		{ "old_revoked", CMP_FAIL_CERT_REVOKED, "certificate has been revoked" },
-		{ "old_superseded", CMP_FAIL_NOT_AUTHORIZED,
+		{ STORE_OUT_OLD_REVOKED, CMP_FAIL_CERT_REVOKED, "certificate has been revoked" },
+		{ STORE_OUT_OLD_SUPERSEDED, CMP_FAIL_NOT_AUTHORIZED,
 		  "certificate was superseded by a newer one" },
-		{ "old_unconfirmed", CMP_FAIL_NOT_AUTHORIZED, "certificate was never confirmed" },
+		{ STORE_OUT_OLD_UNCONFIRMED, CMP_FAIL_NOT_AUTHORIZED,
+		  "certificate was never confirmed" },
 	};
 
 	if (rc != 0) {
@@ -423,7 +426,7 @@ static void refuse(struct ra_req *req, int rc, const char *status)
 		return;
 	}
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcmp(status, map[i].status) == 0) {
+		if (status == map[i].status) {
 			ra_req_fail(req, map[i].bit, map[i].text);
 			return;
 		}
@@ -437,7 +440,7 @@ struct admit {
 	size_t len;
 };
 
-static void on_admitted(void *arg, int rc, const char *status)
+static void on_admitted(void *arg, int rc, enum store_outcome status)
 {
 	struct admit *a = arg;
 	struct ra_fwd *f = a->f;
@@ -448,11 +451,11 @@ static void on_admitted(void *arg, int rc, const char *status)
 		f->req = NULL;
 		f->v.bit = CMP_FAIL_SYSTEM_UNAVAIL;
 		f->v.why = "client went away before the forward";
-		if (rc == 0 && strcmp(status, "ok") == 0)
+		if (rc == 0 && status == STORE_OUT_OK)
 			fail_txn(f); /* close the transaction just begun */
 		else
 			fwd_free(f);
-	} else if (rc == 0 && strcmp(status, "ok") == 0) {
+	} else if (rc == 0 && status == STORE_OUT_OK) {
 		log_info(&f->log, "forwarding %s to %s", cmp_asn1_body_name(req->msg->body->type),
 			 f->alias->upstream.url);
 		send_upstream(f, a->der, a->len);
@@ -564,7 +567,7 @@ static int admit(struct ra_fwd *f, struct ra_req *req, struct admit *a)
 			.cert_req_id = req->cert_req_id,
 			.timeout_s = req->alias->upstream.timeout_s,
 		};
-		rc = store_fwd_begin_renew(req->rw->db, &b, on_admitted, a);
+		rc = req->rw->ops->fwd_begin_renew(req->rw->db, &b, on_admitted, a);
 	} else {
 		struct store_fwd_begin b = {
 			.tid = tid,
@@ -583,7 +586,7 @@ static int admit(struct ra_fwd *f, struct ra_req *req, struct admit *a)
 			.allow_reenroll = req->vendor->allow_reenroll,
 			.timeout_s = req->alias->upstream.timeout_s,
 		};
-		rc = store_fwd_begin(req->rw->db, &b, on_admitted, a);
+		rc = req->rw->ops->fwd_begin(req->rw->db, &b, on_admitted, a);
 	}
 	OPENSSL_free(sender_der);
 	return rc;
@@ -680,9 +683,9 @@ static void on_upstream_then(void *arg, int rc, int status, const char *ct,
 		/* Safe side: nothing is recorded locally until the upstream
 		 * agreed; a certConf's transaction stays 'issued' for a retry
 		 * and the confirm deadline still applies. */
-		store_enroll_audit(f->rw->db, f->v.relay_rp ? "revoke_rejected" : f->fail_event,
-				   f->alias->label, tid_bytes(f), NULL, NULL, f->peer,
-				   f->v.why ? f->v.why : "refused by upstream");
+		f->rw->ops->audit(f->rw->db, f->v.relay_rp ? "revoke_rejected" : f->fail_event,
+				  f->alias->label, tid_bytes(f), NULL, NULL, f->peer,
+				  f->v.why ? f->v.why : "refused by upstream");
 		f->req = req;
 		answer_fail(f);
 	}
@@ -748,7 +751,7 @@ void ra_fwd_certconf(struct ra_req *req, void (*done)(struct ra_req *req))
 	f->req = req;
 	f->done = done;
 	f->fail_event = "upstream_confirm_failed";
-	if (store_fwd_get(req->rw->db, b, on_conf_txn, f) != 0) {
+	if (req->rw->ops->fwd_get(req->rw->db, b, on_conf_txn, f) != 0) {
 		f->req = NULL;
 		fwd_free(f);
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");

@@ -17,6 +17,7 @@
 #include "cmp/build.h"
 #include "cmp/prot.h"
 #include "store/fwd.h"
+#include "store/ops.h"
 
 #define POLL_CHECK_AFTER_S 1
 
@@ -121,16 +122,16 @@ static void on_txn(void *arg, int rc, const struct store_fwd_txn *t)
 	req->rep_body = strcmp(t->body, "kur") == 0  ? CMP_BODY_KUP
 			: strcmp(t->body, "cr") == 0 ? CMP_BODY_CP
 						     : CMP_BODY_IP;
-	if (strcmp(t->state, "pending") == 0) {
+	if (t->state == STORE_OUT_PENDING) {
 		send_pollrep(req);
-	} else if (strcmp(t->state, "issued") == 0 && t->cert.p) {
+	} else if (t->state == STORE_OUT_ISSUED && t->cert.p) {
 		const unsigned char *p = t->cert.p;
 		if (!(req->cert = d2i_X509(NULL, &p, (long)t->cert.len))) {
 			ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 			return;
 		}
 		ra_ir_send_rep(req);
-	} else if (strcmp(t->state, "closed") == 0 && t->fail_info >= 0) {
+	} else if (t->state == STORE_OUT_CLOSED && t->fail_info >= 0) {
 		send_closed(req, t);
 	} else {
 		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "transaction is not waiting for a response");
@@ -147,7 +148,7 @@ void ra_fwd_pollreq_handle(struct ra_req *req)
 			    "body type pollReq not supported by this alias");
 		return;
 	}
-	if (store_fwd_get(req->rw->db, b, on_txn, req) != 0)
+	if (req->rw->ops->fwd_get(req->rw->db, b, on_txn, req) != 0)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 }
 

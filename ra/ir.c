@@ -25,6 +25,7 @@
 #include "ra/issued.h"
 #include "store/admit.h"
 #include "store/enroll.h"
+#include "store/ops.h"
 
 #define OID_PBM "1.2.840.113533.7.66.13"
 
@@ -150,9 +151,9 @@ static void audit_reject(struct ra_req *req, const char *event, const char *deta
 {
 	struct store_bytes tid = { req->msg->header->transactionID->data,
 				   (size_t)req->msg->header->transactionID->length };
-	store_enroll_audit(req->rw->db, event, req->alias->label, tid,
-			   req->vendor ? req->vendor->name : NULL, req->serial[0] ? req->serial : NULL,
-			   req->log.peer, detail);
+	req->rw->ops->audit(req->rw->db, event, req->alias->label, tid,
+			    req->vendor ? req->vendor->name : NULL,
+			    req->serial[0] ? req->serial : NULL, req->log.peer, detail);
 }
 
 /* ir->ip, cr->cp, kur->kup, p10cr->cp (RFC 4210 5.3.4) */
@@ -216,36 +217,38 @@ fail:
 /* The answers to the refusals of admission and commit, the reasons of
  * cmpgw_ir_commit and cmpgw_ra_ir_commit (migrations 011, 012). */
 static const struct {
-	const char *status;
+	enum store_outcome status;
 	int bit;
 	const char *why;
 } ir_refusals[] = {
-	{ "serial_unknown", CMP_FAIL_NOT_AUTHORIZED, "device serial is not on the vendor's list" },
-	{ "serial_blocked", CMP_FAIL_NOT_AUTHORIZED, "device serial is blocked" },
-	{ "clone", CMP_FAIL_NOT_AUTHORIZED, "device serial is bound to another vendor key" },
-	{ "reenroll_denied", CMP_FAIL_NOT_AUTHORIZED,
+	{ STORE_OUT_SERIAL_UNKNOWN, CMP_FAIL_NOT_AUTHORIZED,
+	  "device serial is not on the vendor's list" },
+	{ STORE_OUT_SERIAL_BLOCKED, CMP_FAIL_NOT_AUTHORIZED, "device serial is blocked" },
+	{ STORE_OUT_CLONE, CMP_FAIL_NOT_AUTHORIZED,
+	  "device serial is bound to another vendor key" },
+	{ STORE_OUT_REENROLL_DENIED, CMP_FAIL_NOT_AUTHORIZED,
 	  "device already enrolled; re-enrollment not allowed for this vendor" },
-	{ "tid_in_use", CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
+	{ STORE_OUT_TID_IN_USE, CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
 };
 
-static void refuse(struct ra_req *req, const char *status)
+static void refuse(struct ra_req *req, enum store_outcome status)
 {
 	for (size_t i = 0; i < sizeof(ir_refusals) / sizeof(ir_refusals[0]); i++)
-		if (strcmp(status, ir_refusals[i].status) == 0) {
+		if (status == ir_refusals[i].status) {
 			ra_req_fail(req, ir_refusals[i].bit, ir_refusals[i].why);
 			return;
 		}
-	log_error(&req->log, "enrollment: unexpected status %s", status);
+	log_error(&req->log, "enrollment: unexpected status %s", store_outcome_name(status));
 	ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 }
 
-static void on_commit(void *arg, int rc, const char *status)
+static void on_commit(void *arg, int rc, enum store_outcome status)
 {
 	struct ra_req *req = arg;
 
 	if (rc != 0)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-	else if (strcmp(status, "ok") == 0)
+	else if (status == STORE_OUT_OK)
 		ra_ir_send_rep(req);
 	else
 		refuse(req, status);
@@ -292,8 +295,8 @@ static int commit(struct ra_req *req)
 		.revoke_old = req->alias->profile->renewal_revokes_old,
 		.deadline_s = req->alias->confirm_deadline_s,
 	};
-	rc = req->ra ? store_enroll_ra_ir_commit(req->rw->db, &c, on_commit, req)
-		     : store_enroll_ir_commit(req->rw->db, &c, on_commit, req);
+	rc = req->ra ? req->rw->ops->ra_ir_commit(req->rw->db, &c, on_commit, req)
+		     : req->rw->ops->ir_commit(req->rw->db, &c, on_commit, req);
 out:
 	ra_issued_clear(&f);
 	OPENSSL_free(sender_der);
@@ -302,13 +305,13 @@ out:
 
 /* The audit row cmpgw_ir_commit / cmpgw_ra_ir_commit write for a refusal;
  * admission is read-only, so it is written here. */
-static void audit_refusal(struct ra_req *req, const char *status)
+static void audit_refusal(struct ra_req *req, enum store_outcome status)
 {
 	char detail[96];
 
 	snprintf(detail, sizeof(detail), "%s%s: %s", cmp_asn1_body_name(req->msg->body->type),
-		 req->ra ? " (downstream RA)" : "", status);
-	audit_reject(req, !req->ra && strcmp(status, "clone") == 0 ? "clone_suspected" : "rejected",
+		 req->ra ? " (downstream RA)" : "", store_outcome_name(status));
+	audit_reject(req, !req->ra && status == STORE_OUT_CLONE ? "clone_suspected" : "rejected",
 		     detail);
 }
 
@@ -338,7 +341,7 @@ struct ir_admit {
 	EVP_PKEY *pub;
 };
 
-static void on_admit(void *arg, int rc, const char *status)
+static void on_admit(void *arg, int rc, enum store_outcome status)
 {
 	struct ir_admit *a = arg;
 	struct ra_req *req = a->req;
@@ -349,7 +352,7 @@ static void on_admit(void *arg, int rc, const char *status)
 		/* dropped and freed: nothing signed, nothing written */
 	} else if (rc != 0) {
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-	} else if (strcmp(status, "ok") != 0) {
+	} else if (status != STORE_OUT_OK) {
 		audit_refusal(req, status);
 		refuse(req, status);
 	} else {
@@ -377,8 +380,8 @@ void ra_ir_admit_issue(struct ra_req *req, EVP_PKEY *pub)
 		.vendor_id = req->vendor ? req->vendor->id : 0,
 		.allow_reenroll = !req->vendor || req->vendor->allow_reenroll,
 	};
-	rc = req->ra ? store_admit_ra_ir(req->rw->db, &q, on_admit, a)
-		     : store_admit_ir(req->rw->db, &q, on_admit, a);
+	rc = req->ra ? req->rw->ops->admit_ra_ir(req->rw->db, &q, on_admit, a)
+		     : req->rw->ops->admit_ir(req->rw->db, &q, on_admit, a);
 	if (rc == 0)
 		return;
 fail:

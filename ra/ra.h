@@ -20,6 +20,7 @@
 #include "core/server.h"
 #include "ra/trust.h"
 
+struct store_ops;
 struct store_pool;
 struct store_listen;
 struct ra_fwd;
@@ -29,7 +30,12 @@ struct ra_unauth;
 
 struct ra_worker {
 	struct worker *w;
-	struct store_pool *db;
+	/* The store as ra/ sees it (store/ops.h): every async call goes
+	 * rw->ops->fn(rw->db, ...). In service ops is &store_ops_pg and db
+	 * the pool; a test may plug in a fake. */
+	const struct store_ops *ops;
+	void *db;
+	struct store_pool *pool;    /* owned: the PostgreSQL pool behind db (NULL with a fake) */
 	struct ra_trust *trust;     /* vendor cache, replaced on reload */
 	struct event *reload_ev;    /* housekeeping tick; safety vendor reload */
 	struct store_listen *registry_listen; /* registry change notifications */

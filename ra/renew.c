@@ -22,6 +22,7 @@
 #include "ra/fwd.h"
 #include "ra/issued.h"
 #include "store/renew.h"
+#include "store/ops.h"
 
 #define OID_OLDCERTID "1.3.6.1.5.5.7.5.1.5" /* id-regCtrl-oldCertID, RFC 4211 6.5 */
 
@@ -123,30 +124,31 @@ static void renew_fail(struct renew *r, int bit, const char *why)
 /* The answers to the refusals of admission and commit, the reasons of
  * cmpgw_renew_commit (migration 004). */
 static const struct {
-	const char *status;
+	enum store_outcome status;
 	int bit;
 	const char *why;
 } renew_refusals[] = {
-	{ "old_unknown", CMP_FAIL_SIGNER_NOT_TRUSTED, "certificate not known to this CA" },
-	{ "old_revoked", CMP_FAIL_CERT_REVOKED, "certificate has been revoked" },
-	{ "old_superseded", CMP_FAIL_NOT_AUTHORIZED, "certificate was superseded by a newer one" },
-	{ "old_unconfirmed", CMP_FAIL_NOT_AUTHORIZED, "certificate was never confirmed" },
-	{ "serial_blocked", CMP_FAIL_NOT_AUTHORIZED, "device serial is blocked" },
-	{ "tid_in_use", CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
+	{ STORE_OUT_OLD_UNKNOWN, CMP_FAIL_SIGNER_NOT_TRUSTED, "certificate not known to this CA" },
+	{ STORE_OUT_OLD_REVOKED, CMP_FAIL_CERT_REVOKED, "certificate has been revoked" },
+	{ STORE_OUT_OLD_SUPERSEDED, CMP_FAIL_NOT_AUTHORIZED,
+	  "certificate was superseded by a newer one" },
+	{ STORE_OUT_OLD_UNCONFIRMED, CMP_FAIL_NOT_AUTHORIZED, "certificate was never confirmed" },
+	{ STORE_OUT_SERIAL_BLOCKED, CMP_FAIL_NOT_AUTHORIZED, "device serial is blocked" },
+	{ STORE_OUT_TID_IN_USE, CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
 };
 
-static void refuse(struct renew *r, const char *status)
+static void refuse(struct renew *r, enum store_outcome status)
 {
 	for (size_t i = 0; i < sizeof(renew_refusals) / sizeof(renew_refusals[0]); i++)
-		if (strcmp(status, renew_refusals[i].status) == 0) {
+		if (status == renew_refusals[i].status) {
 			renew_fail(r, renew_refusals[i].bit, renew_refusals[i].why);
 			return;
 		}
-	log_error(&r->req->log, "renewal: unexpected status %s", status);
+	log_error(&r->req->log, "renewal: unexpected status %s", store_outcome_name(status));
 	renew_fail(r, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 }
 
-static void on_commit(void *arg, int rc, const char *status)
+static void on_commit(void *arg, int rc, enum store_outcome status)
 {
 	struct renew *r = arg;
 	struct ra_req *req = r->req;
@@ -155,7 +157,7 @@ static void on_commit(void *arg, int rc, const char *status)
 		renew_fail(r, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 		return;
 	}
-	if (strcmp(status, "ok") != 0) {
+	if (status != STORE_OUT_OK) {
 		refuse(r, status);
 		return;
 	}
@@ -202,7 +204,7 @@ static int commit(struct renew *r)
 		.revoke_old = req->alias->profile->renewal_revokes_old,
 		.deadline_s = req->alias->confirm_deadline_s,
 	};
-	rc = store_renew_commit(req->rw->db, &c, on_commit, r);
+	rc = req->rw->ops->renew_commit(req->rw->db, &c, on_commit, r);
 out:
 	ra_issued_clear(&f);
 	OPENSSL_free(sender_der);
@@ -213,37 +215,40 @@ out:
  * read-only admission (cmpgw_renew_admit): "ok" or its reason. On an RA
  * alias the forward's begin (cmpgw_fwd_begin_renew) checks what follows
  * the status before anything is forwarded. */
-static const char *admission(const struct ra_req *req, const struct store_oldcert *o)
+static enum store_outcome admission(const struct ra_req *req, const struct store_oldcert *o)
 {
-	if (strcmp(o->status, "active") != 0)
-		return strcmp(o->status, "revoked") == 0      ? "old_revoked"
-		       : strcmp(o->status, "superseded") == 0 ? "old_superseded"
-							      : "old_unconfirmed";
+	if (o->status != STORE_OUT_ACTIVE)
+		return o->status == STORE_OUT_REVOKED	   ? STORE_OUT_OLD_REVOKED
+		       : o->status == STORE_OUT_SUPERSEDED ? STORE_OUT_OLD_SUPERSEDED
+							   : STORE_OUT_OLD_UNCONFIRMED;
 	if (req->alias->mode == CFG_MODE_RA)
-		return "ok";
-	return o->serial_blocked ? "serial_blocked" : o->tid_in_use ? "tid_in_use" : "ok";
+		return STORE_OUT_OK;
+	return o->serial_blocked ? STORE_OUT_SERIAL_BLOCKED
+	       : o->tid_in_use	 ? STORE_OUT_TID_IN_USE
+				 : STORE_OUT_OK;
 }
 
 /* The audit row cmpgw_renew_commit writes for a refusal; admission is
  * read-only, so it is written here. */
-static void audit_refusal(struct ra_req *req, const struct store_oldcert *o, const char *status)
+static void audit_refusal(struct ra_req *req, const struct store_oldcert *o,
+			  enum store_outcome status)
 {
 	const ASN1_OCTET_STRING *t = req->msg->header->transactionID;
 	struct store_bytes tid = { t->data, (size_t)t->length };
 	char detail[96];
 
 	snprintf(detail, sizeof(detail), "%s (renewal): %s",
-		 cmp_asn1_body_name(req->msg->body->type), status);
-	store_enroll_audit(req->rw->db, "rejected", req->alias->label, tid,
-			   o->vendor[0] ? o->vendor : NULL,
-			   o->device_serial[0] ? o->device_serial : NULL, req->log.peer, detail);
+		 cmp_asn1_body_name(req->msg->body->type), store_outcome_name(status));
+	req->rw->ops->audit(req->rw->db, "rejected", req->alias->label, tid,
+			    o->vendor[0] ? o->vendor : NULL,
+			    o->device_serial[0] ? o->device_serial : NULL, req->log.peer, detail);
 }
 
 static void on_admit(void *arg, int rc, const struct store_oldcert *o)
 {
 	struct renew *r = arg;
 	struct ra_req *req = r->req;
-	const char *verdict;
+	enum store_outcome verdict;
 
 	if (ra_req_gone(req)) { /* dropped and freed: nothing signed or forwarded */
 		EVP_PKEY_free(r->pub);
@@ -262,7 +267,7 @@ static void on_admit(void *arg, int rc, const struct store_oldcert *o)
 		return;
 	}
 	verdict = admission(req, o);
-	if (strcmp(verdict, "ok") != 0) {
+	if (verdict != STORE_OUT_OK) {
 		audit_refusal(req, o, verdict);
 		refuse(r, verdict);
 		return;
@@ -330,7 +335,7 @@ void ra_renew_start(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY *p
 	/* admit (read-only) before the CA signs: a refused or replayed
 	 * renewal costs no CA signature (issue 10 finding 3) */
 	if (!serial_hex || len <= 0 ||
-	    store_renew_admit(req->rw->db, issuer, serial_hex, b, tid, on_admit, r) != 0)
+	    req->rw->ops->renew_admit(req->rw->db, issuer, serial_hex, b, tid, on_admit, r) != 0)
 		renew_fail(r, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 	OPENSSL_free(der);
 	OPENSSL_free(serial_hex);

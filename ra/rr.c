@@ -25,6 +25,7 @@
 #include "ra/fwd.h"
 #include "store/renew.h"
 #include "store/revoke.h"
+#include "store/ops.h"
 
 static struct store_bytes tid_of(const struct ra_req *req)
 {
@@ -89,16 +90,16 @@ fail:
 	ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 }
 
-static void on_revoked(void *arg, int rc, const char *status)
+static void on_revoked(void *arg, int rc, enum store_outcome status)
 {
 	struct ra_req *req = arg;
 	struct ra_worker *rw = req->rw;
 
 	if (req->alias->mode == CFG_MODE_RA) {
 		/* the upstream CA, the authority, has revoked it already */
-		if (rc != 0 || (strcmp(status, "ok") != 0 && strcmp(status, "released") != 0))
+		if (rc != 0 || (status != STORE_OUT_OK && status != STORE_OUT_RELEASED))
 			log_warn(&req->log, "rr: done by the upstream CA; local record: %s",
-				 rc != 0 ? "database unavailable" : status);
+				 rc != 0 ? "database unavailable" : store_outcome_name(status));
 		send_rp(req, CMP_STATUS_ACCEPTED, -1, NULL);
 		return;
 	}
@@ -106,21 +107,21 @@ static void on_revoked(void *arg, int rc, const char *status)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 		return;
 	}
-	if (strcmp(status, "ok") == 0 || strcmp(status, "released") == 0) {
+	if (status == STORE_OUT_OK || status == STORE_OUT_RELEASED) {
 		log_info(&req->log, "rr: certificate %s",
-			 status[0] == 'o' ? "revoked" : "released");
+			 status == STORE_OUT_OK ? "revoked" : "released");
 		send_rp(req, CMP_STATUS_ACCEPTED, -1, NULL);
 		ra_crl_kick(rw->crl); /* RFC 5280 5: the next CRL lists it */
-	} else if (strcmp(status, "unknown") == 0) {
+	} else if (status == STORE_OUT_UNKNOWN) {
 		send_rp(req, CMP_STATUS_REJECTION, CMP_FAIL_BAD_CERT_ID,
 			"no certificate with this serialNumber was issued by this CA");
-	} else if (strcmp(status, "revoked") == 0) {
+	} else if (status == STORE_OUT_REVOKED) {
 		send_rp(req, CMP_STATUS_REJECTION, CMP_FAIL_CERT_REVOKED,
 			"certificate is already revoked");
-	} else if (strcmp(status, "not_holder") == 0) {
+	} else if (status == STORE_OUT_NOT_HOLDER) {
 		send_rp(req, CMP_STATUS_REJECTION, CMP_FAIL_NOT_AUTHORIZED,
 			"request is not signed by the certificate to be revoked");
-	} else if (strcmp(status, "not_on_hold") == 0) {
+	} else if (status == STORE_OUT_NOT_ON_HOLD) {
 		send_rp(req, CMP_STATUS_REJECTION, CMP_FAIL_BAD_REQUEST,
 			"removeFromCRL for a certificate that is not on hold");
 	} else {
@@ -189,8 +190,8 @@ static bool is_revoker(const struct ra_req *req)
 
 static void reject(struct ra_req *req, int bit, const char *why, bool as_rp)
 {
-	store_enroll_audit(req->rw->db, "revoke_rejected", req->alias->label, tid_of(req), NULL,
-			   NULL, req->log.peer, why);
+	req->rw->ops->audit(req->rw->db, "revoke_rejected", req->alias->label, tid_of(req), NULL,
+			    NULL, req->log.peer, why);
 	if (as_rp)
 		send_rp(req, CMP_STATUS_REJECTION, bit, why);
 	else
@@ -233,8 +234,8 @@ static void record(struct ra_req *req)
 	};
 	log_debug(&req->log, "rr: serial %s reason %s by %s", serial_hex,
 		  policy_crl_reason_name(reason), r.by);
-	if (store_revoke_cert(req->rw->db, &r, on_revoked, req) != 0)
-		on_revoked(req, RC_DB, NULL);
+	if (req->rw->ops->revoke(req->rw->db, &r, on_revoked, req) != 0)
+		on_revoked(req, RC_DB, STORE_OUT_OTHER);
 out:
 	OPENSSL_free(serial_hex);
 	BN_free(bn);
@@ -251,7 +252,7 @@ static void on_holder(void *arg, int rc, const struct store_oldcert *o)
 	else if (!o)
 		reject(req, CMP_FAIL_BAD_CERT_ID, "certificate not obtained through this RA alias",
 		       true);
-	else if (strcmp(o->status, "revoked") == 0)
+	else if (o->status == STORE_OUT_REVOKED)
 		reject(req, CMP_FAIL_CERT_REVOKED, "certificate is already revoked", true);
 	else
 		ra_fwd_rr(req, record);
@@ -274,7 +275,7 @@ static void forward(struct ra_req *req, bool revoker)
 	ra_name_str(X509_get_issuer_name(req->signer), issuer, sizeof(issuer));
 	struct store_bytes b = { der, len > 0 ? (size_t)len : 0 };
 	if (len <= 0 || !serial_hex ||
-	    store_renew_lookup(req->rw->db, issuer, serial_hex, b, on_holder, req) != 0)
+	    req->rw->ops->renew_lookup(req->rw->db, issuer, serial_hex, b, on_holder, req) != 0)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 	OPENSSL_free(der);
 	OPENSSL_free(serial_hex);

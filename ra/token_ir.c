@@ -34,6 +34,7 @@
 #include "ra/audit.h"
 #include "ra/token.h"
 #include "store/token.h"
+#include "store/ops.h"
 
 #define BAD_MAC	      "MAC protection does not verify with the token named by senderKID"
 #define TOO_MANY_ITER "PBMParameter iterationCount above tokens.max_iterations"
@@ -58,8 +59,8 @@ static void reject(struct ra_req *req, int bit, const char *why, const char *det
 	ref_of(req, ref);
 	snprintf(text, sizeof(text), "ir: token %s: %s", ref[0] ? ref : "-", detail);
 	if (req->mac_secret)
-		store_enroll_audit(req->rw->db, "token_rejected", req->alias->label, tid, "token",
-				   serial, req->log.peer, text);
+		req->rw->ops->audit(req->rw->db, "token_rejected", req->alias->label, tid, "token",
+				    serial, req->log.peer, text);
 	else
 		ra_audit_unauth(req, "token_rejected", "token", serial, text);
 	ra_req_fail(req, bit, why);
@@ -126,24 +127,25 @@ int ra_token_verify_mac(struct ra_req *req, const char *ref, const unsigned char
 
 /* The reasons of cmpgw_token_refusal / cmpgw_token_ir_commit (migration
  * 005), after the MAC verified. Returns a fail bit or -1 for "ok". */
-static int refusal_bit(const char *reason, const char **why)
+static int refusal_bit(enum store_outcome reason, const char **why)
 {
 	static const struct {
-		const char *reason;
+		enum store_outcome reason;
 		int bit;
 		const char *why;
 	} tab[] = {
-		{ "used", CMP_FAIL_NOT_AUTHORIZED, "token already used" },
-		{ "expired", CMP_FAIL_NOT_AUTHORIZED, "token expired" },
-		{ "revoked", CMP_FAIL_NOT_AUTHORIZED, "token revoked" },
-		{ "alias", CMP_FAIL_NOT_AUTHORIZED, "token not valid for this alias" },
-		{ "unknown", CMP_FAIL_NOT_AUTHORIZED, "token no longer exists" },
-		{ "tid_in_use", CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
+		{ STORE_OUT_USED, CMP_FAIL_NOT_AUTHORIZED, "token already used" },
+		{ STORE_OUT_EXPIRED, CMP_FAIL_NOT_AUTHORIZED, "token expired" },
+		{ STORE_OUT_REVOKED, CMP_FAIL_NOT_AUTHORIZED, "token revoked" },
+		{ STORE_OUT_ALIAS, CMP_FAIL_NOT_AUTHORIZED, "token not valid for this alias" },
+		{ STORE_OUT_UNKNOWN, CMP_FAIL_NOT_AUTHORIZED, "token no longer exists" },
+		{ STORE_OUT_TID_IN_USE, CMP_FAIL_TRANSACTION_ID_IN_USE,
+		  "transactionID already in use" },
 	};
-	if (!reason || strcmp(reason, "ok") == 0)
+	if (reason == STORE_OUT_OK)
 		return -1;
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (strcmp(tab[i].reason, reason) == 0) {
+		if (tab[i].reason == reason) {
 			*why = tab[i].why;
 			return tab[i].bit;
 		}
@@ -151,7 +153,7 @@ static int refusal_bit(const char *reason, const char **why)
 	return CMP_FAIL_SYSTEM_FAILURE;
 }
 
-static void on_commit(void *arg, int rc, const char *status)
+static void on_commit(void *arg, int rc, enum store_outcome status)
 {
 	struct ra_req *req = arg;
 	const char *why = NULL;
@@ -201,7 +203,7 @@ static int commit(struct ra_req *req, const char *ref)
 		.revoke_old = req->alias->profile->renewal_revokes_old,
 		.deadline_s = req->alias->confirm_deadline_s,
 	};
-	rc = store_token_ir_commit(req->rw->db, &c, on_commit, req);
+	rc = req->rw->ops->token_ir_commit(req->rw->db, &c, on_commit, req);
 out:
 	ra_issued_clear(&f);
 	return rc;
@@ -262,7 +264,7 @@ static void on_token(void *arg, int rc, const struct store_token *t)
 	snprintf(req->serial, sizeof(req->serial), "%s", t->identity);
 	bit = refusal_bit(t->refusal, &why);
 	if (bit >= 0) {
-		reject(req, bit, why, t->refusal);
+		reject(req, bit, why, store_outcome_name(t->refusal));
 		return;
 	}
 	ref_of(req, ref);
@@ -314,6 +316,6 @@ void ra_token_ir_handle(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
 		return;
 	}
 	ref_of(req, ref);
-	if (store_token_get(req->rw->db, ref, req->alias->label, tid, on_token, req) != 0)
+	if (req->rw->ops->token_get(req->rw->db, ref, req->alias->label, tid, on_token, req) != 0)
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 }

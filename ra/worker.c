@@ -16,8 +16,8 @@
 #include "ra/fwd.h"
 #include "store/db.h"
 #include "store/enroll.h"
-#include "store/fwd.h"
 #include "store/listen.h"
+#include "store/ops.h"
 
 /* Housekeeping tick; the vendor registry is reloaded when PostgreSQL
  * announces a change (migration 014, store/listen.h) and, as a safety net
@@ -77,7 +77,7 @@ static void registry_reload(struct ra_worker *rw)
 		rw->reload_again = true;
 		return;
 	}
-	if (store_enroll_vendors(rw->db, on_vendor_rows, rw) == 0)
+	if (rw->ops->vendors(rw->db, on_vendor_rows, rw) == 0)
 		rw->reload_busy = true;
 	else
 		log_debug(NULL, "worker %d: vendor reload not queued; retried on the next "
@@ -99,18 +99,20 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 		registry_reload(rw);
 }
 
-static void on_swept(void *arg, int rc, const char *count)
+static void on_swept(void *arg, int rc, long count)
 {
 	(void)arg;
-	if (rc == 0 && count && count[0] != '0')
-		log_info(NULL, "confirm deadline passed: %s unconfirmed certificate(s) revoked", count);
+	if (rc == 0 && count > 0)
+		log_info(NULL, "confirm deadline passed: %ld unconfirmed certificate(s) revoked",
+			 count);
 }
 
-static void on_fwd_swept(void *arg, int rc, const char *count)
+static void on_fwd_swept(void *arg, int rc, long count)
 {
 	(void)arg;
-	if (rc == 0 && count && count[0] != '0')
-		log_warn(NULL, "%s forwarded request(s) pending past their deadline closed", count);
+	if (rc == 0 && count > 0)
+		log_warn(NULL, "%ld forwarded request(s) pending past their deadline closed",
+			 count);
 }
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
@@ -118,9 +120,9 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 	struct ra_worker *rw = arg;
 	(void)fd;
 	(void)what;
-	if (store_enroll_sweep(rw->db, on_swept, NULL) != 0)
+	if (rw->ops->sweep(rw->db, on_swept, NULL) != 0)
 		log_warn(NULL, "confirm sweep not queued");
-	if (store_fwd_sweep(rw->db, on_fwd_swept, NULL) != 0) /* RA mode (migration 006) */
+	if (rw->ops->fwd_sweep(rw->db, on_fwd_swept, NULL) != 0) /* RA mode (migration 006) */
 		log_warn(NULL, "forward sweep not queued");
 }
 
@@ -152,9 +154,11 @@ int ra_worker_init(struct worker *w)
 		.stmt_timeout_ms = w->cfg->db_stmt_timeout_ms,
 	};
 
-	rw->db = store_db_pool_new(w->base, conninfo, w->cfg->db_pool, &lim);
-	if (!rw->db)
+	rw->pool = store_db_pool_new(w->base, conninfo, w->cfg->db_pool, &lim);
+	if (!rw->pool)
 		return RC_DB;
+	rw->ops = &store_ops_pg; /* every async store call of ra/ goes through it */
+	rw->db = rw->pool;
 	if (load_trust_now(rw, conninfo) != 0) {
 		log_error(NULL, "worker %d: loading the vendor registry failed", w->id);
 		return RC_DB;
@@ -209,7 +213,7 @@ void ra_worker_fini(struct worker *w)
 	if (rw->sweep_ev)
 		event_free(rw->sweep_ev);
 	ra_fwd_shutdown(rw); /* before the pool: cancels upstream calls */
-	store_db_pool_free(rw->db);
+	store_db_pool_free(rw->pool);
 	ra_fwd_fini(rw);
 	ra_crl_free(rw->crl); /* after the pool: its callbacks have run */
 	ra_trust_free(rw->trust);

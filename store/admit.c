@@ -15,7 +15,7 @@
 static const char SQL_IR_ADMIT[] = "SELECT cmpgw_ir_admit($1,$2,$3,$4,$5)";
 static const char SQL_RA_IR_ADMIT[] = "SELECT cmpgw_ra_ir_admit($1,$2,$3,$4)";
 
-int store_admit_ir(struct store_pool *pool, const struct store_ir_admit *a, store_status_cb cb,
+int store_admit_ir(struct store_pool *pool, const struct store_ir_admit *a, store_outcome_cb cb,
 		   void *arg)
 {
 	const char *v[5];
@@ -32,7 +32,7 @@ int store_admit_ir(struct store_pool *pool, const struct store_ir_admit *a, stor
 				 store_call_new((void (*)(void))cb, arg, "enroll admission"));
 }
 
-int store_admit_ra_ir(struct store_pool *pool, const struct store_ir_admit *a, store_status_cb cb,
+int store_admit_ra_ir(struct store_pool *pool, const struct store_ir_admit *a, store_outcome_cb cb,
 		      void *arg)
 {
 	const char *v[4];

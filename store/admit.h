@@ -29,11 +29,11 @@ struct store_ir_admit {
 /* Admission of a vendor-certificate ir/cr (cmpgw_ir_admit): status "ok" or
  * the reason cmpgw_ir_commit would return (serial_unknown, serial_blocked,
  * clone, reenroll_denied, tid_in_use). */
-int store_admit_ir(struct store_pool *pool, const struct store_ir_admit *a, store_status_cb cb,
+int store_admit_ir(struct store_pool *pool, const struct store_ir_admit *a, store_outcome_cb cb,
 		   void *arg) WUR;
 /* The same for a downstream RA's request (cmpgw_ra_ir_admit, the checks of
  * cmpgw_ra_ir_commit: no clone check, no serial list without a vendor). */
-int store_admit_ra_ir(struct store_pool *pool, const struct store_ir_admit *a, store_status_cb cb,
+int store_admit_ra_ir(struct store_pool *pool, const struct store_ir_admit *a, store_outcome_cb cb,
 		      void *arg) WUR;
 
 #endif

@@ -54,23 +54,48 @@ static bool tid_taken(const struct store_result *r)
 	       strcmp(r->constraint, "transactions_pkey") == 0;
 }
 
+/* The one place a status text becomes an enum (store/outcome.h). */
+static enum store_outcome outcome_of(const struct store_call *c, const char *text)
+{
+	enum store_outcome o = store_outcome_parse(text);
+
+	if (o == STORE_OUT_OTHER)
+		log_error(NULL, "%s: unexpected status %s", c->what, text);
+	return o;
+}
+
 void store_call_on_status(void *arg, const struct store_result *r)
 {
 	struct store_call *c = arg;
-	store_status_cb cb = (store_status_cb)c->fn;
+	store_outcome_cb cb = (store_outcome_cb)c->fn;
 
 	if (tid_taken(r)) {
 		log_info(NULL, "%s: transactionID taken by a concurrent request", c->what);
-		cb(c->arg, 0, "tid_in_use");
+		cb(c->arg, 0, STORE_OUT_TID_IN_USE);
 		free(c);
 		return;
 	}
 	store_call_log(c, r);
 	if (r->rc != 0)
-		cb(c->arg, r->rc, NULL);
+		cb(c->arg, r->rc, STORE_OUT_OTHER);
 	else if (r->nrows != 1 || r->ncols < 1 || store_isnull(r, 0, 0))
-		cb(c->arg, RC_DB, NULL);
+		cb(c->arg, RC_DB, STORE_OUT_OTHER);
 	else
-		cb(c->arg, 0, store_val(r, 0, 0));
+		cb(c->arg, 0, outcome_of(c, store_val(r, 0, 0)));
+	free(c);
+}
+
+void store_call_on_count(void *arg, const struct store_result *r)
+{
+	struct store_call *c = arg;
+	store_count_cb cb = (store_count_cb)c->fn;
+
+	store_call_log(c, r);
+	if (r->rc != 0)
+		cb(c->arg, r->rc, 0);
+	else if (r->nrows != 1 || r->ncols < 1 || store_isnull(r, 0, 0))
+		cb(c->arg, RC_DB, 0);
+	else
+		cb(c->arg, 0, strtol(store_val(r, 0, 0), NULL, 10));
 	free(c);
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "store/db.h"
+#include "store/outcome.h"
 
 struct store_call {
 	void (*fn)(void); /* the caller's callback; each on_* casts it back */
@@ -28,14 +29,23 @@ int store_call_submit(struct store_pool *pool, const char *sql, int n, const cha
 /* Log a failed result, except cancellations (parameters never logged). */
 void store_call_log(const struct store_call *c, const struct store_result *r);
 
-/* store_cb for statements that return one text value: calls the
- * store_status_cb in c with it (or rc), then frees c. A unique violation
+/* store_cb for statements that return one status text: calls the
+ * store_outcome_cb in c with it mapped to enum store_outcome (or rc), then
+ * frees c. A unique violation
  * of the transactions primary key (a concurrent request with the same
  * transactionID committed first) is reported as status "tid_in_use". */
 void store_call_on_status(void *arg, const struct store_result *r);
 
 /* Parameter i of arrays v/lens/fmts: binary bytes, 32 raw bytes, text. */
+/* store_cb for statements that return one count (as text or integer):
+ * calls the store_count_cb in c, then frees c. */
+void store_call_on_count(void *arg, const struct store_result *r);
+
 #define STORE_BIN(i, b) (v[i] = (const char *)(b).p, lens[i] = (int)(b).len, fmts[i] = 1)
+/* store_cb for statements that return one count (as text or integer):
+ * calls the store_count_cb in c, then frees c. */
+void store_call_on_count(void *arg, const struct store_result *r);
+
 #define STORE_BIN32(i, p) (v[i] = (const char *)(p), lens[i] = 32, fmts[i] = 1)
 #define STORE_TXT(i, s) (v[i] = (s), lens[i] = 0, fmts[i] = 0)
 

@@ -30,7 +30,7 @@ static const char SQL_RA_IR_COMMIT[] =
 	"$17,$18,$19,$20,$21,$22,$23,$24,$25)";
 
 static int ir_commit(struct store_pool *pool, const char *sql, const struct store_ir_commit *c,
-		     store_status_cb cb, void *arg)
+		     store_outcome_cb cb, void *arg)
 {
 	const char *v[25];
 	int lens[25], fmts[25];
@@ -71,13 +71,13 @@ static int ir_commit(struct store_pool *pool, const char *sql, const struct stor
 }
 
 int store_enroll_ir_commit(struct store_pool *pool, const struct store_ir_commit *c,
-			   store_status_cb cb, void *arg)
+			   store_outcome_cb cb, void *arg)
 {
 	return ir_commit(pool, SQL_IR_COMMIT, c, cb, arg);
 }
 
 int store_enroll_ra_ir_commit(struct store_pool *pool, const struct store_ir_commit *c,
-			      store_status_cb cb, void *arg)
+			      store_outcome_cb cb, void *arg)
 {
 	return ir_commit(pool, SQL_RA_IR_COMMIT, c, cb, arg);
 }
@@ -112,7 +112,7 @@ static void on_txn(void *arg, const struct store_result *r)
 	} else {
 		memset(&t, 0, sizeof(t));
 		t.alias = store_val(r, 0, 0);
-		t.state = store_val(r, 0, 1);
+		t.state = store_outcome_parse_n(store_val(r, 0, 1), (size_t)store_len(r, 0, 1));
 		t.sender_fp = col_bytes(r, 2);
 		t.sender_cert = col_bytes(r, 3);
 		t.server_nonce = col_bytes(r, 4);
@@ -143,7 +143,7 @@ int store_enroll_txn_get(struct store_pool *pool, struct store_bytes tid, store_
 }
 
 int store_enroll_confirm(struct store_pool *pool, struct store_bytes tid, bool accept,
-			 const char *peer, const char *detail, store_status_cb cb, void *arg)
+			 const char *peer, const char *detail, store_outcome_cb cb, void *arg)
 {
 	const char *v[4];
 	int lens[4], fmts[4];
@@ -159,7 +159,7 @@ int store_enroll_confirm(struct store_pool *pool, struct store_bytes tid, bool a
 static const char SQL_CERTCONF[] = "SELECT cmpgw_certconf($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)";
 
 int store_enroll_certconf(struct store_pool *pool, const struct store_certconf *c,
-			  store_status_cb cb, void *arg)
+			  store_outcome_cb cb, void *arg)
 {
 	const char *v[10];
 	int lens[10], fmts[10];
@@ -180,10 +180,10 @@ int store_enroll_certconf(struct store_pool *pool, const struct store_certconf *
 		      (void (*)(void))cb, arg, "certConf");
 }
 
-int store_enroll_sweep(struct store_pool *pool, store_status_cb cb, void *arg)
+int store_enroll_sweep(struct store_pool *pool, store_count_cb cb, void *arg)
 {
 	return submit(pool, "SELECT cmpgw_sweep()::text", 0, NULL, NULL, NULL, false,
-		      store_call_on_status, (void (*)(void))cb, arg, "sweep");
+		      store_call_on_count, (void (*)(void))cb, arg, "sweep");
 }
 
 static void on_audit(void *arg, const struct store_result *r)

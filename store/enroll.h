@@ -16,6 +16,7 @@
 
 #include "core/rc.h"
 #include "store/db.h"
+#include "store/outcome.h"
 
 struct store_bytes {
 	const unsigned char *p;
@@ -38,19 +39,24 @@ struct store_ir_commit {
 	int deadline_s;
 };
 
-/* status: "ok" or a reason (see migration 002); NULL when rc != 0. */
+/* Status as SQL text: only for the blocking CLI variants in
+ * store/revoke.h (cmd/); every async call hands ra/ an enum store_outcome
+ * (store/outcome.h). status is NULL when rc != 0. */
 typedef void (*store_status_cb)(void *arg, int rc, const char *status);
 
+/* st: STORE_OUT_OK or a reason (see migration 002). */
+
 int store_enroll_ir_commit(struct store_pool *pool, const struct store_ir_commit *c,
-			   store_status_cb cb, void *arg) WUR;
+			   store_outcome_cb cb, void *arg) WUR;
 /* The same for a request of a downstream RA (migration 007): vendor_id 0
  * = no vendor (no serial list); vendor_key_fp is the RA's key. */
 int store_enroll_ra_ir_commit(struct store_pool *pool, const struct store_ir_commit *c,
-			      store_status_cb cb, void *arg) WUR;
+			      store_outcome_cb cb, void *arg) WUR;
 
 /* One transaction as stored; pointers valid during the callback only. */
 struct store_txn {
-	const char *alias, *state;
+	const char *alias;
+	enum store_outcome state; /* STORE_OUT_ISSUED, _CONFIRMED, ... */
 	struct store_bytes sender_fp, sender_cert, server_nonce, cert_hash, cert;
 	long cert_req_id;
 	bool implicit;
@@ -63,7 +69,7 @@ int store_enroll_txn_get(struct store_pool *pool, struct store_bytes tid, store_
 			 void *arg) WUR;
 
 int store_enroll_confirm(struct store_pool *pool, struct store_bytes tid, bool accept,
-			 const char *peer, const char *detail, store_status_cb cb, void *arg) WUR;
+			 const char *peer, const char *detail, store_outcome_cb cb, void *arg) WUR;
 
 /*
  * A certConf checked and applied in one statement (cmpgw_certconf,
@@ -85,10 +91,10 @@ struct store_certconf {
 	bool sig_ok, accept;
 };
 int store_enroll_certconf(struct store_pool *pool, const struct store_certconf *c,
-			  store_status_cb cb, void *arg) WUR;
+			  store_outcome_cb cb, void *arg) WUR;
 
-/* status is the number of revoked certificates, as text. */
-int store_enroll_sweep(struct store_pool *pool, store_status_cb cb, void *arg) WUR;
+/* n: the number of revoked certificates. */
+int store_enroll_sweep(struct store_pool *pool, store_count_cb cb, void *arg) WUR;
 
 /* Fire-and-forget audit row (failures are logged). tid may be empty. */
 void store_enroll_audit(struct store_pool *pool, const char *event, const char *alias,

@@ -15,14 +15,14 @@
 #define TXT   STORE_TXT
 
 static int submit_status(struct store_pool *pool, const char *sql, int n, const char *const *v,
-			 const int *lens, const int *fmts, store_status_cb cb, void *arg,
+			 const int *lens, const int *fmts, store_outcome_cb cb, void *arg,
 			 const char *what)
 {
 	return store_call_submit(pool, sql, n, v, lens, fmts, false, store_call_on_status,
 				 store_call_new((void (*)(void))cb, arg, what));
 }
 
-int store_fwd_begin(struct store_pool *pool, const struct store_fwd_begin *b, store_status_cb cb,
+int store_fwd_begin(struct store_pool *pool, const struct store_fwd_begin *b, store_outcome_cb cb,
 		    void *arg)
 {
 	const char *v[15];
@@ -54,7 +54,7 @@ int store_fwd_begin(struct store_pool *pool, const struct store_fwd_begin *b, st
 }
 
 int store_fwd_begin_renew(struct store_pool *pool, const struct store_fwd_begin_renew *b,
-			  store_status_cb cb, void *arg)
+			  store_outcome_cb cb, void *arg)
 {
 	const char *v[11];
 	int lens[11], fmts[11];
@@ -79,7 +79,7 @@ int store_fwd_begin_renew(struct store_pool *pool, const struct store_fwd_begin_
 			     v, lens, fmts, cb, arg, "forward begin (renewal)");
 }
 
-int store_fwd_done(struct store_pool *pool, const struct store_fwd_done *d, store_status_cb cb,
+int store_fwd_done(struct store_pool *pool, const struct store_fwd_done *d, store_outcome_cb cb,
 		   void *arg)
 {
 	const char *v[14];
@@ -109,7 +109,7 @@ int store_fwd_done(struct store_pool *pool, const struct store_fwd_done *d, stor
 }
 
 int store_fwd_fail(struct store_pool *pool, struct store_bytes tid, int fail_info, const char *text,
-		   const char *detail, store_status_cb cb, void *arg)
+		   const char *detail, store_outcome_cb cb, void *arg)
 {
 	const char *v[4];
 	int lens[4], fmts[4];
@@ -157,7 +157,7 @@ static void on_get(void *arg, const struct store_result *r)
 {
 	struct store_call *c = arg;
 	store_fwd_txn_cb cb = (store_fwd_txn_cb)c->fn;
-	char alias[80], state[16], text[256], body[16];
+	char alias[80], text[256], body[16];
 	struct store_fwd_txn t;
 
 	store_call_log(c, r);
@@ -168,9 +168,8 @@ static void on_get(void *arg, const struct store_result *r)
 	}
 	memset(&t, 0, sizeof(t));
 	snprintf(alias, sizeof(alias), "%.*s", store_len(r, 0, 0), store_val(r, 0, 0));
-	snprintf(state, sizeof(state), "%.*s", store_len(r, 0, 1), store_val(r, 0, 1));
 	t.alias = alias;
-	t.state = state;
+	t.state = store_outcome_parse_n(store_val(r, 0, 1), (size_t)store_len(r, 0, 1));
 	t.sender_fp = col(r, 2);
 	t.server_nonce = col(r, 3);
 	t.cert = col(r, 4);
@@ -199,8 +198,9 @@ int store_fwd_get(struct store_pool *pool, struct store_bytes tid, store_fwd_txn
 				 store_call_new((void (*)(void))cb, arg, "forward lookup"));
 }
 
-int store_fwd_sweep(struct store_pool *pool, store_status_cb cb, void *arg)
+int store_fwd_sweep(struct store_pool *pool, store_count_cb cb, void *arg)
 {
-	return submit_status(pool, "SELECT cmpgw_fwd_sweep()::text", 0, NULL, NULL, NULL, cb, arg,
-			     "forward sweep");
+	return store_call_submit(pool, "SELECT cmpgw_fwd_sweep()::text", 0, NULL, NULL, NULL, false,
+				 store_call_on_count,
+				 store_call_new((void (*)(void))cb, arg, "forward sweep"));
 }

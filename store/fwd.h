@@ -25,7 +25,7 @@ struct store_fwd_begin {
 	bool allow_reenroll;
 	int timeout_s;
 };
-int store_fwd_begin(struct store_pool *pool, const struct store_fwd_begin *b, store_status_cb cb,
+int store_fwd_begin(struct store_pool *pool, const struct store_fwd_begin *b, store_outcome_cb cb,
 		    void *arg) WUR;
 
 /* The upstream's certificate, verified: status "ok" or "gone" (the
@@ -52,24 +52,25 @@ struct store_fwd_begin_renew {
 	int timeout_s;
 };
 int store_fwd_begin_renew(struct store_pool *pool, const struct store_fwd_begin_renew *b,
-			  store_status_cb cb, void *arg) WUR;
+			  store_outcome_cb cb, void *arg) WUR;
 
-int store_fwd_done(struct store_pool *pool, const struct store_fwd_done *d, store_status_cb cb,
+int store_fwd_done(struct store_pool *pool, const struct store_fwd_done *d, store_outcome_cb cb,
 		   void *arg) WUR;
 
 /* Close a pending transaction with the failure relayed to the device
  * (fail_info: PKIFailureInfo bits as an integer, bit n = 1 << n). */
 int store_fwd_fail(struct store_pool *pool, struct store_bytes tid, int fail_info, const char *text,
-		   const char *detail, store_status_cb cb, void *arg) WUR;
+		   const char *detail, store_outcome_cb cb, void *arg) WUR;
 
 /* Close pending transactions past their deadline (their worker died);
- * status is how many, as text. */
-int store_fwd_sweep(struct store_pool *pool, store_status_cb cb, void *arg) WUR;
+ * n is how many. */
+int store_fwd_sweep(struct store_pool *pool, store_count_cb cb, void *arg) WUR;
 
 /* A forwarded transaction as stored, for pollReq and the upstream certConf.
  * Pointers valid during the callback only; t == NULL: not found. */
 struct store_fwd_txn {
-	const char *alias, *state, *body; /* body: the request's type name ("ir", "kur") */
+	const char *alias, *body; /* body: the request's type name ("ir", "kur") */
+	enum store_outcome state; /* STORE_OUT_PENDING, _ISSUED, _CLOSED, ... */
 	struct store_bytes sender_fp, sender_cert, server_nonce, cert, cert_hash, upstream_nonce;
 	long cert_req_id;
 	int fail_info;	       /* -1 if none */

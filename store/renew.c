@@ -22,7 +22,7 @@ static void on_lookup(void *arg, const struct store_result *r)
 	} else {
 		memset(&o, 0, sizeof(o));
 		o.id = strtoll(store_val(r, 0, 0), NULL, 10);
-		o.status = store_val(r, 0, 1);
+		o.status = store_outcome_parse(store_val(r, 0, 1));
 		o.device_serial = store_val(r, 0, 2);
 		o.vendor = store_val(r, 0, 3);
 		if (r->ncols >= 6) { /* store_renew_admit */
@@ -69,7 +69,7 @@ static const char SQL_COMMIT[] =
 	"$17,$18,$19,$20,$21)";
 
 int store_renew_commit(struct store_pool *pool, const struct store_renew_commit *c,
-		       store_status_cb cb, void *arg)
+		       store_outcome_cb cb, void *arg)
 {
 	const char *v[21];
 	int lens[21], fmts[21];

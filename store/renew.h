@@ -13,7 +13,7 @@
 /* The certificate being renewed, as stored. */
 struct store_oldcert {
 	int64_t id;
-	const char *status;        /* unconfirmed|active|revoked|superseded */
+	enum store_outcome status; /* STORE_OUT_UNCONFIRMED, _ACTIVE, _REVOKED, _SUPERSEDED */
 	const char *device_serial; /* may be "" */
 	const char *vendor;        /* vendor name, "" if none */
 	/* store_renew_admit only (false from store_renew_lookup): what
@@ -47,6 +47,6 @@ struct store_renew_commit {
 	int deadline_s;
 };
 int store_renew_commit(struct store_pool *pool, const struct store_renew_commit *c,
-		       store_status_cb cb, void *arg) WUR;
+		       store_outcome_cb cb, void *arg) WUR;
 
 #endif

@@ -14,6 +14,7 @@
 struct call {
 	union {
 		store_status_cb status;
+		store_outcome_cb outcome;
 		store_crl_current_cb current;
 		store_crl_rows_cb rows;
 	} cb;
@@ -87,6 +88,26 @@ static void on_status(void *arg, const struct store_result *r)
 	call_done(c);
 }
 
+/* Async callers get the status as enum store_outcome (store/outcome.h). */
+static void on_outcome(void *arg, const struct store_result *r)
+{
+	struct call *c = arg;
+	enum store_outcome o;
+
+	if (r->rc != 0) {
+		log_db_error(r, "revocation");
+		c->cb.outcome(c->arg, r->rc, STORE_OUT_OTHER);
+	} else if (r->nrows != 1 || r->ncols < 1 || store_isnull(r, 0, 0)) {
+		c->cb.outcome(c->arg, RC_DB, STORE_OUT_OTHER);
+	} else {
+		o = store_outcome_parse(store_val(r, 0, 0));
+		if (o == STORE_OUT_OTHER)
+			log_error(NULL, "revocation: unexpected status %s", store_val(r, 0, 0));
+		c->cb.outcome(c->arg, 0, o);
+	}
+	call_done(c);
+}
+
 /* ---- revoke ---- */
 
 static void prepare_revoke(struct stmt *st, const struct store_revoke *r)
@@ -105,12 +126,12 @@ static void prepare_revoke(struct stmt *st, const struct store_revoke *r)
 	TXT(st, 7, r->by);
 }
 
-int store_revoke_cert(struct store_pool *pool, const struct store_revoke *r, store_status_cb cb,
+int store_revoke_cert(struct store_pool *pool, const struct store_revoke *r, store_outcome_cb cb,
 		      void *arg)
 {
 	struct stmt st;
 	prepare_revoke(&st, r);
-	return run(pool, NULL, &st, on_status, (void *)cb, arg);
+	return run(pool, NULL, &st, on_outcome, (void *)cb, arg);
 }
 
 int store_revoke_cert_sync(struct store_conn *c, const struct store_revoke *r, store_status_cb cb,
@@ -270,11 +291,11 @@ static void prepare_store(struct stmt *st, const struct store_crl_new *n)
 }
 
 int store_revoke_crl_store(struct store_pool *pool, const struct store_crl_new *n,
-			   store_status_cb cb, void *arg)
+			   store_outcome_cb cb, void *arg)
 {
 	struct stmt st;
 	prepare_store(&st, n);
-	return run(pool, NULL, &st, on_status, (void *)cb, arg);
+	return run(pool, NULL, &st, on_outcome, (void *)cb, arg);
 }
 
 int store_revoke_crl_store_sync(struct store_conn *c, const struct store_crl_new *n,

@@ -36,7 +36,10 @@ static void on_get(void *arg, const struct store_result *r)
 		t.identity = store_val(r, 0, 1);
 		t.secret_enc.p = (const unsigned char *)store_val(r, 0, 2);
 		t.secret_enc.len = (size_t)store_len(r, 0, 2);
-		t.refusal = store_isnull(r, 0, 3) ? NULL : store_val(r, 0, 3);
+		t.refusal = store_isnull(r, 0, 3)
+				    ? STORE_OUT_OK
+				    : store_outcome_parse_n(store_val(r, 0, 3),
+							    (size_t)store_len(r, 0, 3));
 		t.tid_in_use = store_val(r, 0, 4)[0] == 't';
 		cb(c->arg, 0, &t);
 	}
@@ -61,7 +64,7 @@ static const char SQL_COMMIT[] =
 	"$17,$18,$19)";
 
 int store_token_ir_commit(struct store_pool *pool, const struct store_token_commit *t,
-			  store_status_cb cb, void *arg)
+			  store_outcome_cb cb, void *arg)
 {
 	const char *v[19];
 	int lens[19], fmts[19];

@@ -19,12 +19,14 @@
 struct store_conn;
 
 /* A token as stored; pointers valid during the callback only. refusal is
- * NULL for a usable token, else "revoked", "used", "expired" or "alias"
+ * STORE_OUT_OK for a usable token, else STORE_OUT_REVOKED, _USED, _EXPIRED
+ * or _ALIAS
  * (bound to another alias than the one asked about). tid_in_use: a
  * transaction with the transactionID asked about exists already (read
  * only: cmpgw_token_ir_commit checks again when it commits). */
 struct store_token {
-	const char *alias, *identity, *refusal;
+	const char *alias, *identity;
+	enum store_outcome refusal;
 	struct store_bytes secret_enc;
 	bool tid_in_use;
 };
@@ -47,7 +49,7 @@ struct store_token_commit {
 	int deadline_s;
 };
 int store_token_ir_commit(struct store_pool *pool, const struct store_token_commit *c,
-			  store_status_cb cb, void *arg) WUR;
+			  store_outcome_cb cb, void *arg) WUR;
 
 /* Blocking, CLI. Insert a token valid for ttl_s seconds from now (audited
  * 'token_created'). RC_EXISTS if ref is taken, RC_INVAL, RC_DB. */

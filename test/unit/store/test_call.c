@@ -2,7 +2,8 @@
  * test/unit/store/test_call.c - store_call_on_status turns a result into a
  * status callback: one text value, an error, and (issue 10 finding 10) a
  * unique violation of the transactions primary key, which is the status
- * "tid_in_use" and not a database error. No server needed.
+ * "tid_in_use" and not a database error; the status text maps to
+ * enum store_outcome both ways (store/outcome.h). No server needed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,13 +16,13 @@ struct got {
 	char status[32];
 };
 
-static void on_status(void *arg, int rc, const char *status)
+static void on_status(void *arg, int rc, enum store_outcome st)
 {
 	struct got *g = arg;
 
 	g->calls++;
 	g->rc = rc;
-	snprintf(g->status, sizeof(g->status), "%s", status ? status : "(null)");
+	snprintf(g->status, sizeof(g->status), "%s", rc == 0 ? store_outcome_name(st) : "(null)");
 }
 
 static struct got deliver(const struct store_result *r)
@@ -83,5 +84,16 @@ int main(void)
 	r.rc = RC_CANCELLED;
 	g = deliver(&r);
 	ok(g.calls == 1 && g.rc == RC_CANCELLED, "cancelled: RC_CANCELLED");
+
+	for (int i = 0; i < STORE_OUT_OTHER; i++)
+		if ((int)store_outcome_parse(store_outcome_name((enum store_outcome)i)) != i)
+			ok(false, "outcome %d (%s) maps back to itself", i,
+			   store_outcome_name((enum store_outcome)i));
+	ok(store_outcome_parse("serial_unknown") == STORE_OUT_SERIAL_UNKNOWN,
+	   "serial_unknown: STORE_OUT_SERIAL_UNKNOWN");
+	ok(store_outcome_parse_n("okay", 2) == STORE_OUT_OK, "two bytes of \"okay\": ok");
+	ok(store_outcome_parse("ok ") == STORE_OUT_OTHER &&
+		   store_outcome_parse(NULL) == STORE_OUT_OTHER,
+	   "unknown text and NULL: STORE_OUT_OTHER");
 	return tap_done();
 }
