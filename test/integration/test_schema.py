@@ -13,12 +13,17 @@ Regenerate it after changing either (with the cmpgw of your build dir):
 
 Also checked: a second `cmpgw migrate` re-applies nothing; a function
 whose recorded hash differs is re-applied, and only that one; every
-cmpgw_* function in the database has its file in store/functions/."""
+cmpgw_* function in the database has its file in store/functions/; and
+store/embed_sql.py fails the build on a breach of the rule (a migration
+that defines a function or trigger, a function file without CREATE OR
+REPLACE, a function defined in two files)."""
 
 import difflib
 import os
 import re
+import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import PG_BINDIR, Gateway, Pg, run, sh  # noqa: E402
@@ -90,7 +95,47 @@ def applied(gw):
                         " FROM schema_functions"))
 
 
+def embed(t, mode, files, want_error, name):
+    """Run store/embed_sql.py on {file name: SQL}; check it refuses or accepts."""
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        for fname, sql in files.items():
+            paths.append(os.path.join(d, fname))
+            with open(paths[-1], "w") as f:
+                f.write(sql)
+        args = [sys.executable, os.path.join(ROOT, "store", "embed_sql.py")]
+        args += (["--functions"] if mode == "functions" else []) + [os.path.join(d, "out.c")]
+        p = subprocess.run(args + paths, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True)
+        if want_error is None:
+            t.ok(p.returncode == 0, name, p.stdout)
+        else:
+            t.ok(p.returncode != 0 and want_error in p.stdout, name, p.stdout)
+
+
+def embed_rules(t):
+    fn = "CREATE OR REPLACE FUNCTION cmpgw_x() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n"
+    embed(t, "migrations", {"001_a.sql": "CREATE TABLE a (id int);\n",
+                            "002_b.sql": "-- only history\n"}, None,
+          "embed_sql.py: tables and a comment-only migration are accepted")
+    embed(t, "migrations", {"001_a.sql": fn}, "functions live in store/functions/",
+          "embed_sql.py: a migration defining a function is refused")
+    embed(t, "migrations", {"001_a.sql": "CREATE TRIGGER t AFTER INSERT ON a"
+                            " FOR EACH ROW EXECUTE FUNCTION f();\n"},
+          "creates a trigger", "embed_sql.py: a migration creating a trigger is refused")
+    embed(t, "migrations", {"001_a.sql": "CREATE FUNCTION pg_temp.fix() RETURNS int"
+                            " LANGUAGE sql AS $$ SELECT 1 $$;\n"}, None,
+          "embed_sql.py: a migration's own pg_temp helper is accepted")
+    embed(t, "functions", {"cmpgw_x.sql": fn.replace(" OR REPLACE", "")},
+          "use CREATE OR REPLACE FUNCTION", "embed_sql.py: CREATE FUNCTION is refused")
+    embed(t, "functions", {"cmpgw_x.sql": fn, "cmpgw_y.sql": fn + fn.replace("_x", "_y")},
+          "already defined", "embed_sql.py: a function defined in two files is refused")
+    embed(t, "functions", {"cmpgw_y.sql": fn}, "does not define function cmpgw_y",
+          "embed_sql.py: a file must define the function it is named after")
+
+
 def main(t):
+    embed_rules(t)
     pg = Pg()
     gw = Gateway(t, pg, devices=2, register=False, name="schema")
     gw.must("migrate")
