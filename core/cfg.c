@@ -300,6 +300,17 @@ static int load_upstream(struct cfg *c, size_t i, char *err, size_t len)
 		if ((rc = push_file(u->trusted, u->trusted_files[k], jp, err, len)) != 0)
 			return rc;
 	}
+	if (u->n_signer_files > 0 && u->secret_file) {
+		snprintf(jp, sizeof(jp), "aliases[%zu].upstream.signer", i);
+		return fail(err, len, jp, "applies to signature protection only, not secret_file");
+	}
+	if (u->n_signer_files > 0 && !(u->signers = sk_X509_new_null()))
+		return RC_NOMEM;
+	for (size_t k = 0; k < u->n_signer_files; k++) {
+		snprintf(jp, sizeof(jp), "aliases[%zu].upstream.signer[%zu]", i, k);
+		if ((rc = push_file(u->signers, u->signer_files[k], jp, err, len)) != 0)
+			return rc;
+	}
 	snprintf(jp, sizeof(jp), "aliases[%zu].upstream", i);
 	if (!u->secret_file == !u->cert_file || !u->cert_file != !u->key_file)
 		return fail(err, len, jp, "needs either cert and key, or secret_file");
@@ -474,10 +485,12 @@ static void free_policy(struct cfg *c)
 		sk_X509_pop_free(a->revokers, X509_free);
 		free(a->upstream.url);
 		free_strs(a->upstream.trusted_files, a->upstream.n_trusted_files);
+		free_strs(a->upstream.signer_files, a->upstream.n_signer_files);
 		free(a->upstream.cert_file);
 		free(a->upstream.key_file);
 		free(a->upstream.secret_file);
 		sk_X509_pop_free(a->upstream.trusted, X509_free);
+		sk_X509_pop_free(a->upstream.signers, X509_free);
 		X509_free(a->upstream.cert);
 		EVP_PKEY_free(a->upstream.key);
 		OPENSSL_clear_free(a->upstream.secret, a->upstream.secret_len);

@@ -91,6 +91,8 @@ struct cfg_upstream {
 	char *url;                   /* "http://host:port/path", NULL = none */
 	char **trusted_files;        /* PEM anchors for the upstream's protection */
 	size_t n_trusted_files;
+	char **signer_files; /* PEM: the certificates the upstream protects with */
+	size_t n_signer_files;
 	char *cert_file, *key_file;  /* the RA's CMP signing certificate + key */
 	char *secret_file;           /* or a PBMAC shared secret (0600) */
 	int style;                   /* enum cfg_fwd_style */
@@ -99,6 +101,7 @@ struct cfg_upstream {
 	bool extra_vendor;           /* reprotect: vendor chain in extraCerts */
 	/* loaded */
 	STACK_OF(X509) *trusted;
+	STACK_OF(X509) *signers; /* pinned; NULL when signer_files is empty */
 	X509 *cert;
 	EVP_PKEY *key;
 	unsigned char *secret;       /* cleansed on free */

@@ -159,6 +159,7 @@ CFG_STRS_PAIR(struct cfg_alias, vendors, n_vendors);
 CFG_STRS_PAIR(struct cfg_alias, paths, n_paths);
 CFG_STRS_PAIR(struct cfg_alias, revoker_files, n_revoker_files);
 CFG_STRS_PAIR(struct cfg_upstream, trusted_files, n_trusted_files);
+CFG_STRS_PAIR(struct cfg_upstream, signer_files, n_signer_files);
 
 /* ---- the keys ---- */
 
@@ -218,6 +219,11 @@ static const struct cfg_key aliases_keys[] = {
 	{"aliases[].upstream.trusted", K_STRS, A(upstream.trusted_files), "[]", 0, 16, cfg_conv_files,
 	 "PEM files with the trust anchors the upstream's response protection (and the "
 	 "certificates it returns) must chain to; required in mode `ra`."},
+	{"aliases[].upstream.signer", K_STRS, A(upstream.signer_files), "[]", 0, 16, cfg_conv_files,
+	 "PEM files with the certificates the upstream protects its answers with (pinned). Empty: "
+	 "the protecting certificate must be a CA certificate or carry EKU `id-kp-cmcCA` or "
+	 "`id-kp-cmcRA` (RFC 9480); any other certificate under `trusted`, a device's say, is "
+	 "refused. Signature protection only."},
 	{"aliases[].upstream.cert", K_STR_NULL, A(upstream.cert_file), "null", 0, 0, cfg_conv_file,
 	 "The RA's CMP signing certificate (one PEM certificate), sent first in extraCerts."},
 	{"aliases[].upstream.key", K_STR_NULL, A(upstream.key_file), "null", 0, 0, cfg_conv_file,

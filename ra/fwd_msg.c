@@ -277,8 +277,37 @@ out:
 	return ok;
 }
 
+/* May signer protect the upstream's answers? Chaining to u->trusted is not
+ * enough: the certificates the upstream issues chain there too, devices
+ * hold their keys, and one of them could then forge an rp or a pkiConf.
+ * So: one of the pinned upstream.signer certificates, or else a CA
+ * certificate or one marked for CMP by a CA or RA (id-kp-cmcCA,
+ * id-kp-cmcRA, RFC 9480). */
+static bool signer_allowed(const struct cfg_upstream *u, X509 *signer)
+{
+	EXTENDED_KEY_USAGE *eku;
+	bool ok = false;
+
+	if (u->signers) {
+		for (int i = 0; i < sk_X509_num(u->signers); i++)
+			if (X509_cmp(signer, sk_X509_value(u->signers, i)) == 0)
+				return true;
+		return false;
+	}
+	if (X509_check_ca(signer) > 0)
+		return true;
+	eku = X509_get_ext_d2i(signer, NID_ext_key_usage, NULL, NULL);
+	for (int i = 0; eku && !ok && i < sk_ASN1_OBJECT_num(eku); i++) {
+		int nid = OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i));
+		ok = nid == NID_cmcCA || nid == NID_cmcRA;
+	}
+	EXTENDED_KEY_USAGE_free(eku);
+	return ok;
+}
+
 /* RFC 4210 5.1.3 / RFC 9483 3.2: protected by a certificate chaining to
- * the configured anchors (first of extraCerts), or by our shared secret. */
+ * the configured anchors (first of extraCerts) that may speak for the
+ * upstream (signer_allowed), or by our shared secret. */
 static bool protection_ok(const struct cfg_upstream *u, const unsigned char *der, size_t len,
 			  const CMPGW_MSG *m)
 {
@@ -292,7 +321,7 @@ static bool protection_ok(const struct cfg_upstream *u, const unsigned char *der
 		rc = RC_INVAL;
 	else if ((rc = cmp_prot_verify_sig(der, len, m,
 					   (signer = sk_X509_value(m->extraCerts, 0)))) == 0)
-		rc = chains(u, signer, m->extraCerts) ? 0 : RC_CRYPTO;
+		rc = chains(u, signer, m->extraCerts) && signer_allowed(u, signer) ? 0 : RC_CRYPTO;
 	ERR_clear_error();
 	return rc == 0;
 }

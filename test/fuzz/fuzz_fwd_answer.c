@@ -170,6 +170,11 @@ static const struct fixture *fixture_get(void)
 	fx.sig.trusted = anchors(root);
 	fx.mac.trusted = anchors(root);
 	X509_free(root);
+	/* signer.pem has no CMP EKU: pinned (upstream.signer), so that the
+	 * device-signed seeds must be, and are, refused */
+	root = load_cert("signer.pem");
+	fx.sig.signers = anchors(root);
+	X509_free(root);
 	load_secret(&fx.mac, "upstream.secret");
 	fx.device = load_cert("device.pem");
 	fx.signer_key = load_key("signer.key");
@@ -186,6 +191,7 @@ static void fixture_free(void)
 	struct fixture *fx = (struct fixture *)fixture_get();
 
 	sk_X509_pop_free(fx->sig.trusted, X509_free);
+	sk_X509_pop_free(fx->sig.signers, X509_free);
 	sk_X509_pop_free(fx->mac.trusted, X509_free);
 	OPENSSL_clear_free(fx->mac.secret, fx->mac.secret_len);
 	X509_free(fx->device);

@@ -363,8 +363,8 @@ def seeds(km):
     s["pbmac_unexpected"] = (full, pbmac(km, certrep(IP, km)))
     s["sig_but_pbmac"] = (full | SEL_PBMAC, signed(km, certrep(IP, km), extra=chain))
     # signed by the device's own key: its certificate chains to the same
-    # anchors as the upstream's signer (ra/fwd_msg.c accepts these today:
-    # any certificate under upstream.trusted may protect an answer)
+    # anchors as the upstream's signer, but may not speak for the upstream
+    # (upstream.signer pins signer.pem in the target): refused
     s["device_signed_rp"] = (WANT_RP, signed(km, rp_body(), signer="device",
                                              extra=("device", "subca")))
     s["device_signed_pkiconf"] = (WANT_PKICONF, signed(km, pkiconf_body(), signer="device",

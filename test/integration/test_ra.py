@@ -171,8 +171,10 @@ def main(t):
     proxy = DelayProxy(slow_port, 4)
 
     def alias(label, port, **kw):
+        # the mock's signer is an end entity without a CMP EKU: pinned
         u = {"url": "http://127.0.0.1:%d/pkix/" % port, "trusted": [up["root_crt"]],
-             "cert": up["ra_crt"], "key": up["ra_key"], "timeout_s": 10, "wait_after_s": 2}
+             "signer": [up["srv_crt"]], "cert": up["ra_crt"], "key": up["ra_key"],
+             "timeout_s": 10, "wait_after_s": 2}
         u.update(kw)
         return {"label": label, "mode": "ra", "vendors": ["acme"], "profile": "device",
                 "upstream": u}
@@ -200,18 +202,24 @@ def main(t):
                            alias("ra-slow", proxy.port)]
         cfg["aliases"].append(alias("ra-untrusted", mock_port,
                                     trusted=[gwb.path("pki", "operator-root.crt")]))
+        # the mock's signer chains to trusted but is neither pinned nor a CA
+        # nor marked id-kp-cmcCA/cmcRA; then pinned to another certificate
+        cfg["aliases"].append(alias("ra-nopin", mock_port, signer=[]))
+        cfg["aliases"].append(alias("ra-otherpin", mock_port, signer=[ra2_crt]))
         b = alias("ra-b", gwb.port)
         b["upstream"]["url"] = "http://127.0.0.1:%d/.well-known/cmp/p/3gpp" % gwb.port
         b["upstream"]["trusted"] = [gwb.path("pki", "operator-root.crt")]
+        b["upstream"]["signer"] = []  # cmpgw's CMP signer carries id-kp-cmcRA
         cfg["aliases"].append(b)
         cfg["aliases"].append(alias("ra-mac", mac_port, cert=None, key=None,
-                                    secret_file=mac_secret))
+                                    secret_file=mac_secret, signer=[]))
         cfg["aliases"].append(alias("ra-poll", poll_port, wait_after_s=1))
         for label, crt, key in (("ra-n", up["ra_crt"], up["ra_key"]),
                                 ("ra-n-bad", ra2_crt, ra2_key)):
             n = alias(label, gwc.port, style="nested", cert=crt, key=key)
             n["upstream"]["url"] = "http://127.0.0.1:%d/.well-known/cmp/p/3gpp" % gwc.port
             n["upstream"]["trusted"] = [gwc.path("pki", "operator-root.crt")]
+            n["upstream"]["signer"] = []
             cfg["aliases"].append(n)
 
     gw = Gateway(t, pg, devices=8, name="ra", patch=patch)
@@ -272,6 +280,20 @@ def main(t):
          "upstream not trusted: badMessageCheck", r.out)
     t.eq(gw.scalar("SELECT state FROM transactions WHERE device_serial = 'ACME-0006'"), "closed",
          "upstream not trusted: transaction closed, nothing issued")
+    mock.stop()
+
+    # ---- 2d. protected by a certificate that chains but may not speak for
+    # the upstream (any certificate the upstream issued would do as well)
+    mock = Mock(work, up, device_cert(work, gw, up, 2), mock_port)
+    for label, what in (("ra-nopin", "signer neither pinned nor a CA nor cmcCA/cmcRA"),
+                        ("ra-otherpin", "signer not the pinned one")):
+        r = gw.cmp(2, path=path(label))
+        t.ok(r.rc != 0 and r.has("badMessageCheck") and r.has("protection does not verify"),
+             "%s: badMessageCheck" % what, r.out)
+        t.eq(gw.scalar("SELECT state FROM transactions WHERE device_serial = 'ACME-0002' "
+                       "AND alias = '%s'" % label), "closed", "%s: transaction closed" % what)
+        t.eq(gw.scalar("SELECT count(*) FROM certificates WHERE device_serial = 'ACME-0002'"),
+             "0", "%s: nothing stored" % what)
     mock.stop()
 
     # ---- 2c. a replayed transactionID is refused before anything is sent
