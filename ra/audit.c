@@ -158,3 +158,12 @@ void ra_unauth_sweep(struct ra_worker *rw)
 	ratelimit_expire(rw->unauth->mac_peer, now, NULL, NULL);
 	ratelimit_expire(rw->unauth->mac_ref, now, NULL, NULL);
 }
+
+void ra_audit_req(struct ra_req *req, const char *event, const char *detail)
+{
+	struct store_bytes tid = { req->msg->header->transactionID->data,
+				   (size_t)req->msg->header->transactionID->length };
+	req->rw->ops->audit(req->rw->db, event, req->alias->label, tid,
+			    req->vendor ? req->vendor->name : NULL,
+			    req->serial[0] ? req->serial : NULL, req->log.peer, detail);
+}

@@ -37,6 +37,11 @@ void ra_unauth_free(struct ra_unauth *u);
 void ra_audit_unauth(struct ra_req *req, const char *event, const char *vendor, const char *serial,
 		     const char *detail);
 
+/* One audit row for an authenticated request (not bounded): event, req's
+ * transactionID, alias, vendor name and device serial when known, peer,
+ * detail (may be NULL). */
+void ra_audit_req(struct ra_req *req, const char *event, const char *detail);
+
 /* True when req's peer, or token reference ref (may be NULL), had
  * limits.mac_failures_per_minute failed MAC checks in the running minute:
  * refuse (notAuthorized, RA_UNAUTH_TOO_MANY_MAC) without deriving a key. */

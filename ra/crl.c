@@ -19,8 +19,8 @@
 
 #include "policy/crl.h"
 #include "ra/ra.h"
-#include "store/revoke.h"
 #include "store/ops.h"
+#include "store/revoke.h"
 
 #define CRL_CONTENT_TYPE "application/pkix-crl"
 #define CER_CONTENT_TYPE "application/pkix-cert" /* RFC 2585 4.1 */

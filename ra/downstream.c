@@ -8,8 +8,8 @@
  * Threads: everything on the owning worker's loop.
  */
 #include "ra/ra.h"
-#include "ra/issued.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -18,8 +18,12 @@
 #include "cmp/build.h"
 #include "cmp/prot.h"
 #include "policy/profile.h"
-#include "store/enroll.h"
-#include "store/ops.h"
+#include "ra/audit.h"
+#include "ra/issued.h"
+#include "ra/step_admit.h"
+#include "ra/step_commit.h"
+#include "ra/step_pop.h"
+#include "ra/step_protect.h"
 
 #define OID_CMC_RA "1.3.6.1.5.5.7.3.28" /* id-kp-cmcRA, RFC 6402 2.10 */
 
@@ -106,11 +110,7 @@ static const struct cfg_ra *match_ra(const struct cfg_alias *a, X509 *signer,
 
 static void audit(struct ra_req *req, const char *event, const char *detail)
 {
-	struct store_bytes tid = { req->msg->header->transactionID->data,
-				   (size_t)req->msg->header->transactionID->length };
-	req->rw->ops->audit(req->rw->db, event, req->alias->label, tid,
-			    req->vendor ? req->vendor->name : NULL,
-			    req->serial[0] ? req->serial : NULL, req->log.peer, detail);
+	ra_audit_req(req, event, detail);
 }
 
 /* Device identity from the certTemplate subject (aliases[].ra_identity):
@@ -156,41 +156,51 @@ static int vendor_of(struct ra_req *req, const char **why)
 	return req->vendor && allowed ? -1 : CMP_FAIL_NOT_AUTHORIZED;
 }
 
-bool ra_downstream_ir(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
+/* The authorized RA's request for a device: identity from the template,
+ * the RA entry's vendor. */
+static int ds_identity(struct ra_req *req)
 {
 	const X509_NAME *subj =
-		crm->certReq->certTemplate ? crm->certReq->certTemplate->subject : NULL;
+		req->crm->certReq->certTemplate ? req->crm->certReq->certTemplate->subject : NULL;
 	const char *why = NULL;
-	EVP_PKEY *pub = NULL;
+	int bit;
+
+	if ((bit = identity(req, subj, &why)) >= 0 || (bit = vendor_of(req, &why)) >= 0) {
+		audit(req, "rejected", why);
+		return ra_req_refuse(req, bit, why);
+	}
+	log_debug(&req->log, "request of downstream RA for device %s", req->serial);
+	return RA_STEP_NEXT;
+}
+
+/* ir/cr of a downstream RA: POP (raVerified accepted), then admit
+ * (read-only), sign, commit (re-checks atomically), answer. */
+static const struct ra_flow flow_downstream_ir = {
+	"ir (downstream RA)",
+	{ ds_identity, ra_step_pop, ra_step_admit, ra_step_sign, ra_step_commit,
+	  ra_step_answer_certrep },
+	NULL,
+};
+
+int ra_downstream_route(struct ra_req *req)
+{
+	const CMPGW_CERTREQMSG *crm = req->crm;
+	const char *why = NULL;
 	int bit;
 
 	req->ra = match_ra(req->alias, req->signer, req->msg->extraCerts, &bit, &why);
-	if (!req->ra) {
-		/* Not an RA here: a device's own request (also a renewal with an
-		 * operator certificate when an entry's issuer is our issuing CA)
-		 * goes on as before, unless the signer carries cmcRA, or failed
-		 * an entry's subject/EKU and asks for raVerified. */
-		bool ra_pop = crm->popo && crm->popo->type == CMPGW_POPO_RAVERIFIED;
-		bool ra_like =
-			is_ra_cert(req->signer) || (bit == CMP_FAIL_NOT_AUTHORIZED && ra_pop);
-		if (!ra_like)
-			return false;
-		audit(req, "auth_failed", why);
-		goto fail;
-	}
-	if ((bit = identity(req, subj, &why)) >= 0 || (bit = vendor_of(req, &why)) >= 0 ||
-	    (bit = ra_ir_check_request(req, crm, &pub, &why)) >= 0) {
-		audit(req, "rejected", why);
-		goto fail;
-	}
-	log_debug(&req->log, "request of downstream RA for device %s", req->serial);
-	/* admit (read-only), sign, commit (re-checks atomically), answer */
-	ra_ir_admit_issue(req, pub);
-	return true;
-fail:
-	EVP_PKEY_free(pub);
-	ra_req_fail(req, bit, why);
-	return true;
+	if (req->ra)
+		return ra_req_goto(req, &flow_downstream_ir);
+	/* Not an RA here: a device's own request (also a renewal with an
+	 * operator certificate when an entry's issuer is our issuing CA) goes
+	 * on as before, unless the signer carries cmcRA, or failed an entry's
+	 * subject/EKU and asks for raVerified. */
+	bool ra_pop = crm->popo && crm->popo->type == CMPGW_POPO_RAVERIFIED;
+	bool ra_like = is_ra_cert(req->signer) || (bit == CMP_FAIL_NOT_AUTHORIZED && ra_pop);
+	if (!ra_like)
+		return RA_STEP_NEXT;
+	audit(req, "auth_failed", why);
+	return ra_req_refuse(req, bit, why);
 }
 
 bool ra_downstream_authorized(struct ra_req *req)
@@ -204,23 +214,22 @@ bool ra_downstream_authorized(struct ra_req *req)
 	return req->ra != NULL;
 }
 
-void ra_downstream_kur(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
+int ra_downstream_old_cert(struct ra_req *req)
 {
 	STACK_OF(X509) *xs = req->msg->extraCerts;
 
-	/* the first certificate after the RA's own that this CA issued;
-	 * ra_renew_start checks it against oldCertID, validity and the store */
+	/* renew_check (ra/renew.c) then checks it against oldCertID, validity
+	 * and the store */
 	for (int i = 1; i < sk_X509_num(xs) && !req->old_cert; i++)
-		if (ra_renew_is_operator_cert(req->cfg, sk_X509_value(xs, i)))
+		if (ra_issued_by_ca(req->cfg, sk_X509_value(xs, i)))
 			req->old_cert = sk_X509_value(xs, i);
 	if (!req->old_cert) {
 		audit(req, "rejected", "kur by an RA without the device certificate in extraCerts");
-		ra_req_fail(req, CMP_FAIL_BAD_CERT_ID,
-			    "kur by an RA needs the device certificate in extraCerts");
-		return;
+		return ra_req_refuse(req, CMP_FAIL_BAD_CERT_ID,
+				     "kur by an RA needs the device certificate in extraCerts");
 	}
 	log_debug(&req->log, "kur of downstream RA on behalf of a device");
-	ra_renew_start(req, crm, NULL);
+	return RA_STEP_NEXT;
 }
 
 /* RFC 9483 5.2.2.1/5.2.2.2: the outer message is protected by an
@@ -271,13 +280,62 @@ static void nested_step(struct ra_req *parent)
 	ra_req_answer(parent, rsp);
 }
 
+/* The protected DER answer of inner request idx of parent (NULL: building
+ * it failed or its client went away); once every inner request answered,
+ * answers parent with a nested message of the answers in order. */
+static void nested_inner_done(struct ra_req *parent, int idx, const unsigned char *der, size_t len)
+{
+	struct ra_nested *b = parent->batch;
+	const unsigned char *p = der;
+
+	if (idx < 0 || idx >= b->n || b->out[idx]) {
+		b->failed = true;
+	} else if (!der || !(b->out[idx] = d2i_CMPGW_MSG(NULL, &p, (long)len))) {
+		ERR_clear_error();
+		b->failed = true;
+	}
+	nested_step(parent);
+}
+
+/* The answer sink of an inner message (ra/req.h): its answer goes to the
+ * nested request it came in; it owns the inner message's DER. */
+struct nested_child {
+	struct ra_req *parent;
+	int idx;
+	unsigned char *der;
+};
+
+static void child_deliver(void *arg, enum ra_sink_what what, const unsigned char *der, size_t len,
+			  bool continues)
+{
+	struct nested_child *c = arg;
+	struct ra_req *parent = c->parent;
+	int idx = c->idx;
+
+	(void)continues;
+	OPENSSL_free(c->der);
+	free(c);
+	if (what == RA_SINK_ANSWER)
+		nested_inner_done(parent, idx, der, len);
+	else
+		nested_inner_done(parent, idx, NULL, 0);
+}
+
+static bool child_gone(void *arg)
+{
+	const struct nested_child *c = arg;
+	return ra_req_client_gone(c->parent);
+}
+
+static const struct ra_sink nested_sink = { child_deliver, child_gone, true };
+
 void ra_nested_handle(struct ra_req *req)
 {
 	STACK_OF(CMPGW_MSG) *inner = req->msg->body->value.nested;
 	const char *why = NULL;
 	int bit, n = sk_CMPGW_MSG_num(inner);
 
-	if (req->parent) {
+	if (req->sink->inner) {
 		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "nested inside nested is not supported");
 		return;
 	}
@@ -285,7 +343,7 @@ void ra_nested_handle(struct ra_req *req)
 		ra_req_fail(req, CMP_FAIL_NOT_AUTHORIZED, "this alias accepts no downstream RA");
 		return;
 	}
-	if ((bit = ra_ir_verify_protection(req, &why)) >= 0)
+	if ((bit = ra_step_protect_check(req, &why)) >= 0)
 		goto fail;
 	if (!(req->ra = match_ra(req->alias, req->signer, req->msg->extraCerts, &bit, &why))) {
 		audit(req, "auth_failed", why);
@@ -307,31 +365,21 @@ void ra_nested_handle(struct ra_req *req)
 	for (int i = 0; i < n; i++) {
 		/* The inner message's protection covers its own DER (RFC 4210
 		 * 5.1.3): our codec re-encodes a DER input unchanged. */
-		unsigned char *der = NULL;
-		int len = i2d_CMPGW_MSG(sk_CMPGW_MSG_value(inner, i), &der);
+		struct nested_child *c = calloc(1, sizeof(*c));
+		int len = c ? i2d_CMPGW_MSG(sk_CMPGW_MSG_value(inner, i), &c->der) : 0;
 		if (len <= 0) {
 			ERR_clear_error();
-			ra_nested_inner_done(req, i, NULL, 0);
+			free(c);
+			nested_inner_done(req, i, NULL, 0);
 			continue;
 		}
-		ra_req_dispatch_child(req, i, der, (size_t)len);
+		c->parent = req;
+		c->idx = i;
+		ra_submit(req->rw, req->cfg, req->alias, c->der, (size_t)len, req->log.peer,
+			  &nested_sink, c);
 	}
 	nested_step(req);
 	return;
 fail:
 	ra_req_fail(req, bit, why);
-}
-
-void ra_nested_inner_done(struct ra_req *parent, int idx, const unsigned char *der, size_t len)
-{
-	struct ra_nested *b = parent->batch;
-	const unsigned char *p = der;
-
-	if (idx < 0 || idx >= b->n || b->out[idx]) {
-		b->failed = true;
-	} else if (!der || !(b->out[idx] = d2i_CMPGW_MSG(NULL, &p, (long)len))) {
-		ERR_clear_error();
-		b->failed = true;
-	}
-	nested_step(parent);
 }

@@ -207,7 +207,7 @@ static void on_stored(void *arg, int rc, enum store_outcome status)
 		if (f->nested)
 			memcpy(req->server_nonce, f->v.nonce, sizeof(req->server_nonce));
 		req->implicit = f->nested && f->v.implicit;
-		ra_ir_send_rep(req);
+		ra_answer_certrep(req);
 	}
 	fwd_free(f);
 }

@@ -130,7 +130,7 @@ static void on_txn(void *arg, int rc, const struct store_fwd_txn *t)
 			ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 			return;
 		}
-		ra_ir_send_rep(req);
+		ra_answer_certrep(req);
 	} else if (t->state == STORE_OUT_CLOSED && t->fail_info >= 0) {
 		send_closed(req, t);
 	} else {

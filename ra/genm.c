@@ -12,6 +12,9 @@
 
 #include "cmp/build.h"
 #include "cmp/prot.h"
+#include "ra/issued.h"
+#include "ra/pipeline.h"
+#include "ra/step_protect.h"
 
 #define OID_CA_CERTS "1.3.6.1.5.5.7.4.17"         /* id-it-caCerts, RFC 9483 4.3.1 */
 #define OID_SIGN_KEY_PAIR_TYPES "1.3.6.1.5.5.7.4.2" /* id-it-signKeyPairTypes */
@@ -141,34 +144,32 @@ static bool sender_trusted(struct ra_req *req)
 	struct ra_auth auth;
 	EVP_PKEY *ca_pub = X509_get0_pubkey(req->cfg->ca_cert);
 
-	if (ra_renew_is_operator_cert(req->cfg, req->signer))
+	if (ra_issued_by_ca(req->cfg, req->signer))
 		return X509_verify(req->signer, ca_pub) == 1;
 	return req->trust &&
 	       ra_trust_authenticate(req->trust, req->alias->vendors, req->alias->n_vendors,
 				     req->signer, req->msg->extraCerts, &auth) == 0;
 }
 
-void ra_genm_handle(struct ra_req *req)
+/* The sender must be trusted here: an operator certificate of this CA or
+ * a vendor certificate accepted on the alias. */
+static int genm_trust(struct ra_req *req)
+{
+	if (sender_trusted(req))
+		return RA_STEP_NEXT;
+	ERR_clear_error();
+	return ra_req_refuse(req, CMP_FAIL_SIGNER_NOT_TRUSTED, "sender certificate not trusted");
+}
+
+/* genp with the infoTypes asked for that are supported (RFC 9483 4.3). */
+static int genm_answer(struct ra_req *req)
 {
 	STACK_OF(CMPGW_ITAV) *asked = req->msg->body->value.genm;
-	const char *why = NULL;
 	char oid[64];
 	CMPGW_MSG *rsp = NULL;
-	int bit = ra_ir_verify_protection(req, &why);
 
-	if (bit >= 0) {
-		ra_req_fail(req, bit, why);
-		return;
-	}
-	if (!sender_trusted(req)) {
-		ERR_clear_error();
-		ra_req_fail(req, CMP_FAIL_SIGNER_NOT_TRUSTED, "sender certificate not trusted");
-		return;
-	}
-	if (sk_CMPGW_ITAV_num(asked) > 16) {
-		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "too many infoTypes (at most 16)");
-		return;
-	}
+	if (sk_CMPGW_ITAV_num(asked) > 16)
+		return ra_req_refuse(req, CMP_FAIL_BAD_REQUEST, "too many infoTypes (at most 16)");
 	rsp = cmp_build_response(req->msg, req->cfg->cmp_cert, CMP_BODY_GENP);
 	if (!rsp)
 		goto fail;
@@ -187,9 +188,15 @@ void ra_genm_handle(struct ra_req *req)
 		if (rc != 0)
 			goto fail;
 	}
-	ra_req_answer(req, rsp);
-	return;
+	ra_answer_send(req, rsp);
+	return RA_STEP_DONE;
 fail:
 	CMPGW_MSG_free(rsp);
-	ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+	return ra_req_refuse(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 }
+
+const struct ra_flow ra_flow_genm = {
+	"genm",
+	{ ra_step_protect, genm_trust, genm_answer },
+	NULL,
+};

@@ -6,6 +6,7 @@
 
 #include "cmp/certhash.h"
 #include "policy/profile.h"
+#include "ra/pipeline.h"
 #include "ra/ra.h"
 
 int ra_issue(struct ra_req *req, const struct policy_identity *id, const X509_NAME *requested,
@@ -55,4 +56,24 @@ void ra_issued_clear(struct ra_issued *f)
 	OPENSSL_free(f->der);
 	OPENSSL_free(f->serial_hex);
 	memset(f, 0, sizeof(*f));
+}
+
+int ra_step_sign(struct ra_req *req)
+{
+	/* a downstream RA's identity without vendor is named "ra" (${vendor}) */
+	struct policy_identity id = { req->serial, req->vendor ? req->vendor->name : "ra" };
+	char reason[256];
+	int rc = ra_issue(req, &id, req->asked, req->pub, reason, sizeof(reason));
+
+	if (rc == 0)
+		return RA_STEP_NEXT;
+	log_openssl(&req->log, LOG_ERROR, "issuing failed");
+	return ra_req_refuse(req,
+			     rc == RC_INVAL ? CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE,
+			     rc == RC_INVAL ? reason : "internal error");
+}
+
+bool ra_issued_by_ca(const struct cfg *cfg, X509 *x)
+{
+	return X509_check_issued(cfg->ca_cert, x) == X509_V_OK;
 }

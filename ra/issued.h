@@ -9,6 +9,9 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <stdbool.h>
+
+#include "core/cfg.h"
 #include "core/rc.h"
 
 struct ra_issued {
@@ -38,6 +41,15 @@ struct policy_identity;
  */
 int ra_issue(struct ra_req *req, const struct policy_identity *id, const X509_NAME *requested,
 	     EVP_PKEY *pub, char *why, size_t whylen) WUR;
+
+/* The produce step of CA-mode flows: ra_issue for identity {req->serial,
+ * vendor name or "ra"}, the subject req->asked and req->pub; refuses
+ * badCertTemplate (the profile's reason) or systemFailure. */
+int ra_step_sign(struct ra_req *req);
+
+/* Was x issued (signed) by this gateway's issuing CA (cfg->ca_cert)? An
+ * operator certificate, which renewals are signed with. */
+bool ra_issued_by_ca(const struct cfg *cfg, X509 *x);
 
 /* Fill f from cert. 0, or RC_CRYPTO/RC_NOMEM (f is then cleared). */
 int ra_issued_facts(X509 *cert, struct ra_issued *f) WUR;

@@ -1,15 +1,15 @@
 /*
  * ra/renew.c - renewal with an operator certificate this CA issued:
- * kur (RFC 4210 5.3.5, RFC 9483 4.1.3), and ir/cr/p10cr signed with the
+ * kur (RFC 4210 5.3.5, RFC 9483 4.1.3), p10cr, and ir/cr signed with the
  * operator certificate (3GPP TS 33.310 9.5.4 re-runs the initial procedure
- * with it). Steps: validate the operator certificate, match oldCertID,
- * check POP, look the certificate up (it must be active), issue for the
- * same device identity, commit, answer.
+ * with it); also a downstream RA's kur for a device (ra/downstream.c).
+ * Flows: validate the operator certificate, match oldCertID, check POP,
+ * admit (the stored certificate must be active), issue for the same
+ * device identity (or forward it in RA mode), commit, answer.
  */
-#include "ra/ra.h"
+#include "ra/renew.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -17,19 +17,15 @@
 #include <openssl/rand.h>
 
 #include "cmp/build.h"
-#include "cmp/certhash.h"
 #include "policy/profile.h"
 #include "ra/fwd.h"
 #include "ra/issued.h"
-#include "store/renew.h"
+#include "ra/ra.h"
+#include "ra/step_pop.h"
+#include "ra/step_protect.h"
 #include "store/ops.h"
 
 #define OID_OLDCERTID "1.3.6.1.5.5.7.5.1.5" /* id-regCtrl-oldCertID, RFC 4211 6.5 */
-
-bool ra_renew_is_operator_cert(const struct cfg *cfg, X509 *signer)
-{
-	return X509_check_issued(cfg->ca_cert, signer) == X509_V_OK;
-}
 
 /* The issuing CA is the trust anchor for its own end entities. On an RA
  * alias the upstream CA issued it: only its validity is checked here,
@@ -58,7 +54,7 @@ static int verify_operator_cert(struct ra_req *req, X509 *old, const char **why)
 	ERR_clear_error();
 	if (verr == X509_V_OK)
 		return -1;
-	*why = verr == X509_V_ERR_CERT_HAS_EXPIRED ? "operator certificate has expired"
+	*why = verr == X509_V_ERR_CERT_HAS_EXPIRED     ? "operator certificate has expired"
 	       : verr == X509_V_ERR_CERT_NOT_YET_VALID ? "operator certificate is not yet valid"
 						       : "operator certificate does not verify";
 	return CMP_FAIL_SIGNER_NOT_TRUSTED;
@@ -97,28 +93,15 @@ static int check_old_cert_id(const struct ra_req *req, X509 *old, const CMPGW_CE
 	if (!cid || cid->issuer->type != GEN_DIRNAME ||
 	    X509_NAME_cmp(cid->issuer->d.directoryName, X509_get_issuer_name(old)) != 0 ||
 	    ASN1_INTEGER_cmp(cid->serialNumber, X509_get0_serialNumber(old)) != 0) {
-		*why = old == req->signer ? "oldCertID does not name the protecting certificate"
-					  : "oldCertID does not name the device certificate in extraCerts";
+		*why = old == req->signer
+			       ? "oldCertID does not name the protecting certificate"
+			       : "oldCertID does not name the device certificate in extraCerts";
 		bit = CMP_FAIL_BAD_CERT_ID;
 	}
 out:
 	CMPGW_CERTID_free(cid);
 	ERR_clear_error();
 	return bit;
-}
-
-/* Everything the async steps need besides req. */
-struct renew {
-	struct ra_req *req;
-	EVP_PKEY *pub;
-};
-
-static void renew_fail(struct renew *r, int bit, const char *why)
-{
-	struct ra_req *req = r->req;
-	EVP_PKEY_free(r->pub);
-	free(r);
-	ra_req_fail(req, bit, why);
 }
 
 /* The answers to the refusals of admission and commit, the reasons of
@@ -137,78 +120,13 @@ static const struct {
 	{ STORE_OUT_TID_IN_USE, CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
 };
 
-static void refuse(struct renew *r, enum store_outcome status)
+static int refuse(struct ra_req *req, enum store_outcome status)
 {
 	for (size_t i = 0; i < sizeof(renew_refusals) / sizeof(renew_refusals[0]); i++)
-		if (status == renew_refusals[i].status) {
-			renew_fail(r, renew_refusals[i].bit, renew_refusals[i].why);
-			return;
-		}
-	log_error(&r->req->log, "renewal: unexpected status %s", store_outcome_name(status));
-	renew_fail(r, CMP_FAIL_SYSTEM_FAILURE, "internal error");
-}
-
-static void on_commit(void *arg, int rc, enum store_outcome status)
-{
-	struct renew *r = arg;
-	struct ra_req *req = r->req;
-
-	if (rc != 0) {
-		renew_fail(r, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-		return;
-	}
-	if (status != STORE_OUT_OK) {
-		refuse(r, status);
-		return;
-	}
-	EVP_PKEY_free(r->pub);
-	free(r);
-	log_info(&req->log, "renewed certificate for device %s", req->serial);
-	ra_ir_send_rep(req);
-}
-
-static int commit(struct renew *r)
-{
-	struct ra_req *req = r->req;
-	const CMPGW_HDR *h = req->msg->header;
-	unsigned char sender_fp[32], *sender_der = NULL;
-	int slen = i2d_X509(req->signer, &sender_der);
-	struct ra_issued f;
-	int rc = ra_issued_facts(req->cert, &f);
-
-	if (rc != 0 || slen <= 0 || ra_trust_cert_fp(req->signer, sender_fp) ||
-	    RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1) {
-		rc = RC_CRYPTO;
-		goto out;
-	}
-	struct store_renew_commit c = {
-		.tid = { h->transactionID->data, (size_t)h->transactionID->length },
-		.sender_cert = { sender_der, (size_t)slen },
-		.server_nonce = { req->server_nonce, sizeof(req->server_nonce) },
-		.client_nonce = { h->senderNonce->data, (size_t)h->senderNonce->length },
-		.cert = { f.der, f.len },
-		.cert_hash = { f.hash, f.hlen },
-		.sender_fp = sender_fp,
-		.key_fp = f.key_fp,
-		.alias = req->alias->label,
-		.body = cmp_asn1_body_name(req->msg->body->type),
-		.issuer = f.issuer,
-		.serial_hex = f.serial_hex,
-		.subject = f.subject,
-		.peer = req->log.peer,
-		.old_id = req->old_cert_id,
-		.cert_req_id = req->cert_req_id,
-		.not_before = f.not_before,
-		.not_after = f.not_after,
-		.implicit = req->implicit,
-		.revoke_old = req->alias->profile->renewal_revokes_old,
-		.deadline_s = req->alias->confirm_deadline_s,
-	};
-	rc = req->rw->ops->renew_commit(req->rw->db, &c, on_commit, r);
-out:
-	ra_issued_clear(&f);
-	OPENSSL_free(sender_der);
-	return rc;
+		if (status == renew_refusals[i].status)
+			return ra_req_refuse(req, renew_refusals[i].bit, renew_refusals[i].why);
+	log_error(&req->log, "renewal: unexpected status %s", store_outcome_name(status));
+	return ra_req_refuse(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 }
 
 /* The verdict cmpgw_renew_commit would give, in its order, from the
@@ -244,86 +162,69 @@ static void audit_refusal(struct ra_req *req, const struct store_oldcert *o,
 			    o->device_serial[0] ? o->device_serial : NULL, req->log.peer, detail);
 }
 
-static void on_admit(void *arg, int rc, const struct store_oldcert *o)
+/* The certificate being renewed: the protecting one, or the device
+ * certificate a downstream RA carries (ra/downstream.c). */
+static X509 *old_of(const struct ra_req *req)
 {
-	struct renew *r = arg;
-	struct ra_req *req = r->req;
-	enum store_outcome verdict;
-
-	if (ra_req_gone(req)) { /* dropped and freed: nothing signed or forwarded */
-		EVP_PKEY_free(r->pub);
-		free(r);
-		return;
-	}
-	if (rc != 0) {
-		renew_fail(r, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-		return;
-	}
-	if (!o) {
-		renew_fail(r, CMP_FAIL_SIGNER_NOT_TRUSTED,
-			   req->alias->mode == CFG_MODE_RA
-				   ? "certificate not obtained through this RA alias"
-				   : "certificate not known to this CA");
-		return;
-	}
-	verdict = admission(req, o);
-	if (verdict != STORE_OUT_OK) {
-		audit_refusal(req, o, verdict);
-		refuse(r, verdict);
-		return;
-	}
-	req->old_cert_id = o->id;
-	snprintf(req->serial, sizeof(req->serial), "%s", o->device_serial);
-	if (req->alias->mode == CFG_MODE_RA) { /* the upstream CA issues (ra/fwd.c) */
-		ra_fwd_start(req, r->pub, o->vendor[0] ? o->vendor : "ra");
-		EVP_PKEY_free(r->pub);
-		free(r);
-		return;
-	}
-	/* no vendor: enrolled through a downstream RA (ra/downstream.c names
-	 * the ${vendor} of such identities "ra") */
-	struct policy_identity id = { o->device_serial, o->vendor[0] ? o->vendor : "ra" };
-	char reason[256];
-	rc = ra_issue(req, &id, req->asked, r->pub, reason, sizeof(reason));
-	if (rc != 0) {
-		log_openssl(&req->log, LOG_ERROR, "issuing failed");
-		renew_fail(r, rc == RC_INVAL ? CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE,
-			   rc == RC_INVAL ? reason : "internal error");
-		return;
-	}
-	if (commit(r) != 0)
-		renew_fail(r, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	return req->old_cert ? req->old_cert : req->signer;
 }
 
-void ra_renew_start(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY *pub)
+/* Authenticate and check: the operator certificate verifies, oldCertID
+ * names it (required in a kur), POP and key policy (p10cr: req->pub is
+ * the CSR key, its POP checked already). */
+static int renew_check(struct ra_req *req)
 {
-	struct renew *r = calloc(1, sizeof(*r));
+	X509 *old = old_of(req);
 	const char *why = NULL;
+	int bit = verify_operator_cert(req, old, &why);
+
+	if (bit < 0)
+		bit = check_old_cert_id(req, old, req->crm, req->msg->body->type == CMP_BODY_KUR,
+					&why);
+	if (bit < 0 && req->crm)
+		bit = ra_step_pop_check(req, req->crm, &req->pub, &why);
+	else if (bit < 0 && !policy_profile_key_ok(req->alias->profile, req->pub, &why))
+		bit = CMP_FAIL_BAD_ALG;
+	return bit >= 0 ? ra_req_refuse(req, bit, why) : RA_STEP_NEXT;
+}
+
+static void on_admit(void *arg, int rc, const struct store_oldcert *o)
+{
+	struct ra_req *req = arg;
+	enum store_outcome verdict;
+
+	if (ra_req_client_gone(req)) { /* ra_resume drops it: nothing signed or forwarded */
+	} else if (rc != 0) {
+		ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	} else if (!o) {
+		ra_req_refuse(req, CMP_FAIL_SIGNER_NOT_TRUSTED,
+			      req->alias->mode == CFG_MODE_RA
+				      ? "certificate not obtained through this RA alias"
+				      : "certificate not known to this CA");
+	} else if ((verdict = admission(req, o)) != STORE_OUT_OK) {
+		audit_refusal(req, o, verdict);
+		refuse(req, verdict);
+	} else {
+		req->old_cert_id = o->id;
+		snprintf(req->serial, sizeof(req->serial), "%s", o->device_serial);
+		/* no vendor: enrolled through a downstream RA (ra/downstream.c
+		 * names the ${vendor} of such identities "ra") */
+		snprintf(req->ext.renew.vendor, sizeof(req->ext.renew.vendor), "%s",
+			 o->vendor[0] ? o->vendor : "ra");
+	}
+	ra_resume(req);
+}
+
+/* Read-only admission before the CA signs: a refused or replayed renewal
+ * costs no CA signature (issue 10 finding 3). */
+static int renew_admit(struct ra_req *req)
+{
+	X509 *old = old_of(req);
 	char issuer[512], *serial_hex = NULL;
 	unsigned char *der = NULL;
 	BIGNUM *bn = NULL;
-	int bit, len;
+	int len, rc = RA_STEP_WAIT;
 
-	if (!r) {
-		EVP_PKEY_free(pub);
-		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
-		return;
-	}
-	r->req = req;
-	r->pub = pub;
-	/* a downstream RA renews the device certificate it carries (ra/downstream.c) */
-	X509 *old = req->old_cert ? req->old_cert : req->signer;
-	bit = verify_operator_cert(req, old, &why);
-	if (bit < 0)
-		bit = check_old_cert_id(req, old, crm, req->msg->body->type == CMP_BODY_KUR, &why);
-	if (bit < 0 && crm)
-		bit = ra_ir_check_request(req, crm, &r->pub, &why);
-	else if (bit < 0 && !policy_profile_key_ok(req->alias->profile, r->pub, &why))
-		bit = CMP_FAIL_BAD_ALG;
-	if (bit >= 0) {
-		renew_fail(r, bit, why);
-		return;
-	}
 	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
 	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(old), NULL);
 	serial_hex = bn ? BN_bn2hex(bn) : NULL;
@@ -332,80 +233,178 @@ void ra_renew_start(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY *p
 	struct store_bytes b = { der, len > 0 ? (size_t)len : 0 };
 	const ASN1_OCTET_STRING *t = req->msg->header->transactionID;
 	struct store_bytes tid = { t->data, (size_t)t->length };
-	/* admit (read-only) before the CA signs: a refused or replayed
-	 * renewal costs no CA signature (issue 10 finding 3) */
 	if (!serial_hex || len <= 0 ||
-	    req->rw->ops->renew_admit(req->rw->db, issuer, serial_hex, b, tid, on_admit, r) != 0)
-		renew_fail(r, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	    req->rw->ops->renew_admit(req->rw->db, issuer, serial_hex, b, tid, on_admit, req) != 0)
+		rc = ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 	OPENSSL_free(der);
 	OPENSSL_free(serial_hex);
 	BN_free(bn);
+	return rc;
 }
 
-void ra_kur_handle(struct ra_req *req)
+/* The CA signs for the same device identity. */
+static int renew_sign(struct ra_req *req)
+{
+	struct policy_identity id = { req->serial, req->ext.renew.vendor };
+	char reason[256];
+	int rc = ra_issue(req, &id, req->asked, req->pub, reason, sizeof(reason));
+
+	if (rc == 0)
+		return RA_STEP_NEXT;
+	log_openssl(&req->log, LOG_ERROR, "issuing failed");
+	return ra_req_refuse(req,
+			     rc == RC_INVAL ? CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE,
+			     rc == RC_INVAL ? reason : "internal error");
+}
+
+static void on_commit(void *arg, int rc, enum store_outcome status)
+{
+	struct ra_req *req = arg;
+
+	if (rc != 0)
+		ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	else if (status != STORE_OUT_OK)
+		refuse(req, status);
+	else
+		log_info(&req->log, "renewed certificate for device %s", req->serial);
+	ra_resume(req);
+}
+
+static int commit(struct ra_req *req)
+{
+	const CMPGW_HDR *h = req->msg->header;
+	unsigned char sender_fp[32], *sender_der = NULL;
+	int slen = i2d_X509(req->signer, &sender_der);
+	struct ra_issued f;
+	int rc = ra_issued_facts(req->cert, &f);
+
+	if (rc != 0 || slen <= 0 || ra_trust_cert_fp(req->signer, sender_fp) ||
+	    RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1) {
+		rc = RC_CRYPTO;
+		goto out;
+	}
+	struct store_renew_commit c = {
+		.tid = { h->transactionID->data, (size_t)h->transactionID->length },
+		.sender_cert = { sender_der, (size_t)slen },
+		.server_nonce = { req->server_nonce, sizeof(req->server_nonce) },
+		.client_nonce = { h->senderNonce->data, (size_t)h->senderNonce->length },
+		.cert = { f.der, f.len },
+		.cert_hash = { f.hash, f.hlen },
+		.sender_fp = sender_fp,
+		.key_fp = f.key_fp,
+		.alias = req->alias->label,
+		.body = cmp_asn1_body_name(req->msg->body->type),
+		.issuer = f.issuer,
+		.serial_hex = f.serial_hex,
+		.subject = f.subject,
+		.peer = req->log.peer,
+		.old_id = req->old_cert_id,
+		.cert_req_id = req->cert_req_id,
+		.not_before = f.not_before,
+		.not_after = f.not_after,
+		.implicit = req->implicit,
+		.revoke_old = req->alias->profile->renewal_revokes_old,
+		.deadline_s = req->alias->confirm_deadline_s,
+	};
+	rc = req->rw->ops->renew_commit(req->rw->db, &c, on_commit, req);
+out:
+	ra_issued_clear(&f);
+	OPENSSL_free(sender_der);
+	return rc;
+}
+
+static int renew_commit(struct ra_req *req)
+{
+	if (commit(req) != 0)
+		return ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL,
+				     "service temporarily unavailable");
+	return RA_STEP_WAIT;
+}
+
+/* RA mode: the upstream CA issues (ra/fwd.c), which answers req. */
+static int renew_forward(struct ra_req *req)
+{
+	ra_fwd_start(req, req->pub, req->ext.renew.vendor);
+	return RA_STEP_DONE;
+}
+
+/* kur: exactly one CertReqMsg, certReqId 0 (RFC 9483 4.1.3). */
+static int kur_template(struct ra_req *req)
 {
 	STACK_OF(CMPGW_CERTREQMSG) *reqs = req->msg->body->value.kur;
-	const CMPGW_CERTREQMSG *crm;
-	const char *why = NULL;
-	int bit;
 
-	if (sk_CMPGW_CERTREQMSG_num(reqs) != 1) {
-		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "exactly one CertReqMsg is supported");
-		return;
-	}
-	crm = sk_CMPGW_CERTREQMSG_value(reqs, 0);
-	req->cert_req_id = ASN1_INTEGER_get(crm->certReq->certReqId);
-	req->asked = crm->certReq->certTemplate ? crm->certReq->certTemplate->subject : NULL;
-	if (req->cert_req_id != 0) { /* RFC 9483 4.1.3 */
-		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "certReqId must be 0");
-		return;
-	}
-	bit = ra_ir_verify_protection(req, &why);
-	if (bit >= 0) {
-		ra_req_fail(req, bit, why);
-		return;
-	}
-	/* RFC 9483 5.2: a downstream RA renews on behalf of a device */
-	if (req->alias->n_ras > 0 && ra_downstream_authorized(req)) {
-		ra_downstream_kur(req, crm);
-		return;
-	}
-	/* RA mode: the certificate store decides (ra_renew_start) */
-	if (req->alias->mode != CFG_MODE_RA && !ra_renew_is_operator_cert(req->cfg, req->signer)) {
-		ra_req_fail(req, CMP_FAIL_SIGNER_NOT_TRUSTED,
-			    "kur must be protected with a certificate issued by this CA");
-		return;
-	}
-	ra_renew_start(req, crm, NULL);
+	if (sk_CMPGW_CERTREQMSG_num(reqs) != 1)
+		return ra_req_refuse(req, CMP_FAIL_BAD_REQUEST,
+				     "exactly one CertReqMsg is supported");
+	req->crm = sk_CMPGW_CERTREQMSG_value(reqs, 0);
+	req->cert_req_id = ASN1_INTEGER_get(req->crm->certReq->certReqId);
+	req->asked =
+		req->crm->certReq->certTemplate ? req->crm->certReq->certTemplate->subject : NULL;
+	if (req->cert_req_id != 0)
+		return ra_req_refuse(req, CMP_FAIL_BAD_REQUEST, "certReqId must be 0");
+	return RA_STEP_NEXT;
 }
 
-void ra_p10cr_handle(struct ra_req *req)
+/* Who renews: a downstream RA on behalf of a device (RFC 9483 5.2), or
+ * the holder of a certificate this CA issued (in RA mode the certificate
+ * store decides, at admission). */
+static int kur_route(struct ra_req *req)
+{
+	if (req->alias->n_ras > 0 && ra_downstream_authorized(req))
+		return ra_downstream_old_cert(req);
+	if (req->alias->mode != CFG_MODE_RA && !ra_issued_by_ca(req->cfg, req->signer))
+		return ra_req_refuse(req, CMP_FAIL_SIGNER_NOT_TRUSTED,
+				     "kur must be protected with a certificate issued by this CA");
+	return RA_STEP_NEXT;
+}
+
+/* p10cr (RFC 9483 4.1.4): no certReqId (answers use -1); signed with an
+ * operator certificate; the CSR signature is the POP (RFC 2986). */
+static int p10cr_template(struct ra_req *req)
+{
+	req->cert_req_id = -1;
+	req->asked = X509_REQ_get_subject_name(req->msg->body->value.p10cr);
+	return RA_STEP_NEXT;
+}
+
+static int p10cr_pop(struct ra_req *req)
 {
 	X509_REQ *csr = req->msg->body->value.p10cr;
-	EVP_PKEY *pub = NULL;
-	const char *why = NULL;
-	int bit;
 
-	/* RFC 9483 4.1.4: p10cr has no certReqId; responses use -1. */
-	req->cert_req_id = -1;
-	req->asked = X509_REQ_get_subject_name(csr);
-	bit = ra_ir_verify_protection(req, &why);
-	if (bit >= 0) {
-		ra_req_fail(req, bit, why);
-		return;
-	}
-	if (!ra_renew_is_operator_cert(req->cfg, req->signer)) {
-		ra_req_fail(req, CMP_FAIL_NOT_AUTHORIZED,
-			    "p10cr must be protected with a certificate issued by this CA");
-		return;
-	}
-	pub = X509_REQ_get_pubkey(csr);
-	/* RFC 2986: the CSR signature is the proof of possession. */
-	if (!pub || X509_REQ_verify(csr, pub) != 1) {
+	if (!ra_issued_by_ca(req->cfg, req->signer))
+		return ra_req_refuse(
+			req, CMP_FAIL_NOT_AUTHORIZED,
+			"p10cr must be protected with a certificate issued by this CA");
+	req->pub = X509_REQ_get_pubkey(csr);
+	if (!req->pub || X509_REQ_verify(csr, req->pub) != 1) {
 		ERR_clear_error();
-		EVP_PKEY_free(pub);
-		ra_req_fail(req, CMP_FAIL_BAD_POP, "PKCS#10 signature does not verify");
-		return;
+		return ra_req_refuse(req, CMP_FAIL_BAD_POP, "PKCS#10 signature does not verify");
 	}
-	ra_renew_start(req, NULL, pub);
+	return RA_STEP_NEXT;
 }
+
+const struct ra_flow ra_flow_renew_ca = {
+	"renewal",
+	{ renew_check, renew_admit, renew_sign, renew_commit, ra_step_answer_certrep },
+	NULL,
+};
+
+const struct ra_flow ra_flow_kur_ca = {
+	"kur",
+	{ kur_template, ra_step_protect, kur_route, renew_check, renew_admit, renew_sign,
+	  renew_commit, ra_step_answer_certrep },
+	NULL,
+};
+
+const struct ra_flow ra_flow_kur_ra = {
+	"kur (RA mode)",
+	{ kur_template, ra_step_protect, kur_route, renew_check, renew_admit, renew_forward },
+	NULL,
+};
+
+const struct ra_flow ra_flow_p10cr = {
+	"p10cr",
+	{ p10cr_template, ra_step_protect, p10cr_pop, renew_check, renew_admit, renew_sign,
+	  renew_commit, ra_step_answer_certrep },
+	NULL,
+};

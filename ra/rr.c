@@ -23,9 +23,10 @@
 #include "policy/crl.h"
 #include "ra/crl.h"
 #include "ra/fwd.h"
+#include "ra/step_protect.h"
+#include "store/ops.h"
 #include "store/renew.h"
 #include "store/revoke.h"
-#include "store/ops.h"
 
 static struct store_bytes tid_of(const struct ra_req *req)
 {
@@ -294,7 +295,7 @@ void ra_rr_handle(struct ra_req *req)
 		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "exactly one RevDetails is supported");
 		return;
 	}
-	bit = ra_ir_verify_protection(req, &why);
+	bit = ra_step_protect_check(req, &why);
 	if (bit >= 0) {
 		ra_req_fail(req, bit, why);
 		return;

@@ -16,8 +16,7 @@
  * 128 random bits. Every refusal writes one 'token_rejected' audit row
  * (bounded per peer by ra_audit_unauth until the MAC verified).
  */
-#include "ra/ra.h"
-#include "ra/issued.h"
+#include "ra/token_ir.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -32,9 +31,13 @@
 #include "cmp/prot.h"
 #include "policy/profile.h"
 #include "ra/audit.h"
+#include "ra/issued.h"
+#include "ra/pipeline.h"
+#include "ra/ra.h"
+#include "ra/step_pop.h"
 #include "ra/token.h"
-#include "store/token.h"
 #include "store/ops.h"
+#include "store/token.h"
 
 #define BAD_MAC	      "MAC protection does not verify with the token named by senderKID"
 #define TOO_MANY_ITER "PBMParameter iterationCount above tokens.max_iterations"
@@ -49,7 +52,7 @@ static void ref_of(const struct ra_req *req, char ref[65])
 /* Audit row (no secret), then the error answer. Until the MAC verified
  * (req->mac_secret unset) the sender is anyone: the row is bounded per
  * peer (ra_audit_unauth). */
-static void reject(struct ra_req *req, int bit, const char *why, const char *detail)
+static int reject(struct ra_req *req, int bit, const char *why, const char *detail)
 {
 	const ASN1_OCTET_STRING *t = req->msg->header->transactionID;
 	struct store_bytes tid = { t->data, (size_t)t->length };
@@ -63,7 +66,7 @@ static void reject(struct ra_req *req, int bit, const char *why, const char *det
 				    serial, req->log.peer, text);
 	else
 		ra_audit_unauth(req, "token_rejected", "token", serial, text);
-	ra_req_fail(req, bit, why);
+	return ra_req_refuse(req, bit, why);
 }
 
 /* A failed cmp_prot_pbmac_check / cmp_prot_verify_pbmac as a fail bit and
@@ -159,17 +162,11 @@ static void on_commit(void *arg, int rc, enum store_outcome status)
 	const char *why = NULL;
 	int bit;
 
-	if (ra_req_gone(req))
-		return;
-	if (rc != 0) {
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-		return;
-	}
-	bit = refusal_bit(status, &why);
-	if (bit >= 0) /* audited by cmpgw_token_ir_commit */
-		ra_req_fail(req, bit, why);
-	else
-		ra_ir_send_rep(req);
+	if (rc != 0)
+		ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	else if ((bit = refusal_bit(status, &why)) >= 0) /* audited by cmpgw_token_ir_commit */
+		ra_req_refuse(req, bit, why);
+	ra_resume(req);
 }
 
 static int commit(struct ra_req *req, const char *ref)
@@ -209,113 +206,115 @@ out:
 	return rc;
 }
 
-/* After the MAC verified and the token is usable: POP, key policy, issue
- * for the token's identity (${serial}; ${vendor} is "token"), commit. */
-static void issue(struct ra_req *req, const char *ref)
+/* Consume the token and commit in one statement. */
+static int token_commit(struct ra_req *req)
 {
-	const CMPGW_CERTREQMSG *crm = sk_CMPGW_CERTREQMSG_value(req->msg->body->value.ir, 0);
-	struct policy_identity id = { req->serial, "token" };
-	const char *why = NULL;
-	EVP_PKEY *pub = NULL;
-	int bit, rc;
-
-	bit = ra_ir_check_request(req, crm, &pub, &why);
-	if (bit >= 0) {
-		EVP_PKEY_free(pub);
-		reject(req, bit, why, why);
-		return;
-	}
-	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
-	char reason[256];
-	rc = ra_issue(req, &id, crm->certReq->certTemplate->subject, pub, reason, sizeof(reason));
-	EVP_PKEY_free(pub);
-	if (rc != 0) {
-		log_openssl(&req->log, LOG_ERROR, "issuing failed");
-		if (rc == RC_INVAL)
-			reject(req, CMP_FAIL_BAD_CERT_TEMPLATE, reason, "bad subject");
-		else
-			ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
-		return;
-	}
-	if (commit(req, ref) != 0)
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	if (commit(req, req->ext.token.ref) != 0)
+		return ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL,
+				     "service temporarily unavailable");
+	return RA_STEP_WAIT;
 }
 
+/* After the MAC verified and the token is usable: POP and key policy. */
+static int token_pop(struct ra_req *req)
+{
+	const char *why = NULL;
+	int bit = ra_step_pop_check(req, req->crm, &req->pub, &why);
+
+	if (bit >= 0)
+		return reject(req, bit, why, why);
+	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
+	return RA_STEP_NEXT;
+}
+
+/* Issue for the token's identity (${serial}; ${vendor} is "token"). */
+static int token_sign(struct ra_req *req)
+{
+	struct policy_identity id = { req->serial, "token" };
+	char reason[256];
+	int rc = ra_issue(req, &id, req->crm->certReq->certTemplate->subject, req->pub, reason,
+			  sizeof(reason));
+
+	if (rc == 0)
+		return RA_STEP_NEXT;
+	log_openssl(&req->log, LOG_ERROR, "issuing failed");
+	if (rc == RC_INVAL)
+		return reject(req, CMP_FAIL_BAD_CERT_TEMPLATE, reason, "bad subject");
+	return ra_req_refuse(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+}
+
+/* The token as stored: usable here, the MAC verifies with its secret, the
+ * transactionID is new. */
 static void on_token(void *arg, int rc, const struct store_token *t)
 {
 	struct ra_req *req = arg;
 	const char *why = NULL;
-	char ref[65];
 	int bit;
 
-	if (ra_req_gone(req))
-		return;
-	if (rc != 0) {
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-		return;
-	}
-	/* No key derivation for a token that could not be used anyway; the
-	 * answer is signed, since no secret was verified. */
-	if (!t) {
+	if (ra_req_client_gone(req)) {
+		/* ra_resume drops it */
+	} else if (rc != 0) {
+		ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	} else if (!t) {
+		/* No key derivation for a token that could not be used anyway;
+		 * the answer is signed, since no secret was verified. */
 		reject(req, CMP_FAIL_BAD_MESSAGE_CHECK, "unknown token reference",
 		       "unknown reference");
-		return;
+	} else {
+		snprintf(req->serial, sizeof(req->serial), "%s", t->identity);
+		if ((bit = refusal_bit(t->refusal, &why)) >= 0)
+			reject(req, bit, why, store_outcome_name(t->refusal));
+		else if ((bit = ra_token_verify_mac(req, req->ext.token.ref, t->secret_enc.p,
+						    t->secret_enc.len, &why)) >= 0)
+			reject(req, bit, why,
+			       bit == CMP_FAIL_SYSTEM_FAILURE ? "secret does not open" : why);
+		/* MAC-protected from here on. A replayed transactionID costs no
+		 * CA signature (finding 3); cmpgw_token_ir_commit checks again. */
+		else if (t->tid_in_use)
+			reject(req, CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use",
+			       "tid_in_use");
 	}
-	snprintf(req->serial, sizeof(req->serial), "%s", t->identity);
-	bit = refusal_bit(t->refusal, &why);
-	if (bit >= 0) {
-		reject(req, bit, why, store_outcome_name(t->refusal));
-		return;
-	}
-	ref_of(req, ref);
-	bit = ra_token_verify_mac(req, ref, t->secret_enc.p, t->secret_enc.len, &why);
-	if (bit >= 0) {
-		reject(req, bit, why,
-		       bit == CMP_FAIL_SYSTEM_FAILURE ? "secret does not open" : why);
-		return;
-	}
-	/* MAC-protected from here on. A replayed transactionID costs no CA
-	 * signature (finding 3); cmpgw_token_ir_commit checks again. */
-	if (t->tid_in_use) {
-		reject(req, CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use",
-		       "tid_in_use");
-		return;
-	}
-	issue(req, ref);
+	ra_resume(req);
 }
 
-void ra_token_ir_handle(struct ra_req *req, const CMPGW_CERTREQMSG *crm)
+/* senderKID and PBMParameter before the database: a bad one costs no
+ * query; then look the token up. */
+static int token_lookup(struct ra_req *req)
 {
 	const ASN1_OCTET_STRING *kid = req->msg->header->senderKID;
 	const ASN1_OCTET_STRING *t = req->msg->header->transactionID;
 	struct store_bytes tid = { t->data, (size_t)t->length };
-	char ref[65], text[160];
+	char text[160];
 	const char *why = NULL;
 	long iter = 0;
 	int rc;
 
-	(void)crm; /* taken again from req->msg after the lookup */
 	/* RFC 9483 4.1.5: with MAC protection senderKID names the shared secret */
-	if (!kid || !ra_token_ref_ok(kid->data, (size_t)kid->length)) {
-		reject(req, CMP_FAIL_BAD_MESSAGE_CHECK, "senderKID must carry the token reference",
-		       "senderKID missing or malformed");
-		return;
-	}
-	/* PBMParameter before the database: a bad one costs no query */
+	if (!kid || !ra_token_ref_ok(kid->data, (size_t)kid->length))
+		return reject(req, CMP_FAIL_BAD_MESSAGE_CHECK,
+			      "senderKID must carry the token reference",
+			      "senderKID missing or malformed");
 	rc = cmp_prot_pbmac_check(req->msg, req->cfg->token_max_iterations, &iter);
 	ERR_clear_error();
 	if (rc == RC_TOOBIG) {
 		snprintf(text, sizeof(text), "%s: %ld > %d", TOO_MANY_ITER, iter,
 			 req->cfg->token_max_iterations);
-		reject(req, CMP_FAIL_BAD_MESSAGE_CHECK, text, text);
-		return;
+		return reject(req, CMP_FAIL_BAD_MESSAGE_CHECK, text, text);
 	}
 	if (rc != 0) {
 		int bit = mac_fail(rc, &why);
-		reject(req, bit, why, why);
-		return;
+		return reject(req, bit, why, why);
 	}
-	ref_of(req, ref);
-	if (req->rw->ops->token_get(req->rw->db, ref, req->alias->label, tid, on_token, req) != 0)
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	ref_of(req, req->ext.token.ref);
+	if (req->rw->ops->token_get(req->rw->db, req->ext.token.ref, req->alias->label, tid,
+				    on_token, req) != 0)
+		return ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL,
+				     "service temporarily unavailable");
+	return RA_STEP_WAIT;
 }
+
+const struct ra_flow ra_flow_token_ir = {
+	"ir (token)",
+	{ token_lookup, token_pop, token_sign, token_commit, ra_step_answer_certrep },
+	NULL,
+};

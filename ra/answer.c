@@ -1,0 +1,195 @@
+/*
+ * ra/answer.c - verdicts and results into protected CMP answers, handed
+ * to the request's sink (ra/answer.h).
+ */
+#include "ra/answer.h"
+
+#include <openssl/crypto.h>
+
+#include "cmp/build.h"
+#include "cmp/prot.h"
+#include "policy/profile.h"
+#include "ra/pipeline.h"
+#include "ra/ra.h"
+
+static const char *const fail_names[] = {
+	"badAlg",
+	"badMessageCheck",
+	"badRequest",
+	"badTime",
+	"badCertId",
+	"badDataFormat",
+	"wrongAuthority",
+	"incorrectData",
+	"missingTimeStamp",
+	"badPOP",
+	"certRevoked",
+	"certConfirmed",
+	"wrongIntegrity",
+	"badRecipientNonce",
+	"timeNotAvailable",
+	"unacceptedPolicy",
+	"unacceptedExtension",
+	"addInfoNotAvailable",
+	"badSenderNonce",
+	"badCertTemplate",
+	"signerNotTrusted",
+	"transactionIdInUse",
+	"unsupportedVersion",
+	"notAuthorized",
+	"systemUnavail",
+	"systemFailure",
+	"duplicateCertReq",
+};
+
+/* RFC 9483 4.1.5 / RFC 4210 5.1.3.1: a request MAC-protected with a
+ * shared secret the server knows gets a MAC-protected answer (the client
+ * may hold no trust anchor yet), under the client's reference (senderKID).
+ * The chain in extraCerts then lets it validate the new certificate. */
+#define RSP_PBM_ITERATIONS 10000
+
+/* Protect rsp and encode it into *der (header and body encoded once when signed). */
+static int protect_der(struct ra_req *req, CMPGW_MSG *rsp, unsigned char **der, size_t *len)
+{
+	ASN1_OCTET_STRING *kid = NULL;
+	int rc;
+
+	if (!req->mac_secret)
+		return cmp_prot_sign_der(rsp, req->cfg->cmp_key, der, len);
+	if (req->msg->header->senderKID &&
+	    !(kid = ASN1_OCTET_STRING_dup(req->msg->header->senderKID)))
+		return RC_NOMEM;
+	ASN1_OCTET_STRING_free(rsp->header->senderKID);
+	rsp->header->senderKID = kid;
+	rc = cmp_prot_pbmac(rsp, req->mac_secret, req->mac_secret_len, RSP_PBM_ITERATIONS);
+	return rc != 0 ? rc : cmp_build_der(rsp, der, len);
+}
+
+/* Does the client's transaction go on after rsp: a certificate it must
+ * confirm (no implicitConfirm granted), or "waiting" / pollRep (it polls)?
+ * A draining gateway keeps serving that client (core/http.h). */
+static bool rsp_continues(const CMPGW_MSG *rsp)
+{
+	int t = rsp->body->type;
+	const CMPGW_CERTREPMSG *rep;
+
+	if (t == CMP_BODY_POLLREP)
+		return true;
+	if (t != CMP_BODY_IP && t != CMP_BODY_CP && t != CMP_BODY_KUP)
+		return false;
+	rep = rsp->body->value.ip;
+	for (int i = 0; rep && i < sk_CMPGW_CERTRESPONSE_num(rep->response); i++) {
+		const CMPGW_CERTRESPONSE *cr = sk_CMPGW_CERTRESPONSE_value(rep->response, i);
+		long st = cr->status ? ASN1_INTEGER_get(cr->status->status) : -1;
+		if (st == CMP_STATUS_WAITING ||
+		    ((st == CMP_STATUS_ACCEPTED || st == CMP_STATUS_GRANTED_WITH_MODS) &&
+		     !cmp_build_has_implicit_confirm(rsp)))
+			return true;
+	}
+	return false;
+}
+
+void ra_answer_send(struct ra_req *req, CMPGW_MSG *rsp)
+{
+	const struct cfg *cfg = req->cfg;
+	unsigned char *der = NULL;
+	size_t len = 0;
+
+	if (!rsp || cmp_build_extracerts_push1(rsp, cfg->cmp_chain) != 0 ||
+	    protect_der(req, rsp, &der, &len) != 0) {
+		log_openssl(&req->log, LOG_ERROR, "building the response failed");
+		req->sink->deliver(req->sink_arg, RA_SINK_FAILED, NULL, 0, false);
+	} else {
+		req->sink->deliver(req->sink_arg, RA_SINK_ANSWER, der, len, rsp_continues(rsp));
+	}
+	OPENSSL_free(der);
+	CMPGW_MSG_free(rsp);
+	ra_req_free(req);
+}
+
+void ra_answer_verdict(struct ra_req *req)
+{
+	int bit = req->verdict.bit;
+	const char *name = bit >= 0 && bit <= CMP_FAIL_MAX ? fail_names[bit] : "?";
+
+	log_info(&req->log, "rejected %s: %s: %s",
+		 req->msg ? cmp_asn1_body_name(req->msg->body->type) : "message", name,
+		 req->verdict.text);
+	ra_answer_send(req, cmp_build_error(req->msg, req->cfg->cmp_cert, bit, req->verdict.text));
+}
+
+void ra_req_fail(struct ra_req *req, int fail_bit, const char *text)
+{
+	ra_req_refuse(req, fail_bit, text);
+	ra_answer_verdict(req);
+}
+
+void ra_req_answer(struct ra_req *req, CMPGW_MSG *rsp)
+{
+	ra_answer_send(req, rsp);
+}
+
+/* ir->ip, cr->cp, kur->kup, p10cr->cp (RFC 4210 5.3.4) */
+static int rep_type(int req_type)
+{
+	switch (req_type) {
+	case CMP_BODY_CR:
+	case CMP_BODY_P10CR:
+		return CMP_BODY_CP;
+	case CMP_BODY_KUR:
+		return CMP_BODY_KUP;
+	default:
+		return CMP_BODY_IP;
+	}
+}
+
+void ra_answer_certrep(struct ra_req *req)
+{
+	const struct cfg *cfg = req->cfg;
+	CMPGW_MSG *rsp =
+		cmp_build_response(req->msg, cfg->cmp_cert,
+				   req->rep_body ? req->rep_body : rep_type(req->msg->body->type));
+	const X509_NAME *asked = req->asked;
+	/* RFC 4210 5.2.3: grantedWithMods when the profile replaced the
+	 * subject the device suggested (3GPP TS 33.310 allows the RA/CA to),
+	 * or when notAfter was capped at the issuing CA's (issue 10 finding 4;
+	 * only this CA's own issuance is capped, not an upstream CA's). */
+	bool modified = asked && X509_NAME_entry_count(asked) > 0 &&
+			X509_NAME_cmp(asked, X509_get_subject_name(req->cert)) != 0;
+	bool capped = req->alias->mode != CFG_MODE_RA && cfg->ca_cert &&
+		      policy_profile_capped(cfg, req->cert);
+	const char *text = modified && capped
+				   ? "subject set by the operator profile; validity capped at the "
+				     "issuing CA's notAfter"
+			   : modified ? "subject set by the operator profile"
+			   : capped   ? "validity capped at the issuing CA's notAfter"
+				      : NULL;
+	CMPGW_STATUSINFO *si = cmp_build_statusinfo(
+		text ? CMP_STATUS_GRANTED_WITH_MODS : CMP_STATUS_ACCEPTED, -1, text);
+
+	if (!rsp || !si ||
+	    !ASN1_OCTET_STRING_set(rsp->header->senderNonce, req->server_nonce,
+				   sizeof(req->server_nonce)))
+		goto fail;
+	if (cmp_build_certrep_add(rsp, req->cert_req_id, si, req->cert) != 0)
+		goto fail;
+	si = NULL; /* consumed */
+	if ((cfg->root_cert && cmp_build_capubs_push1(rsp, cfg->root_cert) != 0) ||
+	    (req->implicit && cmp_build_implicit_confirm(rsp) != 0))
+		goto fail;
+	log_info(&req->log, "issued certificate for %s serial %s%s",
+		 req->vendor ? req->vendor->name : "device", req->serial,
+		 req->implicit ? " (implicitConfirm)" : "");
+	ra_answer_send(req, rsp);
+	return;
+fail:
+	CMPGW_STATUSINFO_free(si);
+	CMPGW_MSG_free(rsp);
+	ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+}
+
+int ra_step_answer_certrep(struct ra_req *req)
+{
+	ra_answer_certrep(req);
+	return RA_STEP_DONE;
+}

@@ -1,0 +1,37 @@
+/*
+ * ra/answer.h - the one place where a request's answer is built from its
+ * outcome, protected, encoded and handed to its sink.
+ *
+ * A verdict {bit, statusString} (ra_req_refuse) becomes a CMP error
+ * message; a result becomes ip/cp/kup (ra_answer_certrep) or whatever
+ * response the flow built (ra_answer_send). Internal faults are answered
+ * systemFailure "internal error" (or systemUnavail where the database is
+ * down) by the step that met them, the detail going to the log only.
+ * Every function here ends the request: req is freed on return.
+ * Threads: the owning worker's loop only.
+ */
+#ifndef CMPGW_RA_ANSWER_H
+#define CMPGW_RA_ANSWER_H
+
+#include "cmp/asn1.h"
+#include "ra/req.h"
+
+/* Protect (signed with the CMP key, or PBMAC under req->mac_secret),
+ * encode and deliver rsp (consumed; NULL: building it failed, the sink
+ * gets RA_SINK_FAILED). */
+void ra_answer_send(struct ra_req *req, CMPGW_MSG *rsp);
+/* Answer req's verdict as an error message (RFC 4210 5.3.21). */
+void ra_answer_verdict(struct ra_req *req);
+/* ip/cp/kup for req->cert (status accepted, or grantedWithMods when the
+ * profile replaced req->asked or capped notAfter), with caPubs and
+ * implicitConfirm as granted. */
+void ra_answer_certrep(struct ra_req *req);
+/* The last step of the certificate flows: ra_answer_certrep (RA_STEP_DONE). */
+int ra_step_answer_certrep(struct ra_req *req);
+
+/* Record {fail_bit, text} and answer it at once (whole-handler flows). */
+void ra_req_fail(struct ra_req *req, int fail_bit, const char *text);
+/* = ra_answer_send */
+void ra_req_answer(struct ra_req *req, CMPGW_MSG *rsp);
+
+#endif

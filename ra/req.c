@@ -1,0 +1,68 @@
+/*
+ * ra/req.c - a request's life: creation with its references, the
+ * verdict, the client-gone check, and freeing (ra/req.h).
+ */
+#include "ra/req.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <openssl/crypto.h>
+
+#include "ra/pipeline.h"
+#include "ra/ra.h"
+
+struct ra_req *ra_req_new(struct ra_worker *rw, const struct cfg *cfg,
+			  const struct cfg_alias *alias)
+{
+	struct ra_req *req = calloc(1, sizeof(*req));
+
+	if (!req)
+		return NULL;
+	req->rw = rw;
+	/* held until the request ends, so a reload cannot free what it uses */
+	req->cfg = cfg_get1((struct cfg *)cfg);
+	req->alias = alias;
+	req->trust = ra_trust_get1(rw->trust);
+	req->verdict.bit = -1;
+	req->log.alias = alias->label;
+	return req;
+}
+
+void ra_req_free(struct ra_req *req)
+{
+	if (!req)
+		return;
+	EVP_PKEY_free(req->pub);
+	X509_free(req->cert);
+	CMPGW_MSG_free(req->msg);
+	ra_trust_free(req->trust);
+	cfg_free((struct cfg *)req->cfg);
+	OPENSSL_clear_free(req->mac_secret, req->mac_secret_len);
+	free(req);
+}
+
+int ra_req_refuse(struct ra_req *req, int bit, const char *text)
+{
+	if (req->verdict.bit < 0) {
+		req->verdict.bit = bit;
+		snprintf(req->verdict.text, sizeof(req->verdict.text), "%s", text ? text : "");
+	}
+	return RA_STEP_REFUSED;
+}
+
+bool ra_req_client_gone(const struct ra_req *req)
+{
+	return req->sink->gone && req->sink->gone(req->sink_arg);
+}
+
+bool ra_req_gone(struct ra_req *req)
+{
+	if (!ra_req_client_gone(req))
+		return false;
+	log_info(&req->log, "client went away; %s dropped",
+		 req->msg ? cmp_asn1_body_name(req->msg->body->type) : "request");
+	req->sink->deliver(req->sink_arg, RA_SINK_DROPPED, NULL, 0, false);
+	ra_req_free(req);
+	return true;
+}
