@@ -1,5 +1,6 @@
 /*
- * store/migrate.c - apply the compiled-in migrations (see migrate.h).
+ * store/migrate.c - apply the compiled-in migrations and functions (see
+ * migrate.h; the rules are in store/meson.build).
  */
 #include <stdio.h>
 #include <stdlib.h>
