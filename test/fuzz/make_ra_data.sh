@@ -147,6 +147,8 @@ Q kur --cert op-dev.pem --key op-dev.key --newkey dev-1.key \
 	--tid 06060606060606060606060606060606 --out "$C/kur_opdev.der"
 Q kur --cert op-dev.pem --key op-dev.key --newkey dev-1.key --no-oldcertid \
 	--tid 06060606060606060606060606060607 --out "$C/kur_no_oldcertid.der"
+Q kur --cert dev-1.pem --key dev-1.key --extracerts vendor-ca.pem --newkey new.key \
+	--tid 06060606060606060606060606060608 --out "$C/kur_vendor.der"
 Q p10cr --cert dev-1.pem --key dev-1.key --csr "$T/p10.csr" --out "$C/p10cr_dev1.der"
 Q error --cert dev-1.pem --key dev-1.key --tid 07070707070707070707070707070707 --out "$C/error_dev1.der"
 Q p10cr --cert op-dev.pem --key op-dev.key --csr "$T/p10.csr" --out "$C/p10cr_opdev.der"
