@@ -20,11 +20,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import CmpMsg, Gateway, Pg, http_post, new_key, openssl, run  # noqa: E402
+# a 010 database as the binaries of its time built it (function bodies included)
+from test_migrate import apply_up_to  # noqa: E402
 
 CMPREQ = os.environ.get("CMPREQ_BIN", "cmpreq")
 CRL_PATH = "/crl/reenroll.crl"
-MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                          "store", "migrations")
 
 
 def serial_of(pem):
@@ -100,20 +100,6 @@ def revoked_on_reenroll(t, gw, k, confirm, label):
     t.ok(n0 is not None and n1 is not None and n1 > n0,
          "%s: a new CRL was generated (number %s -> %s)" % (label, n0, n1))
     return new
-
-
-def apply_up_to(gw, last):
-    """Run migrations 001..last as migrate.c would (one transaction each)."""
-    gw.psql("CREATE TABLE schema_migrations (version int PRIMARY KEY, name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())")
-    for f in sorted(os.listdir(MIGRATIONS)):
-        m = re.fullmatch(r"(\d{3})_([a-z0-9_]+)\.sql", f)
-        if not m or int(m.group(1)) > last:
-            continue
-        with open(os.path.join(MIGRATIONS, f)) as fh:
-            sql = fh.read()
-        gw.psql("BEGIN;\n%s\n;INSERT INTO schema_migrations(version, name) VALUES (%d, '%s');"
-                "COMMIT;" % (sql, int(m.group(1)), m.group(2)))
 
 
 def ra_commit(gw, tid, serial_hex, implicit, revoke_old):
