@@ -21,7 +21,7 @@
 #include "cmd/init.h"
 #include "cmd/pki.h"
 
-#define VENDOR_ORG "Acme"
+#define VENDOR_ORG  "Acme"
 #define MAX_DEVICES 100000
 
 struct init_opts {
@@ -69,15 +69,15 @@ static int parse_int(const char *s, int min, int max, int *out)
 static int parse_args(int argc, char **argv, struct init_opts *o)
 {
 	static const struct option longopts[] = {
-		{"force", no_argument, NULL, 'f'},
-		{"port", required_argument, NULL, 'p'},
-		{"devices", required_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "force", no_argument, NULL, 'f' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "devices", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	*o = (struct init_opts){.port = 8080, .devices = 5};
+	*o = (struct init_opts){ .port = 8080, .devices = 5 };
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "fp:n:h", longopts, NULL)) != -1) {
 		if (c == 'f') {
@@ -140,7 +140,7 @@ static int dir_nonempty(const char *path)
 
 static int prepare_dir(const struct init_opts *o)
 {
-	static const char *const subs[] = {"pki", "vendor", "devices"};
+	static const char *const subs[] = { "pki", "vendor", "devices" };
 	char sub[PATH_MAX];
 	int ne = dir_nonempty(o->dir);
 
@@ -149,7 +149,9 @@ static int prepare_dir(const struct init_opts *o)
 		return 2;
 	}
 	if (ne && !o->force) {
-		fprintf(stderr, "cmpgw init: %s is not empty; use --force to overwrite the demo files in it\n",
+		fprintf(stderr,
+			"cmpgw init: %s is not empty;"
+			" use --force to overwrite the demo files in it\n",
 			o->dir);
 		return 2;
 	}
@@ -227,6 +229,7 @@ static int make_token_key(const char *pki)
 
 static int make_operator(const char *dir)
 {
+	// clang-format off
 	static const struct cmd_pki_spec root = {
 		"CN=cmpgw Demo Operator Root CA,O=Demo Operator", 3653, 3600, true, -1,
 		"critical,keyCertSign,cRLSign", NULL};
@@ -236,7 +239,8 @@ static int make_operator(const char *dir)
 	static const struct cmd_pki_spec signer = {
 		"CN=cmpgw Demo CMP Signer,O=Demo Operator", 730, 3600, false, -1,
 		"critical,digitalSignature", "1.3.6.1.5.5.7.3.28" /* id-kp-cmcRA */};
-	struct ca r = {0}, i = {0}, s = {0};
+	// clang-format on
+	struct ca r = { 0 }, i = { 0 }, s = { 0 };
 	char pki[PATH_MAX];
 	int rc = -1;
 
@@ -306,11 +310,13 @@ static int write_serials(const char *dir, int n)
 
 static int make_vendor(const char *dir, int devices)
 {
+	// clang-format off
 	static const struct cmd_pki_spec root = {"CN=Acme Vendor Root CA,O=Acme", 7305, 3600, true, -1,
 						 "critical,keyCertSign,cRLSign", NULL};
 	static const struct cmd_pki_spec ca = {"CN=Acme Vendor Device CA,O=Acme", 3653, 3600, true, 0,
 					       "critical,keyCertSign,cRLSign", NULL};
-	struct ca r = {0}, c = {0};
+	// clang-format on
+	struct ca r = { 0 }, c = { 0 };
 	char vdir[PATH_MAX];
 	int rc = -1;
 
@@ -324,6 +330,7 @@ static int make_vendor(const char *dir, int devices)
 	return rc;
 }
 
+// clang-format off
 static const char config_fmt[] =
 	"{\n"
 	"  \"log\": { \"level\": \"info\", \"format\": \"text\" },\n"
@@ -366,6 +373,7 @@ static const char config_fmt[] =
 	"  ],\n"
 	"  \"sweep_interval_s\": 10\n"
 	"}\n";
+// clang-format on
 
 static int write_text(const char *dir, const char *name, const char *text)
 {
@@ -387,6 +395,7 @@ static int write_config(const char *dir, int port)
 	return write_text(dir, "cmpgw.json", buf);
 }
 
+// clang-format off
 static void readme_files(FILE *m, int n)
 {
 	fprintf(m,
@@ -420,7 +429,9 @@ static void readme_files(FILE *m, int n)
 		"serial-list check at work.\n\n",
 		n - 1, n, n);
 }
+// clang-format on
 
+// clang-format off
 static void readme_steps(FILE *m, const char *d, int port, int n)
 {
 	fprintf(m,
@@ -449,6 +460,7 @@ static void readme_steps(FILE *m, const char *d, int port, int n)
 		"   -subject /CN=ACME-%3$04d) is rejected: ACME-%3$04d is not on the serial list.\n",
 		d, port, n);
 }
+// clang-format on
 
 static int write_readme(const struct init_opts *o)
 {

@@ -10,6 +10,7 @@
 #include "cmd/cmd.h"
 #include "cmd/init.h"
 
+// clang-format off
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -45,6 +46,7 @@ static void usage(FILE *f)
 		"                                 gateway uses it unless --force\n"
 		"  help                           this text\n");
 }
+// clang-format on
 
 int main(int argc, char **argv)
 {

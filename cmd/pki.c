@@ -105,8 +105,8 @@ X509 *cmd_pki_device_cert_new(const char *serial, const char *org, EVP_PKEY *key
 	};
 
 	/* serial and org come from our own callers; escape nothing */
-	if (snprintf(subject, sizeof(subject), "CN=Acme Router, O=%s, serialNumber=%s", org, serial) >=
-	    (int)sizeof(subject))
+	if (snprintf(subject, sizeof(subject), "CN=Acme Router, O=%s, serialNumber=%s", org,
+		     serial) >= (int)sizeof(subject))
 		return NULL;
 	return cmd_pki_cert_new(&spec, key, ca, ca_key);
 }

@@ -18,11 +18,11 @@
 #include "core/rc.h"
 
 struct cmd_pki_spec {
-	const char *subject; /* dn_parse() syntax (core/dn.h), "CN=x,O=y" */
-	int days;            /* notAfter = now + days */
-	int backdate_s;      /* notBefore = now - backdate_s */
-	bool ca;             /* basicConstraints critical CA:TRUE, else CA:FALSE */
-	int pathlen;         /* CA only; < 0: no pathLenConstraint */
+	const char *subject;   /* dn_parse() syntax (core/dn.h), "CN=x,O=y" */
+	int days;	       /* notAfter = now + days */
+	int backdate_s;	       /* notBefore = now - backdate_s */
+	bool ca;	       /* basicConstraints critical CA:TRUE, else CA:FALSE */
+	int pathlen;	       /* CA only; < 0: no pathLenConstraint */
 	const char *key_usage; /* X509v3 config text, e.g. "critical,keyCertSign,cRLSign" */
 	const char *eku;       /* e.g. "clientAuth" or "1.3.6.1.5.5.7.3.28"; NULL: none */
 };

@@ -112,7 +112,7 @@ DEFINE_STACK_OF(CMPGW_ITAV)
 typedef struct cmpgw_statusinfo_st {
 	ASN1_INTEGER *status;
 	STACK_OF(ASN1_UTF8STRING) *statusString; /* OPTIONAL */
-	ASN1_BIT_STRING *failInfo;               /* OPTIONAL */
+	ASN1_BIT_STRING *failInfo;		 /* OPTIONAL */
 } CMPGW_STATUSINFO;
 DEFINE_STACK_OF(CMPGW_STATUSINFO)
 
@@ -121,15 +121,15 @@ typedef struct cmpgw_hdr_st {
 	ASN1_INTEGER *pvno;
 	GENERAL_NAME *sender;
 	GENERAL_NAME *recipient;
-	ASN1_GENERALIZEDTIME *messageTime;     /* [0] OPTIONAL */
-	X509_ALGOR *protectionAlg;             /* [1] OPTIONAL */
-	ASN1_OCTET_STRING *senderKID;          /* [2] OPTIONAL */
-	ASN1_OCTET_STRING *recipKID;           /* [3] OPTIONAL */
-	ASN1_OCTET_STRING *transactionID;      /* [4] OPTIONAL */
-	ASN1_OCTET_STRING *senderNonce;        /* [5] OPTIONAL */
-	ASN1_OCTET_STRING *recipNonce;         /* [6] OPTIONAL */
-	STACK_OF(ASN1_UTF8STRING) *freeText;   /* [7] OPTIONAL */
-	STACK_OF(CMPGW_ITAV) *generalInfo;     /* [8] OPTIONAL */
+	ASN1_GENERALIZEDTIME *messageTime;   /* [0] OPTIONAL */
+	X509_ALGOR *protectionAlg;	     /* [1] OPTIONAL */
+	ASN1_OCTET_STRING *senderKID;	     /* [2] OPTIONAL */
+	ASN1_OCTET_STRING *recipKID;	     /* [3] OPTIONAL */
+	ASN1_OCTET_STRING *transactionID;    /* [4] OPTIONAL */
+	ASN1_OCTET_STRING *senderNonce;	     /* [5] OPTIONAL */
+	ASN1_OCTET_STRING *recipNonce;	     /* [6] OPTIONAL */
+	STACK_OF(ASN1_UTF8STRING) *freeText; /* [7] OPTIONAL */
+	STACK_OF(CMPGW_ITAV) *generalInfo;   /* [8] OPTIONAL */
 } CMPGW_HDR;
 
 /* CRMF AttributeTypeAndValue (controls, regInfo) */
@@ -147,16 +147,16 @@ typedef struct cmpgw_optvalidity_st {
 
 /* CertTemplate (RFC 4211 5), implicit tags except Name (explicit) */
 typedef struct cmpgw_certtemplate_st {
-	ASN1_INTEGER *version;           /* [0] */
-	ASN1_INTEGER *serialNumber;      /* [1] */
-	X509_ALGOR *signingAlg;          /* [2] */
-	X509_NAME *issuer;               /* [3] explicit (Name is a CHOICE) */
-	CMPGW_OPTVALIDITY *validity;     /* [4] */
-	X509_NAME *subject;              /* [5] explicit */
-	X509_PUBKEY *publicKey;          /* [6] */
-	ASN1_BIT_STRING *issuerUID;      /* [7] */
-	ASN1_BIT_STRING *subjectUID;     /* [8] */
-	X509_EXTENSIONS *extensions;     /* [9] */
+	ASN1_INTEGER *version;	     /* [0] */
+	ASN1_INTEGER *serialNumber;  /* [1] */
+	X509_ALGOR *signingAlg;	     /* [2] */
+	X509_NAME *issuer;	     /* [3] explicit (Name is a CHOICE) */
+	CMPGW_OPTVALIDITY *validity; /* [4] */
+	X509_NAME *subject;	     /* [5] explicit */
+	X509_PUBKEY *publicKey;	     /* [6] */
+	ASN1_BIT_STRING *issuerUID;  /* [7] */
+	ASN1_BIT_STRING *subjectUID; /* [8] */
+	X509_EXTENSIONS *extensions; /* [9] */
 } CMPGW_CERTTEMPLATE;
 
 /* CertId ::= SEQUENCE { issuer GeneralName, serialNumber INTEGER } */
@@ -235,8 +235,8 @@ typedef struct cmpgw_certorenccert_st {
 /* CertifiedKeyPair ::= SEQUENCE { certOrEncCert, privateKey [0] OPT, publicationInfo [1] OPT } */
 typedef struct cmpgw_certkeypair_st {
 	CMPGW_CERTORENCCERT *certOrEncCert;
-	ASN1_TYPE *privateKey;                  /* [0] EncryptedKey, opaque */
-	STACK_OF(ASN1_TYPE) *publicationInfo;   /* [1] opaque SEQUENCE */
+	ASN1_TYPE *privateKey;		      /* [0] EncryptedKey, opaque */
+	STACK_OF(ASN1_TYPE) *publicationInfo; /* [1] opaque SEQUENCE */
 } CMPGW_CERTKEYPAIR;
 
 /* CertResponse ::= SEQUENCE { certReqId, status, certifiedKeyPair OPT, rspInfo OPT } */

@@ -70,7 +70,8 @@ static STACK_OF(X509) *load_certs(const char *path, bool max_one, const char *jp
 		goto fail;
 	}
 	if (max_one && sk_X509_num(sk) > 1) {
-		fail(err, len, jp, "%s: holds %d certificates, expected one", path, sk_X509_num(sk));
+		fail(err, len, jp, "%s: holds %d certificates, expected one", path,
+		     sk_X509_num(sk));
 		goto fail;
 	}
 	ERR_clear_error(); /* the read that hit end of file */
@@ -156,10 +157,12 @@ static int load_issuing(struct cfg *c, char *err, size_t len)
 	if (!(X509_get_extension_flags(c->ca_cert) & EXFLAG_CA) ||
 	    !(X509_get_key_usage(c->ca_cert) & KU_KEY_CERT_SIGN))
 		return fail(err, len, "ca.issuing_cert",
-			    "%s: not a CA certificate (needs basicConstraints CA:TRUE and keyUsage keyCertSign)",
+			    "%s: not a CA certificate (needs basicConstraints CA:TRUE and keyUsage "
+			    "keyCertSign)",
 			    f->issuing_cert);
 	if (EVP_PKEY_eq(X509_get0_pubkey(c->ca_cert), c->ca_key) != 1)
-		return fail(err, len, "ca.issuing_key", "%s: does not match the certificate in ca.issuing_cert",
+		return fail(err, len, "ca.issuing_key",
+			    "%s: does not match the certificate in ca.issuing_cert",
 			    f->issuing_key);
 	if (!(c->ca_chain = sk_X509_new_null()))
 		return RC_NOMEM;
@@ -191,8 +194,8 @@ static int load_cmp(struct cfg *c, char *err, size_t len)
 		   !(c->cmp_key = load_key(f->cmp_key, "ca.cmp_key", err, len))) {
 		return RC_CONFIG;
 	} else if (EVP_PKEY_eq(X509_get0_pubkey(c->cmp_cert), c->cmp_key) != 1) {
-		return fail(err, len, "ca.cmp_key", "%s: does not match the certificate in ca.cmp_cert",
-			    f->cmp_key);
+		return fail(err, len, "ca.cmp_key",
+			    "%s: does not match the certificate in ca.cmp_cert", f->cmp_key);
 	}
 	if (!(c->cmp_chain = sk_X509_new_null()) || (rc = push1(c->cmp_chain, c->cmp_cert)) != 0)
 		return RC_NOMEM;
@@ -245,7 +248,8 @@ static int load_revocation(struct cfg *c, char *err, size_t len)
 		}
 		for (size_t k = 0; c->crl_path && k < a->n_paths; k++)
 			if (strcmp(a->paths[k], c->crl_path) == 0)
-				return fail(err, len, "crl.path", "\"%s\" is already used by aliases[%zu].paths[%zu]",
+				return fail(err, len, "crl.path",
+					    "\"%s\" is already used by aliases[%zu].paths[%zu]",
 					    c->crl_path, i, k);
 		for (size_t k = 0; c->ca_cert_path && k < a->n_paths; k++)
 			if (strcmp(a->paths[k], c->ca_cert_path) == 0)
@@ -290,7 +294,8 @@ static int load_upstream(struct cfg *c, size_t i, char *err, size_t len)
 	if (c->aliases[i].mode != CFG_MODE_RA)
 		return u->url ? fail(err, len, jp, "only allowed with mode \"ra\"") : 0;
 	if (!u->url || strncmp(u->url, "http://", 7) != 0 || !u->url[7])
-		return fail(err, len, jp, "url: required in mode \"ra\", as http://host[:port]/path");
+		return fail(err, len, jp,
+			    "url: required in mode \"ra\", as http://host[:port]/path");
 	if (u->n_trusted_files == 0)
 		return fail(err, len, jp, "trusted: required in mode \"ra\"");
 	if (!(u->trusted = sk_X509_new_null()))

@@ -49,15 +49,15 @@ struct cfg_profile {
 	/* Subject template, OpenSSL one-line slash form or RFC 4514 comma form
 	 * with placeholders ${serial} ${vendor} (e.g. "CN=${serial},O=${vendor}"). */
 	char *subject;
-	char **san;      /* "dns:${serial}.dev.example", "uri:urn:dev:${serial}", "ip:..", "email:.." */
+	char **san; /* "dns:${serial}.dev.example", "uri:urn:dev:${serial}", "ip:..", "email:.." */
 	size_t n_san;
-	int validity_days;       /* 1..36500 */
-	int backdate_s;          /* notBefore = now - backdate_s, default 300 */
-	unsigned key_usage;      /* X509v3 KU_* bits (openssl/x509v3.h) */
-	char **eku;              /* OIDs in dotted form (names are converted at load) */
+	int validity_days;  /* 1..36500 */
+	int backdate_s;	    /* notBefore = now - backdate_s, default 300 */
+	unsigned key_usage; /* X509v3 KU_* bits (openssl/x509v3.h) */
+	char **eku;	    /* OIDs in dotted form (names are converted at load) */
 	size_t n_eku;
-	unsigned key_algs;       /* enum cfg_keyalg bits */
-	int rsa_min_bits;        /* default 2048 */
+	unsigned key_algs;	      /* enum cfg_keyalg bits */
+	int rsa_min_bits;	      /* default 2048 */
 	bool allow_requested_subject; /* use the device's suggested subject */
 	/* On confirmation of a device's new certificate (re-enrollment with
 	 * the vendor certificate, renewal by ir/cr/kur/p10cr), revoke its
@@ -79,7 +79,7 @@ enum cfg_mode { CFG_MODE_CA = 0, CFG_MODE_RA = 1 };
 /* Authentication methods an alias accepts, bitmask for cfg_alias.auth */
 enum cfg_auth {
 	CFG_AUTH_VENDOR_CERT = 1u << 0, /* ir signed with a vendor certificate */
-	CFG_AUTH_TOKEN = 1u << 1,       /* ir MAC-protected with a one-time token */
+	CFG_AUTH_TOKEN = 1u << 1,	/* ir MAC-protected with a one-time token */
 };
 
 /* RA mode (aliases[].upstream): the CA requests are forwarded to over CMP.
@@ -88,23 +88,23 @@ enum cfg_auth {
 enum cfg_fwd_style { CFG_FWD_REPROTECT = 0, CFG_FWD_NESTED = 1 };
 
 struct cfg_upstream {
-	char *url;                   /* "http://host:port/path", NULL = none */
-	char **trusted_files;        /* PEM anchors for the upstream's protection */
+	char *url;	      /* "http://host:port/path", NULL = none */
+	char **trusted_files; /* PEM anchors for the upstream's protection */
 	size_t n_trusted_files;
 	char **signer_files; /* PEM: the certificates the upstream protects with */
 	size_t n_signer_files;
-	char *cert_file, *key_file;  /* the RA's CMP signing certificate + key */
-	char *secret_file;           /* or a PBMAC shared secret (0600) */
-	int style;                   /* enum cfg_fwd_style */
-	int timeout_s;               /* whole upstream exchange, default 30 */
-	int wait_after_s;            /* then the device gets "waiting", default 5 */
-	bool extra_vendor;           /* reprotect: vendor chain in extraCerts */
+	char *cert_file, *key_file; /* the RA's CMP signing certificate + key */
+	char *secret_file;	    /* or a PBMAC shared secret (0600) */
+	int style;		    /* enum cfg_fwd_style */
+	int timeout_s;		    /* whole upstream exchange, default 30 */
+	int wait_after_s;	    /* then the device gets "waiting", default 5 */
+	bool extra_vendor;	    /* reprotect: vendor chain in extraCerts */
 	/* loaded */
 	STACK_OF(X509) *trusted;
 	STACK_OF(X509) *signers; /* pinned; NULL when signer_files is empty */
 	X509 *cert;
 	EVP_PKEY *key;
-	unsigned char *secret;       /* cleansed on free */
+	unsigned char *secret; /* cleansed on free */
 	size_t secret_len;
 };
 
@@ -113,76 +113,76 @@ struct cfg_upstream {
  * exact subject and required EKU). Loaded by cfg.c. */
 struct cfg_ra {
 	char *cert_file, *issuer_file;
-	char *subject;               /* RFC 2253 text (openssl -nameopt RFC2253), exact; NULL = any */
-	char *eku;                   /* required EKU (short name or OID); NULL = none */
-	char *vendor;                /* enforce this vendor's serial list; NULL = none */
+	char *subject; /* RFC 2253 text (openssl -nameopt RFC2253), exact; NULL = any */
+	char *eku;     /* required EKU (short name or OID); NULL = none */
+	char *vendor;  /* enforce this vendor's serial list; NULL = none */
 	/* loaded */
-	X509 *cert;                  /* exact certificate, or NULL */
-	X509 *issuer;                /* issuing CA, or NULL */
-	ASN1_OBJECT *eku_obj;        /* parsed eku, or NULL */
+	X509 *cert;	      /* exact certificate, or NULL */
+	X509 *issuer;	      /* issuing CA, or NULL */
+	ASN1_OBJECT *eku_obj; /* parsed eku, or NULL */
 };
 
 enum cfg_ra_identity { CFG_RA_ID_SUBJECT_SN = 0, CFG_RA_ID_SUBJECT_CN = 1 };
 
 struct cfg_alias {
-	char *label;                 /* URL label: /.well-known/cmp/p/<label> */
+	char *label; /* URL label: /.well-known/cmp/p/<label> */
 	enum cfg_mode mode;
-	char **vendors;              /* accepted vendor names; n_vendors==0: any */
+	char **vendors; /* accepted vendor names; n_vendors==0: any */
 	size_t n_vendors;
-	char *profile_name;          /* aliases[].profile as written */
+	char *profile_name;		   /* aliases[].profile as written */
 	const struct cfg_profile *profile; /* it, resolved at load; borrowed from cfg.profiles */
-	bool implicit_confirm;       /* may grant implicitConfirm */
-	int confirm_deadline_s;      /* unconfirmed cert revoked after, default 300 */
-	int message_time_skew_s;     /* |messageTime - now| allowed, default 300 */
-	char **paths;                /* extra legacy paths, e.g. "/pkix/" */
+	bool implicit_confirm;		   /* may grant implicitConfirm */
+	int confirm_deadline_s;		   /* unconfirmed cert revoked after, default 300 */
+	int message_time_skew_s;	   /* |messageTime - now| allowed, default 300 */
+	char **paths;			   /* extra legacy paths, e.g. "/pkix/" */
 	size_t n_paths;
-	char **revoker_files;        /* PEM files of certificates allowed to revoke any */
+	char **revoker_files; /* PEM files of certificates allowed to revoke any */
 	size_t n_revoker_files;
-	STACK_OF(X509) *revokers;    /* loaded from revoker_files (never NULL once loaded) */
-	unsigned auth;               /* enum cfg_auth bits, default vendor_cert */
+	STACK_OF(X509) *revokers;     /* loaded from revoker_files (never NULL once loaded) */
+	unsigned auth;		      /* enum cfg_auth bits, default vendor_cert */
 	struct cfg_upstream upstream; /* mode "ra" only */
-	struct cfg_ra *ras;          /* authorized downstream RAs (mode "ca") */
+	struct cfg_ra *ras;	      /* authorized downstream RAs (mode "ca") */
 	size_t n_ras;
-	int ra_identity;             /* enum cfg_ra_identity */
+	int ra_identity; /* enum cfg_ra_identity */
 };
 
 struct cfg {
-	int refs; /* atomic */
-	char *path;     /* config file path as given */
+	int refs;	/* atomic */
+	char *path;	/* config file path as given */
 	char *base_dir; /* directory of the config file */
 
 	/* log */
-	int log_level;  /* enum log_level */
+	int log_level; /* enum log_level */
 	bool log_json;
 
 	/* listeners and workers */
 	struct cfg_listen *listen;
 	size_t n_listen;
-	int workers;            /* 0 in file = number of cores (resolved at load) */
-	size_t http_max_body;   /* default 65536 */
-	int http_timeout_s;     /* idle/read timeout, default 30 */
+	int workers;		  /* 0 in file = number of cores (resolved at load) */
+	size_t http_max_body;	  /* default 65536 */
+	int http_timeout_s;	  /* idle/read timeout, default 30 */
 	int http_read_deadline_s; /* whole request (headers + body) read within, default 30 */
 	int http_max_conns;	  /* open connections per worker, default 1024 */
 	size_t http_max_body_mem; /* bytes of partial bodies held per worker, default 16 MiB */
 	int drain_s;		  /* SIGTERM: in-flight requests may finish within, default 10 */
 
 	/* database */
-	char *db_url;           /* NULL = embedded */
-	char *data_dir;         /* cmpgw state dir (embedded pgdata lives under it) */
+	char *db_url;		/* NULL = embedded */
+	char *data_dir;		/* cmpgw state dir (embedded pgdata lives under it) */
 	char *db_embedded_user; /* OS user for the embedded server when root; default "postgres" */
-	int db_pool;            /* connections per worker, default 2 */
+	int db_pool;		/* connections per worker, default 2 */
 	int db_queue_wait_ms;	/* a query waits at most this for a connection, default 2000 */
 	int db_stmt_timeout_ms; /* statement_timeout of every statement, default 5000 */
 	int db_startup_timeout_s; /* serve retries the database at start this long, default 60 */
 
 	/* CA material, loaded */
-	X509 *ca_cert;          /* issuing CA */
+	X509 *ca_cert; /* issuing CA */
 	EVP_PKEY *ca_key;
-	STACK_OF(X509) *ca_chain;   /* issuing CA's chain above it (may be empty) */
-	X509 *cmp_cert;         /* CMP signing certificate (may be ca_cert) */
+	STACK_OF(X509) *ca_chain; /* issuing CA's chain above it (may be empty) */
+	X509 *cmp_cert;		  /* CMP signing certificate (may be ca_cert) */
 	EVP_PKEY *cmp_key;
-	STACK_OF(X509) *cmp_chain;  /* extraCerts for responses: cmp_cert first, then chain */
-	X509 *root_cert;        /* operator root for caPubs, NULL if none */
+	STACK_OF(X509) *cmp_chain; /* extraCerts for responses: cmp_cert first, then chain */
+	X509 *root_cert;	   /* operator root for caPubs, NULL if none */
 	/* `cmpgw check` and `serve` warn when the issuing CA or the CMP signer
 	 * expires within this many days (ca.expiry_warning_days, default 90) */
 	int ca_expiry_warn_days;
@@ -193,11 +193,11 @@ struct cfg {
 	struct cfg_alias *aliases;
 	size_t n_aliases;
 
-	int sweep_interval_s;   /* confirm-deadline sweep period, default 10 */
+	int sweep_interval_s; /* confirm-deadline sweep period, default 10 */
 
 	/* CRL publication (RFC 5280 5): served at crl_path over HTTP GET */
-	char *crl_path;         /* default "/crl/issuing-ca.crl" */
-	int crl_validity_s;     /* nextUpdate - thisUpdate, default 86400 */
+	char *crl_path;		  /* default "/crl/issuing-ca.crl" */
+	int crl_validity_s;	  /* nextUpdate - thisUpdate, default 86400 */
 	int crl_refresh_before_s; /* regenerate this long before nextUpdate, default 3600 */
 	char *ca_cert_path;	  /* issuing CA certificate (DER) served here; default
 				     "/crl/issuing-ca.cer" */
@@ -251,6 +251,5 @@ struct cfg_doc {
 bool cfg_doc_key(size_t i, struct cfg_doc *out);
 /* Write the key table as Markdown tables, one per top-level section. */
 void cfg_doc_markdown(FILE *f);
-
 
 #endif

@@ -33,10 +33,26 @@ bool log_enabled(enum log_level level);
 void log_msg(const struct log_ctx *ctx, enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-#define log_error(ctx, ...) do { if (log_enabled(LOG_ERROR)) log_msg((ctx), LOG_ERROR, __VA_ARGS__); } while (0)
-#define log_warn(ctx, ...) do { if (log_enabled(LOG_WARN)) log_msg((ctx), LOG_WARN, __VA_ARGS__); } while (0)
-#define log_info(ctx, ...) do { if (log_enabled(LOG_INFO)) log_msg((ctx), LOG_INFO, __VA_ARGS__); } while (0)
-#define log_debug(ctx, ...) do { if (log_enabled(LOG_DEBUG)) log_msg((ctx), LOG_DEBUG, __VA_ARGS__); } while (0)
+#define log_error(ctx, ...)                                                                        \
+	do {                                                                                       \
+		if (log_enabled(LOG_ERROR))                                                        \
+			log_msg((ctx), LOG_ERROR, __VA_ARGS__);                                    \
+	} while (0)
+#define log_warn(ctx, ...)                                                                         \
+	do {                                                                                       \
+		if (log_enabled(LOG_WARN))                                                         \
+			log_msg((ctx), LOG_WARN, __VA_ARGS__);                                     \
+	} while (0)
+#define log_info(ctx, ...)                                                                         \
+	do {                                                                                       \
+		if (log_enabled(LOG_INFO))                                                         \
+			log_msg((ctx), LOG_INFO, __VA_ARGS__);                                     \
+	} while (0)
+#define log_debug(ctx, ...)                                                                        \
+	do {                                                                                       \
+		if (log_enabled(LOG_DEBUG))                                                        \
+			log_msg((ctx), LOG_DEBUG, __VA_ARGS__);                                    \
+	} while (0)
 
 /* Log the OpenSSL error queue (and clear it) at level, one line. */
 void log_openssl(const struct log_ctx *ctx, enum log_level level, const char *what);

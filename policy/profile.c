@@ -130,8 +130,8 @@ static X509_NAME *subject_from_template(const char *tmpl, const struct policy_id
 		if (policy_profile_expand(raw, id, val, sizeof(val)) != 0 || val[0] == '\0')
 			goto fail;
 		/* keep multi-valued RDNs together: -1 joins the previous RDN */
-		int set = i > 0 && X509_NAME_ENTRY_set(e) ==
-					   X509_NAME_ENTRY_set(X509_NAME_get_entry(tn, i - 1))
+		int set = i > 0 && X509_NAME_ENTRY_set(e) == X509_NAME_ENTRY_set(
+								     X509_NAME_get_entry(tn, i - 1))
 				  ? -1
 				  : 0;
 		if (!X509_NAME_add_entry_by_OBJ(out, X509_NAME_ENTRY_get_object(e), MBSTRING_UTF8,
@@ -574,9 +574,9 @@ int policy_profile_issue(const struct cfg *cfg, const struct cfg_profile *p,
 	const EVP_MD *md = NULL;
 	int base = EVP_PKEY_get_base_id(cfg->ca_key);
 	if (base != EVP_PKEY_ED25519 && base != EVP_PKEY_ED448)
-		md = EVP_PKEY_get_bits(cfg->ca_key) > 384 && base == EVP_PKEY_EC ? EVP_sha512()
+		md = EVP_PKEY_get_bits(cfg->ca_key) > 384 && base == EVP_PKEY_EC   ? EVP_sha512()
 		     : EVP_PKEY_get_bits(cfg->ca_key) > 256 && base == EVP_PKEY_EC ? EVP_sha384()
-										       : EVP_sha256();
+										   : EVP_sha256();
 	if (X509_sign(cert, cfg->ca_key, md) <= 0)
 		goto out;
 	*out = cert;

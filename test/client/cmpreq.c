@@ -120,7 +120,8 @@ static CMPGW_ATAV *old_cert_id(X509 *cert)
 
 	GENERAL_NAME_free(cid->issuer);
 	cid->issuer = GENERAL_NAME_new();
-	GENERAL_NAME_set0_value(cid->issuer, GEN_DIRNAME, X509_NAME_dup(X509_get_issuer_name(cert)));
+	GENERAL_NAME_set0_value(cid->issuer, GEN_DIRNAME,
+				X509_NAME_dup(X509_get_issuer_name(cert)));
 	ASN1_INTEGER_free(cid->serialNumber);
 	cid->serialNumber = ASN1_INTEGER_dup(X509_get0_serialNumber(cert));
 	len = i2d_CMPGW_CERTID(cid, &der);
@@ -277,8 +278,8 @@ static int set_body(const struct args *a, CMPGW_MSG *m, X509 *cert, EVP_PKEY *ne
 		m->body->type = CMP_BODY_ERROR;
 		m->body->value.error = CMPGW_ERRORMSG_new();
 		CMPGW_STATUSINFO_free(m->body->value.error->pKIStatusInfo);
-		m->body->value.error->pKIStatusInfo =
-			cmp_build_statusinfo(CMP_STATUS_REJECTION, CMP_FAIL_BAD_REQUEST, "client gives up");
+		m->body->value.error->pKIStatusInfo = cmp_build_statusinfo(
+			CMP_STATUS_REJECTION, CMP_FAIL_BAD_REQUEST, "client gives up");
 		return m->body->value.error->pKIStatusInfo ? 0 : 1;
 	}
 	if (!newkey)
@@ -301,7 +302,7 @@ static const CMPGW_STATUSINFO *status_of(const CMPGW_MSG *m)
 	case CMP_BODY_KUP: {
 		STACK_OF(CMPGW_CERTRESPONSE) *r = m->body->value.ip->response;
 		return sk_CMPGW_CERTRESPONSE_num(r) > 0 ? sk_CMPGW_CERTRESPONSE_value(r, 0)->status
-							 : NULL;
+							: NULL;
 	}
 	default:
 		return NULL;
@@ -326,8 +327,8 @@ static void show_msg(const CMPGW_MSG *m, const char *prefix)
 		}
 	}
 	printf("\n");
-	for (int i = 0; m->body->type == CMP_BODY_NESTED && i < sk_CMPGW_MSG_num(m->body->value.nested);
-	     i++)
+	for (int i = 0;
+	     m->body->type == CMP_BODY_NESTED && i < sk_CMPGW_MSG_num(m->body->value.nested); i++)
 		show_msg(sk_CMPGW_MSG_value(m->body->value.nested, i), "inner: ");
 }
 
@@ -350,8 +351,9 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && strcmp(argv[1], "show") == 0)
 		return show(argv[2]);
-	if (argc < 2 || (strcmp(argv[1], "ir") && strcmp(argv[1], "cr") && strcmp(argv[1], "kur") &&
-			 strcmp(argv[1], "p10cr") && strcmp(argv[1], "error") && strcmp(argv[1], "nested")))
+	if (argc < 2 ||
+	    (strcmp(argv[1], "ir") && strcmp(argv[1], "cr") && strcmp(argv[1], "kur") &&
+	     strcmp(argv[1], "p10cr") && strcmp(argv[1], "error") && strcmp(argv[1], "nested")))
 		goto usage;
 	a.cmd = argv[1];
 	for (int i = 2; i < argc; i++) {

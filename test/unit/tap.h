@@ -10,26 +10,25 @@
 
 static int tap_n, tap_failed;
 
-#define ok(cond, ...)                                                          \
-	do {                                                                   \
-		int ok_c_ = !!(cond);                                          \
-		tap_n++;                                                       \
-		if (!ok_c_)                                                    \
-			tap_failed++;                                          \
-		printf("%sok %d - ", ok_c_ ? "" : "not ", tap_n);              \
-		printf(__VA_ARGS__);                                           \
-		printf("\n");                                                  \
-		if (!ok_c_)                                                    \
-			printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__,   \
-			       #cond);                                         \
+#define ok(cond, ...)                                                                              \
+	do {                                                                                       \
+		int ok_c_ = !!(cond);                                                              \
+		tap_n++;                                                                           \
+		if (!ok_c_)                                                                        \
+			tap_failed++;                                                              \
+		printf("%sok %d - ", ok_c_ ? "" : "not ", tap_n);                                  \
+		printf(__VA_ARGS__);                                                               \
+		printf("\n");                                                                      \
+		if (!ok_c_)                                                                        \
+			printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
 	} while (0)
 
-#define is_int(got, want, ...)                                                 \
-	do {                                                                   \
-		long g_ = (long)(got), w_ = (long)(want);                      \
-		ok(g_ == w_, __VA_ARGS__);                                     \
-		if (g_ != w_)                                                  \
-			printf("#   got %ld, want %ld\n", g_, w_);             \
+#define is_int(got, want, ...)                                                                     \
+	do {                                                                                       \
+		long g_ = (long)(got), w_ = (long)(want);                                          \
+		ok(g_ == w_, __VA_ARGS__);                                                         \
+		if (g_ != w_)                                                                      \
+			printf("#   got %ld, want %ld\n", g_, w_);                                 \
 	} while (0)
 
 static inline int tap_done(void)

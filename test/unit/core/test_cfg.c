@@ -19,7 +19,7 @@
 #include "test/unit/tap.h"
 
 static char dir[PATH_MAX]; /* realpath of the demo directory */
-static json_t *base;        /* its cmpgw.json */
+static json_t *base;	   /* its cmpgw.json */
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
@@ -30,7 +30,7 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 static int make_demo(void)
 {
 	char tmpl[] = "/tmp/cmpgw-test-cfg-XXXXXX", path[PATH_MAX + 32];
-	char *argv[] = {"init", "--devices", "2", tmpl, NULL};
+	char *argv[] = { "init", "--devices", "2", tmpl, NULL };
 
 	int out = dup(1), null = open("/dev/null", O_WRONLY), rc;
 
@@ -81,17 +81,30 @@ static void expect(const char *want, void (*mutate)(json_t *), const char *what)
 	cfg_free(c);
 }
 
-#define ALIAS0(j) json_array_get(json_object_get((j), "aliases"), 0)
+#define ALIAS0(j)  json_array_get(json_object_get((j), "aliases"), 0)
 #define PROFILE(j) json_object_get(json_object_get((j), "profiles"), "device")
 
-static void m_unknown_root(json_t *j) { json_object_set(j, "lissten", json_object_get(j, "listen")); }
-static void m_unknown_nested(json_t *j) { json_object_set_new(json_object_get(j, "log"), "lvl", json_true()); }
-static void m_bad_type(json_t *j) { json_object_set_new(json_object_get(j, "http"), "max_body", json_string("64k")); }
+static void m_unknown_root(json_t *j)
+{
+	json_object_set(j, "lissten", json_object_get(j, "listen"));
+}
+static void m_unknown_nested(json_t *j)
+{
+	json_object_set_new(json_object_get(j, "log"), "lvl", json_true());
+}
+static void m_bad_type(json_t *j)
+{
+	json_object_set_new(json_object_get(j, "http"), "max_body", json_string("64k"));
+}
 static void m_bad_port(json_t *j)
 {
-	json_object_set_new(json_array_get(json_object_get(j, "listen"), 0), "port", json_integer(70000));
+	json_object_set_new(json_array_get(json_object_get(j, "listen"), 0), "port",
+			    json_integer(70000));
 }
-static void m_bad_profile(json_t *j) { json_object_set_new(ALIAS0(j), "profile", json_string("x")); }
+static void m_bad_profile(json_t *j)
+{
+	json_object_set_new(ALIAS0(j), "profile", json_string("x"));
+}
 static void m_dup_label(json_t *j)
 {
 	json_t *a = json_deep_copy(ALIAS0(j));
@@ -106,12 +119,17 @@ static void m_dup_path(json_t *j)
 }
 static void m_wk_path(json_t *j)
 {
-	json_array_set_new(json_object_get(ALIAS0(j), "paths"), 0, json_string("/.well-known/cmp/x"));
+	json_array_set_new(json_object_get(ALIAS0(j), "paths"), 0,
+			   json_string("/.well-known/cmp/x"));
 }
-static void m_ra(json_t *j) { json_object_set_new(ALIAS0(j), "mode", json_string("ra")); }
+static void m_ra(json_t *j)
+{
+	json_object_set_new(ALIAS0(j), "mode", json_string("ra"));
+}
 static void m_up_on_ca(json_t *j)
 {
-	json_object_set_new(ALIAS0(j), "upstream", json_pack("{s:s}", "url", "http://127.0.0.1:1/"));
+	json_object_set_new(ALIAS0(j), "upstream",
+			    json_pack("{s:s}", "url", "http://127.0.0.1:1/"));
 }
 static void m_up_style(json_t *j)
 {
@@ -121,7 +139,8 @@ static void m_up_style(json_t *j)
 static void m_up_trusted(json_t *j)
 {
 	m_ra(j);
-	json_object_set_new(ALIAS0(j), "upstream", json_pack("{s:s}", "url", "http://127.0.0.1:1/"));
+	json_object_set_new(ALIAS0(j), "upstream",
+			    json_pack("{s:s}", "url", "http://127.0.0.1:1/"));
 }
 static void m_key_perm(json_t *j)
 {
@@ -129,7 +148,8 @@ static void m_key_perm(json_t *j)
 }
 static void m_key_mismatch(json_t *j)
 {
-	json_object_set_new(json_object_get(j, "ca"), "issuing_key", json_string("pki/cmp-signer.key"));
+	json_object_set_new(json_object_get(j, "ca"), "issuing_key",
+			    json_string("pki/cmp-signer.key"));
 }
 static void m_placeholder(json_t *j)
 {
@@ -139,7 +159,10 @@ static void m_ku(json_t *j)
 {
 	json_array_append_new(json_object_get(PROFILE(j), "key_usage"), json_string("foo"));
 }
-static void m_missing(json_t *j) { json_object_del(j, "data_dir"); }
+static void m_missing(json_t *j)
+{
+	json_object_del(j, "data_dir");
+}
 static void m_not_ca(json_t *j)
 {
 	json_t *ca = json_object_get(j, "ca");
@@ -152,16 +175,23 @@ static void m_eku(json_t *j)
 }
 static void m_address(json_t *j)
 {
-	json_object_set_new(json_array_get(json_object_get(j, "listen"), 0), "address", json_string("localhost"));
+	json_object_set_new(json_array_get(json_object_get(j, "listen"), 0), "address",
+			    json_string("localhost"));
 }
-static void m_no_listen(json_t *j) { json_object_set_new(j, "listen", json_array()); }
+static void m_no_listen(json_t *j)
+{
+	json_object_set_new(j, "listen", json_array());
+}
 static void m_url_both(json_t *j)
 {
 	json_t *db = json_object_get(j, "database");
 	json_object_set_new(db, "url", json_string("postgresql:///x"));
 	json_object_set_new(db, "url_file", json_string("db.url"));
 }
-static void m_cmp_key_only(json_t *j) { json_object_del(json_object_get(j, "ca"), "cmp_cert"); }
+static void m_cmp_key_only(json_t *j)
+{
+	json_object_del(json_object_get(j, "ca"), "cmp_cert");
+}
 
 static void test_errors(void)
 {
@@ -172,26 +202,33 @@ static void test_errors(void)
 	expect("http.max_body: must be an integer 1024..16777216", m_bad_type, "bad type");
 	expect("listen[0].port: must be an integer 1..65535", m_bad_port, "bad port");
 	expect("aliases[0].profile: unknown profile \"x\"", m_bad_profile, "unknown profile");
-	expect("aliases[1].label: duplicate label \"3gpp\" (also aliases[0])", m_dup_label, "duplicate label");
+	expect("aliases[1].label: duplicate label \"3gpp\" (also aliases[0])", m_dup_label,
+	       "duplicate label");
 	expect("aliases[1].paths[0]: \"/pkix/\" is already used by aliases[0].paths[0]", m_dup_path,
 	       "duplicate path");
-	expect("aliases[0].paths[0]: \"/.well-known/cmp/x\" is under /.well-known/cmp, which is reserved",
+	expect("aliases[0].paths[0]: \"/.well-known/cmp/x\" is under /.well-known/cmp, which is "
+	       "reserved",
 	       m_wk_path, "path under .well-known");
-	expect("aliases[0].upstream: url: required in mode \"ra\", as http://host[:port]/path", m_ra,
-	       "ra mode needs an upstream url");
-	expect("aliases[0].upstream: only allowed with mode \"ra\"", m_up_on_ca, "upstream on a ca alias");
+	expect("aliases[0].upstream: url: required in mode \"ra\", as http://host[:port]/path",
+	       m_ra, "ra mode needs an upstream url");
+	expect("aliases[0].upstream: only allowed with mode \"ra\"", m_up_on_ca,
+	       "upstream on a ca alias");
 	expect("aliases[0].upstream.style: must be \"reprotect\" or \"nested\"", m_up_style,
 	       "upstream style");
 	expect("aliases[0].upstream: trusted: required in mode \"ra\"", m_up_trusted,
 	       "upstream anchors required");
-	expect("profiles.device.subject: unknown placeholder \"${vendr}\" (allowed: ${serial}, ${vendor})",
+	expect("profiles.device.subject: unknown placeholder \"${vendr}\" (allowed: ${serial}, "
+	       "${vendor})",
 	       m_placeholder, "bad placeholder");
-	expect("profiles.device.key_usage[2]: unknown key usage \"foo\"", m_ku, "unknown key usage");
+	expect("profiles.device.key_usage[2]: unknown key usage \"foo\"", m_ku,
+	       "unknown key usage");
 	expect("profiles.device.eku[2]: unknown extended key usage \"1.2.x\"", m_eku, "bad eku");
 	expect("data_dir: required key is missing", m_missing, "missing required key");
-	expect("listen[0].address: \"localhost\" is not an IPv4 or IPv6 address", m_address, "bad address");
+	expect("listen[0].address: \"localhost\" is not an IPv4 or IPv6 address", m_address,
+	       "bad address");
 	expect("listen: must be an array of 1..16 objects", m_no_listen, "empty listen");
-	expect("ca.cmp_cert: required when ca.cmp_key is set", m_cmp_key_only, "cmp_key without cmp_cert");
+	expect("ca.cmp_cert: required when ca.cmp_key is set", m_cmp_key_only,
+	       "cmp_key without cmp_cert");
 	expect("database.url_file: cannot be used together with database.url", m_url_both,
 	       "url and url_file are exclusive");
 
@@ -200,14 +237,20 @@ static void test_errors(void)
 	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 0644 '%s'", src, dst, dst);
 	ok(system(cmd) == 0, "made a 0644 key");
 	snprintf(want, sizeof(want),
-		 "ca.issuing_key: %s: permissions 0644 allow group/other access (need 0600 or stricter)", dst);
+		 "ca.issuing_key: %s: permissions 0644 allow group/other access (need 0600 or "
+		 "stricter)",
+		 dst);
 	expect(want, m_key_perm, "key file 0644");
 	snprintf(want, sizeof(want),
-		 "ca.issuing_key: %s/pki/cmp-signer.key: does not match the certificate in ca.issuing_cert", dir);
+		 "ca.issuing_key: %s/pki/cmp-signer.key: does not match the certificate in "
+		 "ca.issuing_cert",
+		 dir);
 	expect(want, m_key_mismatch, "key does not match cert");
 	snprintf(want, sizeof(want),
-		 "ca.issuing_cert: %s/pki/cmp-signer.crt: not a CA certificate (needs basicConstraints CA:TRUE "
-		 "and keyUsage keyCertSign)", dir);
+		 "ca.issuing_cert: %s/pki/cmp-signer.crt: not a CA certificate (needs "
+		 "basicConstraints CA:TRUE "
+		 "and keyUsage keyCertSign)",
+		 dir);
 	expect(want, m_not_ca, "issuing cert is not a CA");
 }
 
@@ -216,14 +259,16 @@ static void test_syntax(void)
 	char err[1024], want[PATH_MAX + 128];
 	struct cfg *c = NULL;
 
-	int rc = load_text("{\n  \"log\": {\n    \"level\": \"info\",,\n  }\n}\n", err, sizeof(err), &c);
+	int rc = load_text("{\n  \"log\": {\n    \"level\": \"info\",,\n  }\n}\n", err, sizeof(err),
+			   &c);
 	snprintf(want, sizeof(want), "%s/t.json:3:21: string or '}' expected near ','", dir);
 	ok(rc == RC_CONFIG && strcmp(err, want) == 0, "JSON syntax error with line:column");
 	if (strcmp(err, want) != 0)
 		printf("#   got  \"%s\"\n", err);
 	rc = load_text("{\"workers\": 1, \"workers\": 2}", err, sizeof(err), &c);
 	snprintf(want, sizeof(want), "%s/t.json:1:28: duplicate object key near '2'", dir);
-	ok(rc == RC_CONFIG && strncmp(err, want, strlen(dir) + 7) == 0 && strstr(err, "duplicate object key"),
+	ok(rc == RC_CONFIG && strncmp(err, want, strlen(dir) + 7) == 0 &&
+		   strstr(err, "duplicate object key"),
 	   "duplicate key rejected: %s", err);
 	rc = cfg_load("/nonexistent/cmpgw.json", &c, err, sizeof(err));
 	ok(rc == RC_IO && strstr(err, "/nonexistent/cmpgw.json") == err, "missing file: %s", err);
@@ -255,11 +300,13 @@ static void test_valid(void)
 	const struct cfg_alias *a = cfg_alias_find(c, "3gpp");
 	const struct cfg_profile *p = cfg_profile_find(c, "device");
 	ok(a && p && a->profile == p, "alias 3gpp uses profile device");
-	ok(a && a->implicit_confirm && a->n_paths == 1 && strcmp(a->paths[0], "/pkix/") == 0, "alias fields");
+	ok(a && a->implicit_confirm && a->n_paths == 1 && strcmp(a->paths[0], "/pkix/") == 0,
+	   "alias fields");
 	ok(cfg_alias_find(c, "nope") == NULL, "unknown alias");
 	ok(p && p->key_usage == (KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT), "key usage bits");
 	ok(p && p->n_eku == 2 && strcmp(p->eku[0], "1.3.6.1.5.5.7.3.2") == 0, "eku as OIDs");
-	ok(p && p->key_algs == (CFG_KEY_P256 | CFG_KEY_P384 | CFG_KEY_RSA | CFG_KEY_ED25519), "key algs");
+	ok(p && p->key_algs == (CFG_KEY_P256 | CFG_KEY_P384 | CFG_KEY_RSA | CFG_KEY_ED25519),
+	   "key algs");
 	ok(cfg_get1(c) == c && c->refs == 2, "get1 counts");
 	cfg_free(c);
 	ok(c->refs == 1, "free drops one reference");
@@ -295,14 +342,18 @@ static void test_defaults(void)
 	unsetenv("CMPGW_DATABASE_URL");
 	ok(rc == 0 && c, "minimal config loads: %s", err);
 	if (c) {
-		ok(c->cmp_cert == c->ca_cert && c->cmp_key == c->ca_key, "cmp signer defaults to the CA");
+		ok(c->cmp_cert == c->ca_cert && c->cmp_key == c->ca_key,
+		   "cmp signer defaults to the CA");
 		is_int(sk_X509_num(c->cmp_chain), 2, "default cmp_chain: issuing, root");
 		ok(c->log_level == 2 && !c->log_json, "log defaults");
-		ok(c->http_timeout_s == 30 && c->db_pool == 2 && c->sweep_interval_s == 10, "int defaults");
-		ok(c->db_url && strcmp(c->db_url, "postgresql://u@h/db") == 0, "env overrides database.url");
+		ok(c->http_timeout_s == 30 && c->db_pool == 2 && c->sweep_interval_s == 10,
+		   "int defaults");
+		ok(c->db_url && strcmp(c->db_url, "postgresql://u@h/db") == 0,
+		   "env overrides database.url");
 		ok(strcmp(c->db_embedded_user, "postgres") == 0, "embedded_user default");
 		ok(c->profiles[0].key_usage == KU_DIGITAL_SIGNATURE, "key_usage default");
-		ok(!c->aliases[0].implicit_confirm && c->aliases[0].confirm_deadline_s == 300, "alias defaults");
+		ok(!c->aliases[0].implicit_confirm && c->aliases[0].confirm_deadline_s == 300,
+		   "alias defaults");
 	}
 	cfg_free(c);
 	free(text);
@@ -391,7 +442,8 @@ static void test_docs(const char *md)
 	size_t total = 0;
 	while (cfg_doc_key(total, &d))
 		total++;
-	ok(matched == total && !extra && n == total, "docs/CONFIG.md lists exactly the %zu keys", total);
+	ok(matched == total && !extra && n == total, "docs/CONFIG.md lists exactly the %zu keys",
+	   total);
 }
 
 int main(int argc, char **argv)

@@ -93,11 +93,15 @@ static bool verifies(const char *leaf, const char *mid, const char *root)
 static void test_files(void)
 {
 	ok(mode_of("pki/operator-root.key") == 0600 && mode_of("pki/issuing-ca.key") == 0600 &&
-	   mode_of("pki/cmp-signer.key") == 0600 && mode_of("vendor/vendor-root.key") == 0600 &&
-	   mode_of("vendor/vendor-ca.key") == 0600 && mode_of("devices/dev-0003.key") == 0600 &&
-	   mode_of("devices/new-0003.key") == 0600, "keys are 0600");
+		   mode_of("pki/cmp-signer.key") == 0600 &&
+		   mode_of("vendor/vendor-root.key") == 0600 &&
+		   mode_of("vendor/vendor-ca.key") == 0600 &&
+		   mode_of("devices/dev-0003.key") == 0600 &&
+		   mode_of("devices/new-0003.key") == 0600,
+	   "keys are 0600");
 	ok(mode_of("pki/operator-root.crt") == 0644 && mode_of("devices/dev-0001.crt") == 0644 &&
-	   mode_of("cmpgw.json") == 0644 && mode_of("README.txt") == 0644, "other files are 0644");
+		   mode_of("cmpgw.json") == 0644 && mode_of("README.txt") == 0644,
+	   "other files are 0644");
 	ok(mode_of("devices/dev-0004.crt") < 0, "only --devices 3 devices");
 	ok(verifies("pki/cmp-signer.crt", "pki/issuing-ca.crt", "pki/operator-root.crt"),
 	   "CMP signer verifies to the operator root");
@@ -110,12 +114,16 @@ static void test_files(void)
 	char subj[256] = "";
 	if (d)
 		X509_NAME_oneline(X509_get_subject_name(d), subj, sizeof(subj));
-	ok(strstr(subj, "serialNumber=ACME-0003") && strstr(subj, "CN=Acme Router"), "device subject %s", subj);
-	ok(d && X509_get0_authority_key_id(d) && X509_get0_subject_key_id(d), "device has AKI and SKI");
+	ok(strstr(subj, "serialNumber=ACME-0003") && strstr(subj, "CN=Acme Router"),
+	   "device subject %s", subj);
+	ok(d && X509_get0_authority_key_id(d) && X509_get0_subject_key_id(d),
+	   "device has AKI and SKI");
 	ok(d && ASN1_STRING_type(X509_get0_serialNumber(d)) == V_ASN1_INTEGER &&
-	   ASN1_STRING_length(X509_get0_serialNumber(d)) >= 8, "serial is positive, 64 bits or more");
+		   ASN1_STRING_length(X509_get0_serialNumber(d)) >= 8,
+	   "serial is positive, 64 bits or more");
 	ok(s && (X509_get_extension_flags(s) & EXFLAG_XKUSAGE) &&
-	   X509_get_extended_key_usage(s) != UINT32_MAX, "CMP signer has an EKU");
+		   X509_get_extended_key_usage(s) != UINT32_MAX,
+	   "CMP signer has an EKU");
 	X509_free(s);
 	X509_free(d);
 
@@ -138,17 +146,18 @@ static void test_config(void)
 	ok(cfg_load(p, &c, err, sizeof(err)) == 0 && c, "cmpgw.json loads: %s", err);
 	ok(c && c->listen[0].port == 18080, "--port is in the config");
 	ok(c && cfg_alias_find(c, "3gpp") && c->aliases[0].n_vendors == 1 &&
-	   strcmp(c->aliases[0].vendors[0], "acme") == 0, "alias 3gpp for vendor acme");
+		   strcmp(c->aliases[0].vendors[0], "acme") == 0,
+	   "alias 3gpp for vendor acme");
 	cfg_free(c);
 }
 
 int main(void)
 {
 	char tmpl[] = "/tmp/cmpgw-test-init-XXXXXX";
-	char *argv[] = {"init", "--port", "18080", "--devices", "3", tmpl, NULL};
-	char *again[] = {"init", tmpl, NULL};
-	char *force[] = {"init", "--force", "--port", "18080", "--devices", "3", tmpl, NULL};
-	char *bad[] = {"init", "--port", "0", tmpl, NULL};
+	char *argv[] = { "init", "--port", "18080", "--devices", "3", tmpl, NULL };
+	char *again[] = { "init", tmpl, NULL };
+	char *force[] = { "init", "--force", "--port", "18080", "--devices", "3", tmpl, NULL };
+	char *bad[] = { "init", "--port", "0", tmpl, NULL };
 
 	ok(mkdtemp(tmpl) != NULL, "temp dir");
 	ok(realpath(tmpl, dir) != NULL, "realpath");

@@ -45,14 +45,20 @@ static void test_key_ok(void)
 static void test_issue(void)
 {
 	EVP_PKEY *ca_key = cmd_pki_key_new(), *dev_key = cmd_pki_key_new();
-	struct cmd_pki_spec s = { "CN=Issuing CA,O=Op", 3650, 60, true, 0,
+	struct cmd_pki_spec s = { "CN=Issuing CA,O=Op",		  3650, 60, true, 0,
 				  "critical,keyCertSign,cRLSign", NULL };
 	X509 *ca = cmd_pki_cert_new(&s, ca_key, NULL, ca_key), *cert = NULL;
 	char *san[] = { "uri:urn:dev:${serial}" };
 	char *eku[] = { "1.3.6.1.5.5.7.3.2" };
-	struct cfg_profile p = { .name = "device", .subject = "CN=${serial},O=${vendor}",
-				 .san = san, .n_san = 1, .validity_days = 30, .backdate_s = 60,
-				 .key_usage = KU_DIGITAL_SIGNATURE, .eku = eku, .n_eku = 1,
+	struct cfg_profile p = { .name = "device",
+				 .subject = "CN=${serial},O=${vendor}",
+				 .san = san,
+				 .n_san = 1,
+				 .validity_days = 30,
+				 .backdate_s = 60,
+				 .key_usage = KU_DIGITAL_SIGNATURE,
+				 .eku = eku,
+				 .n_eku = 1,
 				 .key_algs = CFG_KEY_P256 };
 	struct cfg cfg = { .ca_cert = ca, .ca_key = ca_key };
 	struct policy_identity id = { "ACME-7,CN=evil", "acme" };
@@ -63,7 +69,8 @@ static void test_issue(void)
 	   "issued");
 	X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
 	ok(strcmp(cn, "ACME-7,CN=evil") == 0, "a serial with ',' stays one CN value");
-	is_int(X509_NAME_entry_count(X509_get_subject_name(cert)), 2, "subject has exactly CN and O");
+	is_int(X509_NAME_entry_count(X509_get_subject_name(cert)), 2,
+	       "subject has exactly CN and O");
 	ok(X509_verify(cert, ca_key) == 1, "signed by the CA key");
 	ok(X509_check_issued(ca, cert) == X509_V_OK, "issuer/AKI match the CA");
 	ok(X509_get_key_usage(cert) == KU_DIGITAL_SIGNATURE, "key usage from the profile");

@@ -32,8 +32,7 @@ bool fixture_start(struct fixture *f, bool start)
 	}
 	if (!start)
 		return true;
-	rc = store_embedded_start(f->dir, NULL, f->conninfo, sizeof(f->conninfo), err,
-				  sizeof(err));
+	rc = store_embedded_start(f->dir, NULL, f->conninfo, sizeof(f->conninfo), err, sizeof(err));
 	if (rc == RC_OK)
 		rc = store_db_connect(f->conninfo, &f->c);
 	if (rc == RC_OK)

@@ -110,13 +110,14 @@ static void test_values_errors(struct store_pool *p, struct ctx *x, struct store
 	const char *v[1] = { (const char *)raw };
 	int lens[1] = { 5 }, fmts[1] = { 1 }, rc;
 
-	rc = store_db_exec(c, "CREATE TABLE t_uniq (x int PRIMARY KEY)", 0, NULL, NULL, NULL,
-			   false, NULL, NULL);
+	rc = store_db_exec(c, "CREATE TABLE t_uniq (x int PRIMARY KEY)", 0, NULL, NULL, NULL, false,
+			   NULL, NULL);
 	is_int(rc, RC_OK, "pool: test table");
 	memset(x->codes, 0, sizeof(x->codes));
 	x->nres = 0;
 	x->pending = 4;
-	rc = store_db_query(p, "SELECT $1::bytea, NULL::text", 1, v, lens, fmts, true, on_record, x);
+	rc = store_db_query(p, "SELECT $1::bytea, NULL::text", 1, v, lens, fmts, true, on_record,
+			    x);
 	rc |= store_db_query(p, "SELEC 1", 0, NULL, NULL, NULL, false, on_record, x);
 	rc |= store_db_query(p, "INSERT INTO t_uniq VALUES (1)", 0, NULL, NULL, NULL, false,
 			     on_record, x);
@@ -155,7 +156,8 @@ static void on_kill(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	/* blocking here is fine: this is a test */
-	if (store_db_exec(k->c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	if (store_db_exec(k->c,
+			  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
 			  "WHERE query LIKE 'SELECT pg_sleep(%' AND pid <> pg_backend_pid()",
 			  0, NULL, NULL, NULL, false, NULL, NULL) != RC_OK)
 		event_base_loopbreak(k->x->base);
@@ -223,7 +225,8 @@ static void test_cancel_and_down(struct ctx *x)
 	rc2 = store_db_query(p, "SELECT 2", 0, NULL, NULL, NULL, false, on_record, x);
 	store_db_pool_free(p);
 	ok(rc == RC_OK && rc2 == RC_OK && x->nres == 2 && x->codes[0] == RC_CANCELLED &&
-	   x->codes[1] == RC_CANCELLED, "pool: free cancels pending queries");
+		   x->codes[1] == RC_CANCELLED,
+	   "pool: free cancels pending queries");
 	ok(store_db_pool_new(x->base, "not a conninfo", 1, NULL) == NULL, "pool: bad conninfo");
 }
 

@@ -47,12 +47,14 @@ static void test_migrate(struct store_conn *c)
 	is_int(store_migrate_version(c, &v), RC_OK, "migrate: version after");
 	is_int(v, store_migrate_latest(), "migrate: at latest");
 	ok(store_migrate_latest() >= 1 && store_migrations[0].version == 1 &&
-	   strcmp(store_migrations[0].name, "schema") == 0, "migrate: 001_schema compiled in");
+		   strcmp(store_migrations[0].name, "schema") == 0,
+	   "migrate: 001_schema compiled in");
 	is_int(store_migrate_apply(c, err, sizeof(err)), RC_OK, "migrate: apply again (%s)", err);
 	is_int(store_migrate_version(c, &v), RC_OK, "migrate: version again");
 	is_int(v, store_migrate_latest(), "migrate: second apply is a no-op");
 	is_int(store_db_exec(c, "SELECT count(*) FROM schema_migrations", 0, NULL, NULL, NULL,
-			     false, NULL, NULL), RC_OK, "migrate: table exists");
+			     false, NULL, NULL),
+	       RC_OK, "migrate: table exists");
 }
 
 int main(void)

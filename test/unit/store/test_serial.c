@@ -41,7 +41,8 @@ static int import_str(struct store_conn *c, int64_t vid, const char *text, const
 
 static void test_serial_basic(struct store_conn *c, int64_t vid)
 {
-	const char *list = "\xef\xbb\xbf" "A1\r\nB2\n# comment\n\n   C3  \nA1\nback\\slash\n";
+	const char *list = "\xef\xbb\xbf"
+			   "A1\r\nB2\n# comment\n\n   C3  \nA1\nback\\slash\n";
 	char err[256], v[64];
 	long ins, upd;
 
@@ -52,11 +53,13 @@ static void test_serial_basic(struct store_conn *c, int64_t vid)
 	       "serial: import again");
 	ok(ins == 0 && upd == 0, "serial: idempotent (%ld, %ld)", ins, upd);
 	ok(strcmp(q1(c, "SELECT count(*) FROM serials WHERE serial = 'back\\slash'", NULL, v),
-		  "1") == 0, "serial: backslash kept");
+		  "1") == 0,
+	   "serial: backslash kept");
 	ok(strcmp(q1(c, "SELECT state FROM serials WHERE serial = 'C3'", NULL, v), "allowed") == 0,
 	   "serial: trimmed, allowed");
 	is_int(store_db_exec(c, "UPDATE serials SET state = 'enrolled' WHERE serial = 'B2'", 0,
-			     NULL, NULL, NULL, false, NULL, NULL), RC_OK, "serial: enroll B2");
+			     NULL, NULL, NULL, false, NULL, NULL),
+	       RC_OK, "serial: enroll B2");
 	is_int(import_str(c, vid, "B2\nD4\n", "blocked", &ins, &upd, err, sizeof(err)), RC_OK,
 	       "serial: block (%s)", err);
 	ok(ins == 1 && upd == 1, "serial: block 1 new, 1 changed (%ld, %ld)", ins, upd);
@@ -68,7 +71,8 @@ static void test_serial_basic(struct store_conn *c, int64_t vid)
 	is_int(import_str(c, vid, "D4\n", "allowed", &ins, &upd, err, sizeof(err)), RC_OK,
 	       "serial: allow a blocked one");
 	ok(ins == 0 && strcmp(q1(c, "SELECT state FROM serials WHERE serial = 'D4'", NULL, v),
-			      "blocked") == 0, "serial: allowed import does not unblock");
+			      "blocked") == 0,
+	   "serial: allowed import does not unblock");
 }
 
 static void test_serial_bad(struct store_conn *c, int64_t vid)
@@ -80,7 +84,8 @@ static void test_serial_bad(struct store_conn *c, int64_t vid)
 	       RC_INVAL, "serial: control byte rejected");
 	ok(strstr(err, "line 2") != NULL, "serial: error names line 2 (%s)", err);
 	ok(strcmp(q1(c, "SELECT count(*) FROM serials WHERE serial IN ('E5', 'H7')", NULL, v),
-		  "0") == 0, "serial: nothing written");
+		  "0") == 0,
+	   "serial: nothing written");
 	memset(big, 'x', sizeof(big));
 	memcpy(big, "ok\n# x\n", 7);
 	memcpy(big + 7 + 129, "\n", 2);

@@ -31,12 +31,14 @@ static void test_vendor(struct store_conn *c)
 	is_int(id2, id, "vendor: find returns id");
 	is_int(store_vendor_find(c, "nobody", &id2), RC_NOTFOUND, "vendor: find missing");
 	is_int(store_vendor_cert_add(c, id, "anchor", der, sizeof(der), fp, "CN=Acme Root",
-				     4102444800), RC_OK, "vendor: cert add");
+				     4102444800),
+	       RC_OK, "vendor: cert add");
 	is_int(store_vendor_cert_add(c, id, "anchor", der, sizeof(der), fp, "CN=Acme Root",
-				     4102444800), RC_EXISTS, "vendor: duplicate fingerprint");
+				     4102444800),
+	       RC_EXISTS, "vendor: duplicate fingerprint");
 	fp[0] = 1;
-	is_int(store_vendor_cert_add(c, id, "intermediate", der, 10, fp, "CN=Acme Sub",
-				     4102444800), RC_OK, "vendor: second cert");
+	is_int(store_vendor_cert_add(c, id, "intermediate", der, 10, fp, "CN=Acme Sub", 4102444800),
+	       RC_OK, "vendor: second cert");
 	fp[0] = 2;
 	is_int(store_vendor_cert_add(c, 999999, "anchor", der, 10, fp, "CN=x", 0), RC_NOTFOUND,
 	       "vendor: cert for missing vendor");
@@ -46,16 +48,19 @@ static void test_vendor(struct store_conn *c)
 	is_int(n, 2, "vendor: two vendors");
 	if (n == 2) {
 		ok(v[0].id == id && strcmp(v[0].name, "acme") == 0 &&
-		   strcmp(v[0].serial_rule, "subject_serialnumber") == 0 && v[0].allow_reenroll,
+			   strcmp(v[0].serial_rule, "subject_serialnumber") == 0 &&
+			   v[0].allow_reenroll,
 		   "vendor: first vendor fields");
 		is_int(v[0].n_certs, 2, "vendor: first has two certs");
 		ok(v[0].n_certs == 2 && strcmp(v[0].certs[0].kind, "anchor") == 0 &&
-		   v[0].certs[0].derlen == sizeof(der) &&
-		   memcmp(v[0].certs[0].der, der, sizeof(der)) == 0 &&
-		   strcmp(v[0].certs[1].kind, "intermediate") == 0 && v[0].certs[1].derlen == 10,
+			   v[0].certs[0].derlen == sizeof(der) &&
+			   memcmp(v[0].certs[0].der, der, sizeof(der)) == 0 &&
+			   strcmp(v[0].certs[1].kind, "intermediate") == 0 &&
+			   v[0].certs[1].derlen == 10,
 		   "vendor: cert DER round-trips");
 		ok(strcmp(v[1].name, "beta") == 0 && !v[1].allow_reenroll && v[1].n_certs == 0 &&
-		   strcmp(v[1].serial_rule, "cert_serial") == 0, "vendor: second vendor fields");
+			   strcmp(v[1].serial_rule, "cert_serial") == 0,
+		   "vendor: second vendor fields");
 	}
 	store_vendor_free_all(v, n);
 }
