@@ -1676,6 +1676,25 @@ int fake_store_add_token(struct fake_store *fs, const char *ref, const char *ali
 	return 0;
 }
 
+int fake_store_token_set(struct fake_store *fs, const char *ref, enum fake_token_state state,
+			 bool expired, const char *alias)
+{
+	long i = token_index(fs, ref);
+	char *a;
+
+	if (i < 0)
+		return RC_INVAL;
+	fs->tokens[i].state = state;
+	fs->tokens[i].expired = expired;
+	if (alias) {
+		if (!(a = strdup(alias)))
+			return RC_NOMEM;
+		free(fs->tokens[i].alias);
+		fs->tokens[i].alias = a;
+	}
+	return 0;
+}
+
 int fake_store_set_txn_template(struct fake_store *fs, const struct fake_txn *t)
 {
 	struct fake_txn *d = NULL;

@@ -159,6 +159,9 @@ int fake_store_add_txn(struct fake_store *fs, const struct fake_txn *t) WUR;
 int fake_store_add_token(struct fake_store *fs, const char *ref, const char *alias,
 			 const char *identity, const unsigned char *sealed, size_t sealed_len,
 			 enum fake_token_state state, bool expired) WUR;
+/* Change token ref: its state, expiry and (alias not NULL) its alias. */
+int fake_store_token_set(struct fake_store *fs, const char *ref, enum fake_token_state state,
+			 bool expired, const char *alias) WUR;
 /* A transaction every unknown transactionID resolves to (a copy with that
  * tid is inserted at the first lookup by txn_get, confirm, certconf,
  * fwd_get): lets a fuzzer reach the certConf/pollReq paths with requests
