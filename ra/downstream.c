@@ -169,6 +169,8 @@ static int ds_identity(struct ra_req *req)
 		audit(req, "rejected", why);
 		return ra_req_refuse(req, bit, why);
 	}
+	/* a downstream RA's identity without vendor is named "ra" (${vendor}) */
+	req->id_vendor = req->vendor ? req->vendor->name : "ra";
 	log_debug(&req->log, "request of downstream RA for device %s", req->serial);
 	return RA_STEP_NEXT;
 }

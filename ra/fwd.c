@@ -25,6 +25,7 @@
 #include <openssl/rand.h>
 
 #include "cmp/build.h"
+#include "cmp/prot.h"
 #include "core/httpc.h"
 #include "policy/profile.h"
 #include "ra/issued.h"
@@ -782,4 +783,30 @@ void ra_fwd_rr(struct ra_req *req, void (*done)(struct ra_req *req))
 		fwd_free(f);
 		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "upstream CA unavailable");
 	}
+}
+
+int ra_fwd_step_forward(struct ra_req *req)
+{
+	ra_fwd_start(req, req->pub, req->id_vendor);
+	return RA_STEP_DONE;
+}
+
+bool ra_fwd_refused(const struct ra_req *req, const char **why)
+{
+	int t = req->msg->body->type;
+
+	if (req->alias->mode != CFG_MODE_RA)
+		return false;
+	if (t == CMP_BODY_P10CR) {
+		*why = "p10cr is not forwarded by this RA alias (use ir, cr or kur)";
+		return true;
+	}
+	if (t == CMP_BODY_POLLREQ || t == CMP_BODY_CERTCONF || t == CMP_BODY_ERROR ||
+	    t == CMP_BODY_GENM)
+		return false;
+	if ((t == CMP_BODY_IR || t == CMP_BODY_CR) && cmp_prot_is_pbmac(req->msg)) {
+		*why = "shared-secret (token) requests are not forwarded by this RA alias";
+		return true;
+	}
+	return false;
 }

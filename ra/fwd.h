@@ -20,6 +20,10 @@
  * upstream.wait_after_s). */
 void ra_fwd_start(struct ra_req *req, EVP_PKEY *pub, const char *vendor);
 
+/* The produce step of the RA-mode flows (ra/pipeline.h): ra_fwd_start for
+ * req->pub and the identity's vendor req->id_vendor; RA_STEP_DONE (the
+ * forward answers req). */
+int ra_fwd_step_forward(struct ra_req *req);
 /* rr of an authorized holder or revoker: forward it; once the upstream
  * accepted, call done(req) to record it locally and answer; a refusal is
  * relayed (rp or error), a failure answered, without calling done. */
@@ -29,10 +33,6 @@ void ra_fwd_rr(struct ra_req *req, void (*done)(struct ra_req *req));
  * and must not serve from the local CA (p10cr, token ir); false on a
  * CA-mode alias. */
 bool ra_fwd_refused(const struct ra_req *req, const char **why);
-
-/* pollReq (RFC 4210 5.3.22, RFC 9483 4.4) of a forwarded transaction,
- * answered from PostgreSQL: pollRep while pending, then the ip or error. */
-void ra_fwd_pollreq_handle(struct ra_req *req);
 
 /* certConf of a forwarded transaction, after the local checks passed:
  * forward a certConf to the upstream and wait (bounded) for its pkiConf,

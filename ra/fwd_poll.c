@@ -9,6 +9,7 @@
  */
 #include "ra/fwd.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -16,6 +17,8 @@
 
 #include "cmp/build.h"
 #include "cmp/prot.h"
+#include "ra/fwd_poll.h"
+#include "ra/pipeline.h"
 #include "store/fwd.h"
 #include "store/ops.h"
 
@@ -67,22 +70,44 @@ static void send_pollrep(struct ra_req *req)
 }
 
 /* The failure the upstream exchange was closed with (all its bits). */
-static void send_closed(struct ra_req *req, const struct store_fwd_txn *t)
+static void send_closed(struct ra_req *req, int fail_info, const char *fail_text)
 {
-	CMPGW_MSG *rsp = cmp_build_error(req->msg, req->cfg->cmp_cert, -1,
-					 t->fail_text ? t->fail_text : "request failed");
+	CMPGW_MSG *rsp = cmp_build_error(req->msg, req->cfg->cmp_cert, -1, fail_text);
 	CMPGW_STATUSINFO *si = rsp ? rsp->body->value.error->pKIStatusInfo : NULL;
 
 	if (!si || (!si->failInfo && !(si->failInfo = ASN1_BIT_STRING_new())))
 		goto fail;
 	for (int b = 0; b <= CMP_FAIL_MAX; b++)
-		if ((t->fail_info >> b) & 1 && !ASN1_BIT_STRING_set_bit(si->failInfo, b, 1))
+		if ((fail_info >> b) & 1 && !ASN1_BIT_STRING_set_bit(si->failInfo, b, 1))
 			goto fail;
 	ra_req_answer(req, rsp);
 	return;
 fail:
 	CMPGW_MSG_free(rsp);
 	ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+}
+
+/* What the answer needs of the stored transaction, kept on the request
+ * (t is valid during the callback only). */
+static void keep(struct ra_req *req, const struct store_fwd_txn *t)
+{
+	struct ra_poll_ext *p = &req->ext.poll;
+
+	memcpy(req->server_nonce, t->server_nonce.p, sizeof(req->server_nonce));
+	req->cert_req_id = t->cert_req_id;
+	/* the answer to the request polled for: ip, cp or kup */
+	req->rep_body = strcmp(t->body, "kur") == 0  ? CMP_BODY_KUP
+			: strcmp(t->body, "cr") == 0 ? CMP_BODY_CP
+						     : CMP_BODY_IP;
+	p->state = t->state;
+	p->fail_info = t->fail_info;
+	snprintf(p->fail_text, sizeof(p->fail_text), "%s",
+		 t->fail_text ? t->fail_text : "request failed");
+	if (t->state == STORE_OUT_ISSUED && t->cert.p) {
+		const unsigned char *der = t->cert.p;
+		if (!(req->cert = d2i_X509(NULL, &der, (long)t->cert.len)))
+			ra_req_refuse(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+	}
 }
 
 static void on_txn(void *arg, int rc, const struct store_fwd_txn *t)
@@ -92,82 +117,59 @@ static void on_txn(void *arg, int rc, const struct store_fwd_txn *t)
 	const char *why = NULL;
 	int bit;
 
-	if (ra_req_gone(req))
-		return;
-	if (rc != 0) {
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-		return;
-	}
-	if (!t || strcmp(t->alias, req->alias->label) != 0) {
-		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "unknown transactionID");
-		return;
-	}
-	if ((bit = verify_sender(req, t, &why)) >= 0) {
-		ra_req_fail(req, bit, why);
-		return;
-	}
-	if (sk_CMPGW_POLLREQ_num(prs) != 1 ||
-	    ASN1_INTEGER_get(sk_CMPGW_POLLREQ_value(prs, 0)->certReqId) != t->cert_req_id) {
-		ra_req_fail(req, CMP_FAIL_BAD_CERT_ID,
-			    "pollReq certReqId does not match the request");
-		return;
-	}
-	if (t->server_nonce.len != sizeof(req->server_nonce)) {
-		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
-		return;
-	}
-	memcpy(req->server_nonce, t->server_nonce.p, sizeof(req->server_nonce));
-	req->cert_req_id = t->cert_req_id;
-	/* the answer to the request polled for: ip, cp or kup */
-	req->rep_body = strcmp(t->body, "kur") == 0  ? CMP_BODY_KUP
-			: strcmp(t->body, "cr") == 0 ? CMP_BODY_CP
-						     : CMP_BODY_IP;
-	if (t->state == STORE_OUT_PENDING) {
-		send_pollrep(req);
-	} else if (t->state == STORE_OUT_ISSUED && t->cert.p) {
-		const unsigned char *p = t->cert.p;
-		if (!(req->cert = d2i_X509(NULL, &p, (long)t->cert.len))) {
-			ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
-			return;
-		}
-		ra_answer_certrep(req);
-	} else if (t->state == STORE_OUT_CLOSED && t->fail_info >= 0) {
-		send_closed(req, t);
+	if (ra_req_client_gone(req)) {
+		/* ra_resume drops it */
+	} else if (rc != 0) {
+		ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	} else if (!t || strcmp(t->alias, req->alias->label) != 0) {
+		ra_req_refuse(req, CMP_FAIL_BAD_REQUEST, "unknown transactionID");
+	} else if ((bit = verify_sender(req, t, &why)) >= 0) {
+		ra_req_refuse(req, bit, why);
+	} else if (sk_CMPGW_POLLREQ_num(prs) != 1 ||
+		   ASN1_INTEGER_get(sk_CMPGW_POLLREQ_value(prs, 0)->certReqId) != t->cert_req_id) {
+		ra_req_refuse(req, CMP_FAIL_BAD_CERT_ID,
+			      "pollReq certReqId does not match the request");
+	} else if (t->server_nonce.len != sizeof(req->server_nonce)) {
+		ra_req_refuse(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 	} else {
-		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "transaction is not waiting for a response");
+		keep(req, t);
 	}
+	ra_resume(req);
 }
 
-void ra_fwd_pollreq_handle(struct ra_req *req)
+/* The forwarded transaction as stored (any node can answer). */
+static int pollreq_lookup(struct ra_req *req)
 {
 	const ASN1_OCTET_STRING *tid = req->msg->header->transactionID;
 	struct store_bytes b = { tid->data, (size_t)tid->length };
 
-	if (req->alias->mode != CFG_MODE_RA) { /* CA mode never answers "waiting" */
-		ra_req_fail(req, CMP_FAIL_BAD_REQUEST,
-			    "body type pollReq not supported by this alias");
-		return;
-	}
 	if (req->rw->ops->fwd_get(req->rw->db, b, on_txn, req) != 0)
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		return ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL,
+				     "service temporarily unavailable");
+	return RA_STEP_WAIT;
 }
 
-bool ra_fwd_refused(const struct ra_req *req, const char **why)
+/* pollRep while pending, then the certificate or the failure. */
+static int pollreq_answer(struct ra_req *req)
 {
-	int t = req->msg->body->type;
+	const struct ra_poll_ext *p = &req->ext.poll;
 
-	if (req->alias->mode != CFG_MODE_RA)
-		return false;
-	if (t == CMP_BODY_P10CR) {
-		*why = "p10cr is not forwarded by this RA alias (use ir, cr or kur)";
-		return true;
-	}
-	if (t == CMP_BODY_POLLREQ || t == CMP_BODY_CERTCONF || t == CMP_BODY_ERROR ||
-	    t == CMP_BODY_GENM)
-		return false;
-	if ((t == CMP_BODY_IR || t == CMP_BODY_CR) && cmp_prot_is_pbmac(req->msg)) {
-		*why = "shared-secret (token) requests are not forwarded by this RA alias";
-		return true;
-	}
-	return false;
+	if (p->state == STORE_OUT_PENDING)
+		send_pollrep(req);
+	else if (p->state == STORE_OUT_ISSUED && req->cert)
+		ra_answer_certrep(req);
+	else if (p->state == STORE_OUT_CLOSED && p->fail_info >= 0)
+		send_closed(req, p->fail_info, p->fail_text);
+	else
+		return ra_req_refuse(req, CMP_FAIL_BAD_REQUEST,
+				     "transaction is not waiting for a response");
+	return RA_STEP_DONE;
 }
+
+/* RA mode only: a CA-mode alias never answers "waiting", and the pipeline
+ * refuses a pollReq there as a body type it does not support. */
+const struct ra_flow ra_flow_pollreq = {
+	"pollReq",
+	{ pollreq_lookup, pollreq_answer },
+	NULL,
+};

@@ -75,13 +75,6 @@ static int ir_route(struct ra_req *req)
 	return RA_STEP_NEXT;
 }
 
-/* RA mode: the upstream CA issues (ra/fwd.c), which answers req. */
-static int ir_forward(struct ra_req *req)
-{
-	ra_fwd_start(req, req->pub, req->vendor->name);
-	return RA_STEP_DONE;
-}
-
 const struct ra_flow ra_flow_ir_ca = {
 	"ir",
 	{ ir_template, ir_protect, ir_route, ra_step_vendor, ra_step_pop, ra_step_admit,
@@ -91,6 +84,6 @@ const struct ra_flow ra_flow_ir_ca = {
 
 const struct ra_flow ra_flow_ir_ra = {
 	"ir (RA mode)",
-	{ ir_template, ir_protect, ir_route, ra_step_vendor, ra_step_pop, ir_forward },
+	{ ir_template, ir_protect, ir_route, ra_step_vendor, ra_step_pop, ra_fwd_step_forward },
 	NULL,
 };

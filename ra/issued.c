@@ -60,8 +60,7 @@ void ra_issued_clear(struct ra_issued *f)
 
 int ra_step_sign(struct ra_req *req)
 {
-	/* a downstream RA's identity without vendor is named "ra" (${vendor}) */
-	struct policy_identity id = { req->serial, req->vendor ? req->vendor->name : "ra" };
+	struct policy_identity id = { req->serial, req->id_vendor };
 	char reason[256];
 	int rc = ra_issue(req, &id, req->asked, req->pub, reason, sizeof(reason));
 

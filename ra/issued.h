@@ -42,9 +42,9 @@ struct policy_identity;
 int ra_issue(struct ra_req *req, const struct policy_identity *id, const X509_NAME *requested,
 	     EVP_PKEY *pub, char *why, size_t whylen) WUR;
 
-/* The produce step of CA-mode flows: ra_issue for identity {req->serial,
- * vendor name or "ra"}, the subject req->asked and req->pub; refuses
- * badCertTemplate (the profile's reason) or systemFailure. */
+/* The produce step of CA-mode flows: ra_issue for the identity
+ * {req->serial, req->id_vendor}, the subject req->asked and req->pub;
+ * refuses badCertTemplate (the profile's reason) or systemFailure. */
 int ra_step_sign(struct ra_req *req);
 
 /* Was x issued (signed) by this gateway's issuing CA (cfg->ca_cert)? An

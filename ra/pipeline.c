@@ -15,6 +15,7 @@
 
 #include "ra/answer.h"
 #include "ra/fwd.h"
+#include "ra/fwd_poll.h"
 #include "ra/ra.h"
 #include "ra/renew.h"
 
@@ -24,7 +25,6 @@
 static const struct ra_flow flow_certconf = { .name = "certConf", .whole = ra_certconf_handle };
 static const struct ra_flow flow_error = { .name = "error", .whole = ra_error_handle };
 static const struct ra_flow flow_rr = { .name = "rr", .whole = ra_rr_handle };
-static const struct ra_flow flow_pollreq = { .name = "pollReq", .whole = ra_fwd_pollreq_handle };
 static const struct ra_flow flow_nested = { .name = "nested", .whole = ra_nested_handle };
 
 /* Which flow serves a body type on an alias of a mode (-1: any mode). */
@@ -44,7 +44,7 @@ static const struct {
 	{ CMP_BODY_ERROR, -1, &flow_error },
 	{ CMP_BODY_GENM, -1, &ra_flow_genm },
 	{ CMP_BODY_RR, -1, &flow_rr },
-	{ CMP_BODY_POLLREQ, -1, &flow_pollreq },
+	{ CMP_BODY_POLLREQ, CFG_MODE_RA, &ra_flow_pollreq },
 	{ CMP_BODY_NESTED, -1, &flow_nested },
 };
 

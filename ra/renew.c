@@ -211,6 +211,7 @@ static void on_admit(void *arg, int rc, const struct store_oldcert *o)
 		 * names the ${vendor} of such identities "ra") */
 		snprintf(req->ext.renew.vendor, sizeof(req->ext.renew.vendor), "%s",
 			 o->vendor[0] ? o->vendor : "ra");
+		req->id_vendor = req->ext.renew.vendor;
 	}
 	ra_resume(req);
 }
@@ -240,21 +241,6 @@ static int renew_admit(struct ra_req *req)
 	OPENSSL_free(serial_hex);
 	BN_free(bn);
 	return rc;
-}
-
-/* The CA signs for the same device identity. */
-static int renew_sign(struct ra_req *req)
-{
-	struct policy_identity id = { req->serial, req->ext.renew.vendor };
-	char reason[256];
-	int rc = ra_issue(req, &id, req->asked, req->pub, reason, sizeof(reason));
-
-	if (rc == 0)
-		return RA_STEP_NEXT;
-	log_openssl(&req->log, LOG_ERROR, "issuing failed");
-	return ra_req_refuse(req,
-			     rc == RC_INVAL ? CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE,
-			     rc == RC_INVAL ? reason : "internal error");
 }
 
 static void on_commit(void *arg, int rc, enum store_outcome status)
@@ -321,13 +307,6 @@ static int renew_commit(struct ra_req *req)
 	return RA_STEP_WAIT;
 }
 
-/* RA mode: the upstream CA issues (ra/fwd.c), which answers req. */
-static int renew_forward(struct ra_req *req)
-{
-	ra_fwd_start(req, req->pub, req->ext.renew.vendor);
-	return RA_STEP_DONE;
-}
-
 /* kur: exactly one CertReqMsg, certReqId 0 (RFC 9483 4.1.3). */
 static int kur_template(struct ra_req *req)
 {
@@ -385,26 +364,26 @@ static int p10cr_pop(struct ra_req *req)
 
 const struct ra_flow ra_flow_renew_ca = {
 	"renewal",
-	{ renew_check, renew_admit, renew_sign, renew_commit, ra_step_answer_certrep },
+	{ renew_check, renew_admit, ra_step_sign, renew_commit, ra_step_answer_certrep },
 	NULL,
 };
 
 const struct ra_flow ra_flow_kur_ca = {
 	"kur",
-	{ kur_template, ra_step_protect, kur_route, renew_check, renew_admit, renew_sign,
+	{ kur_template, ra_step_protect, kur_route, renew_check, renew_admit, ra_step_sign,
 	  renew_commit, ra_step_answer_certrep },
 	NULL,
 };
 
 const struct ra_flow ra_flow_kur_ra = {
 	"kur (RA mode)",
-	{ kur_template, ra_step_protect, kur_route, renew_check, renew_admit, renew_forward },
+	{ kur_template, ra_step_protect, kur_route, renew_check, renew_admit, ra_fwd_step_forward },
 	NULL,
 };
 
 const struct ra_flow ra_flow_p10cr = {
 	"p10cr",
-	{ p10cr_template, ra_step_protect, p10cr_pop, renew_check, renew_admit, renew_sign,
+	{ p10cr_template, ra_step_protect, p10cr_pop, renew_check, renew_admit, ra_step_sign,
 	  renew_commit, ra_step_answer_certrep },
 	NULL,
 };

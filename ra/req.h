@@ -21,6 +21,7 @@
 #include "cmp/asn1.h"
 #include "core/cfg.h"
 #include "core/log.h"
+#include "ra/fwd_poll.h"
 #include "ra/renew.h"
 #include "ra/token_ir.h"
 
@@ -96,6 +97,10 @@ struct ra_req {
 	EVP_PKEY *pub;			/* the key asked for (owned) */
 	X509 *cert;			/* the certificate issued (owned) */
 	const struct ra_vendor *vendor; /* borrowed from trust */
+	/* ${vendor} of the profile for the identity serial: the vendor's name,
+	 * "ra" (downstream RA without vendor), "token"; borrowed (trust,
+	 * cfg, ext or static) */
+	const char *id_vendor;
 	char serial[130];
 	long cert_req_id;
 	bool implicit;
@@ -119,6 +124,7 @@ struct ra_req {
 	union {
 		struct ra_renew_ext renew; /* ra/renew.h */
 		struct ra_token_ext token; /* ra/token_ir.h */
+		struct ra_poll_ext poll;   /* ra/fwd_poll.h */
 	} ext;
 };
 

@@ -20,6 +20,7 @@ int ra_step_vendor(struct ra_req *req)
 		return ra_req_refuse(req, CMP_FAIL_SIGNER_NOT_TRUSTED, why);
 	}
 	req->vendor = auth.vendor;
+	req->id_vendor = req->vendor->name;
 	if (ra_trust_device_serial(req->vendor->rule, req->signer, req->serial,
 				   sizeof(req->serial)) != 0) {
 		why = "vendor certificate carries no usable device serial";
