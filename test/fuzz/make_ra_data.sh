@@ -20,7 +20,8 @@
 #   dev-1..3     vendor device certificates, serialNumber FUZZ-0001..0003
 #                (the fuzzer's store: 0001 allowed, 0002 blocked, 0003 unknown)
 #   dev-noserial a vendor device certificate without serialNumber
-#   ra           a downstream RA of alias "3gpp" (nested, RA-signed ir)
+#   ra           a downstream RA of alias "3gpp" (nested, RA-signed ir; the
+#                device identity is the template's CN, ra_identity subject_cn)
 #   rogue        a self-signed "device" nobody trusts
 #   new          the key the devices ask to be certified
 #   op-dev       an operator certificate for FUZZ-0001 (new key), issued by
@@ -153,8 +154,10 @@ Q p10cr --cert dev-1.pem --key dev-1.key --csr "$T/p10.csr" --out "$C/p10cr_dev1
 Q error --cert dev-1.pem --key dev-1.key --tid 07070707070707070707070707070707 --out "$C/error_dev1.der"
 Q p10cr --cert op-dev.pem --key op-dev.key --csr "$T/p10.csr" --out "$C/p10cr_opdev.der"
 Q nested --cert ra.pem --key ra.key --in "$C/ir_dev1.der" --out "$C/nested_ir.der"
-Q ir --cert ra.pem --key ra.key --newkey new.key --subject /CN=FUZZ-0009 \
+Q ir --cert ra.pem --key ra.key --newkey new.key --subject FUZZ-0009 \
 	--tid 09090909090909090909090909090909 --out "$C/ir_ra.der"
+Q ir --cert ra.pem --key ra.key --newkey new.key \
+	--tid 0909090909090909090909090909090a --out "$C/ir_ra_nosubject.der"
 Q ir --ref $TOKEN_REF --secret $TOKEN_SECRET --newkey new.key \
 	--tid 08080808080808080808080808080808 --out "$C/ir_pbm.der"
 Q ir --ref $TOKEN_REF --secret wrong-secret-00000000000 --newkey new.key \
