@@ -8,7 +8,8 @@
  * issued, serial bound to the vendor key) and answered; an upstream error
  * is relayed to the device and closes the row; an upstream certificate
  * whose issuer and serial the gateway already holds is refused
- * (fwd_done "duplicate"); a database fault when storing it.
+ * (fwd_done "duplicate"); a database fault when storing it; an upstream
+ * slower than wait_after_s: status waiting, pollRep, then the ip.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -49,6 +50,7 @@ static struct {
 	enum up_mode mode;
 	long serial; /* of the next certificate; fixed: the duplicate case */
 	int requests;
+	int delay_ms; /* answer this late (the device is told to poll meanwhile) */
 	X509 *ca;
 	EVP_PKEY *ca_key, *cmp_key;
 	STACK_OF(X509) *chain; /* cmp.pem, ca.pem */
@@ -140,6 +142,23 @@ static CMPGW_MSG *answer(const CMPGW_MSG *req)
 	return cmp_build_response(req, sk_X509_value(up.chain, 0), CMP_BODY_PKICONF);
 }
 
+struct late {
+	struct evhttp_request *hr;
+	struct evbuffer *out;
+};
+
+static void send_late(evutil_socket_t fd, short what, void *arg)
+{
+	struct late *l = arg;
+	(void)fd;
+	(void)what;
+	evhttp_add_header(evhttp_request_get_output_headers(l->hr), "Content-Type",
+			  "application/pkixcmp");
+	evhttp_send_reply(l->hr, 200, "OK", l->out);
+	evbuffer_free(l->out);
+	free(l);
+}
+
 static void on_upstream(struct evhttp_request *hr, void *arg)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(hr);
@@ -157,6 +176,16 @@ static void on_upstream(struct evhttp_request *hr, void *arg)
 	    cmp_prot_sign_der(rsp, up.cmp_key, &der, &dlen) != 0 || !out ||
 	    evbuffer_add(out, der, dlen) != 0) {
 		evhttp_send_error(hr, 500, NULL);
+	} else if (up.delay_ms > 0) {
+		struct late *l = malloc(sizeof(*l));
+		struct timeval tv = { up.delay_ms / 1000, (up.delay_ms % 1000) * 1000 };
+		if (l) {
+			l->hr = hr;
+			l->out = out;
+			out = NULL;
+			if (event_base_once(env.base, -1, EV_TIMEOUT, send_late, l, &tv) != 0)
+				send_late(-1, 0, l);
+		}
 	} else {
 		evhttp_add_header(evhttp_request_get_output_headers(hr), "Content-Type",
 				  "application/pkixcmp");
@@ -215,6 +244,7 @@ static void reset(enum up_mode mode)
 	}
 	up.mode = mode;
 	up.requests = 0;
+	up.delay_ms = 0;
 	if (RAND_bytes((unsigned char *)&up.serial, sizeof(up.serial)) != 1)
 		up.serial = 4711;
 	up.serial = (up.serial & 0x7fffffff) | 1;
@@ -369,6 +399,102 @@ static void test_certconf(void)
 	fake_answer_clear(&a);
 }
 
+/* A pollReq for the transaction of ir_dev1, signed by the device. */
+static size_t pollreq(unsigned char **der)
+{
+	char path[4096];
+	unsigned char *req_der;
+	const unsigned char *p;
+	size_t len;
+	EVP_PKEY *key = load_key("dev-1.key");
+	CMPGW_POLLREQ *pr = CMPGW_POLLREQ_new();
+	CMPGW_MSG *m;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/ir_dev1.der", RA_CORPUS_DIR);
+	if (fake_read_file(path, &req_der, &len) != 0)
+		return 0;
+	p = req_der;
+	m = d2i_CMPGW_MSG(NULL, &p, (long)len);
+	free(req_der);
+	CMPGW_BODY_free(m->body);
+	m->body = CMPGW_BODY_new();
+	m->body->type = CMP_BODY_POLLREQ;
+	m->body->value.pollReq = sk_CMPGW_POLLREQ_new_null();
+	ASN1_INTEGER_set(pr->certReqId, 0);
+	sk_CMPGW_POLLREQ_push(m->body->value.pollReq, pr);
+	*der = NULL;
+	n = cmp_prot_sign(m, key) == 0 ? i2d_CMPGW_MSG(m, der) : 0;
+	CMPGW_MSG_free(m);
+	EVP_PKEY_free(key);
+	return n > 0 ? (size_t)n : 0;
+}
+
+static void submit_wait(const unsigned char *der, size_t len, struct fake_answer *a,
+			struct fake_reply *r)
+{
+	time_t end = time(NULL) + 10;
+
+	fake_answer_clear(a);
+	ra_submit(env.rw, env.cfg, cfg_alias_find(env.cfg, "ra"), der, len, FAKE_PEER, &fake_sink,
+		  a);
+	while ((a->n == 0 || fake_store_pending(env.fs) > 0) && time(NULL) < end)
+		event_base_loop(env.base, EVLOOP_ONCE);
+	if (fake_reply_decode(a, r) != 0)
+		r->body = 0;
+}
+
+/* RFC 9483 5.1.2 / 4.4: the upstream is slower than upstream.wait_after_s
+ * (1 s here): the device gets status waiting, polls, gets a pollRep while
+ * the upstream has not answered and the ip once it has (fwd_poll.c). */
+static void test_poll(void)
+{
+	struct cfg_alias *ra = (struct cfg_alias *)cfg_alias_find(env.cfg, "ra");
+	int wait_after = ra->upstream.wait_after_s;
+	struct fake_answer a = { 0 };
+	struct fake_reply r;
+	unsigned char *der = NULL;
+	size_t len = pollreq(&der);
+	time_t end;
+	const struct fake_txn *t;
+
+	reset(UP_ISSUE);
+	ra->upstream.wait_after_s = 1;
+	up.delay_ms = 2500;
+	run("ra", "ir_dev1.der", &a, &r);
+	ok(r.body == CMP_BODY_IP && r.status == CMP_STATUS_WAITING && !r.has_cert,
+	   "slow upstream: ip with status waiting, no certificate yet");
+	ok(a.continues, "slow upstream: the device will poll");
+	t = fake_store_txn_find(env.fs, tid1, sizeof(tid1));
+	ok(t && t->state == STORE_OUT_PENDING, "slow upstream: transaction pending");
+	fake_reply_clear(&r);
+
+	submit_wait(der, len, &a, &r);
+	ok(r.body == CMP_BODY_POLLREP, "poll before the upstream answered: pollRep");
+	is_int(fake_store_calls(env.fs, FAKE_FWD_GET), 1, "pollReq: one fwd_get");
+	fake_reply_clear(&r);
+
+	/* let the upstream answer and the gateway store it */
+	for (end = time(NULL) + 10;
+	     fake_store_calls(env.fs, FAKE_FWD_DONE) == 0 && time(NULL) < end;)
+		event_base_loop(env.base, EVLOOP_ONCE);
+	while (fake_store_pending(env.fs) > 0 && time(NULL) < end)
+		event_base_loop(env.base, EVLOOP_ONCE);
+	t = fake_store_txn_find(env.fs, tid1, sizeof(tid1));
+	ok(t && t->state == STORE_OUT_ISSUED, "the upstream answered: transaction issued");
+
+	submit_wait(der, len, &a, &r);
+	ok(r.body == CMP_BODY_IP && r.has_cert &&
+		   (r.status == CMP_STATUS_ACCEPTED || r.status == CMP_STATUS_GRANTED_WITH_MODS),
+	   "poll after the upstream answered: ip with the certificate");
+	ok(a.continues, "then certConf");
+	fake_reply_clear(&r);
+	fake_answer_clear(&a);
+	OPENSSL_free(der);
+	ra->upstream.wait_after_s = wait_after;
+	up.delay_ms = 0;
+}
+
 static void test_relayed(void)
 {
 	struct fake_answer a = { 0 };
@@ -414,6 +540,7 @@ int main(void)
 	}
 	test_issued();
 	test_certconf();
+	test_poll();
 	test_relayed();
 	test_store_fault();
 	upstream_stop();
