@@ -271,6 +271,45 @@ static void test_revoke_crl(void)
 	is_int(fake_store_n_crl(env.fs), 1, "one CRL");
 }
 
+struct vrows {
+	int rc;
+	size_t n, anchors, intermediates;
+	bool reenroll;
+};
+
+static void on_vendors(void *arg, int rc, const struct store_vendor_row *rows, size_t n)
+{
+	struct vrows *v = arg;
+	v->rc = rc;
+	v->n = n;
+	for (size_t i = 0; i < n; i++) {
+		v->anchors += rows[i].kind && strcmp(rows[i].kind, "anchor") == 0;
+		v->intermediates += rows[i].kind && strcmp(rows[i].kind, "intermediate") == 0;
+		v->reenroll = rows[i].allow_reenroll;
+	}
+}
+
+/* store_enroll_vendors: one row per vendor certificate (what
+ * ra/worker.c builds its trust cache from) */
+static void test_vendors(void)
+{
+	struct vrows v = { -1, 0, 0, 0, false };
+
+	reset();
+	if (fake_store_ops.vendors(env.fs, on_vendors, &v) != 0)
+		printf("# vendors\n");
+	event_base_dispatch(env.base);
+	ok(v.rc == 0 && v.n == 2 && v.anchors == 1 && v.intermediates == 1 && v.reenroll,
+	   "vendors: fuzzvendor, one anchor and one intermediate row, re-enrollment allowed");
+	if (fake_store_add_vendor(env.fs, 2, "bare", NULL, false) != 0)
+		printf("# vendor\n");
+	memset(&v, 0, sizeof(v));
+	if (fake_store_ops.vendors(env.fs, on_vendors, &v) != 0)
+		printf("# vendors\n");
+	event_base_dispatch(env.base);
+	is_int(v.n, 3, "vendors: a vendor without certificates is one row");
+}
+
 int main(void)
 {
 	log_setup(LOG_ERROR, false, 2);
@@ -283,6 +322,7 @@ int main(void)
 	test_certconf();
 	test_tokens();
 	test_revoke_crl();
+	test_vendors();
 	fake_env_close(&env);
 	return tap_done();
 }
