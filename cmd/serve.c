@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/server.h"
 #include "policy/profile.h"
+#include "ra/crl.h"
 #include "ra/ra.h"
 #include "store/db.h"
 #include "store/embedded.h"
@@ -303,9 +304,21 @@ int cmd_serve(int argc, char **argv)
 			  err);
 		rc = 2;
 	} else if (rc == 0) {
+		/* GET routes above the CMP dispatcher (RFC 5280 5 CRL, the
+		 * caIssuers certificate); every other path goes to ra_dispatch */
+		static const struct server_route routes[] = {
+			{ ra_crl_path, false,
+			  SERVER_METHOD(HTTP_M_GET) | SERVER_METHOD(HTTP_M_HEAD), "GET, HEAD",
+			  ra_crl_route },
+			{ ra_crl_ca_cert_path, false,
+			  SERVER_METHOD(HTTP_M_GET) | SERVER_METHOD(HTTP_M_HEAD), "GET, HEAD",
+			  ra_crl_route },
+		};
 		struct server_hooks hooks = { .worker_init = ra_worker_init,
 					      .worker_fini = ra_worker_fini,
 					      .worker_reload = ra_worker_reload,
+					      .routes = routes,
+					      .n_routes = sizeof(routes) / sizeof(routes[0]),
 					      .dispatch = ra_dispatch,
 					      .shared = e.conninfo };
 		rc = server_run(e.cfg, &hooks, fds) == 0 ? 0 : 1;

@@ -77,6 +77,39 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+static bool route_matches(const struct server_route *r, const struct cfg *cfg, const char *path)
+{
+	const char *want = r->path(cfg);
+
+	if (!want || !path)
+		return false;
+	return r->prefix ? strncmp(path, want, strlen(want)) == 0 : strcmp(path, want) == 0;
+}
+
+/* The HTTP layer's routing: the application's routes (exact path or
+ * prefix, methods), then its dispatcher. */
+static void route(struct http_req *req, void *arg)
+{
+	struct worker *w = arg;
+	const struct server_hooks *h = w->hooks;
+	const char *path = http_req_path(req);
+
+	for (size_t i = 0; i < h->n_routes; i++) {
+		const struct server_route *r = &h->routes[i];
+		if (!route_matches(r, w->cfg, path))
+			continue;
+		if (!(r->methods & SERVER_METHOD(http_req_method(req)))) {
+			if (r->allow)
+				http_req_set_allow(req, r->allow);
+			http_reply(req, 405, NULL, NULL, 0);
+			return;
+		}
+		r->handle(req, w);
+		return;
+	}
+	h->dispatch(req, w);
+}
+
 static int worker_setup(struct worker *w)
 {
 	w->base = event_base_new();
@@ -91,7 +124,7 @@ static int worker_setup(struct worker *w)
 		if (rc != 0)
 			return rc;
 	}
-	w->http = http_server_new(w->base, w->fds, w->nfds, w->cfg, w->hooks->dispatch, w);
+	w->http = http_server_new(w->base, w->fds, w->nfds, w->cfg, route, w);
 	return w->http ? 0 : RC_NOMEM;
 }
 

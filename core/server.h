@@ -35,6 +35,8 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "core/cfg.h"
 #include "core/http.h"
@@ -61,6 +63,25 @@ struct worker {
 	struct event *reload_ev;
 };
 
+/*
+ * A route of the HTTP layer (issue 12): requests whose path matches go to
+ * handle instead of dispatch, before dispatch sees them. The path comes
+ * from the running snapshot (path(cfg); NULL: the route is off), matched
+ * exactly or, with prefix, as a leading part. A matching request whose
+ * method is not in methods (bit 1 << enum http_method) is answered 405
+ * with an Allow header of allow, and handle is not called. handle must
+ * answer exactly once (core/http.h); arg is the worker.
+ */
+struct server_route {
+	const char *(*path)(const struct cfg *cfg);
+	bool prefix;
+	unsigned methods;
+	const char *allow; /* the Allow header of a 405, e.g. "GET, HEAD" */
+	void (*handle)(struct http_req *req, void *arg);
+};
+
+#define SERVER_METHOD(m) (1u << (m))
+
 struct server_hooks {
 	/* Called on the worker thread before it accepts; sets w->app. */
 	int (*worker_init)(struct worker *w);
@@ -70,7 +91,10 @@ struct server_hooks {
 	 * the snapshot it replaced (still referenced during the call), so
 	 * the hook can re-derive what changed. NULL: nothing to do. */
 	void (*worker_reload)(struct worker *w, const struct cfg *old);
-	/* Every HTTP request; arg is the worker. */
+	/* Routes tried in order before dispatch (may be NULL / 0). */
+	const struct server_route *routes;
+	size_t n_routes;
+	/* Every HTTP request no route took; arg is the worker. */
 	void (*dispatch)(struct http_req *req, void *arg);
 	/* Read-only data for the hooks (e.g. the database conninfo). */
 	const void *shared;

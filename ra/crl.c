@@ -271,10 +271,14 @@ static bool is_ca_cert_path(const struct cfg *cfg, const char *path)
 	return cfg->ca_cert_path && path && strcmp(cfg->ca_cert_path, path) == 0;
 }
 
-bool ra_crl_is_path(const struct cfg *cfg, const char *path)
+const char *ra_crl_path(const struct cfg *cfg)
 {
-	return (cfg->crl_path && path && strcmp(cfg->crl_path, path) == 0) ||
-	       is_ca_cert_path(cfg, path);
+	return cfg->crl_path;
+}
+
+const char *ra_crl_ca_cert_path(const struct cfg *cfg)
+{
+	return cfg->ca_cert_path;
 }
 
 /* The issuing CA certificate, DER (RFC 5280 4.2.2.1 caIssuers: a single
@@ -323,6 +327,14 @@ void ra_crl_serve(struct ra_crl *c, struct http_req *hr)
 		return;
 	}
 	start(c);
+}
+
+void ra_crl_route(struct http_req *hr, void *arg)
+{
+	struct worker *w = arg;
+	struct ra_worker *rw = w->app;
+
+	ra_crl_serve(rw ? rw->crl : NULL, hr);
 }
 
 void ra_crl_kick(struct ra_crl *c)

@@ -34,8 +34,13 @@ struct ra_crl *ra_crl_new(struct ra_worker *rw, bool timer);
  * still waiting get 503. NULL ok. */
 void ra_crl_free(struct ra_crl *c);
 
-/* Is path the configured crl.path or crl.ca_cert_path? */
-bool ra_crl_is_path(const struct cfg *cfg, const char *path);
+/* The paths of the two GET routes (core/server.h struct server_route,
+ * filled by cmd/serve.c): crl.path and crl.ca_cert_path of cfg (NULL: not
+ * configured, route off). */
+const char *ra_crl_path(const struct cfg *cfg);
+const char *ra_crl_ca_cert_path(const struct cfg *cfg);
+/* The routes' handler: ra_crl_serve with the worker's (arg) CRL state. */
+void ra_crl_route(struct http_req *hr, void *arg);
 /* Answer hr (GET/HEAD: the CRL, now or after a refresh; at crl.ca_cert_path
  * the issuing CA certificate, DER as application/pkix-cert, the target of
  * the caIssuers URIs profiles put in certificates; other methods 405);

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ra/crl.h"
 #include "ra/pipeline.h"
 
 #define CMP_CONTENT_TYPE "application/pkixcmp"
@@ -106,10 +105,6 @@ void ra_dispatch(struct http_req *hr, void *arg)
 	const unsigned char *body;
 	size_t len;
 
-	if (ra_crl_is_path(w->cfg, http_req_path(hr))) {
-		ra_crl_serve(rw->crl, hr);
-		return;
-	}
 	alias = resolve_alias(w->cfg, http_req_path(hr));
 	if (!alias) {
 		http_reply(hr, 404, NULL, NULL, 0);
