@@ -2,9 +2,13 @@
  * test/fuzz/fuzz_ra.c - libFuzzer target over the whole request handler:
  * the input is the body of one HTTP POST, handed to ra_submit (ra/pipeline.h)
  * on a worker whose store is the in-memory fake (test/unit/ra/fake_store.h),
- * and the event loop runs until nothing is left. Whatever the input:
- * nothing crashes or leaks, the sink gets exactly one answer, an answer is
- * a DER PKIMessage, and no store callback is left queued.
+ * and the event loop runs until nothing is left. Then, when the input
+ * decodes and its protecting certificate is one whose key the fixture
+ * holds (or it is PBMAC-protected), it is protected afresh (inner messages
+ * of a nested body first) and submitted again on a fresh store: mutations
+ * then get past the protection check into the steps behind it. Whatever
+ * the input: nothing crashes or leaks, the sink gets exactly one answer,
+ * an answer is a DER PKIMessage, and no store callback is left queued.
  *
  * The fixed configuration is test/fuzz/data/ra/ (RA_DATA_DIR, or the
  * environment variable CMPGW_FUZZ_RA_DATA): alias "3gpp" in CA mode with
@@ -45,8 +49,10 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "cmp/asn1.h"
+#include "cmp/prot.h"
 #include "core/cfg.h"
 #include "core/log.h"
 #include "ra/pipeline.h"
@@ -58,6 +64,12 @@
 #endif
 
 #define RA_MAX_INPUT 65536 /* http.max_body's default */
+
+static void broken(const char *what)
+{
+	fprintf(stderr, "fuzz_ra: %s\n", what);
+	abort();
+}
 
 static struct fake_env *env_get(void)
 {
@@ -76,26 +88,107 @@ static struct fake_env *env_get(void)
 	return &env;
 }
 
-static void broken(const char *what)
-{
-	fprintf(stderr, "fuzz_ra: %s\n", what);
-	abort();
-}
-
 static const char *what_name(int what)
 {
 	static const char *const names[] = { "answer", "not CMP", "failed", "dropped", "busy" };
 	return what >= 0 && what <= RA_SINK_BUSY ? names[what] : "?";
 }
 
-static void one_input(const uint8_t *data, size_t size, const char *name)
+/* The signers whose keys the fixture holds (data/ra/): a mutated message
+ * signed by one of them is signed again with its key, so that mutations
+ * get past the protection check (like fuzz_fwd_answer's re-protect). */
+static const char *const signer_files[][2] = {
+	{ "dev-1.pem", "dev-1.key" },	{ "dev-2.pem", "dev-2.key" },
+	{ "dev-3.pem", "dev-3.key" },	{ "dev-noserial.pem", "dev-noserial.key" },
+	{ "op-dev.pem", "op-dev.key" }, { "ra.pem", "ra.key" },
+	{ "rogue.pem", "rogue.key" },
+};
+#define N_SIGNERS (sizeof(signer_files) / sizeof(signer_files[0]))
+
+static struct {
+	X509 *cert[N_SIGNERS];
+	EVP_PKEY *key[N_SIGNERS];
+	bool loaded;
+} signers;
+
+static void *load_pem(const char *file, bool key)
 {
-	struct fake_env *e = env_get();
+	const char *dir = getenv("CMPGW_FUZZ_RA_DATA");
+	char path[4096];
+	FILE *f;
+	void *x = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : RA_DATA_DIR, file);
+	if ((f = fopen(path, "r"))) {
+		x = key ? (void *)PEM_read_PrivateKey(f, NULL, NULL, NULL)
+			: (void *)PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (!x)
+		broken(path);
+	return x;
+}
+
+static void signers_load(void)
+{
+	if (signers.loaded)
+		return;
+	for (size_t i = 0; i < N_SIGNERS; i++) {
+		signers.cert[i] = load_pem(signer_files[i][0], false);
+		signers.key[i] = load_pem(signer_files[i][1], true);
+	}
+	signers.loaded = true;
+}
+
+/* data[0..size) decoded and protected afresh: signed with the key of its
+ * first extraCerts certificate when the fixture has it, or MACed with the
+ * token secret when it is PBMAC-protected (the inner messages of a nested
+ * body first). 0 with *out (OPENSSL_malloc'd), or -1. */
+static int reprotect(const uint8_t *data, size_t size, unsigned char **out, size_t *outlen)
+{
+	const unsigned char *p = data;
+	CMPGW_MSG *m = d2i_CMPGW_MSG(NULL, &p, (long)size);
+	int rc = -1, n;
+
+	signers_load();
+	if (!m)
+		goto out;
+	/* inner messages first: the outer protection covers them */
+	int inner = m->body->type == CMP_BODY_NESTED ? sk_CMPGW_MSG_num(m->body->value.nested) : 0;
+	for (int i = inner < 4 ? inner : 4; i >= 0; i--) {
+		CMPGW_MSG *x = i == 0 ? m : sk_CMPGW_MSG_value(m->body->value.nested, i - 1);
+		X509 *first = x->extraCerts ? sk_X509_value(x->extraCerts, 0) : NULL;
+		EVP_PKEY *key = NULL;
+		if (cmp_prot_is_pbmac(x)) {
+			if (cmp_prot_pbmac(x, (const unsigned char *)FAKE_TOKEN_SECRET,
+					   strlen(FAKE_TOKEN_SECRET),
+					   CMP_PROT_PBM_MIN_ITERATIONS) != 0)
+				goto out;
+			continue;
+		}
+		for (size_t k = 0; first && k < N_SIGNERS && !key; k++)
+			if (X509_cmp(first, signers.cert[k]) == 0)
+				key = signers.key[k];
+		if (!key || cmp_prot_sign(x, key) != 0)
+			goto out;
+	}
+	*out = NULL;
+	if ((n = i2d_CMPGW_MSG(m, out)) <= 0)
+		goto out;
+	*outlen = (size_t)n;
+	rc = 0;
+out:
+	ERR_clear_error();
+	CMPGW_MSG_free(m);
+	return rc;
+}
+
+/* One request on a fresh store, and what must hold whatever it was. */
+static void submit_checked(struct fake_env *e, const uint8_t *data, size_t size, const char *name)
+{
 	struct fake_answer ans = { 0 };
 	unsigned char *copy;
 
-	if (size > RA_MAX_INPUT)
-		return;
 	/* the pipeline borrows the body until delivery: an exact-size copy
 	 * lets the address sanitizer see any read past it */
 	if (!(copy = malloc(size ? size : 1)))
@@ -132,6 +225,25 @@ static void one_input(const uint8_t *data, size_t size, const char *name)
 	ERR_clear_error();
 }
 
+/* The input as received, then re-protected when the fixture can. */
+static void one_input(const uint8_t *data, size_t size, const char *name)
+{
+	struct fake_env *e = env_get();
+	unsigned char *der = NULL;
+	size_t len = 0;
+	char name2[4200];
+
+	if (size > RA_MAX_INPUT)
+		return;
+	submit_checked(e, data, size, name);
+	if (reprotect(data, size, &der, &len) == 0) {
+		if (name)
+			snprintf(name2, sizeof(name2), "%s (re-protected)", name);
+		submit_checked(e, der, len, name ? name2 : NULL);
+		OPENSSL_free(der);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	one_input(data, size, NULL);
@@ -157,6 +269,10 @@ int main(int argc, char **argv)
 		one_input(buf, n, verbose ? argv[i] : NULL);
 	}
 	fake_env_close(env_get());
+	for (size_t i = 0; i < N_SIGNERS && signers.loaded; i++) {
+		X509_free(signers.cert[i]);
+		EVP_PKEY_free(signers.key[i]);
+	}
 	printf("replayed %d inputs\n", argc - 1);
 	return 0;
 }
