@@ -5,6 +5,7 @@
 #include "ra/answer.h"
 
 #include <openssl/crypto.h>
+#include <openssl/x509v3.h>
 
 #include "cmp/build.h"
 #include "cmp/prot.h"
@@ -109,6 +110,10 @@ void ra_answer_send(struct ra_req *req, CMPGW_MSG *rsp)
 
 void ra_answer_verdict(struct ra_req *req)
 {
+	if (req->verdict.in_rp) { /* rr: decisions about the named certificate */
+		ra_answer_rp(req, CMP_STATUS_REJECTION, req->verdict.bit, req->verdict.text);
+		return;
+	}
 	int bit = req->verdict.bit;
 	const char *name = bit >= 0 && bit <= CMP_FAIL_MAX ? fail_names[bit] : "?";
 
@@ -192,4 +197,58 @@ int ra_step_answer_certrep(struct ra_req *req)
 {
 	ra_answer_certrep(req);
 	return RA_STEP_DONE;
+}
+
+static int set1_dirname(CMPGW_CERTID *cid, const X509_NAME *name)
+{
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	X509_NAME *dup = X509_NAME_dup(name);
+
+	if (!gn || !dup) {
+		GENERAL_NAME_free(gn);
+		X509_NAME_free(dup);
+		return RC_NOMEM;
+	}
+	GENERAL_NAME_set0_value(gn, GEN_DIRNAME, dup);
+	GENERAL_NAME_free(cid->issuer);
+	cid->issuer = gn;
+	return 0;
+}
+
+/* RFC 4210 5.3.10: rp with one status and, for it, the CertId of the
+ * certificate named in the request. */
+void ra_answer_rp(struct ra_req *req, int status, int fail_bit, const char *text)
+{
+	const struct cfg *cfg = req->cfg;
+	CMPGW_MSG *rsp = cmp_build_response(req->msg, cfg->cmp_cert, CMP_BODY_RP);
+	CMPGW_STATUSINFO *si = cmp_build_statusinfo(status, fail_bit, text);
+	CMPGW_CERTID *cid = CMPGW_CERTID_new();
+	const CMPGW_CERTTEMPLATE *t =
+		sk_CMPGW_REVDETAILS_value(req->msg->body->value.rr, 0)->certDetails;
+	CMPGW_REVREP *rp = rsp ? rsp->body->value.rp : NULL;
+
+	if (!rp || !si || !cid || !sk_CMPGW_STATUSINFO_push(rp->status, si))
+		goto fail;
+	si = NULL;
+	if (t->serialNumber && t->issuer) {
+		ASN1_INTEGER_free(cid->serialNumber);
+		if (!(cid->serialNumber = ASN1_INTEGER_dup(t->serialNumber)) ||
+		    set1_dirname(cid, t->issuer) != 0 ||
+		    (!rp->revCerts && !(rp->revCerts = sk_CMPGW_CERTID_new_null())) ||
+		    !sk_CMPGW_CERTID_push(rp->revCerts, cid))
+			goto fail;
+		cid = NULL;
+	}
+	CMPGW_CERTID_free(cid);
+	if (status == CMP_STATUS_REJECTION)
+		log_info(&req->log, "rr rejected: %s", text ? text : "");
+	ra_answer_send(req, rsp);
+	return;
+fail:
+	CMPGW_CERTID_free(cid);
+	CMPGW_STATUSINFO_free(si);
+	CMPGW_MSG_free(rsp);
+	ra_req_refuse(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+	req->verdict.in_rp = false;
+	ra_answer_verdict(req);
 }

@@ -26,10 +26,14 @@ void ra_answer_verdict(struct ra_req *req);
  * profile replaced req->asked or capped notAfter), with caPubs and
  * implicitConfirm as granted. */
 void ra_answer_certrep(struct ra_req *req);
+/* rp (RFC 4210 5.3.10) with one status and the CertId of the certificate
+ * the rr names: accepted, or a rejection with fail_bit and text. */
+void ra_answer_rp(struct ra_req *req, int status, int fail_bit, const char *text);
 /* The last step of the certificate flows: ra_answer_certrep (RA_STEP_DONE). */
 int ra_step_answer_certrep(struct ra_req *req);
 
-/* Record {fail_bit, text} and answer it at once (whole-handler flows). */
+/* Record {fail_bit, text} and answer it at once (outside a step: the RA-mode
+ * exchanges of ra/fwd.c end their request this way). */
 void ra_req_fail(struct ra_req *req, int fail_bit, const char *text);
 /* = ra_answer_send */
 void ra_req_answer(struct ra_req *req, CMPGW_MSG *rsp);

@@ -14,7 +14,9 @@
 #include "cmp/build.h"
 #include "cmp/certhash.h"
 #include "cmp/prot.h"
+#include "ra/certconf.h"
 #include "ra/fwd.h"
+#include "ra/pipeline.h"
 #include "store/enroll.h"
 #include "store/ops.h"
 
@@ -34,37 +36,28 @@ static struct store_bytes tid_of(const struct ra_req *req)
 	return b;
 }
 
-static void send_pkiconf(struct ra_req *req)
+/* The decision as stored (cmpgw_confirm / cmpgw_certconf): the state the
+ * transaction is in now, or a refusal. */
+static void confirm_result(struct ra_req *req, int rc, enum store_outcome state)
 {
-	CMPGW_MSG *rsp = cmp_build_response(req->msg, req->cfg->cmp_cert, CMP_BODY_PKICONF);
-	if (!rsp) {
-		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
-		return;
-	}
-	ra_req_answer(req, rsp);
+	if (rc != 0)
+		ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	else if (state == STORE_OUT_EXPIRED)
+		ra_req_refuse(req, CMP_FAIL_BAD_REQUEST,
+			      "confirmation deadline passed; the certificate was revoked");
+	else if (state == STORE_OUT_UNKNOWN)
+		ra_req_refuse(req, CMP_FAIL_BAD_REQUEST, WHY_UNKNOWN);
+	req->ext.certconf.recorded = true;
+	req->ext.certconf.state = state;
 }
 
+/* Recorded; a client that went away gets no pkiConf (ra_resume drops it). */
 static void on_confirm(void *arg, int rc, enum store_outcome state)
 {
 	struct ra_req *req = arg;
 
-	if (ra_req_gone(req)) /* recorded; no pkiConf to sign */
-		return;
-	if (rc != 0) {
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-		return;
-	}
-	if (state == STORE_OUT_EXPIRED) {
-		ra_req_fail(req, CMP_FAIL_BAD_REQUEST,
-			    "confirmation deadline passed; the certificate was revoked");
-		return;
-	}
-	if (state == STORE_OUT_UNKNOWN) {
-		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, WHY_UNKNOWN);
-		return;
-	}
-	log_info(&req->log, "certConf: transaction %s", store_outcome_name(state));
-	send_pkiconf(req);
+	confirm_result(req, rc, state);
+	ra_resume(req);
 }
 
 /* A token transaction (ra/token_ir.c) is confirmed under the same
@@ -165,112 +158,23 @@ static int check_status(struct ra_req *req, const struct store_txn *t, const cha
 		bit = CMP_FAIL_BAD_CERT_ID;
 		goto out;
 	}
-	req->accept = client_accepts(cs);
+	req->ext.certconf.accept = client_accepts(cs);
 out:
 	ERR_clear_error();
 	X509_free(cert);
 	return bit;
 }
 
+/* Record the client's decision (two-step path), then resume. */
 static void record(struct ra_req *req)
 {
-	if (req->rw->ops->confirm(req->rw->db, tid_of(req), req->accept, req->log.peer,
-				  req->accept ? "accepted by client" : "rejected by client",
-				  on_confirm, req) != 0)
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-}
-
-static void on_txn(void *arg, int rc, const struct store_txn *t)
-{
-	struct ra_req *req = arg;
-	const ASN1_OCTET_STRING *rn = req->msg->header->recipNonce;
-	const char *why = NULL;
-	X509 *stored = NULL;
-	int bit;
-
-	if (ra_req_gone(req)) /* before forwarding the certConf upstream */
-		return;
-	if (rc != 0) {
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-		return;
+	if (req->rw->ops->confirm(req->rw->db, tid_of(req), req->ext.certconf.accept, req->log.peer,
+				  req->ext.certconf.accept ? "accepted by client"
+							   : "rejected by client",
+				  on_confirm, req) != 0) {
+		ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		ra_resume(req);
 	}
-	if (!t || strcmp(t->alias, req->alias->label) != 0) {
-		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, WHY_UNKNOWN);
-		return;
-	}
-	bit = verify_signer(req, t, &stored, &why);
-	X509_free(stored);
-	if (bit >= 0)
-		goto fail;
-	/* RFC 4210 5.1.1: recipNonce echoes the senderNonce of our ip. */
-	if (!rn || (size_t)rn->length != t->server_nonce.len ||
-	    CRYPTO_memcmp(rn->data, t->server_nonce.p, t->server_nonce.len) != 0) {
-		why = WHY_BAD_NONCE;
-		bit = CMP_FAIL_BAD_RECIPIENT_NONCE;
-		goto fail;
-	}
-	bit = check_status(req, t, &why);
-	if (bit >= 0)
-		goto fail;
-	/* RA mode: the upstream CA must agree first (ra/fwd.c) */
-	if (req->alias->mode == CFG_MODE_RA && t->state == STORE_OUT_ISSUED)
-		ra_fwd_certconf(req, record);
-	else
-		record(req);
-	return;
-fail:
-	ra_req_fail(req, bit, why);
-}
-
-/* RFC 4210 5.3.21 / RFC 9483 4.6: an error from the client ends its
- * transaction; an issued but unconfirmed certificate is revoked. */
-static void on_error_txn(void *arg, int rc, const struct store_txn *t)
-{
-	struct ra_req *req = arg;
-	const char *why = NULL;
-	X509 *stored = NULL;
-	int bit;
-
-	if (rc != 0) {
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-		return;
-	}
-	if (!t || strcmp(t->alias, req->alias->label) != 0) {
-		/* Nothing to close (e.g. we rejected the request): acknowledge
-		 * a correctly signed error all the same. */
-		X509 *s = req->msg->extraCerts && sk_X509_num(req->msg->extraCerts) > 0
-				  ? sk_X509_value(req->msg->extraCerts, 0)
-				  : NULL;
-		if (!s || cmp_prot_verify_sig(req->der, req->len, req->msg, s) != 0) {
-			ERR_clear_error();
-			ra_req_fail(req, CMP_FAIL_BAD_MESSAGE_CHECK,
-				    "error message protection does not verify");
-			return;
-		}
-		send_pkiconf(req);
-		return;
-	}
-	bit = verify_signer(req, t, &stored, &why);
-	X509_free(stored);
-	if (bit >= 0) {
-		ra_req_fail(req, bit, why);
-		return;
-	}
-	if (req->rw->ops->confirm(req->rw->db, tid_of(req), false, req->log.peer,
-				  "error message from client", on_confirm, req) != 0)
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-}
-
-void ra_error_handle(struct ra_req *req)
-{
-	if (req->rw->ops->txn_get(req->rw->db, tid_of(req), on_error_txn, req) != 0)
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-}
-
-static void certconf_two_step(struct ra_req *req)
-{
-	if (req->rw->ops->txn_get(req->rw->db, tid_of(req), on_txn, req) != 0)
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 }
 
 /* Answer of cmpgw_certconf: a refusal, "slow", or the state as after
@@ -289,18 +193,20 @@ static void on_certconf(void *arg, int rc, enum store_outcome status)
 		{ STORE_OUT_BAD_CERT_HASH, CMP_FAIL_BAD_CERT_ID, WHY_BAD_HASH },
 	};
 	struct ra_req *req = arg;
+	size_t i = 0;
 
 	if (rc == 0 && status == STORE_OUT_SLOW) {
-		certconf_two_step(req);
-		return;
+		req->ext.certconf.two_step = true;
+	} else {
+		while (rc == 0 && i < sizeof(refusals) / sizeof(refusals[0]) &&
+		       status != refusals[i].status)
+			i++;
+		if (rc == 0 && i < sizeof(refusals) / sizeof(refusals[0]))
+			ra_req_refuse(req, refusals[i].bit, refusals[i].why);
+		else
+			confirm_result(req, rc, status);
 	}
-	for (size_t i = 0; rc == 0 && i < sizeof(refusals) / sizeof(refusals[0]); i++) {
-		if (status == refusals[i].status) {
-			ra_req_fail(req, refusals[i].bit, refusals[i].why);
-			return;
-		}
-	}
-	on_confirm(req, rc, status);
+	ra_resume(req);
 }
 
 /*
@@ -310,9 +216,9 @@ static void on_certconf(void *arg, int rc, enum store_outcome status)
  * needs the transaction is checked by cmpgw_certconf, in the order of the
  * two-step path (on_txn), which takes everything else. Costs one signature
  * verification even when the transaction turns out unknown or another
- * signer's. False: not eligible, nothing done.
+ * signer's. Not eligible: the two-step path, nothing done here.
  */
-static bool certconf_one_step(struct ra_req *req)
+static int cc_one_step(struct ra_req *req)
 {
 	STACK_OF(CMPGW_CERTSTATUS) *sts = req->msg->body->value.certConf;
 	const ASN1_OCTET_STRING *rn = req->msg->header->recipNonce;
@@ -323,11 +229,11 @@ static bool certconf_one_step(struct ra_req *req)
 
 	if (req->alias->mode == CFG_MODE_RA || cmp_prot_is_pbmac(req->msg) ||
 	    !req->msg->extraCerts || sk_X509_num(req->msg->extraCerts) < 1 ||
-	    sk_CMPGW_CERTSTATUS_num(sts) != 1)
-		return false;
+	    sk_CMPGW_CERTSTATUS_num(sts) != 1 || sk_CMPGW_CERTSTATUS_value(sts, 0)->hashAlg) {
+		req->ext.certconf.two_step = true;
+		return RA_STEP_NEXT;
+	}
 	cs = sk_CMPGW_CERTSTATUS_value(sts, 0);
-	if (cs->hashAlg)
-		return false;
 	signer = sk_X509_value(req->msg->extraCerts, 0);
 	if (signer && ra_trust_cert_fp(signer, fp) == 0) {
 		c.sender_fp = fp;
@@ -349,12 +255,142 @@ static bool certconf_one_step(struct ra_req *req)
 	c.peer = req->log.peer;
 	c.detail = c.accept ? "accepted by client" : "rejected by client";
 	if (req->rw->ops->certconf(req->rw->db, &c, on_certconf, req) != 0)
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-	return true;
+		return ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL,
+				     "service temporarily unavailable");
+	return RA_STEP_WAIT;
 }
 
-void ra_certconf_handle(struct ra_req *req)
+/* Two-step path: the transaction as stored, checked here. */
+static void on_txn(void *arg, int rc, const struct store_txn *t)
 {
-	if (!certconf_one_step(req))
-		certconf_two_step(req);
+	struct ra_req *req = arg;
+	const ASN1_OCTET_STRING *rn = req->msg->header->recipNonce;
+	const char *why = NULL;
+	X509 *stored = NULL;
+	int bit;
+
+	if (ra_req_client_gone(req)) { /* before forwarding the certConf upstream */
+		ra_resume(req);
+		return;
+	}
+	if (rc != 0) {
+		ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		goto out;
+	}
+	if (!t || strcmp(t->alias, req->alias->label) != 0) {
+		ra_req_refuse(req, CMP_FAIL_BAD_REQUEST, WHY_UNKNOWN);
+		goto out;
+	}
+	bit = verify_signer(req, t, &stored, &why);
+	X509_free(stored);
+	/* RFC 4210 5.1.1: recipNonce echoes the senderNonce of our ip. */
+	if (bit < 0 && (!rn || (size_t)rn->length != t->server_nonce.len ||
+			CRYPTO_memcmp(rn->data, t->server_nonce.p, t->server_nonce.len) != 0)) {
+		why = WHY_BAD_NONCE;
+		bit = CMP_FAIL_BAD_RECIPIENT_NONCE;
+	}
+	if (bit < 0)
+		bit = check_status(req, t, &why);
+	if (bit >= 0)
+		ra_req_refuse(req, bit, why);
+	/* RA mode: the upstream CA must agree first (ra/fwd.c) */
+	else if (req->alias->mode == CFG_MODE_RA && t->state == STORE_OUT_ISSUED)
+		req->ext.certconf.upstream = true;
+out:
+	ra_resume(req);
 }
+
+static int cc_lookup(struct ra_req *req)
+{
+	if (!req->ext.certconf.two_step)
+		return RA_STEP_NEXT;
+	if (req->rw->ops->txn_get(req->rw->db, tid_of(req), on_txn, req) != 0)
+		return ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL,
+				     "service temporarily unavailable");
+	return RA_STEP_WAIT;
+}
+
+/* RA mode: the upstream's pkiConf first; then the decision is recorded
+ * (record resumes). A failed upstream exchange answers req itself. */
+static int cc_upstream(struct ra_req *req)
+{
+	if (!req->ext.certconf.upstream)
+		return RA_STEP_NEXT;
+	ra_fwd_certconf(req, record);
+	return RA_STEP_WAIT;
+}
+
+static int cc_record(struct ra_req *req)
+{
+	if (req->ext.certconf.recorded)
+		return RA_STEP_NEXT;
+	record(req);
+	return RA_STEP_WAIT;
+}
+
+/* pkiConf (RFC 4210 5.3.18); also the acknowledgement of an error. */
+static int answer_pkiconf(struct ra_req *req)
+{
+	CMPGW_MSG *rsp = cmp_build_response(req->msg, req->cfg->cmp_cert, CMP_BODY_PKICONF);
+
+	if (req->ext.certconf.recorded)
+		log_info(&req->log, "certConf: transaction %s",
+			 store_outcome_name(req->ext.certconf.state));
+	if (!rsp)
+		return ra_req_refuse(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+	ra_answer_send(req, rsp);
+	return RA_STEP_DONE;
+}
+
+/* RFC 4210 5.3.21 / RFC 9483 4.6: an error from the client ends its
+ * transaction; an issued but unconfirmed certificate is revoked. */
+static void on_error_txn(void *arg, int rc, const struct store_txn *t)
+{
+	struct ra_req *req = arg;
+	const char *why = NULL;
+	X509 *stored = NULL;
+	int bit;
+
+	if (rc != 0) {
+		ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	} else if (!t || strcmp(t->alias, req->alias->label) != 0) {
+		/* Nothing to close (e.g. we rejected the request): acknowledge
+		 * a correctly signed error all the same. */
+		X509 *s = req->msg->extraCerts && sk_X509_num(req->msg->extraCerts) > 0
+				  ? sk_X509_value(req->msg->extraCerts, 0)
+				  : NULL;
+		if (!s || cmp_prot_verify_sig(req->der, req->len, req->msg, s) != 0) {
+			ERR_clear_error();
+			ra_req_refuse(req, CMP_FAIL_BAD_MESSAGE_CHECK,
+				      "error message protection does not verify");
+		}
+	} else if ((bit = verify_signer(req, t, &stored, &why)) >= 0) {
+		ra_req_refuse(req, bit, why);
+	} else if (req->rw->ops->confirm(req->rw->db, tid_of(req), false, req->log.peer,
+					 "error message from client", on_confirm, req) == 0) {
+		X509_free(stored);
+		return; /* on_confirm resumes */
+	} else {
+		ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	}
+	X509_free(stored);
+	ra_resume(req);
+}
+
+static int err_lookup(struct ra_req *req)
+{
+	if (req->rw->ops->txn_get(req->rw->db, tid_of(req), on_error_txn, req) != 0)
+		return ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL,
+				     "service temporarily unavailable");
+	return RA_STEP_WAIT;
+}
+
+const struct ra_flow ra_flow_certconf = {
+	"certConf",
+	{ cc_one_step, cc_lookup, cc_upstream, cc_record, answer_pkiconf },
+};
+
+const struct ra_flow ra_flow_error = {
+	"error",
+	{ err_lookup, answer_pkiconf },
+};

@@ -19,6 +19,7 @@
 #include "cmp/prot.h"
 #include "policy/profile.h"
 #include "ra/audit.h"
+#include "ra/downstream.h"
 #include "ra/issued.h"
 #include "ra/step_admit.h"
 #include "ra/step_commit.h"
@@ -181,7 +182,6 @@ static const struct ra_flow flow_downstream_ir = {
 	"ir (downstream RA)",
 	{ ds_identity, ra_step_pop, ra_step_admit, ra_step_sign, ra_step_commit,
 	  ra_step_answer_certrep },
-	NULL,
 };
 
 int ra_downstream_route(struct ra_req *req)
@@ -222,10 +222,10 @@ int ra_downstream_old_cert(struct ra_req *req)
 
 	/* renew_check (ra/renew.c) then checks it against oldCertID, validity
 	 * and the store */
-	for (int i = 1; i < sk_X509_num(xs) && !req->old_cert; i++)
+	for (int i = 1; i < sk_X509_num(xs) && !req->ext.renew.old_cert; i++)
 		if (ra_issued_by_ca(req->cfg, sk_X509_value(xs, i)))
-			req->old_cert = sk_X509_value(xs, i);
-	if (!req->old_cert) {
+			req->ext.renew.old_cert = sk_X509_value(xs, i);
+	if (!req->ext.renew.old_cert) {
 		audit(req, "rejected", "kur by an RA without the device certificate in extraCerts");
 		return ra_req_refuse(req, CMP_FAIL_BAD_CERT_ID,
 				     "kur by an RA needs the device certificate in extraCerts");
@@ -256,12 +256,12 @@ static void nested_free(struct ra_nested *b)
 /* One answer fewer to wait for; the last one answers parent. */
 static void nested_step(struct ra_req *parent)
 {
-	struct ra_nested *b = parent->batch;
+	struct ra_nested *b = parent->ext.nested.batch;
 	CMPGW_MSG *rsp = NULL;
 
 	if (--b->pending > 0)
 		return;
-	parent->batch = NULL;
+	parent->ext.nested.batch = NULL;
 	if (!b->failed &&
 	    (rsp = cmp_build_response(parent->msg, parent->cfg->cmp_cert, CMP_BODY_NESTED))) {
 		for (int i = 0; i < b->n && rsp; i++) {
@@ -287,7 +287,7 @@ static void nested_step(struct ra_req *parent)
  * answers parent with a nested message of the answers in order. */
 static void nested_inner_done(struct ra_req *parent, int idx, const unsigned char *der, size_t len)
 {
-	struct ra_nested *b = parent->batch;
+	struct ra_nested *b = parent->ext.nested.batch;
 	const unsigned char *p = der;
 
 	if (idx < 0 || idx >= b->n || b->out[idx]) {
@@ -331,38 +331,46 @@ static bool child_gone(void *arg)
 
 static const struct ra_sink nested_sink = { child_deliver, child_gone, true };
 
-void ra_nested_handle(struct ra_req *req)
+/* The outer message: not itself inner, on an alias with downstream RAs,
+ * protected by an authorized RA, 1..16 inner messages. */
+static int nested_authorize(struct ra_req *req)
 {
-	STACK_OF(CMPGW_MSG) *inner = req->msg->body->value.nested;
+	int n = sk_CMPGW_MSG_num(req->msg->body->value.nested);
 	const char *why = NULL;
-	int bit, n = sk_CMPGW_MSG_num(inner);
+	int bit;
 
-	if (req->sink->inner) {
-		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "nested inside nested is not supported");
-		return;
-	}
-	if (req->alias->n_ras == 0) {
-		ra_req_fail(req, CMP_FAIL_NOT_AUTHORIZED, "this alias accepts no downstream RA");
-		return;
-	}
+	if (req->sink->inner)
+		return ra_req_refuse(req, CMP_FAIL_BAD_REQUEST,
+				     "nested inside nested is not supported");
+	if (req->alias->n_ras == 0)
+		return ra_req_refuse(req, CMP_FAIL_NOT_AUTHORIZED,
+				     "this alias accepts no downstream RA");
 	if ((bit = ra_step_protect_check(req, &why)) >= 0)
-		goto fail;
+		return ra_req_refuse(req, bit, why);
 	if (!(req->ra = match_ra(req->alias, req->signer, req->msg->extraCerts, &bit, &why))) {
 		audit(req, "auth_failed", why);
-		goto fail;
+		return ra_req_refuse(req, bit, why);
 	}
-	if (n < 1 || n > RA_NESTED_MAX) {
-		why = "nested must hold 1 to 16 inner messages";
-		bit = CMP_FAIL_BAD_REQUEST;
-		goto fail;
-	}
-	if (!(req->batch = calloc(1, sizeof(*req->batch) + (size_t)n * sizeof(CMPGW_MSG *)))) {
-		why = "service temporarily unavailable";
-		bit = CMP_FAIL_SYSTEM_UNAVAIL;
-		goto fail;
-	}
-	req->batch->n = n;
-	req->batch->pending = n + 1;
+	if (n < 1 || n > RA_NESTED_MAX)
+		return ra_req_refuse(req, CMP_FAIL_BAD_REQUEST,
+				     "nested must hold 1 to 16 inner messages");
+	return RA_STEP_NEXT;
+}
+
+/* Each inner message through the pipeline as a request of its own (its
+ * sink collects the answer); the last answer answers req (nested_step). */
+static int nested_dispatch(struct ra_req *req)
+{
+	STACK_OF(CMPGW_MSG) *inner = req->msg->body->value.nested;
+	int n = sk_CMPGW_MSG_num(inner);
+	struct ra_nested *b = calloc(1, sizeof(*b) + (size_t)n * sizeof(CMPGW_MSG *));
+
+	if (!b)
+		return ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL,
+				     "service temporarily unavailable");
+	req->ext.nested.batch = b;
+	b->n = n;
+	b->pending = n + 1;
 	log_debug(&req->log, "nested from downstream RA: %d inner message(s)", n);
 	for (int i = 0; i < n; i++) {
 		/* The inner message's protection covers its own DER (RFC 4210
@@ -381,7 +389,10 @@ void ra_nested_handle(struct ra_req *req)
 			  &nested_sink, c);
 	}
 	nested_step(req);
-	return;
-fail:
-	ra_req_fail(req, bit, why);
+	return RA_STEP_DONE;
 }
+
+const struct ra_flow ra_flow_nested = {
+	"nested",
+	{ nested_authorize, nested_dispatch },
+};

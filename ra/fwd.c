@@ -564,7 +564,7 @@ static int admit(struct ra_fwd *f, struct ra_req *req, struct admit *a)
 			.alias = req->alias->label,
 			.body = cmp_asn1_body_name(req->msg->body->type),
 			.peer = req->log.peer,
-			.old_id = req->old_cert_id,
+			.old_id = req->ext.renew.old_id,
 			.cert_req_id = req->cert_req_id,
 			.timeout_s = req->alias->upstream.timeout_s,
 		};
@@ -723,8 +723,9 @@ static void on_conf_txn(void *arg, int rc, const struct store_fwd_txn *t)
 	/* nested: the device's certConf itself (it echoes the upstream's
 	 * nonce, ra/fwd.c on_stored); reprotect: our own */
 	if (f->nested ? ra_fwd_msg_nested(u, req->msg, f->nonce, &der, &len) != 0
-		      : ra_fwd_msg_certconf(u, req->msg, f->cert, req->accept, t->upstream_nonce.p,
-					    t->upstream_nonce.len, f->nonce, &der, &len) != 0)
+		      : ra_fwd_msg_certconf(u, req->msg, f->cert, req->ext.certconf.accept,
+					    t->upstream_nonce.p, t->upstream_nonce.len, f->nonce,
+					    &der, &len) != 0)
 		goto fail;
 	if (send_then(f, req, der, len) != 0) {
 		der = NULL;

@@ -13,7 +13,7 @@
 #include "ra/ra.h"
 
 /* Forward an authenticated ir/cr (req->vendor and req->serial set) or kur
- * (req->old_cert_id and req->serial set) whose single request asks for
+ * (req->ext.renew.old_id and req->serial set) whose single request asks for
  * key pub (borrowed), POP and key policy checked; vendor names the
  * device's vendor for the profile subject. Ends req (now, or once the
  * upstream answered, or with a "waiting" answer after

@@ -171,5 +171,4 @@ static int pollreq_answer(struct ra_req *req)
 const struct ra_flow ra_flow_pollreq = {
 	"pollReq",
 	{ pollreq_lookup, pollreq_answer },
-	NULL,
 };

@@ -198,5 +198,4 @@ fail:
 const struct ra_flow ra_flow_genm = {
 	"genm",
 	{ ra_step_protect, genm_trust, genm_answer },
-	NULL,
 };

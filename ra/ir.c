@@ -79,11 +79,9 @@ const struct ra_flow ra_flow_ir_ca = {
 	"ir",
 	{ ir_template, ir_protect, ir_route, ra_step_vendor, ra_step_pop, ra_step_admit,
 	  ra_step_sign, ra_step_commit, ra_step_answer_certrep },
-	NULL,
 };
 
 const struct ra_flow ra_flow_ir_ra = {
 	"ir (RA mode)",
 	{ ir_template, ir_protect, ir_route, ra_step_vendor, ra_step_pop, ra_fwd_step_forward },
-	NULL,
 };

@@ -14,18 +14,14 @@
 #include <openssl/err.h>
 
 #include "ra/answer.h"
+#include "ra/certconf.h"
+#include "ra/downstream.h"
 #include "ra/fwd.h"
 #include "ra/fwd_poll.h"
 #include "ra/ra.h"
 #include "ra/renew.h"
 
 #define MAX_ID_LEN 64 /* transactionID / nonces: RFC 9483 asks 128 bits; bound the rest */
-
-/* Flows that are still one whole handler each. */
-static const struct ra_flow flow_certconf = { .name = "certConf", .whole = ra_certconf_handle };
-static const struct ra_flow flow_error = { .name = "error", .whole = ra_error_handle };
-static const struct ra_flow flow_rr = { .name = "rr", .whole = ra_rr_handle };
-static const struct ra_flow flow_nested = { .name = "nested", .whole = ra_nested_handle };
 
 /* Which flow serves a body type on an alias of a mode (-1: any mode). */
 static const struct {
@@ -40,12 +36,13 @@ static const struct {
 	{ CMP_BODY_KUR, CFG_MODE_CA, &ra_flow_kur_ca },
 	{ CMP_BODY_KUR, CFG_MODE_RA, &ra_flow_kur_ra },
 	{ CMP_BODY_P10CR, -1, &ra_flow_p10cr },
-	{ CMP_BODY_CERTCONF, -1, &flow_certconf },
-	{ CMP_BODY_ERROR, -1, &flow_error },
+	{ CMP_BODY_CERTCONF, -1, &ra_flow_certconf },
+	{ CMP_BODY_ERROR, -1, &ra_flow_error },
 	{ CMP_BODY_GENM, -1, &ra_flow_genm },
-	{ CMP_BODY_RR, -1, &flow_rr },
+	{ CMP_BODY_RR, CFG_MODE_CA, &ra_flow_rr_ca },
+	{ CMP_BODY_RR, CFG_MODE_RA, &ra_flow_rr_ra },
 	{ CMP_BODY_POLLREQ, CFG_MODE_RA, &ra_flow_pollreq },
-	{ CMP_BODY_NESTED, -1, &flow_nested },
+	{ CMP_BODY_NESTED, -1, &ra_flow_nested },
 };
 
 static void hex_of(const ASN1_OCTET_STRING *s, char *buf, size_t buflen)
@@ -220,8 +217,5 @@ void ra_submit(struct ra_worker *rw, const struct cfg *cfg, const struct cfg_ali
 		return;
 	}
 	log_debug(&req->log, "%s received", cmp_asn1_body_name(req->msg->body->type));
-	if (req->flow->whole)
-		req->flow->whole(req);
-	else
-		run(req);
+	run(req);
 }

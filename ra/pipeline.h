@@ -11,7 +11,7 @@
  *                   and then calls ra_resume(req) exactly once;
  *  RA_STEP_REFUSED  ra_req_refuse() recorded a verdict: answer it;
  *  RA_STEP_DONE     the step ended the request (answered, dropped, or
- *                   handed it to a whole handler that answers later): req
+ *                   handed it to an exchange that answers later, ra/fwd.c): req
  *                   must not be touched again;
  *  RA_STEP_JUMP     ra_req_goto() switched req to another flow: run its
  *                   first step.
@@ -32,12 +32,10 @@ typedef int (*ra_step_fn)(struct ra_req *req);
 #define RA_FLOW_MAX_STEPS 12
 
 /* A flow: its name (logs) and its steps, NULL-terminated; the last step
- * answers (RA_STEP_DONE). A flow not yet split into steps has one whole
- * handler instead, which answers req on every path. */
+ * answers (RA_STEP_DONE). */
 struct ra_flow {
 	const char *name;
 	ra_step_fn steps[RA_FLOW_MAX_STEPS];
-	void (*whole)(struct ra_req *req);
 };
 
 /*

@@ -61,14 +61,11 @@ void ra_dispatch(struct http_req *req, void *arg);
 /* The ir/cr flows (ra/ir.c): CA mode, RA mode (ra/pipeline.h). */
 extern const struct ra_flow ra_flow_ir_ca;
 extern const struct ra_flow ra_flow_ir_ra;
+/* rr (ra/rr.c): CA mode records, RA mode forwards first. */
+extern const struct ra_flow ra_flow_rr_ca;
+extern const struct ra_flow ra_flow_rr_ra;
 /* genm (ra/genm.c): protection, a trusted sender, genp. */
 extern const struct ra_flow ra_flow_genm;
-
-/* Whole handlers, one per body type, not yet split into steps
- * (ra/renew.c, ra/certconf.c, ra/genm.c, ra/rr.c, ra/downstream.c) */
-void ra_certconf_handle(struct ra_req *req);
-void ra_error_handle(struct ra_req *req); /* error from the client */
-void ra_rr_handle(struct ra_req *req);   /* rr (ra/rr.c) */
 
 /* certConf of a token transaction: verify its PBMAC with the token secret
  * (sealed as stored), and keep the secret for the answer. Returns a fail
@@ -85,7 +82,6 @@ long long ra_asn1_epoch(const ASN1_TIME *t);
  * downstream-RA flow (RA_STEP_JUMP); refuse an RA certificate the alias
  * does not authorize (RA_STEP_REFUSED); else RA_STEP_NEXT. */
 int ra_downstream_route(struct ra_req *req);
-void ra_nested_handle(struct ra_req *req); /* nested (RFC 9483 5.2.2.1) */
 /* Is the (verified) signer an authorized RA of the alias? Sets req->ra. */
 bool ra_downstream_authorized(struct ra_req *req);
 /* A step of the kur flows once the signer is an authorized RA: the

@@ -166,7 +166,7 @@ static void audit_refusal(struct ra_req *req, const struct store_oldcert *o,
  * certificate a downstream RA carries (ra/downstream.c). */
 static X509 *old_of(const struct ra_req *req)
 {
-	return req->old_cert ? req->old_cert : req->signer;
+	return req->ext.renew.old_cert ? req->ext.renew.old_cert : req->signer;
 }
 
 /* Authenticate and check: the operator certificate verifies, oldCertID
@@ -205,7 +205,7 @@ static void on_admit(void *arg, int rc, const struct store_oldcert *o)
 		audit_refusal(req, o, verdict);
 		refuse(req, verdict);
 	} else {
-		req->old_cert_id = o->id;
+		req->ext.renew.old_id = o->id;
 		snprintf(req->serial, sizeof(req->serial), "%s", o->device_serial);
 		/* no vendor: enrolled through a downstream RA (ra/downstream.c
 		 * names the ${vendor} of such identities "ra") */
@@ -284,7 +284,7 @@ static int commit(struct ra_req *req)
 		.serial_hex = f.serial_hex,
 		.subject = f.subject,
 		.peer = req->log.peer,
-		.old_id = req->old_cert_id,
+		.old_id = req->ext.renew.old_id,
 		.cert_req_id = req->cert_req_id,
 		.not_before = f.not_before,
 		.not_after = f.not_after,
@@ -365,25 +365,21 @@ static int p10cr_pop(struct ra_req *req)
 const struct ra_flow ra_flow_renew_ca = {
 	"renewal",
 	{ renew_check, renew_admit, ra_step_sign, renew_commit, ra_step_answer_certrep },
-	NULL,
 };
 
 const struct ra_flow ra_flow_kur_ca = {
 	"kur",
 	{ kur_template, ra_step_protect, kur_route, renew_check, renew_admit, ra_step_sign,
 	  renew_commit, ra_step_answer_certrep },
-	NULL,
 };
 
 const struct ra_flow ra_flow_kur_ra = {
 	"kur (RA mode)",
 	{ kur_template, ra_step_protect, kur_route, renew_check, renew_admit, ra_fwd_step_forward },
-	NULL,
 };
 
 const struct ra_flow ra_flow_p10cr = {
 	"p10cr",
 	{ p10cr_template, ra_step_protect, p10cr_pop, renew_check, renew_admit, ra_step_sign,
 	  renew_commit, ra_step_answer_certrep },
-	NULL,
 };

@@ -7,6 +7,10 @@
 #ifndef CMPGW_RA_RENEW_H
 #define CMPGW_RA_RENEW_H
 
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
 struct ra_flow;
 
 /* Renewal state (struct ra_req, ext.renew), filled at admission. */
@@ -14,6 +18,10 @@ struct ra_renew_ext {
 	/* the stored certificate's vendor, "ra" for an identity enrolled
 	 * through a downstream RA: ${vendor} of the profile */
 	char vendor[256];
+	/* kur by a downstream RA: the device's certificate it renews
+	 * (borrowed from msg->extraCerts); NULL: the signer's own */
+	X509 *old_cert;
+	int64_t old_id; /* the stored certificate being renewed (certificates.id) */
 };
 
 /* kur (CA mode: issue; RA mode: forward), p10cr, and the tail an ir/cr

@@ -51,6 +51,13 @@ int ra_req_refuse(struct ra_req *req, int bit, const char *text)
 	return RA_STEP_REFUSED;
 }
 
+int ra_req_refuse_rp(struct ra_req *req, int bit, const char *text)
+{
+	if (req->verdict.bit < 0)
+		req->verdict.in_rp = true;
+	return ra_req_refuse(req, bit, text);
+}
+
 bool ra_req_client_gone(const struct ra_req *req)
 {
 	return req->sink->gone && req->sink->gone(req->sink_arg);

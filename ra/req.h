@@ -21,6 +21,8 @@
 #include "cmp/asn1.h"
 #include "core/cfg.h"
 #include "core/log.h"
+#include "ra/certconf.h"
+#include "ra/downstream.h"
 #include "ra/fwd_poll.h"
 #include "ra/renew.h"
 #include "ra/token_ir.h"
@@ -66,6 +68,7 @@ struct ra_sink {
  * turned into the CMP answer by ra/answer.c. bit < 0: none yet. */
 struct ra_verdict {
 	int bit;	/* PKIFailureInfo bit (CMP_FAIL_*) */
+	bool in_rp;	/* answered as a rejection in an rp (rr), not an error */
 	char text[256]; /* statusString, exactly as sent */
 };
 
@@ -107,9 +110,6 @@ struct ra_req {
 	unsigned char server_nonce[16];
 	int rep_body;		/* answer body type; 0: from the request */
 	const X509_NAME *asked; /* subject the device suggested (borrowed from msg) */
-	int64_t old_cert_id;	/* renewal: the certificate being renewed */
-	/* certConf state */
-	bool accept;
 	/* shared-secret transactions (ra/token_ir.c): when set, answers are
 	 * PBMAC-protected with it instead of signed; cleansed on free */
 	unsigned char *mac_secret;
@@ -117,14 +117,14 @@ struct ra_req {
 	/* downstream RA (ra/downstream.c): the authorized RA entry of the
 	 * signer, borrowed from cfg; NULL for a device's own request */
 	const struct cfg_ra *ra;
-	X509 *old_cert;		 /* kur by an RA: the device's certificate (borrowed) */
-	struct ra_nested *batch; /* a nested request: its inner answers so far */
 
 	/* ---- per-flow extensions: the state of one flow, defined by it ---- */
 	union {
 		struct ra_renew_ext renew; /* ra/renew.h */
 		struct ra_token_ext token; /* ra/token_ir.h */
 		struct ra_poll_ext poll;   /* ra/fwd_poll.h */
+		struct ra_certconf_ext certconf; /* ra/certconf.h */
+		struct ra_nested_ext nested;	 /* ra/downstream.h */
 	} ext;
 };
 
@@ -140,6 +140,9 @@ void ra_req_free(struct ra_req *req);
  * stands). Returns RA_STEP_REFUSED (ra/pipeline.h) for `return
  * ra_req_refuse(...)` in a step. */
 int ra_req_refuse(struct ra_req *req, int bit, const char *text);
+/* The same, answered as a rejection inside an rp (rr: decisions about
+ * the named certificate, RFC 4210 5.3.10). */
+int ra_req_refuse_rp(struct ra_req *req, int bit, const char *text);
 
 /* Has req's client gone away (no side effect)? */
 bool ra_req_client_gone(const struct ra_req *req);

@@ -23,6 +23,7 @@
 #include "policy/crl.h"
 #include "ra/crl.h"
 #include "ra/fwd.h"
+#include "ra/pipeline.h"
 #include "ra/step_protect.h"
 #include "store/ops.h"
 #include "store/renew.h"
@@ -40,57 +41,6 @@ static const CMPGW_CERTTEMPLATE *details_of(const struct ra_req *req)
 	return sk_CMPGW_REVDETAILS_value(req->msg->body->value.rr, 0)->certDetails;
 }
 
-static int set1_dirname(CMPGW_CERTID *cid, const X509_NAME *name)
-{
-	GENERAL_NAME *gn = GENERAL_NAME_new();
-	X509_NAME *dup = X509_NAME_dup(name);
-
-	if (!gn || !dup) {
-		GENERAL_NAME_free(gn);
-		X509_NAME_free(dup);
-		return RC_NOMEM;
-	}
-	GENERAL_NAME_set0_value(gn, GEN_DIRNAME, dup);
-	GENERAL_NAME_free(cid->issuer);
-	cid->issuer = gn;
-	return 0;
-}
-
-/* RFC 4210 5.3.10: rp with one status and, for it, the CertId of the
- * certificate named in the request. */
-static void send_rp(struct ra_req *req, int status, int fail_bit, const char *text)
-{
-	const struct cfg *cfg = req->cfg;
-	CMPGW_MSG *rsp = cmp_build_response(req->msg, cfg->cmp_cert, CMP_BODY_RP);
-	CMPGW_STATUSINFO *si = cmp_build_statusinfo(status, fail_bit, text);
-	CMPGW_CERTID *cid = CMPGW_CERTID_new();
-	const CMPGW_CERTTEMPLATE *t = details_of(req);
-	CMPGW_REVREP *rp = rsp ? rsp->body->value.rp : NULL;
-
-	if (!rp || !si || !cid || !sk_CMPGW_STATUSINFO_push(rp->status, si))
-		goto fail;
-	si = NULL;
-	if (t->serialNumber && t->issuer) {
-		ASN1_INTEGER_free(cid->serialNumber);
-		if (!(cid->serialNumber = ASN1_INTEGER_dup(t->serialNumber)) ||
-		    set1_dirname(cid, t->issuer) != 0 ||
-		    (!rp->revCerts && !(rp->revCerts = sk_CMPGW_CERTID_new_null())) ||
-		    !sk_CMPGW_CERTID_push(rp->revCerts, cid))
-			goto fail;
-		cid = NULL;
-	}
-	CMPGW_CERTID_free(cid);
-	if (status == CMP_STATUS_REJECTION)
-		log_info(&req->log, "rr rejected: %s", text ? text : "");
-	ra_req_answer(req, rsp);
-	return;
-fail:
-	CMPGW_CERTID_free(cid);
-	CMPGW_STATUSINFO_free(si);
-	CMPGW_MSG_free(rsp);
-	ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
-}
-
 static void on_revoked(void *arg, int rc, enum store_outcome status)
 {
 	struct ra_req *req = arg;
@@ -101,33 +51,27 @@ static void on_revoked(void *arg, int rc, enum store_outcome status)
 		if (rc != 0 || (status != STORE_OUT_OK && status != STORE_OUT_RELEASED))
 			log_warn(&req->log, "rr: done by the upstream CA; local record: %s",
 				 rc != 0 ? "database unavailable" : store_outcome_name(status));
-		send_rp(req, CMP_STATUS_ACCEPTED, -1, NULL);
-		return;
-	}
-	if (rc != 0) {
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-		return;
-	}
-	if (status == STORE_OUT_OK || status == STORE_OUT_RELEASED) {
+	} else if (rc != 0) {
+		ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	} else if (status == STORE_OUT_OK || status == STORE_OUT_RELEASED) {
 		log_info(&req->log, "rr: certificate %s",
 			 status == STORE_OUT_OK ? "revoked" : "released");
-		send_rp(req, CMP_STATUS_ACCEPTED, -1, NULL);
 		ra_crl_kick(rw->crl); /* RFC 5280 5: the next CRL lists it */
 	} else if (status == STORE_OUT_UNKNOWN) {
-		send_rp(req, CMP_STATUS_REJECTION, CMP_FAIL_BAD_CERT_ID,
-			"no certificate with this serialNumber was issued by this CA");
+		ra_req_refuse_rp(req, CMP_FAIL_BAD_CERT_ID,
+				 "no certificate with this serialNumber was issued by this CA");
 	} else if (status == STORE_OUT_REVOKED) {
-		send_rp(req, CMP_STATUS_REJECTION, CMP_FAIL_CERT_REVOKED,
-			"certificate is already revoked");
+		ra_req_refuse_rp(req, CMP_FAIL_CERT_REVOKED, "certificate is already revoked");
 	} else if (status == STORE_OUT_NOT_HOLDER) {
-		send_rp(req, CMP_STATUS_REJECTION, CMP_FAIL_NOT_AUTHORIZED,
-			"request is not signed by the certificate to be revoked");
+		ra_req_refuse_rp(req, CMP_FAIL_NOT_AUTHORIZED,
+				 "request is not signed by the certificate to be revoked");
 	} else if (status == STORE_OUT_NOT_ON_HOLD) {
-		send_rp(req, CMP_STATUS_REJECTION, CMP_FAIL_BAD_REQUEST,
-			"removeFromCRL for a certificate that is not on hold");
+		ra_req_refuse_rp(req, CMP_FAIL_BAD_REQUEST,
+				 "removeFromCRL for a certificate that is not on hold");
 	} else {
-		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		ra_req_refuse(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 	}
+	ra_resume(req);
 }
 
 /* RFC 9483 4.2: certDetails names issuer and serialNumber; crlEntryDetails
@@ -189,18 +133,15 @@ static bool is_revoker(const struct ra_req *req)
 	return false;
 }
 
-static void reject(struct ra_req *req, int bit, const char *why, bool as_rp)
+static int reject(struct ra_req *req, int bit, const char *why, bool as_rp)
 {
 	req->rw->ops->audit(req->rw->db, "revoke_rejected", req->alias->label, tid_of(req), NULL,
 			    NULL, req->log.peer, why);
-	if (as_rp)
-		send_rp(req, CMP_STATUS_REJECTION, bit, why);
-	else
-		ra_req_fail(req, bit, why);
+	return as_rp ? ra_req_refuse_rp(req, bit, why) : ra_req_refuse(req, bit, why);
 }
 
-/* Record the revocation the request asks for (checked by ra_rr_handle);
- * on_revoked answers. */
+/* Record the revocation the request asks for (checked by the steps
+ * before); on_revoked resumes. */
 static void record(struct ra_req *req)
 {
 	const CMPGW_CERTTEMPLATE *t = details_of(req);
@@ -216,7 +157,8 @@ static void record(struct ra_req *req)
 	    (!revoker && ra_trust_cert_fp(req->signer, holder_fp) != 0) ||
 	    !(bn = ASN1_INTEGER_to_BN(t->serialNumber, NULL)) || !(serial_hex = BN_bn2hex(bn))) {
 		ERR_clear_error();
-		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		ra_req_refuse(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		ra_resume(req);
 		goto out;
 	}
 	ra_name_str(t->issuer, issuer, sizeof(issuer));
@@ -249,26 +191,32 @@ static void on_holder(void *arg, int rc, const struct store_oldcert *o)
 	struct ra_req *req = arg;
 
 	if (rc != 0)
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 	else if (!o)
 		reject(req, CMP_FAIL_BAD_CERT_ID, "certificate not obtained through this RA alias",
 		       true);
 	else if (o->status == STORE_OUT_REVOKED)
 		reject(req, CMP_FAIL_CERT_REVOKED, "certificate is already revoked", true);
-	else
-		ra_fwd_rr(req, record);
+	else {
+		ra_fwd_rr(req, record); /* record resumes, or the forward answers */
+		return;
+	}
+	ra_resume(req);
 }
 
-static void forward(struct ra_req *req, bool revoker)
+/* RA mode: the upstream CA revokes first (ra/fwd.c); a holder's
+ * certificate must be one obtained through this alias. record resumes,
+ * or the forward answers itself. */
+static int rr_forward(struct ra_req *req)
 {
 	char issuer[512], *serial_hex = NULL;
 	unsigned char *der = NULL;
 	BIGNUM *bn = NULL;
-	int len;
+	int len, rc = RA_STEP_WAIT;
 
-	if (revoker) {
+	if (is_revoker(req) || ra_downstream_authorized(req)) {
 		ra_fwd_rr(req, record);
-		return;
+		return RA_STEP_WAIT;
 	}
 	len = i2d_X509(req->signer, &der);
 	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(req->signer), NULL);
@@ -277,55 +225,79 @@ static void forward(struct ra_req *req, bool revoker)
 	struct store_bytes b = { der, len > 0 ? (size_t)len : 0 };
 	if (len <= 0 || !serial_hex ||
 	    req->rw->ops->renew_lookup(req->rw->db, issuer, serial_hex, b, on_holder, req) != 0)
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		rc = ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 	OPENSSL_free(der);
 	OPENSSL_free(serial_hex);
 	BN_free(bn);
+	return rc;
 }
 
-void ra_rr_handle(struct ra_req *req)
+/* CA mode: record the revocation (on_revoked resumes). */
+static int rr_record(struct ra_req *req)
 {
-	STACK_OF(CMPGW_REVDETAILS) *rds = req->msg->body->value.rr;
-	const CMPGW_CERTTEMPLATE *t;
-	const char *why = NULL;
-	bool revoker;
-	int bit, reason;
-
-	if (sk_CMPGW_REVDETAILS_num(rds) != 1) {
-		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, "exactly one RevDetails is supported");
-		return;
-	}
-	bit = ra_step_protect_check(req, &why);
-	if (bit >= 0) {
-		ra_req_fail(req, bit, why);
-		return;
-	}
-	bit = check_details(req, sk_CMPGW_REVDETAILS_value(rds, 0), &reason, &why);
-	if (bit >= 0) {
-		reject(req, bit, why, bit != CMP_FAIL_BAD_REQUEST);
-		return;
-	}
-	t = details_of(req);
-	/* an authorized downstream RA revokes on behalf of its devices
-	 * (RFC 9483 5.2), with the powers of a configured revoker */
-	revoker = is_revoker(req) || ra_downstream_authorized(req);
-	/* RFC 9483 4.2: an end entity revokes its own certificate, the one
-	 * that protects the request. */
-	if (!revoker &&
-	    (X509_NAME_cmp(X509_get_issuer_name(req->signer), t->issuer) != 0 ||
-	     ASN1_INTEGER_cmp(X509_get0_serialNumber(req->signer), t->serialNumber) != 0)) {
-		reject(req, CMP_FAIL_NOT_AUTHORIZED,
-		       "only the holder of a certificate (or an authorized revoker) may revoke it",
-		       true);
-		return;
-	}
-	if (!revoker && reason == POLICY_CRL_REASON_REMOVE) {
-		reject(req, CMP_FAIL_NOT_AUTHORIZED,
-		       "only an authorized revoker may release a hold", true);
-		return;
-	}
-	if (req->alias->mode == CFG_MODE_RA)
-		forward(req, revoker);
-	else
-		record(req);
+	record(req);
+	return RA_STEP_WAIT;
 }
+
+/* RFC 4210 5.3.9: exactly one RevDetails is supported. */
+static int rr_template(struct ra_req *req)
+{
+	if (sk_CMPGW_REVDETAILS_num(req->msg->body->value.rr) != 1)
+		return ra_req_refuse(req, CMP_FAIL_BAD_REQUEST,
+				     "exactly one RevDetails is supported");
+	return RA_STEP_NEXT;
+}
+
+/* certDetails and crlEntryDetails; a request about a certificate that is
+ * not ours is answered in an rp, a malformed one with an error. */
+static int rr_details(struct ra_req *req)
+{
+	const char *why = NULL;
+	int reason, bit = check_details(req, sk_CMPGW_REVDETAILS_value(req->msg->body->value.rr, 0),
+					&reason, &why);
+
+	return bit >= 0 ? reject(req, bit, why, bit != CMP_FAIL_BAD_REQUEST) : RA_STEP_NEXT;
+}
+
+/* Who may revoke: the holder (RFC 9483 4.2: the certificate that protects
+ * the request), a revoker configured on the alias, or an authorized
+ * downstream RA on behalf of its devices (RFC 9483 5.2). */
+static int rr_authorize(struct ra_req *req)
+{
+	const CMPGW_CERTTEMPLATE *t = details_of(req);
+	const char *why = NULL;
+	int reason;
+	bool revoker = is_revoker(req) || ra_downstream_authorized(req);
+
+	if (revoker)
+		return RA_STEP_NEXT;
+	if (X509_NAME_cmp(X509_get_issuer_name(req->signer), t->issuer) != 0 ||
+	    ASN1_INTEGER_cmp(X509_get0_serialNumber(req->signer), t->serialNumber) != 0)
+		return reject(req, CMP_FAIL_NOT_AUTHORIZED,
+			      "only the holder of a certificate (or an authorized revoker) may "
+			      "revoke it",
+			      true);
+	(void)check_details(req, sk_CMPGW_REVDETAILS_value(req->msg->body->value.rr, 0), &reason,
+			    &why);
+	if (reason == POLICY_CRL_REASON_REMOVE)
+		return reject(req, CMP_FAIL_NOT_AUTHORIZED,
+			      "only an authorized revoker may release a hold", true);
+	return RA_STEP_NEXT;
+}
+
+/* rp accepted (RFC 4210 5.3.10). */
+static int rr_answer(struct ra_req *req)
+{
+	ra_answer_rp(req, CMP_STATUS_ACCEPTED, -1, NULL);
+	return RA_STEP_DONE;
+}
+
+const struct ra_flow ra_flow_rr_ca = {
+	"rr",
+	{ rr_template, ra_step_protect, rr_details, rr_authorize, rr_record, rr_answer },
+};
+
+const struct ra_flow ra_flow_rr_ra = {
+	"rr (RA mode)",
+	{ rr_template, ra_step_protect, rr_details, rr_authorize, rr_forward, rr_answer },
+};

@@ -316,5 +316,4 @@ static int token_lookup(struct ra_req *req)
 const struct ra_flow ra_flow_token_ir = {
 	"ir (token)",
 	{ token_lookup, token_pop, token_sign, token_commit, ra_step_answer_certrep },
-	NULL,
 };
