@@ -236,7 +236,9 @@ static bool type_ok(const struct cfg_key *e, json_t *v)
 
 static int apply(struct cfg_ld *ld, const struct cfg_key *e, const char *jp, json_t *v)
 {
-	void *field = (char *)ld->base[e->scope] + e->off;
+	/* containers (K_OBJ/K_LIST/K_MAP) have no field of their own, and their
+	 * scope's base may not be set yet: no pointer arithmetic on NULL */
+	void *field = ld->base[e->scope] ? (char *)ld->base[e->scope] + e->off : NULL;
 
 	if (!type_ok(e, v))
 		return type_error(ld, e, jp);
