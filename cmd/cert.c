@@ -17,6 +17,7 @@
 #include "core/cfg.h"
 #include "policy/crl.h"
 #include "ra/ra.h"
+#include "store/outcome.h"
 #include "store/revoke.h"
 
 struct cert_opts {
@@ -80,7 +81,7 @@ out:
 
 struct sync_state {
 	int rc;
-	char status[32];
+	enum store_outcome status;
 	struct store_crl_current cur;
 	unsigned char *der; /* copy of the stored CRL */
 	size_t der_len;
@@ -90,11 +91,11 @@ struct sync_state {
 	char fp[64];
 };
 
-static void on_status(void *arg, int rc, const char *status)
+static void on_status(void *arg, int rc, enum store_outcome status)
 {
 	struct sync_state *s = arg;
 	s->rc = rc;
-	snprintf(s->status, sizeof(s->status), "%s", rc == 0 ? status : "");
+	s->status = status;
 }
 
 static void on_current(void *arg, int rc, const struct store_crl_current *cur)
@@ -162,7 +163,7 @@ static int crl_current(struct cmd_db *d, struct sync_state *s)
 					    (long long)time(NULL) + d->cfg->crl_validity_s,
 					    { der, (size_t)len } };
 		rc = store_revoke_crl_store_sync(d->conn, &nc, on_status, s);
-		if (rc == 0 && s->rc == 0 && strcmp(s->status, "ok") == 0) {
+		if (rc == 0 && s->rc == 0 && s->status == STORE_OUT_OK) {
 			OPENSSL_free(s->der);
 			s->der = der;
 			s->der_len = (size_t)len;
@@ -192,21 +193,26 @@ static int revoke(struct cmd_db *d, const char *serial, int reason)
 		fprintf(stderr, "cmpgw: database error\n");
 		return 1;
 	}
-	if (strcmp(s.status, "unknown") == 0) {
+	if (s.status == STORE_OUT_UNKNOWN) {
 		fprintf(stderr, "cmpgw: no certificate with serial %s was issued by %s\n", serial,
 			issuer);
 		return 1;
 	}
-	if (strcmp(s.status, "revoked") == 0) {
+	if (s.status == STORE_OUT_REVOKED) {
 		fprintf(stderr, "cmpgw: certificate %s is already revoked\n", serial);
 		return 1;
 	}
-	if (strcmp(s.status, "not_on_hold") == 0) {
+	if (s.status == STORE_OUT_NOT_ON_HOLD) {
 		fprintf(stderr, "cmpgw: certificate %s is not on hold (certificateHold)\n", serial);
 		return 1;
 	}
+	if (s.status != STORE_OUT_OK && s.status != STORE_OUT_RELEASED) {
+		fprintf(stderr, "cmpgw: revocation of %s refused (%s)\n", serial,
+			store_outcome_name(s.status));
+		return 1;
+	}
 	printf("certificate %s %s (%s)\n", serial,
-	       strcmp(s.status, "released") == 0 ? "released from hold" : "revoked",
+	       s.status == STORE_OUT_RELEASED ? "released from hold" : "revoked",
 	       policy_crl_reason_name(reason));
 	if (crl_current(d, &s) != 0)
 		fprintf(stderr, "cmpgw: warning: the CRL was not regenerated now; the gateway "

@@ -39,11 +39,6 @@ struct store_ir_commit {
 	int deadline_s;
 };
 
-/* Status as SQL text: only for the blocking CLI variants in
- * store/revoke.h (cmd/); every async call hands ra/ an enum store_outcome
- * (store/outcome.h). status is NULL when rc != 0. */
-typedef void (*store_status_cb)(void *arg, int rc, const char *status);
-
 /* st: STORE_OUT_OK or a reason (see migration 002). */
 
 int store_enroll_ir_commit(struct store_pool *pool, const struct store_ir_commit *c,

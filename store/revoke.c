@@ -13,7 +13,6 @@
 /* Carries the caller's callback through the result adapters. */
 struct call {
 	union {
-		store_status_cb status;
 		store_outcome_cb outcome;
 		store_crl_current_cb current;
 		store_crl_rows_cb rows;
@@ -61,7 +60,7 @@ static int run(struct store_pool *pool, struct store_conn *conn, const struct st
 		c->arg = arg;
 		c->owned = true;
 	}
-	c->cb.status = (store_status_cb)cb;
+	c->cb.outcome = (store_outcome_cb)cb;
 	if (pool) {
 		rc = store_db_query(pool, st->sql, st->n, st->v, st->lens, st->fmts, st->binary, on,
 				    c);
@@ -73,22 +72,7 @@ static int run(struct store_pool *pool, struct store_conn *conn, const struct st
 	return rc == RC_INVAL ? rc : 0; /* other failures went to cb */
 }
 
-static void on_status(void *arg, const struct store_result *r)
-{
-	struct call *c = arg;
-
-	if (r->rc != 0) {
-		log_db_error(r, "revocation");
-		c->cb.status(c->arg, r->rc, NULL);
-	} else if (r->nrows != 1 || r->ncols < 1 || store_isnull(r, 0, 0)) {
-		c->cb.status(c->arg, RC_DB, NULL);
-	} else {
-		c->cb.status(c->arg, 0, store_val(r, 0, 0));
-	}
-	call_done(c);
-}
-
-/* Async callers get the status as enum store_outcome (store/outcome.h). */
+/* Callers get the status as enum store_outcome (store/outcome.h). */
 static void on_outcome(void *arg, const struct store_result *r)
 {
 	struct call *c = arg;
@@ -134,12 +118,12 @@ int store_revoke_cert(struct store_pool *pool, const struct store_revoke *r, sto
 	return run(pool, NULL, &st, on_outcome, (void *)cb, arg);
 }
 
-int store_revoke_cert_sync(struct store_conn *c, const struct store_revoke *r, store_status_cb cb,
+int store_revoke_cert_sync(struct store_conn *c, const struct store_revoke *r, store_outcome_cb cb,
 			   void *arg)
 {
 	struct stmt st;
 	prepare_revoke(&st, r);
-	return run(NULL, c, &st, on_status, (void *)cb, arg);
+	return run(NULL, c, &st, on_outcome, (void *)cb, arg);
 }
 
 /* ---- current CRL ---- */
@@ -299,9 +283,9 @@ int store_revoke_crl_store(struct store_pool *pool, const struct store_crl_new *
 }
 
 int store_revoke_crl_store_sync(struct store_conn *c, const struct store_crl_new *n,
-				store_status_cb cb, void *arg)
+				store_outcome_cb cb, void *arg)
 {
 	struct stmt st;
 	prepare_store(&st, n);
-	return run(NULL, c, &st, on_status, (void *)cb, arg);
+	return run(NULL, c, &st, on_outcome, (void *)cb, arg);
 }

@@ -30,7 +30,7 @@ struct store_revoke {
 /* status: ok, released, unknown, revoked, not_holder, not_on_hold. */
 int store_revoke_cert(struct store_pool *pool, const struct store_revoke *r, store_outcome_cb cb,
 		      void *arg) WUR;
-int store_revoke_cert_sync(struct store_conn *c, const struct store_revoke *r, store_status_cb cb,
+int store_revoke_cert_sync(struct store_conn *c, const struct store_revoke *r, store_outcome_cb cb,
 			   void *arg) WUR;
 
 /* The current CRL: number 0 and der empty when none exists yet; stale
@@ -69,6 +69,6 @@ struct store_crl_new {
 int store_revoke_crl_store(struct store_pool *pool, const struct store_crl_new *n,
 			   store_outcome_cb cb, void *arg) WUR;
 int store_revoke_crl_store_sync(struct store_conn *c, const struct store_crl_new *n,
-				store_status_cb cb, void *arg) WUR;
+				store_outcome_cb cb, void *arg) WUR;
 
 #endif
