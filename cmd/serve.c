@@ -498,8 +498,9 @@ int cmd_vendor(int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	if (o.npos != (add ? 1 : 2)) {
-		fprintf(stderr, add ? "usage: cmpgw vendor add --config FILE NAME\n"
-				    : "usage: cmpgw vendor %s add --config FILE NAME CERT.pem\n",
+		fprintf(stderr,
+			add ? "usage: cmpgw vendor add --config FILE NAME\n"
+			    : "usage: cmpgw vendor %s add --config FILE NAME CERT.pem\n",
 			what);
 		return 2;
 	}
@@ -520,8 +521,8 @@ int cmd_vendor(int argc, char **argv)
 		else
 			rc = 1;
 	} else if (rc == 0) {
-		rc = vendor_cert_add(c, o.pos[0], strcmp(what, "anchor") == 0 ? "anchor"
-										 : "intermediate",
+		rc = vendor_cert_add(c, o.pos[0],
+				     strcmp(what, "anchor") == 0 ? "anchor" : "intermediate",
 				     o.pos[1]);
 	}
 	store_db_close(c);
@@ -538,14 +539,16 @@ int cmd_serials(int argc, char **argv)
 	int rc;
 
 	if (argc < 2 || strcmp(argv[1], "import") != 0) {
-		fprintf(stderr, "usage: cmpgw serials import --config FILE [--blocked] NAME FILE|-\n");
+		fprintf(stderr,
+			"usage: cmpgw serials import --config FILE [--blocked] NAME FILE|-\n");
 		return 2;
 	}
 	rc = parse_opts(argc, argv, 2, &o);
 	if (rc != 0)
 		return rc;
 	if (o.npos != 2) {
-		fprintf(stderr, "usage: cmpgw serials import --config FILE [--blocked] NAME FILE|-\n");
+		fprintf(stderr,
+			"usage: cmpgw serials import --config FILE [--blocked] NAME FILE|-\n");
 		return 2;
 	}
 	in = strcmp(o.pos[1], "-") == 0 ? stdin : fopen(o.pos[1], "r");
@@ -563,7 +566,8 @@ int cmd_serials(int argc, char **argv)
 			rc = 1;
 		} else if (store_serial_import(c, vid, in, o.blocked ? "blocked" : "allowed", &ins,
 					       &upd, err, sizeof(err)) != 0) {
-			fprintf(stderr, "cmpgw: %s: %s\n", o.pos[1], err[0] ? err : "import failed");
+			fprintf(stderr, "cmpgw: %s: %s\n", o.pos[1],
+				err[0] ? err : "import failed");
 			rc = 1;
 		} else {
 			printf("%s: %ld new, %ld changed serial(s) for vendor %s (%s)\n", o.pos[1],

@@ -118,10 +118,10 @@ struct http_server {
 struct http_req {
 	struct http_server *srv;      /* NULL once the server is freed */
 	struct http_req *prev, *next; /* srv->live */
-	struct evhttp_request *ev;   /* NULL once the connection is gone */
+	struct evhttp_request *ev;    /* NULL once the connection is gone */
 	struct evhttp_connection *evcon;
 	struct http_conn *conn; /* NULL once the connection is gone */
-	struct event *watch; /* EOF/RST watch while the dispatcher holds req */
+	struct event *watch;	/* EOF/RST watch while the dispatcher holds req */
 	bool cancelled;
 	bool continues; /* http_req_set_continues */
 	unsigned char *body;

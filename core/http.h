@@ -67,8 +67,8 @@ void http_server_set_draining(struct http_server *srv, bool draining);
 int http_server_inflight(const struct http_server *srv);
 
 enum http_method http_req_method(const struct http_req *req);
-const char *http_req_path(const struct http_req *req);   /* decoded path, no query */
-const char *http_req_peer(const struct http_req *req);   /* "addr:port" */
+const char *http_req_path(const struct http_req *req); /* decoded path, no query */
+const char *http_req_peer(const struct http_req *req); /* "addr:port" */
 /* Content-Type header value, or NULL. */
 const char *http_req_content_type(const struct http_req *req);
 /* Body bytes (get0: owned by req). */

@@ -46,12 +46,12 @@ struct worker {
 	pthread_t thread;
 	struct event_base *base;
 	struct http_server *http;
-	struct cfg *cfg;   /* reference held by the worker */
-	void *app;         /* application per-worker state */
+	struct cfg *cfg; /* reference held by the worker */
+	void *app;	 /* application per-worker state */
 	const struct server_hooks *hooks;
 	const int *fds;
 	size_t nfds;
-	int rc;            /* start-up result */
+	int rc; /* start-up result */
 	struct event *stop_ev;
 	struct event *drain_ev;
 	int drain_ticks;

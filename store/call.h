@@ -47,6 +47,6 @@ void store_call_on_count(void *arg, const struct store_result *r);
 void store_call_on_count(void *arg, const struct store_result *r);
 
 #define STORE_BIN32(i, p) (v[i] = (const char *)(p), lens[i] = 32, fmts[i] = 1)
-#define STORE_TXT(i, s) (v[i] = (s), lens[i] = 0, fmts[i] = 0)
+#define STORE_TXT(i, s)	  (v[i] = (s), lens[i] = 0, fmts[i] = 0)
 
 #endif

@@ -132,8 +132,7 @@ int store_db_connect(const char *conninfo, struct store_conn **out)
 	return store_db_connect_msg(conninfo, out, NULL, 0);
 }
 
-int store_db_connect_msg(const char *conninfo, struct store_conn **out, char *errbuf,
-			 size_t errlen)
+int store_db_connect_msg(const char *conninfo, struct store_conn **out, char *errbuf, size_t errlen)
 {
 	struct store_conn *c = NULL;
 	int rc = RC_OK;

@@ -20,15 +20,15 @@
 #include "core/log.h"
 #include "store/db_pool.h"
 
-#define POOL_MAX_CONN 64
-#define STMT_MAX 256 /* beyond: unnamed statements, no cache growth */
+#define POOL_MAX_CONN	   64
+#define STMT_MAX	   256 /* beyond: unnamed statements, no cache growth */
 #define CONNECT_TIMEOUT_MS 10000
-#define BACKOFF_MIN_MS 100
+#define BACKOFF_MIN_MS	   100
 /* issue 11: back within 1 s of the database returning */
-#define BACKOFF_MAX_MS 1000
-#define WAIT_MS_DEFAULT 10000
+#define BACKOFF_MAX_MS	   1000
+#define WAIT_MS_DEFAULT	   10000
 #define MAX_QUEUED_DEFAULT 10000
-#define TICK_MAX_MS 250
+#define TICK_MAX_MS	   250
 /* while the database stays down, one warning per connection this often */
 #define WARN_EVERY_MS 30000
 
@@ -750,9 +750,8 @@ int store_db_query(struct store_pool *pool, const char *sql, int n, const char *
 	if (pool->dying)
 		return RC_CANCELLED;
 	c = pool_pick(pool);
-	if (c->st != C_UP &&
-	    (pool->queued >= (size_t)pool->max_queued ||
-	     now_ms() - pool->down_since >= (uint64_t)pool->wait_ms))
+	if (c->st != C_UP && (pool->queued >= (size_t)pool->max_queued ||
+			      now_ms() - pool->down_since >= (uint64_t)pool->wait_ms))
 		return RC_DB; /* fail fast: no database for a while */
 	q = query_new(sql, n, values, lens, formats, binary_result);
 	if (!q)

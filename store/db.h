@@ -26,15 +26,15 @@ struct store_pool;
  * the format requested (text: NUL-terminated; binary: raw bytes, length in
  * lens). NULL columns have isnull set and val "" (text) / length 0. */
 struct store_result {
-	int rc;              /* RC_OK or RC_DB (then sqlstate/errmsg set) */
-	char sqlstate[6];    /* "23505" unique violation, ... ("" if none) */
-	const char *errmsg;  /* server or libpq message; for logs only */
+	int rc;			/* RC_OK or RC_DB (then sqlstate/errmsg set) */
+	char sqlstate[6];	/* "23505" unique violation, ... ("" if none) */
+	const char *errmsg;	/* server or libpq message; for logs only */
 	const char *constraint; /* constraint a 23xxx error names, else NULL */
 	int nrows, ncols;
 	const char *const *val; /* [row * ncols + col] */
 	const int *lens;
 	const bool *isnull;
-	long affected;       /* rows affected (INSERT/UPDATE/DELETE), else 0 */
+	long affected; /* rows affected (INSERT/UPDATE/DELETE), else 0 */
 };
 
 static inline const char *store_val(const struct store_result *r, int row, int col)

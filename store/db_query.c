@@ -55,8 +55,8 @@ void stmt_cache_clear(struct stmt_cache *c)
 }
 
 /* One allocation holds the query and copies of sql and all parameters. */
-struct query *query_new(const char *sql, int n, const char *const *values,
-			       const int *lens, const int *formats, bool binary)
+struct query *query_new(const char *sql, int n, const char *const *values, const int *lens,
+			const int *formats, bool binary)
 {
 	size_t slen = strlen(sql) + 1, need = sizeof(struct query) + slen;
 	struct query *q;

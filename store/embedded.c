@@ -27,8 +27,8 @@
 #include "store/embedded.h"
 
 #define RUN_TIMEOUT_MS 90000 /* above pg_ctl -t 60 */
-#define PG_WAIT "60"
-#define SOCK_NAME "/.s.PGSQL.5432"
+#define PG_WAIT	       "60"
+#define SOCK_NAME      "/.s.PGSQL.5432"
 #define LOCK_NAME      "/cmpgw-owner.lock"
 #define LOCK_WAIT_MS   120000 /* a stop in progress: above pg_ctl -t 60 */
 
@@ -46,7 +46,8 @@ struct emb {
 	size_t errlen;
 };
 
-#define EMB_ERR(e, ...) ((e)->err && (e)->errlen ? (void)snprintf((e)->err, (e)->errlen, __VA_ARGS__) : (void)0)
+#define EMB_ERR(e, ...)                                                                            \
+	((e)->err && (e)->errlen ? (void)snprintf((e)->err, (e)->errlen, __VA_ARGS__) : (void)0)
 
 static int find_bindir(struct emb *e)
 {
@@ -108,10 +109,11 @@ static int emb_init(struct emb *e, const char *data_dir, const char *os_user, bo
 	}
 	/* realpath() below needs the directory: check what we can first */
 	if (data_dir[0] == '/' && strlen(data_dir) + strlen("/pgsock" SOCK_NAME) >=
-				      sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		EMB_ERR(e, "socket path %s/pgsock%s is over the unix socket limit of %zu bytes; "
-			   "use a shorter data directory", data_dir, SOCK_NAME,
-			sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+					  sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		EMB_ERR(e,
+			"socket path %s/pgsock%s is over the unix socket limit of %zu bytes; "
+			"use a shorter data directory",
+			data_dir, SOCK_NAME, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 		return RC_INVAL;
 	}
 	if (create && mkdir(data_dir, 0711) != 0 && errno != EEXIST) {
@@ -131,8 +133,10 @@ static int emb_init(struct emb *e, const char *data_dir, const char *os_user, bo
 	snprintf(e->log, sizeof(e->log), "%s/postgresql.log", e->data);
 	socklen = strlen(e->sock) + strlen(SOCK_NAME);
 	if (socklen >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		EMB_ERR(e, "socket path %s%s is %zu bytes, over the unix socket limit of %zu; "
-			   "use a shorter data directory", e->sock, SOCK_NAME, socklen,
+		EMB_ERR(e,
+			"socket path %s%s is %zu bytes, over the unix socket limit of %zu; "
+			"use a shorter data directory",
+			e->sock, SOCK_NAME, socklen,
 			sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 		return RC_INVAL;
 	}
@@ -145,8 +149,10 @@ static int emb_init(struct emb *e, const char *data_dir, const char *os_user, bo
 		os_user = "postgres";
 	pw = getpwnam(os_user);
 	if (!pw) {
-		EMB_ERR(e, "running as root, the embedded PostgreSQL needs an unprivileged OS "
-			   "user: user \"%s\" not found (create it or configure another)", os_user);
+		EMB_ERR(e,
+			"running as root, the embedded PostgreSQL needs an unprivileged OS "
+			"user: user \"%s\" not found (create it or configure another)",
+			os_user);
 		return RC_NOTFOUND;
 	}
 	if (pw->pw_uid == 0) {
@@ -321,9 +327,8 @@ static int own_dir(struct emb *e, const char *path)
 		return RC_IO;
 	}
 	if (st.st_uid != e->uid) {
-		EMB_ERR(e, "%s is owned by uid %u, expected %s (uid %u)", path,
-			(unsigned)st.st_uid, e->drop ? e->user : "the current user",
-			(unsigned)e->uid);
+		EMB_ERR(e, "%s is owned by uid %u, expected %s (uid %u)", path, (unsigned)st.st_uid,
+			e->drop ? e->user : "the current user", (unsigned)e->uid);
 		return RC_PERM;
 	}
 	return RC_OK;
@@ -343,19 +348,22 @@ static int check_access(struct emb *e)
 	if (pid < 0)
 		return RC_IO;
 	if (pid == 0) {
-		if (setgid(e->gid) != 0 || initgroups(e->user, e->gid) != 0 ||
-		    setuid(e->uid) != 0)
+		if (setgid(e->gid) != 0 || initgroups(e->user, e->gid) != 0 || setuid(e->uid) != 0)
 			_exit(2);
 		_exit(access(e->pgdata, R_OK | W_OK | X_OK) == 0 &&
-		      access(e->sock, R_OK | W_OK | X_OK) == 0 ? 0 : 1);
+				      access(e->sock, R_OK | W_OK | X_OK) == 0
+			      ? 0
+			      : 1);
 	}
 	close(fds[0]);
 	close(fds[1]);
 	waitpid(pid, &ws, 0);
 	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0)
 		return RC_OK;
-	EMB_ERR(e, "user %s cannot reach %s: every parent directory of %s must be "
-		   "traversable (o+x) by that user", e->user, e->pgdata, e->data);
+	EMB_ERR(e,
+		"user %s cannot reach %s: every parent directory of %s must be "
+		"traversable (o+x) by that user",
+		e->user, e->pgdata, e->data);
 	return RC_PERM;
 }
 
@@ -421,14 +429,15 @@ static int pg_status(struct emb *e, bool *running)
 static int pg_start(struct emb *e)
 {
 	char prog[PATH_MAX + 16], opts[PATH_MAX + 160];
-	char *argv[] = { prog, "-w", "-t", PG_WAIT, "-D", e->pgdata, "-o", opts,
-			 "-l", e->log, "start", NULL };
+	char *argv[] = { prog, "-w", "-t", PG_WAIT, "-D",    e->pgdata,
+			 "-o", opts, "-l", e->log,  "start", NULL };
 
 	snprintf(prog, sizeof(prog), "%s/pg_ctl", e->bindir);
 	/* unix socket only, readable by the cluster user (and root) only */
 	snprintf(opts, sizeof(opts),
 		 "-c listen_addresses='' -c unix_socket_directories='%s' "
-		 "-c unix_socket_permissions=0700", e->sock);
+		 "-c unix_socket_permissions=0700",
+		 e->sock);
 	log_info(NULL, "store: starting embedded PostgreSQL (log %s)", e->log);
 	return run_tool(e, "pg_ctl start", argv, NULL);
 }

@@ -8,9 +8,9 @@
 #include "core/log.h"
 #include "store/call.h"
 
-#define BIN STORE_BIN
+#define BIN   STORE_BIN
 #define BIN32 STORE_BIN32
-#define TXT STORE_TXT
+#define TXT   STORE_TXT
 
 /* Queue sql with a new call record for cb/arg. */
 static int submit(struct store_pool *pool, const char *sql, int n, const char *const *v,
@@ -210,10 +210,11 @@ void store_enroll_audit(struct store_pool *pool, const char *event, const char *
 	TXT(4, serial);
 	TXT(5, peer);
 	TXT(6, detail);
-	rc = store_db_query(pool,
-			    "INSERT INTO audit(event, alias, tid, vendor, device_serial, peer, detail)"
-			    " VALUES ($1,$2,$3,$4,$5,$6,$7)",
-			    7, v, lens, fmts, false, on_audit, NULL);
+	rc = store_db_query(
+		pool,
+		"INSERT INTO audit(event, alias, tid, vendor, device_serial, peer, detail)"
+		" VALUES ($1,$2,$3,$4,$5,$6,$7)",
+		7, v, lens, fmts, false, on_audit, NULL);
 	if (rc != 0)
 		log_error(NULL, "audit %s: not queued: %s", event, rc_str(rc));
 }
@@ -257,8 +258,8 @@ out:
 
 int store_enroll_vendors(struct store_pool *pool, store_vendors_cb cb, void *arg)
 {
-	return submit(pool, SQL_VENDORS, 0, NULL, NULL, NULL, true, on_vendors,
-		      (void (*)(void))cb, arg, "vendor load");
+	return submit(pool, SQL_VENDORS, 0, NULL, NULL, NULL, true, on_vendors, (void (*)(void))cb,
+		      arg, "vendor load");
 }
 
 int store_enroll_vendors_sync(struct store_conn *conn, store_vendors_cb cb, void *arg)

@@ -26,8 +26,8 @@ struct store_bytes {
 struct store_ir_commit {
 	struct store_bytes tid, sender_cert, server_nonce, client_nonce, cert, cert_hash;
 	const unsigned char *vendor_key_fp; /* 32 bytes */
-	const unsigned char *sender_fp;     /* 32 bytes */
-	const unsigned char *key_fp;        /* 32 bytes */
+	const unsigned char *sender_fp;	    /* 32 bytes */
+	const unsigned char *key_fp;	    /* 32 bytes */
 	const char *alias, *body, *vendor_name, *serial, *issuer, *serial_hex, *subject, *peer;
 	int64_t vendor_id;
 	long cert_req_id;
@@ -55,7 +55,7 @@ struct store_txn {
 	struct store_bytes sender_fp, sender_cert, server_nonce, cert_hash, cert;
 	long cert_req_id;
 	bool implicit;
-	const char *token_ref;              /* token transaction (005): its ref, else NULL */
+	const char *token_ref;		     /* token transaction (005): its ref, else NULL */
 	struct store_bytes token_secret_enc; /* and its sealed secret */
 };
 /* t == NULL: not found (rc 0). */
@@ -104,8 +104,7 @@ struct store_vendor_row {
 	bool allow_reenroll;
 	struct store_bytes der;
 };
-typedef void (*store_vendors_cb)(void *arg, int rc, const struct store_vendor_row *rows,
-				 size_t n);
+typedef void (*store_vendors_cb)(void *arg, int rc, const struct store_vendor_row *rows, size_t n);
 int store_enroll_vendors(struct store_pool *pool, store_vendors_cb cb, void *arg) WUR;
 /* Same, blocking, for start-up (never on a running worker loop). cb is
  * called exactly once when the statement ran (rc tells how it went). */

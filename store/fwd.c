@@ -103,9 +103,9 @@ int store_fwd_done(struct store_pool *pool, const struct store_fwd_done *d, stor
 	TXT(11, dl);
 	BIN(12, d->server_nonce);
 	TXT(13, d->implicit ? "t" : "f");
-	return submit_status(pool,
-			     "SELECT cmpgw_fwd_done($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
-			     14, v, lens, fmts, cb, arg, "forward done");
+	return submit_status(
+		pool, "SELECT cmpgw_fwd_done($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)", 14,
+		v, lens, fmts, cb, arg, "forward done");
 }
 
 int store_fwd_fail(struct store_pool *pool, struct store_bytes tid, int fail_info, const char *text,

@@ -49,8 +49,8 @@ static int bootstrap(struct store_conn *c, char *errbuf, size_t errlen)
 }
 
 /* Inside the locked transaction: is m recorded (under the same name)? */
-static int applied(struct store_conn *c, const struct store_migration *m, bool *done,
-		   char *errbuf, size_t errlen)
+static int applied(struct store_conn *c, const struct store_migration *m, bool *done, char *errbuf,
+		   size_t errlen)
 {
 	char ver[16];
 	const char *params[1] = { ver };
@@ -65,8 +65,10 @@ static int applied(struct store_conn *c, const struct store_migration *m, bool *
 	*done = PQntuples(r) > 0;
 	if (*done && strcmp(PQgetvalue(r, 0, 0), m->name) != 0) {
 		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "migration %03d is recorded as \"%s\", this binary "
-				 "calls it \"%s\"", m->version, PQgetvalue(r, 0, 0), m->name);
+			snprintf(errbuf, errlen,
+				 "migration %03d is recorded as \"%s\", this binary "
+				 "calls it \"%s\"",
+				 m->version, PQgetvalue(r, 0, 0), m->name);
 		rc = RC_DB;
 	}
 	PQclear(r);
@@ -218,8 +220,8 @@ int store_migrate_version(struct store_conn *c, int *out)
 	if (!c)
 		return RC_INVAL;
 	/* two steps: a missing table must not fail the statement's parse */
-	rc = store_conn_pq(c, "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL,
-			   NULL, NULL, 0, &r, NULL, NULL, 0);
+	rc = store_conn_pq(c, "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL, NULL,
+			   NULL, 0, &r, NULL, NULL, 0);
 	if (rc != RC_OK || strcmp(PQgetvalue(r, 0, 0), "t") != 0)
 		goto out;
 	PQclear(r);

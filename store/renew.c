@@ -60,9 +60,9 @@ int store_renew_admit(struct store_pool *pool, const char *issuer, const char *s
 				 store_call_new((void (*)(void))cb, arg, "renewal admission"));
 }
 
-#define BIN STORE_BIN
+#define BIN   STORE_BIN
 #define BIN32 STORE_BIN32
-#define TXT STORE_TXT
+#define TXT   STORE_TXT
 
 static const char SQL_COMMIT[] =
 	"SELECT cmpgw_renew_commit($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,"

@@ -15,7 +15,7 @@ struct store_oldcert {
 	int64_t id;
 	enum store_outcome status; /* STORE_OUT_UNCONFIRMED, _ACTIVE, _REVOKED, _SUPERSEDED */
 	const char *device_serial; /* may be "" */
-	const char *vendor;        /* vendor name, "" if none */
+	const char *vendor;	   /* vendor name, "" if none */
 	/* store_renew_admit only (false from store_renew_lookup): what
 	 * cmpgw_renew_commit refuses after the status */
 	bool serial_blocked; /* the device's serial is blocked */
@@ -38,7 +38,7 @@ int store_renew_admit(struct store_pool *pool, const char *issuer, const char *s
 struct store_renew_commit {
 	struct store_bytes tid, sender_cert, server_nonce, client_nonce, cert, cert_hash;
 	const unsigned char *sender_fp; /* 32 bytes */
-	const unsigned char *key_fp;    /* 32 bytes */
+	const unsigned char *key_fp;	/* 32 bytes */
 	const char *alias, *body, *issuer, *serial_hex, *subject, *peer;
 	int64_t old_id;
 	long cert_req_id;

@@ -12,8 +12,8 @@
 #include "store/db_int.h"
 #include "store/serial.h"
 
-#define LINE_CAP 1024     /* longer lines are rejected whatever they hold */
-#define COPY_CHUNK 65536  /* bytes per PQputCopyData */
+#define LINE_CAP   1024	 /* longer lines are rejected whatever they hold */
+#define COPY_CHUNK 65536 /* bytes per PQputCopyData */
 
 /*
  * Merge without ON CONFLICT: its speculative insertion doubles the cost
@@ -21,17 +21,18 @@
  * lock instead; sorted input keeps the primary-key inserts sequential.
  */
 #define DISTINCT_SORTED "(SELECT DISTINCT serial AS s FROM cmpgw_serial_import ORDER BY 1) d"
-#define NOT_PRESENT \
-	" WHERE NOT EXISTS (SELECT 1 FROM serials x WHERE x.vendor_id = $1::bigint AND x.serial = d.s)"
+#define NOT_PRESENT                                                                                \
+	" WHERE NOT EXISTS (SELECT 1 FROM serials x WHERE x.vendor_id = $1::bigint AND x.serial "  \
+	"= d.s)"
 
 static const char lock_sql[] =
 	"SELECT pg_advisory_xact_lock(1668116583, ($1::bigint % 2147483647)::int)";
 static const char insert_allowed_sql[] =
 	"INSERT INTO serials (vendor_id, serial) SELECT $1::bigint, s FROM " DISTINCT_SORTED
-	NOT_PRESENT;
+		NOT_PRESENT;
 static const char insert_blocked_sql[] =
-	"INSERT INTO serials (vendor_id, serial, state) SELECT $1::bigint, s, 'blocked' FROM "
-	DISTINCT_SORTED NOT_PRESENT;
+	"INSERT INTO serials (vendor_id, serial, state) SELECT $1::bigint, s, 'blocked' "
+	"FROM " DISTINCT_SORTED NOT_PRESENT;
 /* block even enrolled serials */
 static const char update_blocked_sql[] =
 	"UPDATE serials x SET state = 'blocked', updated_at = now() FROM " DISTINCT_SORTED
@@ -47,7 +48,8 @@ struct import {
 	size_t errlen;
 };
 
-#define IMP_ERR(im, ...) ((im)->err && (im)->errlen ? (void)snprintf((im)->err, (im)->errlen, __VA_ARGS__) : (void)0)
+#define IMP_ERR(im, ...)                                                                           \
+	((im)->err && (im)->errlen ? (void)snprintf((im)->err, (im)->errlen, __VA_ARGS__) : (void)0)
 
 static int copy_flush(struct import *im)
 {
@@ -107,8 +109,8 @@ static int parse_line(struct import *im, char *line, size_t len, char **s, size_
 		b += 3; /* UTF-8 byte order mark from spreadsheet exports */
 	while (b < e && (*b == ' ' || *b == '\t' || *b == '\r' || *b == '\v' || *b == '\f'))
 		b++;
-	while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\v' ||
-			 e[-1] == '\f'))
+	while (e > b &&
+	       (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\v' || e[-1] == '\f'))
 		e--;
 	*s = b;
 	*n = 0;
@@ -172,8 +174,8 @@ static int vendor_lock(struct store_conn *c, const char *vid, struct import *im)
 {
 	const char *p[1] = { vid };
 	PGresult *r = NULL;
-	int rc = store_conn_pq(c, "SELECT 1 FROM vendors WHERE id = $1::bigint FOR KEY SHARE", 1,
-			       p, NULL, NULL, 0, &r, NULL, im->err, im->errlen);
+	int rc = store_conn_pq(c, "SELECT 1 FROM vendors WHERE id = $1::bigint FOR KEY SHARE", 1, p,
+			       NULL, NULL, 0, &r, NULL, im->err, im->errlen);
 
 	if (rc == RC_OK && PQntuples(r) == 0) {
 		IMP_ERR(im, "vendor %s does not exist", vid);
@@ -236,8 +238,11 @@ int store_serial_import(struct store_conn *c, int64_t vendor_id, FILE *in, const
 	if ((rc = vendor_lock(c, vid, im)) != RC_OK ||
 	    (rc = exec_vid(c, lock_sql, vid, NULL, im)) != RC_OK ||
 	    (rc = store_conn_cmd(c, "SET LOCAL work_mem = '64MB'", errbuf, errlen)) != RC_OK ||
-	    (rc = store_conn_cmd(c, "CREATE TEMP TABLE cmpgw_serial_import (serial text COLLATE \"C\") "
-				 "ON COMMIT DROP", errbuf, errlen)) != RC_OK)
+	    (rc = store_conn_cmd(
+		     c,
+		     "CREATE TEMP TABLE cmpgw_serial_import (serial text COLLATE \"C\") "
+		     "ON COMMIT DROP",
+		     errbuf, errlen)) != RC_OK)
 		goto rollback;
 	r = PQexec(im->pg, "COPY cmpgw_serial_import (serial) FROM STDIN");
 	if (PQresultStatus(r) != PGRES_COPY_IN) {

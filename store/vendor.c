@@ -38,10 +38,11 @@ int store_vendor_add(struct store_conn *c, const char *name, const char *serial_
 
 	if (!c || !name || !*name || !rule_ok(p[1]))
 		return RC_INVAL;
-	rc = store_conn_pq(c,
-			   "INSERT INTO vendors (name, serial_rule, allow_reenroll) "
-			   "VALUES ($1, $2, $3::boolean) ON CONFLICT (name) DO NOTHING RETURNING id",
-			   3, p, NULL, NULL, 0, &r, st, NULL, 0);
+	rc = store_conn_pq(
+		c,
+		"INSERT INTO vendors (name, serial_rule, allow_reenroll) "
+		"VALUES ($1, $2, $3::boolean) ON CONFLICT (name) DO NOTHING RETURNING id",
+		3, p, NULL, NULL, 0, &r, st, NULL, 0);
 	if (rc != RC_OK)
 		return map_state(st);
 	if (PQntuples(r) == 0)
@@ -88,11 +89,12 @@ int store_vendor_cert_add(struct store_conn *c, int64_t vendor_id, const char *k
 		return RC_INVAL;
 	snprintf(vid, sizeof(vid), "%" PRId64, vendor_id);
 	snprintf(na, sizeof(na), "%" PRId64, not_after_epoch);
-	rc = store_conn_pq(c,
-			   "INSERT INTO vendor_certs (vendor_id, kind, der, fingerprint, subject, "
-			   "not_after) VALUES ($1::bigint, $2, $3::bytea, $4::bytea, $5, "
-			   "to_timestamp($6::bigint)) ON CONFLICT (fingerprint) DO NOTHING RETURNING id",
-			   6, p, lens, fmts, 0, &r, st, NULL, 0);
+	rc = store_conn_pq(
+		c,
+		"INSERT INTO vendor_certs (vendor_id, kind, der, fingerprint, subject, "
+		"not_after) VALUES ($1::bigint, $2, $3::bytea, $4::bytea, $5, "
+		"to_timestamp($6::bigint)) ON CONFLICT (fingerprint) DO NOTHING RETURNING id",
+		6, p, lens, fmts, 0, &r, st, NULL, 0);
 	if (rc != RC_OK)
 		return map_state(st);
 	if (PQntuples(r) == 0)

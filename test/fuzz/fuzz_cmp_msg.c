@@ -75,7 +75,8 @@ static void check_cached_decode(const uint8_t *data, size_t size, const CMPGW_MS
 		int glen;
 
 		if ((m != NULL) != (plain != NULL && whole)) {
-			fprintf(stderr, "cached decode %s where d2i %s\n", m ? "accepted" : "refused",
+			fprintf(stderr, "cached decode %s where d2i %s\n",
+				m ? "accepted" : "refused",
 				plain && whole ? "accepted" : "refused");
 			abort();
 		}
