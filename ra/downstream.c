@@ -262,6 +262,10 @@ static void nested_step(struct ra_req *parent)
 	if (--b->pending > 0)
 		return;
 	parent->ext.nested.batch = NULL;
+	if (ra_req_gone(parent)) { /* the downstream RA left: nothing to sign */
+		nested_free(b);
+		return;
+	}
 	if (!b->failed &&
 	    (rsp = cmp_build_response(parent->msg, parent->cfg->cmp_cert, CMP_BODY_NESTED))) {
 		for (int i = 0; i < b->n && rsp; i++) {

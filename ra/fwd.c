@@ -540,6 +540,8 @@ static int build_request(struct ra_fwd *f, struct ra_req *req, unsigned char **d
 				  f->nonce, der, len);
 }
 
+/* Opens the transaction row; 0, RC_CRYPTO, or RC_DB when the store refused
+ * the call (the callback then never runs). */
 static int admit(struct ra_fwd *f, struct ra_req *req, struct admit *a)
 {
 	const CMPGW_HDR *h = req->msg->header;
@@ -590,13 +592,15 @@ static int admit(struct ra_fwd *f, struct ra_req *req, struct admit *a)
 		rc = req->rw->ops->fwd_begin(req->rw->db, &b, on_admitted, a);
 	}
 	OPENSSL_free(sender_der);
-	return rc;
+	return rc != 0 ? RC_DB : 0; /* the store refused the statement */
 }
 
 void ra_fwd_start(struct ra_req *req, EVP_PKEY *pub, const char *vendor)
 {
 	struct ra_fwd *f = fwd_new(req, pub, rep_type(req->msg->body->type));
 	struct admit *a = calloc(1, sizeof(*a));
+	int bit = CMP_FAIL_SYSTEM_FAILURE;
+	const char *text = "internal error";
 
 	if (!f || !a)
 		goto fail;
@@ -620,8 +624,12 @@ void ra_fwd_start(struct ra_req *req, EVP_PKEY *pub, const char *vendor)
 		goto fail;
 	a->f = f;
 	f->req = req;
-	if (admit(f, req, a) != 0) {
+	if ((rc = admit(f, req, a)) != 0) {
 		f->req = NULL;
+		if (rc == RC_DB) { /* as every other step: the database, not us */
+			bit = CMP_FAIL_SYSTEM_UNAVAIL;
+			text = "service temporarily unavailable";
+		}
 		goto fail;
 	}
 	f->in_db = true;
@@ -633,7 +641,7 @@ fail:
 	free(a);
 	if (f)
 		fwd_free(f);
-	ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+	ra_req_fail(req, bit, text);
 }
 
 void ra_fwd_shutdown(struct ra_worker *rw)

@@ -108,16 +108,17 @@ static void test_refusals(void)
 		"service temporarily unavailable");
 
 	/* fwd_begin refused at the call (no connection within
-	 * database.queue_wait_ms): ra_fwd_start answers systemFailure
-	 * "internal error" today, where every other step answers a database
-	 * that cannot take the statement with systemUnavail; reported, so
-	 * only the part that must hold is checked here */
+	 * database.queue_wait_ms): systemUnavail, as every other step that
+	 * finds the database unable to take the statement */
 	struct fake_answer a = { 0 };
 	struct fake_reply r;
 	reset();
 	fake_store_fault(env.fs, FAKE_FWD_BEGIN, FAKE_FAULT_CALL);
 	fake_env_run(&env, "ra", RA_CORPUS_DIR, "ir_dev1.der", &a, &r);
 	ok(a.n == 1 && r.body == CMP_BODY_ERROR, "fwd_begin fault at the call: one error answer");
+	is_int(r.bit, CMP_FAIL_SYSTEM_UNAVAIL, "fwd_begin fault at the call: systemUnavail");
+	ok(strcmp(r.text, "service temporarily unavailable") == 0,
+	   "fwd_begin fault at the call: \"service temporarily unavailable\"");
 	is_int(fake_store_n_txn(env.fs), 0, "fwd_begin fault at the call: nothing stored");
 	is_int(fake_store_audit_count(env.fs, "forwarded", NULL), 0,
 	       "fwd_begin fault at the call: nothing forwarded");
