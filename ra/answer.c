@@ -108,8 +108,45 @@ void ra_answer_send(struct ra_req *req, CMPGW_MSG *rsp)
 	ra_req_free(req);
 }
 
+/* RA mode: the upstream's status as received (RFC 9483 5.2.3.2), in an
+ * rp for a refused rr (RFC 4210 5.3.10), else in an error. NULL: building
+ * it failed. */
+static CMPGW_MSG *relay_msg(struct ra_req *req)
+{
+	CMPGW_MSG *rsp;
+
+	log_info(&req->log, "upstream CA refused the request; relayed");
+	if (req->verdict.in_rp) {
+		rsp = cmp_build_response(req->msg, req->cfg->cmp_cert, CMP_BODY_RP);
+		if (!rsp ||
+		    !sk_CMPGW_STATUSINFO_push(rsp->body->value.rp->status, req->verdict.relay)) {
+			CMPGW_MSG_free(rsp);
+			return NULL;
+		}
+	} else {
+		if (!(rsp = cmp_build_error(req->msg, req->cfg->cmp_cert, -1, NULL)))
+			return NULL;
+		CMPGW_STATUSINFO_free(rsp->body->value.error->pKIStatusInfo);
+		rsp->body->value.error->pKIStatusInfo = req->verdict.relay;
+	}
+	req->verdict.relay = NULL; /* consumed */
+	return rsp;
+}
+
 void ra_answer_verdict(struct ra_req *req)
 {
+	if (req->verdict.relay) {
+		CMPGW_MSG *rsp = relay_msg(req);
+		if (rsp) {
+			ra_answer_send(req, rsp);
+			return;
+		}
+		CMPGW_STATUSINFO_free(req->verdict.relay);
+		req->verdict.relay = NULL;
+		req->verdict.in_rp = false;
+		req->verdict.bit = CMP_FAIL_SYSTEM_FAILURE;
+		snprintf(req->verdict.text, sizeof(req->verdict.text), "internal error");
+	}
 	if (req->verdict.in_rp) { /* rr: decisions about the named certificate */
 		ra_answer_rp(req, CMP_STATUS_REJECTION, req->verdict.bit, req->verdict.text);
 		return;
@@ -148,8 +185,34 @@ static int rep_type(int req_type)
 	}
 }
 
+/* RFC 9483 4.4 / RFC 4210 5.3.22: the upstream is slow; the device is told
+ * to poll. Its ip carries status waiting and no certificate. */
+static void answer_waiting(struct ra_req *req)
+{
+	CMPGW_MSG *rsp =
+		cmp_build_response(req->msg, req->cfg->cmp_cert, rep_type(req->msg->body->type));
+	CMPGW_STATUSINFO *si =
+		cmp_build_statusinfo(CMP_STATUS_WAITING, -1, "forwarded to the upstream CA; poll");
+
+	if (!rsp || !si ||
+	    !ASN1_OCTET_STRING_set(rsp->header->senderNonce, req->server_nonce,
+				   sizeof(req->server_nonce)) ||
+	    cmp_build_certrep_add(rsp, 0, si, NULL) != 0) {
+		CMPGW_STATUSINFO_free(si);
+		CMPGW_MSG_free(rsp);
+		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		return;
+	}
+	log_info(&req->log, "upstream CA slow: device told to poll");
+	ra_answer_send(req, rsp);
+}
+
 void ra_answer_certrep(struct ra_req *req)
 {
+	if (req->waiting) {
+		answer_waiting(req);
+		return;
+	}
 	const struct cfg *cfg = req->cfg;
 	CMPGW_MSG *rsp =
 		cmp_build_response(req->msg, cfg->cmp_cert,

@@ -20,11 +20,13 @@
  * encode and deliver rsp (consumed; NULL: building it failed, the sink
  * gets RA_SINK_FAILED). */
 void ra_answer_send(struct ra_req *req, CMPGW_MSG *rsp);
-/* Answer req's verdict as an error message (RFC 4210 5.3.21). */
+/* Answer req's verdict as an error message (RFC 4210 5.3.21), or in an rp
+ * (in_rp); a relayed upstream status (RA mode) exactly as received. */
 void ra_answer_verdict(struct ra_req *req);
 /* ip/cp/kup for req->cert (status accepted, or grantedWithMods when the
  * profile replaced req->asked or capped notAfter), with caPubs and
- * implicitConfirm as granted. */
+ * implicitConfirm as granted; RA mode with req->waiting: status waiting
+ * and no certificate (the device polls). */
 void ra_answer_certrep(struct ra_req *req);
 /* rp (RFC 4210 5.3.10) with one status and the CertId of the certificate
  * the rr names: accepted, or a rejection with fail_bit and text. */
@@ -32,8 +34,8 @@ void ra_answer_rp(struct ra_req *req, int status, int fail_bit, const char *text
 /* The last step of the certificate flows: ra_answer_certrep (RA_STEP_DONE). */
 int ra_step_answer_certrep(struct ra_req *req);
 
-/* Record {fail_bit, text} and answer it at once (outside a step: the RA-mode
- * exchanges of ra/fwd.c end their request this way). */
+/* Record {fail_bit, text} and answer it at once (where the pipeline has no
+ * flow yet, or a flow's last step found it cannot answer). */
 void ra_req_fail(struct ra_req *req, int fail_bit, const char *text);
 /* = ra_answer_send */
 void ra_req_answer(struct ra_req *req, CMPGW_MSG *rsp);

@@ -311,7 +311,8 @@ static int cc_lookup(struct ra_req *req)
 }
 
 /* RA mode: the upstream's pkiConf first; then the decision is recorded
- * (record resumes). A failed upstream exchange answers req itself. */
+ * (record resumes). A failed upstream exchange records its verdict and
+ * resumes req. */
 static int cc_upstream(struct ra_req *req)
 {
 	if (!req->ext.certconf.upstream)

@@ -2,12 +2,14 @@
  * ra/fwd.c - RA mode: an authenticated ir/cr/kur forwarded to the upstream
  * CA, reprotected (RFC 9483 5.2.3) or nested (5.2.2.1). Steps: admit in
  * PostgreSQL (pending row), POST to the upstream on the worker's loop,
- * verify its answer, store the certificate (or the failure), answer the
- * device with our own ip/cp/kup. If the upstream is slower than
- * wait_after_s the device gets status waiting and polls (ra/fwd_poll.c);
- * the exchange goes on without it. certConf and rr are forwarded the same
- * way, and the local step (confirmation, revocation record) follows only
- * once the upstream agreed.
+ * verify its answer, store the certificate (or the failure), then record
+ * the outcome on the device's request (the certificate, the upstream's
+ * status to relay, or a verdict) and ra_resume it: the flow's answer step
+ * (ra/answer.c) answers. If the upstream is slower than wait_after_s the
+ * request is resumed with req->waiting (status waiting; the device polls,
+ * ra/fwd_poll.c); the exchange goes on without it. certConf and rr are
+ * forwarded the same way, and the local step (confirmation, revocation
+ * record) follows only once the upstream agreed.
  *
  * The upstream request keeps the device's transactionID (RFC 9483 5.2.3
  * allows it): one ID across both hops eases tracing. Lifetime: a struct
@@ -29,6 +31,7 @@
 #include "core/httpc.h"
 #include "policy/profile.h"
 #include "ra/issued.h"
+#include "ra/pipeline.h"
 #include "store/fwd.h"
 #include "store/ops.h"
 
@@ -98,42 +101,32 @@ static struct store_bytes tid_bytes(const struct ra_fwd *f)
 	return b;
 }
 
-/* End the device's request with an error carrying the upstream's status
- * (failInfo bits and text relayed, RFC 9483 5.2.3.2) or our own bit. */
+/* Record a verdict on req and resume it (the flow's answer step, or the
+ * verdict, answers it through ra/answer.c). */
+static void fail_req(struct ra_req *req, int bit, const char *text)
+{
+	ra_req_refuse(req, bit, text);
+	ra_resume(req);
+}
+
+/* Hand the device's request the exchange's failure: the upstream's status
+ * to relay as received (failInfo bits and text, RFC 9483 5.2.3.2) or our
+ * own bit; then resume it. */
 static void answer_fail(struct ra_fwd *f)
 {
 	struct ra_req *req = f->req;
-	CMPGW_MSG *rsp;
 
 	if (!req)
 		return;
 	f->req = NULL;
-	if (!f->v.relay) {
-		ra_req_fail(req, f->v.bit >= 0 ? f->v.bit : CMP_FAIL_SYSTEM_FAILURE,
-			    f->v.why ? f->v.why : "internal error");
-		return;
-	}
-	log_info(&req->log, "upstream CA refused the request; relayed");
-	if (f->v.relay_rp) { /* RFC 4210 5.3.10: a refused rr is answered by an rp */
-		rsp = cmp_build_response(req->msg, req->cfg->cmp_cert, CMP_BODY_RP);
-		if (!rsp || !sk_CMPGW_STATUSINFO_push(rsp->body->value.rp->status, f->v.relay)) {
-			CMPGW_MSG_free(rsp);
-			ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
-			return;
-		}
+	if (f->v.relay) {
+		ra_req_relay(req, f->v.relay, f->v.relay_rp);
 		f->v.relay = NULL;
-		ra_req_answer(req, rsp);
-		return;
+	} else {
+		ra_req_refuse(req, f->v.bit >= 0 ? f->v.bit : CMP_FAIL_SYSTEM_FAILURE,
+			      f->v.why ? f->v.why : "internal error");
 	}
-	rsp = cmp_build_error(req->msg, req->cfg->cmp_cert, -1, NULL);
-	if (!rsp) {
-		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
-		return;
-	}
-	CMPGW_STATUSINFO_free(rsp->body->value.error->pKIStatusInfo);
-	rsp->body->value.error->pKIStatusInfo = f->v.relay;
-	f->v.relay = NULL;
-	ra_req_answer(req, rsp);
+	ra_resume(req);
 }
 
 static int fail_info_of(const struct ra_fwd_verdict *v)
@@ -191,15 +184,12 @@ static void on_stored(void *arg, int rc, enum store_outcome status)
 	if (rc != 0 || status != STORE_OUT_OK) {
 		if (req) {
 			f->req = NULL;
-			ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL,
-				    "service temporarily unavailable");
+			fail_req(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 		}
 		fwd_free(f);
 		return;
 	}
-	if (req && ra_req_gone(req)) /* stored; nobody to answer */
-		req = f->req = NULL;
-	if (req) {
+	if (req) { /* stored; ra_resume drops req if nobody is left to answer */
 		f->req = NULL;
 		req->cert = f->v.cert;
 		f->v.cert = NULL;
@@ -208,7 +198,7 @@ static void on_stored(void *arg, int rc, enum store_outcome status)
 		if (f->nested)
 			memcpy(req->server_nonce, f->v.nonce, sizeof(req->server_nonce));
 		req->implicit = f->nested && f->v.implicit;
-		ra_answer_certrep(req);
+		ra_resume(req);
 	}
 	fwd_free(f);
 }
@@ -248,8 +238,7 @@ static void store_cert(struct ra_fwd *f)
 		if (f->req) {
 			struct ra_req *req = f->req;
 			f->req = NULL;
-			ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL,
-				    "service temporarily unavailable");
+			fail_req(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 		}
 		fwd_free(f);
 	}
@@ -355,28 +344,13 @@ static void on_wait(evutil_socket_t fd, short what, void *arg)
 {
 	struct ra_fwd *f = arg;
 	struct ra_req *req = f->req;
-	CMPGW_MSG *rsp;
-	CMPGW_STATUSINFO *si;
 	(void)fd, (void)what;
 
 	if (!req)
 		return;
-	f->req = NULL;
-	if (ra_req_gone(req))
-		return;
-	rsp = cmp_build_response(req->msg, req->cfg->cmp_cert, f->want);
-	si = cmp_build_statusinfo(CMP_STATUS_WAITING, -1, "forwarded to the upstream CA; poll");
-	if (!rsp || !si ||
-	    !ASN1_OCTET_STRING_set(rsp->header->senderNonce, req->server_nonce,
-				   sizeof(req->server_nonce)) ||
-	    cmp_build_certrep_add(rsp, 0, si, NULL) != 0) {
-		CMPGW_STATUSINFO_free(si);
-		CMPGW_MSG_free(rsp);
-		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
-		return;
-	}
-	log_info(&req->log, "upstream CA slow: device told to poll");
-	ra_req_answer(req, rsp);
+	f->req = NULL; /* the exchange goes on without it */
+	req->waiting = true;
+	ra_resume(req);
 }
 
 static void send_upstream(struct ra_fwd *f, const unsigned char *der, size_t len)
@@ -423,15 +397,15 @@ static void refuse(struct ra_req *req, int rc, enum store_outcome status)
 	};
 
 	if (rc != 0) {
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		fail_req(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 		return;
 	}
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (status == map[i].status) {
-			ra_req_fail(req, map[i].bit, map[i].text);
+			fail_req(req, map[i].bit, map[i].text);
 			return;
 		}
-	ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+	fail_req(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 }
 
 /* The upstream request DER is kept in the fwd until admission returned. */
@@ -595,7 +569,7 @@ static int admit(struct ra_fwd *f, struct ra_req *req, struct admit *a)
 	return rc != 0 ? RC_DB : 0; /* the store refused the statement */
 }
 
-void ra_fwd_start(struct ra_req *req, EVP_PKEY *pub, const char *vendor)
+int ra_fwd_start(struct ra_req *req, EVP_PKEY *pub, const char *vendor)
 {
 	struct ra_fwd *f = fwd_new(req, pub, rep_type(req->msg->body->type));
 	struct admit *a = calloc(1, sizeof(*a));
@@ -613,8 +587,7 @@ void ra_fwd_start(struct ra_req *req, EVP_PKEY *pub, const char *vendor)
 	if (rc == RC_INVAL) {
 		free(a);
 		fwd_free(f);
-		ra_req_fail(req, CMP_FAIL_BAD_CERT_TEMPLATE, why);
-		return;
+		return ra_req_refuse(req, CMP_FAIL_BAD_CERT_TEMPLATE, why);
 	}
 	f->deadline = time(NULL) + req->alias->upstream.timeout_s;
 	if ((!f->nested && !(f->dev = CMPGW_MSG_dup(req->msg))) ||
@@ -633,7 +606,7 @@ void ra_fwd_start(struct ra_req *req, EVP_PKEY *pub, const char *vendor)
 		goto fail;
 	}
 	f->in_db = true;
-	return;
+	return RA_STEP_WAIT;
 fail:
 	log_openssl(&req->log, LOG_ERROR, "forwarding failed");
 	if (a)
@@ -641,7 +614,7 @@ fail:
 	free(a);
 	if (f)
 		fwd_free(f);
-	ra_req_fail(req, bit, text);
+	return ra_req_refuse(req, bit, text);
 }
 
 void ra_fwd_shutdown(struct ra_worker *rw)
@@ -744,8 +717,8 @@ fail:
 	OPENSSL_free(der);
 	ERR_clear_error();
 	f->req = NULL;
-	ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 	fwd_free(f);
+	fail_req(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 }
 
 void ra_fwd_certconf(struct ra_req *req, void (*done)(struct ra_req *req))
@@ -755,7 +728,7 @@ void ra_fwd_certconf(struct ra_req *req, void (*done)(struct ra_req *req))
 	struct store_bytes b = { tid->data, (size_t)tid->length };
 
 	if (!f) {
-		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		fail_req(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 		return;
 	}
 	f->req = req;
@@ -764,7 +737,7 @@ void ra_fwd_certconf(struct ra_req *req, void (*done)(struct ra_req *req))
 	if (req->rw->ops->fwd_get(req->rw->db, b, on_conf_txn, f) != 0) {
 		f->req = NULL;
 		fwd_free(f);
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+		fail_req(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 		return;
 	}
 	f->in_db = true;
@@ -780,7 +753,7 @@ void ra_fwd_rr(struct ra_req *req, void (*done)(struct ra_req *req))
 		log_openssl(&req->log, LOG_ERROR, "forwarding failed");
 		if (f)
 			fwd_free(f);
-		ra_req_fail(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+		fail_req(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 		return;
 	}
 	f->req = req;
@@ -790,32 +763,11 @@ void ra_fwd_rr(struct ra_req *req, void (*done)(struct ra_req *req))
 	if (send_then(f, req, der, len) != 0) {
 		f->req = NULL;
 		fwd_free(f);
-		ra_req_fail(req, CMP_FAIL_SYSTEM_UNAVAIL, "upstream CA unavailable");
+		fail_req(req, CMP_FAIL_SYSTEM_UNAVAIL, "upstream CA unavailable");
 	}
 }
 
 int ra_fwd_step_forward(struct ra_req *req)
 {
-	ra_fwd_start(req, req->pub, req->id_vendor);
-	return RA_STEP_DONE;
-}
-
-bool ra_fwd_refused(const struct ra_req *req, const char **why)
-{
-	int t = req->msg->body->type;
-
-	if (req->alias->mode != CFG_MODE_RA)
-		return false;
-	if (t == CMP_BODY_P10CR) {
-		*why = "p10cr is not forwarded by this RA alias (use ir, cr or kur)";
-		return true;
-	}
-	if (t == CMP_BODY_POLLREQ || t == CMP_BODY_CERTCONF || t == CMP_BODY_ERROR ||
-	    t == CMP_BODY_GENM)
-		return false;
-	if ((t == CMP_BODY_IR || t == CMP_BODY_CR) && cmp_prot_is_pbmac(req->msg)) {
-		*why = "shared-secret (token) requests are not forwarded by this RA alias";
-		return true;
-	}
-	return false;
+	return ra_fwd_start(req, req->pub, req->id_vendor);
 }

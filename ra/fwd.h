@@ -15,29 +15,27 @@
 /* Forward an authenticated ir/cr (req->vendor and req->serial set) or kur
  * (req->ext.renew.old_id and req->serial set) whose single request asks for
  * key pub (borrowed), POP and key policy checked; vendor names the
- * device's vendor for the profile subject. Ends req (now, or once the
- * upstream answered, or with a "waiting" answer after
- * upstream.wait_after_s). */
-void ra_fwd_start(struct ra_req *req, EVP_PKEY *pub, const char *vendor);
+ * device's vendor for the profile subject. A step's return (ra/pipeline.h):
+ * RA_STEP_REFUSED (verdict recorded) or RA_STEP_WAIT: the exchange then
+ * records on req the certificate (req->cert), req->waiting (the upstream
+ * is slower than upstream.wait_after_s; the exchange goes on without
+ * req), the upstream's refusal (ra_req_relay) or a verdict, and calls
+ * ra_resume(req) once. */
+int ra_fwd_start(struct ra_req *req, EVP_PKEY *pub, const char *vendor);
 
-/* The produce step of the RA-mode flows (ra/pipeline.h): ra_fwd_start for
- * req->pub and the identity's vendor req->id_vendor; RA_STEP_DONE (the
- * forward answers req). */
+/* The produce step of the RA-mode flows: ra_fwd_start for req->pub and
+ * the identity's vendor req->id_vendor; ra_step_answer_certrep follows. */
 int ra_fwd_step_forward(struct ra_req *req);
 /* rr of an authorized holder or revoker: forward it; once the upstream
- * accepted, call done(req) to record it locally and answer; a refusal is
- * relayed (rp or error), a failure answered, without calling done. */
+ * accepted, call done(req) to record it locally and answer; else record
+ * the refusal (relayed: rp or error) or failure on req and ra_resume(req),
+ * without calling done. */
 void ra_fwd_rr(struct ra_req *req, void (*done)(struct ra_req *req));
-
-/* RA mode: true (with *why) for a request this alias cannot forward
- * and must not serve from the local CA (p10cr, token ir); false on a
- * CA-mode alias. */
-bool ra_fwd_refused(const struct ra_req *req, const char **why);
 
 /* certConf of a forwarded transaction, after the local checks passed:
  * forward a certConf to the upstream and wait (bounded) for its pkiConf,
- * then call done(req) to record the decision locally; on failure end req
- * with an error instead. */
+ * then call done(req) to record the decision locally; on failure record
+ * it on req and ra_resume(req) instead. */
 void ra_fwd_certconf(struct ra_req *req, void (*done)(struct ra_req *req));
 
 /* Worker shutdown: cancel upstream calls (before the pool is freed), then

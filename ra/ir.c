@@ -83,5 +83,6 @@ const struct ra_flow ra_flow_ir_ca = {
 
 const struct ra_flow ra_flow_ir_ra = {
 	"ir (RA mode)",
-	{ ir_template, ir_protect, ir_route, ra_step_vendor, ra_step_pop, ra_fwd_step_forward },
+	{ ir_template, ir_protect, ir_route, ra_step_vendor, ra_step_pop, ra_fwd_step_forward,
+	  ra_step_answer_certrep },
 };

@@ -13,6 +13,7 @@
 
 #include <openssl/err.h>
 
+#include "cmp/prot.h"
 #include "ra/answer.h"
 #include "ra/certconf.h"
 #include "ra/downstream.h"
@@ -104,6 +105,29 @@ static int check_header(struct ra_req *req, const char **why)
 	return -1;
 }
 
+/* RA mode: true (with *why) for a request this alias cannot forward and
+ * must not serve from the local CA (p10cr, token ir); false on a CA-mode
+ * alias. */
+static bool ra_mode_refused(const struct ra_req *req, const char **why)
+{
+	int t = req->msg->body->type;
+
+	if (req->alias->mode != CFG_MODE_RA)
+		return false;
+	if (t == CMP_BODY_P10CR) {
+		*why = "p10cr is not forwarded by this RA alias (use ir, cr or kur)";
+		return true;
+	}
+	if (t == CMP_BODY_POLLREQ || t == CMP_BODY_CERTCONF || t == CMP_BODY_ERROR ||
+	    t == CMP_BODY_GENM)
+		return false;
+	if ((t == CMP_BODY_IR || t == CMP_BODY_CR) && cmp_prot_is_pbmac(req->msg)) {
+		*why = "shared-secret (token) requests are not forwarded by this RA alias";
+		return true;
+	}
+	return false;
+}
+
 /* Run req's flow from its current step until a step waits or ends it. */
 static void run(struct ra_req *req)
 {
@@ -137,7 +161,7 @@ void ra_resume(struct ra_req *req)
 {
 	if (ra_req_gone(req))
 		return;
-	if (req->verdict.bit >= 0) {
+	if (ra_req_refused(req)) {
 		ra_answer_verdict(req);
 		return;
 	}
@@ -204,7 +228,7 @@ void ra_submit(struct ra_worker *rw, const struct cfg *cfg, const struct cfg_ali
 		ra_req_fail(req, bit, why);
 		return;
 	}
-	if (ra_fwd_refused(req, &why)) { /* RA mode: what must not be done locally */
+	if (ra_mode_refused(req, &why)) { /* RA mode: what must not be done locally */
 		ra_req_fail(req, CMP_FAIL_BAD_REQUEST, why);
 		return;
 	}

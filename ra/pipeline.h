@@ -10,8 +10,7 @@
  *                   result (on req or in the flow's state), or a verdict,
  *                   and then calls ra_resume(req) exactly once;
  *  RA_STEP_REFUSED  ra_req_refuse() recorded a verdict: answer it;
- *  RA_STEP_DONE     the step ended the request (answered, dropped, or
- *                   handed it to an exchange that answers later, ra/fwd.c): req
+ *  RA_STEP_DONE     the step ended the request (answered or dropped): req
  *                   must not be touched again;
  *  RA_STEP_JUMP     ra_req_goto() switched req to another flow: run its
  *                   first step.
@@ -50,8 +49,8 @@ void ra_submit(struct ra_worker *rw, const struct cfg *cfg, const struct cfg_ali
 	       void *sink_arg);
 
 /* The one resume entry point after an async step: drops req if its
- * client went away (ra_req_gone), answers its verdict if one was
- * recorded, else runs the next step. */
+ * client went away (ra_req_gone), answers its verdict (or relayed upstream
+ * status, ra_req_relay) if one was recorded, else runs the next step. */
 void ra_resume(struct ra_req *req);
 
 /* Switch req to flow (from a step): returns RA_STEP_JUMP. */

@@ -375,7 +375,8 @@ const struct ra_flow ra_flow_kur_ca = {
 
 const struct ra_flow ra_flow_kur_ra = {
 	"kur (RA mode)",
-	{ kur_template, ra_step_protect, kur_route, renew_check, renew_admit, ra_fwd_step_forward },
+	{ kur_template, ra_step_protect, kur_route, renew_check, renew_admit, ra_fwd_step_forward,
+	  ra_step_answer_certrep },
 };
 
 const struct ra_flow ra_flow_p10cr = {

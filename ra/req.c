@@ -36,15 +36,21 @@ void ra_req_free(struct ra_req *req)
 	EVP_PKEY_free(req->pub);
 	X509_free(req->cert);
 	CMPGW_MSG_free(req->msg);
+	CMPGW_STATUSINFO_free(req->verdict.relay);
 	ra_trust_free(req->trust);
 	cfg_free((struct cfg *)req->cfg);
 	OPENSSL_clear_free(req->mac_secret, req->mac_secret_len);
 	free(req);
 }
 
+bool ra_req_refused(const struct ra_req *req)
+{
+	return req->verdict.bit >= 0 || req->verdict.relay;
+}
+
 int ra_req_refuse(struct ra_req *req, int bit, const char *text)
 {
-	if (req->verdict.bit < 0) {
+	if (!ra_req_refused(req)) {
 		req->verdict.bit = bit;
 		snprintf(req->verdict.text, sizeof(req->verdict.text), "%s", text ? text : "");
 	}
@@ -53,9 +59,20 @@ int ra_req_refuse(struct ra_req *req, int bit, const char *text)
 
 int ra_req_refuse_rp(struct ra_req *req, int bit, const char *text)
 {
-	if (req->verdict.bit < 0)
+	if (!ra_req_refused(req))
 		req->verdict.in_rp = true;
 	return ra_req_refuse(req, bit, text);
+}
+
+int ra_req_relay(struct ra_req *req, CMPGW_STATUSINFO *si, bool in_rp)
+{
+	if (ra_req_refused(req)) {
+		CMPGW_STATUSINFO_free(si);
+		return RA_STEP_REFUSED;
+	}
+	req->verdict.relay = si;
+	req->verdict.in_rp = in_rp;
+	return RA_STEP_REFUSED;
 }
 
 bool ra_req_client_gone(const struct ra_req *req)

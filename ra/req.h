@@ -70,6 +70,10 @@ struct ra_verdict {
 	int bit;	/* PKIFailureInfo bit (CMP_FAIL_*) */
 	bool in_rp;	/* answered as a rejection in an rp (rr), not an error */
 	char text[256]; /* statusString, exactly as sent */
+	/* RA mode: the upstream's PKIStatusInfo, relayed as received (every
+	 * failInfo bit and its text, RFC 9483 5.2.3.2) instead of bit/text;
+	 * owned */
+	CMPGW_STATUSINFO *relay;
 };
 
 struct ra_req {
@@ -107,6 +111,7 @@ struct ra_req {
 	char serial[130];
 	long cert_req_id;
 	bool implicit;
+	bool waiting; /* RA mode: the upstream is slow; the answer says waiting */
 	unsigned char server_nonce[16];
 	int rep_body;		/* answer body type; 0: from the request */
 	const X509_NAME *asked; /* subject the device suggested (borrowed from msg) */
@@ -143,6 +148,12 @@ int ra_req_refuse(struct ra_req *req, int bit, const char *text);
 /* The same, answered as a rejection inside an rp (rr: decisions about
  * the named certificate, RFC 4210 5.3.10). */
 int ra_req_refuse_rp(struct ra_req *req, int bit, const char *text);
+/* RA mode: record the upstream's status si (taken: set0; freed when a
+ * verdict stands already) to be relayed as received, in an error or, with
+ * in_rp, in an rp. Returns RA_STEP_REFUSED. */
+int ra_req_relay(struct ra_req *req, CMPGW_STATUSINFO *si, bool in_rp);
+/* A verdict (refusal or relay) recorded? */
+bool ra_req_refused(const struct ra_req *req);
 
 /* Has req's client gone away (no side effect)? */
 bool ra_req_client_gone(const struct ra_req *req);

@@ -198,7 +198,7 @@ static void on_holder(void *arg, int rc, const struct store_oldcert *o)
 	else if (o->status == STORE_OUT_REVOKED)
 		reject(req, CMP_FAIL_CERT_REVOKED, "certificate is already revoked", true);
 	else {
-		ra_fwd_rr(req, record); /* record resumes, or the forward answers */
+		ra_fwd_rr(req, record); /* record resumes, or the forward's verdict does */
 		return;
 	}
 	ra_resume(req);
@@ -206,7 +206,7 @@ static void on_holder(void *arg, int rc, const struct store_oldcert *o)
 
 /* RA mode: the upstream CA revokes first (ra/fwd.c); a holder's
  * certificate must be one obtained through this alias. record resumes,
- * or the forward answers itself. */
+ * or the forward records its verdict and resumes req. */
 static int rr_forward(struct ra_req *req)
 {
 	char issuer[512], *serial_hex = NULL;
