@@ -55,14 +55,14 @@ static int protect_der(struct ra_req *req, CMPGW_MSG *rsp, unsigned char **der, 
 	ASN1_OCTET_STRING *kid = NULL;
 	int rc;
 
-	if (!req->mac_secret)
+	if (!req->cr.mac_secret)
 		return cmp_prot_sign_der(rsp, req->cfg->cmp_key, der, len);
 	if (req->msg->header->senderKID &&
 	    !(kid = ASN1_OCTET_STRING_dup(req->msg->header->senderKID)))
 		return RC_NOMEM;
 	ASN1_OCTET_STRING_free(rsp->header->senderKID);
 	rsp->header->senderKID = kid;
-	rc = cmp_prot_pbmac(rsp, req->mac_secret, req->mac_secret_len, RSP_PBM_ITERATIONS);
+	rc = cmp_prot_pbmac(rsp, req->cr.mac_secret, req->cr.mac_secret_len, RSP_PBM_ITERATIONS);
 	return rc != 0 ? rc : cmp_build_der(rsp, der, len);
 }
 
@@ -195,8 +195,8 @@ static void answer_waiting(struct ra_req *req)
 		cmp_build_statusinfo(CMP_STATUS_WAITING, -1, "forwarded to the upstream CA; poll");
 
 	if (!rsp || !si ||
-	    !ASN1_OCTET_STRING_set(rsp->header->senderNonce, req->server_nonce,
-				   sizeof(req->server_nonce)) ||
+	    !ASN1_OCTET_STRING_set(rsp->header->senderNonce, req->cr.server_nonce,
+				   sizeof(req->cr.server_nonce)) ||
 	    cmp_build_certrep_add(rsp, 0, si, NULL) != 0) {
 		CMPGW_STATUSINFO_free(si);
 		CMPGW_MSG_free(rsp);
@@ -209,23 +209,23 @@ static void answer_waiting(struct ra_req *req)
 
 void ra_answer_certrep(struct ra_req *req)
 {
-	if (req->waiting) {
+	if (req->cr.waiting) {
 		answer_waiting(req);
 		return;
 	}
 	const struct cfg *cfg = req->cfg;
-	CMPGW_MSG *rsp =
-		cmp_build_response(req->msg, cfg->cmp_cert,
-				   req->rep_body ? req->rep_body : rep_type(req->msg->body->type));
-	const X509_NAME *asked = req->asked;
+	CMPGW_MSG *rsp = cmp_build_response(req->msg, cfg->cmp_cert,
+					    req->cr.rep_body ? req->cr.rep_body
+							     : rep_type(req->msg->body->type));
+	const X509_NAME *asked = req->cr.asked;
 	/* RFC 4210 5.2.3: grantedWithMods when the profile replaced the
 	 * subject the device suggested (3GPP TS 33.310 allows the RA/CA to),
 	 * or when notAfter was capped at the issuing CA's (issue 10 finding 4;
 	 * only this CA's own issuance is capped, not an upstream CA's). */
 	bool modified = asked && X509_NAME_entry_count(asked) > 0 &&
-			X509_NAME_cmp(asked, X509_get_subject_name(req->cert)) != 0;
+			X509_NAME_cmp(asked, X509_get_subject_name(req->cr.cert)) != 0;
 	bool capped = req->alias->mode != CFG_MODE_RA && cfg->ca_cert &&
-		      policy_profile_capped(cfg, req->cert);
+		      policy_profile_capped(cfg, req->cr.cert);
 	const char *text = modified && capped
 				   ? "subject set by the operator profile; validity capped at the "
 				     "issuing CA's notAfter"
@@ -236,18 +236,18 @@ void ra_answer_certrep(struct ra_req *req)
 		text ? CMP_STATUS_GRANTED_WITH_MODS : CMP_STATUS_ACCEPTED, -1, text);
 
 	if (!rsp || !si ||
-	    !ASN1_OCTET_STRING_set(rsp->header->senderNonce, req->server_nonce,
-				   sizeof(req->server_nonce)))
+	    !ASN1_OCTET_STRING_set(rsp->header->senderNonce, req->cr.server_nonce,
+				   sizeof(req->cr.server_nonce)))
 		goto fail;
-	if (cmp_build_certrep_add(rsp, req->cert_req_id, si, req->cert) != 0)
+	if (cmp_build_certrep_add(rsp, req->cr.cert_req_id, si, req->cr.cert) != 0)
 		goto fail;
 	si = NULL; /* consumed */
 	if ((cfg->root_cert && cmp_build_capubs_push1(rsp, cfg->root_cert) != 0) ||
-	    (req->implicit && cmp_build_implicit_confirm(rsp) != 0))
+	    (req->cr.implicit && cmp_build_implicit_confirm(rsp) != 0))
 		goto fail;
 	log_info(&req->log, "issued certificate for %s serial %s%s",
-		 req->vendor ? req->vendor->name : "device", req->serial,
-		 req->implicit ? " (implicitConfirm)" : "");
+		 req->cr.vendor ? req->cr.vendor->name : "device", req->cr.serial,
+		 req->cr.implicit ? " (implicitConfirm)" : "");
 	ra_answer_send(req, rsp);
 	return;
 fail:

@@ -16,16 +16,16 @@
 #include "cmp/asn1.h"
 #include "ra/req.h"
 
-/* Protect (signed with the CMP key, or PBMAC under req->mac_secret),
+/* Protect (signed with the CMP key, or PBMAC under req->cr.mac_secret),
  * encode and deliver rsp (consumed; NULL: building it failed, the sink
  * gets RA_SINK_FAILED). */
 void ra_answer_send(struct ra_req *req, CMPGW_MSG *rsp);
 /* Answer req's verdict as an error message (RFC 4210 5.3.21), or in an rp
  * (in_rp); a relayed upstream status (RA mode) exactly as received. */
 void ra_answer_verdict(struct ra_req *req);
-/* ip/cp/kup for req->cert (status accepted, or grantedWithMods when the
- * profile replaced req->asked or capped notAfter), with caPubs and
- * implicitConfirm as granted; RA mode with req->waiting: status waiting
+/* ip/cp/kup for req->cr.cert (status accepted, or grantedWithMods when the
+ * profile replaced req->cr.asked or capped notAfter), with caPubs and
+ * implicitConfirm as granted; RA mode with req->cr.waiting: status waiting
  * and no certificate (the device polls). */
 void ra_answer_certrep(struct ra_req *req);
 /* rp (RFC 4210 5.3.10) with one status and the CertId of the certificate

@@ -164,6 +164,6 @@ void ra_audit_req(struct ra_req *req, const char *event, const char *detail)
 	struct store_bytes tid = { req->msg->header->transactionID->data,
 				   (size_t)req->msg->header->transactionID->length };
 	req->rw->ops->audit(req->rw->db, event, req->alias->label, tid,
-			    req->vendor ? req->vendor->name : NULL,
-			    req->serial[0] ? req->serial : NULL, req->log.peer, detail);
+			    req->cr.vendor ? req->cr.vendor->name : NULL,
+			    req->cr.serial[0] ? req->cr.serial : NULL, req->log.peer, detail);
 }

@@ -128,14 +128,14 @@ static int identity(struct ra_req *req, const X509_NAME *subj, const char **why)
 	*why = nid == NID_commonName ? "certTemplate subject has no usable CN (device identity)"
 				     : "certTemplate subject has no usable serialNumber (device "
 				       "identity)";
-	if (n < 1 || (size_t)n >= sizeof(req->serial))
+	if (n < 1 || (size_t)n >= sizeof(req->cr.serial))
 		return CMP_FAIL_BAD_CERT_TEMPLATE;
 	const unsigned char *d = ASN1_STRING_get0_data(s);
 	for (int i = 0; i < n; i++)
 		if (d[i] < 0x20 || d[i] > 0x7e)
 			return CMP_FAIL_BAD_CERT_TEMPLATE;
-	memcpy(req->serial, d, (size_t)n);
-	req->serial[n] = '\0';
+	memcpy(req->cr.serial, d, (size_t)n);
+	req->cr.serial[n] = '\0';
 	return -1;
 }
 
@@ -151,18 +151,19 @@ static int vendor_of(struct ra_req *req, const char **why)
 		allowed = allowed || strcmp(a->vendors[i], req->ra->vendor) == 0;
 	for (size_t i = 0; req->trust && i < req->trust->n; i++)
 		if (strcmp(req->trust->v[i].name, req->ra->vendor) == 0)
-			req->vendor = &req->trust->v[i];
-	*why = !req->vendor ? "the RA's vendor is not registered"
-			    : "the RA's vendor is not accepted on this alias";
-	return req->vendor && allowed ? -1 : CMP_FAIL_NOT_AUTHORIZED;
+			req->cr.vendor = &req->trust->v[i];
+	*why = !req->cr.vendor ? "the RA's vendor is not registered"
+			       : "the RA's vendor is not accepted on this alias";
+	return req->cr.vendor && allowed ? -1 : CMP_FAIL_NOT_AUTHORIZED;
 }
 
 /* The authorized RA's request for a device: identity from the template,
  * the RA entry's vendor. */
 static int ds_identity(struct ra_req *req)
 {
-	const X509_NAME *subj =
-		req->crm->certReq->certTemplate ? req->crm->certReq->certTemplate->subject : NULL;
+	const X509_NAME *subj = req->cr.crm->certReq->certTemplate
+					? req->cr.crm->certReq->certTemplate->subject
+					: NULL;
 	const char *why = NULL;
 	int bit;
 
@@ -171,8 +172,8 @@ static int ds_identity(struct ra_req *req)
 		return ra_req_refuse(req, bit, why);
 	}
 	/* a downstream RA's identity without vendor is named "ra" (${vendor}) */
-	req->id_vendor = req->vendor ? req->vendor->name : "ra";
-	log_debug(&req->log, "request of downstream RA for device %s", req->serial);
+	req->cr.id_vendor = req->cr.vendor ? req->cr.vendor->name : "ra";
+	log_debug(&req->log, "request of downstream RA for device %s", req->cr.serial);
 	return RA_STEP_NEXT;
 }
 
@@ -186,7 +187,7 @@ static const struct ra_flow flow_downstream_ir = {
 
 int ra_downstream_route(struct ra_req *req)
 {
-	const CMPGW_CERTREQMSG *crm = req->crm;
+	const CMPGW_CERTREQMSG *crm = req->cr.crm;
 	const char *why = NULL;
 	int bit;
 

@@ -6,7 +6,7 @@
  * the outcome on the device's request (the certificate, the upstream's
  * status to relay, or a verdict) and ra_resume it: the flow's answer step
  * (ra/answer.c) answers. If the upstream is slower than wait_after_s the
- * request is resumed with req->waiting (status waiting; the device polls,
+ * request is resumed with req->cr.waiting (status waiting; the device polls,
  * ra/fwd_poll.c); the exchange goes on without it. certConf and rr are
  * forwarded the same way, and the local step (confirmation, revocation
  * record) follows only once the upstream agreed.
@@ -191,13 +191,13 @@ static void on_stored(void *arg, int rc, enum store_outcome status)
 	}
 	if (req) { /* stored; ra_resume drops req if nobody is left to answer */
 		f->req = NULL;
-		req->cert = f->v.cert;
+		req->cr.cert = f->v.cert;
 		f->v.cert = NULL;
 		/* nested: the device's certConf goes upstream unchanged, so it
 		 * must echo the upstream's senderNonce (checked in on_upstream) */
 		if (f->nested)
-			memcpy(req->server_nonce, f->v.nonce, sizeof(req->server_nonce));
-		req->implicit = f->nested && f->v.implicit;
+			memcpy(req->cr.server_nonce, f->v.nonce, sizeof(req->cr.server_nonce));
+		req->cr.implicit = f->nested && f->v.implicit;
 		ra_resume(req);
 	}
 	fwd_free(f);
@@ -349,7 +349,7 @@ static void on_wait(evutil_socket_t fd, short what, void *arg)
 	if (!req)
 		return;
 	f->req = NULL; /* the exchange goes on without it */
-	req->waiting = true;
+	req->cr.waiting = true;
 	ra_resume(req);
 }
 
@@ -456,8 +456,8 @@ static int profile_subject(struct ra_req *req, const char *vendor, struct ra_fwd
 			   size_t whylen)
 {
 	const struct cfg_profile *p = req->alias->profile;
-	struct policy_identity id = { req->serial, vendor };
-	int rc = policy_profile_subject(p, &id, req->asked, &f->subject, why, whylen);
+	struct policy_identity id = { req->cr.serial, vendor };
+	int rc = policy_profile_subject(p, &id, req->cr.asked, &f->subject, why, whylen);
 
 	return rc != 0 ? rc : policy_profile_sans(p, &id, &f->san, why, whylen);
 }
@@ -523,7 +523,7 @@ static int admit(struct ra_fwd *f, struct ra_req *req, struct admit *a)
 	int slen = i2d_X509(req->signer, &sender_der), rc;
 	struct store_bytes tid = { h->transactionID->data, (size_t)h->transactionID->length };
 	struct store_bytes sender = { sender_der, slen > 0 ? (size_t)slen : 0 };
-	struct store_bytes snonce = { req->server_nonce, sizeof(req->server_nonce) };
+	struct store_bytes snonce = { req->cr.server_nonce, sizeof(req->cr.server_nonce) };
 	struct store_bytes cnonce = { h->senderNonce->data, (size_t)h->senderNonce->length };
 
 	if (slen <= 0 || ra_trust_cert_fp(req->signer, sender_fp) != 0) {
@@ -541,7 +541,7 @@ static int admit(struct ra_fwd *f, struct ra_req *req, struct admit *a)
 			.body = cmp_asn1_body_name(req->msg->body->type),
 			.peer = req->log.peer,
 			.old_id = req->ext.renew.old_id,
-			.cert_req_id = req->cert_req_id,
+			.cert_req_id = req->cr.cert_req_id,
 			.timeout_s = req->alias->upstream.timeout_s,
 		};
 		rc = req->rw->ops->fwd_begin_renew(req->rw->db, &b, on_admitted, a);
@@ -555,12 +555,12 @@ static int admit(struct ra_fwd *f, struct ra_req *req, struct admit *a)
 			.sender_fp = sender_fp,
 			.alias = req->alias->label,
 			.body = cmp_asn1_body_name(req->msg->body->type),
-			.vendor_name = req->vendor->name,
-			.serial = req->serial,
+			.vendor_name = req->cr.vendor->name,
+			.serial = req->cr.serial,
 			.peer = req->log.peer,
-			.vendor_id = req->vendor->id,
-			.cert_req_id = req->cert_req_id,
-			.allow_reenroll = req->vendor->allow_reenroll,
+			.vendor_id = req->cr.vendor->id,
+			.cert_req_id = req->cr.cert_req_id,
+			.allow_reenroll = req->cr.vendor->allow_reenroll,
 			.timeout_s = req->alias->upstream.timeout_s,
 		};
 		rc = req->rw->ops->fwd_begin(req->rw->db, &b, on_admitted, a);
@@ -579,7 +579,7 @@ int ra_fwd_start(struct ra_req *req, EVP_PKEY *pub, const char *vendor)
 	if (!f || !a)
 		goto fail;
 	f->renewal = req->msg->body->type == CMP_BODY_KUR;
-	req->implicit = false; /* confirmation is agreed with the upstream (certConf) */
+	req->cr.implicit = false; /* confirmation is agreed with the upstream (certConf) */
 	char why[256];
 	int rc = profile_subject(req, vendor, f, why, sizeof(why));
 	if (rc != 0 && rc != RC_INVAL)
@@ -592,7 +592,7 @@ int ra_fwd_start(struct ra_req *req, EVP_PKEY *pub, const char *vendor)
 	f->deadline = time(NULL) + req->alias->upstream.timeout_s;
 	if ((!f->nested && !(f->dev = CMPGW_MSG_dup(req->msg))) ||
 	    (!f->renewal && ra_trust_spki_fp(req->signer, f->vendor_fp) != 0) ||
-	    RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1 ||
+	    RAND_bytes(req->cr.server_nonce, sizeof(req->cr.server_nonce)) != 1 ||
 	    build_request(f, req, &a->der, &a->len) != 0)
 		goto fail;
 	a->f = f;
@@ -769,5 +769,5 @@ void ra_fwd_rr(struct ra_req *req, void (*done)(struct ra_req *req))
 
 int ra_fwd_step_forward(struct ra_req *req)
 {
-	return ra_fwd_start(req, req->pub, req->id_vendor);
+	return ra_fwd_start(req, req->cr.pub, req->cr.id_vendor);
 }

@@ -12,19 +12,19 @@
 
 #include "ra/ra.h"
 
-/* Forward an authenticated ir/cr (req->vendor and req->serial set) or kur
- * (req->ext.renew.old_id and req->serial set) whose single request asks for
+/* Forward an authenticated ir/cr (req->cr.vendor and req->cr.serial set) or kur
+ * (req->ext.renew.old_id and req->cr.serial set) whose single request asks for
  * key pub (borrowed), POP and key policy checked; vendor names the
  * device's vendor for the profile subject. A step's return (ra/pipeline.h):
  * RA_STEP_REFUSED (verdict recorded) or RA_STEP_WAIT: the exchange then
- * records on req the certificate (req->cert), req->waiting (the upstream
+ * records on req the certificate (req->cr.cert), req->cr.waiting (the upstream
  * is slower than upstream.wait_after_s; the exchange goes on without
  * req), the upstream's refusal (ra_req_relay) or a verdict, and calls
  * ra_resume(req) once. */
 int ra_fwd_start(struct ra_req *req, EVP_PKEY *pub, const char *vendor);
 
-/* The produce step of the RA-mode flows: ra_fwd_start for req->pub and
- * the identity's vendor req->id_vendor; ra_step_answer_certrep follows. */
+/* The produce step of the RA-mode flows: ra_fwd_start for req->cr.pub and
+ * the identity's vendor req->cr.id_vendor; ra_step_answer_certrep follows. */
 int ra_fwd_step_forward(struct ra_req *req);
 /* rr of an authorized holder or revoker: forward it; once the upstream
  * accepted, call done(req) to record it locally and answer; else record

@@ -58,8 +58,8 @@ static void send_pollrep(struct ra_req *req)
 
 	if (!rsp || !pr || !ASN1_INTEGER_set(pr->certReqId, 0) ||
 	    !ASN1_INTEGER_set(pr->checkAfter, POLL_CHECK_AFTER_S) ||
-	    !ASN1_OCTET_STRING_set(rsp->header->senderNonce, req->server_nonce,
-				   sizeof(req->server_nonce)) ||
+	    !ASN1_OCTET_STRING_set(rsp->header->senderNonce, req->cr.server_nonce,
+				   sizeof(req->cr.server_nonce)) ||
 	    !sk_CMPGW_POLLREP_push(rsp->body->value.pollRep, pr)) {
 		CMPGW_POLLREP_free(pr);
 		CMPGW_MSG_free(rsp);
@@ -93,19 +93,19 @@ static void keep(struct ra_req *req, const struct store_fwd_txn *t)
 {
 	struct ra_poll_ext *p = &req->ext.poll;
 
-	memcpy(req->server_nonce, t->server_nonce.p, sizeof(req->server_nonce));
-	req->cert_req_id = t->cert_req_id;
+	memcpy(req->cr.server_nonce, t->server_nonce.p, sizeof(req->cr.server_nonce));
+	req->cr.cert_req_id = t->cert_req_id;
 	/* the answer to the request polled for: ip, cp or kup */
-	req->rep_body = strcmp(t->body, "kur") == 0  ? CMP_BODY_KUP
-			: strcmp(t->body, "cr") == 0 ? CMP_BODY_CP
-						     : CMP_BODY_IP;
+	req->cr.rep_body = strcmp(t->body, "kur") == 0	? CMP_BODY_KUP
+			   : strcmp(t->body, "cr") == 0 ? CMP_BODY_CP
+							: CMP_BODY_IP;
 	p->state = t->state;
 	p->fail_info = t->fail_info;
 	snprintf(p->fail_text, sizeof(p->fail_text), "%s",
 		 t->fail_text ? t->fail_text : "request failed");
 	if (t->state == STORE_OUT_ISSUED && t->cert.p) {
 		const unsigned char *der = t->cert.p;
-		if (!(req->cert = d2i_X509(NULL, &der, (long)t->cert.len)))
+		if (!(req->cr.cert = d2i_X509(NULL, &der, (long)t->cert.len)))
 			ra_req_refuse(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 	}
 }
@@ -129,7 +129,7 @@ static void on_txn(void *arg, int rc, const struct store_fwd_txn *t)
 		   ASN1_INTEGER_get(sk_CMPGW_POLLREQ_value(prs, 0)->certReqId) != t->cert_req_id) {
 		ra_req_refuse(req, CMP_FAIL_BAD_CERT_ID,
 			      "pollReq certReqId does not match the request");
-	} else if (t->server_nonce.len != sizeof(req->server_nonce)) {
+	} else if (t->server_nonce.len != sizeof(req->cr.server_nonce)) {
 		ra_req_refuse(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 	} else {
 		keep(req, t);
@@ -156,7 +156,7 @@ static int pollreq_answer(struct ra_req *req)
 
 	if (p->state == STORE_OUT_PENDING)
 		send_pollrep(req);
-	else if (p->state == STORE_OUT_ISSUED && req->cert)
+	else if (p->state == STORE_OUT_ISSUED && req->cr.cert)
 		ra_answer_certrep(req);
 	else if (p->state == STORE_OUT_CLOSED && p->fail_info >= 0)
 		send_closed(req, p->fail_info, p->fail_text);

@@ -31,11 +31,12 @@ static int ir_template(struct ra_req *req)
 	if (sk_CMPGW_CERTREQMSG_num(reqs) != 1)
 		return ra_req_refuse(req, CMP_FAIL_BAD_REQUEST,
 				     "exactly one CertReqMsg is supported");
-	req->crm = sk_CMPGW_CERTREQMSG_value(reqs, 0);
-	req->cert_req_id = ASN1_INTEGER_get(req->crm->certReq->certReqId);
-	req->asked =
-		req->crm->certReq->certTemplate ? req->crm->certReq->certTemplate->subject : NULL;
-	if (req->cert_req_id != 0)
+	req->cr.crm = sk_CMPGW_CERTREQMSG_value(reqs, 0);
+	req->cr.cert_req_id = ASN1_INTEGER_get(req->cr.crm->certReq->certReqId);
+	req->cr.asked = req->cr.crm->certReq->certTemplate
+				? req->cr.crm->certReq->certTemplate->subject
+				: NULL;
+	if (req->cr.cert_req_id != 0)
 		return ra_req_refuse(req, CMP_FAIL_BAD_REQUEST, "certReqId must be 0");
 	/* Shared-secret enrollment with a one-time token (ra/token_ir.c) */
 	if (req->msg->body->type == CMP_BODY_IR && (req->alias->auth & CFG_AUTH_TOKEN) &&

@@ -14,12 +14,12 @@ int ra_issue(struct ra_req *req, const struct policy_identity *id, const X509_NA
 {
 	BIGNUM *bn = NULL;
 	char *hex = NULL;
-	int rc = policy_profile_issue(req->cfg, req->alias->profile, id, requested, pub, &req->cert,
-				      why, whylen);
+	int rc = policy_profile_issue(req->cfg, req->alias->profile, id, requested, pub,
+				      &req->cr.cert, why, whylen);
 
 	if (rc != 0)
 		return rc;
-	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(req->cert), NULL);
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(req->cr.cert), NULL);
 	hex = bn ? BN_bn2hex(bn) : NULL;
 	log_info(&req->log, "CA signature: certificate serial %s for %s/%s", hex ? hex : "?",
 		 id->vendor ? id->vendor : "-", id->serial ? id->serial : "-");
@@ -60,9 +60,9 @@ void ra_issued_clear(struct ra_issued *f)
 
 int ra_step_sign(struct ra_req *req)
 {
-	struct policy_identity id = { req->serial, req->id_vendor };
+	struct policy_identity id = { req->cr.serial, req->cr.id_vendor };
 	char reason[256];
-	int rc = ra_issue(req, &id, req->asked, req->pub, reason, sizeof(reason));
+	int rc = ra_issue(req, &id, req->cr.asked, req->cr.pub, reason, sizeof(reason));
 
 	if (rc == 0)
 		return RA_STEP_NEXT;

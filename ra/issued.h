@@ -31,7 +31,7 @@ struct policy_identity;
 /*
  * The one place where the issuing CA key signs a certificate for a
  * request (CA mode, renewal, downstream RA, token): policy_profile_issue
- * for req's alias profile, the result in req->cert. Call only after the
+ * for req's alias profile, the result in req->cr.cert. Call only after the
  * request was authenticated and admitted (DESIGN.md: admit before
  * signing). Every signature is logged at info level as "CA signature"
  * with the new serial, which is what tests count. 0, RC_INVAL (the
@@ -43,7 +43,7 @@ int ra_issue(struct ra_req *req, const struct policy_identity *id, const X509_NA
 	     EVP_PKEY *pub, char *why, size_t whylen) WUR;
 
 /* The produce step of CA-mode flows: ra_issue for the identity
- * {req->serial, req->id_vendor}, the subject req->asked and req->pub;
+ * {req->cr.serial, req->cr.id_vendor}, the subject req->cr.asked and req->cr.pub;
  * refuses badCertTemplate (the profile's reason) or systemFailure. */
 int ra_step_sign(struct ra_req *req);
 

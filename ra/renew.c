@@ -170,7 +170,7 @@ static X509 *old_of(const struct ra_req *req)
 }
 
 /* Authenticate and check: the operator certificate verifies, oldCertID
- * names it (required in a kur), POP and key policy (p10cr: req->pub is
+ * names it (required in a kur), POP and key policy (p10cr: req->cr.pub is
  * the CSR key, its POP checked already). */
 static int renew_check(struct ra_req *req)
 {
@@ -179,11 +179,11 @@ static int renew_check(struct ra_req *req)
 	int bit = verify_operator_cert(req, old, &why);
 
 	if (bit < 0)
-		bit = check_old_cert_id(req, old, req->crm, req->msg->body->type == CMP_BODY_KUR,
+		bit = check_old_cert_id(req, old, req->cr.crm, req->msg->body->type == CMP_BODY_KUR,
 					&why);
-	if (bit < 0 && req->crm)
-		bit = ra_step_pop_check(req, req->crm, &req->pub, &why);
-	else if (bit < 0 && !policy_profile_key_ok(req->alias->profile, req->pub, &why))
+	if (bit < 0 && req->cr.crm)
+		bit = ra_step_pop_check(req, req->cr.crm, &req->cr.pub, &why);
+	else if (bit < 0 && !policy_profile_key_ok(req->alias->profile, req->cr.pub, &why))
 		bit = CMP_FAIL_BAD_ALG;
 	return bit >= 0 ? ra_req_refuse(req, bit, why) : RA_STEP_NEXT;
 }
@@ -206,12 +206,12 @@ static void on_admit(void *arg, int rc, const struct store_oldcert *o)
 		refuse(req, verdict);
 	} else {
 		req->ext.renew.old_id = o->id;
-		snprintf(req->serial, sizeof(req->serial), "%s", o->device_serial);
+		snprintf(req->cr.serial, sizeof(req->cr.serial), "%s", o->device_serial);
 		/* no vendor: enrolled through a downstream RA (ra/downstream.c
 		 * names the ${vendor} of such identities "ra") */
 		snprintf(req->ext.renew.vendor, sizeof(req->ext.renew.vendor), "%s",
 			 o->vendor[0] ? o->vendor : "ra");
-		req->id_vendor = req->ext.renew.vendor;
+		req->cr.id_vendor = req->ext.renew.vendor;
 	}
 	ra_resume(req);
 }
@@ -226,7 +226,7 @@ static int renew_admit(struct ra_req *req)
 	BIGNUM *bn = NULL;
 	int len, rc = RA_STEP_WAIT;
 
-	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
+	req->cr.implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
 	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(old), NULL);
 	serial_hex = bn ? BN_bn2hex(bn) : NULL;
 	len = i2d_X509(old, &der);
@@ -252,7 +252,7 @@ static void on_commit(void *arg, int rc, enum store_outcome status)
 	else if (status != STORE_OUT_OK)
 		refuse(req, status);
 	else
-		log_info(&req->log, "renewed certificate for device %s", req->serial);
+		log_info(&req->log, "renewed certificate for device %s", req->cr.serial);
 	ra_resume(req);
 }
 
@@ -262,17 +262,17 @@ static int commit(struct ra_req *req)
 	unsigned char sender_fp[32], *sender_der = NULL;
 	int slen = i2d_X509(req->signer, &sender_der);
 	struct ra_issued f;
-	int rc = ra_issued_facts(req->cert, &f);
+	int rc = ra_issued_facts(req->cr.cert, &f);
 
 	if (rc != 0 || slen <= 0 || ra_trust_cert_fp(req->signer, sender_fp) ||
-	    RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1) {
+	    RAND_bytes(req->cr.server_nonce, sizeof(req->cr.server_nonce)) != 1) {
 		rc = RC_CRYPTO;
 		goto out;
 	}
 	struct store_renew_commit c = {
 		.tid = { h->transactionID->data, (size_t)h->transactionID->length },
 		.sender_cert = { sender_der, (size_t)slen },
-		.server_nonce = { req->server_nonce, sizeof(req->server_nonce) },
+		.server_nonce = { req->cr.server_nonce, sizeof(req->cr.server_nonce) },
 		.client_nonce = { h->senderNonce->data, (size_t)h->senderNonce->length },
 		.cert = { f.der, f.len },
 		.cert_hash = { f.hash, f.hlen },
@@ -285,10 +285,10 @@ static int commit(struct ra_req *req)
 		.subject = f.subject,
 		.peer = req->log.peer,
 		.old_id = req->ext.renew.old_id,
-		.cert_req_id = req->cert_req_id,
+		.cert_req_id = req->cr.cert_req_id,
 		.not_before = f.not_before,
 		.not_after = f.not_after,
-		.implicit = req->implicit,
+		.implicit = req->cr.implicit,
 		.revoke_old = req->alias->profile->renewal_revokes_old,
 		.deadline_s = req->alias->confirm_deadline_s,
 	};
@@ -315,11 +315,12 @@ static int kur_template(struct ra_req *req)
 	if (sk_CMPGW_CERTREQMSG_num(reqs) != 1)
 		return ra_req_refuse(req, CMP_FAIL_BAD_REQUEST,
 				     "exactly one CertReqMsg is supported");
-	req->crm = sk_CMPGW_CERTREQMSG_value(reqs, 0);
-	req->cert_req_id = ASN1_INTEGER_get(req->crm->certReq->certReqId);
-	req->asked =
-		req->crm->certReq->certTemplate ? req->crm->certReq->certTemplate->subject : NULL;
-	if (req->cert_req_id != 0)
+	req->cr.crm = sk_CMPGW_CERTREQMSG_value(reqs, 0);
+	req->cr.cert_req_id = ASN1_INTEGER_get(req->cr.crm->certReq->certReqId);
+	req->cr.asked = req->cr.crm->certReq->certTemplate
+				? req->cr.crm->certReq->certTemplate->subject
+				: NULL;
+	if (req->cr.cert_req_id != 0)
 		return ra_req_refuse(req, CMP_FAIL_BAD_REQUEST, "certReqId must be 0");
 	return RA_STEP_NEXT;
 }
@@ -341,8 +342,8 @@ static int kur_route(struct ra_req *req)
  * operator certificate; the CSR signature is the POP (RFC 2986). */
 static int p10cr_template(struct ra_req *req)
 {
-	req->cert_req_id = -1;
-	req->asked = X509_REQ_get_subject_name(req->msg->body->value.p10cr);
+	req->cr.cert_req_id = -1;
+	req->cr.asked = X509_REQ_get_subject_name(req->msg->body->value.p10cr);
 	return RA_STEP_NEXT;
 }
 
@@ -354,8 +355,8 @@ static int p10cr_pop(struct ra_req *req)
 		return ra_req_refuse(
 			req, CMP_FAIL_NOT_AUTHORIZED,
 			"p10cr must be protected with a certificate issued by this CA");
-	req->pub = X509_REQ_get_pubkey(csr);
-	if (!req->pub || X509_REQ_verify(csr, req->pub) != 1) {
+	req->cr.pub = X509_REQ_get_pubkey(csr);
+	if (!req->cr.pub || X509_REQ_verify(csr, req->cr.pub) != 1) {
 		ERR_clear_error();
 		return ra_req_refuse(req, CMP_FAIL_BAD_POP, "PKCS#10 signature does not verify");
 	}

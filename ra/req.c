@@ -33,13 +33,13 @@ void ra_req_free(struct ra_req *req)
 {
 	if (!req)
 		return;
-	EVP_PKEY_free(req->pub);
-	X509_free(req->cert);
+	EVP_PKEY_free(req->cr.pub);
+	X509_free(req->cr.cert);
 	CMPGW_MSG_free(req->msg);
 	CMPGW_STATUSINFO_free(req->verdict.relay);
 	ra_trust_free(req->trust);
 	cfg_free((struct cfg *)req->cfg);
-	OPENSSL_clear_free(req->mac_secret, req->mac_secret_len);
+	OPENSSL_clear_free(req->cr.mac_secret, req->cr.mac_secret_len);
 	free(req);
 }
 

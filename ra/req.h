@@ -22,6 +22,7 @@
 #include "core/cfg.h"
 #include "core/log.h"
 #include "ra/certconf.h"
+#include "ra/certreq.h"
 #include "ra/downstream.h"
 #include "ra/fwd_poll.h"
 #include "ra/renew.h"
@@ -84,7 +85,7 @@ struct ra_req {
 	const struct cfg *cfg;
 	const struct cfg_alias *alias; /* borrowed from cfg */
 	/* The vendor registry snapshot this request authenticates against, a
-	 * reference held until the request ends: vendor points into it, and
+	 * reference held until the request ends: cr.vendor points into it, and
 	 * the worker may swap in a reloaded registry during an async step. */
 	struct ra_trust *trust;
 	const unsigned char *der; /* borrowed from the sink's caller until delivery */
@@ -98,30 +99,13 @@ struct ra_req {
 	void *sink_arg;
 	const struct ra_flow *flow; /* the step table being run (ra/pipeline.h) */
 	int step;		    /* index of the running step */
-
-	/* ---- certificate request state shared by the enrollment flows ---- */
-	const CMPGW_CERTREQMSG *crm;	/* the single CertReqMsg (borrowed from msg) */
-	EVP_PKEY *pub;			/* the key asked for (owned) */
-	X509 *cert;			/* the certificate issued (owned) */
-	const struct ra_vendor *vendor; /* borrowed from trust */
-	/* ${vendor} of the profile for the identity serial: the vendor's name,
-	 * "ra" (downstream RA without vendor), "token"; borrowed (trust,
-	 * cfg, ext or static) */
-	const char *id_vendor;
-	char serial[130];
-	long cert_req_id;
-	bool implicit;
-	bool waiting; /* RA mode: the upstream is slow; the answer says waiting */
-	unsigned char server_nonce[16];
-	int rep_body;		/* answer body type; 0: from the request */
-	const X509_NAME *asked; /* subject the device suggested (borrowed from msg) */
-	/* shared-secret transactions (ra/token_ir.c): when set, answers are
-	 * PBMAC-protected with it instead of signed; cleansed on free */
-	unsigned char *mac_secret;
-	size_t mac_secret_len;
-	/* downstream RA (ra/downstream.c): the authorized RA entry of the
+	/* downstream RA (ra/downstream.c, rr.c): the authorized RA entry of the
 	 * signer, borrowed from cfg; NULL for a device's own request */
 	const struct cfg_ra *ra;
+
+	/* ---- certificate-request state the enrollment flows share
+	 * (ra/certreq.h), in the request's own allocation ---- */
+	struct ra_certreq cr;
 
 	/* ---- per-flow extensions: the state of one flow, defined by it ---- */
 	union {

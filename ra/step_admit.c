@@ -66,15 +66,15 @@ int ra_step_admit(struct ra_req *req)
 	const CMPGW_HDR *h = req->msg->header;
 	unsigned char vendor_fp[32];
 
-	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
+	req->cr.implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
 	if (ra_trust_spki_fp(req->signer, vendor_fp) != 0)
 		goto fail;
 	struct store_ir_admit q = {
 		.tid = { h->transactionID->data, (size_t)h->transactionID->length },
 		.vendor_key_fp = vendor_fp,
-		.serial = req->serial,
-		.vendor_id = req->vendor ? req->vendor->id : 0,
-		.allow_reenroll = !req->vendor || req->vendor->allow_reenroll,
+		.serial = req->cr.serial,
+		.vendor_id = req->cr.vendor ? req->cr.vendor->id : 0,
+		.allow_reenroll = !req->cr.vendor || req->cr.vendor->allow_reenroll,
 	};
 	if ((req->ra ? req->rw->ops->admit_ra_ir(req->rw->db, &q, on_admit, req)
 		     : req->rw->ops->admit_ir(req->rw->db, &q, on_admit, req)) == 0)

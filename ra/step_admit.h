@@ -1,12 +1,12 @@
 /*
  * ra/step_admit.h - authorize step (read-only admission) of a vendor
- * certificate ir/cr (req->vendor) or a downstream RA's (req->ra; vendor
- * may then be NULL) for the identity req->serial: the verdict the commit
+ * certificate ir/cr (req->cr.vendor) or a downstream RA's (req->ra; vendor
+ * may then be NULL) for the identity req->cr.serial: the verdict the commit
  * would give (serial list, blocked, clone, re-enrollment, transactionID
  * in use), asked before the CA signs so that a refused or replayed
  * request costs no CA signature (issue 10 finding 3). Async: resumes
  * through ra_resume(). A refusal writes the audit row the commit would
- * have written. Also decides implicitConfirm (req->implicit).
+ * have written. Also decides implicitConfirm (req->cr.implicit).
  * Threads: the worker's loop.
  */
 #ifndef CMPGW_RA_STEP_ADMIT_H

@@ -28,18 +28,18 @@ static int commit(struct ra_req *req)
 	const CMPGW_HDR *h = req->msg->header;
 	int slen = i2d_X509(req->signer, &sender_der);
 	struct ra_issued f;
-	int rc = ra_issued_facts(req->cert, &f);
+	int rc = ra_issued_facts(req->cr.cert, &f);
 
 	if (rc != 0 || slen <= 0 || ra_trust_spki_fp(req->signer, vendor_fp) ||
 	    ra_trust_cert_fp(req->signer, sender_fp) ||
-	    RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1) {
+	    RAND_bytes(req->cr.server_nonce, sizeof(req->cr.server_nonce)) != 1) {
 		rc = RC_CRYPTO;
 		goto out;
 	}
 	struct store_ir_commit c = {
 		.tid = { h->transactionID->data, (size_t)h->transactionID->length },
 		.sender_cert = { sender_der, (size_t)slen },
-		.server_nonce = { req->server_nonce, sizeof(req->server_nonce) },
+		.server_nonce = { req->cr.server_nonce, sizeof(req->cr.server_nonce) },
 		.client_nonce = { h->senderNonce->data, (size_t)h->senderNonce->length },
 		.cert = { f.der, f.len },
 		.cert_hash = { f.hash, f.hlen },
@@ -48,18 +48,18 @@ static int commit(struct ra_req *req)
 		.key_fp = f.key_fp,
 		.alias = req->alias->label,
 		.body = cmp_asn1_body_name(req->msg->body->type),
-		.vendor_name = req->vendor ? req->vendor->name : NULL,
-		.serial = req->serial,
+		.vendor_name = req->cr.vendor ? req->cr.vendor->name : NULL,
+		.serial = req->cr.serial,
 		.issuer = f.issuer,
 		.serial_hex = f.serial_hex,
 		.subject = f.subject,
 		.peer = req->log.peer,
-		.vendor_id = req->vendor ? req->vendor->id : 0,
-		.cert_req_id = req->cert_req_id,
+		.vendor_id = req->cr.vendor ? req->cr.vendor->id : 0,
+		.cert_req_id = req->cr.cert_req_id,
 		.not_before = f.not_before,
 		.not_after = f.not_after,
-		.implicit = req->implicit,
-		.allow_reenroll = !req->vendor || req->vendor->allow_reenroll,
+		.implicit = req->cr.implicit,
+		.allow_reenroll = !req->cr.vendor || req->cr.vendor->allow_reenroll,
 		.revoke_old = req->alias->profile->renewal_revokes_old,
 		.deadline_s = req->alias->confirm_deadline_s,
 	};

@@ -1,8 +1,8 @@
 /*
  * ra/step_commit.h - store step of a CA-mode ir/cr (vendor certificate
  * or downstream RA): one statement that re-checks the admission
- * atomically and stores the transaction and req->cert (cmpgw_ir_commit /
- * cmpgw_ra_ir_commit). Draws req->server_nonce. Async: resumes through
+ * atomically and stores the transaction and req->cr.cert (cmpgw_ir_commit /
+ * cmpgw_ra_ir_commit). Draws req->cr.server_nonce. Async: resumes through
  * ra_resume(); a refusal is answered as the admission's.
  * Threads: the worker's loop.
  */

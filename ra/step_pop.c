@@ -54,7 +54,7 @@ int ra_step_pop_check(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY 
 int ra_step_pop(struct ra_req *req)
 {
 	const char *why = NULL;
-	int bit = ra_step_pop_check(req, req->crm, &req->pub, &why);
+	int bit = ra_step_pop_check(req, req->cr.crm, &req->cr.pub, &why);
 
 	if (bit < 0)
 		return RA_STEP_NEXT;

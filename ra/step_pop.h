@@ -16,7 +16,7 @@
  * when set). Returns a PKIFailureInfo bit with *why set, or -1. */
 int ra_step_pop_check(struct ra_req *req, const CMPGW_CERTREQMSG *crm, EVP_PKEY **pub,
 		      const char **why);
-/* The step over req->crm: sets req->pub; a refusal is audited (rejected). */
+/* The step over req->cr.crm: sets req->cr.pub; a refusal is audited (rejected). */
 int ra_step_pop(struct ra_req *req);
 
 #endif

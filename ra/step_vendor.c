@@ -19,10 +19,10 @@ int ra_step_vendor(struct ra_req *req)
 		ra_audit_unauth(req, "auth_failed", NULL, NULL, why);
 		return ra_req_refuse(req, CMP_FAIL_SIGNER_NOT_TRUSTED, why);
 	}
-	req->vendor = auth.vendor;
-	req->id_vendor = req->vendor->name;
-	if (ra_trust_device_serial(req->vendor->rule, req->signer, req->serial,
-				   sizeof(req->serial)) != 0) {
+	req->cr.vendor = auth.vendor;
+	req->cr.id_vendor = req->cr.vendor->name;
+	if (ra_trust_device_serial(req->cr.vendor->rule, req->signer, req->cr.serial,
+				   sizeof(req->cr.serial)) != 0) {
 		why = "vendor certificate carries no usable device serial";
 		ra_audit_req(req, "rejected", why);
 		return ra_req_refuse(req, CMP_FAIL_NOT_AUTHORIZED, why);

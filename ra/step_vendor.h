@@ -2,7 +2,7 @@
  * ra/step_vendor.h - authenticate step, vendor certificate (3GPP TS
  * 33.310 9.5.4): req->signer chains to a registered vendor trust anchor
  * accepted on the alias (ra/trust.h), and carries the device serial by
- * the vendor's rule. Sets req->vendor and req->serial. Refusals:
+ * the vendor's rule. Sets req->cr.vendor and req->cr.serial. Refusals:
  * signerNotTrusted (audited as auth_failed, bounded per peer) or
  * notAuthorized (no usable serial, audited as rejected).
  * Threads: the worker's loop.

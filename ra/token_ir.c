@@ -50,18 +50,18 @@ static void ref_of(const struct ra_req *req, char ref[65])
 }
 
 /* Audit row (no secret), then the error answer. Until the MAC verified
- * (req->mac_secret unset) the sender is anyone: the row is bounded per
+ * (req->cr.mac_secret unset) the sender is anyone: the row is bounded per
  * peer (ra_audit_unauth). */
 static int reject(struct ra_req *req, int bit, const char *why, const char *detail)
 {
 	const ASN1_OCTET_STRING *t = req->msg->header->transactionID;
 	struct store_bytes tid = { t->data, (size_t)t->length };
-	const char *serial = req->serial[0] ? req->serial : NULL;
+	const char *serial = req->cr.serial[0] ? req->cr.serial : NULL;
 	char ref[65], text[256];
 
 	ref_of(req, ref);
 	snprintf(text, sizeof(text), "ir: token %s: %s", ref[0] ? ref : "-", detail);
-	if (req->mac_secret)
+	if (req->cr.mac_secret)
 		req->rw->ops->audit(req->rw->db, "token_rejected", req->alias->label, tid, "token",
 				    serial, req->log.peer, text);
 	else
@@ -122,9 +122,9 @@ int ra_token_verify_mac(struct ra_req *req, const char *ref, const unsigned char
 			ra_unauth_mac_failed(req, ref);
 		return mac_fail(rc, why);
 	}
-	OPENSSL_clear_free(req->mac_secret, req->mac_secret_len);
-	req->mac_secret = secret;
-	req->mac_secret_len = len;
+	OPENSSL_clear_free(req->cr.mac_secret, req->cr.mac_secret_len);
+	req->cr.mac_secret = secret;
+	req->cr.mac_secret_len = len;
 	return -1;
 }
 
@@ -173,15 +173,15 @@ static int commit(struct ra_req *req, const char *ref)
 {
 	const CMPGW_HDR *h = req->msg->header;
 	struct ra_issued f;
-	int rc = ra_issued_facts(req->cert, &f);
+	int rc = ra_issued_facts(req->cr.cert, &f);
 
-	if (rc != 0 || RAND_bytes(req->server_nonce, sizeof(req->server_nonce)) != 1) {
+	if (rc != 0 || RAND_bytes(req->cr.server_nonce, sizeof(req->cr.server_nonce)) != 1) {
 		rc = RC_CRYPTO;
 		goto out;
 	}
 	struct store_token_commit c = {
 		.tid = { h->transactionID->data, (size_t)h->transactionID->length },
-		.server_nonce = { req->server_nonce, sizeof(req->server_nonce) },
+		.server_nonce = { req->cr.server_nonce, sizeof(req->cr.server_nonce) },
 		.client_nonce = { h->senderNonce->data, (size_t)h->senderNonce->length },
 		.cert = { f.der, f.len },
 		.cert_hash = { f.hash, f.hlen },
@@ -193,10 +193,10 @@ static int commit(struct ra_req *req, const char *ref)
 		.serial_hex = f.serial_hex,
 		.subject = f.subject,
 		.peer = req->log.peer,
-		.cert_req_id = req->cert_req_id,
+		.cert_req_id = req->cr.cert_req_id,
 		.not_before = f.not_before,
 		.not_after = f.not_after,
-		.implicit = req->implicit,
+		.implicit = req->cr.implicit,
 		.revoke_old = req->alias->profile->renewal_revokes_old,
 		.deadline_s = req->alias->confirm_deadline_s,
 	};
@@ -219,21 +219,21 @@ static int token_commit(struct ra_req *req)
 static int token_pop(struct ra_req *req)
 {
 	const char *why = NULL;
-	int bit = ra_step_pop_check(req, req->crm, &req->pub, &why);
+	int bit = ra_step_pop_check(req, req->cr.crm, &req->cr.pub, &why);
 
 	if (bit >= 0)
 		return reject(req, bit, why, why);
-	req->implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
+	req->cr.implicit = req->alias->implicit_confirm && cmp_build_has_implicit_confirm(req->msg);
 	return RA_STEP_NEXT;
 }
 
 /* Issue for the token's identity (${serial}; ${vendor} is "token"). */
 static int token_sign(struct ra_req *req)
 {
-	struct policy_identity id = { req->serial, "token" };
+	struct policy_identity id = { req->cr.serial, "token" };
 	char reason[256];
-	int rc = ra_issue(req, &id, req->crm->certReq->certTemplate->subject, req->pub, reason,
-			  sizeof(reason));
+	int rc = ra_issue(req, &id, req->cr.crm->certReq->certTemplate->subject, req->cr.pub,
+			  reason, sizeof(reason));
 
 	if (rc == 0)
 		return RA_STEP_NEXT;
@@ -261,7 +261,7 @@ static void on_token(void *arg, int rc, const struct store_token *t)
 		reject(req, CMP_FAIL_BAD_MESSAGE_CHECK, "unknown token reference",
 		       "unknown reference");
 	} else {
-		snprintf(req->serial, sizeof(req->serial), "%s", t->identity);
+		snprintf(req->cr.serial, sizeof(req->cr.serial), "%s", t->identity);
 		if ((bit = refusal_bit(t->refusal, &why)) >= 0)
 			reject(req, bit, why, store_outcome_name(t->refusal));
 		else if ((bit = ra_token_verify_mac(req, req->ext.token.ref, t->secret_enc.p,

@@ -5,7 +5,7 @@
  * for a chain to no registered anchor (audited auth_failed, nothing asked
  * of the store), for a vendor the alias does not accept and without a
  * registry; notAuthorized for a certificate without serial (audited
- * rejected); req->vendor and req->serial on success.
+ * rejected); req->cr.vendor and req->cr.serial on success.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -125,10 +125,10 @@ static void test_direct(void)
 	req->msg = d2i_CMPGW_MSG(NULL, &p, (long)len);
 	req->signer = req->msg ? sk_X509_value(req->msg->extraCerts, 0) : NULL;
 	is_int(ra_step_vendor(req), RA_STEP_NEXT, "step: RA_STEP_NEXT");
-	ok(req->vendor && strcmp(req->vendor->name, FAKE_VENDOR) == 0 &&
-		   req->vendor->id == FAKE_VENDOR_ID,
-	   "step: req->vendor is fuzzvendor");
-	ok(strcmp(req->serial, "FUZZ-0001") == 0, "step: req->serial from serialNumber");
+	ok(req->cr.vendor && strcmp(req->cr.vendor->name, FAKE_VENDOR) == 0 &&
+		   req->cr.vendor->id == FAKE_VENDOR_ID,
+	   "step: req->cr.vendor is fuzzvendor");
+	ok(strcmp(req->cr.serial, "FUZZ-0001") == 0, "step: req->cr.serial from serialNumber");
 	ra_req_free(req);
 	free(der);
 }
