@@ -48,10 +48,10 @@ struct ra_crl {
 	unsigned char *der;	   /* CRL being published */
 	int der_len;
 	char issuer[512];
-	unsigned char *last;	   /* last CRL served (copy), for outages */
+	unsigned char *last; /* last CRL served (copy), for outages */
 	size_t last_len;
-	time_t last_next;	   /* its nextUpdate */
-	bool last_logged;	   /* "serving from memory" said since */
+	time_t last_next; /* its nextUpdate */
+	bool last_logged; /* "serving from memory" said since */
 };
 
 static const struct cfg *cfg_of(const struct ra_crl *c)

@@ -243,7 +243,7 @@ int ra_downstream_old_cert(struct ra_req *req)
 
 struct ra_nested {
 	int n, pending; /* pending: answers still missing, +1 while dispatching */
-	bool failed;    /* an inner answer could not be built */
+	bool failed;	/* an inner answer could not be built */
 	CMPGW_MSG *out[];
 };
 

@@ -46,9 +46,9 @@ struct ra_fwd {
 	struct ra_req *req;	       /* until answered */
 	struct httpc_call *call;
 	struct event *wait_ev;
-	struct event *poll_ev;	 /* reprotect: next pollReq to a waiting upstream */
-	CMPGW_MSG *dev;		 /* reprotect: the device's request (pollReq headers) */
-	time_t deadline;	 /* upstream.timeout_s after the request left */
+	struct event *poll_ev; /* reprotect: next pollReq to a waiting upstream */
+	CMPGW_MSG *dev;	       /* reprotect: the device's request (pollReq headers) */
+	time_t deadline;       /* upstream.timeout_s after the request left */
 	ASN1_OCTET_STRING *tid;
 	EVP_PKEY *pub;
 	X509_NAME *subject;	 /* asked of the upstream, NULL: as the device asked */

@@ -434,7 +434,8 @@ static bool envelope_ok(const struct cfg_upstream *u, const unsigned char *der, 
 			     "upstream CA answer protection does not verify");
 		return false;
 	}
-	if (!m->header->transactionID || ASN1_OCTET_STRING_cmp(m->header->transactionID, tid) != 0) {
+	if (!m->header->transactionID ||
+	    ASN1_OCTET_STRING_cmp(m->header->transactionID, tid) != 0) {
 		verdict_fail(v, CMP_FAIL_BAD_MESSAGE_CHECK,
 			     "upstream CA answer belongs to another transaction or message");
 		return false;

@@ -16,8 +16,8 @@
 #include "ra/pipeline.h"
 #include "ra/step_protect.h"
 
-#define OID_CA_CERTS "1.3.6.1.5.5.7.4.17"         /* id-it-caCerts, RFC 9483 4.3.1 */
-#define OID_SIGN_KEY_PAIR_TYPES "1.3.6.1.5.5.7.4.2" /* id-it-signKeyPairTypes */
+#define OID_CA_CERTS		"1.3.6.1.5.5.7.4.17" /* id-it-caCerts, RFC 9483 4.3.1 */
+#define OID_SIGN_KEY_PAIR_TYPES "1.3.6.1.5.5.7.4.2"  /* id-it-signKeyPairTypes */
 
 /* Wrap n DER elements into one SEQUENCE, as an ASN1_TYPE (whose
  * value.sequence holds the whole encoding, tag included). */

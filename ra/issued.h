@@ -17,9 +17,9 @@
 struct ra_issued {
 	unsigned char *der; /* OPENSSL_malloc'd DER of the certificate */
 	size_t len;
-	char issuer[512], subject[512]; /* RFC 2253 text */
-	char *serial_hex;               /* OPENSSL_malloc'd upper-case hex */
-	unsigned char key_fp[32];       /* SHA-256 of the SubjectPublicKeyInfo */
+	char issuer[512], subject[512];	     /* RFC 2253 text */
+	char *serial_hex;		     /* OPENSSL_malloc'd upper-case hex */
+	unsigned char key_fp[32];	     /* SHA-256 of the SubjectPublicKeyInfo */
 	unsigned char hash[EVP_MAX_MD_SIZE]; /* certHash (RFC 4210 5.3.18) */
 	unsigned int hlen;
 	long long not_before, not_after; /* epoch seconds */

@@ -38,15 +38,15 @@ struct ra_worker {
 	 * the pool; a test may plug in a fake. */
 	const struct store_ops *ops;
 	void *db;
-	struct store_pool *pool;    /* owned: the PostgreSQL pool behind db (NULL with a fake) */
-	struct ra_trust *trust;     /* vendor cache, replaced on reload */
-	struct event *reload_ev;    /* housekeeping tick; safety vendor reload */
+	struct store_pool *pool; /* owned: the PostgreSQL pool behind db (NULL with a fake) */
+	struct ra_trust *trust;	 /* vendor cache, replaced on reload */
+	struct event *reload_ev; /* housekeeping tick; safety vendor reload */
 	struct store_listen *registry_listen; /* registry change notifications */
-	struct event *sweep_ev;     /* confirm-deadline sweep (worker 0) */
-	struct ra_crl *crl;         /* CRL publication (ra/crl.h) */
-	struct ra_fwd *fwd;         /* RA mode: upstream exchanges in flight (ra/fwd.c) */
-	struct cmp_certcache *certs; /* decoded extraCerts by DER (cmp/certcache.h) */
-	struct ra_unauth *unauth;    /* bounds on unauthenticated work (ra/audit.h) */
+	struct event *sweep_ev;		      /* confirm-deadline sweep (worker 0) */
+	struct ra_crl *crl;		      /* CRL publication (ra/crl.h) */
+	struct ra_fwd *fwd;		      /* RA mode: upstream exchanges in flight (ra/fwd.c) */
+	struct cmp_certcache *certs;	      /* decoded extraCerts by DER (cmp/certcache.h) */
+	struct ra_unauth *unauth;	      /* bounds on unauthenticated work (ra/audit.h) */
 	bool reload_busy;
 	bool reload_again; /* notified during a reload: run one more */
 	unsigned reload_ticks;

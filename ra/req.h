@@ -109,9 +109,9 @@ struct ra_req {
 
 	/* ---- per-flow extensions: the state of one flow, defined by it ---- */
 	union {
-		struct ra_renew_ext renew; /* ra/renew.h */
-		struct ra_token_ext token; /* ra/token_ir.h */
-		struct ra_poll_ext poll;   /* ra/fwd_poll.h */
+		struct ra_renew_ext renew;	 /* ra/renew.h */
+		struct ra_token_ext token;	 /* ra/token_ir.h */
+		struct ra_poll_ext poll;	 /* ra/fwd_poll.h */
 		struct ra_certconf_ext certconf; /* ra/certconf.h */
 		struct ra_nested_ext nested;	 /* ra/downstream.h */
 	} ext;

@@ -168,9 +168,9 @@ static void record(struct ra_req *req)
 		.alias = req->alias->label,
 		.peer = req->log.peer,
 		.by = req->alias->mode == CFG_MODE_RA ? "upstream CA"
-		      : req->ra			  ? "downstream RA"
-		      : revoker			  ? "revoker"
-						  : "holder",
+		      : req->ra			      ? "downstream RA"
+		      : revoker			      ? "revoker"
+						      : "holder",
 		.holder_fp = revoker ? NULL : holder_fp,
 		.tid = tid_of(req),
 		.reason = reason,

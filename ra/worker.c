@@ -43,8 +43,10 @@ static void trust_swap(struct ra_worker *rw, const struct store_vendor_row *rows
 			goto fail;
 		last = rows[i].id;
 		if (rows[i].kind && rows[i].der.len &&
-		    ra_trust_add_cert(t, rows[i].id, rows[i].kind, rows[i].der.p, rows[i].der.len) != 0)
-			log_warn(NULL, "vendor %s: a registered certificate does not decode; skipped",
+		    ra_trust_add_cert(t, rows[i].id, rows[i].kind, rows[i].der.p,
+				      rows[i].der.len) != 0)
+			log_warn(NULL,
+				 "vendor %s: a registered certificate does not decode; skipped",
 				 rows[i].name);
 	}
 	ra_trust_free(rw->trust);
@@ -80,8 +82,10 @@ static void registry_reload(struct ra_worker *rw)
 	if (rw->ops->vendors(rw->db, on_vendor_rows, rw) == 0)
 		rw->reload_busy = true;
 	else
-		log_debug(NULL, "worker %d: vendor reload not queued; retried on the next "
-			  "notification or safety reload", rw->w->id);
+		log_debug(NULL,
+			  "worker %d: vendor reload not queued; retried on the next "
+			  "notification or safety reload",
+			  rw->w->id);
 }
 
 static void on_registry_changed(void *arg)

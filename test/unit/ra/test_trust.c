@@ -11,12 +11,14 @@
 static EVP_PKEY *k_root, *k_inter, *k_dev, *k_other;
 static X509 *root, *inter, *other_root;
 
-static X509 *make(const char *subject, int days, int backdate, bool ca, EVP_PKEY *key,
-		  X509 *issuer, EVP_PKEY *ikey)
+static X509 *make(const char *subject, int days, int backdate, bool ca, EVP_PKEY *key, X509 *issuer,
+		  EVP_PKEY *ikey)
 {
-	struct cmd_pki_spec s = { subject, days, backdate, ca, -1,
-				  ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature",
-				  NULL };
+	struct cmd_pki_spec s = {
+		subject, days, backdate,
+		ca,	 -1,   ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature",
+		NULL
+	};
 	return cmd_pki_cert_new(&s, key, issuer, ikey);
 }
 
@@ -54,10 +56,12 @@ static struct ra_trust *trust_with(bool with_inter)
 
 static void test_chain(void)
 {
-	X509 *dev = make("CN=Router,O=Acme,serialNumber=ACME-1", 30, 60, false, k_dev, inter, k_inter);
+	X509 *dev =
+		make("CN=Router,O=Acme,serialNumber=ACME-1", 30, 60, false, k_dev, inter, k_inter);
 	X509 *old = make("CN=Old,O=Acme,serialNumber=ACME-2", -1, 86400 * 3, false, k_dev, inter,
 			 k_inter);
-	X509 *alien = make("CN=Alien,serialNumber=ACME-1", 30, 60, false, k_dev, other_root, k_other);
+	X509 *alien =
+		make("CN=Alien,serialNumber=ACME-1", 30, 60, false, k_dev, other_root, k_other);
 	struct ra_trust *t = trust_with(true), *t2 = trust_with(false);
 	STACK_OF(X509) *only_dev = chain_of(dev, NULL), *dev_inter = chain_of(dev, inter);
 	STACK_OF(X509) *old_inter = chain_of(old, inter), *alien_sk = chain_of(alien, NULL);
@@ -96,7 +100,8 @@ static void test_serial(void)
 	X509 *dev = make("CN=Router 9,O=Acme,serialNumber=ACME-9", 30, 60, false, k_dev, inter,
 			 k_inter);
 	X509 *none = make("CN=NoSerial,O=Acme", 30, 60, false, k_dev, inter, k_inter);
-	X509 *two = make("CN=x,serialNumber=A,serialNumber=B", 30, 60, false, k_dev, inter, k_inter);
+	X509 *two =
+		make("CN=x,serialNumber=A,serialNumber=B", 30, 60, false, k_dev, inter, k_inter);
 	char buf[130], hex[64];
 
 	ok(ra_trust_device_serial(RA_SERIAL_SUBJECT_SN, dev, buf, sizeof(buf)) == 0 &&
@@ -139,7 +144,8 @@ static void test_icache(void)
 	struct ra_auth a;
 
 	is_int(ra_trust_authenticate(t, NULL, 0, d1, s1, &a), 0, "icache: first device, full path");
-	is_int(ra_trust_authenticate(t, NULL, 0, d2, s2, &a), 0, "icache: second device, cached CA");
+	is_int(ra_trust_authenticate(t, NULL, 0, d2, s2, &a), 0,
+	       "icache: second device, cached CA");
 	is_int(ra_trust_authenticate(t, NULL, 0, forged, s3, &a), RC_PERM,
 	       "icache: leaf not signed by the cached CA is refused");
 	is_int(a.verr, X509_V_ERR_CERT_SIGNATURE_FAILURE, "icache: reason is the signature");
