@@ -32,6 +32,7 @@
 #include "policy/profile.h"
 #include "ra/issued.h"
 #include "ra/pipeline.h"
+#include "ra/step_admit.h"
 #include "store/fwd.h"
 #include "store/ops.h"
 
@@ -369,43 +370,14 @@ static void send_upstream(struct ra_fwd *f, const unsigned char *der, size_t len
 		evtimer_add(f->wait_ev, &wait);
 }
 
-/* Admission refusals, as in CA mode (migration 002 reasons). */
+/* Admission refusals, the same answers as in CA mode (ra/step_admit.c). */
 static void refuse(struct ra_req *req, int rc, enum store_outcome status)
 {
-	static const struct {
-		enum store_outcome status;
-		int bit;
-		const char *text;
-	} map[] = {
-		{ STORE_OUT_SERIAL_UNKNOWN, CMP_FAIL_NOT_AUTHORIZED,
-		  "device serial is not on the vendor's list" },
-		{ STORE_OUT_SERIAL_BLOCKED, CMP_FAIL_NOT_AUTHORIZED, "device serial is blocked" },
-		{ STORE_OUT_CLONE, CMP_FAIL_NOT_AUTHORIZED,
-		  "device serial is bound to another vendor key" },
-		{ STORE_OUT_REENROLL_DENIED, CMP_FAIL_NOT_AUTHORIZED,
-		  "device already enrolled; re-enrollment not allowed for this vendor" },
-		{ STORE_OUT_TID_IN_USE, CMP_FAIL_TRANSACTION_ID_IN_USE,
-		  "transactionID already in use" },
-		/* renewal (migration 009), as in CA mode (ra/renew.c) */
-		{ STORE_OUT_OLD_UNKNOWN, CMP_FAIL_SIGNER_NOT_TRUSTED,
-		  "certificate not obtained through this RA alias" },
-		{ STORE_OUT_OLD_REVOKED, CMP_FAIL_CERT_REVOKED, "certificate has been revoked" },
-		{ STORE_OUT_OLD_SUPERSEDED, CMP_FAIL_NOT_AUTHORIZED,
-		  "certificate was superseded by a newer one" },
-		{ STORE_OUT_OLD_UNCONFIRMED, CMP_FAIL_NOT_AUTHORIZED,
-		  "certificate was never confirmed" },
-	};
-
-	if (rc != 0) {
-		fail_req(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
-		return;
-	}
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (status == map[i].status) {
-			fail_req(req, map[i].bit, map[i].text);
-			return;
-		}
-	fail_req(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
+	if (rc != 0)
+		ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
+	else
+		ra_step_admit_refuse(req, status);
+	ra_resume(req);
 }
 
 /* The upstream request DER is kept in the fwd until admission returned. */

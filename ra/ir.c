@@ -18,6 +18,7 @@
 #include "ra/step_commit.h"
 #include "ra/step_pop.h"
 #include "ra/step_protect.h"
+#include "ra/step_template.h"
 #include "ra/step_vendor.h"
 #include "ra/token_ir.h"
 
@@ -26,18 +27,10 @@
 static int ir_template(struct ra_req *req)
 {
 	/* ir and cr share the CertReqMessages layout (value.ir aliases value.cr) */
-	STACK_OF(CMPGW_CERTREQMSG) *reqs = req->msg->body->value.ir;
+	int rc = ra_step_template_single(req, req->msg->body->value.ir);
 
-	if (sk_CMPGW_CERTREQMSG_num(reqs) != 1)
-		return ra_req_refuse(req, CMP_FAIL_BAD_REQUEST,
-				     "exactly one CertReqMsg is supported");
-	req->cr.crm = sk_CMPGW_CERTREQMSG_value(reqs, 0);
-	req->cr.cert_req_id = ASN1_INTEGER_get(req->cr.crm->certReq->certReqId);
-	req->cr.asked = req->cr.crm->certReq->certTemplate
-				? req->cr.crm->certReq->certTemplate->subject
-				: NULL;
-	if (req->cr.cert_req_id != 0)
-		return ra_req_refuse(req, CMP_FAIL_BAD_REQUEST, "certReqId must be 0");
+	if (rc != RA_STEP_NEXT)
+		return rc;
 	/* Shared-secret enrollment with a one-time token (ra/token_ir.c) */
 	if (req->msg->body->type == CMP_BODY_IR && (req->alias->auth & CFG_AUTH_TOKEN) &&
 	    cmp_prot_is_pbmac(req->msg))

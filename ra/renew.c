@@ -21,8 +21,10 @@
 #include "ra/fwd.h"
 #include "ra/issued.h"
 #include "ra/ra.h"
+#include "ra/step_admit.h"
 #include "ra/step_pop.h"
 #include "ra/step_protect.h"
+#include "ra/step_template.h"
 #include "store/ops.h"
 
 #define OID_OLDCERTID "1.3.6.1.5.5.7.5.1.5" /* id-regCtrl-oldCertID, RFC 4211 6.5 */
@@ -104,31 +106,6 @@ out:
 	return bit;
 }
 
-/* The answers to the refusals of admission and commit, the reasons of
- * cmpgw_renew_commit (migration 004). */
-static const struct {
-	enum store_outcome status;
-	int bit;
-	const char *why;
-} renew_refusals[] = {
-	{ STORE_OUT_OLD_UNKNOWN, CMP_FAIL_SIGNER_NOT_TRUSTED, "certificate not known to this CA" },
-	{ STORE_OUT_OLD_REVOKED, CMP_FAIL_CERT_REVOKED, "certificate has been revoked" },
-	{ STORE_OUT_OLD_SUPERSEDED, CMP_FAIL_NOT_AUTHORIZED,
-	  "certificate was superseded by a newer one" },
-	{ STORE_OUT_OLD_UNCONFIRMED, CMP_FAIL_NOT_AUTHORIZED, "certificate was never confirmed" },
-	{ STORE_OUT_SERIAL_BLOCKED, CMP_FAIL_NOT_AUTHORIZED, "device serial is blocked" },
-	{ STORE_OUT_TID_IN_USE, CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
-};
-
-static int refuse(struct ra_req *req, enum store_outcome status)
-{
-	for (size_t i = 0; i < sizeof(renew_refusals) / sizeof(renew_refusals[0]); i++)
-		if (status == renew_refusals[i].status)
-			return ra_req_refuse(req, renew_refusals[i].bit, renew_refusals[i].why);
-	log_error(&req->log, "renewal: unexpected status %s", store_outcome_name(status));
-	return ra_req_refuse(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
-}
-
 /* The verdict cmpgw_renew_commit would give, in its order, from the
  * read-only admission (cmpgw_renew_admit): "ok" or its reason. On an RA
  * alias the forward's begin (cmpgw_fwd_begin_renew) checks what follows
@@ -203,7 +180,7 @@ static void on_admit(void *arg, int rc, const struct store_oldcert *o)
 				      : "certificate not known to this CA");
 	} else if ((verdict = admission(req, o)) != STORE_OUT_OK) {
 		audit_refusal(req, o, verdict);
-		refuse(req, verdict);
+		ra_step_admit_refuse(req, verdict);
 	} else {
 		req->ext.renew.old_id = o->id;
 		snprintf(req->cr.serial, sizeof(req->cr.serial), "%s", o->device_serial);
@@ -250,7 +227,7 @@ static void on_commit(void *arg, int rc, enum store_outcome status)
 	if (rc != 0)
 		ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL, "service temporarily unavailable");
 	else if (status != STORE_OUT_OK)
-		refuse(req, status);
+		ra_step_admit_refuse(req, status);
 	else
 		log_info(&req->log, "renewed certificate for device %s", req->cr.serial);
 	ra_resume(req);
@@ -310,19 +287,7 @@ static int renew_commit(struct ra_req *req)
 /* kur: exactly one CertReqMsg, certReqId 0 (RFC 9483 4.1.3). */
 static int kur_template(struct ra_req *req)
 {
-	STACK_OF(CMPGW_CERTREQMSG) *reqs = req->msg->body->value.kur;
-
-	if (sk_CMPGW_CERTREQMSG_num(reqs) != 1)
-		return ra_req_refuse(req, CMP_FAIL_BAD_REQUEST,
-				     "exactly one CertReqMsg is supported");
-	req->cr.crm = sk_CMPGW_CERTREQMSG_value(reqs, 0);
-	req->cr.cert_req_id = ASN1_INTEGER_get(req->cr.crm->certReq->certReqId);
-	req->cr.asked = req->cr.crm->certReq->certTemplate
-				? req->cr.crm->certReq->certTemplate->subject
-				: NULL;
-	if (req->cr.cert_req_id != 0)
-		return ra_req_refuse(req, CMP_FAIL_BAD_REQUEST, "certReqId must be 0");
-	return RA_STEP_NEXT;
+	return ra_step_template_single(req, req->msg->body->value.kur);
 }
 
 /* Who renews: a downstream RA on behalf of a device (RFC 9483 5.2), or

@@ -11,7 +11,8 @@
 #include "ra/ra.h"
 #include "store/ops.h"
 
-/* The answers to the refusals of admission and commit. */
+/* The answers to the refusals of admission and commit, enrollment and
+ * renewal, CA and RA mode alike (cmpgw_admit, cmpgw_renew_admit). */
 static const struct {
 	enum store_outcome status;
 	int bit;
@@ -25,14 +26,24 @@ static const struct {
 	{ STORE_OUT_REENROLL_DENIED, CMP_FAIL_NOT_AUTHORIZED,
 	  "device already enrolled; re-enrollment not allowed for this vendor" },
 	{ STORE_OUT_TID_IN_USE, CMP_FAIL_TRANSACTION_ID_IN_USE, "transactionID already in use" },
+	/* renewal: the certificate being renewed */
+	{ STORE_OUT_OLD_REVOKED, CMP_FAIL_CERT_REVOKED, "certificate has been revoked" },
+	{ STORE_OUT_OLD_SUPERSEDED, CMP_FAIL_NOT_AUTHORIZED,
+	  "certificate was superseded by a newer one" },
+	{ STORE_OUT_OLD_UNCONFIRMED, CMP_FAIL_NOT_AUTHORIZED, "certificate was never confirmed" },
 };
 
 int ra_step_admit_refuse(struct ra_req *req, enum store_outcome status)
 {
+	if (status == STORE_OUT_OLD_UNKNOWN)
+		return ra_req_refuse(req, CMP_FAIL_SIGNER_NOT_TRUSTED,
+				     req->alias->mode == CFG_MODE_RA
+					     ? "certificate not obtained through this RA alias"
+					     : "certificate not known to this CA");
 	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
 		if (status == refusals[i].status)
 			return ra_req_refuse(req, refusals[i].bit, refusals[i].why);
-	log_error(&req->log, "enrollment: unexpected status %s", store_outcome_name(status));
+	log_error(&req->log, "admission: unexpected store outcome %s", store_outcome_name(status));
 	return ra_req_refuse(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 }
 

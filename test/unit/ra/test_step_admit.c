@@ -283,7 +283,14 @@ static void test_refuse_table(void)
 		  "device already enrolled; re-enrollment not allowed for this vendor" },
 		{ STORE_OUT_TID_IN_USE, CMP_FAIL_TRANSACTION_ID_IN_USE,
 		  "transactionID already in use" },
-		{ STORE_OUT_OLD_UNKNOWN, CMP_FAIL_SYSTEM_FAILURE, "internal error" },
+		/* renewal outcomes share the table (ra/renew.c, ra/fwd.c) */
+		{ STORE_OUT_OLD_UNKNOWN, CMP_FAIL_SIGNER_NOT_TRUSTED,
+		  "certificate not known to this CA" },
+		{ STORE_OUT_OLD_REVOKED, CMP_FAIL_CERT_REVOKED, "certificate has been revoked" },
+		{ STORE_OUT_OLD_SUPERSEDED, CMP_FAIL_NOT_AUTHORIZED,
+		  "certificate was superseded by a newer one" },
+		{ STORE_OUT_OLD_UNCONFIRMED, CMP_FAIL_NOT_AUTHORIZED,
+		  "certificate was never confirmed" },
 		{ STORE_OUT_OTHER, CMP_FAIL_SYSTEM_FAILURE, "internal error" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -297,6 +304,14 @@ static void test_refuse_table(void)
 		   cases[i].text);
 		ra_req_free(req);
 	}
+	/* an RA-mode alias names its own store of renewable certificates */
+	struct ra_req *req = ra_req_new(env.rw, env.cfg, cfg_alias_find(env.cfg, "ra"));
+	ra_step_admit_refuse(req, STORE_OUT_OLD_UNKNOWN);
+	ok(req->verdict.bit == CMP_FAIL_SIGNER_NOT_TRUSTED &&
+		   strcmp(req->verdict.text, "certificate not obtained through this RA alias") == 0,
+	   "refuse old_unknown on an RA alias: {20, \"certificate not obtained through this RA "
+	   "alias\"}");
+	ra_req_free(req);
 }
 
 int main(void)
