@@ -2178,6 +2178,43 @@ void fake_env_run(struct fake_env *e, const char *label, const char *dir, const 
 	free(der);
 }
 
+static void gone_hook(void *arg, enum fake_op op)
+{
+	struct fake_env *e = arg;
+
+	if (op == e->gone_at)
+		e->gone_a->gone = true;
+}
+
+void fake_env_run_gone(struct fake_env *e, const char *label, const char *dir, const char *name,
+		       enum fake_op at, struct fake_answer *a, struct fake_reply *r)
+{
+	e->gone_at = at;
+	e->gone_a = a;
+	fake_store_on_call(e->fs, gone_hook, e);
+	fake_env_run(e, label, dir, name, a, r);
+	fake_store_on_call(e->fs, NULL, NULL);
+}
+
+CMPGW_MSG *fake_load_msg(const char *dir, const char *name)
+{
+	char path[4096];
+	unsigned char *der;
+	const unsigned char *p;
+	size_t len;
+	CMPGW_MSG *m;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (fake_read_file(path, &der, &len) != 0) {
+		fprintf(stderr, "fake_load_msg: cannot read %s\n", path);
+		abort();
+	}
+	p = der;
+	m = d2i_CMPGW_MSG(NULL, &p, (long)len);
+	free(der);
+	return m;
+}
+
 int fake_read_file(const char *path, unsigned char **der, size_t *len)
 {
 	FILE *f = fopen(path, "rb");

@@ -31,6 +31,7 @@
 
 #include <openssl/x509.h>
 
+#include "cmp/asn1.h"
 #include "store/ops.h"
 
 struct event_base;
@@ -272,6 +273,9 @@ struct fake_env {
 	unsigned op_dev_hlen;
 	FILE *log; /* fake_env_capture_log */
 	long log_mark;
+	/* fake_env_run_gone: when the client goes away, and whose */
+	enum fake_op gone_at;
+	struct fake_answer *gone_a;
 };
 
 /* Load dir (cfg, certificates), make the base and a worker on a seeded
@@ -299,6 +303,12 @@ int fake_env_log_count(struct fake_env *e, const char *needle);
  * r (r->body 0 when there is no decodable answer); the file must exist. */
 void fake_env_run(struct fake_env *e, const char *label, const char *dir, const char *name,
 		  struct fake_answer *a, struct fake_reply *r);
+/* fake_env_run, but the client goes away (a->gone) when the request first
+ * calls the store for op at; the call hook is removed afterwards. */
+void fake_env_run_gone(struct fake_env *e, const char *label, const char *dir, const char *name,
+		       enum fake_op at, struct fake_answer *a, struct fake_reply *r);
+/* The PKIMessage in dir/name, decoded (caller frees); aborts if unreadable. */
+CMPGW_MSG *fake_load_msg(const char *dir, const char *name);
 /* Read a whole file (malloc'd into *der); 0 or RC_IO. */
 int fake_read_file(const char *path, unsigned char **der, size_t *len) WUR;
 

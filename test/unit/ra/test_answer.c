@@ -59,21 +59,7 @@ static void reset(void)
 
 static CMPGW_MSG *seed_msg(const char *name)
 {
-	char path[4096];
-	unsigned char *der;
-	const unsigned char *p;
-	size_t len;
-	CMPGW_MSG *m;
-
-	snprintf(path, sizeof(path), "%s/%s", RA_CORPUS_DIR, name);
-	if (fake_read_file(path, &der, &len) != 0) {
-		printf("Bail out! cannot read %s\n", path);
-		exit(1);
-	}
-	p = der;
-	m = d2i_CMPGW_MSG(NULL, &p, (long)len);
-	free(der);
-	return m;
+	return fake_load_msg(RA_CORPUS_DIR, name);
 }
 
 static X509 *cert_of(const struct fake_reply *r)

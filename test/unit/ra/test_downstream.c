@@ -135,30 +135,16 @@ static void test_nested(void)
 	fake_answer_clear(&a);
 }
 
-static void go_away(void *arg, enum fake_op op)
-{
-	if (op == FAKE_ADMIT_IR)
-		((struct fake_answer *)arg)->gone = true;
-}
-
 /* The RA's connection closes while its inner requests wait for the
  * database: one drop for the batch, nothing signed or written inside. */
 static void test_nested_gone(void)
 {
 	struct fake_answer a = { 0 };
-	char path[4096];
-	unsigned char *der;
-	size_t len;
+	struct fake_reply r = { 0 };
 
 	reset();
 	fake_env_log_mark(&env);
-	snprintf(path, sizeof(path), "%s/nested_ir.der", RA_CORPUS_DIR);
-	if (fake_read_file(path, &der, &len) != 0)
-		printf("Bail out! %s\n", path);
-	fake_store_on_call(env.fs, go_away, &a);
-	ra_submit(env.rw, env.cfg, cfg_alias_find(env.cfg, "3gpp"), der, len, FAKE_PEER, &fake_sink,
-		  &a);
-	event_base_dispatch(env.base);
+	fake_env_run_gone(&env, "3gpp", RA_CORPUS_DIR, "nested_ir.der", FAKE_ADMIT_IR, &a, &r);
 	/* Exactly one delivery, and it is a drop: nothing signed for an RA
 	 * that left */
 	is_int(a.n, 1, "nested, RA gone: one delivery for the batch");
@@ -166,7 +152,7 @@ static void test_nested_gone(void)
 	is_int(fake_store_calls(env.fs, FAKE_IR_COMMIT), 0, "nested, RA gone: no inner commit");
 	is_int(fake_env_log_count(&env, "CA signature"), 0, "nested, RA gone: no CA signature");
 	is_int(fake_store_pending(env.fs), 0, "nested, RA gone: no callback left");
-	free(der);
+	fake_reply_clear(&r);
 	fake_answer_clear(&a);
 }
 

@@ -126,27 +126,13 @@ static void test_refusals(void)
 	fake_answer_clear(&a);
 }
 
-static void go_away(void *arg, enum fake_op op)
-{
-	if (op == FAKE_FWD_BEGIN)
-		((struct fake_answer *)arg)->gone = true;
-}
-
 static void test_client_gone(void)
 {
 	struct fake_answer a = { 0 };
-	char path[4096];
-	unsigned char *der;
-	size_t len;
+	struct fake_reply r = { 0 };
 
 	reset();
-	snprintf(path, sizeof(path), "%s/ir_dev1.der", RA_CORPUS_DIR);
-	if (fake_read_file(path, &der, &len) != 0)
-		printf("Bail out! %s\n", path);
-	fake_store_on_call(env.fs, go_away, &a);
-	ra_submit(env.rw, env.cfg, cfg_alias_find(env.cfg, "ra"), der, len, FAKE_PEER, &fake_sink,
-		  &a);
-	event_base_dispatch(env.base);
+	fake_env_run_gone(&env, "ra", RA_CORPUS_DIR, "ir_dev1.der", FAKE_FWD_BEGIN, &a, &r);
 	ok(a.n == 1 && a.what == RA_SINK_DROPPED, "gone during fwd_begin: dropped once");
 	/* issue 10 #9: no forward for nobody; the pending row just begun is
 	 * closed at once */
@@ -156,7 +142,7 @@ static void test_client_gone(void)
 	   "gone during fwd_begin: pending row closed, \"client went away before the forward\"");
 	is_int(fake_store_calls(env.fs, FAKE_FWD_FAIL), 1, "gone during fwd_begin: one fwd_fail");
 	is_int(fake_store_pending(env.fs), 0, "gone during fwd_begin: no callback left");
-	free(der);
+	fake_reply_clear(&r);
 	fake_answer_clear(&a);
 }
 

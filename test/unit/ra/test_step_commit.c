@@ -47,21 +47,7 @@ static void reset(void)
 
 static CMPGW_MSG *seed_msg(const char *name)
 {
-	char path[4096];
-	unsigned char *der;
-	const unsigned char *p;
-	size_t len;
-	CMPGW_MSG *m;
-
-	snprintf(path, sizeof(path), "%s/%s", RA_CORPUS_DIR, name);
-	if (fake_read_file(path, &der, &len) != 0) {
-		printf("Bail out! cannot read %s\n", path);
-		exit(1);
-	}
-	p = der;
-	m = d2i_CMPGW_MSG(NULL, &p, (long)len);
-	free(der);
-	return m;
+	return fake_load_msg(RA_CORPUS_DIR, name);
 }
 
 static bool bytes_are(const struct fake_bytes *b, const unsigned char *p, size_t len)
@@ -211,30 +197,16 @@ static void test_db_faults(void)
 	}
 }
 
-static void go_away(void *arg, enum fake_op op)
-{
-	if (op == FAKE_IR_COMMIT)
-		((struct fake_answer *)arg)->gone = true;
-}
-
 /* Gone while the commit is in flight: the statement was sent and stays
  * (an unconfirmed certificate the confirm deadline revokes); the answer
  * is dropped, once. */
 static void test_client_gone(void)
 {
 	struct fake_answer a = { 0 };
-	char path[4096];
-	unsigned char *der;
-	size_t len;
+	struct fake_reply r = { 0 };
 
 	reset();
-	snprintf(path, sizeof(path), "%s/ir_dev1.der", RA_CORPUS_DIR);
-	if (fake_read_file(path, &der, &len) != 0)
-		printf("Bail out! %s\n", path);
-	fake_store_on_call(env.fs, go_away, &a);
-	ra_submit(env.rw, env.cfg, cfg_alias_find(env.cfg, "3gpp"), der, len, FAKE_PEER, &fake_sink,
-		  &a);
-	event_base_dispatch(env.base);
+	fake_env_run_gone(&env, "3gpp", RA_CORPUS_DIR, "ir_dev1.der", FAKE_IR_COMMIT, &a, &r);
 	is_int(a.n, 1, "gone during the commit: one delivery");
 	is_int(a.what, RA_SINK_DROPPED, "gone during the commit: dropped");
 	is_int(fake_store_calls(env.fs, FAKE_IR_COMMIT), 1,
@@ -243,7 +215,7 @@ static void test_client_gone(void)
 		   fake_store_txn_find(env.fs, tid1, sizeof(tid1))->state == STORE_OUT_ISSUED,
 	   "gone during the commit: transaction left issued (the sweep's business)");
 	is_int(fake_store_pending(env.fs), 0, "gone during the commit: no callback left");
-	free(der);
+	fake_reply_clear(&r);
 	fake_answer_clear(&a);
 }
 

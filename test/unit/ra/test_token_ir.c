@@ -224,32 +224,18 @@ static void test_faults(void)
 		}
 }
 
-static void go_away(void *arg, enum fake_op op)
-{
-	if (op == FAKE_TOKEN_GET)
-		((struct fake_answer *)arg)->gone = true;
-}
-
 static void test_client_gone(void)
 {
 	struct fake_answer a = { 0 };
-	char path[4096];
-	unsigned char *der;
-	size_t len;
+	struct fake_reply r = { 0 };
 
 	reset();
-	snprintf(path, sizeof(path), "%s/ir_pbm.der", RA_CORPUS_DIR);
-	if (fake_read_file(path, &der, &len) != 0)
-		printf("Bail out! %s\n", path);
-	fake_store_on_call(env.fs, go_away, &a);
-	ra_submit(env.rw, env.cfg, cfg_alias_find(env.cfg, "3gpp"), der, len, FAKE_PEER, &fake_sink,
-		  &a);
-	event_base_dispatch(env.base);
+	fake_env_run_gone(&env, "3gpp", RA_CORPUS_DIR, "ir_pbm.der", FAKE_TOKEN_GET, &a, &r);
 	ok(a.n == 1 && a.what == RA_SINK_DROPPED, "gone during the token lookup: dropped");
 	is_int(signatures(), 0, "gone: no CA signature");
 	is_int(fake_store_calls(env.fs, FAKE_TOKEN_IR_COMMIT), 0, "gone: no commit");
 	is_int(fake_store_n_audit(env.fs), 0, "gone: no audit row");
-	free(der);
+	fake_reply_clear(&r);
 	fake_answer_clear(&a);
 }
 
