@@ -2178,6 +2178,22 @@ void fake_env_run(struct fake_env *e, const char *label, const char *dir, const 
 	free(der);
 }
 
+void fake_env_must_reset(struct fake_env *e)
+{
+	if (fake_env_reset(e, false) != 0) {
+		printf("Bail out! cannot reset the store\n");
+		exit(1);
+	}
+}
+
+int fake_env_signatures(struct fake_env *e)
+{
+	int n = fake_env_log_count(e, "CA signature");
+
+	fake_env_log_mark(e);
+	return n;
+}
+
 static void gone_hook(void *arg, enum fake_op op)
 {
 	struct fake_env *e = arg;

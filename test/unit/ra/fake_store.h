@@ -303,6 +303,10 @@ int fake_env_log_count(struct fake_env *e, const char *needle);
  * r (r->body 0 when there is no decodable answer); the file must exist. */
 void fake_env_run(struct fake_env *e, const char *label, const char *dir, const char *name,
 		  struct fake_answer *a, struct fake_reply *r);
+/* fake_env_reset(e, false), or a TAP "Bail out!" and exit(1). */
+void fake_env_must_reset(struct fake_env *e);
+/* "CA signature" lines (ra_issue) logged since the mark; marks again. */
+int fake_env_signatures(struct fake_env *e);
 /* fake_env_run, but the client goes away (a->gone) when the request first
  * calls the store for op at; the call hook is removed afterwards. */
 void fake_env_run_gone(struct fake_env *e, const char *label, const char *dir, const char *name,

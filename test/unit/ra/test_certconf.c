@@ -55,10 +55,7 @@ static void enroll(struct issued *is)
 	struct ra_issued f;
 
 	memset(is, 0, sizeof(*is));
-	if (fake_env_reset(&env, false) != 0) {
-		printf("Bail out! cannot reset the store\n");
-		exit(1);
-	}
+	fake_env_must_reset(&env);
 	fake_env_run(&env, "3gpp", RA_CORPUS_DIR, "ir_dev1.der", &a, &r);
 	if (r.body != CMP_BODY_IP) {
 		printf("Bail out! no ip\n");

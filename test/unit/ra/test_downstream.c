@@ -33,10 +33,7 @@ static const unsigned char tid9[16] = { 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9
 
 static void reset(void)
 {
-	if (fake_env_reset(&env, false) != 0) {
-		printf("Bail out! cannot reset the store\n");
-		exit(1);
-	}
+	fake_env_must_reset(&env);
 }
 
 static void test_ra_ir(void)

@@ -30,10 +30,7 @@ static const unsigned char tid1[16] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
 
 static void reset(void)
 {
-	if (fake_env_reset(&env, false) != 0) {
-		printf("Bail out! cannot reset the store\n");
-		exit(1);
-	}
+	fake_env_must_reset(&env);
 }
 
 static void test_upstream_down(void)

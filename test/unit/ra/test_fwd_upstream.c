@@ -238,10 +238,7 @@ static void upstream_stop(void)
 
 static void reset(enum up_mode mode)
 {
-	if (fake_env_reset(&env, false) != 0) {
-		printf("Bail out! cannot reset the store\n");
-		exit(1);
-	}
+	fake_env_must_reset(&env);
 	up.mode = mode;
 	up.requests = 0;
 	up.delay_ms = 0;

@@ -30,17 +30,12 @@ static const unsigned char tid6[16] = { 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6
 
 static void reset(void)
 {
-	if (fake_env_reset(&env, false) != 0) {
-		printf("Bail out! cannot reset the store\n");
-		exit(1);
-	}
+	fake_env_must_reset(&env);
 }
 
 static int signatures(void)
 {
-	int n = fake_env_log_count(&env, "CA signature");
-	fake_env_log_mark(&env);
-	return n;
+	return fake_env_signatures(&env);
 }
 
 static void test_kur(void)

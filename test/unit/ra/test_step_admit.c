@@ -30,9 +30,7 @@ static struct fake_env env;
 
 static int signatures(void)
 {
-	int n = fake_env_log_count(&env, "CA signature");
-	fake_env_log_mark(&env);
-	return n;
+	return fake_env_signatures(&env);
 }
 
 static void seed(const char *name, unsigned char **der, size_t *len)
@@ -48,10 +46,7 @@ static void seed(const char *name, unsigned char **der, size_t *len)
 
 static void reset(void)
 {
-	if (fake_env_reset(&env, false) != 0) {
-		printf("Bail out! cannot reset the store\n");
-		exit(1);
-	}
+	fake_env_must_reset(&env);
 }
 
 static void run(const char *label, const char *name, struct fake_answer *a, struct fake_reply *r)

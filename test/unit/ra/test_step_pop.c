@@ -33,29 +33,12 @@ static EVP_PKEY *dev1_key, *mutate_key;
 
 static void reset(void)
 {
-	if (fake_env_reset(&env, false) != 0) {
-		printf("Bail out! cannot reset the store\n");
-		exit(1);
-	}
+	fake_env_must_reset(&env);
 }
 
 static CMPGW_MSG *seed_msg(const char *name)
 {
-	char path[4096];
-	unsigned char *der;
-	const unsigned char *p;
-	size_t len;
-	CMPGW_MSG *m;
-
-	snprintf(path, sizeof(path), "%s/%s", RA_CORPUS_DIR, name);
-	if (fake_read_file(path, &der, &len) != 0) {
-		printf("Bail out! cannot read %s\n", path);
-		exit(1);
-	}
-	p = der;
-	m = d2i_CMPGW_MSG(NULL, &p, (long)len);
-	free(der);
-	return m;
+	return fake_load_msg(RA_CORPUS_DIR, name);
 }
 
 static CMPGW_CERTREQMSG *crm_of(CMPGW_MSG *m)

@@ -31,10 +31,7 @@ static EVP_PKEY *dev1_key;
 
 static void reset(void)
 {
-	if (fake_env_reset(&env, false) != 0) {
-		printf("Bail out! cannot reset the store\n");
-		exit(1);
-	}
+	fake_env_must_reset(&env);
 }
 
 static CMPGW_MSG *seed_msg(const char *name, unsigned char **der, size_t *len)

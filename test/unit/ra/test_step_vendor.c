@@ -31,10 +31,7 @@ static struct fake_env env;
 
 static void reset(void)
 {
-	if (fake_env_reset(&env, false) != 0) {
-		printf("Bail out! cannot reset the store\n");
-		exit(1);
-	}
+	fake_env_must_reset(&env);
 }
 
 static void refused(const char *what, const char *name, int bit, const char *text,

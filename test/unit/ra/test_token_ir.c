@@ -32,17 +32,12 @@ static const unsigned char tid8[16] = { 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8
 
 static void reset(void)
 {
-	if (fake_env_reset(&env, false) != 0) {
-		printf("Bail out! cannot reset the store\n");
-		exit(1);
-	}
+	fake_env_must_reset(&env);
 }
 
 static int signatures(void)
 {
-	int n = fake_env_log_count(&env, "CA signature");
-	fake_env_log_mark(&env);
-	return n;
+	return fake_env_signatures(&env);
 }
 
 static void test_enrolled(void)
