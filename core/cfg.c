@@ -19,6 +19,8 @@
 #include "core/cfg.h"
 #include "core/cfg_int.h"
 #include "core/file.h"
+#include "core/key.h"
+#include "core/tls.h"
 
 static int fail(char *err, size_t len, const char *jp, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -95,26 +97,6 @@ static X509 *load_cert(const char *path, const char *jp, char *err, size_t len)
 	return x;
 }
 
-/* Never prompt for a pass phrase: encrypted keys fail to load. */
-static int no_pass(char *buf, int size, int rw, void *u)
-{
-	(void)buf, (void)size, (void)rw, (void)u;
-	return -1;
-}
-
-static EVP_PKEY *load_key(const char *path, const char *jp, char *err, size_t len)
-{
-	FILE *fp = open_pem(path, true, jp, err, len);
-	EVP_PKEY *k = NULL;
-
-	if (!fp)
-		return NULL;
-	if (!(k = PEM_read_PrivateKey(fp, NULL, no_pass, NULL)))
-		fail(err, len, jp, "%s: no unencrypted PEM private key found", path);
-	fclose(fp);
-	return k;
-}
-
 static int push_file(STACK_OF(X509) *to, const char *path, const char *jp, char *err, size_t len)
 {
 	STACK_OF(X509) *sk = load_certs(path, false, jp, err, len);
@@ -152,7 +134,7 @@ static int load_issuing(struct cfg *c, char *err, size_t len)
 	int rc;
 
 	if (!(c->ca_cert = load_cert(f->issuing_cert, "ca.issuing_cert", err, len)) ||
-	    !(c->ca_key = load_key(f->issuing_key, "ca.issuing_key", err, len)))
+	    !(c->ca_key = key_load(c, f->issuing_key, "ca.issuing_key", err, len)))
 		return RC_CONFIG;
 	if (!(X509_get_extension_flags(c->ca_cert) & EXFLAG_CA) ||
 	    !(X509_get_key_usage(c->ca_cert) & KU_KEY_CERT_SIGN))
@@ -191,7 +173,7 @@ static int load_cmp(struct cfg *c, char *err, size_t len)
 		c->cmp_cert = c->ca_cert;
 		c->cmp_key = c->ca_key;
 	} else if (!(c->cmp_cert = load_cert(f->cmp_cert, "ca.cmp_cert", err, len)) ||
-		   !(c->cmp_key = load_key(f->cmp_key, "ca.cmp_key", err, len))) {
+		   !(c->cmp_key = key_load(c, f->cmp_key, "ca.cmp_key", err, len))) {
 		return RC_CONFIG;
 	} else if (EVP_PKEY_eq(X509_get0_pubkey(c->cmp_cert), c->cmp_key) != 1) {
 		return fail(err, len, "ca.cmp_key",
@@ -322,7 +304,7 @@ static int load_upstream(struct cfg *c, size_t i, char *err, size_t len)
 	if (u->secret_file)
 		return load_secret(u, jp, err, len);
 	if (!(u->cert = load_cert(u->cert_file, jp, err, len)) ||
-	    !(u->key = load_key(u->key_file, jp, err, len)))
+	    !(u->key = key_load(c, u->key_file, jp, err, len)))
 		return RC_CONFIG;
 	if (EVP_PKEY_eq(X509_get0_pubkey(u->cert), u->key) != 1)
 		return fail(err, len, jp, "key: %s does not match the certificate", u->key_file);
@@ -392,6 +374,14 @@ static int finish(struct cfg *c, char *err, size_t len)
 				snprintf(jp, sizeof(jp), "listen[%zu]", i);
 				return fail(err, len, jp, "duplicates listen[%zu]", k);
 			}
+	for (size_t k = 0; c->ops_port && k < c->n_listen; k++)
+		if (c->listen[k].port == c->ops_port &&
+		    (strcmp(c->listen[k].address, c->ops_address) == 0 ||
+		     strcmp(c->listen[k].address, "0.0.0.0") == 0 ||
+		     strcmp(c->listen[k].address, "::") == 0 ||
+		     strcmp(c->ops_address, "0.0.0.0") == 0 || strcmp(c->ops_address, "::") == 0))
+			return fail(err, len, "ops.port", "%d is also listen[%zu]'s port",
+				    c->ops_port, k);
 	if ((rc = load_issuing(c, err, len)) != 0 || (rc = load_cmp(c, err, len)) != 0 ||
 	    (rc = load_revocation(c, err, len)) != 0)
 		return rc;
@@ -399,7 +389,7 @@ static int finish(struct cfg *c, char *err, size_t len)
 		if ((rc = load_upstream(c, i, err, len)) != 0 ||
 		    (rc = load_ras(&c->aliases[i], i, err, len)) != 0)
 			return rc;
-	return 0;
+	return tls_cfg_load(c, err, len);
 }
 
 int cfg_load(const char *path, struct cfg **out, char *errbuf, size_t errlen)
@@ -456,6 +446,14 @@ static void free_strs(char **v, size_t n)
 	free(v);
 }
 
+static void free_tls(struct cfg_tls *t)
+{
+	free(t->cert_file);
+	free(t->key_file);
+	free(t->ca_file);
+	free(t->server_name);
+}
+
 static void free_files(struct cfg_ca_files *f)
 {
 	free(f->issuing_cert);
@@ -494,6 +492,7 @@ static void free_policy(struct cfg *c)
 		free(a->upstream.cert_file);
 		free(a->upstream.key_file);
 		free(a->upstream.secret_file);
+		free_tls(&a->upstream.tls);
 		sk_X509_pop_free(a->upstream.trusted, X509_free);
 		sk_X509_pop_free(a->upstream.signers, X509_free);
 		X509_free(a->upstream.cert);
@@ -521,9 +520,16 @@ void cfg_free(struct cfg *c)
 		return;
 	free(c->path);
 	free(c->base_dir);
-	for (size_t i = 0; c->listen && i < c->n_listen; i++)
+	tls_cfg_free(c); /* before the file names and listeners it reads */
+	for (size_t i = 0; c->listen && i < c->n_listen; i++) {
 		free(c->listen[i].address);
+		free_tls(&c->listen[i].tls);
+	}
 	free(c->listen);
+	free(c->ops_address);
+	free(c->p11_module);
+	free(c->p11_pin_file);
+	free(c->p11_pin_env);
 	if (c->db_url)
 		OPENSSL_clear_free(c->db_url, strlen(c->db_url));
 	free(c->data_dir);

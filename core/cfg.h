@@ -39,9 +39,30 @@ enum cfg_keyalg {
 	CFG_KEY_ED448 = 1u << 5,
 };
 
+/* TLS of a listener (listen[].tls, RFC 9811 3.6) or of an https upstream
+ * (aliases[].upstream.tls). File names are resolved at load; ctx is the
+ * SSL_CTX built from them by core/tls.c in the finishing pass (NULL when
+ * TLS is off), owned by the snapshot and shared read-only by the workers. */
+enum cfg_client_auth {
+	CFG_CLIENT_AUTH_NONE = 0,
+	CFG_CLIENT_AUTH_OPTIONAL,
+	CFG_CLIENT_AUTH_REQUIRE
+};
+
+struct cfg_tls {
+	char *cert_file;   /* PEM: certificate then chain; NULL = TLS off (listener) */
+	char *key_file;	   /* PEM file (mode 0600) or a pkcs11: URI */
+	char *ca_file;	   /* listener: client_ca; upstream: trusted (server anchors) */
+	char *server_name; /* upstream: name checked in the server certificate; NULL = URL host */
+	int client_auth;   /* enum cfg_client_auth (listener only) */
+	int min_version;   /* TLS1_2_VERSION or TLS1_3_VERSION */
+	void *ctx;	   /* SSL_CTX *, loaded */
+};
+
 struct cfg_listen {
 	char *address; /* "127.0.0.1", "::", "0.0.0.0" */
 	int port;
+	struct cfg_tls tls; /* tls.cert_file NULL = plain HTTP */
 };
 
 struct cfg_profile {
@@ -99,6 +120,7 @@ struct cfg_upstream {
 	int timeout_s;		    /* whole upstream exchange, default 30 */
 	int wait_after_s;	    /* then the device gets "waiting", default 5 */
 	bool extra_vendor;	    /* reprotect: vendor chain in extraCerts */
+	struct cfg_tls tls;	    /* for an https:// url */
 	/* loaded */
 	STACK_OF(X509) *trusted;
 	STACK_OF(X509) *signers; /* pinned; NULL when signer_files is empty */
@@ -154,6 +176,16 @@ struct cfg {
 	/* log */
 	int log_level; /* enum log_level */
 	bool log_json;
+	bool log_access; /* one JSON access line per CMP request, default true */
+
+	/* operations listener: GET /metrics, /healthz, /readyz (plain HTTP) */
+	char *ops_address; /* default "127.0.0.1" */
+	int ops_port;	   /* 0 = off (the default) */
+
+	/* PKCS#11 (keys given as "pkcs11:" URIs, RFC 7512; core/key.c) */
+	char *p11_module;   /* module path; NULL = the URI's module-path, else libp11's default */
+	char *p11_pin_file; /* first line is the PIN (mode 0600) */
+	char *p11_pin_env;  /* or the name of an environment variable holding it */
 
 	/* listeners and workers */
 	struct cfg_listen *listen;

@@ -89,7 +89,8 @@ struct cfg_keys {
 /* The sections, one per top-level key (core/cfg_keys_*.c); the engine
  * walks and documents them in the order of its list. */
 extern const struct cfg_keys cfg_keys_log, cfg_keys_listen, cfg_keys_workers, cfg_keys_http,
-	cfg_keys_data_dir, cfg_keys_database, cfg_keys_sweep, cfg_keys_limits;
+	cfg_keys_data_dir, cfg_keys_database, cfg_keys_sweep, cfg_keys_limits, cfg_keys_ops,
+	cfg_keys_pkcs11;
 extern const struct cfg_keys cfg_keys_ca, cfg_keys_tokens, cfg_keys_crl;
 extern const struct cfg_keys cfg_keys_profiles;
 extern const struct cfg_keys cfg_keys_aliases;
@@ -115,6 +116,11 @@ char *cfg_resolve(const struct cfg *cfg, const char *p);
 cfg_conv_fn cfg_conv_dir;
 /* The same, or null (char *, left NULL) */
 cfg_conv_fn cfg_conv_file;
+/* A private key: a "pkcs11:" URI (RFC 7512) kept as written, else a file
+ * path as cfg_conv_file (char *, left NULL for null) */
+cfg_conv_fn cfg_conv_key;
+/* "1.2" or "1.3" into TLS1_2_VERSION / TLS1_3_VERSION (int) */
+cfg_conv_fn cfg_conv_tls_version;
 /* An array of such paths, or null (char **, size_t pair) */
 cfg_conv_fn cfg_conv_files;
 

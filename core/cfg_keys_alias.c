@@ -226,8 +226,8 @@ static const struct cfg_key aliases_keys[] = {
 	 "refused. Signature protection only."},
 	{"aliases[].upstream.cert", K_STR_NULL, A(upstream.cert_file), "null", 0, 0, cfg_conv_file,
 	 "The RA's CMP signing certificate (one PEM certificate), sent first in extraCerts."},
-	{"aliases[].upstream.key", K_STR_NULL, A(upstream.key_file), "null", 0, 0, cfg_conv_file,
-	 "Its private key; mode 0600 or stricter."},
+	{"aliases[].upstream.key", K_STR_NULL, A(upstream.key_file), "null", 0, 0, cfg_conv_key,
+	 "Its private key: a PEM file (mode 0600 or stricter) or a `pkcs11:` URI."},
 	{"aliases[].upstream.secret_file", K_STR_NULL, A(upstream.secret_file), "null", 0, 0,
 	 cfg_conv_file,
 	 "Instead of `cert`/`key`: file holding the PBMAC shared secret (first line, mode 0600); "
@@ -245,6 +245,23 @@ static const struct cfg_key aliases_keys[] = {
 	 conv_fwd_extra,
 	 "`reprotect`: `vendor` adds the device's vendor certificate chain to extraCerts after the "
 	 "RA's certificates; `none` sends the RA's only."},
+	{"aliases[].upstream.tls", K_OBJ, S_ALIAS, 0, "{}", 0, 0, NULL,
+	 "TLS towards an `https://` url: the server certificate is verified against `trusted` and "
+	 "the URL's host name (or `server_name`); TLS 1.2 and 1.3 only."},
+	{"aliases[].upstream.tls.trusted", K_STR_NULL, A(upstream.tls.ca_file), "null", 0, 0,
+	 cfg_conv_file,
+	 "PEM file with the trust anchors of the upstream's TLS server certificate; required for "
+	 "an `https://` url."},
+	{"aliases[].upstream.tls.server_name", K_STR_NULL, A(upstream.tls.server_name), "null", 0, 0,
+	 NULL, "DNS name or IP address the server certificate must carry (and the SNI sent); null "
+	 "= the URL's host."},
+	{"aliases[].upstream.tls.cert", K_STR_NULL, A(upstream.tls.cert_file), "null", 0, 0,
+	 cfg_conv_file, "PEM file: a TLS client certificate (then its chain), for an upstream "
+	 "that asks for one; null = none."},
+	{"aliases[].upstream.tls.key", K_STR_NULL, A(upstream.tls.key_file), "null", 0, 0,
+	 cfg_conv_key, "Its private key: a PEM file (mode 0600 or stricter) or a `pkcs11:` URI."},
+	{"aliases[].upstream.tls.min_version", K_STR, A(upstream.tls.min_version), "\"1.2\"", 0, 0,
+	 cfg_conv_tls_version, "Lowest TLS version: `1.2` or `1.3`."},
 };
 const struct cfg_keys cfg_keys_aliases = CFG_KEYS(aliases_keys);
 // clang-format on

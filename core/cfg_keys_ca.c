@@ -71,14 +71,16 @@ static const struct cfg_key ca_keys[] = {
 	{"ca", K_OBJ, S_ROOT, 0, NULL, 0, 0, NULL, "CA material; PEM files, relative to the config file's directory."},
 	{"ca.issuing_cert", K_STR, F(issuing_cert), NULL, 0, 0, cfg_conv_file,
 	 "Issuing CA certificate (one certificate; basicConstraints CA:TRUE, keyUsage keyCertSign)."},
-	{"ca.issuing_key", K_STR, F(issuing_key), NULL, 0, 0, cfg_conv_file,
-	 "Its private key; must match the certificate; regular file, mode 0600 or stricter."},
+	{"ca.issuing_key", K_STR, F(issuing_key), NULL, 0, 0, cfg_conv_key,
+	 "Its private key; must match the certificate: a PEM file (regular file, mode 0600 or "
+	 "stricter) or a `pkcs11:` URI naming a private key in a token (RFC 7512; see `pkcs11`)."},
 	{"ca.chain", K_STRS, F(chain), "[]", 0, 16, cfg_conv_files,
 	 "Files with the CA certificates above the issuing CA (one or more per file)."},
 	{"ca.cmp_cert", K_STR_NULL, F(cmp_cert), "null", 0, 0, cfg_conv_file,
 	 "Certificate that signs CMP responses; null = the issuing CA certificate."},
-	{"ca.cmp_key", K_STR_NULL, F(cmp_key), "null", 0, 0, cfg_conv_file,
-	 "Its private key (required with `cmp_cert`); mode 0600 or stricter."},
+	{"ca.cmp_key", K_STR_NULL, F(cmp_key), "null", 0, 0, cfg_conv_key,
+	 "Its private key (required with `cmp_cert`): a PEM file, mode 0600 or stricter, or a "
+	 "`pkcs11:` URI."},
 	{"ca.cmp_chain", K_STRS, F(cmp_chain), "null", 0, 16, conv_cmp_chain,
 	 "Certificates sent after `cmp_cert` in extraCerts; null = issuing CA + `chain` when "
 	 "`cmp_cert` is set, else `chain`."},
@@ -117,4 +119,19 @@ static const struct cfg_key crl_keys[] = {
 	 "the caIssuers pointer of issued certificates; same rules as `crl.path`."},
 };
 const struct cfg_keys cfg_keys_crl = CFG_KEYS(crl_keys);
+
+static const struct cfg_key pkcs11_keys[] = {
+	{"pkcs11", K_OBJ, S_ROOT, 0, "{}", 0, 0, NULL,
+	 "PKCS#11 tokens (HSMs) for keys given as `pkcs11:` URIs (RFC 7512), e.g. "
+	 "`pkcs11:token=ca;object=issuing;type=private`. The key never leaves the token."},
+	{"pkcs11.module", K_STR_NULL, R(p11_module), "null", 0, 0, cfg_conv_file,
+	 "Path of the PKCS#11 module (e.g. `/usr/lib/softhsm/libsofthsm2.so`); null = the URI's "
+	 "`module-path`, else p11-kit's proxy module."},
+	{"pkcs11.pin_file", K_STR_NULL, R(p11_pin_file), "null", 0, 0, cfg_conv_file,
+	 "File whose first line is the token's user PIN; mode 0600 or stricter. Never logged."},
+	{"pkcs11.pin_env", K_STR_NULL, R(p11_pin_env), "null", 0, 0, NULL,
+	 "Instead of `pin_file`: name of the environment variable holding the PIN. A PIN in the "
+	 "URI (`pin-value`) is refused."},
+};
+const struct cfg_keys cfg_keys_pkcs11 = CFG_KEYS(pkcs11_keys);
 // clang-format on

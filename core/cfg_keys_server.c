@@ -46,6 +46,19 @@ static int conv_address(struct cfg_ld *ld, const char *jp, json_t *v, void *fiel
 	return (*(char **)field = strdup(s)) ? 0 : RC_NOMEM;
 }
 
+static int conv_client_auth(struct cfg_ld *ld, const char *jp, json_t *v, void *field)
+{
+	static const char *const names[] = { "none", "optional", "require" };
+	const char *s = json_string_value(v);
+
+	for (int i = 0; i < 3; i++)
+		if (strcmp(s, names[i]) == 0) {
+			*(int *)field = i; /* enum cfg_client_auth */
+			return 0;
+		}
+	return cfg_fail(ld, jp, "must be \"none\", \"optional\" or \"require\"");
+}
+
 /* The URL is a secret: read it from a private file, never echo it. */
 static int conv_url_file(struct cfg_ld *ld, const char *jp, json_t *v, void *field)
 {
@@ -76,6 +89,9 @@ static const struct cfg_key log_keys[] = {
 	 "Least severe level logged: `error`, `warn`, `info` or `debug`."},
 	{"log.format", K_STR, R(log_json), "\"text\"", 0, 0, conv_format,
 	 "`text` (one human line per event) or `json` (one JSON object per line)."},
+	{"log.access", K_BOOL, R(log_access), "true", 0, 0, NULL,
+	 "One JSON access line per CMP request (alias, body type, outcome, failInfo, latency, "
+	 "transactionID, serial of an issued certificate), whatever `format` is."},
 };
 const struct cfg_keys cfg_keys_log = CFG_KEYS(log_keys);
 
@@ -84,6 +100,23 @@ static const struct cfg_key listen_keys[] = {
 	{"listen[].address", K_STR, L(address), "\"127.0.0.1\"", 0, 0, conv_address,
 	 "IPv4 or IPv6 address to bind (`0.0.0.0`, `::` for all)."},
 	{"listen[].port", K_INT, L(port), NULL, 1, 65535, NULL, "TCP port, 1..65535."},
+	{"listen[].tls", K_OBJ, S_LISTEN, 0, "{}", 0, 0, NULL,
+	 "CMP over HTTPS on this listener (RFC 9811 3.6), TLS 1.2 and 1.3 only; on when `cert` is "
+	 "set."},
+	{"listen[].tls.cert", K_STR_NULL, L(tls.cert_file), "null", 0, 0, cfg_conv_file,
+	 "PEM file: the server certificate, then its chain; null = plain HTTP."},
+	{"listen[].tls.key", K_STR_NULL, L(tls.key_file), "null", 0, 0, cfg_conv_key,
+	 "Its private key: a PEM file (mode 0600 or stricter) or a `pkcs11:` URI; required with "
+	 "`cert`, must match it."},
+	{"listen[].tls.client_ca", K_STR_NULL, L(tls.ca_file), "null", 0, 0, cfg_conv_file,
+	 "PEM file with the trust anchors client certificates must chain to; null = no client "
+	 "certificates are asked for."},
+	{"listen[].tls.client_auth", K_STR, L(tls.client_auth), "\"none\"", 0, 0, conv_client_auth,
+	 "`none`, `optional` (a client certificate, if sent, must verify) or `require` (mutual "
+	 "TLS: a handshake without a valid client certificate fails); the latter two need "
+	 "`client_ca`."},
+	{"listen[].tls.min_version", K_STR, L(tls.min_version), "\"1.2\"", 0, 0, cfg_conv_tls_version,
+	 "Lowest TLS version accepted: `1.2` or `1.3`."},
 };
 const struct cfg_keys cfg_keys_listen = CFG_KEYS(listen_keys);
 
@@ -173,4 +206,16 @@ static const struct cfg_key limits_keys[] = {
 	 "Counted per worker thread, like `limits.mac_failures_per_minute`."},
 };
 const struct cfg_keys cfg_keys_limits = CFG_KEYS(limits_keys);
+
+static const struct cfg_key ops_keys[] = {
+	{"ops", K_OBJ, S_ROOT, 0, "{}", 0, 0, NULL,
+	 "Operations listener, plain HTTP: `GET /metrics` (Prometheus text format), `/healthz`, "
+	 "`/readyz`. Keep it on loopback or a management network."},
+	{"ops.address", K_STR, R(ops_address), "\"127.0.0.1\"", 0, 0, conv_address,
+	 "IPv4 or IPv6 address to bind."},
+	{"ops.port", K_INT, R(ops_port), "0", 0, 65535, NULL,
+	 "TCP port (1..65535); 0 = no operations listener. Must differ from every `listen` "
+	 "entry."},
+};
+const struct cfg_keys cfg_keys_ops = CFG_KEYS(ops_keys);
 // clang-format on

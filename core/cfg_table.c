@@ -33,6 +33,8 @@ static const struct cfg_keys *const sections[] = {
 	&cfg_keys_sweep,	/* cfg_keys_server.c */
 	&cfg_keys_crl,		/* cfg_keys_ca.c */
 	&cfg_keys_limits,	/* cfg_keys_server.c */
+	&cfg_keys_ops,		/* cfg_keys_server.c */
+	&cfg_keys_pkcs11,	/* cfg_keys_ca.c */
 };
 // clang-format on
 

@@ -41,13 +41,16 @@
 #include "core/cfg.h"
 #include "core/http.h"
 
+struct metrics;
+
 struct worker {
 	int id;
 	pthread_t thread;
 	struct event_base *base;
 	struct http_server *http;
-	struct cfg *cfg; /* reference held by the worker */
-	void *app;	 /* application per-worker state */
+	struct cfg *cfg;	 /* reference held by the worker */
+	void *app;		 /* application per-worker state */
+	struct metrics *metrics; /* the process's (hooks->metrics; may be NULL) */
 	const struct server_hooks *hooks;
 	const int *fds;
 	size_t nfds;
@@ -96,6 +99,12 @@ struct server_hooks {
 	size_t n_routes;
 	/* Every HTTP request no route took; arg is the worker. */
 	void (*dispatch)(struct http_req *req, void *arg);
+	/* The operations listener (cfg->ops_port): only these routes; any
+	 * other path gets 404 there, and CMP is never served on it. */
+	const struct server_route *ops_routes;
+	size_t n_ops_routes;
+	/* Process-wide metrics, given to every worker (w->metrics); NULL ok. */
+	struct metrics *metrics;
 	/* Read-only data for the hooks (e.g. the database conninfo). */
 	const void *shared;
 };

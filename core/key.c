@@ -1,0 +1,68 @@
+/*
+ * core/key.c - private keys from PEM files or PKCS#11 tokens (core/key.h).
+ */
+#include "core/key.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "core/file.h"
+
+static void fail(char *err, size_t len, const char *jp, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void fail(char *err, size_t len, const char *jp, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(err, len, "%s: ", jp);
+
+	if (n >= 0 && (size_t)n < len) {
+		va_start(ap, fmt);
+		vsnprintf(err + n, len - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	ERR_clear_error();
+}
+
+bool key_is_pkcs11(const char *ref)
+{
+	return ref && strncmp(ref, "pkcs11:", 7) == 0;
+}
+
+/* Never prompt for a pass phrase: encrypted keys fail to load. */
+static int no_pass(char *buf, int size, int rw, void *u)
+{
+	(void)buf, (void)size, (void)rw, (void)u;
+	return -1;
+}
+
+static EVP_PKEY *load_file(const char *path, const char *jp, char *err, size_t len)
+{
+	char msg[PATH_MAX + 128];
+	FILE *fp = file_fopen(path, FILE_PRIVATE, msg, sizeof(msg));
+	EVP_PKEY *k = NULL;
+
+	if (!fp) {
+		fail(err, len, jp, "%s", msg);
+		return NULL;
+	}
+	if (!(k = PEM_read_PrivateKey(fp, NULL, no_pass, NULL)))
+		fail(err, len, jp, "%s: no unencrypted PEM private key found", path);
+	fclose(fp);
+	return k;
+}
+
+EVP_PKEY *key_load(const struct cfg *c, const char *ref, const char *jp, char *err, size_t len)
+{
+	(void)c;
+	if (key_is_pkcs11(ref)) {
+		fail(err, len, jp, "pkcs11: URIs are not supported by this build yet");
+		return NULL;
+	}
+	return load_file(ref, jp, err, len);
+}
