@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "cmd/cmd.h"
+#include "cmd/ops.h"
 #include "core/cfg.h"
 #include "core/log.h"
 #include "core/server.h"
@@ -321,7 +322,13 @@ int cmd_serve(int argc, char **argv)
 					      .n_routes = sizeof(routes) / sizeof(routes[0]),
 					      .dispatch = ra_dispatch,
 					      .shared = e.conninfo };
-		rc = server_run(e.cfg, &hooks, fds) == 0 ? 0 : 1;
+		if (cmd_ops_setup(&hooks) != 0) {
+			log_error(NULL, "cannot serve: out of memory");
+			rc = 1;
+		} else {
+			rc = server_run(e.cfg, &hooks, fds) == 0 ? 0 : 1;
+		}
+		cmd_ops_teardown(&hooks);
 	} else if (rc < 0) {
 		rc = 0; /* stopped on request before start-up finished */
 	}

@@ -66,3 +66,21 @@ EVP_PKEY *key_load(const struct cfg *c, const char *ref, const char *jp, char *e
 	}
 	return load_file(ref, jp, err, len);
 }
+
+int key_probe(EVP_PKEY *k)
+{
+	static const unsigned char msg[] = "cmpgw key probe";
+	unsigned char sig[EVP_MAX_MD_SIZE + 1024];
+	size_t siglen = sizeof(sig);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	/* EdDSA signs the message itself: no digest */
+	const char *md = EVP_PKEY_is_a(k, "ED25519") || EVP_PKEY_is_a(k, "ED448") ? NULL : "SHA256";
+	int rc = RC_UNAVAIL;
+
+	if (ctx && EVP_DigestSignInit_ex(ctx, NULL, md, NULL, NULL, k, NULL) == 1 &&
+	    EVP_DigestSign(ctx, sig, &siglen, msg, sizeof(msg) - 1) == 1)
+		rc = 0;
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();
+	return rc;
+}

@@ -32,4 +32,9 @@ bool key_is_pkcs11(const char *ref);
  * reference, or NULL with "jp: <reason>" in err (never the PIN). */
 EVP_PKEY *key_load(const struct cfg *c, const char *ref, const char *jp, char *err, size_t len);
 
+/* Whether k can still sign: one signature over a fixed message (for a
+ * token key, a round trip to the token). 0, or RC_UNAVAIL (the token is
+ * gone or refuses; the OpenSSL error queue is cleared). Any thread. */
+int key_probe(EVP_PKEY *k) WUR;
+
 #endif

@@ -17,6 +17,7 @@ static const char *const rc_names[] = {
 	"timeout",
 	"cancelled",
 	"unsupported",
+	"unavailable",
 };
 
 const char *rc_str(int rc)

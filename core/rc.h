@@ -26,7 +26,8 @@ enum rc {
 	RC_TIMEOUT = -13,     /* bounded wait ran out */
 	RC_CANCELLED = -14,   /* caller went away */
 	RC_UNSUPPORTED = -15, /* valid but not implemented/allowed */
-	RC_MIN = -15
+	RC_UNAVAIL = -16,     /* a needed resource (a key's token) is unavailable */
+	RC_MIN = -16
 };
 
 const char *rc_str(int rc);
