@@ -275,9 +275,10 @@ static int load_upstream(struct cfg *c, size_t i, char *err, size_t len)
 	snprintf(jp, sizeof(jp), "aliases[%zu].upstream", i);
 	if (c->aliases[i].mode != CFG_MODE_RA)
 		return u->url ? fail(err, len, jp, "only allowed with mode \"ra\"") : 0;
-	if (!u->url || strncmp(u->url, "http://", 7) != 0 || !u->url[7])
+	if (!u->url || !((strncmp(u->url, "http://", 7) == 0 && u->url[7]) ||
+			 (strncmp(u->url, "https://", 8) == 0 && u->url[8])))
 		return fail(err, len, jp,
-			    "url: required in mode \"ra\", as http://host[:port]/path");
+			    "url: required in mode \"ra\", as http[s]://host[:port]/path");
 	if (u->n_trusted_files == 0)
 		return fail(err, len, jp, "trusted: required in mode \"ra\"");
 	if (!(u->trusted = sk_X509_new_null()))

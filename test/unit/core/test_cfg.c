@@ -209,7 +209,7 @@ static void test_errors(void)
 	expect("aliases[0].paths[0]: \"/.well-known/cmp/x\" is under /.well-known/cmp, which is "
 	       "reserved",
 	       m_wk_path, "path under .well-known");
-	expect("aliases[0].upstream: url: required in mode \"ra\", as http://host[:port]/path",
+	expect("aliases[0].upstream: url: required in mode \"ra\", as http[s]://host[:port]/path",
 	       m_ra, "ra mode needs an upstream url");
 	expect("aliases[0].upstream: only allowed with mode \"ra\"", m_up_on_ca,
 	       "upstream on a ca alias");
