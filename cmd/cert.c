@@ -3,6 +3,7 @@
  * publication from the command line, with the same SQL functions and CRL
  * builder the gateway uses (store/revoke.h, policy/crl.h).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,36 +25,65 @@ struct cert_opts {
 	const char *config, *serial, *reason, *out;
 };
 
-static int parse(int argc, char **argv, int first, struct cert_opts *o, bool revoke)
+// clang-format off
+static const char usage_revoke[] =
+	"usage: cmpgw cert revoke [--config FILE] --serial HEX [--reason R]\n"
+	"  revoke a certificate of the issuing CA and regenerate the CRL\n"
+	"  -c, --config FILE   the configuration file (default: $CMPGW_CONFIG)\n"
+	"  --serial HEX        its serial number (1A2B, 0x1a2b or 1a:2b)\n"
+	"  --reason R          unspecified (default) keyCompromise cACompromise\n"
+	"                      affiliationChanged superseded cessationOfOperation\n"
+	"                      certificateHold removeFromCRL privilegeWithdrawn\n"
+	"                      aACompromise; removeFromCRL releases a hold\n"
+	"  -h, --help          this text\n";
+static const char usage_crl[] =
+	"usage: cmpgw crl [--config FILE] [--out FILE]\n"
+	"  write the issuing CA's current CRL (DER), regenerated first if stale\n"
+	"  -c, --config FILE   the configuration file (default: $CMPGW_CONFIG)\n"
+	"  --out FILE          write it there (mode 0644) instead of stdout\n"
+	"  -h, --help          this text\n";
+// clang-format on
+
+/* argv[0]: the last command word. 0 parsed, -1 help printed, 2 error. */
+static int parse(int argc, char **argv, struct cert_opts *o, bool revoke)
 {
+	static const struct option revoke_opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "serial", required_argument, NULL, 's' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct option crl_opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = revoke ? "cert revoke" : "crl";
+	int c;
+
 	memset(o, 0, sizeof(*o));
-	for (int i = first; i < argc; i++) {
-		const char *a = argv[i], **dst = NULL;
-		if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0)
-			dst = &o->config;
-		else if (revoke && strcmp(a, "--serial") == 0)
-			dst = &o->serial;
-		else if (revoke && strcmp(a, "--reason") == 0)
-			dst = &o->reason;
-		else if (!revoke && strcmp(a, "--out") == 0)
-			dst = &o->out;
-		if (!dst) {
-			fprintf(stderr, "cmpgw: unknown argument \"%s\"\n", a);
+	cmd_getopt_reset();
+	while ((c = cmd_getopt(cmd, argc, argv, ":c:h", revoke ? revoke_opts : crl_opts)) != -1) {
+		if (c == '?')
 			return 2;
+		if (c == 'h') {
+			fputs(revoke ? usage_revoke : usage_crl, stdout);
+			return -1;
 		}
-		if (++i >= argc) {
-			fprintf(stderr, "cmpgw: option %s needs a value\n", a);
-			return 2;
-		}
-		*dst = argv[i];
+		*(c == 'c'   ? &o->config
+		  : c == 's' ? &o->serial
+		  : c == 'r' ? &o->reason
+			     : &o->out) = optarg;
 	}
-	if (!o->config)
-		o->config = getenv("CMPGW_CONFIG");
-	if (!o->config) {
-		fprintf(stderr, "cmpgw: --config FILE is required\n");
+	if (optind < argc) {
+		fprintf(stderr, "cmpgw %s: unexpected argument \"%s\"\n%s", cmd, argv[optind],
+			revoke ? usage_revoke : usage_crl);
 		return 2;
 	}
-	return 0;
+	o->config = cmd_config(cmd, o->config);
+	return o->config ? 0 : 2;
 }
 
 /* "0x01:ab" / "1AB" -> "1AB" as BN_bn2hex writes it (the stored form). */
@@ -228,21 +258,24 @@ int cmd_cert(int argc, char **argv)
 	char *serial = NULL;
 	int rc, reason = POLICY_CRL_REASON_UNSPECIFIED;
 
+	if (argc >= 2 && cmd_is_help(argv[1])) {
+		fputs(usage_revoke, stdout);
+		return 0;
+	}
 	if (argc < 2 || strcmp(argv[1], "revoke") != 0) {
-		fprintf(stderr,
-			"usage: cmpgw cert revoke --config FILE --serial HEX [--reason R]\n");
+		fputs(usage_revoke, stderr);
 		return 2;
 	}
-	if ((rc = parse(argc, argv, 2, &o, true)) != 0)
-		return rc;
+	if ((rc = parse(argc - 1, argv + 1, &o, true)) != 0)
+		return rc < 0 ? 0 : rc;
 	if (!o.serial || !(serial = serial_canon(o.serial))) {
-		fprintf(stderr,
-			"cmpgw: --serial HEX is required (hexadecimal, e.g. 1A2B or 1a:2b)\n");
+		fprintf(stderr, "cmpgw cert revoke: --serial HEX is required (hexadecimal, e.g. "
+				"1A2B or 1a:2b)\n");
 		return 2;
 	}
 	if (o.reason && (reason = policy_crl_reason_parse(o.reason)) < 0) {
 		fprintf(stderr,
-			"cmpgw: unknown --reason \"%s\" (unspecified keyCompromise "
+			"cmpgw cert revoke: unknown --reason \"%s\" (unspecified keyCompromise "
 			"cACompromise affiliationChanged superseded cessationOfOperation "
 			"certificateHold removeFromCRL privilegeWithdrawn aACompromise)\n",
 			o.reason);
@@ -262,10 +295,10 @@ int cmd_crl(int argc, char **argv)
 	struct cert_opts o;
 	struct sync_state s = { 0 };
 	struct cmd_db d;
-	int rc = parse(argc, argv, 1, &o, false);
+	int rc = parse(argc, argv, &o, false);
 
 	if (rc != 0)
-		return rc;
+		return rc < 0 ? 0 : rc;
 	rc = cmd_db_open(o.config, &d);
 	if (rc == 0 && crl_current(&d, &s) != 0) {
 		fprintf(stderr, "cmpgw: the CRL could not be read or generated\n");

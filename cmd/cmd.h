@@ -6,6 +6,31 @@
 #ifndef CMPGW_CMD_CMD_H
 #define CMPGW_CMD_CMD_H
 
+#include <stdbool.h>
+
+/*
+ * Option parsing shared by the subcommands (cmd/main.c), getopt_long(3)
+ * underneath: "--opt VALUE" and "--opt=VALUE", options and positional
+ * arguments in any order. Call cmd_getopt_reset() before the first
+ * cmd_getopt() of a command; argv[0] is the command word (not parsed).
+ * shortopts must start with ':' so that a missing value is told apart.
+ * cmd_getopt returns the option's value (its short letter or longopts
+ * val), -1 after the last option (positional arguments then start at
+ * optind), or '?' after printing a message on stderr that names the
+ * option: unknown, missing value, or a value it does not take. The caller
+ * then exits 2. cmd is the command as the user typed it ("vendor add"),
+ * for messages.
+ */
+struct option;
+void cmd_getopt_reset(void);
+int cmd_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts);
+/* given, else $CMPGW_CONFIG; NULL (message on stderr) if neither is set.
+ * The result is borrowed (argv or the environment). */
+const char *cmd_config(const char *cmd, const char *given);
+/* "--help" or "-h" (arg may be NULL) */
+bool cmd_is_help(const char *arg);
+
 int cmd_serve(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_check(int argc, char **argv);

@@ -28,6 +28,7 @@ struct init_opts {
 	const char *dir;
 	bool force;
 	int port;
+	int ops_port; /* 0: no ops listener */
 	int devices;
 };
 
@@ -45,11 +46,22 @@ static void ca_clear(struct ca *ca)
 	ca->cert = NULL;
 }
 
+// clang-format off
+static const char usage_text[] =
+	"usage: cmpgw init [--force] [--port N] [--ops-port N] [--devices N] DIR\n"
+	"  writes a demo operator PKI, vendor PKI, device certificates and\n"
+	"  DIR/cmpgw.json; see DIR/README.txt afterwards\n"
+	"  -f, --force         overwrite the demo files in a non-empty DIR\n"
+	"  -p, --port N        the CMP listener's port on 127.0.0.1 (default 8080)\n"
+	"  --ops-port N        the operations listener's port on 127.0.0.1 (/healthz,\n"
+	"                      /readyz, /metrics); default port+1, 0 = none\n"
+	"  -n, --devices N     device certificates to make, 2..100000 (default 5)\n"
+	"  -h, --help          this text\n";
+// clang-format on
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: cmpgw init [--force] [--port N] [--devices N] DIR\n"
-			"  writes a demo operator PKI, vendor PKI, device certificates and\n"
-			"  DIR/cmpgw.json; see DIR/README.txt afterwards\n");
+	fputs(usage_text, stderr);
 	return 2;
 }
 
@@ -66,36 +78,65 @@ static int parse_int(const char *s, int min, int max, int *out)
 	return 0;
 }
 
+/* 0 parsed, -1 --help printed, 2 error (message printed) */
 static int parse_args(int argc, char **argv, struct init_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "force", no_argument, NULL, 'f' },
 		{ "port", required_argument, NULL, 'p' },
+		{ "ops-port", required_argument, NULL, 'o' },
 		{ "devices", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	int c, min, max;
 
-	*o = (struct init_opts){ .port = 8080, .devices = 5 };
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "fp:n:h", longopts, NULL)) != -1) {
-		if (c == 'f') {
-			o->force = true;
-		} else if (c == 'p' && parse_int(optarg, 1, 65535, &o->port) == 0) {
-			continue;
-		} else if (c == 'n' && parse_int(optarg, 2, MAX_DEVICES, &o->devices) == 0) {
-			continue;
-		} else {
-			if (c == 'p' || c == 'n')
-				fprintf(stderr, "cmpgw init: bad --%s value \"%s\" (%s)\n",
-					c == 'p' ? "port" : "devices", optarg,
-					c == 'p' ? "1..65535" : "2..100000");
+	/* getopt_long directly, not cmd_getopt (cmd/main.c): the unit tests
+	 * link this file without main.c */
+	*o = (struct init_opts){ .port = 8080, .ops_port = -1, .devices = 5 };
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":fp:n:h", longopts, NULL)) != -1) {
+		int *dst = c == 'p' ? &o->port : c == 'o' ? &o->ops_port : &o->devices;
+		if (c == '?' || c == ':') {
+			const char *a = argv[optind - 1];
+			fprintf(stderr, "cmpgw init: %s \"%.*s\"\n",
+				c == ':' ? "missing value for option" : "unknown option",
+				(int)strcspn(a, "="), a);
+			return usage();
+		}
+		if (c == 'h') {
+			fputs(usage_text, stdout);
 			return -1;
 		}
+		if (c == 'f') {
+			o->force = true;
+			continue;
+		}
+		min = c == 'p' ? 1 : c == 'o' ? 0 : 2;
+		max = c == 'n' ? MAX_DEVICES : 65535;
+		if (parse_int(optarg, min, max, dst) != 0) {
+			fprintf(stderr, "cmpgw init: bad --%s value \"%s\" (%d..%d)\n",
+				c == 'p'   ? "port"
+				: c == 'o' ? "ops-port"
+					   : "devices",
+				optarg, min, max);
+			return 2;
+		}
 	}
-	if (optind != argc - 1)
-		return -1;
+	if (optind != argc - 1) {
+		fprintf(stderr, "cmpgw init: %s\n",
+			optind == argc ? "DIR is missing" : "one DIR only");
+		return usage();
+	}
+	/* The ops listener next to the CMP one unless told otherwise; none
+	 * when there is no next port. */
+	if (o->ops_port < 0)
+		o->ops_port = o->port < 65535 ? o->port + 1 : 0;
+	if (o->ops_port == o->port) {
+		fprintf(stderr, "cmpgw init: --ops-port must differ from --port\n");
+		return 2;
+	}
 	o->dir = argv[optind];
 	return 0;
 }
@@ -371,6 +412,7 @@ static const char config_fmt[] =
 	"      \"implicit_confirm\": true, \"confirm_deadline_s\": 300, \"message_time_skew_s\": 300,\n"
 	"      \"paths\": [\"/pkix/\"] }\n"
 	"  ],\n"
+	"  \"ops\": { \"address\": \"127.0.0.1\", \"port\": %2$d },\n"
 	"  \"sweep_interval_s\": 10\n"
 	"}\n";
 // clang-format on
@@ -387,11 +429,11 @@ static int write_text(const char *dir, const char *name, const char *text)
 	return 0;
 }
 
-static int write_config(const char *dir, int port)
+static int write_config(const char *dir, int port, int ops_port)
 {
-	char buf[sizeof(config_fmt) + 3 * 16];
+	char buf[sizeof(config_fmt) + 4 * 16];
 
-	snprintf(buf, sizeof(buf), config_fmt, port);
+	snprintf(buf, sizeof(buf), config_fmt, port, ops_port);
 	return write_text(dir, "cmpgw.json", buf);
 }
 
@@ -485,12 +527,12 @@ int cmd_init(int argc, char **argv)
 	struct init_opts o;
 	int rc;
 
-	if (parse_args(argc, argv, &o) != 0)
-		return usage();
+	if ((rc = parse_args(argc, argv, &o)) != 0)
+		return rc < 0 ? 0 : rc;
 	if ((rc = prepare_dir(&o)) != 0)
 		return rc;
 	if (make_operator(o.dir) != 0 || make_vendor(o.dir, o.devices) != 0 ||
-	    write_config(o.dir, o.port) != 0 || write_readme(&o) != 0)
+	    write_config(o.dir, o.port, o.ops_port) != 0 || write_readme(&o) != 0)
 		return 1;
 	printf("cmpgw init: demo written to %s; next steps in %s/README.txt\n", o.dir, o.dir);
 	return 0;

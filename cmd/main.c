@@ -1,23 +1,33 @@
 /*
- * cmd/main.c - the cmpgw executable: argument parsing and dispatch to the
- * libraries. Exit codes: 0 success, 1 runtime failure, 2 usage or
- * configuration error.
+ * cmd/main.c - the cmpgw executable: dispatch to the subcommands, and the
+ * option handling they share (getopt_long, --help, CMPGW_CONFIG).
+ * Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+
 #include "cmd/cmd.h"
 #include "cmd/init.h"
+
+#ifndef CMPGW_VERSION
+#define CMPGW_VERSION "unknown"
+#endif
 
 // clang-format off
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cmpgw <command> [options]\n"
+		"       cmpgw <command> --help     options of one command\n"
 		"\n"
 		"commands:\n"
-		"  init [--force] [--port N] [--devices N] DIR\n"
+		"  init [--force] [--port N] [--ops-port N] [--devices N] DIR\n"
 		"                                 write a demo PKI and configuration into DIR\n"
 		"  serve --config FILE            run the gateway until SIGTERM/SIGINT\n"
 		"  migrate --config FILE          apply database migrations\n"
@@ -44,41 +54,111 @@ static void usage(FILE *f)
 		"  db stop --config FILE [--force]\n"
 		"                                 stop the embedded PostgreSQL; refused while a\n"
 		"                                 gateway uses it unless --force\n"
-		"  help                           this text\n");
+		"  version                        the version and the library versions in use\n"
+		"  help                           this text\n"
+		"\n"
+		"Options take their value as --opt VALUE or --opt=VALUE; -c is --config.\n"
+		"Without --config, the environment variable CMPGW_CONFIG names the file.\n"
+		"Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n"
+		"See cmpgw(1) and cmpgw.json(5).\n");
 }
 // clang-format on
 
+/* The versions this process runs with (the shared libraries loaded, not
+ * the headers it was built against: what an operator needs to know). */
+static int version(void)
+{
+	int pq = PQlibVersion();
+
+	printf("cmpgw %s\n", CMPGW_VERSION);
+	printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
+	printf("libevent %s\n", event_get_version());
+	/* PQlibVersion: major * 10000 + minor since PostgreSQL 10 */
+	printf("libpq %d.%d\n", pq / 10000, pq % 10000);
+	return 0;
+}
+
+/* Text of the option argv[optind - 1] up to any "=value". */
+static void bad_option_name(char **argv, char *buf, size_t len)
+{
+	const char *a = argv[optind - 1];
+
+	if (optopt != 0 && strncmp(a, "--", 2) != 0) {
+		snprintf(buf, len, "-%c", optopt);
+		return;
+	}
+	snprintf(buf, len, "%.*s", (int)strcspn(a, "="), a);
+}
+
+int cmd_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts)
+{
+	char name[64];
+	int c;
+
+	opterr = 0; /* our messages name the command */
+	c = getopt_long(argc, argv, shortopts, longopts, NULL);
+	if (c != '?' && c != ':')
+		return c;
+	bad_option_name(argv, name, sizeof(name));
+	if (c == ':')
+		fprintf(stderr, "cmpgw %s: option \"%s\" needs a value\n", cmd, name);
+	else if (optopt != 0 && strchr(argv[optind - 1], '=') &&
+		 strncmp(argv[optind - 1], "--", 2) == 0)
+		fprintf(stderr, "cmpgw %s: option \"%s\" takes no value\n", cmd, name);
+	else
+		fprintf(stderr, "cmpgw %s: unknown option \"%s\" (try: cmpgw %s --help)\n", cmd,
+			name, cmd);
+	return '?';
+}
+
+void cmd_getopt_reset(void)
+{
+	optind = 0; /* glibc: a full re-initialisation, argv[0] skipped */
+}
+
+const char *cmd_config(const char *cmd, const char *given)
+{
+	const char *c = given ? given : getenv("CMPGW_CONFIG");
+
+	if (c && *c)
+		return c;
+	fprintf(stderr, "cmpgw %s: --config FILE is required (or set CMPGW_CONFIG)\n", cmd);
+	return NULL;
+}
+
+bool cmd_is_help(const char *arg)
+{
+	return arg && (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0);
+}
+
 int main(int argc, char **argv)
 {
+	static const struct {
+		const char *name;
+		int (*run)(int argc, char **argv);
+	} cmds[] = {
+		{ "init", cmd_init },	{ "serve", cmd_serve },	  { "migrate", cmd_migrate },
+		{ "check", cmd_check }, { "vendor", cmd_vendor }, { "serials", cmd_serials },
+		{ "token", cmd_token }, { "cert", cmd_cert },	  { "crl", cmd_crl },
+		{ "db", cmd_db },
+	};
+	const char *c;
+
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
-	const char *c = argv[1];
-	if (strcmp(c, "help") == 0 || strcmp(c, "--help") == 0 || strcmp(c, "-h") == 0) {
+	c = argv[1];
+	if (strcmp(c, "help") == 0 || cmd_is_help(c)) {
 		usage(stdout);
 		return 0;
 	}
-	if (strcmp(c, "init") == 0)
-		return cmd_init(argc - 1, argv + 1);
-	if (strcmp(c, "serve") == 0)
-		return cmd_serve(argc - 1, argv + 1);
-	if (strcmp(c, "migrate") == 0)
-		return cmd_migrate(argc - 1, argv + 1);
-	if (strcmp(c, "check") == 0)
-		return cmd_check(argc - 1, argv + 1);
-	if (strcmp(c, "vendor") == 0)
-		return cmd_vendor(argc - 1, argv + 1);
-	if (strcmp(c, "serials") == 0)
-		return cmd_serials(argc - 1, argv + 1);
-	if (strcmp(c, "token") == 0)
-		return cmd_token(argc - 1, argv + 1);
-	if (strcmp(c, "cert") == 0)
-		return cmd_cert(argc - 1, argv + 1);
-	if (strcmp(c, "crl") == 0)
-		return cmd_crl(argc - 1, argv + 1);
-	if (strcmp(c, "db") == 0)
-		return cmd_db(argc - 1, argv + 1);
+	if (strcmp(c, "version") == 0 || strcmp(c, "--version") == 0 || strcmp(c, "-V") == 0)
+		return argc == 2 ? version() : (usage(stderr), 2);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(c, cmds[i].name) == 0)
+			return cmds[i].run(argc - 1, argv + 1);
 	fprintf(stderr, "cmpgw: unknown command \"%s\" (try: cmpgw help)\n", c);
 	return 2;
 }

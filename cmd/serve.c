@@ -3,6 +3,7 @@
  * serve, migrate, check, vendor, serials, db.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,45 +39,104 @@ struct opts {
 	int npos;
 };
 
-static int parse_opts(int argc, char **argv, int first, struct opts *o)
+/* The options a command takes beyond --config and --help. */
+enum { O_SERIAL_RULE = 1, O_NO_REENROLL = 2, O_BLOCKED = 4, O_FORCE = 8 };
+
+/* One command: its words, usage text, options and positional count. */
+struct spec {
+	const char *cmd, *usage;
+	unsigned opts;
+	int npos;
+};
+
+#define COMMON_HELP                                                                                \
+	"  -c, --config FILE   the configuration file (default: $CMPGW_CONFIG)\n"                  \
+	"  -h, --help          this text\n"
+
+// clang-format off
+static const struct spec spec_serve = { "serve",
+	"usage: cmpgw serve [--config FILE]\n"
+	"  run the gateway until SIGTERM/SIGINT (drain, then exit 0);\n"
+	"  SIGHUP reloads the configuration\n" COMMON_HELP, 0, 0 };
+static const struct spec spec_migrate = { "migrate",
+	"usage: cmpgw migrate [--config FILE]\n"
+	"  apply the database migrations and SQL functions, then exit\n" COMMON_HELP, 0, 0 };
+static const struct spec spec_check = { "check",
+	"usage: cmpgw check [--config FILE]\n"
+	"  load and validate the configuration (files, keys, certificates);\n"
+	"  exit 0 if it is good, 2 with the offending key's path if not\n" COMMON_HELP, 0, 0 };
+static const struct spec spec_db_stop = { "db stop",
+	"usage: cmpgw db stop [--config FILE] [--force]\n"
+	"  stop the embedded PostgreSQL (database.url null)\n" COMMON_HELP
+	"  --force             stop it even while a gateway uses it\n", O_FORCE, 0 };
+static const struct spec spec_vendor_add = { "vendor add",
+	"usage: cmpgw vendor add [--config FILE] [--serial-rule R] [--no-reenroll] NAME\n"
+	"  register a vendor\n" COMMON_HELP
+	"  --serial-rule R     where the device serial is read: subject_serialnumber\n"
+	"                      (default), subject_cn or cert_serial\n"
+	"  --no-reenroll       refuse a second vendor-certificate ir of an enrolled serial\n",
+	O_SERIAL_RULE | O_NO_REENROLL, 1 };
+static const struct spec spec_vendor_cert = { "vendor anchor|intermediate add",
+	"usage: cmpgw vendor anchor add [--config FILE] NAME CERT.pem\n"
+	"       cmpgw vendor intermediate add [--config FILE] NAME CERT.pem\n"
+	"  register a trust anchor / intermediate CA (PEM or DER) of vendor NAME\n"
+	COMMON_HELP, 0, 2 };
+static const struct spec spec_serials = { "serials import",
+	"usage: cmpgw serials import [--config FILE] [--blocked] NAME FILE|-\n"
+	"  import device serials of vendor NAME, one per line (- reads stdin)\n"
+	COMMON_HELP
+	"  --blocked           import them as blocked instead of allowed\n", O_BLOCKED, 2 };
+// clang-format on
+
+/*
+ * argv[0] is the last command word. Returns 0 (parsed, config set), -1
+ * (--help printed: exit 0) or 2 (message printed: exit 2).
+ */
+static int parse_opts(const struct spec *sp, int argc, char **argv, struct opts *o)
 {
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "serial-rule", required_argument, NULL, O_SERIAL_RULE },
+		{ "no-reenroll", no_argument, NULL, O_NO_REENROLL },
+		{ "blocked", no_argument, NULL, O_BLOCKED },
+		{ "force", no_argument, NULL, O_FORCE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
 	memset(o, 0, sizeof(*o));
-	for (int i = first; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) {
-			if (++i >= argc)
-				goto missing;
-			o->config = argv[i];
-		} else if (strcmp(a, "--serial-rule") == 0) {
-			if (++i >= argc)
-				goto missing;
-			o->serial_rule = argv[i];
-		} else if (strcmp(a, "--no-reenroll") == 0) {
-			o->no_reenroll = true;
-		} else if (strcmp(a, "--blocked") == 0) {
-			o->blocked = true;
-		} else if (strcmp(a, "--force") == 0) {
-			o->force = true;
-		} else if (a[0] == '-' && a[1] != '\0') {
-			fprintf(stderr, "cmpgw: unknown option \"%s\"\n", a);
+	cmd_getopt_reset();
+	while ((c = cmd_getopt(sp->cmd, argc, argv, ":c:h", longopts)) != -1) {
+		if (c == 'h') {
+			fputs(sp->usage, stdout);
+			return -1;
+		} else if (c == 'c') {
+			o->config = optarg;
+		} else if (c == '?') {
 			return 2;
-		} else if (o->npos < 8) {
-			o->pos[o->npos++] = a;
+		} else if (!(sp->opts & (unsigned)c)) {
+			fprintf(stderr, "cmpgw %s: unknown option \"%s\" (try: cmpgw %s --help)\n",
+				sp->cmd, argv[optind - 1], sp->cmd);
+			return 2;
+		} else if (c == O_SERIAL_RULE) {
+			o->serial_rule = optarg;
 		} else {
-			fprintf(stderr, "cmpgw: too many arguments\n");
-			return 2;
+			o->no_reenroll |= c == O_NO_REENROLL;
+			o->blocked |= c == O_BLOCKED;
+			o->force |= c == O_FORCE;
 		}
 	}
-	if (!o->config)
-		o->config = getenv("CMPGW_CONFIG");
-	if (!o->config) {
-		fprintf(stderr, "cmpgw: --config FILE is required\n");
+	o->npos = argc - optind;
+	if (o->npos != sp->npos) {
+		fprintf(stderr, "cmpgw %s: %s\n%s", sp->cmd,
+			o->npos > sp->npos ? "too many arguments" : "missing arguments", sp->usage);
 		return 2;
 	}
-	return 0;
-missing:
-	fprintf(stderr, "cmpgw: option %s needs a value\n", argv[argc - 1]);
-	return 2;
+	for (int i = 0; i < o->npos; i++)
+		o->pos[i] = argv[optind + i];
+	o->config = cmd_config(sp->cmd, o->config);
+	return o->config ? 0 : 2;
 }
 
 /* A loaded config and a way to reach the database (emb: our use of the
@@ -277,10 +337,10 @@ int cmd_serve(int argc, char **argv)
 	struct env e;
 	char err[512] = "";
 	int *fds = NULL, brc = 0;
-	int rc = parse_opts(argc, argv, 1, &o);
+	int rc = parse_opts(&spec_serve, argc, argv, &o);
 
 	if (rc != 0)
-		return rc;
+		return rc < 0 ? 0 : rc;
 	rc = env_open(o.config, &e, false);
 	if (rc != 0)
 		goto out;
@@ -345,10 +405,10 @@ int cmd_migrate(int argc, char **argv)
 {
 	struct opts o;
 	struct env e;
-	int rc = parse_opts(argc, argv, 1, &o);
+	int rc = parse_opts(&spec_migrate, argc, argv, &o);
 
 	if (rc != 0)
-		return rc;
+		return rc < 0 ? 0 : rc;
 	rc = env_open(o.config, &e, true);
 	if (rc == 0)
 		rc = migrate_now(e.conninfo);
@@ -362,10 +422,10 @@ int cmd_check(int argc, char **argv)
 {
 	struct opts o;
 	struct env e;
-	int rc = parse_opts(argc, argv, 1, &o);
+	int rc = parse_opts(&spec_check, argc, argv, &o);
 
 	if (rc != 0)
-		return rc;
+		return rc < 0 ? 0 : rc;
 	rc = env_open(o.config, &e, false);
 	if (rc == 0)
 		warn_expiry(e.cfg, false, true);
@@ -381,13 +441,17 @@ int cmd_db(int argc, char **argv)
 	struct opts o;
 	int rc;
 
+	if (argc >= 2 && cmd_is_help(argv[1])) {
+		fputs(spec_db_stop.usage, stdout);
+		return 0;
+	}
 	if (argc < 2 || strcmp(argv[1], "stop") != 0) {
-		fprintf(stderr, "usage: cmpgw db stop --config FILE [--force]\n");
+		fputs(spec_db_stop.usage, stderr);
 		return 2;
 	}
-	rc = parse_opts(argc, argv, 2, &o);
+	rc = parse_opts(&spec_db_stop, argc - 1, argv + 1, &o);
 	if (rc != 0)
-		return rc;
+		return rc < 0 ? 0 : rc;
 	struct env e;
 	char err[1024] = "";
 	rc = env_open(o.config, &e, false);
@@ -489,32 +553,33 @@ int cmd_vendor(int argc, char **argv)
 	struct opts o;
 	struct env e;
 	struct store_conn *c = NULL;
-	int rc, first;
+	int rc;
 	const char *what = argc > 1 ? argv[1] : "";
 	bool add = strcmp(what, "add") == 0;
 	bool cert = (strcmp(what, "anchor") == 0 || strcmp(what, "intermediate") == 0) &&
 		    argc > 2 && strcmp(argv[2], "add") == 0;
 
+	if (cmd_is_help(what) || (!add && argc > 2 && cmd_is_help(argv[2]))) {
+		printf("%s%s", spec_vendor_add.usage, spec_vendor_cert.usage);
+		return 0;
+	}
 	if (!add && !cert) {
-		fprintf(stderr, "usage: cmpgw vendor add|anchor add|intermediate add ... "
-				"(see cmpgw help)\n");
+		fprintf(stderr, "%s%s", spec_vendor_add.usage, spec_vendor_cert.usage);
 		return 2;
 	}
-	first = add ? 2 : 3;
-	rc = parse_opts(argc, argv, first, &o);
+	/* argv[0] becomes the last command word ("add") */
+	rc = add ? parse_opts(&spec_vendor_add, argc - 1, argv + 1, &o)
+		 : parse_opts(&spec_vendor_cert, argc - 2, argv + 2, &o);
 	if (rc != 0)
-		return rc;
-	if (o.npos != (add ? 1 : 2)) {
-		fprintf(stderr,
-			add ? "usage: cmpgw vendor add --config FILE NAME\n"
-			    : "usage: cmpgw vendor %s add --config FILE NAME CERT.pem\n",
-			what);
-		return 2;
-	}
+		return rc < 0 ? 0 : rc;
 	const char *rule = o.serial_rule ? o.serial_rule : "subject_serialnumber";
 	if (strcmp(rule, "subject_serialnumber") && strcmp(rule, "subject_cn") &&
 	    strcmp(rule, "cert_serial")) {
-		fprintf(stderr, "cmpgw: --serial-rule: unknown rule \"%s\"\n", rule);
+		fprintf(stderr,
+			"cmpgw vendor add: --serial-rule: unknown rule \"%s\" "
+			"(subject_serialnumber, "
+			"subject_cn, cert_serial)\n",
+			rule);
 		return 2;
 	}
 	rc = cli_db(&o, &e, &c);
@@ -545,19 +610,17 @@ int cmd_serials(int argc, char **argv)
 	FILE *in = NULL;
 	int rc;
 
+	if (argc >= 2 && cmd_is_help(argv[1])) {
+		fputs(spec_serials.usage, stdout);
+		return 0;
+	}
 	if (argc < 2 || strcmp(argv[1], "import") != 0) {
-		fprintf(stderr,
-			"usage: cmpgw serials import --config FILE [--blocked] NAME FILE|-\n");
+		fputs(spec_serials.usage, stderr);
 		return 2;
 	}
-	rc = parse_opts(argc, argv, 2, &o);
+	rc = parse_opts(&spec_serials, argc - 1, argv + 1, &o);
 	if (rc != 0)
-		return rc;
-	if (o.npos != 2) {
-		fprintf(stderr,
-			"usage: cmpgw serials import --config FILE [--blocked] NAME FILE|-\n");
-		return 2;
-	}
+		return rc < 0 ? 0 : rc;
 	in = strcmp(o.pos[1], "-") == 0 ? stdin : fopen(o.pos[1], "r");
 	if (!in) {
 		fprintf(stderr, "cmpgw: %s: %s\n", o.pos[1], strerror(errno));

@@ -3,6 +3,7 @@
  * tokens for shared-secret (PBMAC) ir. The secret is printed once, by
  * create, and stored only sealed (ra/token.h).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,48 +21,60 @@ struct topts {
 	const char *config, *alias, *identity, *ttl, *ref;
 };
 
+// clang-format off
+static const char usage_text[] =
+	"usage: cmpgw token create [--config FILE] --alias A --identity ID [--ttl T]\n"
+	"       cmpgw token list [--config FILE]\n"
+	"       cmpgw token revoke [--config FILE] REF\n"
+	"  one-time enrollment tokens (shared-secret ir, openssl cmp -ref/-secret);\n"
+	"  create prints the reference and the secret, once\n"
+	"  -c, --config FILE   the configuration file (default: $CMPGW_CONFIG)\n"
+	"  --alias A           the alias the token enrolls on (its auth has \"token\")\n"
+	"  --identity ID       the device identity, ${serial} in the profile's subject\n"
+	"  --ttl T             lifetime: 1h, 30m, 86400s, 7d (default " DEFAULT_TTL ")\n"
+	"  -h, --help          this text\n";
+// clang-format on
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: cmpgw token create --config FILE --alias A --identity ID [--ttl "
-			"1h|30m|86400s]\n"
-			"       cmpgw token list --config FILE\n"
-			"       cmpgw token revoke --config FILE REF\n");
+	fputs(usage_text, stderr);
 	return 2;
 }
 
+/* argv[0] is the action word. 0 parsed, -1 help printed, 2 error. */
 static int parse(int argc, char **argv, struct topts *o)
 {
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "alias", required_argument, NULL, 'a' },
+		{ "identity", required_argument, NULL, 'i' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
 	memset(o, 0, sizeof(*o));
-	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i], **dst = NULL;
-		if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0)
-			dst = &o->config;
-		else if (strcmp(a, "--alias") == 0)
-			dst = &o->alias;
-		else if (strcmp(a, "--identity") == 0)
-			dst = &o->identity;
-		else if (strcmp(a, "--ttl") == 0)
-			dst = &o->ttl;
-		else if (a[0] != '-' && !o->ref) {
-			o->ref = a;
-			continue;
-		} else {
-			fprintf(stderr, "cmpgw token: unexpected argument \"%s\"\n", a);
+	cmd_getopt_reset();
+	while ((c = cmd_getopt("token", argc, argv, ":c:h", longopts)) != -1) {
+		if (c == '?')
 			return 2;
+		if (c == 'h') {
+			fputs(usage_text, stdout);
+			return -1;
 		}
-		if (++i >= argc) {
-			fprintf(stderr, "cmpgw token: option %s needs a value\n", a);
-			return 2;
-		}
-		*dst = argv[i];
+		*(c == 'c'   ? &o->config
+		  : c == 'a' ? &o->alias
+		  : c == 'i' ? &o->identity
+			     : &o->ttl) = optarg;
 	}
-	if (!o->config)
-		o->config = getenv("CMPGW_CONFIG");
-	if (!o->config) {
-		fprintf(stderr, "cmpgw token: --config FILE is required\n");
+	if (argc - optind > 1) {
+		fprintf(stderr, "cmpgw token: unexpected argument \"%s\"\n", argv[optind + 1]);
 		return 2;
 	}
-	return 0;
+	o->ref = optind < argc ? argv[optind] : NULL;
+	o->config = cmd_config("token", o->config);
+	return o->config ? 0 : 2;
 }
 
 /* The identity becomes ${serial} in a subject: printable, no controls. */
@@ -208,10 +221,14 @@ int cmd_token(int argc, char **argv)
 	const char *what = argc > 1 ? argv[1] : "";
 	int rc;
 
+	if (cmd_is_help(what)) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
 	if (strcmp(what, "create") && strcmp(what, "list") && strcmp(what, "revoke"))
 		return usage();
-	if ((rc = parse(argc, argv, &o)) != 0)
-		return rc;
+	if ((rc = parse(argc - 1, argv + 1, &o)) != 0)
+		return rc < 0 ? 0 : rc;
 	if (strcmp(what, "create") == 0)
 		return create(&o);
 	return strcmp(what, "list") == 0 ? list(&o) : revoke(&o);
