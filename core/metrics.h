@@ -8,7 +8,10 @@
  * long; rendering reads a consistent-enough view (each counter read once).
  * Label values come from the configuration (alias labels) or fixed tables
  * (body types, PKIFailureInfo names), never from request bytes, so the
- * number of series is bounded.
+ * number of series is bounded: alias labels are interned in a table of
+ * METRICS_MAX_ALIASES (a mutex is taken only to add a new one; a reload
+ * may bring new labels); past it, and for a NULL alias, the label is
+ * "other". A body type or outcome not in the fixed tables is "other".
  *
  * Names follow Prometheus conventions: cmpgw_ prefix, base units
  * (seconds, bytes), _total for counters.
@@ -21,10 +24,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 struct metrics;
 struct evbuffer;
 
+#define METRICS_MAX_ALIASES 32
+#define METRICS_MAX_WORKERS 256
+
+/* New metrics object (process start time taken now), or NULL when out of
+ * memory. */
 struct metrics *metrics_new(void);
 void metrics_free(struct metrics *m);
 
@@ -32,17 +41,48 @@ void metrics_free(struct metrics *m);
  * name ("ir", "cr", "kur", "p10cr", "certConf", "rr", "genm", "pollReq",
  * "nested", "error", ...; "unknown" when not decoded), outcome ("ok" or a
  * PKIFailureInfo name such as "badPOP", "systemUnavail"; "not_cmp",
- * "dropped"), and the time from the request's arrival to the answer. */
+ * "dropped", "busy", "failed"), and the time from the request's arrival
+ * to the answer (seconds < 0: unknown, the duration histogram is left
+ * alone). */
 void metrics_request(struct metrics *m, const char *alias, const char *body, const char *outcome,
 		     double seconds);
 /* One database round trip (a statement or pipeline) and whether it
  * failed. */
 void metrics_db(struct metrics *m, double seconds, bool ok);
 /* One upstream exchange in RA mode: alias, result ("ok", "timeout",
- * "connect", "http", "tls", "protection", ...) and its duration. */
+ * "connect", "http", "tls", "protection", ...) and its duration. Every
+ * result other than "ok" also counts as a failure with that reason. */
 void metrics_upstream(struct metrics *m, const char *alias, const char *result, double seconds);
 /* A certificate issued (committed) / revoked on alias. */
 void metrics_issued(struct metrics *m, const char *alias);
 void metrics_revoked(struct metrics *m, const char *alias);
+/* A configuration reload: result "ok" or "error". */
+void metrics_reload(struct metrics *m, const char *result);
+
+/* Gauges one worker publishes about itself (from its own loop, about once
+ * a second): requests in flight, open connections (< 0: unknown), and its
+ * database pool's connections idle, busy (a statement in flight) and down
+ * (connecting or waiting to reconnect). id in [0, METRICS_MAX_WORKERS);
+ * others are ignored. The rendered gauges are the sums over workers. */
+struct metrics_worker_gauges {
+	int in_flight;
+	int connections;
+	int db_idle, db_busy, db_down;
+};
+void metrics_worker_set(struct metrics *m, int id, const struct metrics_worker_gauges *g);
+
+/* Absolute times (epoch seconds; 0: unknown, the gauge is not shown)
+ * rendered as "seconds until": the issuing CA's and the CMP signer's
+ * notAfter, and the nextUpdate of the newest CRL this process published
+ * or served (the latest one set wins). */
+enum metrics_deadline { METRICS_CA_NOT_AFTER, METRICS_CMP_NOT_AFTER, METRICS_CRL_NEXT_UPDATE };
+void metrics_set_deadline(struct metrics *m, enum metrics_deadline which, long long epoch);
+
+/* Append the text exposition (format 0.0.4) of every metric to out, with
+ * now as the reference for the "seconds until" gauges; version and
+ * openssl label cmpgw_build_info (NULL: "unknown"). 0, or -1 when out of
+ * memory (out then holds a partial text: do not serve it). */
+int metrics_render(struct metrics *m, struct evbuffer *out, time_t now, const char *version,
+		   const char *openssl);
 
 #endif
