@@ -11,7 +11,9 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "core/cfg.h"
 #include "core/file.h"
+#include "core/p11.h"
 
 static void fail(char *err, size_t len, const char *jp, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -59,12 +61,15 @@ static EVP_PKEY *load_file(const char *path, const char *jp, char *err, size_t l
 
 EVP_PKEY *key_load(const struct cfg *c, const char *ref, const char *jp, char *err, size_t len)
 {
-	(void)c;
-	if (key_is_pkcs11(ref)) {
-		fail(err, len, jp, "pkcs11: URIs are not supported by this build yet");
-		return NULL;
-	}
-	return load_file(ref, jp, err, len);
+	struct p11_src src = { c->p11_module, c->p11_pin_file, c->p11_pin_env };
+	char msg[1536];
+	EVP_PKEY *k;
+
+	if (!key_is_pkcs11(ref))
+		return load_file(ref, jp, err, len);
+	if (!(k = p11_key_load(&src, ref, msg, sizeof(msg))))
+		fail(err, len, jp, "%s", msg);
+	return k;
 }
 
 int key_probe(EVP_PKEY *k)
@@ -83,4 +88,9 @@ int key_probe(EVP_PKEY *k)
 	EVP_MD_CTX_free(ctx);
 	ERR_clear_error();
 	return rc;
+}
+
+bool key_unavailable(const EVP_PKEY *k)
+{
+	return p11_key_is(k) && !p11_key_up(k);
 }
