@@ -54,6 +54,28 @@ void log_msg(const struct log_ctx *ctx, enum log_level level, const char *fmt, .
 			log_msg((ctx), LOG_DEBUG, __VA_ARGS__);                                    \
 	} while (0)
 
+/*
+ * The access log (log.access): one JSON object per CMP request, whatever
+ * log.format is, on the log's stream, whatever the level (it is not an
+ * event of a level: log.access turns it off). Every string is escaped
+ * for JSON (", \, control bytes and bytes >= 0x7f as \u00XX, so the line
+ * is ASCII and valid whatever the request carried) and cut at
+ * LOG_ACCESS_FIELD_MAX bytes. NULL strings, fail_bit < 0, latency_ms < 0
+ * and http <= 0 are written as null.
+ */
+#define LOG_ACCESS_FIELD_MAX 256
+struct log_access {
+	const char *peer, *alias, *body, *outcome;
+	int fail_bit;	    /* PKIFailureInfo bit, or -1 */
+	const char *status; /* PKIStatus name: accepted, rejection, waiting, ... */
+	double latency_ms;
+	const char *tid;    /* transactionID, hex */
+	const char *serial; /* serialNumber of the certificate issued, hex */
+	int http;	    /* HTTP status of the answer; <= 0: none (an inner message) */
+	const char *path;   /* request path, when the line is for a non-CMP request */
+};
+void log_access(const struct log_access *a);
+
 /* Log the OpenSSL error queue (and clear it) at level, one line. */
 void log_openssl(const struct log_ctx *ctx, enum log_level level, const char *what);
 

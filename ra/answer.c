@@ -4,11 +4,15 @@
  */
 #include "ra/answer.h"
 
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "cmp/build.h"
 #include "cmp/prot.h"
+#include "core/key.h"
+#include "core/metrics.h"
 #include "policy/profile.h"
 #include "ra/pipeline.h"
 #include "ra/ra.h"
@@ -42,6 +46,143 @@ static const char *const fail_names[] = {
 	"systemFailure",
 	"duplicateCertReq",
 };
+
+static const char *const status_names[] = {
+	"accepted",	     "grantedWithMods",	       "rejection",	   "waiting",
+	"revocationWarning", "revocationNotification", "keyUpdateWarning",
+};
+
+/* ---- what an answer says, for the metrics and the access log ---- */
+
+struct answer_facts {
+	const char *outcome;	 /* "ok", a PKIFailureInfo name, "failed" */
+	int fail_bit;		 /* the lowest failInfo bit set, or -1 */
+	const char *status;	 /* PKIStatus name, NULL when the body has none */
+	char serial[2 * 20 + 8]; /* RFC 5280 4.1.2.2: at most 20 octets */
+};
+
+/* The PKIStatusInfo an answer carries: error, the first CertResponse of
+ * ip/cp/kup, the first status of rp; NULL for other bodies. */
+static const CMPGW_STATUSINFO *rsp_status(const CMPGW_MSG *rsp)
+{
+	int t = rsp->body->type;
+
+	if (t == CMP_BODY_ERROR)
+		return rsp->body->value.error->pKIStatusInfo;
+	if (t == CMP_BODY_RP)
+		return sk_CMPGW_STATUSINFO_value(rsp->body->value.rp->status, 0);
+	if ((t == CMP_BODY_IP || t == CMP_BODY_CP || t == CMP_BODY_KUP) && rsp->body->value.ip) {
+		const CMPGW_CERTRESPONSE *cr =
+			sk_CMPGW_CERTRESPONSE_value(rsp->body->value.ip->response, 0);
+		return cr ? cr->status : NULL;
+	}
+	return NULL;
+}
+
+/* Hex serialNumber (uppercase, as `openssl x509 -serial` prints it). */
+static void serial_hex(const X509 *cert, char *buf, size_t len)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+
+	buf[0] = '\0';
+	if (hex && strlen(hex) < len)
+		memcpy(buf, hex, strlen(hex) + 1);
+	OPENSSL_free(hex);
+	BN_free(bn);
+	ERR_clear_error();
+}
+
+static void answer_facts(const struct ra_req *req, const CMPGW_MSG *rsp, struct answer_facts *f)
+{
+	const CMPGW_STATUSINFO *si = rsp ? rsp_status(rsp) : NULL;
+	long st = si && si->status ? ASN1_INTEGER_get(si->status) : -1;
+
+	f->outcome = rsp ? "ok" : "failed";
+	f->fail_bit = -1;
+	f->status = st >= 0 && st <= CMP_STATUS_KEY_UPDATE_WARNING ? status_names[st] : NULL;
+	f->serial[0] = '\0';
+	for (int i = 0; si && si->failInfo && i <= CMP_FAIL_MAX; i++)
+		if (ASN1_BIT_STRING_get_bit(si->failInfo, i)) {
+			f->fail_bit = i;
+			f->outcome = fail_names[i];
+			break;
+		}
+	if (f->fail_bit < 0 && st == CMP_STATUS_REJECTION)
+		f->outcome = "rejection"; /* no failInfo given (a relayed status) */
+	if ((st == CMP_STATUS_ACCEPTED || st == CMP_STATUS_GRANTED_WITH_MODS) && req->cr.cert &&
+	    rsp_status(rsp) && rsp->body->type != CMP_BODY_ERROR && rsp->body->type != CMP_BODY_RP)
+		serial_hex(req->cr.cert, f->serial, sizeof(f->serial));
+}
+
+/* Seconds since the request arrived; < 0: unknown. struct ra_req has no
+ * arrival time yet (ra/req.h; see docs/OBSERVABILITY.md). */
+static double req_seconds(const struct ra_req *req)
+{
+	(void)req;
+	return -1;
+}
+
+/* Count the answer (core/metrics.h) and write its access-log line
+ * (log.access): once per request, just before its delivery. http is the
+ * status the HTTP sink will send, 0 for an inner message of a nested
+ * request (no HTTP of its own). */
+static void answer_account(const struct ra_req *req, const CMPGW_MSG *rsp, int http)
+{
+	struct answer_facts f;
+	struct metrics *m = req->rw && req->rw->w ? req->rw->w->metrics : NULL;
+	const char *body = req->msg ? cmp_asn1_body_name(req->msg->body->type) : "unknown";
+	double secs = req_seconds(req);
+
+	answer_facts(req, rsp, &f);
+	metrics_request(m, req->alias ? req->alias->label : NULL, body, f.outcome, secs);
+	if (!req->cfg->log_access)
+		return;
+	struct log_access a = {
+		.peer = req->log.peer,
+		.alias = req->alias ? req->alias->label : NULL,
+		.body = body,
+		.outcome = f.outcome,
+		.fail_bit = f.fail_bit,
+		.status = f.status,
+		.latency_ms = secs >= 0 ? secs * 1000 : -1,
+		.tid = req->tid_hex[0] ? req->tid_hex : NULL,
+		.serial = f.serial[0] ? f.serial : NULL,
+		.http = http,
+	};
+	log_access(&a);
+}
+
+void ra_answer_note(const struct ra_req *req, enum ra_sink_what what)
+{
+	struct metrics *m = req->rw && req->rw->w ? req->rw->w->metrics : NULL;
+	const char *outcome = what == RA_SINK_NOT_CMP	? "not_cmp"
+			      : what == RA_SINK_DROPPED ? "dropped"
+			      : what == RA_SINK_BUSY	? "busy"
+							: "failed";
+	int http = req->sink->inner	     ? 0
+		   : what == RA_SINK_NOT_CMP ? 400
+		   : what == RA_SINK_DROPPED ? 499
+		   : what == RA_SINK_BUSY    ? 503
+					     : 500;
+	const char *body = req->msg ? cmp_asn1_body_name(req->msg->body->type) : "unknown";
+	double secs = req_seconds(req);
+
+	metrics_request(m, req->alias ? req->alias->label : NULL, body, outcome, secs);
+	if (!req->cfg->log_access)
+		return;
+	struct log_access a = {
+		.peer = req->log.peer,
+		.alias = req->alias ? req->alias->label : NULL,
+		.body = body,
+		.outcome = outcome,
+		.fail_bit = -1,
+		.latency_ms = secs >= 0 ? secs * 1000 : -1,
+		.tid = req->tid_hex[0] ? req->tid_hex : NULL,
+		.http = http,
+	};
+	log_access(&a);
+}
 
 /* RFC 9483 4.1.5 / RFC 4210 5.1.3.1: a request MAC-protected with a
  * shared secret the server knows gets a MAC-protected answer (the client
@@ -90,18 +231,63 @@ static bool rsp_continues(const CMPGW_MSG *rsp)
 	return false;
 }
 
+/* Signing the answer failed: is it because the CMP key cannot sign (its
+ * token gone: core/key.h), not a fault of this answer? */
+static bool cmp_key_gone(const struct ra_req *req, int rc)
+{
+	if (req->cr.mac_secret || rc == RC_NOMEM || rc == RC_INVAL)
+		return false;
+	return rc == RC_UNAVAIL || !req->cfg->cmp_key || key_probe(req->cfg->cmp_key) != 0;
+}
+
+/* RFC 9483 3.6.4: a server that cannot protect its answer may send an
+ * unprotected error. The CMP key cannot sign (an HSM gone): tell the
+ * client systemUnavail, so that it retries later, instead of an HTTP 500.
+ * NULL when even that cannot be built. */
+static CMPGW_MSG *unprotected_unavail(struct ra_req *req, unsigned char **der, size_t *len)
+{
+	CMPGW_MSG *err = cmp_build_error(req->msg, req->cfg->cmp_cert, CMP_FAIL_SYSTEM_UNAVAIL,
+					 "signing key unavailable; try again later");
+
+	ERR_clear_error();
+	if (err && cmp_build_der(err, der, len) == 0)
+		return err;
+	CMPGW_MSG_free(err);
+	return NULL;
+}
+
 void ra_answer_send(struct ra_req *req, CMPGW_MSG *rsp)
 {
 	const struct cfg *cfg = req->cfg;
 	unsigned char *der = NULL;
 	size_t len = 0;
+	int http = req->sink->inner ? 0 : 200;
+	int rc = RC_NOMEM;
 
-	if (!rsp || cmp_build_extracerts_push1(rsp, cfg->cmp_chain) != 0 ||
-	    protect_der(req, rsp, &der, &len) != 0) {
-		log_openssl(&req->log, LOG_ERROR, "building the response failed");
-		req->sink->deliver(req->sink_arg, RA_SINK_FAILED, NULL, 0, false);
-	} else {
+	if (rsp && cmp_build_extracerts_push1(rsp, cfg->cmp_chain) == 0)
+		rc = protect_der(req, rsp, &der, &len);
+	if (rc == 0) {
+		answer_account(req, rsp, http);
 		req->sink->deliver(req->sink_arg, RA_SINK_ANSWER, der, len, rsp_continues(rsp));
+	} else if (rsp && cmp_key_gone(req, rc)) {
+		CMPGW_MSG *err;
+
+		OPENSSL_free(der);
+		der = NULL;
+		log_openssl(&req->log, LOG_ERROR,
+			    "the CMP key cannot sign: answered systemUnavail unprotected");
+		if ((err = unprotected_unavail(req, &der, &len))) {
+			answer_account(req, err, http);
+			req->sink->deliver(req->sink_arg, RA_SINK_ANSWER, der, len, false);
+			CMPGW_MSG_free(err);
+		} else {
+			answer_account(req, NULL, req->sink->inner ? 0 : 500);
+			req->sink->deliver(req->sink_arg, RA_SINK_FAILED, NULL, 0, false);
+		}
+	} else {
+		log_openssl(&req->log, LOG_ERROR, "building the response failed");
+		answer_account(req, NULL, req->sink->inner ? 0 : 500);
+		req->sink->deliver(req->sink_arg, RA_SINK_FAILED, NULL, 0, false);
 	}
 	OPENSSL_free(der);
 	CMPGW_MSG_free(rsp);
@@ -245,9 +431,16 @@ void ra_answer_certrep(struct ra_req *req)
 	if ((cfg->root_cert && cmp_build_capubs_push1(rsp, cfg->root_cert) != 0) ||
 	    (req->cr.implicit && cmp_build_implicit_confirm(rsp) != 0))
 		goto fail;
-	log_info(&req->log, "issued certificate for %s serial %s%s",
+	char cserial[48];
+
+	serial_hex(req->cr.cert, cserial, sizeof(cserial));
+	log_info(&req->log, "issued certificate serial %s for %s serial %s%s", cserial,
 		 req->cr.vendor ? req->cr.vendor->name : "device", req->cr.serial,
 		 req->cr.implicit ? " (implicitConfirm)" : "");
+	/* every flow that gets here committed the certificate first (CA
+	 * mode: step_commit, renew_commit, token_commit; RA mode: the
+	 * upstream issued it and fwd.c recorded it) */
+	metrics_issued(req->rw && req->rw->w ? req->rw->w->metrics : NULL, req->alias->label);
 	ra_answer_send(req, rsp);
 	return;
 fail:

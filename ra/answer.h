@@ -7,7 +7,10 @@
  * response the flow built (ra_answer_send). Internal faults are answered
  * systemFailure "internal error" (or systemUnavail where the database is
  * down) by the step that met them, the detail going to the log only.
- * Every function here ends the request: req is freed on return.
+ * Every answer is counted in the metrics (core/metrics.h) and written to
+ * the access log (log.access) just before its delivery.
+ * Every function here but ra_answer_note ends the request: req is freed
+ * on return.
  * Threads: the owning worker's loop only.
  */
 #ifndef CMPGW_RA_ANSWER_H
@@ -33,6 +36,13 @@ void ra_answer_certrep(struct ra_req *req);
 void ra_answer_rp(struct ra_req *req, int status, int fail_bit, const char *text);
 /* The last step of the certificate flows: ra_answer_certrep (RA_STEP_DONE). */
 int ra_step_answer_certrep(struct ra_req *req);
+
+/* Count a request that ends without a CMP answer (core/metrics.h) and
+ * write its access-log line (log.access): what is RA_SINK_NOT_CMP (HTTP
+ * 400), RA_SINK_DROPPED (the client left, 499) or RA_SINK_BUSY (503).
+ * The caller delivers and frees req as before; answers built here
+ * (ra_answer_send) are counted by it already. */
+void ra_answer_note(const struct ra_req *req, enum ra_sink_what what);
 
 /* Record {fail_bit, text} and answer it at once (where the pipeline has no
  * flow yet, or a flow's last step found it cannot answer). */

@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "core/metrics.h"
 #include "policy/crl.h"
 #include "ra/ra.h"
 #include "store/ops.h"
@@ -115,6 +116,9 @@ static void remember(struct ra_crl *c, const unsigned char *der, size_t len)
 	c->last_len = len;
 	c->last_next = time(NULL) + (time_t)days * 86400 + secs;
 	c->last_logged = false;
+	/* cmpgw_crl_next_update_seconds: the newest CRL any worker holds */
+	metrics_set_deadline(c->rw->w ? c->rw->w->metrics : NULL, METRICS_CRL_NEXT_UPDATE,
+			     (long long)c->last_next);
 out:
 	X509_CRL_free(crl);
 }

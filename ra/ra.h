@@ -31,6 +31,19 @@ struct cmp_certcache;
 struct ra_nested;
 struct ra_unauth;
 
+/* Readiness of one worker (GET /readyz, cmd/ops.c): its database and the
+ * schema there, probed by the worker's ops tick about once a second, and
+ * the keys, probed at most every RA_READY_KEY_S seconds when asked. */
+struct ra_ready {
+	bool probing;	     /* a schema-version statement in flight */
+	uint64_t probe_ms;   /* when it was sent (monotonic ms) */
+	uint64_t db_ok_ms;   /* when one last succeeded (0: never) */
+	int schema_version;  /* what it found */
+	uint64_t key_ms;     /* when the keys were last probed (0: never) */
+	const char *key_bad; /* NULL, or which key could not sign then */
+	char reason[96];     /* the last reason given */
+};
+
 struct ra_worker {
 	struct worker *w;
 	/* The store as ra/ sees it (store/ops.h): every async call goes
@@ -50,6 +63,8 @@ struct ra_worker {
 	bool reload_busy;
 	bool reload_again; /* notified during a reload: run one more */
 	unsigned reload_ticks;
+	struct event *ops_ev; /* 1 s: gauges to the metrics, the readiness probe */
+	struct ra_ready ready;
 };
 
 /* server_hooks for core/server */
@@ -57,6 +72,14 @@ int ra_worker_init(struct worker *w) WUR;
 void ra_worker_fini(struct worker *w);
 void ra_worker_reload(struct worker *w, const struct cfg *old);
 void ra_dispatch(struct http_req *req, void *arg);
+/* Why rw's worker is not ready to serve CMP (GET /readyz): NULL when
+ * ready, else a short reason ("database unreachable", "database schema
+ * version 15, this binary applies 16", "CA key unusable", "CMP key
+ * unusable"), borrowed from rw until the next call. May probe the keys
+ * (one signature each, at most every RA_READY_KEY_S seconds). rw NULL
+ * (no CMP engine on this worker): "not initialised". */
+#define RA_READY_KEY_S 2
+const char *ra_worker_unready(struct ra_worker *rw);
 
 /* The ir/cr flows (ra/ir.c): CA mode, RA mode (ra/pipeline.h). */
 extern const struct ra_flow ra_flow_ir_ca;

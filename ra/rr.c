@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "cmp/build.h"
+#include "core/metrics.h"
 #include "policy/crl.h"
 #include "ra/crl.h"
 #include "ra/fwd.h"
@@ -46,6 +47,8 @@ static void on_revoked(void *arg, int rc, enum store_outcome status)
 	struct ra_req *req = arg;
 	struct ra_worker *rw = req->rw;
 
+	if (rc == 0 && status == STORE_OUT_OK) /* committed (RA mode: the upstream's too) */
+		metrics_revoked(rw->w ? rw->w->metrics : NULL, req->alias->label);
 	if (req->alias->mode == CFG_MODE_RA) {
 		/* the upstream CA, the authority, has revoked it already */
 		if (rc != 0 || (status != STORE_OUT_OK && status != STORE_OUT_RELEASED))

@@ -2,21 +2,27 @@
  * ra/worker.c - per-worker state of the enrollment engine: its database
  * pool, its vendor trust cache (reloaded when PostgreSQL announces a
  * registry change, and every 60 s as a safety net), and the
- * confirm-deadline sweep (run by worker 0 only).
+ * confirm-deadline sweep (run by worker 0 only), and what it tells the
+ * operations listener: its gauges (core/metrics.h) and its readiness.
  */
 #include "ra/ra.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <event2/event.h>
 
 #include "cmp/certcache.h"
+#include "core/key.h"
+#include "core/metrics.h"
 #include "ra/audit.h"
 #include "ra/crl.h"
 #include "ra/fwd.h"
 #include "store/db.h"
 #include "store/enroll.h"
 #include "store/listen.h"
+#include "store/migrate.h"
 #include "store/ops.h"
 
 /* Housekeeping tick; the vendor registry is reloaded when PostgreSQL
@@ -25,6 +31,12 @@
 #define RELOAD_INTERVAL_S   5
 #define RELOAD_SAFETY_TICKS 12
 #define REGISTRY_CHANNEL    "cmpgw_registry"
+/* The ops tick publishes the gauges and probes the database once a
+ * second; a worker whose probe has not succeeded for READY_DB_STALE_MS is
+ * not ready (the probe is bounded like every statement, but a stalled
+ * server must show within a few seconds, not database.queue_wait_ms). */
+#define OPS_INTERVAL_MS	  1000
+#define READY_DB_STALE_MS 3000
 
 static void registry_reload(struct ra_worker *rw);
 
@@ -130,6 +142,102 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 		log_warn(NULL, "forward sweep not queued");
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static long long not_after(X509 *x)
+{
+	const ASN1_TIME *t = x ? X509_get0_notAfter(x) : NULL;
+
+	return t ? ra_asn1_epoch(t) : 0;
+}
+
+/* The certificates' lifetimes of the running snapshot (metrics gauges:
+ * seconds until they expire). */
+static void publish_deadlines(struct worker *w)
+{
+	metrics_set_deadline(w->metrics, METRICS_CA_NOT_AFTER, not_after(w->cfg->ca_cert));
+	metrics_set_deadline(w->metrics, METRICS_CMP_NOT_AFTER, not_after(w->cfg->cmp_cert));
+}
+
+static void on_schema_version(void *arg, int rc, int version)
+{
+	struct ra_worker *rw = arg;
+
+	rw->ready.probing = false;
+	if (rc == RC_CANCELLED)
+		return; /* the pool is closing */
+	if (rc == 0) {
+		rw->ready.db_ok_ms = mono_ms();
+		rw->ready.schema_version = version;
+	}
+}
+
+/* Once a second: this worker's gauges, and a readiness probe of its
+ * database unless one is still out. */
+static void on_ops(evutil_socket_t fd, short what, void *arg)
+{
+	struct ra_worker *rw = arg;
+	struct metrics_worker_gauges g = { .connections = -1 };
+
+	(void)fd;
+	(void)what;
+	g.in_flight = rw->w->http ? http_server_inflight(rw->w->http) : 0;
+	store_db_pool_state(rw->pool, &g.db_idle, &g.db_busy, &g.db_down);
+	metrics_worker_set(rw->w->metrics, rw->w->id, &g);
+	if (rw->pool && !rw->ready.probing &&
+	    store_db_schema_version(rw->pool, on_schema_version, rw) == 0) {
+		rw->ready.probing = true;
+		rw->ready.probe_ms = mono_ms();
+	}
+}
+
+/* A key that cannot make one signature (core/key.h key_probe: an HSM
+ * gone). Probed at most every RA_READY_KEY_S s: a scraper polling /readyz
+ * must not make the token sign in a loop. */
+static const char *keys_unusable(struct ra_worker *rw)
+{
+	const struct cfg *cfg = rw->w->cfg;
+	uint64_t now = mono_ms();
+
+	if (rw->ready.key_ms && now - rw->ready.key_ms < RA_READY_KEY_S * 1000u)
+		return rw->ready.key_bad;
+	rw->ready.key_ms = now;
+	rw->ready.key_bad = NULL;
+	if (cfg->ca_key && key_probe(cfg->ca_key) != 0)
+		rw->ready.key_bad = "CA key unusable";
+	else if (cfg->cmp_key && cfg->cmp_key != cfg->ca_key && key_probe(cfg->cmp_key) != 0)
+		rw->ready.key_bad = "CMP key unusable";
+	return rw->ready.key_bad;
+}
+
+const char *ra_worker_unready(struct ra_worker *rw)
+{
+	struct ra_ready *r;
+	uint64_t now = mono_ms();
+
+	if (!rw)
+		return "not initialised";
+	r = &rw->ready;
+	if (rw->pool && (store_db_pool_nup(rw->pool) == 0 || r->db_ok_ms == 0 ||
+			 now - r->db_ok_ms > READY_DB_STALE_MS))
+		return "database unreachable";
+	if (rw->pool && r->schema_version != store_migrate_latest()) {
+		/* a node serves only on the schema it was built for: older
+		 * or newer SQL functions may not match its statements */
+		snprintf(r->reason, sizeof(r->reason),
+			 "database schema version %d, this binary applies %d", r->schema_version,
+			 store_migrate_latest());
+		return r->reason;
+	}
+	return keys_unusable(rw);
+}
+
 static int load_trust_now(struct ra_worker *rw, const char *conninfo)
 {
 	struct store_conn *c = NULL;
@@ -163,6 +271,7 @@ int ra_worker_init(struct worker *w)
 		return RC_DB;
 	rw->ops = &store_ops_pg; /* every async store call of ra/ goes through it */
 	rw->db = rw->pool;
+	store_db_pool_set_metrics(rw->pool, w->metrics);
 	if (load_trust_now(rw, conninfo) != 0) {
 		log_error(NULL, "worker %d: loading the vendor registry failed", w->id);
 		return RC_DB;
@@ -186,6 +295,12 @@ int ra_worker_init(struct worker *w)
 		return RC_NOMEM;
 	if (!(rw->unauth = ra_unauth_new()))
 		return RC_NOMEM;
+	struct timeval ops = { OPS_INTERVAL_MS / 1000, (OPS_INTERVAL_MS % 1000) * 1000 };
+	rw->ops_ev = event_new(w->base, -1, EV_PERSIST, on_ops, rw);
+	if (!rw->ops_ev || event_add(rw->ops_ev, &ops) != 0)
+		return RC_NOMEM;
+	publish_deadlines(w);
+	on_ops(-1, 0, rw); /* ready within one round trip of start-up */
 	return 0;
 }
 
@@ -203,6 +318,11 @@ void ra_worker_reload(struct worker *w, const struct cfg *old)
 	if (rw && rw->sweep_ev && w->cfg->sweep_interval_s != old->sweep_interval_s &&
 	    event_add(rw->sweep_ev, &sweep) != 0)
 		log_warn(NULL, "worker %d: the new sweep_interval_s is not applied", w->id);
+	publish_deadlines(w);
+	if (rw)
+		rw->ready.key_ms = 0; /* new keys: probe them when next asked */
+	if (w->id == 0)		      /* once per reload (core/server.c reloads every worker) */
+		metrics_reload(w->metrics, "ok");
 }
 
 void ra_worker_fini(struct worker *w)
@@ -213,6 +333,8 @@ void ra_worker_fini(struct worker *w)
 		return;
 	if (rw->reload_ev)
 		event_free(rw->reload_ev);
+	if (rw->ops_ev)
+		event_free(rw->ops_ev);
 	store_listen_free(rw->registry_listen); /* before the pool: it queues reloads */
 	if (rw->sweep_ev)
 		event_free(rw->sweep_ev);

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "store/db_pool.h"
 
 #define POOL_MAX_CONN	   64
@@ -67,6 +68,7 @@ struct store_pool {
 	uint64_t down_since;
 	int depth;
 	bool dying;
+	struct metrics *metrics; /* borrowed; NULL: none */
 };
 
 static bool conn_fail(struct pconn *c, const char *why);
@@ -81,6 +83,26 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* A statement's round trip for the metrics: from sending it (or, never
+ * sent, from queueing it) to its result. A pool closing is not a failure
+ * of the database. */
+static void record(struct store_pool *p, const struct query *q, int rc)
+{
+	uint64_t from = q->sent_us ? q->sent_us : q->enq_ms * 1000u, now = now_us();
+
+	if (!p->metrics || rc == RC_CANCELLED)
+		return;
+	metrics_db(p->metrics, now > from ? (double)(now - from) / 1e6 : 0, rc == RC_OK);
 }
 
 static void queue_push(struct pconn *c, struct query *q)
@@ -112,6 +134,7 @@ static struct query *queue_pop(struct pconn *c)
 /* Run q's callback and free q. False: the pool was freed meanwhile. */
 static bool deliver(struct store_pool *p, struct query *q, const struct store_result *r)
 {
+	record(p, q, r->rc);
 	p->depth++;
 	q->cb(q->arg, r);
 	p->depth--;
@@ -217,6 +240,7 @@ static bool conn_send_next(struct pconn *c)
 	if (c->st != C_UP || c->cur || !c->head)
 		return true;
 	c->cur = queue_pop(c);
+	c->cur->sent_us = now_us();
 	if (c->pool->deadline_ms > 0) {
 		struct timeval tv = { c->pool->deadline_ms / 1000,
 				      (c->pool->deadline_ms % 1000) * 1000 };
@@ -715,6 +739,27 @@ void store_db_pool_set_limits(struct store_pool *p, int wait_ms, int max_queued)
 int store_db_pool_nup(const struct store_pool *p)
 {
 	return p ? p->nup : 0;
+}
+
+void store_db_pool_state(const struct store_pool *p, int *idle, int *busy, int *down)
+{
+	*idle = *busy = *down = 0;
+	for (int i = 0; p && i < p->n; i++) {
+		const struct pconn *c = &p->c[i];
+
+		if (c->st != C_UP)
+			(*down)++;
+		else if (c->cur)
+			(*busy)++;
+		else
+			(*idle)++;
+	}
+}
+
+void store_db_pool_set_metrics(struct store_pool *p, struct metrics *m)
+{
+	if (p)
+		p->metrics = m;
 }
 
 /* The up connection with the shortest queue; else the shortest queue. */

@@ -20,6 +20,7 @@
 #include "core/rc.h"
 
 struct event_base;
+struct metrics;
 struct store_pool;
 
 /* Result handed to callbacks; valid only during the callback. Values are in
@@ -84,6 +85,23 @@ void store_db_pool_free(struct store_pool *pool);
 void store_db_pool_set_limits(struct store_pool *pool, int wait_ms, int max_queued);
 /* Number of connections currently up (for readiness checks). */
 int store_db_pool_nup(const struct store_pool *pool);
+/* Connections by state: up and idle, up with a statement in flight, and
+ * down (connecting or waiting to reconnect). */
+void store_db_pool_state(const struct store_pool *pool, int *idle, int *busy, int *down);
+/* Record every statement's round trip (from sending it to its result; a
+ * statement that never got sent: from queueing it) and failure in m
+ * (core/metrics.h metrics_db; borrowed, must outlive the pool; NULL:
+ * none). Statements cancelled by store_db_pool_free are not recorded. */
+void store_db_pool_set_metrics(struct store_pool *pool, struct metrics *m);
+
+/* Readiness (GET /readyz): the highest migration applied in the database
+ * (schema_migrations), by one cheap statement through the pool, bounded
+ * like every statement (store_pool_limits). cb gets rc RC_OK and the
+ * version, or RC_DB (unreachable, timed out, no such table) / RC_CANCELLED
+ * and version -1; called exactly once, from the loop, when this returns
+ * RC_OK. */
+typedef void (*store_version_cb)(void *arg, int rc, int version);
+int store_db_schema_version(struct store_pool *pool, store_version_cb cb, void *arg) WUR;
 
 /*
  * Queue one statement. params: n values; lens[i] is the byte length when

@@ -20,6 +20,7 @@ struct query {
 	store_cb cb;
 	void *arg;
 	uint64_t enq_ms;
+	uint64_t sent_us; /* when sent to the server (0: not yet), for metrics */
 };
 
 /*

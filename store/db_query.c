@@ -1,6 +1,7 @@
 /*
  * store/db_query.c - queued query copies and the per-connection prepared
- * statement cache used by the pool (db.c).
+ * statement cache used by the pool (db.c), and the readiness statement
+ * (store_db_schema_version).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -91,4 +92,40 @@ struct query *query_new(const char *sql, int n, const char *const *values, const
 	q->n = n;
 	q->binary = binary ? 1 : 0;
 	return q;
+}
+
+/* ---- readiness: the schema version (store/db.h) ---- */
+
+struct version_q {
+	store_version_cb cb;
+	void *arg;
+};
+
+static void on_version(void *arg, const struct store_result *r)
+{
+	struct version_q v = *(struct version_q *)arg;
+	int version = -1, rc = r->rc;
+
+	free(arg);
+	if (rc == RC_OK && r->nrows == 1 && r->ncols == 1 && !store_isnull(r, 0, 0))
+		version = atoi(store_val(r, 0, 0));
+	else if (rc == RC_OK)
+		rc = RC_DB;
+	v.cb(v.arg, rc, version);
+}
+
+int store_db_schema_version(struct store_pool *pool, store_version_cb cb, void *arg)
+{
+	static const char sql[] = "SELECT max(version) FROM schema_migrations";
+	struct version_q *v = malloc(sizeof(*v));
+	int rc;
+
+	if (!v)
+		return RC_NOMEM;
+	v->cb = cb;
+	v->arg = arg;
+	rc = store_db_query(pool, sql, 0, NULL, NULL, NULL, false, on_version, v);
+	if (rc != RC_OK)
+		free(v);
+	return rc;
 }

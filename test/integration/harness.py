@@ -397,6 +397,9 @@ class Gateway:
         else:
             cfg.setdefault("database", {})["url"] = None
         cfg["listen"][0]["port"] = self.port
+        # the operations listener (GET /metrics, /healthz, /readyz)
+        self.ops_port = free_port()
+        cfg["ops"] = {"address": "127.0.0.1", "port": self.ops_port}
         if patch:
             patch(cfg)
         self.cfg = cfg
@@ -581,6 +584,12 @@ class Gateway:
     def post(self, body, path="/.well-known/cmp/p/3gpp", ctype="application/pkixcmp",
              method="POST", timeout=15):
         return http_post(self.port, body, path, ctype, method, timeout)
+
+    def ops(self, path, method="GET", timeout=15):
+        """One request to the operations listener (cfg["ops"]); returns
+        (status, content-type, body)."""
+        port = self.cfg.get("ops", {}).get("port") or self.ops_port
+        return http_post(port, None, path, None, method, timeout)
 
 
 def http_post(port, body, path="/.well-known/cmp/p/3gpp", ctype="application/pkixcmp",

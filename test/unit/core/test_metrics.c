@@ -1,0 +1,185 @@
+/*
+ * test/unit/core/test_metrics.c - core/metrics: exact counts in the text
+ * exposition, cumulative histogram buckets with _count equal to +Inf,
+ * label escaping, the bounded alias table ("other" past it), fixed label
+ * tables ("other" for unknown names), counts from concurrent threads, and
+ * the "seconds until" gauges.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "core/metrics.h"
+#include "test/unit/tap.h"
+
+/* The rendered text, NUL-terminated (caller frees). */
+static char *render(struct metrics *m, time_t now)
+{
+	struct evbuffer *b = evbuffer_new();
+	size_t n;
+	char *s;
+
+	if (!b || metrics_render(m, b, now, "1.2.3", "3.0.0") != 0)
+		return NULL;
+	n = evbuffer_get_length(b);
+	s = malloc(n + 1);
+	evbuffer_remove(b, s, n);
+	s[n] = '\0';
+	evbuffer_free(b);
+	return s;
+}
+
+/* The value of the sample whose line starts with series + " ", or -1. */
+static double sample(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, series, n) == 0 && p[n] == ' ')
+			return atof(p + n + 1);
+	return -1;
+}
+
+static void test_requests(void)
+{
+	struct metrics *m = metrics_new();
+	char *t;
+
+	for (int i = 0; i < 3; i++)
+		metrics_request(m, "3gpp", "ir", "ok", 0.003);
+	metrics_request(m, "3gpp", "ir", "badPOP", 0.02);
+	metrics_request(m, "3gpp", "certConf", "ok", 100);
+	metrics_request(m, "3gpp", "bogus-body", "bogus-outcome", -1);
+	t = render(m, 0);
+	ok(t && strstr(t, "# TYPE cmpgw_requests_total counter\n"), "TYPE line");
+	ok(t && strstr(t, "# HELP cmpgw_requests_total "), "HELP line");
+	is_int((int)sample(t, "cmpgw_requests_total{alias=\"3gpp\",body=\"ir\",outcome=\"ok\"}"), 3,
+	       "3 ok ir");
+	is_int((int)sample(t,
+			   "cmpgw_requests_total{alias=\"3gpp\",body=\"ir\",outcome=\"badPOP\"}"),
+	       1, "1 badPOP ir");
+	is_int((int)sample(t,
+			   "cmpgw_requests_total{alias=\"3gpp\",body=\"other\",outcome=\"other\"}"),
+	       1, "unknown body and outcome counted as other");
+	ok(sample(t, "cmpgw_requests_total{alias=\"3gpp\",body=\"cr\",outcome=\"ok\"}") < 0,
+	   "no zero series");
+	is_int((int)sample(t, "cmpgw_request_duration_seconds_bucket{alias=\"3gpp\",le=\"0.005\"}"),
+	       3, "le 0.005: 3");
+	is_int((int)sample(t, "cmpgw_request_duration_seconds_bucket{alias=\"3gpp\",le=\"0.025\"}"),
+	       4, "le 0.025: cumulative 4");
+	is_int((int)sample(t, "cmpgw_request_duration_seconds_bucket{alias=\"3gpp\",le=\"30\"}"), 4,
+	       "le 30: 100 s is above");
+	is_int((int)sample(t, "cmpgw_request_duration_seconds_bucket{alias=\"3gpp\",le=\"+Inf\"}"),
+	       5, "+Inf: all observed (the unknown duration is not)");
+	is_int((int)sample(t, "cmpgw_request_duration_seconds_count{alias=\"3gpp\"}"), 5,
+	       "_count = +Inf");
+	double sum = sample(t, "cmpgw_request_duration_seconds_sum{alias=\"3gpp\"}");
+	ok(sum > 100.028 && sum < 100.030, "_sum in seconds (%f)", sum);
+	ok(t && strstr(t, "cmpgw_build_info{version=\"1.2.3\",openssl=\"3.0.0\"} 1\n"),
+	   "build info");
+	free(t);
+	metrics_free(m);
+}
+
+static void test_labels(void)
+{
+	struct metrics *m = metrics_new();
+	char name[32], *t;
+
+	metrics_issued(m, "a\"b\\c\nd");
+	for (int i = 0; i < METRICS_MAX_ALIASES + 8; i++) {
+		snprintf(name, sizeof(name), "alias%d", i);
+		metrics_issued(m, name);
+	}
+	metrics_issued(m, NULL);
+	t = render(m, 0);
+	is_int((int)sample(t, "cmpgw_certificates_issued_total{alias=\"a\\\"b\\\\c\\nd\"}"), 1,
+	       "label value escaped");
+	is_int((int)sample(t, "cmpgw_certificates_issued_total{alias=\"alias30\"}"), 1,
+	       "alias within the table");
+	ok(sample(t, "cmpgw_certificates_issued_total{alias=\"alias31\"}") < 0,
+	   "alias past the table has no series");
+	is_int((int)sample(t, "cmpgw_certificates_issued_total{alias=\"other\"}"), 10,
+	       "9 aliases past the table and NULL are other");
+	free(t);
+	metrics_free(m);
+}
+
+static void *hammer(void *arg)
+{
+	struct metrics *m = arg;
+	char name[16];
+
+	for (int i = 0; i < 100000; i++) {
+		snprintf(name, sizeof(name), "t%d", i % 4);
+		metrics_request(m, name, "ir", "ok", 0.001);
+		metrics_db(m, 0.0001, i % 2 == 0);
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	struct metrics *m = metrics_new();
+	pthread_t th[4];
+	char *t;
+	int sum = 0;
+
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, hammer, m);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	t = render(m, 0);
+	for (int i = 0; i < 4; i++) {
+		char s[96];
+		snprintf(s, sizeof(s),
+			 "cmpgw_requests_total{alias=\"t%d\",body=\"ir\",outcome=\"ok\"}", i);
+		sum += (int)sample(t, s);
+	}
+	is_int(sum, 400000, "4 threads x 100000 requests counted exactly");
+	is_int((int)sample(t, "cmpgw_db_roundtrip_seconds_count"), 400000, "db round trips");
+	is_int((int)sample(t, "cmpgw_db_errors_total"), 200000, "db errors");
+	free(t);
+	metrics_free(m);
+}
+
+static void test_gauges(void)
+{
+	struct metrics *m = metrics_new();
+	struct metrics_worker_gauges g = { 2, -1, 1, 1, 0 };
+	char *t;
+
+	t = render(m, 1000);
+	ok(t && !strstr(t, "cmpgw_issuing_ca_expiry_seconds"), "unknown deadline not shown");
+	ok(t && !strstr(t, "cmpgw_requests_in_flight"), "no worker reported: no gauges");
+	free(t);
+	metrics_set_deadline(m, METRICS_CA_NOT_AFTER, 1100);
+	metrics_set_deadline(m, METRICS_CRL_NEXT_UPDATE, 900);
+	metrics_worker_set(m, 0, &g);
+	metrics_worker_set(m, 1, &g);
+	metrics_worker_set(m, METRICS_MAX_WORKERS, &g); /* ignored */
+	t = render(m, 1000);
+	is_int((int)sample(t, "cmpgw_issuing_ca_expiry_seconds"), 100, "CA expires in 100 s");
+	is_int((int)sample(t, "cmpgw_crl_next_update_seconds"), -100, "CRL nextUpdate 100 s past");
+	is_int((int)sample(t, "cmpgw_requests_in_flight"), 4, "in flight summed over workers");
+	ok(t && !strstr(t, "cmpgw_connections "), "connections unknown: not shown");
+	is_int((int)sample(t, "cmpgw_db_pool_connections{state=\"busy\"}"), 2, "pool busy");
+	free(t);
+	metrics_request(NULL, "x", "ir", "ok", 1); /* no-ops */
+	metrics_db(NULL, 1, true);
+	metrics_free(NULL);
+	ok(metrics_render(NULL, NULL, 0, NULL, NULL) == -1, "NULL render refused");
+	metrics_free(m);
+}
+
+int main(void)
+{
+	test_requests();
+	test_labels();
+	test_threads();
+	test_gauges();
+	return tap_done();
+}
