@@ -4,6 +4,8 @@
  */
 #include "cmp/sig.h"
 
+#include "core/key.h"
+
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -247,6 +249,8 @@ int cmp_sig_sign(EVP_PKEY *key, const X509_ALGOR *alg, const unsigned char *tbs,
 	cmp_sig_bitstring_no_unused(sig);
 	rc = 0;
 out:
+	if (rc == RC_CRYPTO && key_unavailable(key))
+		rc = RC_UNAVAIL;
 	OPENSSL_free(buf);
 	EVP_MD_CTX_free(mctx);
 	return rc;

@@ -41,7 +41,9 @@ int cmp_sig_algor_for_key(EVP_PKEY *key, X509_ALGOR *alg) WUR;
 /*
  * Sign tbs with key using the algorithm alg (as set by cmp_sig_algor_for_key)
  * and store the signature in sig (existing, caller-owned; replaced content,
- * zero unused bits). Returns 0, RC_UNSUPPORTED, RC_CRYPTO or RC_NOMEM.
+ * zero unused bits). Returns 0, RC_UNSUPPORTED, RC_CRYPTO, RC_NOMEM, or
+ * RC_UNAVAIL when key is in a token that stopped answering (core/key.h
+ * key_unavailable: the caller answers systemUnavail).
  */
 int cmp_sig_sign(EVP_PKEY *key, const X509_ALGOR *alg, const unsigned char *tbs, size_t tbslen,
 		 ASN1_BIT_STRING *sig) WUR;

@@ -53,7 +53,8 @@ struct p11_key {
 struct p11 {
 	pthread_rwlock_t lock; /* shared: signing; exclusive: (re)loading */
 	pthread_mutex_t mu;    /* lost, next_try */
-	ENGINE *e;	       /* structural + functional reference, or NULL */
+	ENGINE *e;	       /* structural reference */
+	bool e_up;	       /* and a functional one (ENGINE_init) */
 	char *module;	       /* NULL = the engine's default */
 	char *pin_file, *pin_env;
 	struct p11_key *keys;
@@ -88,14 +89,6 @@ static time_t now_s(void)
 }
 
 /* ---- the engine ---- */
-
-static void engine_drop(ENGINE *e)
-{
-	if (e) {
-		ENGINE_finish(e); /* libp11: C_Finalize, unload the module */
-		ENGINE_free(e);
-	}
-}
 
 /* libp11 loads the module lazily and only prints why it could not: try
  * it here to name the reason. */
@@ -249,8 +242,11 @@ static void mark_lost(struct p11 *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* Re-initialise the module and find every key again. Caller holds p->lock
- * exclusively. 0 or RC_UNAVAIL. */
+/* Re-initialise the module and find every key again: dropping the
+ * engine's only functional reference makes libp11 release its slots and
+ * C_Finalize the module; the next key load initialises it again (for a
+ * network HSM's client library, that is when it reconnects). Caller holds
+ * p->lock exclusively. 0 or RC_UNAVAIL. */
 static int reinit_locked(struct p11 *p)
 {
 	char err[512];
@@ -259,9 +255,13 @@ static int reinit_locked(struct p11 *p)
 		EVP_PKEY_free(k->tok);
 		k->tok = NULL;
 	}
-	engine_drop(p->e);
-	if (!(p->e = engine_new(p->module, err, sizeof(err))))
+	if (p->e_up)
+		ENGINE_finish(p->e); /* libp11: release the slots, C_Finalize */
+	if (!(p->e_up = ENGINE_init(p->e) == 1)) {
+		/* keep the structural reference: p->e stays usable for the next try */
+		snprintf(err, sizeof(err), "cannot initialise libp11's engine again");
 		goto fail;
+	}
 	for (struct p11_key *k = p->keys; k; k = k->next)
 		if (!(k->tok = token_key_load(p, k->uri, err, sizeof(err))))
 			goto fail;
@@ -405,7 +405,9 @@ static void p11_free(struct p11 *p)
 		free(k->uri);
 		free(k);
 	}
-	engine_drop(p->e);
+	if (p->e_up)
+		ENGINE_finish(p->e); /* libp11: release the slots, C_Finalize */
+	ENGINE_free(p->e);
 	EC_KEY_METHOD_free(p->ec_meth);
 	RSA_meth_free(p->rsa_meth);
 	free(p->module);
@@ -460,6 +462,7 @@ static struct p11 *p11_new(const char *module, char *err, size_t len)
 		p11_free(p);
 		return NULL;
 	}
+	p->e_up = true;
 	return p;
 }
 
@@ -534,7 +537,7 @@ static struct p11_key *entry_get(struct p11 *p, const char *uri, char *err, size
 			break;
 	if (k && k->tok)
 		return k;
-	if (!p->e) {
+	if (!p->e_up) {
 		fail(err, len, "%s: the token is unavailable (lost, being re-initialised)", uri);
 		return NULL;
 	}

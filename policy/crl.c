@@ -10,6 +10,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "core/key.h"
+
 static const char *const reason_names[] = {
 	"unspecified",	 "keyCompromise",	 "cACompromise",    "affiliationChanged",
 	"superseded",	 "cessationOfOperation", "certificateHold", NULL, /* 7 is not used */
@@ -118,9 +120,12 @@ int policy_crl_build(X509 *issuer, EVP_PKEY *key, const struct policy_crl_entry 
 		if ((rc = add_entry(crl, &e[i])) != 0)
 			goto out;
 	rc = RC_CRYPTO;
-	if (add_extensions(crl, issuer, number) != 0 || !X509_CRL_sort(crl) ||
-	    X509_CRL_sign(crl, key, md_for(key)) <= 0)
+	if (add_extensions(crl, issuer, number) != 0 || !X509_CRL_sort(crl))
 		goto out;
+	if (X509_CRL_sign(crl, key, md_for(key)) <= 0) {
+		rc = key_unavailable(key) ? RC_UNAVAIL : RC_CRYPTO;
+		goto out;
+	}
 	*out = crl;
 	crl = NULL;
 	rc = 0;

@@ -2,7 +2,8 @@
  * policy/crl.h - building a signed X.509 v2 CRL (RFC 5280 5) for the
  * issuing CA, and the CRLReason names (RFC 5280 5.3.1).
  *
- * Pure functions: no I/O, no shared state; any thread.
+ * No I/O of their own (a token key's signature is a round trip to the
+ * token), no shared state; any thread.
  */
 #ifndef CMPGW_POLICY_CRL_H
 #define CMPGW_POLICY_CRL_H
@@ -35,7 +36,8 @@ struct policy_crl_entry {
  * authorityKeyIdentifier (keyid of issuer) and cRLNumber = number; signed
  * with key (SHA-256/384/512 matched to the EC curve size, none for EdDSA).
  * *out gets the new CRL (caller frees). RC_INVAL for a bad serial or
- * reason, RC_CRYPTO if libcrypto fails.
+ * reason, RC_CRYPTO if libcrypto fails, RC_UNAVAIL if key is in a token
+ * that stopped answering (core/key.h key_unavailable; retry later).
  */
 int policy_crl_build(X509 *issuer, EVP_PKEY *key, const struct policy_crl_entry *e, size_t n,
 		     long long number, time_t now, int validity_s, X509_CRL **out) WUR;

@@ -5,6 +5,7 @@
 #include <openssl/bn.h>
 
 #include "cmp/certhash.h"
+#include "core/key.h"
 #include "policy/profile.h"
 #include "ra/pipeline.h"
 #include "ra/ra.h"
@@ -67,9 +68,14 @@ int ra_step_sign(struct ra_req *req)
 	if (rc == 0)
 		return RA_STEP_NEXT;
 	log_openssl(&req->log, LOG_ERROR, "issuing failed");
-	return ra_req_refuse(req,
-			     rc == RC_INVAL ? CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE,
-			     rc == RC_INVAL ? reason : "internal error");
+	if (rc == RC_INVAL)
+		return ra_req_refuse(req, CMP_FAIL_BAD_CERT_TEMPLATE, reason);
+	/* RFC 9483 3.6.4 / RFC 4210 5.2.3: an HSM that stopped answering is a
+	 * temporary condition the client may retry, not an internal fault */
+	if (key_unavailable(req->cfg->ca_key))
+		return ra_req_refuse(req, CMP_FAIL_SYSTEM_UNAVAIL,
+				     "service temporarily unavailable (CA key)");
+	return ra_req_refuse(req, CMP_FAIL_SYSTEM_FAILURE, "internal error");
 }
 
 bool ra_issued_by_ca(const struct cfg *cfg, X509 *x)
