@@ -162,6 +162,17 @@ static int pin_read(const struct p11 *p, char *pin, size_t max, char *err, size_
 	return 0;
 }
 
+/* A reload naming a key already loaded does not log in again: check at
+ * least that its PIN can still be read (a re-initialisation will need it). */
+static int pin_check(const struct p11 *p, char *err, size_t len)
+{
+	char pin[P11_PIN_MAX];
+	int rc = pin_read(p, pin, sizeof(pin), err, len);
+
+	OPENSSL_cleanse(pin, sizeof(pin));
+	return rc;
+}
+
 /* The PKCS#11 return value libp11 left on the error queue (its reason
  * codes are CK_RVs), or 0. Clears the queue. */
 static unsigned long ckr_pin_error(void)
@@ -597,7 +608,7 @@ EVP_PKEY *p11_key_load(const struct p11_src *src, const char *uri, char *err, si
 	pthread_rwlock_wrlock(&p->lock);
 	if (set_src(p, src) != 0)
 		fail(err, len, "out of memory");
-	else if ((k = entry_get(p, uri, err, len)))
+	else if (pin_check(p, err, len) == 0 && (k = entry_get(p, uri, err, len)))
 		f = EVP_PKEY_get_base_id(k->tok) == EVP_PKEY_EC ? front_ec(p, k) : front_rsa(p, k);
 	if (f && !p->atexit_set && atexit(p11_atexit) == 0)
 		p->atexit_set = true;

@@ -37,6 +37,10 @@
 #                         default: the demo configuration's)
 #          [--pg-opts "-c NAME=VALUE ..."] (more PostgreSQL settings; the
 #                         defaults here: shared_buffers=512MB, durable commits)
+#          [--hsm]       (the issuing CA key, which then also signs the CMP
+#                         answers, in a SoftHSM2 token made for the run,
+#                         through libp11's engine; needs softhsm2, opensc,
+#                         libengine-pkcs11-openssl)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -54,6 +58,7 @@ CERTS=0
 C1000=0
 HALFPEAK=1
 LONG=0
+HSM=0
 OUT=/var/tmp/cmpbench
 POOL=
 PG_EXTRA=
@@ -78,6 +83,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift 2 ;;
 	--pool) POOL=$2; shift 2 ;;
 	--pg-opts) PG_EXTRA=$2; shift 2 ;;
+	--hsm) HSM=1; shift ;;
 	*) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
 	esac
 done
@@ -94,6 +100,11 @@ need meson meson
 need ninja ninja-build
 [ -x "$PG_BINDIR/initdb" ] || { echo "run.sh needs PostgreSQL 15 in $PG_BINDIR (apt-get install postgresql, or set PG_BINDIR)" >&2; exit 2; }
 [ "$PROFILE" = 1 ] && need valgrind valgrind
+if [ "$HSM" = 1 ]; then
+	need softhsm2-util softhsm2
+	need pkcs11-tool opensc
+	[ -f /usr/lib/softhsm/libsofthsm2.so ] || { echo "run.sh --hsm needs /usr/lib/softhsm/libsofthsm2.so (apt-get install softhsm2)" >&2; exit 2; }
+fi
 # A fresh checkout has no build directory yet: make it (optimised, as the
 # default buildtype), and bring an existing one up to date.
 if [ ! -f "$BUILD/build.ninja" ]; then
@@ -179,10 +190,32 @@ for _ in $(seq 50); do
 	port_free "$PORT" && port_free $((PORT + 1)) && break
 	PORT=$((20000 + (PORT - 20000 + 2) % (2 * SPAN)))
 done
+# --- --hsm: a SoftHSM2 token with the issuing CA key (EC P-256 like the
+# demo's file key), its certificate signed by the demo root ------------------
+HSMDIR=
+if [ "$HSM" = 1 ]; then
+	HSMDIR=$RUN/softhsm
+	SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
+	mkdir -p "$HSMDIR/tokens"
+	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+		"$HSMDIR/tokens" >"$HSMDIR/softhsm2.conf"
+	export SOFTHSM2_CONF=$HSMDIR/softhsm2.conf
+	softhsm2-util --init-token --free --label cmpgw-bench --pin 24681357 --so-pin 13572468 >/dev/null
+	pkcs11-tool --module "$SOFTHSM" --token-label cmpgw-bench --login --pin 24681357 \
+		--keypairgen --key-type EC:prime256v1 --label issuing --id 01 --sensitive >/dev/null
+	PKCS11_MODULE_PATH=$SOFTHSM openssl req -new -engine pkcs11 -keyform engine \
+		-key "pkcs11:token=cmpgw-bench;object=issuing;type=private;pin-value=24681357" \
+		-subj "/O=Demo Operator/CN=cmpgw Demo Issuing CA" -out "$HSMDIR/ca.csr" 2>/dev/null
+	printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' >"$HSMDIR/ca.ext"
+	openssl x509 -req -in "$HSMDIR/ca.csr" -CA "$DEMO/pki/operator-root.crt" \
+		-CAkey "$DEMO/pki/operator-root.key" -set_serial "0x$(openssl rand -hex 8)" \
+		-days 365 -extfile "$HSMDIR/ca.ext" -out "$HSMDIR/ca.crt" 2>/dev/null
+	(umask 077; echo 24681357 >"$HSMDIR/pin")
+fi
 CONF=$RUN/cmpgw.json
-python3 - "$DEMO/cmpgw.json" "$CONF" "$URL" "$PORT" "$WORKERS" "$RUN" "$POOL" <<'EOF'
+python3 - "$DEMO/cmpgw.json" "$CONF" "$URL" "$PORT" "$WORKERS" "$RUN" "$POOL" "$HSMDIR" <<'EOF'
 import json, os, sys
-src, dst, url, port, workers, run, pool = sys.argv[1:]
+src, dst, url, port, workers, run, pool, hsm = sys.argv[1:]
 c = json.load(open(src))
 base = os.path.dirname(os.path.abspath(src))
 def fix(p): return p if os.path.isabs(p) else os.path.join(base, p)
@@ -196,6 +229,16 @@ c["workers"] = int(workers)
 if pool:
     c["database"]["pool"] = int(pool)
 c.setdefault("log", {})["level"] = "warn"
+if hsm:
+    c["ca"]["issuing_cert"] = os.path.join(hsm, "ca.crt")
+    c["ca"]["issuing_key"] = "pkcs11:token=cmpgw-bench;object=issuing;type=private"
+    # the token key signs the answers too: one key, as an operator with one
+    # CA key in an HSM would run it
+    c["ca"].pop("cmp_cert", None)
+    c["ca"].pop("cmp_key", None)
+    c["ca"]["cmp_chain"] = [fix("pki/operator-root.crt")]
+    c["pkcs11"] = {"module": "/usr/lib/softhsm/libsofthsm2.so",
+                   "pin_file": os.path.join(hsm, "pin")}
 json.dump(c, open(dst, "w"), indent=2)
 EOF
 "$CMPGW" migrate --config "$CONF" >/dev/null

@@ -8,8 +8,9 @@ cannot be read out; `cmpgw check` exits 2 with a precise message (and no
 PIN) for a wrong PIN, a URI naming no object, a PIN in the URI, no PIN;
 the PIN never reaches the log. Then the token is served over p11-kit's RPC
 (`p11-kit server` + p11-kit-client.so, like a network HSM): the server is
-killed -> the client gets systemUnavail and the gateway lives; the server
-comes back -> enrollment works again without a restart."""
+killed -> the client gets systemUnavail, /readyz says 503 and the gateway
+lives; the server comes back -> enrollment works again without a restart
+and /readyz says 200."""
 
 import os
 import re
@@ -175,6 +176,13 @@ def part_token(t, gw):
     t.ok(len(results) == 6 and not bad, "6 concurrent enrollments signed by the token key",
          repr(bad))
     t.ok(gw.alive(), "gateway alive after the concurrent enrollments")
+
+    # a reload makes a new config snapshot on the same engine and session
+    for n in (1, 2):
+        ln = hup(gw)
+        t.ok(ln and "configuration reloaded from" in ln, "SIGHUP %d: reloaded with the token "
+             "keys" % n, ln or gw.log_tail())
+    enroll_and_verify(t, gw, 12, "after two reloads")
     gw.stop()
 
     # the private key never leaves the token
@@ -249,43 +257,73 @@ def kill_server(p):
     p.wait(timeout=10)
 
 
-def part_lost(t, gw):
-    """The token over p11-kit's RPC: lost at run time, then back."""
-    sock = os.path.join(gw.tmp, "p11kit.sock")
-    os.environ["P11_KIT_SERVER_ADDRESS"] = "unix:path=" + sock
-    srv = [start_server(sock)]
-    add_cleanup(lambda: kill_server(srv[0]))
-    # the issuing key in the remote token; the CMP key from its file so the
-    # systemUnavail answer stays protected (see docs/HSM.md)
-    cfg = hsm_config(gw, module=CLIENT, cmp_in_token=False)
+def hup(gw, timeout=20):
+    """SIGHUP and wait for its outcome line; returns that line or None."""
+    mark = len(gw.log_text())
+    gw.proc.send_signal(signal.SIGHUP)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for ln in gw.log_text()[mark:].splitlines():
+            if "configuration reloaded from" in ln or "configuration not reloaded from" in ln:
+                return ln
+        time.sleep(0.05)
+    return None
+
+
+def readyz_until(gw, want, limit=30):
+    """/readyz until it answers want (it probes the keys every few seconds);
+    bounded. Returns the last (status, body)."""
+    deadline = time.monotonic() + limit
+    while True:
+        st, _, body = gw.ops("/readyz")
+        if st == want or time.monotonic() > deadline:
+            return st, body
+        time.sleep(0.5)
+
+
+def part_lost(t, gw, srv, cmp_in_token, k):
+    """The token over p11-kit's RPC: lost at run time, then back. With
+    cmp_in_token the CMP key is lost too: the error goes out unprotected
+    (RFC 9483 3.6.4), which `openssl cmp` reads with -unprotected_errors.
+    Devices k..k+1."""
+    what = "CA and CMP keys" if cmp_in_token else "CA key"
+    cfg = hsm_config(gw, module=CLIENT, cmp_in_token=cmp_in_token)
     gw.cfg = cfg
     gw.write_config(cfg)
     rc, out = gw.cli("check")
-    t.ok(rc == 0, "cmpgw check: issuing key through p11-kit-client.so", out)
+    t.ok(rc == 0, "cmpgw check: %s through p11-kit-client.so" % what, out)
     gw.start()
-    enroll_and_verify(t, gw, 8, "remote token")
+    enroll_and_verify(t, gw, k, "remote token (%s)" % what)
+    st, _, body = gw.ops("/readyz")
+    t.eq(st, 200, "/readyz 200 with the token present", body)
 
+    back = gw.log_text().count("the token answers again")
     kill_server(srv[0])
-    r = gw.cmp(9, confirm="explicit")
-    t.ok(r.rc != 0 and r.has("systemUnavail"), "token gone: the client gets systemUnavail",
-         repr(r))
-    t.ok(not r.has("systemFailure") and not r.has("500"), "token gone: no systemFailure, no "
-         "HTTP 500", r.out)
-    r = gw.cmp(9, confirm="explicit")
-    t.ok(r.rc != 0 and r.has("systemUnavail"), "token still gone: systemUnavail again", repr(r))
+    extra = ("-unprotected_errors",) if cmp_in_token else ()
+    for n in ("", " again"):
+        r = gw.cmp(k + 1, confirm="explicit", extra=extra)
+        t.ok(r.rc != 0 and r.has("systemUnavail"), "%s gone: the client gets systemUnavail%s"
+             % (what, n), repr(r))
+        t.ok(not r.has("systemFailure") and not r.has("500"), "%s gone: no systemFailure, no "
+             "HTTP 500%s" % (what, n), r.out)
     t.ok(gw.alive(), "gateway alive while the token is gone")
+    st, body = readyz_until(gw, 503)
+    t.ok(st == 503 and b"CA key unusable" in body, "/readyz 503 'CA key unusable' while the "
+         "token is gone", "%s %r" % (st, body))
 
-    srv[0] = start_server(sock)
+    srv[0] = start_server(srv[1])
     ok, tries = False, 0
     while not ok and tries < 10:  # re-initialised at most once per second
         tries += 1
         time.sleep(1.2)
-        r = gw.cmp(9, confirm="explicit")
+        r = gw.cmp(k + 1, confirm="explicit")
         ok = r.rc == 0
     t.ok(ok, "token back: enrollment works again without a restart (%d tries)" % tries,
          repr(r))
-    log = gw.log_text()
-    t.ok("the token answers again" in log, "the log says the token came back", gw.log_tail())
+    st, body = readyz_until(gw, 200)
+    t.eq(st, 200, "/readyz 200 again once the token is back", body)
+    t.ok(gw.log_text().count("the token answers again") > back,
+         "the log says the token came back", gw.log_tail())
     gw.stop()
 
 
@@ -295,12 +333,17 @@ def main(t):
             t.skip("HSM test", "%s missing" % f)
             return
     pg = Pg()
-    gw = Gateway(t, pg, devices=10, name="hsm")
+    gw = Gateway(t, pg, devices=13, name="hsm")
     gw.file_cfg = gw.cfg
     make_token(t, gw.tmp)
     make_certs(gw)
     part_token(t, gw)
-    part_lost(t, gw)
+    sock = os.path.join(gw.tmp, "p11kit.sock")
+    os.environ["P11_KIT_SERVER_ADDRESS"] = "unix:path=" + sock
+    srv = [start_server(sock), sock]
+    add_cleanup(lambda: kill_server(srv[0]))
+    part_lost(t, gw, srv, False, 8)
+    part_lost(t, gw, srv, True, 10)
     log = gw.log_text()
     t.ok(PIN not in log, "the PIN never appears in the gateway's log")
 
