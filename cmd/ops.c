@@ -73,10 +73,10 @@ static void metrics(struct http_req *req, void *arg)
 {
 	struct worker *w = arg;
 	struct evbuffer *b = evbuffer_new();
-	const unsigned char *p;
+	const unsigned char *p = NULL;
 
 	if (!b ||
-	    metrics_render(w->metrics, b, time(NULL), CMPGW_VERSION,
+	    metrics_render(w->metrics, b, time(NULL), NULL, CMPGW_VERSION,
 			   OpenSSL_version(OPENSSL_VERSION_STRING)) != 0 ||
 	    !(p = evbuffer_pullup(b, -1))) {
 		http_reply(req, 503, NULL, NULL, 0);

@@ -73,6 +73,10 @@ static const char *const upstream_reasons[] = {
 };
 #define N_REASON (sizeof(upstream_reasons) / sizeof(upstream_reasons[0]))
 
+/* HTTP statuses of requests refused before CMP (metrics_http_refused). */
+static const int http_statuses[] = { 400, 404, 405, 408, 413, 415, 503 };
+#define N_HTTP (sizeof(http_statuses) / sizeof(http_statuses[0]))
+
 /* Upper bounds (le) of the histograms' buckets, seconds. */
 static const double req_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30 };
 static const double db_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -97,7 +101,7 @@ struct alias_slot {
 
 struct worker_slot {
 	atomic_bool set;
-	atomic_int v[5]; /* struct metrics_worker_gauges, in order */
+	atomic_int v[3]; /* struct metrics_pool_gauges, in order */
 };
 
 struct metrics {
@@ -107,6 +111,7 @@ struct metrics {
 	struct hist db;
 	atomic_ullong db_err;
 	atomic_ullong reload_ok, reload_err;
+	atomic_ullong http_refused[N_HTTP + 1]; /* [N_HTTP]: other */
 	atomic_llong deadline[3];
 	struct worker_slot wk[METRICS_MAX_WORKERS];
 	long long start;
@@ -242,6 +247,17 @@ void metrics_revoked(struct metrics *m, const char *alias)
 		atomic_fetch_add_explicit(&alias_slot(m, alias)->revoked, 1, RLX);
 }
 
+void metrics_http_refused(struct metrics *m, int status)
+{
+	size_t i = 0;
+
+	if (!m)
+		return;
+	while (i < N_HTTP && http_statuses[i] != status)
+		i++;
+	atomic_fetch_add_explicit(&m->http_refused[i], 1, RLX);
+}
+
 void metrics_reload(struct metrics *m, const char *result)
 {
 	if (m)
@@ -250,18 +266,16 @@ void metrics_reload(struct metrics *m, const char *result)
 					  1, RLX);
 }
 
-void metrics_worker_set(struct metrics *m, int id, const struct metrics_worker_gauges *g)
+void metrics_pool_set(struct metrics *m, int id, const struct metrics_pool_gauges *g)
 {
 	struct worker_slot *w;
 
 	if (!m || !g || id < 0 || id >= METRICS_MAX_WORKERS)
 		return;
 	w = &m->wk[id];
-	atomic_store_explicit(&w->v[0], g->in_flight, RLX);
-	atomic_store_explicit(&w->v[1], g->connections, RLX);
-	atomic_store_explicit(&w->v[2], g->db_idle, RLX);
-	atomic_store_explicit(&w->v[3], g->db_busy, RLX);
-	atomic_store_explicit(&w->v[4], g->db_down, RLX);
+	atomic_store_explicit(&w->v[0], g->idle, RLX);
+	atomic_store_explicit(&w->v[1], g->busy, RLX);
+	atomic_store_explicit(&w->v[2], g->down, RLX);
 	atomic_store_explicit(&w->set, true, RLX);
 }
 
@@ -474,40 +488,43 @@ static void render_upstream(struct out *o, struct metrics *m, int n, bool other)
 	}
 }
 
-static void render_gauges(struct out *o, struct metrics *m)
+static void render_gauges(struct out *o, struct metrics *m, const struct metrics_server_gauges *sg)
 {
-	long long v[5] = { 0 };
-	bool any = false, conns = true;
+	long long v[3] = { 0 };
+	bool any = false;
 
+	if (sg) {
+		head(o, "cmpgw_requests_in_flight", "gauge",
+		     "CMP requests dispatched and not yet answered.");
+		pf(o, "cmpgw_requests_in_flight %d\n", sg->in_flight);
+		head(o, "cmpgw_connections", "gauge",
+		     "Open client connections of the CMP listeners.");
+		pf(o, "cmpgw_connections %d\n", sg->connections);
+		head(o, "cmpgw_connections_awaiting", "gauge",
+		     "Connections whose CMP transaction goes on (a certificate to confirm, or "
+		     "polling): kept open while draining.");
+		pf(o, "cmpgw_connections_awaiting %d\n", sg->awaiting);
+	}
 	for (int i = 0; i < METRICS_MAX_WORKERS; i++) {
 		struct worker_slot *w = &m->wk[i];
 
 		if (!atomic_load_explicit(&w->set, RLX))
 			continue;
 		any = true;
-		for (int k = 0; k < 5; k++) {
+		for (int k = 0; k < 3; k++) {
 			int x = atomic_load_explicit(&w->v[k], RLX);
-			if (k == 1 && x < 0)
-				conns = false;
 			v[k] += x > 0 ? x : 0;
 		}
 	}
 	if (!any)
 		return;
-	head(o, "cmpgw_requests_in_flight", "gauge",
-	     "HTTP requests being served (and connections whose CMP transaction goes on), "
-	     "as the workers last reported (about once a second).");
-	pf(o, "cmpgw_requests_in_flight %lld\n", v[0]);
-	if (conns) {
-		head(o, "cmpgw_connections", "gauge", "Open client connections.");
-		pf(o, "cmpgw_connections %lld\n", v[1]);
-	}
 	head(o, "cmpgw_db_pool_connections", "gauge",
-	     "Database pool connections by state: idle, busy (a statement in flight), down "
-	     "(connecting or waiting to reconnect).");
-	pf(o, "cmpgw_db_pool_connections{state=\"idle\"} %lld\n", v[2]);
-	pf(o, "cmpgw_db_pool_connections{state=\"busy\"} %lld\n", v[3]);
-	pf(o, "cmpgw_db_pool_connections{state=\"down\"} %lld\n", v[4]);
+	     "Database pool connections by state (idle, busy: a statement in flight, down: "
+	     "connecting or waiting to reconnect), as the workers last reported (about once a "
+	     "second).");
+	pf(o, "cmpgw_db_pool_connections{state=\"idle\"} %lld\n", v[0]);
+	pf(o, "cmpgw_db_pool_connections{state=\"busy\"} %lld\n", v[1]);
+	pf(o, "cmpgw_db_pool_connections{state=\"down\"} %lld\n", v[2]);
 }
 
 static void render_deadlines(struct out *o, struct metrics *m, time_t now)
@@ -533,8 +550,8 @@ static void render_deadlines(struct out *o, struct metrics *m, time_t now)
 	}
 }
 
-int metrics_render(struct metrics *m, struct evbuffer *out, time_t now, const char *version,
-		   const char *openssl)
+int metrics_render(struct metrics *m, struct evbuffer *out, time_t now,
+		   const struct metrics_server_gauges *sg, const char *version, const char *openssl)
 {
 	struct out o = { out, false };
 	char v[128], s[256];
@@ -553,7 +570,7 @@ int metrics_render(struct metrics *m, struct evbuffer *out, time_t now, const ch
 	     "Start time of the process since the Unix epoch, in seconds.");
 	pf(&o, "process_start_time_seconds %lld\n", m->start);
 	render_requests(&o, m, n, other);
-	render_gauges(&o, m);
+	render_gauges(&o, m, sg);
 	head(&o, "cmpgw_db_roundtrip_seconds", "histogram",
 	     "Database round trips: from sending a statement to its result.");
 	hist_out(&o, "cmpgw_db_roundtrip_seconds", "", &m->db, db_bounds, NDB);
@@ -564,6 +581,18 @@ int metrics_render(struct metrics *m, struct evbuffer *out, time_t now, const ch
 	render_upstream(&o, m, n, other);
 	render_per_alias(&o, m, n, other);
 	render_deadlines(&o, m, now);
+	head(&o, "cmpgw_http_refused_total", "counter",
+	     "HTTP requests on the CMP listeners refused before CMP, by HTTP status.");
+	for (size_t i = 0; i <= N_HTTP; i++) {
+		unsigned long long v = ld(&m->http_refused[i]);
+		if (!v)
+			continue;
+		if (i < N_HTTP)
+			pf(&o, "cmpgw_http_refused_total{status=\"%d\"} %llu\n", http_statuses[i],
+			   v);
+		else
+			pf(&o, "cmpgw_http_refused_total{status=\"other\"} %llu\n", v);
+	}
 	head(&o, "cmpgw_config_reloads_total", "counter",
 	     "Configuration reloads (SIGHUP) by result.");
 	pf(&o, "cmpgw_config_reloads_total{result=\"ok\"} %llu\n", ld(&m->reload_ok));

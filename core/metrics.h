@@ -56,20 +56,30 @@ void metrics_upstream(struct metrics *m, const char *alias, const char *result, 
 /* A certificate issued (committed) / revoked on alias. */
 void metrics_issued(struct metrics *m, const char *alias);
 void metrics_revoked(struct metrics *m, const char *alias);
+/* An HTTP request on a CMP listener refused before it became a CMP
+ * request (404 no alias, 405 method, 415 content type, 413 too large,
+ * 408 read deadline, 503 over a limit or draining); status outside those
+ * is counted as "other". */
+void metrics_http_refused(struct metrics *m, int status);
 /* A configuration reload: result "ok" or "error". */
 void metrics_reload(struct metrics *m, const char *result);
 
-/* Gauges one worker publishes about itself (from its own loop, about once
- * a second): requests in flight, open connections (< 0: unknown), and its
- * database pool's connections idle, busy (a statement in flight) and down
- * (connecting or waiting to reconnect). id in [0, METRICS_MAX_WORKERS);
- * others are ignored. The rendered gauges are the sums over workers. */
-struct metrics_worker_gauges {
-	int in_flight;
-	int connections;
-	int db_idle, db_busy, db_down;
+/* Database pool gauges one worker publishes about its own pool (from its
+ * loop, about once a second): connections idle, busy (a statement in
+ * flight) and down (connecting or waiting to reconnect). id in
+ * [0, METRICS_MAX_WORKERS); others are ignored. Rendered as sums over the
+ * workers that reported. */
+struct metrics_pool_gauges {
+	int idle, busy, down;
 };
-void metrics_worker_set(struct metrics *m, int id, const struct metrics_worker_gauges *g);
+void metrics_pool_set(struct metrics *m, int id, const struct metrics_pool_gauges *g);
+
+/* The HTTP server's gauges at render time (core/server.h server_stats):
+ * open CMP connections, requests dispatched and not yet answered, and
+ * connections awaiting a transaction's next request. */
+struct metrics_server_gauges {
+	int connections, in_flight, awaiting;
+};
 
 /* Absolute times (epoch seconds; 0: unknown, the gauge is not shown)
  * rendered as "seconds until": the issuing CA's and the CMP signer's
@@ -79,10 +89,12 @@ enum metrics_deadline { METRICS_CA_NOT_AFTER, METRICS_CMP_NOT_AFTER, METRICS_CRL
 void metrics_set_deadline(struct metrics *m, enum metrics_deadline which, long long epoch);
 
 /* Append the text exposition (format 0.0.4) of every metric to out, with
- * now as the reference for the "seconds until" gauges; version and
- * openssl label cmpgw_build_info (NULL: "unknown"). 0, or -1 when out of
- * memory (out then holds a partial text: do not serve it). */
-int metrics_render(struct metrics *m, struct evbuffer *out, time_t now, const char *version,
+ * now as the reference for the "seconds until" gauges, sg the server's
+ * gauges (NULL: not shown); version and openssl label cmpgw_build_info
+ * (NULL: "unknown"). 0, or -1 when out of memory (out then holds a
+ * partial text: do not serve it). */
+int metrics_render(struct metrics *m, struct evbuffer *out, time_t now,
+		   const struct metrics_server_gauges *sg, const char *version,
 		   const char *openssl);
 
 #endif

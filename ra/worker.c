@@ -183,13 +183,12 @@ static void on_schema_version(void *arg, int rc, int version)
 static void on_ops(evutil_socket_t fd, short what, void *arg)
 {
 	struct ra_worker *rw = arg;
-	struct metrics_worker_gauges g = { .connections = -1 };
+	struct metrics_pool_gauges g;
 
 	(void)fd;
 	(void)what;
-	g.in_flight = rw->w->http ? http_server_inflight(rw->w->http) : 0;
-	store_db_pool_state(rw->pool, &g.db_idle, &g.db_busy, &g.db_down);
-	metrics_worker_set(rw->w->metrics, rw->w->id, &g);
+	store_db_pool_state(rw->pool, &g.idle, &g.busy, &g.down);
+	metrics_pool_set(rw->w->metrics, rw->w->id, &g);
 	if (rw->pool && !rw->ready.probing &&
 	    store_db_schema_version(rw->pool, on_schema_version, rw) == 0) {
 		rw->ready.probing = true;

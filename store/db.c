@@ -796,8 +796,10 @@ int store_db_query(struct store_pool *pool, const char *sql, int n, const char *
 		return RC_CANCELLED;
 	c = pool_pick(pool);
 	if (c->st != C_UP && (pool->queued >= (size_t)pool->max_queued ||
-			      now_ms() - pool->down_since >= (uint64_t)pool->wait_ms))
-		return RC_DB; /* fail fast: no database for a while */
+			      now_ms() - pool->down_since >= (uint64_t)pool->wait_ms)) {
+		metrics_db(pool->metrics, 0, false); /* a statement that failed: no connection */
+		return RC_DB;			     /* fail fast: no database for a while */
+	}
 	q = query_new(sql, n, values, lens, formats, binary_result);
 	if (!q)
 		return RC_NOMEM;

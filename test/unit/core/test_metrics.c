@@ -16,13 +16,13 @@
 #include "test/unit/tap.h"
 
 /* The rendered text, NUL-terminated (caller frees). */
-static char *render(struct metrics *m, time_t now)
+static char *render_sg(struct metrics *m, time_t now, const struct metrics_server_gauges *sg)
 {
 	struct evbuffer *b = evbuffer_new();
 	size_t n;
 	char *s;
 
-	if (!b || metrics_render(m, b, now, "1.2.3", "3.0.0") != 0)
+	if (!b || metrics_render(m, b, now, sg, "1.2.3", "3.0.0") != 0)
 		return NULL;
 	n = evbuffer_get_length(b);
 	s = malloc(n + 1);
@@ -30,6 +30,11 @@ static char *render(struct metrics *m, time_t now)
 	s[n] = '\0';
 	evbuffer_free(b);
 	return s;
+}
+
+static char *render(struct metrics *m, time_t now)
+{
+	return render_sg(m, now, NULL);
 }
 
 /* The value of the sample whose line starts with series + " ", or -1. */
@@ -149,29 +154,39 @@ static void test_threads(void)
 static void test_gauges(void)
 {
 	struct metrics *m = metrics_new();
-	struct metrics_worker_gauges g = { 2, -1, 1, 1, 0 };
+	struct metrics_pool_gauges g = { 1, 1, 0 };
+	struct metrics_server_gauges sg = { 5, 4, 1 };
 	char *t;
 
 	t = render(m, 1000);
 	ok(t && !strstr(t, "cmpgw_issuing_ca_expiry_seconds"), "unknown deadline not shown");
-	ok(t && !strstr(t, "cmpgw_requests_in_flight"), "no worker reported: no gauges");
+	ok(t && !strstr(t, "cmpgw_requests_in_flight"), "no server gauges: not shown");
+	ok(t && !strstr(t, "cmpgw_db_pool_connections"), "no worker reported: no pool gauges");
 	free(t);
 	metrics_set_deadline(m, METRICS_CA_NOT_AFTER, 1100);
 	metrics_set_deadline(m, METRICS_CRL_NEXT_UPDATE, 900);
-	metrics_worker_set(m, 0, &g);
-	metrics_worker_set(m, 1, &g);
-	metrics_worker_set(m, METRICS_MAX_WORKERS, &g); /* ignored */
-	t = render(m, 1000);
+	metrics_pool_set(m, 0, &g);
+	metrics_pool_set(m, 1, &g);
+	metrics_pool_set(m, METRICS_MAX_WORKERS, &g); /* ignored */
+	t = render_sg(m, 1000, &sg);
 	is_int((int)sample(t, "cmpgw_issuing_ca_expiry_seconds"), 100, "CA expires in 100 s");
 	is_int((int)sample(t, "cmpgw_crl_next_update_seconds"), -100, "CRL nextUpdate 100 s past");
-	is_int((int)sample(t, "cmpgw_requests_in_flight"), 4, "in flight summed over workers");
-	ok(t && !strstr(t, "cmpgw_connections "), "connections unknown: not shown");
-	is_int((int)sample(t, "cmpgw_db_pool_connections{state=\"busy\"}"), 2, "pool busy");
+	is_int((int)sample(t, "cmpgw_requests_in_flight"), 4, "in flight");
+	is_int((int)sample(t, "cmpgw_connections"), 5, "connections");
+	is_int((int)sample(t, "cmpgw_db_pool_connections{state=\"busy\"}"), 2,
+	       "pool busy summed over workers");
+	free(t);
+	metrics_http_refused(m, 404);
+	metrics_http_refused(m, 404);
+	metrics_http_refused(m, 299);
+	t = render(m, 1000);
+	is_int((int)sample(t, "cmpgw_http_refused_total{status=\"404\"}"), 2, "404 refused twice");
+	is_int((int)sample(t, "cmpgw_http_refused_total{status=\"other\"}"), 1, "299 is other");
 	free(t);
 	metrics_request(NULL, "x", "ir", "ok", 1); /* no-ops */
 	metrics_db(NULL, 1, true);
 	metrics_free(NULL);
-	ok(metrics_render(NULL, NULL, 0, NULL, NULL) == -1, "NULL render refused");
+	ok(metrics_render(NULL, NULL, 0, NULL, NULL, NULL) == -1, "NULL render refused");
 	metrics_free(m);
 }
 
