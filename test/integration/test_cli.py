@@ -85,6 +85,11 @@ def check_help(t):
         if words and words[-1] not in ("vendor", "serials", "token", "cert", "db"):
             t.ok((".B " + " ".join(words)) in man, "cmpgw(1) documents `cmpgw %s`"
                  % " ".join(words))
+        rc, out, err = cli(*(words + ["--help"]))
+        undocumented = sorted(o for o in set(re.findall(r"--[a-z][a-z-]*", out))
+                              if o not in man)
+        t.ok(not undocumented, "cmpgw(1) documents every option of `cmpgw %s --help`"
+             % " ".join(words), "undocumented: %r" % undocumented)
     rc, out, _ = cli("help")
     t.ok(rc == 0 and "CMPGW_CONFIG" in out and "--opt=VALUE" in out,
          "cmpgw help: CMPGW_CONFIG and --opt=VALUE documented", out)

@@ -145,6 +145,8 @@ static void test_config(void)
 	snprintf(p, sizeof(p), "%s/cmpgw.json", dir);
 	ok(cfg_load(p, &c, err, sizeof(err)) == 0 && c, "cmpgw.json loads: %s", err);
 	ok(c && c->listen[0].port == 18080, "--port is in the config");
+	ok(c && c->ops_port == 18081 && strcmp(c->ops_address, "127.0.0.1") == 0,
+	   "the ops listener is on 127.0.0.1, --port + 1");
 	ok(c && cfg_alias_find(c, "3gpp") && c->aliases[0].n_vendors == 1 &&
 		   strcmp(c->aliases[0].vendors[0], "acme") == 0,
 	   "alias 3gpp for vendor acme");
@@ -158,11 +160,15 @@ int main(void)
 	char *again[] = { "init", tmpl, NULL };
 	char *force[] = { "init", "--force", "--port", "18080", "--devices", "3", tmpl, NULL };
 	char *bad[] = { "init", "--port", "0", tmpl, NULL };
+	char *same[] = { "init", "--port", "18080", "--ops-port=18080", tmpl, NULL };
+	char *help[] = { "init", "--help", NULL };
 
 	ok(mkdtemp(tmpl) != NULL, "temp dir");
 	ok(realpath(tmpl, dir) != NULL, "realpath");
 	is_int(run_init(4, bad), 2, "bad --port is a usage error");
 	is_int(run_init(1, again), 2, "missing DIR is a usage error");
+	is_int(run_init(5, same), 2, "--ops-port equal to --port is a usage error");
+	is_int(run_init(2, help), 0, "--help exits 0");
 	is_int(run_init(6, argv), 0, "init into an empty dir");
 	test_files();
 	test_config();
