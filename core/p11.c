@@ -63,6 +63,7 @@ struct p11 {
 	bool lost;
 	bool atexit_set; /* p11_atexit registered */
 	time_t next_try;
+	time_t fail_logged; /* last "re-initialising failed" line (under lock) */
 };
 
 /* The process's one engine context: see core/p11.h for why it is global. */
@@ -276,9 +277,16 @@ static int reinit_locked(struct p11 *p)
 	for (struct p11_key *k = p->keys; k; k = k->next)
 		if (!(k->tok = token_key_load(p, k->uri, err, sizeof(err))))
 			goto fail;
+	p->fail_logged = 0;
 	return 0;
 fail:
-	log_error(NULL, "pkcs11: re-initialising the token failed: %s", err);
+	/* one line a minute while a token stays away, not one a second */
+	if (now_s() - p->fail_logged >= 60) {
+		p->fail_logged = now_s();
+		log_error(NULL,
+			  "pkcs11: re-initialising the token failed: %s (retrying every %d s)", err,
+			  P11_RETRY_S);
+	}
 	ERR_clear_error();
 	return RC_UNAVAIL;
 }

@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 
 #include "core/cfg.h"
 #include "core/key.h"
@@ -155,8 +156,9 @@ static bool make_token(void)
 		 "softhsm2-util --init-token --free --label unit --pin %s --so-pin 12345678 "
 		 ">/dev/null 2>&1 && pkcs11-tool --module %s --token-label unit --login --pin %s "
 		 "--keypairgen --key-type EC:prime256v1 --label k --id 01 --sensitive >/dev/null "
-		 "2>&1",
-		 PIN, SOFTHSM, PIN);
+		 "2>&1 && pkcs11-tool --module %s --token-label unit --login --pin %s "
+		 "--keypairgen --key-type rsa:2048 --label r --id 02 --sensitive >/dev/null 2>&1",
+		 PIN, SOFTHSM, PIN, SOFTHSM, PIN);
 	return system(cmd) == 0;
 }
 
@@ -172,6 +174,33 @@ static void *sign_many(void *arg)
 	for (int i = 0; i < 200; i++)
 		s->good += verifies(s->k);
 	return NULL;
+}
+
+/* An RSA token key: PKCS#1 v1.5 and PSS signatures verify. */
+static void test_rsa(struct cfg *c)
+{
+	static const unsigned char m[] = "to be signed";
+	unsigned char sig[512];
+	size_t len = sizeof(sig);
+	char err[1024] = "";
+	EVP_PKEY *k = key_load(c, "pkcs11:token=unit;object=r;type=private", "ca.cmp_key", err,
+			       sizeof(err));
+	EVP_PKEY_CTX *pc = NULL;
+	EVP_MD_CTX *s = EVP_MD_CTX_new(), *v = EVP_MD_CTX_new();
+
+	ok(k && EVP_PKEY_is_a(k, "RSA") && EVP_PKEY_get_bits(k) == 2048, "RSA token key loads (%s)",
+	   k ? "RSA" : err);
+	ok(k && verifies(k), "RSA token key: PKCS#1 v1.5 signature verifies");
+	ok(k && s && v && EVP_DigestSignInit_ex(s, &pc, "SHA256", NULL, NULL, k, NULL) == 1 &&
+		   EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) == 1 &&
+		   EVP_DigestSign(s, sig, &len, m, sizeof(m)) == 1 &&
+		   EVP_DigestVerifyInit_ex(v, &pc, "SHA256", NULL, NULL, k, NULL) == 1 &&
+		   EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) == 1 &&
+		   EVP_DigestVerify(v, sig, len, m, sizeof(m)) == 1,
+	   "RSA token key: PSS signature verifies");
+	EVP_MD_CTX_free(s);
+	EVP_MD_CTX_free(v);
+	EVP_PKEY_free(k);
 }
 
 static void test_token(struct cfg *c)
@@ -213,6 +242,7 @@ static void test_token(struct cfg *c)
 		good += s[i].good;
 	}
 	is_int(good, 800, "4 threads x 200 signatures with the token key at once: all verify");
+	test_rsa(c);
 	c->p11_module = "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so";
 	refused(c, URI,
 		"ca.issuing_key: pkcs11.module: the module cannot change while cmpgw runs (was "
