@@ -73,7 +73,7 @@ def check_version(t):
 
 
 def check_help(t):
-    with open(os.path.join(SRC, "docs", "man", "cmpgw.1")) as f:
+    with open(os.path.join(SRC, "docs", "man", "cmpgw.1.in")) as f:
         man = f.read().replace("\\-", "-").replace("\\fB", "").replace("\\fR", "")
     for words in COMMANDS:
         for h in ("--help", "-h"):
