@@ -64,19 +64,26 @@ def get_metrics(t, gw, name):
     return parse(text), text
 
 
-def wait_ready(gw, want, within, timeout=5):
-    """Poll /readyz until its status is want; returns (status, json body)."""
+def wait_ready(gw, want, within, timeout=5, reason=None, streak=1):
+    """Poll /readyz until its status is want (and its reason contains
+    reason) streak times in a row: /readyz answers for the worker that
+    takes the request, and each worker has its own pool. Returns the last
+    (status, json body)."""
     t0 = time.monotonic()
     last = (None, None)
+    n = 0
     while time.monotonic() - t0 < within:
         try:
             st, _, body = gw.ops("/readyz", timeout=timeout)
             last = (st, json.loads(body.decode()))
         except (OSError, ValueError) as e:
             last = (None, repr(e))
-        if last[0] == want:
+        good = last[0] == want and (reason is None or
+                                     reason in str(last[1].get("reason", "")))
+        n = n + 1 if good else 0
+        if n >= streak:
             break
-        time.sleep(0.2)
+        time.sleep(0.1)
     return last
 
 
@@ -167,18 +174,18 @@ def database(t, gw, pg, m1):
     # past database.queue_wait_ms: the probes waiting for a connection fail
     time.sleep(3)
     pg.start()
-    st, body = wait_ready(gw, 200, 30)
-    t.eq((st, body), (200, {"status": "ready"}), "database back: /readyz 200")
+    st, body = wait_ready(gw, 200, 30, streak=10)
+    t.eq((st, body), (200, {"status": "ready"}), "database back: /readyz 200 (10 times in a row)")
     m2, _ = get_metrics(t, gw, "after the outage")
     t.ok(m2.get("cmpgw_db_errors_total", 0) > m1.get("cmpgw_db_errors_total", 0),
          "database errors counted during the outage")
     gw.psql("INSERT INTO schema_migrations (version, name) VALUES (9999, 'from_the_future')")
-    st, body = wait_ready(gw, 503, 15)
+    st, body = wait_ready(gw, 503, 15, reason="schema version")
     t.eq(st, 503, "unknown migration in the database: /readyz 503", body)
     t.ok(isinstance(body, dict) and "schema version 9999" in body.get("reason", ""),
          "the reason names the database's schema version", body)
     gw.psql("DELETE FROM schema_migrations WHERE version = 9999")
-    st, body = wait_ready(gw, 200, 15)
+    st, body = wait_ready(gw, 200, 15, streak=10)
     t.eq(st, 200, "migration removed: /readyz 200 again", body)
 
 
@@ -214,8 +221,8 @@ def main(t):
     gw.start()
     st, ctype, body = gw.ops("/healthz")
     t.eq((st, body), (200, b'{"status":"ok"}\n'), "/healthz 200 ok")
-    st, body = wait_ready(gw, 200, 15)
-    t.eq((st, body), (200, {"status": "ready"}), "/readyz 200 ready")
+    st, body = wait_ready(gw, 200, 15, streak=10)
+    t.eq((st, body), (200, {"status": "ready"}), "/readyz 200 ready (10 times in a row)")
     st, _, _ = gw.ops("/nothing")
     t.eq(st, 404, "an unknown path on the ops port: 404")
     m1 = traffic(t, gw)
