@@ -105,6 +105,14 @@ def check_unit(t, dest, f):
     t.ok(p.returncode == 0 and not p.stdout.strip() and not p.stderr.strip(),
          "systemd-analyze verify reports nothing on the installed unit",
          "rc %d\n%s%s" % (p.returncode, p.stdout, p.stderr))
+    # systemd's own rating of the sandbox (offline: no manager needed):
+    # 0 is fully locked down, 10 unprotected; below 2 is its "OK" band
+    p = subprocess.run(["systemd-analyze", "security", "--offline=yes", vunit],
+                       capture_output=True, text=True, env=env, timeout=60)
+    m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", p.stdout)
+    t.ok(p.returncode == 0 and m and float(m.group(1)) < 2.0,
+         "systemd-analyze security --offline: exposure %s (below 2.0, 'OK')"
+         % (m.group(1) if m else "?"), p.stdout[-1500:] + p.stderr)
     # the same verify does catch a broken unit (so silence above means something)
     with open(vunit, "w") as fh:
         fh.write(unit.replace("=%s " % bindir_cmpgw, "=%s " % f["bin"])
