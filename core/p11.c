@@ -41,13 +41,15 @@
 #define CKR_PIN_EXPIRED	  0xA3
 #define CKR_PIN_LOCKED	  0xA4
 
-/* One token key named by a URI; lives until exit (a reload naming the same
- * URI gets a new front on the same entry). */
+/* One token key named by a URI, shared by its front keys (a reload naming
+ * the same URI gets a new front on the same entry); freed with the last
+ * front, so that a re-initialisation looks only for keys still in use. */
 struct p11_key {
 	struct p11_key *next;
 	struct p11 *p;
 	char *uri;
 	EVP_PKEY *tok; /* the engine's key; NULL while the token is lost */
+	int refs;      /* fronts (atomic) */
 };
 
 struct p11 {
@@ -60,6 +62,7 @@ struct p11 {
 	struct p11_key *keys;
 	EC_KEY_METHOD *ec_meth;
 	RSA_METHOD *rsa_meth;
+	int ec_idx, rsa_idx; /* ex_data of a front: its struct p11_key */
 	bool lost;
 	bool atexit_set; /* p11_atexit registered */
 	time_t next_try;
@@ -320,14 +323,10 @@ static bool ready(struct p11 *p)
 
 /* ---- the front keys: the token key's public half, signing forwarded ---- */
 
-/* Index 0 of every ex_data class is the application's (OpenSSL's
- * "app_data"): the front key's struct p11_key. */
-#define FRONT_IDX 0
-
 static ECDSA_SIG *ec_sign_sig(const unsigned char *dgst, int dlen, const BIGNUM *kinv,
 			      const BIGNUM *r, EC_KEY *eckey)
 {
-	struct p11_key *k = EC_KEY_get_ex_data(eckey, FRONT_IDX);
+	struct p11_key *k = EC_KEY_get_ex_data(eckey, the_p11->ec_idx);
 	ECDSA_SIG *sig = NULL;
 
 	(void)kinv, (void)r;
@@ -345,7 +344,7 @@ static ECDSA_SIG *ec_sign_sig(const unsigned char *dgst, int dlen, const BIGNUM 
 static int rsa_priv_enc(int flen, const unsigned char *from, unsigned char *to, RSA *rsa,
 			int padding)
 {
-	struct p11_key *k = RSA_get_ex_data(rsa, FRONT_IDX);
+	struct p11_key *k = RSA_get_ex_data(rsa, the_p11->rsa_idx);
 	int n = -1;
 
 	if (!k || !ready(k->p))
@@ -375,13 +374,18 @@ static EVP_PKEY *front_ec(struct p11 *p, struct p11_key *k)
 
 	if (!t || !ec || !EC_KEY_get0_public_key(t) || !EC_KEY_set_method(ec, p->ec_meth) ||
 	    !EC_KEY_set_group(ec, EC_KEY_get0_group(t)) ||
-	    !EC_KEY_set_public_key(ec, EC_KEY_get0_public_key(t)) ||
-	    !EC_KEY_set_ex_data(ec, FRONT_IDX, k) || !(f = EVP_PKEY_new()) ||
+	    !EC_KEY_set_public_key(ec, EC_KEY_get0_public_key(t)) || !(f = EVP_PKEY_new()) ||
 	    !EVP_PKEY_assign_EC_KEY(f, ec)) {
 		EVP_PKEY_free(f);
 		EC_KEY_free(ec);
 		return NULL;
 	}
+	/* last: a front freed before this has no entry to release */
+	if (!EC_KEY_set_ex_data(ec, p->ec_idx, k)) {
+		EVP_PKEY_free(f);
+		return NULL;
+	}
+	__atomic_add_fetch(&k->refs, 1, __ATOMIC_RELAXED);
 	return f;
 }
 
@@ -398,9 +402,14 @@ static EVP_PKEY *front_rsa(struct p11 *p, struct p11_key *k)
 		goto err;
 	n = e = NULL;
 	RSA_set_flags(rsa, RSA_FLAG_EXT_PKEY); /* the private half is elsewhere */
-	if (!RSA_set_ex_data(rsa, FRONT_IDX, k) || !(f = EVP_PKEY_new()) ||
-	    !EVP_PKEY_assign_RSA(f, rsa))
+	if (!(f = EVP_PKEY_new()) || !EVP_PKEY_assign_RSA(f, rsa))
 		goto err;
+	/* last: a front freed before this has no entry to release */
+	if (!RSA_set_ex_data(rsa, p->rsa_idx, k)) {
+		EVP_PKEY_free(f);
+		return NULL;
+	}
+	__atomic_add_fetch(&k->refs, 1, __ATOMIC_RELAXED);
 	return f;
 err:
 	BN_free(n);
@@ -408,6 +417,49 @@ err:
 	EVP_PKEY_free(f);
 	RSA_free(rsa);
 	return NULL;
+}
+
+/* Unlink and free k. Caller holds p->lock exclusively. */
+static void entry_free(struct p11 *p, struct p11_key *k)
+{
+	for (struct p11_key **pp = &p->keys; *pp; pp = &(*pp)->next)
+		if (*pp == k) {
+			*pp = k->next;
+			break;
+		}
+	EVP_PKEY_free(k->tok);
+	free(k->uri);
+	free(k);
+}
+
+/* ex_data callbacks of the fronts' EC_KEY/RSA (argp: the struct p11). A
+ * front is freed with the config snapshot that held it: when it was the
+ * entry's last, the entry goes. Never called with p->lock held: fronts are
+ * freed outside this module, or here before their ex_data is set. */
+static void front_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	struct p11_key *k = ptr;
+	struct p11 *p = argp;
+
+	(void)parent, (void)ad, (void)idx, (void)argl;
+	if (!k || __atomic_sub_fetch(&k->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	pthread_rwlock_wrlock(&p->lock);
+	if (__atomic_load_n(&k->refs, __ATOMIC_ACQUIRE) == 0) /* not revived by a load */
+		entry_free(p, k);
+	pthread_rwlock_unlock(&p->lock);
+}
+
+/* OpenSSL copies the pointer of a duplicated key's ex_data: count it. */
+static int front_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **from_d, int idx,
+		     long argl, void *argp)
+{
+	struct p11_key *k = *from_d;
+
+	(void)to, (void)from, (void)idx, (void)argl, (void)argp;
+	if (k)
+		__atomic_add_fetch(&k->refs, 1, __ATOMIC_RELAXED);
+	return 1;
 }
 
 /* ---- the process's engine context ---- */
@@ -418,6 +470,11 @@ static void p11_free(struct p11 *p)
 
 	if (!p)
 		return;
+	/* fronts still alive (a snapshot not freed) no longer call back */
+	if (p->ec_idx >= 0)
+		CRYPTO_free_ex_index(CRYPTO_EX_INDEX_EC_KEY, p->ec_idx);
+	if (p->rsa_idx >= 0)
+		CRYPTO_free_ex_index(CRYPTO_EX_INDEX_RSA, p->rsa_idx);
 	for (k = p->keys; k; k = next) {
 		next = k->next;
 		EVP_PKEY_free(k->tok);
@@ -458,6 +515,8 @@ static struct p11 *p11_new(const char *module, char *err, size_t len)
 
 	if (!p)
 		return NULL;
+	p->ec_idx = EC_KEY_get_ex_new_index(0, p, NULL, front_dup, front_free);
+	p->rsa_idx = RSA_get_ex_new_index(0, p, NULL, front_dup, front_free);
 	/* a re-initialisation must not starve behind a stream of signers */
 	pthread_rwlockattr_init(&a);
 	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
@@ -465,7 +524,7 @@ static struct p11 *p11_new(const char *module, char *err, size_t len)
 	pthread_rwlockattr_destroy(&a);
 	pthread_mutex_init(&p->mu, NULL);
 	EC_KEY_METHOD_get_sign(EC_KEY_OpenSSL(), &sign, &setup, NULL);
-	if ((module && !(p->module = strdup(module))) ||
+	if (p->ec_idx < 0 || p->rsa_idx < 0 || (module && !(p->module = strdup(module))) ||
 	    !(p->ec_meth = EC_KEY_METHOD_new(EC_KEY_OpenSSL())) ||
 	    !(p->rsa_meth = RSA_meth_dup(RSA_PKCS1_OpenSSL())) ||
 	    !RSA_meth_set1_name(p->rsa_meth, "cmpgw pkcs11 front") ||
@@ -570,8 +629,12 @@ static struct p11_key *entry_get(struct p11 *p, const char *uri, char *err, size
 		k->next = p->keys;
 		p->keys = k;
 	}
-	if (!(k->tok = token_key_load(p, uri, err, len)))
+	if (!(k->tok = token_key_load(p, uri, err, len))) {
+		/* a refused URI must not be looked for at every re-initialisation */
+		if (__atomic_load_n(&k->refs, __ATOMIC_ACQUIRE) == 0)
+			entry_free(p, k);
 		return NULL;
+	}
 	return k;
 }
 
@@ -620,11 +683,14 @@ EVP_PKEY *p11_key_load(const struct p11_src *src, const char *uri, char *err, si
 		f = EVP_PKEY_get_base_id(k->tok) == EVP_PKEY_EC ? front_ec(p, k) : front_rsa(p, k);
 	if (f && !p->atexit_set && atexit(p11_atexit) == 0)
 		p->atexit_set = true;
-	if (k && !f)
+	if (k && !f) {
 		fail(err, len,
 		     "%s: the token key's public half is missing (store the public key "
 		     "object with the same CKA_ID on the token)",
 		     uri);
+		if (__atomic_load_n(&k->refs, __ATOMIC_ACQUIRE) == 0)
+			entry_free(p, k);
+	}
 	pthread_rwlock_unlock(&p->lock);
 	ERR_clear_error();
 	return f;

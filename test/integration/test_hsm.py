@@ -14,6 +14,7 @@ and /readyz says 200."""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -296,6 +297,15 @@ def part_lost(t, gw, srv, cmp_in_token, k):
     enroll_and_verify(t, gw, k, "remote token (%s)" % what)
     st, _, body = gw.ops("/readyz")
     t.eq(st, 200, "/readyz 200 with the token present", body)
+    if not cmp_in_token:
+        # a reload naming a missing key is refused, and that key is not
+        # looked for again when the token comes back
+        bad = dict(cfg, ca=dict(cfg["ca"], issuing_key=CA_URI.replace("issuing", "nope")))
+        gw.write_config(bad)
+        ln = hup(gw)
+        t.ok(ln and "configuration not reloaded" in ln and "no private key object matches" in ln,
+             "SIGHUP with a URI naming no object: not reloaded, reason named", ln or "")
+        gw.write_config(cfg)
 
     back = gw.log_text().count("the token answers again")
     kill_server(srv[0])
@@ -328,7 +338,7 @@ def part_lost(t, gw, srv, cmp_in_token, k):
 
 
 def main(t):
-    for f in (SOFTHSM, CLIENT, ENGINES):
+    for f in (SOFTHSM, ENGINES):
         if not os.path.exists(f):
             t.skip("HSM test", "%s missing" % f)
             return
@@ -338,14 +348,17 @@ def main(t):
     make_token(t, gw.tmp)
     make_certs(gw)
     part_token(t, gw)
-    sock = os.path.join(gw.tmp, "p11kit.sock")
-    os.environ["P11_KIT_SERVER_ADDRESS"] = "unix:path=" + sock
-    srv = [start_server(sock), sock]
-    add_cleanup(lambda: kill_server(srv[0]))
-    part_lost(t, gw, srv, False, 8)
-    part_lost(t, gw, srv, True, 10)
-    log = gw.log_text()
-    t.ok(PIN not in log, "the PIN never appears in the gateway's log")
+    if not shutil.which("p11-kit") or not os.path.exists(CLIENT):
+        t.skip("token lost at run time", "p11-kit and %s (packages p11-kit, "
+               "p11-kit-modules) needed" % CLIENT)
+    else:
+        sock = os.path.join(gw.tmp, "p11kit.sock")
+        os.environ["P11_KIT_SERVER_ADDRESS"] = "unix:path=" + sock
+        srv = [start_server(sock), sock]
+        add_cleanup(lambda: kill_server(srv[0]))
+        part_lost(t, gw, srv, False, 8)
+        part_lost(t, gw, srv, True, 10)
+    t.ok(PIN not in gw.log_text(), "the PIN never appears in the gateway's log")
 
 
 if __name__ == "__main__":
