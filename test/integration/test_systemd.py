@@ -4,7 +4,9 @@ the sysusers.d/tmpfiles.d snippets, the example configuration and both man
 pages in place; `systemd-analyze verify` reports nothing on the installed
 unit; the snippets create the cmpgw user and /etc/cmpgw (systemd-sysusers
 and systemd-tmpfiles under --root); the example configuration passes
-`cmpgw check`; and a real `cmpgw serve` speaks the sd_notify protocol on
+`cmpgw check`; a real `cmpgw serve` run under strace makes no system call,
+opens no socket family and makes no memory executable that the unit's
+sandbox forbids; and a real `cmpgw serve` speaks the sd_notify protocol on
 NOTIFY_SOCKET: READY=1 once the port accepts, RELOADING=1 then READY=1 on
 SIGHUP, STOPPING=1 on SIGTERM. systemd itself does not run here (no
 systemd as PID 1 in the test container): verify is the bar for the unit."""
@@ -192,7 +194,7 @@ def port_accepts(port):
         return False
 
 
-def check_notify(t, tmp):
+def check_notify(t, tmp, pg):
     # core/notify.c is linked in (and calls libsystemd's sd_notify) only
     # once core/server.c calls it: until then these checks are TODO
     with open(cmpgw_bin(), "rb") as fh:
@@ -200,7 +202,6 @@ def check_notify(t, tmp):
     reason = "the binary has no sd_notify calls: core/server.c does not call core/notify.c yet"
     check = t.ok if wired else (lambda c, n, d=None: todo(t, c, n, reason, d))
 
-    pg = Pg()
     gw = Gateway(t, pg=pg, register=True, name="notify",
                  patch=lambda c: c.setdefault("ops", {}).update(port=free_port()))
     n = Notify(os.path.join(tmp, "notify.sock"))
@@ -239,15 +240,115 @@ def check_notify(t, tmp):
         n.close()
 
 
+def syscall_set(group, seen=None):
+    """The system calls of a systemd syscall group, nested groups expanded."""
+    seen = set() if seen is None else seen
+    p = subprocess.run(["systemd-analyze", "syscall-filter", group], capture_output=True,
+                       text=True, timeout=60)
+    calls = set()
+    for line in p.stdout.splitlines()[1:]:
+        x = line.strip()
+        if x.startswith("@") and x not in seen:
+            seen.add(x)
+            calls |= syscall_set(x, seen)
+        elif x and not x.startswith("#") and not x.startswith("@"):
+            calls.add(x)
+    return calls
+
+
+def check_sandbox(t, tmp, f, pg):
+    """What the unit's sandbox forbids, a real serve does not do.
+
+    systemd cannot run the unit here, so serve runs under strace through
+    what a node does (start, enrollments with explicit and implicit
+    confirmation, the CRL, /metrics, /readyz, a reload, a drain) and every
+    system call, socket family and memory protection it used is checked
+    against the installed unit's SystemCallFilter=,
+    RestrictAddressFamilies= and MemoryDenyWriteExecute=yes."""
+    strace = shutil.which("strace")
+    if not strace:
+        t.skip("serve within the unit's sandbox rules", "strace is not installed")
+        return
+    with open(f["unit"]) as fh:
+        unit = fh.read()
+    allowed = set()
+    for m in re.finditer(r"^SystemCallFilter=(.*)$", unit, re.M):
+        for g in m.group(1).split():
+            allowed |= syscall_set(g) if g.startswith("@") else {g}
+    families = set(re.search(r"^RestrictAddressFamilies=(.*)$", unit, re.M).group(1).split())
+    gw = Gateway(t, pg=pg, register=True, devices=3, name="sandbox",
+                 patch=lambda c: c.setdefault("ops", {}).update(port=free_port()))
+    trace = os.path.join(tmp, "serve.strace")
+    # LeakSanitizer cannot run under ptrace: leaks are checked elsewhere
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+    logf = open(gw.log, "ab")
+    p = subprocess.Popen([strace, "-f", "-qq", "-o", trace, cmpgw_bin(), "serve", "--config",
+                          gw.config], env=env, stdout=logf, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL, cwd=gw.tmp)
+    try:
+        t.ok(port_accepts_within(gw.port, 60, p), "serve under strace accepts", gw.log_tail())
+        serve_pid = int(open("/proc/%d/task/%d/children" % (p.pid, p.pid)).read().split()[0])
+        r1 = gw.cmp(1, confirm="explicit")
+        r2 = gw.cmp(2, confirm="implicit")
+        t.ok(r1.rc == 0 and r2.rc == 0, "enrollments (explicit and implicit confirm) succeed",
+             repr(r1) + repr(r2))
+        got = []
+        for url in ("http://127.0.0.1:%d/crl/issuing-ca.crl" % gw.port,
+                    "http://127.0.0.1:%d/metrics" % gw.cfg["ops"]["port"],
+                    "http://127.0.0.1:%d/readyz" % gw.cfg["ops"]["port"]):
+            rc, out = sh(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url])
+            got.append(out)
+        t.eq(got, ["200", "200", "200"], "CRL, /metrics and /readyz answer 200")
+        os.kill(serve_pid, signal.SIGHUP)
+        time.sleep(1)  # let the reload run before the drain (not asserted)
+        os.kill(serve_pid, signal.SIGTERM)
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        logf.close()
+    calls, fams, wx = set(), set(), []
+    with open(trace, errors="replace") as fh:
+        for line in fh:
+            m = re.match(r"\d+\s+([a-z_0-9]+)\(", line)
+            if not m:
+                continue
+            calls.add(m.group(1))
+            if m.group(1) == "socket":
+                fams.update(re.findall(r"\b(AF_[A-Z0-9]+)", line))
+            elif m.group(1) in ("mmap", "mprotect", "pkey_mprotect") and "PROT_EXEC" in line \
+                    and ("PROT_WRITE" in line or m.group(1) != "mmap"):
+                wx.append(line.strip())
+    t.ok(len(calls) > 30, "strace saw serve's system calls (%d distinct)" % len(calls))
+    t.ok(calls <= allowed, "every system call serve made is in the unit's SystemCallFilter",
+         "outside it: %r" % sorted(calls - allowed))
+    t.ok(fams and fams <= families, "serve opened only RestrictAddressFamilies sockets (%s)"
+         % " ".join(sorted(fams)), "outside them: %r" % sorted(fams - families))
+    t.ok(not wx, "no writable+executable mapping, no mprotect to executable "
+         "(MemoryDenyWriteExecute=yes)", "\n".join(wx[:10]))
+
+
+def port_accepts_within(port, timeout, proc):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if port_accepts(port):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def main(t):
     tmp = mktemp("cmpgw-systemd-")
     got = install(t, tmp)
+    pg = Pg()
     if got and len(got[1]) == 7:
         dest, f = got
         check_unit(t, dest, f)
         check_snippets(t, tmp, f)
         check_example(t, tmp, f)
-    check_notify(t, tmp)
+        check_sandbox(t, tmp, f, pg)
+    check_notify(t, tmp, pg)
 
 
 if __name__ == "__main__":
