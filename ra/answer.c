@@ -110,8 +110,9 @@ static void answer_facts(const struct ra_req *req, const CMPGW_MSG *rsp, struct 
 		}
 	if (f->fail_bit < 0 && st == CMP_STATUS_REJECTION)
 		f->outcome = "rejection"; /* no failInfo given (a relayed status) */
+	/* the certificate an ip/cp/kup carries (rp and error carry none) */
 	if ((st == CMP_STATUS_ACCEPTED || st == CMP_STATUS_GRANTED_WITH_MODS) && req->cr.cert &&
-	    rsp_status(rsp) && rsp->body->type != CMP_BODY_ERROR && rsp->body->type != CMP_BODY_RP)
+	    rsp->body->type != CMP_BODY_ERROR && rsp->body->type != CMP_BODY_RP)
 		serial_hex(req->cr.cert, f->serial, sizeof(f->serial));
 }
 
@@ -123,65 +124,58 @@ static double req_seconds(const struct ra_req *req)
 	return -1;
 }
 
-/* Count the answer (core/metrics.h) and write its access-log line
+/* Count a request's end (core/metrics.h) and write its access-log line
  * (log.access): once per request, just before its delivery. http is the
  * status the HTTP sink will send, 0 for an inner message of a nested
  * request (no HTTP of its own). */
-static void answer_account(const struct ra_req *req, const CMPGW_MSG *rsp, int http)
+static void account(const struct ra_req *req, const char *outcome, int fail_bit, const char *status,
+		    const char *serial, int http)
 {
-	struct answer_facts f;
 	struct metrics *m = req->rw && req->rw->w ? req->rw->w->metrics : NULL;
 	const char *body = req->msg ? cmp_asn1_body_name(req->msg->body->type) : "unknown";
+	const char *alias = req->alias ? req->alias->label : NULL;
 	double secs = req_seconds(req);
 
-	answer_facts(req, rsp, &f);
-	metrics_request(m, req->alias ? req->alias->label : NULL, body, f.outcome, secs);
+	metrics_request(m, alias, body, outcome, secs);
 	if (!req->cfg->log_access)
 		return;
 	struct log_access a = {
 		.peer = req->log.peer,
-		.alias = req->alias ? req->alias->label : NULL,
+		.alias = alias,
 		.body = body,
-		.outcome = f.outcome,
-		.fail_bit = f.fail_bit,
-		.status = f.status,
+		.outcome = outcome,
+		.fail_bit = fail_bit,
+		.status = status,
 		.latency_ms = secs >= 0 ? secs * 1000 : -1,
 		.tid = req->tid_hex[0] ? req->tid_hex : NULL,
-		.serial = f.serial[0] ? f.serial : NULL,
+		.serial = serial,
 		.http = http,
 	};
 	log_access(&a);
 }
 
+/* An answer built (rsp) or not (NULL: "failed"). */
+static void answer_account(const struct ra_req *req, const CMPGW_MSG *rsp, int http)
+{
+	struct answer_facts f;
+
+	answer_facts(req, rsp, &f);
+	account(req, f.outcome, f.fail_bit, f.status, f.serial[0] ? f.serial : NULL, http);
+}
+
 void ra_answer_note(const struct ra_req *req, enum ra_sink_what what)
 {
-	struct metrics *m = req->rw && req->rw->w ? req->rw->w->metrics : NULL;
 	const char *outcome = what == RA_SINK_NOT_CMP	? "not_cmp"
 			      : what == RA_SINK_DROPPED ? "dropped"
 			      : what == RA_SINK_BUSY	? "busy"
 							: "failed";
 	int http = req->sink->inner	     ? 0
 		   : what == RA_SINK_NOT_CMP ? 400
-		   : what == RA_SINK_DROPPED ? 499
+		   : what == RA_SINK_DROPPED ? HTTP_DROPPED
 		   : what == RA_SINK_BUSY    ? 503
 					     : 500;
-	const char *body = req->msg ? cmp_asn1_body_name(req->msg->body->type) : "unknown";
-	double secs = req_seconds(req);
 
-	metrics_request(m, req->alias ? req->alias->label : NULL, body, outcome, secs);
-	if (!req->cfg->log_access)
-		return;
-	struct log_access a = {
-		.peer = req->log.peer,
-		.alias = req->alias ? req->alias->label : NULL,
-		.body = body,
-		.outcome = outcome,
-		.fail_bit = -1,
-		.latency_ms = secs >= 0 ? secs * 1000 : -1,
-		.tid = req->tid_hex[0] ? req->tid_hex : NULL,
-		.http = http,
-	};
-	log_access(&a);
+	account(req, outcome, -1, NULL, NULL, http);
 }
 
 /* RFC 9483 4.1.5 / RFC 4210 5.1.3.1: a request MAC-protected with a
