@@ -49,8 +49,10 @@ int cmp_prot_verify_sig(const unsigned char *msg_der, size_t len, const CMPGW_MS
  * cmp_sig_algor_for_key), signs the DER of ProtectedPart and sets
  * msg->protection (old values freed). Call after the header and body are
  * final; extraCerts may change afterwards. Returns 0, RC_UNSUPPORTED for a
- * key type we do not sign with, RC_CRYPTO, RC_NOMEM. On failure protection
- * is unchanged, protectionAlg may already be replaced.
+ * key type we do not sign with, RC_CRYPTO, RC_NOMEM, RC_UNAVAIL when key
+ * is in a token that stopped answering (the caller answers systemUnavail,
+ * unprotected: RFC 9483 3.6.4). On failure protection is unchanged,
+ * protectionAlg may already be replaced.
  */
 int cmp_prot_sign(CMPGW_MSG *msg, EVP_PKEY *key) WUR;
 
