@@ -207,29 +207,39 @@ def check_notify(t, tmp, pg):
     n = Notify(os.path.join(tmp, "notify.sock"))
     env = dict(os.environ, NOTIFY_SOCKET=n.path)
     logf = open(gw.log, "ab")
+    # the database is down at start: serve waits for it, not ready yet
+    pg.stop()
     p = subprocess.Popen([cmpgw_bin(), "serve", "--config", gw.config], env=env,
                          stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                          cwd=gw.tmp)
     try:
+        early = n.wait_for("READY=1", 3)
+        t.ok(not early and p.poll() is None and not port_accepts(gw.port),
+             "database down: serve waits, refuses connections and sends no READY=1",
+             "messages: %r\n%s" % (n.msgs, gw.log_tail()))
+        pg.start()
         ready = n.wait_for("READY=1", 60 if wired else 10)
         accepts = port_accepts(gw.port)
-        check(ready and accepts, "READY=1 arrives, and the CMP port accepts when it does",
-              "messages: %r\n%s" % (n.msgs, gw.log_tail()))
+        check(ready and accepts, "database back: READY=1, and the CMP port accepts when it "
+              "arrives", "messages: %r\n%s" % (n.msgs, gw.log_tail()))
         if not ready and p.poll() is None:
-            t.ok(port_accepts(gw.port), "serve runs (the port accepts) without READY=1")
-        n.msgs = []
-        p.send_signal(signal.SIGHUP)
-        reloading = n.wait_for("RELOADING=1", 30 if wired else 3)
-        check(reloading and any(x.startswith("MONOTONIC_USEC=")
-                                for m in n.msgs for x in m.split("\n")),
-              "SIGHUP: RELOADING=1 with MONOTONIC_USEC", "messages: %r" % n.msgs)
-        check(reloading and n.wait_for("READY=1", 30),
-              "SIGHUP: READY=1 again after the reload", "messages: %r" % n.msgs)
-        t.ok(p.poll() is None and port_accepts(gw.port), "serve still serves after SIGHUP",
-             gw.log_tail())
+            t.ok(port_accepts_within(gw.port, 60, p), "serve runs without READY=1")
+        reload_notify(t, check, n, p, gw.port, wired, "SIGHUP")
+        # a reload that is refused still ends in READY=1 (the running
+        # configuration stays), and serve keeps serving
+        with open(gw.config) as fh:
+            good = fh.read()
+        with open(gw.config, "w") as fh:
+            fh.write(good.replace('"listen"', '"lissten"', 1))
+        reload_notify(t, check, n, p, gw.port, wired, "SIGHUP with a broken file")
+        with open(gw.config, "w") as fh:
+            fh.write(good)
+        t.ok("configuration not reloaded" in gw.log_tail(200),
+             "the refused reload is logged", gw.log_tail())
         n.msgs = []
         p.send_signal(signal.SIGTERM)
-        check(n.wait_for("STOPPING=1", 30 if wired else 3), "SIGTERM: STOPPING=1", "messages: %r" % n.msgs)
+        check(n.wait_for("STOPPING=1", 30 if wired else 3), "SIGTERM: STOPPING=1",
+              "messages: %r" % n.msgs)
         rc = p.wait(timeout=60)
         t.eq(rc, 0, "serve exits 0 after SIGTERM", gw.log_tail())
     finally:
@@ -238,6 +248,19 @@ def check_notify(t, tmp, pg):
             p.wait()
         logf.close()
         n.close()
+
+
+def reload_notify(t, check, n, p, port, wired, what):
+    """SIGHUP: RELOADING=1 (with MONOTONIC_USEC), then READY=1; still serving."""
+    n.msgs = []
+    p.send_signal(signal.SIGHUP)
+    reloading = n.wait_for("RELOADING=1", 30 if wired else 3)
+    check(reloading and any(x.startswith("MONOTONIC_USEC=")
+                            for m in n.msgs for x in m.split("\n")),
+          "%s: RELOADING=1 with MONOTONIC_USEC" % what, "messages: %r" % n.msgs)
+    check(reloading and n.wait_for("READY=1", 30), "%s: READY=1 again after it" % what,
+          "messages: %r" % n.msgs)
+    t.ok(p.poll() is None and port_accepts(port), "%s: serve still serves" % what)
 
 
 def syscall_set(group, seen=None):
