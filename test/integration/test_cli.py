@@ -192,6 +192,15 @@ def check_config_errors(t, gw):
                                  "key": os.path.join(gw.tmp, "no-such.key")}
     bad("an unreadable listen[0].tls.key", tls_key, "listen[0].tls.key",
         todo_if="not supported")
+    # a key group/other may read is refused too (mode 0644)
+    open_key = os.path.join(gw.tmp, "open.key")
+    with open(gw.path("pki", "cmp-signer.key"), "rb") as src, open(open_key, "wb") as dst:
+        dst.write(src.read())
+    os.chmod(open_key, 0o644)
+    bad("a listen[0].tls.key of mode 0644",
+        lambda c: c["listen"][0].update(tls={"cert": gw.path("pki", "cmp-signer.crt"),
+                                             "key": open_key}),
+        "listen[0].tls.key", todo_if="not supported")
     bad("ops.port 70000", lambda c: c["ops"].update(port=70000), "ops.port")
     bad("ops.port \"x\"", lambda c: c["ops"].update(port="x"), "ops.port")
     bad("ops.port equal to the CMP port",
