@@ -116,8 +116,10 @@ static int parse_opts(const struct spec *sp, int argc, char **argv, struct opts 
 		} else if (c == '?') {
 			return 2;
 		} else if (!(sp->opts & (unsigned)c)) {
-			fprintf(stderr, "cmpgw %s: unknown option \"%s\" (try: cmpgw %s --help)\n",
-				sp->cmd, argv[optind - 1], sp->cmd);
+			const char *a = argv[optind - 1];
+			fprintf(stderr,
+				"cmpgw %s: unknown option \"%.*s\" (try: cmpgw %s --help)\n",
+				sp->cmd, (int)strcspn(a, "="), a, sp->cmd);
 			return 2;
 		} else if (c == O_SERIAL_RULE) {
 			o->serial_rule = optarg;
