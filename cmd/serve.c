@@ -116,10 +116,13 @@ static int parse_opts(const struct spec *sp, int argc, char **argv, struct opts 
 		} else if (c == '?') {
 			return 2;
 		} else if (!(sp->opts & (unsigned)c)) {
-			const char *a = argv[optind - 1];
+			/* by its table name: argv[optind - 1] may be its value */
+			const struct option *lo = longopts;
+			while (lo->name && lo->val != c)
+				lo++;
 			fprintf(stderr,
-				"cmpgw %s: unknown option \"%.*s\" (try: cmpgw %s --help)\n",
-				sp->cmd, (int)strcspn(a, "="), a, sp->cmd);
+				"cmpgw %s: unknown option \"--%s\" (try: cmpgw %s --help)\n",
+				sp->cmd, lo->name ? lo->name : "?", sp->cmd);
 			return 2;
 		} else if (c == O_SERIAL_RULE) {
 			o->serial_rule = optarg;

@@ -114,6 +114,7 @@ def check_bad_usage(t, config):
         (["db", "stop", "--bogus"], "--bogus"),
         (["init", "--bogus", "/nonexistent/x"], "--bogus"),
         (["check", "--force", "--config", config], "--force"),
+        (["check", "--serial-rule", "subject_cn", "--config", config], "--serial-rule"),
         (["check", "--config"], "--config"),
         (["token", "create", "--alias"], "--alias"),
         (["init", "--port"], "--port"),
