@@ -207,6 +207,119 @@ static const char *ckr_pin_name(unsigned long r)
 	}
 }
 
+/* ---- URIs ---- */
+
+/* Where the value of attribute name ("pin-value", "module-path") starts
+ * in uri, or NULL (RFC 7512 2.3: path attributes split by ';', query
+ * attributes after '?' split by '&'). */
+static const char *uri_find(const char *uri, const char *name)
+{
+	size_t nl = strlen(name);
+	const char *s = uri + 7; /* after "pkcs11:" */
+
+	for (;;) {
+		if (strncmp(s, name, nl) == 0 && s[nl] == '=')
+			return s + nl + 1;
+		s += strcspn(s, ";?&");
+		if (!*s++)
+			return NULL;
+	}
+}
+
+/* name's value percent-decoded into buf; false if absent or too long. */
+static bool uri_attr(const char *uri, const char *name, char *buf, size_t len)
+{
+	const char *s = uri_find(uri, name);
+	size_t o = 0;
+	unsigned int c;
+
+	if (!s)
+		return false;
+	for (; *s && !strchr(";?&", *s); s++) {
+		if (o + 1 >= len)
+			return false;
+		if (*s == '%' && sscanf(s + 1, "%2x", &c) == 1) {
+			buf[o++] = (char)c;
+			s += 2;
+		} else {
+			buf[o++] = *s;
+		}
+	}
+	buf[o] = '\0';
+	return true;
+}
+
+/* ---- naming a missing token ---- */
+
+/* The first entries of the PKCS#11 function list (PKCS#11 2.40 section
+ * 5.2, an ABI fixed since 2.01), all that the diagnosis below calls. */
+struct ck_functions {
+	unsigned char version[2];
+	unsigned long (*initialize)(void *);
+	unsigned long (*finalize)(void *);
+	unsigned long (*get_info)(void *);
+	unsigned long (*get_function_list)(void *);
+	unsigned long (*get_slot_list)(unsigned char present, unsigned long *slots,
+				       unsigned long *count);
+	unsigned long (*get_slot_info)(unsigned long slot, void *info);
+	unsigned long (*get_token_info)(unsigned long slot, void *info);
+};
+
+#define CK_MAX_SLOTS 64
+
+/* After a failed load, while libp11 holds the module initialised: whether
+ * a token labelled label is present (CK_TOKEN_INFO starts with the label,
+ * 32 bytes padded with blanks). "..." lists the labels found in names.
+ * -1 when the module cannot tell (not initialised, no module path). */
+static int token_present(const char *module, const char *label, char *names, size_t len)
+{
+	unsigned long (*get_list)(struct ck_functions **);
+	unsigned long slots[CK_MAX_SLOTS], n = CK_MAX_SLOTS;
+	struct ck_functions *f = NULL;
+	unsigned char info[1024]; /* CK_TOKEN_INFO is ~210 bytes on LP64 */
+	void *h = module ? dlopen(module, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD) : NULL;
+	int found = -1;
+	size_t o = 0;
+
+	names[0] = '\0';
+	if (!h)
+		return -1;
+	*(void **)&get_list = dlsym(h, "C_GetFunctionList");
+	/* no C_Initialize: libp11 did it, and a C_Finalize here would end its
+	 * sessions; CKR_CRYPTOKI_NOT_INITIALIZED just means "cannot tell" */
+	if (get_list && get_list(&f) == 0 && f && f->get_slot_list(1, slots, &n) == 0) {
+		found = 0;
+		for (unsigned long i = 0; i < n && i < CK_MAX_SLOTS; i++) {
+			int l = 32;
+			if (f->get_token_info(slots[i], info) != 0)
+				continue;
+			while (l > 0 && info[l - 1] == ' ')
+				l--;
+			if ((size_t)l == strlen(label) && memcmp(info, label, (size_t)l) == 0)
+				found = 1;
+			if (l > 0 && o < len) /* not an uninitialised token's blank label */
+				o += (size_t)snprintf(names + o, len - o, "%s\"%.*s\"",
+						      o ? ", " : "", l, (const char *)info);
+		}
+	}
+	dlclose(h);
+	return found;
+}
+
+/* Why uri matched no key: its token missing, or the object. */
+static void name_missing(const struct p11 *p, const char *uri, char *err, size_t len)
+{
+	char label[128], names[256];
+
+	if (uri_attr(uri, "token", label, sizeof(label)) &&
+	    token_present(p->module, label, names, sizeof(names)) == 0) {
+		fail(err, len, "%s: no token labelled \"%s\" (tokens present: %s)", uri, label,
+		     names[0] ? names : "none");
+		return;
+	}
+	fail(err, len, "%s: no private key object matches", uri);
+}
+
 /* Log in with the configured PIN and load uri's private key from p->e.
  * Caller holds p->lock exclusively. */
 static EVP_PKEY *token_key_load(struct p11 *p, const char *uri, char *err, size_t len)
@@ -228,7 +341,7 @@ static EVP_PKEY *token_key_load(struct p11 *p, const char *uri, char *err, size_
 		EVP_PKEY_free(k);
 		k = NULL;
 	} else if (!k) {
-		fail(err, len, "%s: no private key object matches (is the token present?)", uri);
+		name_missing(p, uri, err, len);
 	} else if (EVP_PKEY_get_base_id(k) != EVP_PKEY_EC &&
 		   EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA) {
 		fail(err, len, "%s: only RSA and EC token keys are supported", uri);
@@ -564,46 +677,6 @@ static struct p11 *p11_get(const char *module, char *err, size_t len)
 }
 
 /* ---- loading ---- */
-
-/* Where the value of attribute name ("pin-value", "module-path") starts
- * in uri, or NULL (RFC 7512 2.3: path attributes split by ';', query
- * attributes after '?' split by '&'). */
-static const char *uri_find(const char *uri, const char *name)
-{
-	size_t nl = strlen(name);
-	const char *s = uri + 7; /* after "pkcs11:" */
-
-	for (;;) {
-		if (strncmp(s, name, nl) == 0 && s[nl] == '=')
-			return s + nl + 1;
-		s += strcspn(s, ";?&");
-		if (!*s++)
-			return NULL;
-	}
-}
-
-/* name's value percent-decoded into buf; false if absent or too long. */
-static bool uri_attr(const char *uri, const char *name, char *buf, size_t len)
-{
-	const char *s = uri_find(uri, name);
-	size_t o = 0;
-	unsigned int c;
-
-	if (!s)
-		return false;
-	for (; *s && !strchr(";?&", *s); s++) {
-		if (o + 1 >= len)
-			return false;
-		if (*s == '%' && sscanf(s + 1, "%2x", &c) == 1) {
-			buf[o++] = (char)c;
-			s += 2;
-		} else {
-			buf[o++] = *s;
-		}
-	}
-	buf[o] = '\0';
-	return true;
-}
 
 /* Find or load uri's entry. Caller holds p->lock exclusively. */
 static struct p11_key *entry_get(struct p11 *p, const char *uri, char *err, size_t len)

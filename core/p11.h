@@ -45,7 +45,8 @@ struct p11_src {
 
 /* Load the private key uri (starts with "pkcs11:"). Returns a new front
  * key (RSA or EC; its public half is the token's), or NULL with the reason
- * in err ("<uri>: no private key object matches", "<uri>: the token
+ * in err ("<uri>: no private key object matches", "<uri>: no token
+ * labelled \"x\" (tokens present: ...)", "<uri>: the token
  * refused the PIN (CKR_PIN_INCORRECT)", ...; never the PIN). The first call
  * fixes the module for the process: a later one naming another module is
  * refused. Main thread (config load, reload). */

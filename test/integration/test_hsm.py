@@ -213,6 +213,10 @@ def part_token(t, gw):
             hsm_config(gw)["ca"], issuing_key="pkcs11:token=%s;object=nope;type=private" % LABEL)),
          "ca.issuing_key: pkcs11:token=%s;object=nope;type=private: no private key object "
          "matches" % LABEL),
+        ("URI naming a missing token", dict(hsm_config(gw), ca=dict(
+            hsm_config(gw)["ca"], issuing_key="pkcs11:token=nosuch;object=issuing;type=private")),
+         "ca.issuing_key: pkcs11:token=nosuch;object=issuing;type=private: no token labelled "
+         "\"nosuch\" (tokens present: \"%s\")" % LABEL),
         ("pin-value in the URI", dict(hsm_config(gw), ca=dict(
             hsm_config(gw)["ca"], issuing_key=CA_URI + "?pin-value=" + PIN)),
          "ca.issuing_key: put the PIN in pkcs11.pin_file or pkcs11.pin_env, not in the URI"),

@@ -224,8 +224,12 @@ static void test_token(struct cfg *c)
 	setenv("CMPGW_UNIT_PIN", PIN, 1);
 	refused(c, "pkcs11:token=unit;object=nope;type=private",
 		"ca.issuing_key: pkcs11:token=unit;object=nope;type=private: no private key object "
-		"matches (is the token present?)",
+		"matches",
 		"token: URI naming no object");
+	refused(c, "pkcs11:token=nosuch;object=k;type=private",
+		"ca.issuing_key: pkcs11:token=nosuch;object=k;type=private: no token labelled "
+		"\"nosuch\" (tokens present: \"unit\")",
+		"token: URI naming a missing token");
 	k = key_load(c, URI, "ca.issuing_key", err, sizeof(err));
 	ok(k && EVP_PKEY_is_a(k, "EC"), "token key loads (%s)", k ? "EC" : err);
 	if (!k)
