@@ -126,9 +126,12 @@ static const struct cfg_key pkcs11_keys[] = {
 	 "`pkcs11:token=ca;object=issuing;type=private`. The key never leaves the token."},
 	{"pkcs11.module", K_STR_NULL, R(p11_module), "null", 0, 0, cfg_conv_file,
 	 "Path of the PKCS#11 module (e.g. `/usr/lib/softhsm/libsofthsm2.so`); null = the URI's "
-	 "`module-path`, else p11-kit's proxy module."},
+	 "`module-path`, else p11-kit's proxy module. One module per process: a reload cannot "
+	 "change it (docs/HSM.md)."},
 	{"pkcs11.pin_file", K_STR_NULL, R(p11_pin_file), "null", 0, 0, cfg_conv_file,
-	 "File whose first line is the token's user PIN; mode 0600 or stricter. Never logged."},
+	 "File whose first line is the token's user PIN; mode 0600 or stricter. Read at each "
+	 "login (start, reload, after a lost token came back); never logged. Wins over "
+	 "`pin_env`."},
 	{"pkcs11.pin_env", K_STR_NULL, R(p11_pin_env), "null", 0, 0, NULL,
 	 "Instead of `pin_file`: name of the environment variable holding the PIN. A PIN in the "
 	 "URI (`pin-value`) is refused."},
