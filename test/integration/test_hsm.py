@@ -217,6 +217,9 @@ def part_token(t, gw):
             hsm_config(gw)["ca"], issuing_key="pkcs11:token=nosuch;object=issuing;type=private")),
          "ca.issuing_key: pkcs11:token=nosuch;object=issuing;type=private: no token labelled "
          "\"nosuch\" (tokens present: \"%s\")" % LABEL),
+        ("the token key of another certificate", dict(hsm_config(gw), ca=dict(
+            hsm_config(gw)["ca"], issuing_key=CMP_URI)),
+         "ca.issuing_key: %s: does not match the certificate in ca.issuing_cert" % CMP_URI),
         ("pin-value in the URI", dict(hsm_config(gw), ca=dict(
             hsm_config(gw)["ca"], issuing_key=CA_URI + "?pin-value=" + PIN)),
          "ca.issuing_key: put the PIN in pkcs11.pin_file or pkcs11.pin_env, not in the URI"),
