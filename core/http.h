@@ -30,13 +30,33 @@
  * requests, once the load is down to a quarter of it, freed memory is
  * handed back to the system (glibc malloc_trim).
  *
- * Threads: everything on the owning worker's loop thread.
+ * TLS (issue 13; docs/TLS.md): a listener whose cfg->listen[i].tls.ctx is
+ * set speaks HTTPS. The TLS handshake counts against the connection's
+ * first read deadline (a client that never finishes it, or trickles it, is
+ * cut at http.read_deadline_s); max_connections and max_body_memory hold
+ * as on plain HTTP (bytes counted after decryption), but a TLS connection
+ * refused by them, by the deadline or by draining is closed without an
+ * HTTP answer. A failed handshake is logged with OpenSSL's reason (info,
+ * at most 20 lines per 10 s and worker, then counted; a client that just
+ * closes, at debug). The client-gone watch reads TLS records through OpenSSL, never
+ * around it. New connections use the context of the snapshot applied
+ * last (http_server_set_limits), so a reload rotates the certificate;
+ * open ones keep theirs.
+ *
+ * The operations listener (http_server_new_ops): plain HTTP, fixed small
+ * limits (HTTP_OPS_*), never draining, its own connection cap.
+ *
+ * Threads: everything on the owning worker's loop thread, except struct
+ * http_counters, which other threads read.
  */
 #ifndef CMPGW_CORE_HTTP_H
 #define CMPGW_CORE_HTTP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <openssl/x509.h>
 
 #include "core/rc.h"
 
@@ -49,13 +69,26 @@ enum http_method { HTTP_M_GET, HTTP_M_POST, HTTP_M_HEAD, HTTP_M_OTHER };
 
 typedef void (*http_dispatch_cb)(struct http_req *req, void *arg);
 
-/* Per worker: accept on dup()s of the given listening fds, with the
- * http.* limits of cfg (values copied; cfg is not kept). */
+/* Per worker: accept on dup()s of the given listening fds (fds[i] is
+ * cfg->listen[i]), with the http.* limits of cfg (values copied; cfg is
+ * not kept) and, for a TLS listener, a reference to its SSL_CTX. */
 struct http_server *http_server_new(struct event_base *base, const int *fds, size_t nfds,
 				    const struct cfg *cfg, http_dispatch_cb cb, void *arg);
+/* The operations listener of a worker, on a dup() of fd: plain HTTP, at
+ * most HTTP_OPS_MAX_CONNS connections, bodies up to HTTP_OPS_MAX_BODY,
+ * HTTP_OPS_TIMEOUT_S to read a request and between requests. Never
+ * draining; http_server_set_limits leaves it alone. */
+#define HTTP_OPS_MAX_CONNS 16
+#define HTTP_OPS_MAX_BODY  4096
+#define HTTP_OPS_TIMEOUT_S 10
+struct http_server *http_server_new_ops(struct event_base *base, int fd, http_dispatch_cb cb,
+					void *arg);
 /* Apply cfg's http.* limits (max_body, timeout_s, read_deadline_s,
  * max_connections, max_body_memory) to new reads from now on, e.g. after a
- * reload. Connections above a lowered cap are not closed. */
+ * reload. Connections above a lowered cap are not closed. A TLS listener
+ * takes cfg's context for its new connections while cfg->listen[i] is
+ * the listener it was started with (address, port, TLS on); else it keeps
+ * its own (a changed listen needs a restart). */
 void http_server_set_limits(struct http_server *srv, const struct cfg *cfg);
 /* Stop accepting; open connections are closed. Requests still held by the
  * dispatcher become cancelled and still need their http_reply(). NULL ok. */
@@ -65,6 +98,18 @@ void http_server_set_draining(struct http_server *srv, bool draining);
 /* Requests dispatched and not yet replied to, plus connections whose last
  * answer left a transaction open (http_req_set_continues). */
 int http_server_inflight(const struct http_server *srv);
+
+/* Counts a server stores (relaxed atomics) as they change, for readers on
+ * other threads (core/server.h server_stats): open connections (accepted,
+ * not yet closed), requests dispatched and not yet answered, connections
+ * awaiting a transaction's next request. */
+struct http_counters {
+	atomic_int connections;
+	atomic_int inflight;
+	atomic_int awaiting;
+};
+/* From now on srv keeps *ctr up to date (ctr outlives srv). */
+void http_server_set_counters(struct http_server *srv, struct http_counters *ctr);
 
 enum http_method http_req_method(const struct http_req *req);
 const char *http_req_path(const struct http_req *req); /* decoded path, no query */
@@ -78,6 +123,13 @@ const unsigned char *http_req_body(const struct http_req *req, size_t *len);
  * dropped. Pipelining clients: a disconnect after a pipelined next request
  * shows only when the answer is written (libevent then cleans up). */
 bool http_req_cancelled(const struct http_req *req);
+/* Whether req came over TLS. */
+bool http_req_tls(const struct http_req *req);
+/* The client certificate of req's TLS connection, verified against the
+ * listener's client_ca during the handshake (client_auth optional or
+ * require), or NULL (none sent, plain HTTP, or the connection is gone).
+ * Borrowed: valid until http_reply(req). */
+X509 *http_req_get0_peer_cert(const struct http_req *req);
 /* Opaque per-request slot for the dispatcher. */
 void http_req_set_data(struct http_req *req, void *data);
 void *http_req_get_data(const struct http_req *req);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +15,41 @@
 #include <event2/thread.h>
 
 #include "core/log.h"
+#include "core/notify.h"
 
 #define DRAIN_TICK_MS 100
+#define ACK_WAIT_S    10 /* the main thread waits this long for a worker */
+
+/* What every worker of one server_run shares. */
+struct server_state {
+	atomic_bool draining;
+	int n; /* workers (ws[i] of one not started has zero counters) */
+	struct worker *ws;
+	/* posted by a worker once its loop runs, and each time it took a
+	 * reloaded snapshot: the main thread's sd_notify follows those */
+	sem_t ack;
+};
+
+static void ack(struct worker *w)
+{
+	sem_post(&w->state->ack);
+}
+
+/* Wait for n posts of st->ack, each within ACK_WAIT_S; false on timeout. */
+static bool wait_acks(struct server_state *st, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct timespec ts;
+		int r;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += ACK_WAIT_S;
+		while ((r = sem_timedwait(&st->ack, &ts)) != 0 && errno == EINTR)
+			;
+		if (r != 0)
+			return false;
+	}
+	return true;
+}
 
 /* Every request dispatched and not yet answered counts, async ones waiting
  * on the database included (http_server_inflight): the loop keeps running
@@ -56,13 +90,26 @@ static void on_cfg_swap(evutil_socket_t fd, short what, void *arg)
 	struct cfg *next = atomic_exchange(&w->next_cfg, NULL), *old = w->cfg;
 	(void)fd;
 	(void)what;
-	if (!next)
+	if (!next) {
+		ack(w);
 		return;
+	}
 	w->cfg = next;
 	http_server_set_limits(w->http, next);
 	if (w->hooks->worker_reload)
 		w->hooks->worker_reload(w, old);
 	cfg_free(old);
+	ack(w);
+}
+
+/* The first pass of the worker's loop: it accepts from now on. */
+static void on_up(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)fd;
+	(void)what;
+	w->up = true;
+	ack(w);
 }
 
 static void *worker_main(void *arg)
@@ -70,6 +117,10 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 
 	event_base_dispatch(w->base);
+	if (!w->up) { /* the loop ended before it ran: do not keep main waiting */
+		w->up = true;
+		ack(w);
+	}
 	/* before worker_fini: it cancels what still waits on the database */
 	w->cut = http_server_inflight(w->http);
 	if (w->hooks->worker_fini)
@@ -110,14 +161,46 @@ static void route(struct http_req *req, void *arg)
 	h->dispatch(req, w);
 }
 
+/* The operations listener: its routes only (core/server.h); any other
+ * path is 404 to GET and HEAD, 405 to anything else. Never CMP. */
+static void route_ops(struct http_req *req, void *arg)
+{
+	struct worker *w = arg;
+	const struct server_hooks *h = w->hooks;
+	const char *path = http_req_path(req);
+	enum http_method m = http_req_method(req);
+
+	for (size_t i = 0; i < h->n_ops_routes; i++) {
+		const struct server_route *r = &h->ops_routes[i];
+		if (!route_matches(r, w->cfg, path))
+			continue;
+		if (!(r->methods & SERVER_METHOD(m))) {
+			http_req_set_allow(req, r->allow ? r->allow : "GET, HEAD");
+			http_reply(req, 405, NULL, NULL, 0);
+			return;
+		}
+		r->handle(req, w);
+		return;
+	}
+	if (m != HTTP_M_GET && m != HTTP_M_HEAD) {
+		http_req_set_allow(req, "GET, HEAD");
+		http_reply(req, 405, NULL, NULL, 0);
+		return;
+	}
+	http_reply(req, 404, NULL, NULL, 0);
+}
+
 static int worker_setup(struct worker *w)
 {
+	static const struct timeval now = { 0, 0 };
+
 	w->base = event_base_new();
 	if (!w->base)
 		return RC_NOMEM;
 	w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
 	w->reload_ev = event_new(w->base, -1, 0, on_cfg_swap, w);
-	if (!w->stop_ev || !w->reload_ev)
+	if (!w->stop_ev || !w->reload_ev ||
+	    event_base_once(w->base, -1, EV_TIMEOUT, on_up, w, &now) != 0)
 		return RC_NOMEM;
 	if (w->hooks->worker_init) {
 		int rc = w->hooks->worker_init(w);
@@ -125,11 +208,18 @@ static int worker_setup(struct worker *w)
 			return rc;
 	}
 	w->http = http_server_new(w->base, w->fds, w->nfds, w->cfg, route, w);
-	return w->http ? 0 : RC_NOMEM;
+	if (!w->http)
+		return RC_NOMEM;
+	http_server_set_counters(w->http, &w->counters);
+	if (w->ops_fd >= 0 &&
+	    !(w->ops_http = http_server_new_ops(w->base, w->ops_fd, route_ops, w)))
+		return RC_NOMEM;
+	return 0;
 }
 
 static void worker_teardown(struct worker *w)
 {
+	http_server_free(w->ops_http);
 	http_server_free(w->http);
 	if (w->drain_ev)
 		event_free(w->drain_ev);
@@ -225,21 +315,26 @@ static int bind_one(const char *address, int port, char *errbuf, size_t errlen)
 
 int *server_bind(const struct cfg *cfg, int *rc, char *errbuf, size_t errlen)
 {
-	int *fds = calloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(int));
+	size_t n = cfg->n_listen;
+	int *fds = calloc(n + 1, sizeof(int));
 
 	if (!fds) {
 		*rc = RC_NOMEM;
 		snprintf(errbuf, errlen, "out of memory");
 		return NULL;
 	}
-	for (size_t i = 0; i < cfg->n_listen; i++)
+	for (size_t i = 0; i <= n; i++)
 		fds[i] = -1;
-	for (size_t i = 0; i < cfg->n_listen; i++) {
-		fds[i] = bind_one(cfg->listen[i].address, cfg->listen[i].port, errbuf, errlen);
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n && !cfg->ops_port)
+			break;
+		fds[i] = i < n ? bind_one(cfg->listen[i].address, cfg->listen[i].port, errbuf,
+					  errlen)
+			       : bind_one(cfg->ops_address, cfg->ops_port, errbuf, errlen);
 		if (fds[i] < 0) {
 			*rc = fds[i];
 			fds[i] = -1;
-			server_unbind(fds, cfg->n_listen);
+			server_unbind(fds, n);
 			return NULL;
 		}
 	}
@@ -249,10 +344,15 @@ int *server_bind(const struct cfg *cfg, int *rc, char *errbuf, size_t errlen)
 
 int server_listen(const struct cfg *cfg, const int *fds, char *errbuf, size_t errlen)
 {
-	for (size_t i = 0; i < cfg->n_listen; i++) {
-		if (listen(fds[i], 1024) != 0) {
+	size_t n = cfg->n_listen;
+
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n && (!cfg->ops_port || fds[n] < 0))
+			break;
+		if (listen(fds[i], i < n ? 1024 : 64) != 0) {
 			snprintf(errbuf, errlen, "cannot listen on %s:%d: %s",
-				 cfg->listen[i].address, cfg->listen[i].port, strerror(errno));
+				 i < n ? cfg->listen[i].address : cfg->ops_address,
+				 i < n ? cfg->listen[i].port : cfg->ops_port, strerror(errno));
 			return RC_IO;
 		}
 	}
@@ -263,10 +363,38 @@ void server_unbind(int *fds, size_t n)
 {
 	if (!fds)
 		return;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i <= n; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	free(fds);
+}
+
+bool server_draining(const struct worker *w)
+{
+	return w->state && atomic_load(&w->state->draining);
+}
+
+void server_stats(const struct worker *w, struct server_stats *out)
+{
+	const struct server_state *st = w->state;
+
+	memset(out, 0, sizeof(*out));
+	if (!st)
+		return;
+	out->draining = atomic_load(&st->draining);
+	out->workers = st->n < SERVER_STATS_MAX_WORKERS ? st->n : SERVER_STATS_MAX_WORKERS;
+	for (int i = 0; i < out->workers; i++) {
+		const struct http_counters *k = &st->ws[i].counters;
+		int c = atomic_load_explicit(&k->connections, memory_order_relaxed);
+		int f = atomic_load_explicit(&k->inflight, memory_order_relaxed);
+		int a = atomic_load_explicit(&k->awaiting, memory_order_relaxed);
+		out->per_worker[i].connections = c;
+		out->per_worker[i].inflight = f;
+		out->per_worker[i].awaiting = a;
+		out->connections += c;
+		out->inflight += f;
+		out->awaiting += a;
+	}
 }
 
 static bool str_differs(const char *a, const char *b)
@@ -274,13 +402,15 @@ static bool str_differs(const char *a, const char *b)
 	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
 }
 
+/* TLS on or off counts; a listener's TLS files and settings reload. */
 static bool listen_differs(const struct cfg *a, const struct cfg *b)
 {
 	if (a->n_listen != b->n_listen)
 		return true;
 	for (size_t i = 0; i < a->n_listen; i++)
 		if (a->listen[i].port != b->listen[i].port ||
-		    str_differs(a->listen[i].address, b->listen[i].address))
+		    str_differs(a->listen[i].address, b->listen[i].address) ||
+		    !a->listen[i].tls.cert_file != !b->listen[i].tls.cert_file)
 			return true;
 	return false;
 }
@@ -295,6 +425,9 @@ static void warn_restart_keys(const struct cfg *run, const struct cfg *next)
 		bool changed;
 	} keys[] = {
 		{ "listen", listen_differs(run, next) },
+		{ "ops",
+		  run->ops_port != next->ops_port ||
+			  (run->ops_port && str_differs(run->ops_address, next->ops_address)) },
 		{ "workers", run->workers != next->workers },
 		{ "data_dir", str_differs(run->data_dir, next->data_dir) },
 		{ "database.url", str_differs(run->db_url, next->db_url) },
@@ -314,8 +447,8 @@ static void warn_restart_keys(const struct cfg *run, const struct cfg *next)
 }
 
 /* SIGHUP, main thread: load *cur's file again; on success hand the new
- * snapshot to every started worker and make it *cur. */
-static void reload(const struct cfg *run, struct cfg **cur, struct worker *ws, int started)
+ * snapshot to every started worker and make it *cur. True when handed. */
+static bool reload(const struct cfg *run, struct cfg **cur, struct worker *ws, int started)
 {
 	struct cfg *next = NULL;
 	char err[1024] = "";
@@ -324,7 +457,7 @@ static void reload(const struct cfg *run, struct cfg **cur, struct worker *ws, i
 	if (rc != 0) {
 		log_error(NULL, "configuration not reloaded from %s (keeping the running one): %s",
 			  (*cur)->path, err[0] ? err : rc_str(rc));
-		return;
+		return false;
 	}
 	log_setup(next->log_level, next->log_json, -1);
 	warn_restart_keys(run, next);
@@ -335,6 +468,7 @@ static void reload(const struct cfg *run, struct cfg **cur, struct worker *ws, i
 	cfg_free(*cur);
 	*cur = next;
 	log_info(NULL, "configuration reloaded from %s", next->path);
+	return true;
 }
 
 int server_run(struct cfg *cfg, const struct server_hooks *hooks, const int *fds)
@@ -343,11 +477,15 @@ int server_run(struct cfg *cfg, const struct server_hooks *hooks, const int *fds
 	struct worker *ws = calloc((size_t)nw, sizeof(*ws));
 	int started = 0, rc = 0, inflight = 0, sig;
 	struct cfg *cur = cfg_get1(cfg); /* the newest snapshot loaded */
+	struct server_state st = { .ws = ws, .n = nw };
+	int ops_fd = cfg->ops_port ? fds[cfg->n_listen] : -1;
 
-	if (!ws) {
+	if (!ws || sem_init(&st.ack, 0, 0) != 0) {
+		free(ws);
 		cfg_free(cur);
 		return RC_NOMEM;
 	}
+	atomic_init(&st.draining, false);
 	if (evthread_use_pthreads() != 0) {
 		rc = RC_ERR;
 		goto out;
@@ -357,8 +495,11 @@ int server_run(struct cfg *cfg, const struct server_hooks *hooks, const int *fds
 		w->id = i;
 		w->cfg = cfg_get1(cfg);
 		w->hooks = hooks;
+		w->metrics = hooks->metrics;
+		w->state = &st;
 		w->fds = fds;
 		w->nfds = cfg->n_listen;
+		w->ops_fd = ops_fd;
 		rc = worker_setup(w);
 		if (rc != 0) {
 			log_error(NULL, "worker %d: start-up failed: %s", i, rc_str(rc));
@@ -370,11 +511,23 @@ int server_run(struct cfg *cfg, const struct server_hooks *hooks, const int *fds
 		}
 		started++;
 	}
+	if (!wait_acks(&st, started))
+		log_warn(NULL, "a worker did not start its loop within %d s", ACK_WAIT_S);
 	for (size_t i = 0; i < cfg->n_listen; i++)
-		log_info(NULL, "listening on %s:%d with %d workers", cfg->listen[i].address,
-			 cfg->listen[i].port, nw);
-	while ((sig = wait_for_signal()) == SIGHUP)
-		reload(cfg, &cur, ws, started);
+		log_info(NULL, "listening on %s:%d%s with %d workers", cfg->listen[i].address,
+			 cfg->listen[i].port, cfg->listen[i].tls.ctx ? " (TLS)" : "", nw);
+	if (ops_fd >= 0)
+		log_info(NULL, "operations listener on %s:%d", cfg->ops_address, cfg->ops_port);
+	notify_ready();
+	while ((sig = wait_for_signal()) == SIGHUP) {
+		notify_reloading();
+		if (reload(cfg, &cur, ws, started) && !wait_acks(&st, started))
+			log_warn(NULL, "a worker did not take the new configuration within %d s",
+				 ACK_WAIT_S);
+		notify_ready();
+	}
+	notify_stopping();
+	atomic_store(&st.draining, true);
 	log_info(NULL,
 		 "signal %d: draining (new requests get 503; up to %d s for requests "
 		 "in flight), then stopping",
@@ -400,6 +553,7 @@ stop:
 		worker_teardown(&ws[i]);
 	}
 out:
+	sem_destroy(&st.ack);
 	free(ws);
 	cfg_free(cur);
 	return rc;

@@ -21,10 +21,25 @@
  * worker on its own thread: the worker swaps w->cfg, applies the http.*
  * limits, calls hooks->worker_reload and drops its old reference.
  * Requests in flight keep the snapshot they started with (they hold a
- * reference). listen, workers, data_dir and database.* need a restart:
- * a change is logged as a warning on every reload while it differs from
- * the running values, the sockets and the pool stay, and those keys of
- * a reloaded snapshot are not read.
+ * reference). listen (address, port, TLS on or off), ops, workers,
+ * data_dir and database.* need a restart: a change is logged as a warning
+ * on every reload while it differs from the running values, the sockets
+ * and the pool stay, and those keys of a reloaded snapshot are not read.
+ * A TLS listener's files and settings (listen[].tls.*) do reload: new
+ * connections use the new snapshot's context (certificate rotation), open
+ * ones keep theirs; so do the upstreams' (aliases[].upstream.tls).
+ *
+ * The operations listener (cfg->ops_port, issue 13): bound by server_bind
+ * next to the CMP listeners (a taken port fails start-up the same way),
+ * served by every worker with hooks->ops_routes only (plain HTTP, small
+ * bodies, its own connection cap: core/http.h HTTP_OPS_*). It is not
+ * drained: it answers while the CMP listeners drain, until the worker's
+ * loop ends; a handler learns of the drain from server_draining().
+ *
+ * The service manager (core/notify.h): READY=1 once every worker's loop
+ * runs (and so accepts); on SIGHUP, RELOADING=1, then READY=1 once the
+ * reload was refused or every worker took the new snapshot; STOPPING=1
+ * when a stop signal begins the drain.
  *
  * The application plugs in through struct server_hooks; every hook runs on
  * the worker's own thread. No mutable globals: per-thread state lives in
@@ -42,15 +57,21 @@
 #include "core/http.h"
 
 struct metrics;
+struct server_state;
 
 struct worker {
 	int id;
 	pthread_t thread;
 	struct event_base *base;
 	struct http_server *http;
-	struct cfg *cfg;	 /* reference held by the worker */
-	void *app;		 /* application per-worker state */
-	struct metrics *metrics; /* the process's (hooks->metrics; may be NULL) */
+	struct http_server *ops_http;  /* the operations listener, or NULL */
+	int ops_fd;		       /* its listening socket (borrowed), or -1 */
+	struct http_counters counters; /* http's counts, for server_stats */
+	struct server_state *state;    /* the run's, shared by every worker */
+	bool up;		       /* the loop runs (told to the main thread) */
+	struct cfg *cfg;	       /* reference held by the worker */
+	void *app;		       /* application per-worker state */
+	struct metrics *metrics;       /* the process's (hooks->metrics; may be NULL) */
 	const struct server_hooks *hooks;
 	const int *fds;
 	size_t nfds;
@@ -121,25 +142,51 @@ void server_signals_block(void);
 int server_signal_wait(long ms);
 
 /* Bind (not yet listen: connections are refused until server_listen) on
- * every cfg->listen entry, in order. Returns a new array of cfg->n_listen
- * fds (free with server_unbind) or NULL; errbuf then names the
- * address:port and the reason ("cannot bind 127.0.0.1:8080: Address
- * already in use"). *rc gets RC_IO (socket/bind failed), RC_INVAL
- * (address unusable) or RC_NOMEM. Main thread. */
+ * every cfg->listen entry, in order, then on the operations listener
+ * (cfg->ops_address:ops_port, when ops_port is set). Returns a new array
+ * of cfg->n_listen + 1 fds: fds[i] is listen[i], fds[cfg->n_listen] the
+ * operations listener or -1 (free with server_unbind), or NULL; errbuf
+ * then names the address:port and the reason ("cannot bind
+ * 127.0.0.1:8080: Address already in use"). *rc gets RC_IO (socket/bind
+ * failed), RC_INVAL (address unusable) or RC_NOMEM. Main thread. */
 int *server_bind(const struct cfg *cfg, int *rc, char *errbuf, size_t errlen);
-/* listen() on the bound sockets: from now on connections queue for the
- * workers. RC_IO with errbuf naming address:port on failure (another
- * process listens there: two sockets with SO_REUSEADDR may both bind
- * while neither listens). Main thread. */
+/* listen() on the bound sockets (the operations listener's too): from now
+ * on connections queue for the workers. RC_IO with errbuf naming
+ * address:port on failure (another process listens there: two sockets
+ * with SO_REUSEADDR may both bind while neither listens). Main thread. */
 int server_listen(const struct cfg *cfg, const int *fds, char *errbuf, size_t errlen) WUR;
-/* Close the n sockets and free the array; NULL ok. */
+/* Close the sockets of server_bind's array (n = cfg->n_listen: the n
+ * listeners and the operations entry after them) and free it; NULL ok. */
 void server_unbind(int *fds, size_t n);
+
+/* Whether the gateway is draining (a stop signal arrived): for the
+ * operations listener's handlers (/readyz). Any thread. */
+bool server_draining(const struct worker *w);
+
+/* What server_stats reports: the CMP listeners' open connections,
+ * requests in flight (dispatched, not yet answered) and connections
+ * awaiting a transaction's next request (http_req_set_continues), in
+ * total and per worker (index = worker id; the operations listener's own
+ * connections are not counted). */
+#define SERVER_STATS_MAX_WORKERS 256
+struct server_stats {
+	bool draining;
+	int workers; /* entries of per_worker */
+	int connections, inflight, awaiting;
+	struct {
+		int connections, inflight, awaiting;
+	} per_worker[SERVER_STATS_MAX_WORKERS];
+};
+/* Fill *out from counters every worker stores as they change (relaxed
+ * atomics: each value is current, the set is not one instant). w is any
+ * worker of the run (the one calling, e.g. a /metrics handler). Any
+ * thread, while server_run runs. */
+void server_stats(const struct worker *w, struct server_stats *out);
 
 /* Runs until a stop signal, reloading on SIGHUP, then drains (see above);
  * cfg is the start-up snapshot (borrowed; its listen, workers and
- * database values stay in force for the whole run); fds are
- * cfg->n_listen listening sockets from server_bind + server_listen
- * (borrowed). Returns 0 on clean
+ * database values stay in force for the whole run); fds are the
+ * listening sockets from server_bind + server_listen (borrowed). Returns 0 on clean
  * shutdown, negative rc on start-up failure (message logged). Main thread
  * only, after server_signals_block(). */
 int server_run(struct cfg *cfg, const struct server_hooks *hooks, const int *fds) WUR;

@@ -29,6 +29,7 @@
 #include "cmp/build.h"
 #include "cmp/prot.h"
 #include "core/httpc.h"
+#include "core/metrics.h"
 #include "policy/profile.h"
 #include "ra/issued.h"
 #include "ra/pipeline.h"
@@ -46,6 +47,7 @@ struct ra_fwd {
 	const struct cfg_alias *alias; /* borrowed from cfg */
 	struct ra_req *req;	       /* until answered */
 	struct httpc_call *call;
+	struct timespec sent_at; /* the call's start, for metrics_upstream */
 	struct event *wait_ev;
 	struct event *poll_ev; /* reprotect: next pollReq to a waiting upstream */
 	CMPGW_MSG *dev;	       /* reprotect: the device's request (pollReq headers) */
@@ -94,6 +96,61 @@ static void fwd_free(struct ra_fwd *f)
 	ra_fwd_verdict_clear(&f->v);
 	cfg_free(f->cfg);
 	free(f);
+}
+
+/* POST der to the alias's upstream (http or https, core/httpc.h); cb gets
+ * the answer. */
+static int post(struct ra_fwd *f, const unsigned char *der, size_t len, httpc_cb cb)
+{
+	const struct cfg_upstream *u = &f->alias->upstream;
+	const struct httpc_opts o = {
+		.content_type = CMP_CT,
+		.timeout_s = u->timeout_s,
+		.max_reply = UP_MAX_REPLY,
+		.ssl_ctx = u->tls.ctx,
+		.server_name = u->tls.server_name,
+	};
+
+	clock_gettime(CLOCK_MONOTONIC, &f->sent_at);
+	return httpc_post(f->rw->w->base, u->url, &o, der, len, cb, f, &f->call);
+}
+
+/* One upstream exchange ended: its result for the metrics ("ok", or why
+ * not: "timeout", "connect", "tls", "http", "protection"). */
+static void exchange_done(struct ra_fwd *f, const char *result)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	metrics_upstream(f->rw->w->metrics, f->alias->label, result,
+			 (double)(now.tv_sec - f->sent_at.tv_sec) +
+				 (double)(now.tv_nsec - f->sent_at.tv_nsec) / 1e9);
+}
+
+/* The transport's answer: NULL when an HTTP 200 came (its CMP is checked
+ * next), else the result label, with the reason logged. */
+static const char *transport_result(struct ra_fwd *f, const struct httpc_result *res)
+{
+	const char *url = f->alias->upstream.url;
+
+	if (res->rc == 0 && res->status == 200)
+		return NULL;
+	if (res->rc == 0) {
+		log_warn(&f->log, "upstream CA %s: HTTP %d", url, res->status);
+		return "http";
+	}
+	log_warn(&f->log, "upstream CA %s: %s", url, res->why);
+	switch (res->fail) {
+	case HTTPC_TIMEOUT:
+		return "timeout";
+	case HTTPC_CONNECT:
+		return "connect";
+	case HTTPC_TLS:
+	case HTTPC_TLS_VERIFY:
+		return "tls";
+	default:
+		return "http";
+	}
 }
 
 static struct store_bytes tid_bytes(const struct ra_fwd *f)
@@ -245,8 +302,7 @@ static void store_cert(struct ra_fwd *f)
 	}
 }
 
-static void on_upstream(void *arg, int rc, int status, const char *ct, const unsigned char *body,
-			size_t len);
+static void on_upstream(void *arg, const struct httpc_result *res);
 
 /* RFC 4210 5.3.22: the upstream asked us to poll: a pollReq after
  * v.poll_after_s, as long as the exchange stays within timeout_s. */
@@ -261,8 +317,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	memcpy(up_nonce, f->v.nonce, up_len);
 	ra_fwd_verdict_clear(&f->v);
 	if (ra_fwd_msg_pollreq(u, f->dev, up_nonce, up_len, f->nonce, &der, &len) != 0 ||
-	    httpc_post(f->rw->w->base, u->url, CMP_CT, der, len, u->timeout_s, UP_MAX_REPLY,
-		       on_upstream, f, &f->call) != 0) {
+	    post(f, der, len, on_upstream) != 0) {
 		OPENSSL_free(der);
 		ERR_clear_error();
 		f->v.bit = CMP_FAIL_SYSTEM_UNAVAIL;
@@ -305,25 +360,24 @@ static struct ra_fwd_expect expect(const struct ra_fwd *f)
 	return e;
 }
 
-static void on_upstream(void *arg, int rc, int status, const char *ct, const unsigned char *body,
-			size_t len)
+static void on_upstream(void *arg, const struct httpc_result *res)
 {
 	struct ra_fwd *f = arg;
 	const struct cfg_upstream *u = &f->alias->upstream;
+	const char *failed = transport_result(f, res);
 
 	f->call = NULL;
-	(void)ct;
-	if (rc != 0 || status != 200) {
-		log_warn(&f->log, "upstream CA: %s (HTTP %d)", rc ? rc_str(rc) : "bad status",
-			 status);
+	if (failed) {
+		exchange_done(f, failed);
 		f->v.bit = CMP_FAIL_SYSTEM_UNAVAIL;
-		f->v.why = rc == RC_TIMEOUT ? "upstream CA did not answer in time"
-					    : "upstream CA unavailable";
+		f->v.why = res->fail == HTTPC_TIMEOUT ? "upstream CA did not answer in time"
+						      : "upstream CA unavailable";
 		fail_txn(f);
 		return;
 	}
 	struct ra_fwd_expect e = expect(f);
-	ra_fwd_msg_verify(u, body, len, &e, &f->v);
+	ra_fwd_msg_verify(u, res->body, res->len, &e, &f->v);
+	exchange_done(f, f->v.bit >= 0 ? "protection" : "ok");
 	if (f->v.waiting) {
 		poll_later(f);
 		return;
@@ -359,8 +413,7 @@ static void send_upstream(struct ra_fwd *f, const unsigned char *der, size_t len
 	const struct cfg_upstream *u = &f->alias->upstream;
 	struct timeval wait = { u->wait_after_s, 0 };
 
-	if (httpc_post(f->rw->w->base, u->url, CMP_CT, der, len, u->timeout_s, UP_MAX_REPLY,
-		       on_upstream, f, &f->call) != 0) {
+	if (post(f, der, len, on_upstream) != 0) {
 		f->v.bit = CMP_FAIL_SYSTEM_UNAVAIL;
 		f->v.why = "upstream CA unavailable";
 		fail_txn(f);
@@ -612,23 +665,24 @@ void ra_fwd_fini(struct ra_worker *rw)
 
 /* ---- certConf (RFC 4210 5.3.18) and rr (5.3.9): the upstream first ---- */
 
-static void on_upstream_then(void *arg, int rc, int status, const char *ct,
-			     const unsigned char *body, size_t len)
+static void on_upstream_then(void *arg, const struct httpc_result *res)
 {
 	struct ra_fwd *f = arg;
 	struct ra_req *req = f->req;
-	(void)ct;
+	const char *failed = transport_result(f, res);
 
 	f->call = NULL;
 	f->req = NULL;
-	if (rc != 0 || status != 200) {
+	if (failed) {
+		exchange_done(f, failed);
 		f->v.bit = CMP_FAIL_SYSTEM_UNAVAIL;
 		f->v.why = f->want == CMP_BODY_PKICONF
 				   ? "upstream CA unavailable; send certConf again"
 				   : "upstream CA unavailable";
 	} else {
 		struct ra_fwd_expect e = expect(f);
-		ra_fwd_msg_verify(&f->alias->upstream, body, len, &e, &f->v);
+		ra_fwd_msg_verify(&f->alias->upstream, res->body, res->len, &e, &f->v);
+		exchange_done(f, f->v.bit >= 0 ? "protection" : "ok");
 	}
 	if (f->v.bit < 0 && !f->v.relay) {
 		log_info(&req->log, "upstream CA agreed");
@@ -649,9 +703,7 @@ static void on_upstream_then(void *arg, int rc, int status, const char *ct,
 /* Send the message for req upstream; on_upstream_then continues. */
 static int send_then(struct ra_fwd *f, struct ra_req *req, unsigned char *der, size_t len)
 {
-	const struct cfg_upstream *u = &f->alias->upstream;
-	int rc = httpc_post(f->rw->w->base, u->url, CMP_CT, der, len, u->timeout_s, UP_MAX_REPLY,
-			    on_upstream_then, f, &f->call);
+	int rc = post(f, der, len, on_upstream_then);
 
 	(void)req;
 	OPENSSL_free(der);
