@@ -142,6 +142,20 @@ def enroll_and_verify(t, gw, k, name):
     return r.certout
 
 
+def burst(gw, ks, **kw):
+    """Device k's enrollment for every k in ks at once; {k: CmpResult}."""
+    results = {}
+
+    def one(k):
+        results[k] = gw.cmp(k, **kw)
+    threads = [threading.Thread(target=one, args=(k,)) for k in ks]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return results
+
+
 def part_token(t, gw):
     """Direct SoftHSM2: enrollment, concurrency, extractability, bad configs."""
     with open(gw.path("pin.txt"), "w") as f:
@@ -164,15 +178,7 @@ def part_token(t, gw):
              "the issuance log line names the certificate serial %s" % ser, "\n".join(lines))
 
     # every worker signs with the token key at once (libp11's session pool)
-    results = {}
-
-    def one(k):
-        results[k] = gw.cmp(k, confirm="implicit")
-    threads = [threading.Thread(target=one, args=(k,)) for k in range(2, 8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    results = burst(gw, range(2, 8), confirm="implicit")
     bad = {k: r for k, r in results.items() if r.rc != 0}
     t.ok(len(results) == 6 and not bad, "6 concurrent enrollments signed by the token key",
          repr(bad))
@@ -289,11 +295,11 @@ def readyz_until(gw, want, limit=30):
         time.sleep(0.5)
 
 
-def part_lost(t, gw, srv, cmp_in_token, k):
+def part_lost(t, gw, srv, cmp_in_token, k, ks):
     """The token over p11-kit's RPC: lost at run time, then back. With
     cmp_in_token the CMP key is lost too: the error goes out unprotected
     (RFC 9483 3.6.4), which `openssl cmp` reads with -unprotected_errors.
-    Devices k..k+1."""
+    Devices k..k+1, and ks concurrently."""
     what = "CA and CMP keys" if cmp_in_token else "CA key"
     cfg = hsm_config(gw, module=CLIENT, cmp_in_token=cmp_in_token)
     gw.cfg = cfg
@@ -323,6 +329,11 @@ def part_lost(t, gw, srv, cmp_in_token, k):
              % (what, n), repr(r))
         t.ok(not r.has("systemFailure") and not r.has("500"), "%s gone: no systemFailure, no "
              "HTTP 500%s" % (what, n), r.out)
+    # concurrent signers while the token is gone: each one fails fast
+    rs = burst(gw, ks, confirm="explicit", extra=extra)
+    bad = {k: r for k, r in rs.items() if r.rc == 0 or not r.has("systemUnavail")}
+    t.ok(not bad, "%s gone: %d concurrent enrollments all get systemUnavail" % (what, len(ks)),
+         repr(bad))
     t.ok(gw.alive(), "gateway alive while the token is gone")
     st, body = readyz_until(gw, 503)
     t.ok(st == 503 and b"CA key unusable" in body, "/readyz 503 'CA key unusable' while the "
@@ -337,6 +348,11 @@ def part_lost(t, gw, srv, cmp_in_token, k):
         ok = r.rc == 0
     t.ok(ok, "token back: enrollment works again without a restart (%d tries)" % tries,
          repr(r))
+    # and the devices refused meanwhile enroll, concurrently
+    rs = burst(gw, ks, confirm="explicit")
+    bad = {k: r for k, r in rs.items() if r.rc != 0}
+    t.ok(not bad, "token back: %d concurrent enrollments of the refused devices succeed"
+         % len(ks), repr(bad))
     st, body = readyz_until(gw, 200)
     t.eq(st, 200, "/readyz 200 again once the token is back", body)
     t.ok(gw.log_text().count("the token answers again") > back,
@@ -350,7 +366,7 @@ def main(t):
             t.skip("HSM test", "%s missing" % f)
             return
     pg = Pg()
-    gw = Gateway(t, pg, devices=13, name="hsm")
+    gw = Gateway(t, pg, devices=22, name="hsm")
     gw.file_cfg = gw.cfg
     make_token(t, gw.tmp)
     make_certs(gw)
@@ -363,8 +379,8 @@ def main(t):
         os.environ["P11_KIT_SERVER_ADDRESS"] = "unix:path=" + sock
         srv = [start_server(sock), sock]
         add_cleanup(lambda: kill_server(srv[0]))
-        part_lost(t, gw, srv, False, 8)
-        part_lost(t, gw, srv, True, 10)
+        part_lost(t, gw, srv, False, 8, range(13, 17))
+        part_lost(t, gw, srv, True, 10, range(17, 21))
     t.ok(PIN not in gw.log_text(), "the PIN never appears in the gateway's log")
 
 
