@@ -1,15 +1,20 @@
 /*
  * docs/man/cfgman.c - build-time generator of cmpgw.json(5): copies the
- * template (argv[1]) to argv[2], replacing the line "@KEYS@" with one
+ * template (argv[1]) to argv[2], replacing the marker line KEYS_LINE with one
  * roff entry per configuration key from the code's own table
  * (cfg_doc_key, core/cfg.h), so the page cannot list other keys than the
  * gateway accepts. Markdown `code` in the key docs becomes bold.
- * Exit 0, or 1 with a message on stderr.
+ * Exit 0, or 1 with a message on stderr (also when the template does not
+ * have the marker line exactly once).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/cfg.h"
+
+/* A roff comment, so a template that skipped this generator still renders;
+ * not @KEYS@, which meson's configure_file would replace. */
+#define KEYS_LINE ".\\\" cfgman: the key list goes here\n"
 
 /* roff-escape s: backslashes, a leading control character, `code` */
 static void put_text(FILE *out, const char *s)
@@ -70,7 +75,7 @@ int main(int argc, char **argv)
 {
 	char line[4096];
 	FILE *in = NULL, *out = NULL;
-	int rc = 1;
+	int rc = 1, keys = 0;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: cfgman TEMPLATE OUTPUT\n");
@@ -81,12 +86,18 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	while (fgets(line, sizeof(line), in)) {
-		if (strcmp(line, "@KEYS@\n") == 0)
+		if (strcmp(line, KEYS_LINE) == 0) {
 			put_keys(out);
-		else
+			keys++;
+		} else {
 			fputs(line, out);
+		}
 	}
 	rc = ferror(in) ? 1 : 0;
+	if (keys != 1) {
+		fprintf(stderr, "cfgman: %s: %d marker lines %s", argv[1], keys, KEYS_LINE);
+		rc = 1;
+	}
 out:
 	if (out && fclose(out) != 0)
 		rc = 1;

@@ -125,6 +125,23 @@ def check_unit(t, dest, f):
          p.stdout + p.stderr)
 
 
+def check_man(t, f):
+    """cmpgw.json(5) lists every key docs/CONFIG.md lists (test_cfg checks
+    that CONFIG.md lists exactly the keys of the code's table)."""
+    with open(os.path.join(SRC, "docs", "CONFIG.md")) as fh:
+        keys = re.findall(r"^\| `([^`]+)` \|", fh.read(), re.M)
+    with open(f["man5"]) as fh:
+        page = fh.read()
+    tags = set(re.findall(r"^\.TP\n\.B (.+)$", page, re.M))
+    tags = {x.replace("\\-", "-").replace("\\e", "\\") for x in tags}
+    missing = [k for k in keys if k not in tags]
+    t.ok(len(keys) > 50 and not missing,
+         "cmpgw.json(5) has an entry for each of the %d keys in docs/CONFIG.md" % len(keys),
+         "missing: %r" % missing[:20])
+    extra = sorted(tags - set(keys))
+    t.ok(not extra, "cmpgw.json(5) has no key docs/CONFIG.md lacks", "extra: %r" % extra)
+
+
 def check_snippets(t, tmp, f):
     root = os.path.join(tmp, "sysroot")
     os.makedirs(os.path.join(root, "etc"))
@@ -368,6 +385,7 @@ def main(t):
     if got and len(got[1]) == 7:
         dest, f = got
         check_unit(t, dest, f)
+        check_man(t, f)
         check_snippets(t, tmp, f)
         check_example(t, tmp, f)
         check_sandbox(t, tmp, f, pg)
