@@ -270,7 +270,8 @@ struct ck_functions {
 /* After a failed load, while libp11 holds the module initialised: whether
  * a token labelled label is present (CK_TOKEN_INFO starts with the label,
  * 32 bytes padded with blanks). "..." lists the labels found in names.
- * -1 when the module cannot tell (not initialised, no module path). */
+ * 1 present, 0 absent, -1 no module path to ask, -2 the module cannot
+ * list its tokens (not initialised, or its server unreachable). */
 static int token_present(const char *module, const char *label, char *names, size_t len)
 {
 	unsigned long (*get_list)(struct ck_functions **);
@@ -278,7 +279,7 @@ static int token_present(const char *module, const char *label, char *names, siz
 	struct ck_functions *f = NULL;
 	unsigned char info[1024]; /* CK_TOKEN_INFO is ~210 bytes on LP64 */
 	void *h = module ? dlopen(module, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD) : NULL;
-	int found = -1;
+	int found = -2;
 	size_t o = 0;
 
 	names[0] = '\0';
@@ -310,14 +311,20 @@ static int token_present(const char *module, const char *label, char *names, siz
 static void name_missing(const struct p11 *p, const char *uri, char *err, size_t len)
 {
 	char label[128], names[256];
+	int t = uri_attr(uri, "token", label, sizeof(label))
+			? token_present(p->module, label, names, sizeof(names))
+			: -1;
 
-	if (uri_attr(uri, "token", label, sizeof(label)) &&
-	    token_present(p->module, label, names, sizeof(names)) == 0) {
+	if (t == 0)
 		fail(err, len, "%s: no token labelled \"%s\" (tokens present: %s)", uri, label,
 		     names[0] ? names : "none");
-		return;
-	}
-	fail(err, len, "%s: no private key object matches", uri);
+	else if (t == -2)
+		fail(err, len,
+		     "%s: no private key object matches (the module cannot list its "
+		     "tokens: is the token reachable?)",
+		     uri);
+	else
+		fail(err, len, "%s: no private key object matches", uri);
 }
 
 /* Log in with the configured PIN and load uri's private key from p->e.

@@ -377,6 +377,12 @@ def main(t):
     else:
         sock = os.path.join(gw.tmp, "p11kit.sock")
         os.environ["P11_KIT_SERVER_ADDRESS"] = "unix:path=" + sock
+        # the remote token not reachable at start: check says so, exit 2
+        rc, out = check(gw, hsm_config(gw, module=CLIENT, cmp_in_token=False))
+        t.ok(rc == 2 and "%s: no private key object matches (the module cannot list its "
+             "tokens: is the token reachable?)" % CA_URI in out,
+             "cmpgw check with the remote token unreachable: exit 2, reason named",
+             "exit %d: %s" % (rc, out))
         srv = [start_server(sock), sock]
         add_cleanup(lambda: kill_server(srv[0]))
         part_lost(t, gw, srv, False, 8, range(13, 17))
