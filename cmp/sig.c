@@ -4,8 +4,6 @@
  */
 #include "cmp/sig.h"
 
-#include "core/key.h"
-
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,6 +13,8 @@
 #include <openssl/obj_mac.h>
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
+
+#include "core/key.h"
 
 /* Accepted signature algorithms: OID, digest (NULL: pure EdDSA), key type. */
 struct sigalg {
