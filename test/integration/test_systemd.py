@@ -285,7 +285,8 @@ def check_sandbox(t, tmp, f, pg):
 
     systemd cannot run the unit here, so serve runs under strace through
     what a node does (start, enrollments with explicit and implicit
-    confirmation, the CRL, /metrics, /readyz, a reload, a drain) and every
+    confirmation, the CRL over HTTP and HTTPS, /metrics, /readyz, a
+    reload, a drain) and every
     system call, socket family and memory protection it used is checked
     against the installed unit's SystemCallFilter=,
     RestrictAddressFamilies= and MemoryDenyWriteExecute=yes."""
@@ -300,8 +301,14 @@ def check_sandbox(t, tmp, f, pg):
         for g in m.group(1).split():
             allowed |= syscall_set(g) if g.startswith("@") else {g}
     families = set(re.search(r"^RestrictAddressFamilies=(.*)$", unit, re.M).group(1).split())
-    gw = Gateway(t, pg=pg, register=True, devices=3, name="sandbox",
-                 patch=lambda c: c.setdefault("ops", {}).update(port=free_port()))
+    tls_port = free_port()
+
+    def patch(c):
+        c.setdefault("ops", {}).update(port=free_port())
+        # a TLS listener too (its certificate is the demo's CMP signer)
+        c["listen"].append({"address": "127.0.0.1", "port": tls_port,
+                            "tls": {"cert": "pki/cmp-signer.crt", "key": "pki/cmp-signer.key"}})
+    gw = Gateway(t, pg=pg, register=True, devices=3, name="sandbox", patch=patch)
     trace = os.path.join(tmp, "serve.strace")
     # LeakSanitizer cannot run under ptrace: leaks are checked elsewhere
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
@@ -318,11 +325,12 @@ def check_sandbox(t, tmp, f, pg):
              repr(r1) + repr(r2))
         got = []
         for url in ("http://127.0.0.1:%d/crl/issuing-ca.crl" % gw.port,
+                    "https://127.0.0.1:%d/crl/issuing-ca.crl" % tls_port,
                     "http://127.0.0.1:%d/metrics" % gw.cfg["ops"]["port"],
                     "http://127.0.0.1:%d/readyz" % gw.cfg["ops"]["port"]):
-            rc, out = sh(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url])
+            rc, out = sh(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", url])
             got.append(out)
-        t.eq(got, ["200", "200", "200"], "CRL, /metrics and /readyz answer 200")
+        t.eq(got, ["200"] * 4, "CRL (HTTP and HTTPS), /metrics and /readyz answer 200")
         os.kill(serve_pid, signal.SIGHUP)
         time.sleep(1)  # let the reload run before the drain (not asserted)
         os.kill(serve_pid, signal.SIGTERM)
