@@ -280,27 +280,34 @@ def syscall_set(group, seen=None):
     return calls
 
 
+WRITE_CALLS = ("mkdir", "mkdirat", "unlink", "unlinkat", "rename", "renameat", "renameat2",
+               "link", "linkat", "symlink", "symlinkat", "truncate", "chmod", "fchmodat",
+               "chown", "fchownat", "lchown", "creat")
+
+
 def check_sandbox(t, tmp, f, pg):
     """What the unit's sandbox forbids, a real serve does not do.
 
     systemd cannot run the unit here, so serve runs under strace through
     what a node does (start, enrollments with explicit and implicit
     confirmation, the CRL over HTTP and HTTPS, /metrics, /readyz, a
-    reload, a drain) and every
-    system call, socket family and memory protection it used is checked
-    against the installed unit's SystemCallFilter=,
-    RestrictAddressFamilies= and MemoryDenyWriteExecute=yes."""
+    reload, a drain), with file keys and again with its keys in a SoftHSM2
+    token; every system call, socket family, memory protection and file
+    write is checked against the installed unit's SystemCallFilter=,
+    RestrictAddressFamilies=, MemoryDenyWriteExecute=yes and
+    ProtectSystem=strict (no write at all; with SoftHSM2, writes only in
+    its token directory: the ReadWritePaths= its drop-in needs)."""
     strace = shutil.which("strace")
     if not strace:
         t.skip("serve within the unit's sandbox rules", "strace is not installed")
         return
     with open(f["unit"]) as fh:
         unit = fh.read()
-    allowed = set()
+    rules = {"calls": set(), "families": set(re.search(
+        r"^RestrictAddressFamilies=(.*)$", unit, re.M).group(1).split())}
     for m in re.finditer(r"^SystemCallFilter=(.*)$", unit, re.M):
         for g in m.group(1).split():
-            allowed |= syscall_set(g) if g.startswith("@") else {g}
-    families = set(re.search(r"^RestrictAddressFamilies=(.*)$", unit, re.M).group(1).split())
+            rules["calls"] |= syscall_set(g) if g.startswith("@") else {g}
     tls_port = free_port()
 
     def patch(c):
@@ -308,8 +315,43 @@ def check_sandbox(t, tmp, f, pg):
         # a TLS listener too (its certificate is the demo's CMP signer)
         c["listen"].append({"address": "127.0.0.1", "port": tls_port,
                             "tls": {"cert": "pki/cmp-signer.crt", "key": "pki/cmp-signer.key"}})
-    gw = Gateway(t, pg=pg, register=True, devices=3, name="sandbox", patch=patch)
-    trace = os.path.join(tmp, "serve.strace")
+    gw = Gateway(t, pg=pg, register=True, devices=6, name="sandbox", patch=patch)
+    trace = traced_serve(t, strace, gw, tls_port, (1, 2), "file keys")
+    if trace:
+        analyse(t, trace, rules, "file keys", None)
+    hsm, why = hsm_setup(gw)
+    if not hsm:
+        t.skip("serve within the sandbox rules with keys in SoftHSM2", why)
+        return
+    trace = traced_serve(t, strace, gw, tls_port, (3, 4), "SoftHSM2 keys")
+    if trace:
+        analyse(t, trace, rules, "SoftHSM2 keys", hsm)
+
+
+def hsm_setup(gw):
+    """Issuing and CMP keys in a SoftHSM2 token (test_hsm.py's set-up);
+    returns (the token directory, None) or (None, why not)."""
+    try:
+        import test_hsm
+    except ImportError as e:
+        return None, "test_hsm.py: %s" % e
+    for path in (test_hsm.SOFTHSM, test_hsm.ENGINES):
+        if not os.path.exists(path):
+            return None, "%s missing" % path
+    gw.file_cfg = gw.cfg
+    test_hsm.make_token(None, gw.tmp)  # sets SOFTHSM2_CONF for serve too
+    test_hsm.make_certs(gw)
+    pin = gw.path("pin.txt")
+    with open(pin, "w") as fh:
+        fh.write(test_hsm.PIN + "\n")
+    os.chmod(pin, 0o600)
+    gw.write_config(test_hsm.hsm_config(gw))
+    return os.path.realpath(os.path.join(gw.tmp, "tokens")), None
+
+
+def traced_serve(t, strace, gw, tls_port, devices, label):
+    """serve under strace -f through a node's work; the trace file."""
+    trace = os.path.join(gw.tmp, "serve-%s.strace" % re.sub(r"\W+", "-", label))
     # LeakSanitizer cannot run under ptrace: leaks are checked elsewhere
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
     logf = open(gw.log, "ab")
@@ -317,12 +359,14 @@ def check_sandbox(t, tmp, f, pg):
                           gw.config], env=env, stdout=logf, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL, cwd=gw.tmp)
     try:
-        t.ok(port_accepts_within(gw.port, 60, p), "serve under strace accepts", gw.log_tail())
+        if not t.ok(port_accepts_within(gw.port, 60, p), "%s: serve under strace accepts"
+                    % label, gw.log_tail()):
+            return None
         serve_pid = int(open("/proc/%d/task/%d/children" % (p.pid, p.pid)).read().split()[0])
-        r1 = gw.cmp(1, confirm="explicit")
-        r2 = gw.cmp(2, confirm="implicit")
-        t.ok(r1.rc == 0 and r2.rc == 0, "enrollments (explicit and implicit confirm) succeed",
-             repr(r1) + repr(r2))
+        r1 = gw.cmp(devices[0], confirm="explicit")
+        r2 = gw.cmp(devices[1], confirm="implicit")
+        t.ok(r1.rc == 0 and r2.rc == 0, "%s: enrollments (explicit and implicit confirm) "
+             "succeed" % label, repr(r1) + repr(r2))
         got = []
         for url in ("http://127.0.0.1:%d/crl/issuing-ca.crl" % gw.port,
                     "https://127.0.0.1:%d/crl/issuing-ca.crl" % tls_port,
@@ -330,7 +374,8 @@ def check_sandbox(t, tmp, f, pg):
                     "http://127.0.0.1:%d/readyz" % gw.cfg["ops"]["port"]):
             rc, out = sh(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", url])
             got.append(out)
-        t.eq(got, ["200"] * 4, "CRL (HTTP and HTTPS), /metrics and /readyz answer 200")
+        t.eq(got, ["200"] * 4, "%s: CRL (HTTP and HTTPS), /metrics and /readyz answer 200"
+             % label)
         os.kill(serve_pid, signal.SIGHUP)
         time.sleep(1)  # let the reload run before the drain (not asserted)
         os.kill(serve_pid, signal.SIGTERM)
@@ -340,25 +385,46 @@ def check_sandbox(t, tmp, f, pg):
             p.kill()
             p.wait()
         logf.close()
-    calls, fams, wx = set(), set(), []
+    return trace
+
+
+def analyse(t, trace, rules, label, writable):
+    calls, fams, wx, writes = set(), set(), [], set()
     with open(trace, errors="replace") as fh:
         for line in fh:
-            m = re.match(r"\d+\s+([a-z_0-9]+)\(", line)
+            m = re.match(r"\d+\s+([a-z_0-9]+)\((.*)", line)
             if not m:
                 continue
-            calls.add(m.group(1))
-            if m.group(1) == "socket":
-                fams.update(re.findall(r"\b(AF_[A-Z0-9]+)", line))
-            elif m.group(1) in ("mmap", "mprotect", "pkey_mprotect") and "PROT_EXEC" in line \
-                    and ("PROT_WRITE" in line or m.group(1) != "mmap"):
+            call, rest = m.group(1), m.group(2)
+            calls.add(call)
+            failed = re.search(r"\) += -1 ", rest)
+            path = re.search(r'"([^"]*)"', rest)
+            if call == "socket":
+                fams.update(re.findall(r"\b(AF_[A-Z0-9]+)", rest))
+            elif call in ("mmap", "mprotect", "pkey_mprotect") and "PROT_EXEC" in rest \
+                    and ("PROT_WRITE" in rest or call != "mmap"):
                 wx.append(line.strip())
-    t.ok(len(calls) > 30, "strace saw serve's system calls (%d distinct)" % len(calls))
-    t.ok(calls <= allowed, "every system call serve made is in the unit's SystemCallFilter",
-         "outside it: %r" % sorted(calls - allowed))
-    t.ok(fams and fams <= families, "serve opened only RestrictAddressFamilies sockets (%s)"
-         % " ".join(sorted(fams)), "outside them: %r" % sorted(fams - families))
-    t.ok(not wx, "no writable+executable mapping, no mprotect to executable "
-         "(MemoryDenyWriteExecute=yes)", "\n".join(wx[:10]))
+            elif call in ("open", "openat") and re.search(r"O_(WRONLY|RDWR|CREAT|TRUNC)", rest) \
+                    and path and not failed and path.group(1) != "/dev/null":
+                writes.add(os.path.realpath(path.group(1)))
+            elif call in WRITE_CALLS and path and not failed:
+                writes.add(os.path.realpath(path.group(1)))
+    t.ok(len(calls) > 30, "%s: strace saw serve's system calls (%d distinct)"
+         % (label, len(calls)))
+    t.ok(calls <= rules["calls"], "%s: every system call serve made is in the unit's "
+         "SystemCallFilter" % label, "outside it: %r" % sorted(calls - rules["calls"]))
+    t.ok(fams and fams <= rules["families"], "%s: serve opened only RestrictAddressFamilies "
+         "sockets (%s)" % (label, " ".join(sorted(fams))),
+         "outside them: %r" % sorted(fams - rules["families"]))
+    t.ok(not wx, "%s: no writable+executable mapping, no mprotect to executable "
+         "(MemoryDenyWriteExecute=yes)" % label, "\n".join(wx[:10]))
+    if writable is None:
+        t.ok(not writes, "%s: serve writes no file (ProtectSystem=strict)" % label,
+             "written: %r" % sorted(writes)[:20])
+    else:
+        outside = sorted(w for w in writes if not w.startswith(writable + "/"))
+        t.ok(not outside, "%s: serve writes only in the token directory (ReadWritePaths= "
+             "for SoftHSM2: %d file(s))" % (label, len(writes)), "outside: %r" % outside[:20])
 
 
 def port_accepts_within(port, timeout, proc):
