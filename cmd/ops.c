@@ -7,6 +7,7 @@
 #include "cmd/ops.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -58,7 +59,8 @@ static void healthz(struct http_req *req, void *arg)
 static void readyz(struct http_req *req, void *arg)
 {
 	struct worker *w = arg;
-	const char *why = ra_worker_unready(w->app);
+	/* draining: the load balancer must stop sending new clients here */
+	const char *why = server_draining(w) ? "draining" : ra_worker_unready(w->app);
 	char body[192];
 
 	if (!why) {
@@ -73,10 +75,18 @@ static void metrics(struct http_req *req, void *arg)
 {
 	struct worker *w = arg;
 	struct evbuffer *b = evbuffer_new();
+	struct server_stats *st = malloc(sizeof(*st)); /* per-worker arrays: not on the stack */
+	struct metrics_server_gauges sg = { 0 };
 	const unsigned char *p = NULL;
 
-	if (!b ||
-	    metrics_render(w->metrics, b, time(NULL), NULL, CMPGW_VERSION,
+	if (st) {
+		server_stats(w, st);
+		sg.connections = st->connections;
+		sg.in_flight = st->inflight;
+		sg.awaiting = st->awaiting;
+	}
+	if (!b || !st ||
+	    metrics_render(w->metrics, b, time(NULL), &sg, CMPGW_VERSION,
 			   OpenSSL_version(OPENSSL_VERSION_STRING)) != 0 ||
 	    !(p = evbuffer_pullup(b, -1))) {
 		http_reply(req, 503, NULL, NULL, 0);
@@ -85,6 +95,7 @@ static void metrics(struct http_req *req, void *arg)
 	}
 	if (b)
 		evbuffer_free(b);
+	free(st);
 }
 
 // clang-format off
