@@ -109,8 +109,9 @@ static const struct cfg_key listen_keys[] = {
 	 "Its private key: a PEM file (mode 0600 or stricter) or a `pkcs11:` URI; required with "
 	 "`cert`, must match it."},
 	{"listen[].tls.client_ca", K_STR_NULL, L(tls.ca_file), "null", 0, 0, cfg_conv_file,
-	 "PEM file with the trust anchors client certificates must chain to; null = no client "
-	 "certificates are asked for."},
+	 "PEM file with the trust anchors client certificates must chain to (any certificate in it "
+	 "ends a chain); needs `client_auth` `optional` or `require`; null = no client certificates "
+	 "are asked for."},
 	{"listen[].tls.client_auth", K_STR, L(tls.client_auth), "\"none\"", 0, 0, conv_client_auth,
 	 "`none`, `optional` (a client certificate, if sent, must verify) or `require` (mutual "
 	 "TLS: a handshake without a valid client certificate fails); the latter two need "
@@ -137,7 +138,7 @@ static const struct cfg_key http_keys[] = {
 	 "however slowly they trickle in (1..3600); then 408 and the connection is closed."},
 	{"http.max_connections", K_INT, R(http_max_conns), "1024", 1, 65536, NULL,
 	 "Open connections per worker (1..65536); above it a new connection gets 503 and is "
-	 "closed."},
+	 "closed (a TLS connection is closed without an answer)."},
 	{"http.max_body_memory", K_SIZE, R(http_max_body_mem), "16777216", 65536, 1073741824, NULL,
 	 "Bytes of request bodies being received that one worker holds at most (65536..1073741824); "
 	 "a request that would exceed it gets 503."},
