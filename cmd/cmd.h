@@ -31,11 +31,40 @@ const char *cmd_config(const char *cmd, const char *given);
 /* "--help" or "-h" (arg may be NULL) */
 bool cmd_is_help(const char *arg);
 
+/* Options shared by the subcommands; positional arguments collected. */
+struct opts {
+	const char *config;
+	const char *serial_rule;
+	bool no_reenroll, blocked, force;
+	const char *pos[8];
+	int npos;
+};
+
+/* The options a command takes beyond --config and --help. */
+enum { O_SERIAL_RULE = 1, O_NO_REENROLL = 2, O_BLOCKED = 4, O_FORCE = 8 };
+
+/* One command: its words, usage text, options and positional count. */
+struct spec {
+	const char *cmd, *usage;
+	unsigned opts;
+	int npos;
+};
+
+#define COMMON_HELP                                                                                \
+	"  -c, --config FILE   the configuration file (default: $CMPGW_CONFIG)\n"                  \
+	"  -h, --help          this text\n"
+
+/* Parse argv of the command sp (argv[0] its last word) into o: the
+ * options sp->opts allows, --config (else $CMPGW_CONFIG), --help, and
+ * exactly sp->npos positional arguments. Returns 0 (parsed, config set),
+ * -1 (--help printed: exit 0) or 2 (message printed: exit 2). */
+int cmd_parse_opts(const struct spec *sp, int argc, char **argv, struct opts *o);
+
 int cmd_serve(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_check(int argc, char **argv);
-int cmd_vendor(int argc, char **argv);
-int cmd_serials(int argc, char **argv);
+int cmd_vendor(int argc, char **argv);	/* cmd/vendor.c */
+int cmd_serials(int argc, char **argv); /* cmd/serials.c */
 int cmd_db(int argc, char **argv);
 
 /* For subcommands in other files (cmd/serve.c): the loaded config and a

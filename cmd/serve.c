@@ -1,6 +1,7 @@
 /*
  * cmd/serve.c - commands that need the configuration and the database:
- * serve, migrate, check, vendor, serials, db.
+ * serve, migrate, check, db; the shared option parser and database
+ * opener of the CLI commands (cmd/cmd.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,7 +14,6 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "cmd/cmd.h"
@@ -27,31 +27,6 @@
 #include "store/db.h"
 #include "store/embedded.h"
 #include "store/migrate.h"
-#include "store/serial.h"
-#include "store/vendor.h"
-
-/* Options shared by the subcommands; positional arguments collected. */
-struct opts {
-	const char *config;
-	const char *serial_rule;
-	bool no_reenroll, blocked, force;
-	const char *pos[8];
-	int npos;
-};
-
-/* The options a command takes beyond --config and --help. */
-enum { O_SERIAL_RULE = 1, O_NO_REENROLL = 2, O_BLOCKED = 4, O_FORCE = 8 };
-
-/* One command: its words, usage text, options and positional count. */
-struct spec {
-	const char *cmd, *usage;
-	unsigned opts;
-	int npos;
-};
-
-#define COMMON_HELP                                                                                \
-	"  -c, --config FILE   the configuration file (default: $CMPGW_CONFIG)\n"                  \
-	"  -h, --help          this text\n"
 
 // clang-format off
 static const struct spec spec_serve = { "serve",
@@ -69,30 +44,13 @@ static const struct spec spec_db_stop = { "db stop",
 	"usage: cmpgw db stop [--config FILE] [--force]\n"
 	"  stop the embedded PostgreSQL (database.url null)\n" COMMON_HELP
 	"  --force             stop it even while a gateway uses it\n", O_FORCE, 0 };
-static const struct spec spec_vendor_add = { "vendor add",
-	"usage: cmpgw vendor add [--config FILE] [--serial-rule R] [--no-reenroll] NAME\n"
-	"  register a vendor\n" COMMON_HELP
-	"  --serial-rule R     where the device serial is read: subject_serialnumber\n"
-	"                      (default), subject_cn or cert_serial\n"
-	"  --no-reenroll       refuse a second vendor-certificate ir of an enrolled serial\n",
-	O_SERIAL_RULE | O_NO_REENROLL, 1 };
-static const struct spec spec_vendor_cert = { "vendor anchor|intermediate add",
-	"usage: cmpgw vendor anchor add [--config FILE] NAME CERT.pem\n"
-	"       cmpgw vendor intermediate add [--config FILE] NAME CERT.pem\n"
-	"  register a trust anchor / intermediate CA (PEM or DER) of vendor NAME\n"
-	COMMON_HELP, 0, 2 };
-static const struct spec spec_serials = { "serials import",
-	"usage: cmpgw serials import [--config FILE] [--blocked] NAME FILE|-\n"
-	"  import device serials of vendor NAME, one per line (- reads stdin)\n"
-	COMMON_HELP
-	"  --blocked           import them as blocked instead of allowed\n", O_BLOCKED, 2 };
 // clang-format on
 
 /*
  * argv[0] is the last command word. Returns 0 (parsed, config set), -1
  * (--help printed: exit 0) or 2 (message printed: exit 2).
  */
-static int parse_opts(const struct spec *sp, int argc, char **argv, struct opts *o)
+int cmd_parse_opts(const struct spec *sp, int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -342,7 +300,7 @@ int cmd_serve(int argc, char **argv)
 	struct env e;
 	char err[512] = "";
 	int *fds = NULL, brc = 0;
-	int rc = parse_opts(&spec_serve, argc, argv, &o);
+	int rc = cmd_parse_opts(&spec_serve, argc, argv, &o);
 
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
@@ -410,7 +368,7 @@ int cmd_migrate(int argc, char **argv)
 {
 	struct opts o;
 	struct env e;
-	int rc = parse_opts(&spec_migrate, argc, argv, &o);
+	int rc = cmd_parse_opts(&spec_migrate, argc, argv, &o);
 
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
@@ -427,7 +385,7 @@ int cmd_check(int argc, char **argv)
 {
 	struct opts o;
 	struct env e;
-	int rc = parse_opts(&spec_check, argc, argv, &o);
+	int rc = cmd_parse_opts(&spec_check, argc, argv, &o);
 
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
@@ -454,7 +412,7 @@ int cmd_db(int argc, char **argv)
 		fputs(spec_db_stop.usage, stderr);
 		return 2;
 	}
-	rc = parse_opts(&spec_db_stop, argc - 1, argv + 1, &o);
+	rc = cmd_parse_opts(&spec_db_stop, argc - 1, argv + 1, &o);
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
 	struct env e;
@@ -486,174 +444,6 @@ static int cli_db(const struct opts *o, struct env *e, struct store_conn **c)
 		return 1;
 	}
 	return 0;
-}
-
-static X509 *read_cert(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	X509 *x = NULL;
-
-	if (!f) {
-		fprintf(stderr, "cmpgw: %s: %s\n", path, strerror(errno));
-		return NULL;
-	}
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	if (!x) {
-		rewind(f);
-		x = d2i_X509_fp(f, NULL);
-	}
-	fclose(f);
-	if (!x)
-		fprintf(stderr, "cmpgw: %s: not a PEM or DER certificate\n", path);
-	return x;
-}
-
-static int vendor_cert_add(struct store_conn *c, const char *vendor, const char *kind,
-			   const char *path)
-{
-	X509 *x = read_cert(path);
-	unsigned char *der = NULL, fp[32];
-	unsigned int fplen = sizeof(fp);
-	char subject[512];
-	int64_t vid;
-	int rc = 1, len;
-
-	if (!x)
-		return 1;
-	if (store_vendor_find(c, vendor, &vid) != 0) {
-		fprintf(stderr, "cmpgw: unknown vendor \"%s\" (add it with: cmpgw vendor add)\n",
-			vendor);
-		goto out;
-	}
-	/* An anchor must be a CA; an intermediate must be one too. */
-	if (X509_check_ca(x) == 0) {
-		fprintf(stderr, "cmpgw: %s: not a CA certificate\n", path);
-		goto out;
-	}
-	len = i2d_X509(x, &der);
-	X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
-	struct tm tm;
-	ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm);
-	if (len <= 0 || !X509_digest(x, EVP_sha256(), fp, &fplen))
-		goto out;
-	int r = store_vendor_cert_add(c, vid, kind, der, (size_t)len, fp, subject,
-				      (long long)timegm(&tm));
-	if (r == RC_EXISTS) {
-		printf("%s %s already registered for %s\n", kind, subject, vendor);
-		rc = 0;
-	} else if (r == 0) {
-		printf("registered %s %s for vendor %s\n", kind, subject, vendor);
-		rc = 0;
-	} else {
-		fprintf(stderr, "cmpgw: storing the certificate failed: %s\n", rc_str(r));
-	}
-out:
-	OPENSSL_free(der);
-	X509_free(x);
-	return rc;
-}
-
-int cmd_vendor(int argc, char **argv)
-{
-	struct opts o;
-	struct env e;
-	struct store_conn *c = NULL;
-	int rc;
-	const char *what = argc > 1 ? argv[1] : "";
-	bool add = strcmp(what, "add") == 0;
-	bool cert = (strcmp(what, "anchor") == 0 || strcmp(what, "intermediate") == 0) &&
-		    argc > 2 && strcmp(argv[2], "add") == 0;
-
-	if (cmd_is_help(what) || (!add && argc > 2 && cmd_is_help(argv[2]))) {
-		printf("%s%s", spec_vendor_add.usage, spec_vendor_cert.usage);
-		return 0;
-	}
-	if (!add && !cert) {
-		fprintf(stderr, "%s%s", spec_vendor_add.usage, spec_vendor_cert.usage);
-		return 2;
-	}
-	/* argv[0] becomes the last command word ("add") */
-	rc = add ? parse_opts(&spec_vendor_add, argc - 1, argv + 1, &o)
-		 : parse_opts(&spec_vendor_cert, argc - 2, argv + 2, &o);
-	if (rc != 0)
-		return rc < 0 ? 0 : rc;
-	const char *rule = o.serial_rule ? o.serial_rule : "subject_serialnumber";
-	if (strcmp(rule, "subject_serialnumber") && strcmp(rule, "subject_cn") &&
-	    strcmp(rule, "cert_serial")) {
-		fprintf(stderr,
-			"cmpgw vendor add: --serial-rule: unknown rule \"%s\" "
-			"(subject_serialnumber, "
-			"subject_cn, cert_serial)\n",
-			rule);
-		return 2;
-	}
-	rc = cli_db(&o, &e, &c);
-	if (rc == 0 && add) {
-		int64_t id;
-		int r = store_vendor_add(c, o.pos[0], rule, !o.no_reenroll, &id);
-		if (r == RC_EXISTS)
-			printf("vendor %s already registered\n", o.pos[0]);
-		else if (r == 0)
-			printf("registered vendor %s (serial rule %s)\n", o.pos[0], rule);
-		else
-			rc = 1;
-	} else if (rc == 0) {
-		rc = vendor_cert_add(c, o.pos[0],
-				     strcmp(what, "anchor") == 0 ? "anchor" : "intermediate",
-				     o.pos[1]);
-	}
-	store_db_close(c);
-	env_close(&e, false);
-	return rc;
-}
-
-int cmd_serials(int argc, char **argv)
-{
-	struct opts o;
-	struct env e;
-	struct store_conn *c = NULL;
-	FILE *in = NULL;
-	int rc;
-
-	if (argc >= 2 && cmd_is_help(argv[1])) {
-		fputs(spec_serials.usage, stdout);
-		return 0;
-	}
-	if (argc < 2 || strcmp(argv[1], "import") != 0) {
-		fputs(spec_serials.usage, stderr);
-		return 2;
-	}
-	rc = parse_opts(&spec_serials, argc - 1, argv + 1, &o);
-	if (rc != 0)
-		return rc < 0 ? 0 : rc;
-	in = strcmp(o.pos[1], "-") == 0 ? stdin : fopen(o.pos[1], "r");
-	if (!in) {
-		fprintf(stderr, "cmpgw: %s: %s\n", o.pos[1], strerror(errno));
-		return 1;
-	}
-	rc = cli_db(&o, &e, &c);
-	if (rc == 0) {
-		int64_t vid;
-		long ins = 0, upd = 0;
-		char err[512] = "";
-		if (store_vendor_find(c, o.pos[0], &vid) != 0) {
-			fprintf(stderr, "cmpgw: unknown vendor \"%s\"\n", o.pos[0]);
-			rc = 1;
-		} else if (store_serial_import(c, vid, in, o.blocked ? "blocked" : "allowed", &ins,
-					       &upd, err, sizeof(err)) != 0) {
-			fprintf(stderr, "cmpgw: %s: %s\n", o.pos[1],
-				err[0] ? err : "import failed");
-			rc = 1;
-		} else {
-			printf("%s: %ld new, %ld changed serial(s) for vendor %s (%s)\n", o.pos[1],
-			       ins, upd, o.pos[0], o.blocked ? "blocked" : "allowed");
-		}
-	}
-	if (in != stdin)
-		fclose(in);
-	store_db_close(c);
-	env_close(&e, false);
-	return rc;
 }
 
 int cmd_db_open(const char *config, struct cmd_db *d)
