@@ -141,6 +141,34 @@ CREATE FUNCTION public.cmpgw_vendor_id_fixed() RETURNS trigger
     LANGUAGE plpgsql
     AS $$ -- body: store/functions/cmpgw_vendor_id_fixed.sql $$;
 
+CREATE TABLE public.api_keys (
+    id bigint NOT NULL,
+    key_id text NOT NULL,
+    salt bytea NOT NULL,
+    hash bytea NOT NULL,
+    role text NOT NULL,
+    comment text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text NOT NULL,
+    expires_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    revoked_by text,
+    last_used_at timestamp with time zone,
+    CONSTRAINT api_keys_hash_check CHECK ((octet_length(hash) = 32)),
+    CONSTRAINT api_keys_key_id_check CHECK ((key_id ~ '^[0-9a-f]{16}$'::text)),
+    CONSTRAINT api_keys_role_check CHECK (((role = ANY (ARRAY['operator'::text, 'auditor'::text])) OR (role ~ '^(vendor|factory):.+$'::text))),
+    CONSTRAINT api_keys_salt_check CHECK ((octet_length(salt) = 16))
+);
+
+CREATE SEQUENCE public.api_keys_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.api_keys_id_seq OWNED BY public.api_keys.id;
+
 CREATE TABLE public.audit (
     id bigint NOT NULL,
     ts timestamp with time zone DEFAULT now() NOT NULL,
@@ -150,7 +178,8 @@ CREATE TABLE public.audit (
     vendor text,
     device_serial text,
     peer text,
-    detail text
+    detail text,
+    principal text
 );
 
 CREATE SEQUENCE public.audit_id_seq
@@ -281,6 +310,8 @@ CREATE SEQUENCE public.vendors_id_seq
 
 ALTER SEQUENCE public.vendors_id_seq OWNED BY public.vendors.id;
 
+ALTER TABLE ONLY public.api_keys ALTER COLUMN id SET DEFAULT nextval('public.api_keys_id_seq'::regclass);
+
 ALTER TABLE ONLY public.audit ALTER COLUMN id SET DEFAULT nextval('public.audit_id_seq'::regclass);
 
 ALTER TABLE ONLY public.certificates ALTER COLUMN id SET DEFAULT nextval('public.certificates_id_seq'::regclass);
@@ -288,6 +319,12 @@ ALTER TABLE ONLY public.certificates ALTER COLUMN id SET DEFAULT nextval('public
 ALTER TABLE ONLY public.vendor_certs ALTER COLUMN id SET DEFAULT nextval('public.vendor_certs_id_seq'::regclass);
 
 ALTER TABLE ONLY public.vendors ALTER COLUMN id SET DEFAULT nextval('public.vendors_id_seq'::regclass);
+
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_keys_key_id_key UNIQUE (key_id);
+
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.audit
     ADD CONSTRAINT audit_pkey PRIMARY KEY (id);
@@ -327,6 +364,8 @@ ALTER TABLE ONLY public.vendors
 
 ALTER TABLE ONLY public.vendors
     ADD CONSTRAINT vendors_pkey PRIMARY KEY (id);
+
+CREATE INDEX audit_principal ON public.audit USING btree (principal, ts) WHERE (principal IS NOT NULL);
 
 CREATE INDEX certificates_device_idx ON public.certificates USING btree (vendor_id, device_serial);
 
