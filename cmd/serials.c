@@ -1,67 +1,391 @@
 /*
- * cmd/serials.c - `cmpgw serials import`: a vendor's device serial list.
+ * cmd/serials.c - `cmpgw serials import` (a vendor's device serial list,
+ * checked line by line against the vendor's serial syntax, imported all
+ * or nothing with a report) and `cmpgw serials syntax` (that syntax).
+ * docs/SERIALS.md is the user's documentation of both.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "policy/serial.h"
+#include "store/admin.h"
 #include "store/db.h"
 #include "store/serial.h"
 #include "store/vendor.h"
 
+#define REFUSED_SHOW 100 /* refused lines listed; then "and N more" */
+
 // clang-format off
-static const struct spec spec_serials = { "serials import",
-	"usage: cmpgw serials import [--config FILE] [--blocked] NAME FILE|-\n"
-	"  import device serials of vendor NAME, one per line (- reads stdin)\n"
+static const char usage_import[] =
+	"usage: cmpgw serials import [--config FILE] [--blocked] [--skip-invalid] NAME FILE|-\n"
+	"  import device serials of vendor NAME, one per line (- reads stdin); all or\n"
+	"  nothing: one refused line refuses the whole file (see docs/SERIALS.md)\n"
 	COMMON_HELP
-	"  --blocked           import them as blocked instead of allowed\n", O_BLOCKED, 2 };
+	"  --blocked           import them as blocked instead of allowed\n"
+	"  --skip-invalid      import the valid lines even if some are refused\n";
+static const char usage_syntax[] =
+	"usage: cmpgw serials syntax [--config FILE] [--max-len N] [--allow CHARS] NAME\n"
+	"  show or set the serial syntax of vendor NAME (checked at import)\n"
+	COMMON_HELP
+	"  --max-len N         longest serial in bytes, 1..256 (default 64)\n"
+	"  --allow CHARS       the allowed characters: printable ASCII and ranges such\n"
+	"                      as 0-9A-F; \"default\": printable ASCII without space\n"
+	"                      and , = + / \\ *\n";
 // clang-format on
+
+struct sopts {
+	const char *config, *max_len, *allow;
+	bool blocked, skip_invalid;
+	const char *pos[2];
+	int npos;
+};
+
+/* argv[0]: the sub-word. 0 parsed, -1 help printed, 2 error printed. */
+static int parse(int argc, char **argv, bool import, struct sopts *o)
+{
+	static const struct option import_opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "blocked", no_argument, NULL, 'b' },
+		{ "skip-invalid", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct option syntax_opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "max-len", required_argument, NULL, 'm' },
+		{ "allow", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = import ? "serials import" : "serials syntax";
+	const char *usage = import ? usage_import : usage_syntax;
+	int want = import ? 2 : 1, c;
+
+	memset(o, 0, sizeof(*o));
+	cmd_getopt_reset();
+	while ((c = cmd_getopt(cmd, argc, argv, ":c:h", import ? import_opts : syntax_opts)) !=
+	       -1) {
+		if (c == '?')
+			return 2;
+		if (c == 'h') {
+			fputs(usage, stdout);
+			return -1;
+		}
+		if (c == 'c')
+			o->config = optarg;
+		else if (c == 'b')
+			o->blocked = true;
+		else if (c == 's')
+			o->skip_invalid = true;
+		else if (c == 'm')
+			o->max_len = optarg;
+		else
+			o->allow = optarg;
+	}
+	for (; optind < argc && o->npos < 2; optind++)
+		o->pos[o->npos++] = argv[optind];
+	if (optind < argc || o->npos != want) {
+		fprintf(stderr, "cmpgw %s: expected %s\n%s", cmd, import ? "NAME FILE|-" : "NAME",
+			usage);
+		return 2;
+	}
+	o->config = cmd_config(cmd, o->config);
+	return o->config ? 0 : 2;
+}
+
+/* The vendor's syntax from the database into sx. 0 or 1 (printed). */
+static int load_syntax(struct store_conn *c, int64_t vid, const char *name,
+		       struct policy_serial_syntax *sx)
+{
+	char spec[256], err[256] = "", why[POLICY_SERIAL_WHY_MAX] = "";
+	int max_len = 0;
+
+	policy_serial_syntax_default(sx);
+	if (store_serial_syntax_get(c, vid, &max_len, spec, sizeof(spec), err, sizeof(err)) != 0 ||
+	    policy_serial_syntax_set_max_len(sx, max_len) != 0 ||
+	    (spec[0] && policy_serial_syntax_set_charset(sx, spec, why, sizeof(why)) != 0)) {
+		fprintf(stderr, "cmpgw: vendor \"%s\": cannot load its serial syntax: %s%s\n", name,
+			err, why);
+		return 1;
+	}
+	return 0;
+}
+
+static int syntax_run(struct store_conn *c, const struct sopts *o, int64_t vid)
+{
+	struct policy_serial_syntax sx;
+	char why[POLICY_SERIAL_WHY_MAX] = "", err[256] = "", spec[200];
+	long max_len = 0;
+	char *end = NULL;
+
+	if (load_syntax(c, vid, o->pos[0], &sx) != 0)
+		return 1;
+	if (o->max_len) {
+		errno = 0;
+		max_len = strtol(o->max_len, &end, 10);
+		if (errno || !*o->max_len || *end ||
+		    policy_serial_syntax_set_max_len(&sx, max_len)) {
+			fprintf(stderr, "cmpgw serials syntax: --max-len: \"%s\" is not 1..%d\n",
+				o->max_len, POLICY_SERIAL_LEN_MAX);
+			return 2;
+		}
+	}
+	if (o->allow && policy_serial_syntax_set_charset(&sx, o->allow, why, sizeof(why)) != 0) {
+		fprintf(stderr, "cmpgw serials syntax: --allow: %s\n", why);
+		return 2;
+	}
+	if (policy_serial_charset_str(&sx, spec, sizeof(spec)) != 0)
+		return 1;
+	if ((o->max_len || o->allow) &&
+	    store_serial_syntax_set(c, vid, (int)max_len,
+				    !o->allow				    ? NULL
+				    : policy_serial_charset_is_default(&sx) ? ""
+									    : spec,
+				    err, sizeof(err)) != 0) {
+		fprintf(stderr, "cmpgw serials syntax: %s\n", err[0] ? err : "update failed");
+		return 1;
+	}
+	printf("vendor %s: serials of 1..%u bytes, allowed characters: %s\n", o->pos[0], sx.max_len,
+	       policy_serial_charset_is_default(&sx) ? "default" : spec);
+	return 0;
+}
+
+/* One import's reading state and tallies. */
+struct reader {
+	FILE *in;
+	const char *label;
+	long line;			     /* lines read */
+	long serial_lines, refused;	     /* lines holding a serial; refused ones */
+	size_t len;			     /* bytes of the current line (may exceed buf) */
+	char buf[POLICY_SERIAL_LEN_MAX + 8]; /* the first bytes of it */
+};
+
+/* Next line without its '\n' (and without one trailing CR). 1: a line,
+ * 0: end of input, -1: read error (printed). Bounded: bytes past buf are
+ * counted, not kept. */
+static int next_line(struct reader *rd)
+{
+	int ch;
+
+	rd->len = 0;
+	while ((ch = getc_unlocked(rd->in)) != EOF && ch != '\n') {
+		if (rd->len < sizeof(rd->buf))
+			rd->buf[rd->len] = (char)ch;
+		rd->len++;
+	}
+	if (ferror(rd->in)) {
+		fprintf(stderr, "cmpgw: %s: read error after line %ld: %s\n", rd->label, rd->line,
+			strerror(errno));
+		return -1;
+	}
+	if (ch == EOF && rd->len == 0)
+		return 0;
+	rd->line++;
+	/* Windows line ends */
+	if (rd->len > 0 && rd->len <= sizeof(rd->buf) && rd->buf[rd->len - 1] == '\r')
+		rd->len--;
+	return 1;
+}
+
+static void refuse(struct reader *rd, const char *why)
+{
+	if (++rd->refused <= REFUSED_SHOW)
+		fprintf(stderr, "%s: line %ld: %s\n", rd->label, rd->line, why);
+}
+
+/*
+ * Read every line; the valid serials go to im (all of them with
+ * skip_invalid, else only until the first refusal: the rest is still
+ * read, to report every refused line). 0, or -1 on a read or database
+ * error (printed).
+ */
+static int read_all(struct reader *rd, const struct policy_serial_syntax *sx,
+		    struct store_serial_import *im, bool skip_invalid, const char *err)
+{
+	char why[POLICY_SERIAL_WHY_MAX];
+	int got;
+
+	while ((got = next_line(rd)) == 1) {
+		const char *s = rd->buf;
+		size_t n = rd->len;
+		/* a UTF-8 byte order mark from a spreadsheet export */
+		if (rd->line == 1 && n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+			s += 3, n -= 3;
+		if (n == 0 || s[0] == '#')
+			continue;
+		rd->serial_lines++;
+		if (n > sx->max_len) {
+			snprintf(why, sizeof(why), "%zu bytes, longer than the maximum of %u", n,
+				 sx->max_len);
+			refuse(rd, why);
+			continue;
+		}
+		if (policy_serial_check(sx, s, n, why, sizeof(why)) != 0) {
+			refuse(rd, why);
+			continue;
+		}
+		if ((rd->refused == 0 || skip_invalid) &&
+		    store_serial_import_add(im, rd->line, s, n) != 0) {
+			fprintf(stderr, "cmpgw: %s: import failed: %s\n", rd->label, err);
+			return -1;
+		}
+	}
+	if (rd->refused > REFUSED_SHOW)
+		fprintf(stderr, "%s: and %ld more refused line(s)\n", rd->label,
+			rd->refused - REFUSED_SHOW);
+	return got;
+}
+
+/* Duplicates and serials that differ only in case: stderr notes. */
+static void report_notes(const struct reader *rd, const struct store_serial_counts *k, bool blocked)
+{
+	for (int i = 0; i < k->ndup; i++)
+		fprintf(stderr, "%s: line %ld: duplicate of line %ld (%s), counted once\n",
+			rd->label, k->dup[i].line, k->dup[i].first, k->dup[i].serial);
+	if (k->duplicates > k->ndup)
+		fprintf(stderr, "%s: and %ld more duplicate line(s)\n", rd->label,
+			k->duplicates - k->ndup);
+	for (int i = 0; i < k->ncase; i++)
+		fprintf(stderr,
+			"%s: warning: lines %ld and %ld differ only in letter case: imported as "
+			"different serials (serials are case-sensitive)\n",
+			rd->label, k->casepair[i].line, k->casepair[i].other);
+	if (k->case_groups > k->ncase)
+		fprintf(stderr, "%s: warning: and %ld more serial(s) differing only in case\n",
+			rd->label, k->case_groups - k->ncase);
+	if (!blocked && k->kept_blocked)
+		fprintf(stderr,
+			"%s: note: %ld listed serial(s) are blocked and stay blocked (an allowed "
+			"import never unblocks)\n",
+			rd->label, k->kept_blocked);
+}
+
+/* The audit row of an import (issue 14: every admin change names its
+ * principal, the OS user for the CLI). A merged import (k set) writes it
+ * in its own transaction, so the row and the change commit together; a
+ * refused one after the rollback. 0 or -1 (printed). */
+static int import_audit(struct store_conn *c, const char *name, const char *label,
+			const char *state, const struct store_serial_counts *k,
+			const struct reader *rd)
+{
+	char who[STORE_ADMIN_PRINCIPAL_MAX], detail[STORE_ADMIN_DETAIL_MAX];
+
+	if (store_admin_principal_os(who, sizeof(who)) != 0)
+		return -1;
+	if (k)
+		snprintf(detail, sizeof(detail),
+			 "file %.200s as %s: %ld new, %ld changed, %ld unchanged, %ld refused, %ld "
+			 "duplicate(s)",
+			 label, state, k->inserted, k->changed, k->unchanged, rd->refused,
+			 k->duplicates);
+	else
+		snprintf(detail, sizeof(detail),
+			 "file %.200s as %s: nothing imported, %ld of %ld serial line(s) refused",
+			 label, state, rd->refused, rd->serial_lines);
+	if (store_audit_admin(c, who, k ? "serials_imported" : "serials_import_refused", name, NULL,
+			      NULL, detail) != 0) {
+		fprintf(stderr, "cmpgw: %s: cannot write the audit row\n", label);
+		return -1;
+	}
+	return 0;
+}
+
+static int import_run(struct store_conn *c, const char *name, int64_t vid, FILE *in,
+		      const char *label, bool blocked, bool skip_invalid)
+{
+	struct policy_serial_syntax sx;
+	struct store_serial_import *im = NULL;
+	struct store_serial_counts *k = NULL;
+	struct reader *rd = NULL;
+	const char *state = blocked ? "blocked" : "allowed";
+	char err[512] = "";
+	int rc = 1;
+
+	if (load_syntax(c, vid, name, &sx) != 0)
+		return 1;
+	if (!(rd = calloc(1, sizeof(*rd))) || !(k = calloc(1, sizeof(*k)))) {
+		fprintf(stderr, "cmpgw: out of memory\n");
+		goto out;
+	}
+	rd->in = in;
+	rd->label = label;
+	if (store_serial_import_begin(c, vid, blocked, &im, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cmpgw: %s: import failed: %s\n", label, err);
+		goto out;
+	}
+	if (read_all(rd, &sx, im, skip_invalid, err) != 0)
+		goto out;
+	if (rd->refused && !skip_invalid) {
+		fprintf(stderr,
+			"%s: nothing imported for vendor %s: %ld of %ld serial line(s) refused "
+			"(fix them, or import the %ld valid one(s) with --skip-invalid)\n",
+			label, name, rd->refused, rd->serial_lines, rd->serial_lines - rd->refused);
+		store_serial_import_free(im);
+		im = NULL;
+		(void)import_audit(c, name, label, state, NULL, rd);
+		goto out;
+	}
+	if (store_serial_import_merge(im, k) != 0 || import_audit(c, name, label, state, k, rd) ||
+	    store_serial_import_commit(im) != 0) {
+		fprintf(stderr, "cmpgw: %s: import failed, nothing imported: %s\n", label, err);
+		goto out;
+	}
+	report_notes(rd, k, blocked);
+	printf("%s: imported for vendor %s as %s: %ld new, %ld changed, %ld unchanged, %ld "
+	       "refused%s, %ld duplicate(s)\n",
+	       label, name, state, k->inserted, k->changed, k->unchanged, rd->refused,
+	       rd->refused ? " (skipped)" : "", k->duplicates);
+	rc = 0;
+out:
+	store_serial_import_free(im);
+	free(k);
+	free(rd);
+	return rc;
+}
 
 int cmd_serials(int argc, char **argv)
 {
-	struct opts o;
+	struct sopts o;
 	struct cmd_db d = { 0 };
-	struct store_conn *c = NULL;
 	FILE *in = NULL;
+	bool import;
+	int64_t vid;
 	int rc;
 
 	if (argc >= 2 && cmd_is_help(argv[1])) {
-		fputs(spec_serials.usage, stdout);
+		printf("%s%s", usage_import, usage_syntax);
 		return 0;
 	}
-	if (argc < 2 || strcmp(argv[1], "import") != 0) {
-		fputs(spec_serials.usage, stderr);
+	if (argc < 2 || (strcmp(argv[1], "import") != 0 && strcmp(argv[1], "syntax") != 0)) {
+		fprintf(stderr, "%s%s", usage_import, usage_syntax);
 		return 2;
 	}
-	rc = cmd_parse_opts(&spec_serials, argc - 1, argv + 1, &o);
+	import = strcmp(argv[1], "import") == 0;
+	rc = parse(argc - 1, argv + 1, import, &o);
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
-	in = strcmp(o.pos[1], "-") == 0 ? stdin : fopen(o.pos[1], "r");
-	if (!in) {
-		fprintf(stderr, "cmpgw: %s: %s\n", o.pos[1], strerror(errno));
-		return 1;
-	}
-	rc = cmd_db_open(o.config, &d);
-	c = d.conn;
-	if (rc == 0) {
-		int64_t vid;
-		long ins = 0, upd = 0;
-		char err[512] = "";
-		if (store_vendor_find(c, o.pos[0], &vid) != 0) {
-			fprintf(stderr, "cmpgw: unknown vendor \"%s\"\n", o.pos[0]);
-			rc = 1;
-		} else if (store_serial_import(c, vid, in, o.blocked ? "blocked" : "allowed", &ins,
-					       &upd, err, sizeof(err)) != 0) {
-			fprintf(stderr, "cmpgw: %s: %s\n", o.pos[1],
-				err[0] ? err : "import failed");
-			rc = 1;
-		} else {
-			printf("%s: %ld new, %ld changed serial(s) for vendor %s (%s)\n", o.pos[1],
-			       ins, upd, o.pos[0], o.blocked ? "blocked" : "allowed");
+	if (import) {
+		in = strcmp(o.pos[1], "-") == 0 ? stdin : fopen(o.pos[1], "r");
+		if (!in) {
+			fprintf(stderr, "cmpgw: %s: %s\n", o.pos[1], strerror(errno));
+			return 1;
 		}
 	}
-	if (in != stdin)
+	rc = cmd_db_open(o.config, &d);
+	if (rc == 0 && store_vendor_find(d.conn, o.pos[0], &vid) != 0) {
+		fprintf(stderr, "cmpgw: unknown vendor \"%s\"\n", o.pos[0]);
+		rc = 1;
+	}
+	if (rc == 0 && import)
+		rc = import_run(d.conn, o.pos[0], vid, in, in == stdin ? "<stdin>" : o.pos[1],
+				o.blocked, o.skip_invalid);
+	else if (rc == 0)
+		rc = syntax_run(d.conn, &o, vid);
+	if (in && in != stdin)
 		fclose(in);
 	cmd_db_close(&d);
 	return rc;

@@ -298,6 +298,10 @@ CREATE TABLE public.vendors (
     serial_rule text DEFAULT 'subject_serialnumber'::text NOT NULL,
     allow_reenroll boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    serial_max_len integer DEFAULT 64 NOT NULL,
+    serial_charset text,
+    CONSTRAINT vendors_serial_charset_check CHECK (((serial_charset IS NULL) OR (serial_charset ~ '^[!-~]{1,200}$'::text))),
+    CONSTRAINT vendors_serial_max_len_check CHECK (((serial_max_len >= 1) AND (serial_max_len <= 256))),
     CONSTRAINT vendors_serial_rule_check CHECK ((serial_rule = ANY (ARRAY['subject_serialnumber'::text, 'subject_cn'::text, 'cert_serial'::text])))
 );
 

@@ -269,3 +269,295 @@ out:
 	free(im);
 	return rc;
 }
+
+/* ---- streaming import with a report (issue 14, cmd/serials.c) ---------- */
+
+struct store_serial_import {
+	struct store_conn *c;
+	PGconn *pg;
+	char vid[24];
+	bool blocked, copying, open;
+	long rows;
+	char buf[COPY_CHUNK];
+	size_t used;
+	char *err;
+	size_t errlen;
+};
+
+#define SI_ERR(im, ...)                                                                            \
+	((im)->err && (im)->errlen ? (void)snprintf((im)->err, (im)->errlen, __VA_ARGS__) : (void)0)
+
+static const char rows_sql[] = "CREATE TEMP TABLE cmpgw_serial_rows (line bigint, serial text "
+			       "COLLATE \"C\") ON COMMIT DROP";
+/* One row per distinct serial, with its first line and how often. */
+static const char set_sql[] =
+	"CREATE TEMP TABLE cmpgw_serial_set ON COMMIT DROP AS SELECT serial, min(line) AS line, "
+	"count(*) AS n FROM cmpgw_serial_rows GROUP BY serial";
+static const char dup_sql[] =
+	"SELECT r.line, s.line, r.serial FROM cmpgw_serial_rows r JOIN cmpgw_serial_set s USING "
+	"(serial) WHERE s.n > 1 AND r.line <> s.line ORDER BY r.line LIMIT " STORE_SERIAL_SHOW_STR;
+/* lower() under COLLATE "C" folds ASCII letters only: serials are ASCII. */
+static const char case_sql[] = "SELECT count(*) OVER (), min(line), max(line) FROM "
+			       "cmpgw_serial_set GROUP BY lower(serial) "
+			       "HAVING count(*) > 1 ORDER BY 2 LIMIT " STORE_SERIAL_SHOW_STR;
+static const char set_block_sql[] =
+	"UPDATE serials x SET state = 'blocked', updated_at = now() FROM cmpgw_serial_set d "
+	"WHERE x.vendor_id = $1::bigint AND x.serial = d.serial AND x.state <> 'blocked'";
+static const char kept_blocked_sql[] =
+	"SELECT count(*) FROM serials x JOIN cmpgw_serial_set d ON x.serial = d.serial "
+	"WHERE x.vendor_id = $1::bigint AND x.state = 'blocked'";
+#define SET_SORTED "(SELECT serial AS s FROM cmpgw_serial_set ORDER BY 1) d"
+static const char set_insert_allowed_sql[] =
+	"INSERT INTO serials (vendor_id, serial) SELECT $1::bigint, s FROM " SET_SORTED NOT_PRESENT;
+static const char set_insert_blocked_sql[] =
+	"INSERT INTO serials (vendor_id, serial, state) SELECT $1::bigint, s, 'blocked' "
+	"FROM " SET_SORTED NOT_PRESENT;
+
+int store_serial_import_begin(struct store_conn *c, int64_t vendor_id, bool blocked,
+			      struct store_serial_import **out, char *errbuf, size_t errlen)
+{
+	struct store_serial_import *im = NULL;
+	struct import lk = { .err = errbuf, .errlen = errlen };
+	PGresult *r = NULL;
+	int rc = RC_NOMEM;
+
+	*out = NULL;
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	if (!(im = calloc(1, sizeof(*im))))
+		goto out;
+	im->c = c;
+	im->pg = store_db_conn_raw(c);
+	im->blocked = blocked;
+	im->err = errbuf;
+	im->errlen = errlen;
+	snprintf(im->vid, sizeof(im->vid), "%" PRId64, vendor_id);
+	if ((rc = store_conn_cmd(c, "BEGIN", errbuf, errlen)) != RC_OK)
+		goto out;
+	im->open = true;
+	if ((rc = vendor_lock(c, im->vid, &lk)) != RC_OK ||
+	    (rc = exec_vid(c, lock_sql, im->vid, NULL, &lk)) != RC_OK ||
+	    (rc = store_conn_cmd(c, "SET LOCAL work_mem = '64MB'", errbuf, errlen)) != RC_OK ||
+	    (rc = store_conn_cmd(c, rows_sql, errbuf, errlen)) != RC_OK)
+		goto out;
+	r = PQexec(im->pg, "COPY cmpgw_serial_rows (line, serial) FROM STDIN");
+	if (PQresultStatus(r) != PGRES_COPY_IN) {
+		SI_ERR(im, "COPY: %s", PQerrorMessage(im->pg));
+		rc = RC_DB;
+		goto out;
+	}
+	im->copying = true;
+	*out = im;
+	im = NULL;
+	rc = RC_OK;
+out:
+	PQclear(r);
+	store_serial_import_free(im);
+	return rc;
+}
+
+static int si_flush(struct store_serial_import *im)
+{
+	if (im->used && PQputCopyData(im->pg, im->buf, (int)im->used) != 1) {
+		SI_ERR(im, "COPY: %s", PQerrorMessage(im->pg));
+		return RC_DB;
+	}
+	im->used = 0;
+	return RC_OK;
+}
+
+int store_serial_import_add(struct store_serial_import *im, long line, const char *s, size_t n)
+{
+	int rc;
+
+	if (!im->copying || n == 0 || n > STORE_SERIAL_LEN_MAX)
+		return RC_INVAL;
+	/* a row is at most 20 digits, a tab, 2n bytes and a newline */
+	if (im->used + 2 * n + 24 > sizeof(im->buf) && (rc = si_flush(im)) != RC_OK)
+		return rc;
+	im->used += (size_t)snprintf(im->buf + im->used, 24, "%ld\t", line);
+	/* COPY text format: '\' escapes; tab, newline and CR never reach here
+	 * (a serial holds no whitespace) but are escaped all the same */
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (ch == '\\' || ch == '\t' || ch == '\n' || ch == '\r') {
+			im->buf[im->used++] = '\\';
+			ch = ch == '\t' ? 't' : ch == '\n' ? 'n' : ch == '\r' ? 'r' : ch;
+		}
+		im->buf[im->used++] = ch;
+	}
+	im->buf[im->used++] = '\n';
+	im->rows++;
+	return RC_OK;
+}
+
+static int si_copy_end(struct store_serial_import *im)
+{
+	PGresult *r;
+	int rc = si_flush(im);
+
+	im->copying = false;
+	if (rc != RC_OK)
+		return rc;
+	if (PQputCopyEnd(im->pg, NULL) != 1) {
+		SI_ERR(im, "COPY end: %s", PQerrorMessage(im->pg));
+		return RC_DB;
+	}
+	while ((r = PQgetResult(im->pg))) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == RC_OK) {
+			SI_ERR(im, "COPY: %s", PQresultErrorMessage(r));
+			rc = RC_DB;
+		}
+		PQclear(r);
+	}
+	return rc;
+}
+
+/* The first duplicates (line, first line, serial) and case pairs. */
+static int si_examples(struct store_serial_import *im, struct store_serial_counts *k)
+{
+	PGresult *r = NULL;
+	int rc = RC_OK;
+
+	if (k->duplicates > 0) {
+		if ((rc = store_conn_pq(im->c, dup_sql, 0, NULL, NULL, NULL, 0, &r, NULL, im->err,
+					im->errlen)) != RC_OK)
+			return rc;
+		for (int i = 0; i < PQntuples(r) && i < STORE_SERIAL_SHOW; i++, k->ndup++) {
+			k->dup[i].line = atol(PQgetvalue(r, i, 0));
+			k->dup[i].first = atol(PQgetvalue(r, i, 1));
+			snprintf(k->dup[i].serial, sizeof(k->dup[i].serial), "%s",
+				 PQgetvalue(r, i, 2));
+		}
+		PQclear(r);
+	}
+	if ((rc = store_conn_pq(im->c, case_sql, 0, NULL, NULL, NULL, 0, &r, NULL, im->err,
+				im->errlen)) != RC_OK)
+		return rc;
+	for (int i = 0; i < PQntuples(r) && i < STORE_SERIAL_SHOW; i++, k->ncase++) {
+		k->case_groups = atol(PQgetvalue(r, i, 0));
+		k->casepair[i].line = atol(PQgetvalue(r, i, 1));
+		k->casepair[i].other = atol(PQgetvalue(r, i, 2));
+	}
+	PQclear(r);
+	return RC_OK;
+}
+
+static int si_count(struct store_serial_import *im, const char *sql, long *n)
+{
+	const char *p[1] = { im->vid };
+	PGresult *r = NULL;
+	int rc = store_conn_pq(im->c, sql, 1, p, NULL, NULL, 0, &r, NULL, im->err, im->errlen);
+
+	if (rc == RC_OK)
+		*n = atol(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return rc;
+}
+
+int store_serial_import_merge(struct store_serial_import *im, struct store_serial_counts *k)
+{
+	struct import lk = { .err = im->err, .errlen = im->errlen };
+	PGresult *r = NULL;
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	if (!im->copying)
+		return RC_INVAL;
+	if ((rc = si_copy_end(im)) != RC_OK)
+		return rc;
+	k->rows = im->rows;
+	if ((rc = store_conn_pq(im->c, set_sql, 0, NULL, NULL, NULL, 0, &r, NULL, im->err,
+				im->errlen)) != RC_OK)
+		return rc;
+	k->distinct = atol(PQcmdTuples(r));
+	PQclear(r);
+	k->duplicates = k->rows - k->distinct;
+	if ((rc = store_conn_cmd(im->c, "ANALYZE cmpgw_serial_set", im->err, im->errlen)) !=
+		    RC_OK ||
+	    (rc = si_examples(im, k)) != RC_OK)
+		return rc;
+	if (im->blocked)
+		rc = exec_vid(im->c, set_block_sql, im->vid, &k->changed, &lk);
+	else
+		rc = si_count(im, kept_blocked_sql, &k->kept_blocked);
+	if (rc != RC_OK ||
+	    (rc = exec_vid(im->c, im->blocked ? set_insert_blocked_sql : set_insert_allowed_sql,
+			   im->vid, &k->inserted, &lk)) != RC_OK)
+		return rc;
+	k->unchanged = k->distinct - k->inserted - k->changed;
+	return RC_OK;
+}
+
+int store_serial_import_commit(struct store_serial_import *im)
+{
+	int rc;
+
+	if (im->copying || !im->open)
+		return RC_INVAL;
+	rc = store_conn_cmd(im->c, "COMMIT", im->err, im->errlen);
+	im->open = false;
+	return rc;
+}
+
+void store_serial_import_free(struct store_serial_import *im)
+{
+	PGresult *r;
+
+	if (!im)
+		return;
+	if (im->copying && PQputCopyEnd(im->pg, "import refused") == 1)
+		while ((r = PQgetResult(im->pg)))
+			PQclear(r);
+	if (im->open)
+		PQclear(PQexec(im->pg, "ROLLBACK"));
+	free(im);
+}
+
+/* ---- per-vendor syntax (migration 017) ---------------------------------- */
+
+int store_serial_syntax_get(struct store_conn *c, int64_t vendor_id, int *max_len, char *charset,
+			    size_t len, char *errbuf, size_t errlen)
+{
+	char vid[24];
+	const char *p[1] = { vid };
+	PGresult *r = NULL;
+	int rc;
+
+	snprintf(vid, sizeof(vid), "%" PRId64, vendor_id);
+	rc = store_conn_pq(c,
+			   "SELECT serial_max_len, coalesce(serial_charset, '') FROM vendors "
+			   "WHERE id = $1::bigint",
+			   1, p, NULL, NULL, 0, &r, NULL, errbuf, errlen);
+	if (rc == RC_OK && PQntuples(r) != 1)
+		rc = RC_NOTFOUND;
+	if (rc == RC_OK && (size_t)PQgetlength(r, 0, 1) >= len)
+		rc = RC_TOOBIG;
+	if (rc == RC_OK) {
+		*max_len = atoi(PQgetvalue(r, 0, 0));
+		memcpy(charset, PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1) + 1);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int store_serial_syntax_set(struct store_conn *c, int64_t vendor_id, int max_len,
+			    const char *charset, char *errbuf, size_t errlen)
+{
+	char vid[24], ml[16];
+	const char *p[3] = { vid, max_len > 0 ? ml : NULL, charset };
+	PGresult *r = NULL;
+	int rc;
+
+	snprintf(vid, sizeof(vid), "%" PRId64, vendor_id);
+	snprintf(ml, sizeof(ml), "%d", max_len);
+	rc = store_conn_pq(c,
+			   "UPDATE vendors SET serial_max_len = coalesce($2::int, serial_max_len), "
+			   "serial_charset = CASE WHEN $3::text IS NULL THEN serial_charset "
+			   "ELSE nullif($3::text, '') END WHERE id = $1::bigint",
+			   3, p, NULL, NULL, 0, &r, NULL, errbuf, errlen);
+	if (rc == RC_OK && atol(PQcmdTuples(r)) != 1)
+		rc = RC_NOTFOUND;
+	PQclear(r);
+	return rc;
+}
