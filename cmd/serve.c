@@ -130,13 +130,16 @@ static int env_db(struct env *e)
 	return 0;
 }
 
-static int env_open(const char *config, struct env *e, bool need_db)
+/* flags: CFG_LOAD_ADMIN for every command that neither signs nor seals
+ * (issue 14: they run for users who cannot read the private keys), 0 for
+ * serve and check. */
+static int env_open(const char *config, unsigned flags, struct env *e, bool need_db)
 {
 	char err[1024] = "";
 	int rc;
 
 	memset(e, 0, sizeof(*e));
-	rc = cfg_load(config, &e->cfg, err, sizeof(err));
+	rc = cfg_load_flags(config, flags, &e->cfg, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "cmpgw: %s\n", err[0] ? err : rc_str(rc));
 		return 2;
@@ -304,9 +307,14 @@ int cmd_serve(int argc, char **argv)
 
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
-	rc = env_open(o.config, &e, false);
+	rc = env_open(o.config, 0, &e, false);
 	if (rc != 0)
 		goto out;
+	if (e.cfg->admin_only) { /* never serve without the keys */
+		log_error(NULL, "cannot serve: configuration loaded without its keys");
+		rc = 2;
+		goto out;
+	}
 	server_signals_block();
 	fds = server_bind(e.cfg, &brc, err, sizeof(err));
 	if (!fds) {
@@ -372,7 +380,7 @@ int cmd_migrate(int argc, char **argv)
 
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
-	rc = env_open(o.config, &e, true);
+	rc = env_open(o.config, CFG_LOAD_ADMIN, &e, true);
 	if (rc == 0)
 		rc = migrate_now(e.conninfo);
 	if (rc == 0)
@@ -389,7 +397,7 @@ int cmd_check(int argc, char **argv)
 
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
-	rc = env_open(o.config, &e, false);
+	rc = env_open(o.config, 0, &e, false);
 	if (rc == 0)
 		warn_expiry(e.cfg, false, true);
 	if (rc == 0)
@@ -417,7 +425,7 @@ int cmd_db(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	struct env e;
 	char err[1024] = "";
-	rc = env_open(o.config, &e, false);
+	rc = env_open(o.config, CFG_LOAD_ADMIN, &e, false);
 	/* Never the server a live gateway uses, unless --force (issue 11). */
 	if (rc == 0 && !e.cfg->db_url &&
 	    store_embedded_stop_unused(e.cfg->data_dir, e.cfg->db_embedded_user, o.force, err,
@@ -433,7 +441,7 @@ int cmd_db(int argc, char **argv)
 /* Open env + blocking connection + migrations, for the CLI commands. */
 static int cli_db(const struct opts *o, struct env *e, struct store_conn **c)
 {
-	int rc = env_open(o->config, e, true);
+	int rc = env_open(o->config, CFG_LOAD_ADMIN, e, true);
 	if (rc != 0)
 		return rc;
 	rc = migrate_now(e->conninfo);

@@ -1,7 +1,10 @@
 /*
  * cmd/token.c - `cmpgw token create|list|revoke`: one-time enrollment
  * tokens for shared-secret (PBMAC) ir. The secret is printed once, by
- * create, and stored only sealed (ra/token.h).
+ * create, and stored only sealed (ra/token.h). Only create reads a key
+ * (tokens.key_file, to seal); no command loads the CA's or the CMP
+ * signer's private keys (issue 14). create and revoke add an audit row
+ * naming the OS user (store/admin.h), in the change's transaction.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include "cmd/cmd.h"
 #include "core/cfg.h"
 #include "ra/token.h"
+#include "store/admin.h"
 #include "store/token.h"
 
 #define DEFAULT_TTL "24h"
@@ -117,13 +121,54 @@ static int check_create(const struct cfg *cfg, const struct topts *o, long ttl)
 	return 0;
 }
 
+/* Seal and store the token with its admin audit row, in one transaction.
+ * 0 or exit code 1 (message printed). */
+static int store_new(struct store_conn *conn, const struct topts *o, const char *ref,
+		     const unsigned char *sealed, size_t sealed_len, long ttl)
+{
+	char who[STORE_ADMIN_PRINCIPAL_MAX + 1], detail[256];
+	int rc;
+
+	snprintf(detail, sizeof(detail), "token %s identity %s ttl %lds", ref, o->identity, ttl);
+	if (store_admin_principal_os(who, sizeof(who)) != 0 || store_admin_begin(conn) != 0) {
+		fprintf(stderr, "cmpgw token: storing the token failed\n");
+		return 1;
+	}
+	rc = store_token_add(conn, ref, o->alias, o->identity, sealed, sealed_len, ttl);
+	if (rc == 0)
+		rc = store_audit_admin(conn, who, "admin_token_create", NULL, o->identity, o->alias,
+				       detail);
+	if (rc == 0 && store_admin_end(conn, true) == 0)
+		return 0;
+	if (store_admin_end(conn, false) != 0)
+		fprintf(stderr, "cmpgw token: rollback failed\n");
+	fprintf(stderr, "cmpgw token: storing the token failed\n");
+	return 1;
+}
+
+/* The snapshot create needs: no CA key, but the token key (exit 2 if it
+ * cannot be read, naming tokens.key_file). */
+static int load_keyed(const struct topts *o, struct cfg **out)
+{
+	char err[1024] = "";
+	int rc = cfg_load_flags(o->config, CFG_LOAD_ADMIN | CFG_LOAD_TOKEN_KEY, out, err,
+				sizeof(err));
+
+	if (rc != 0) {
+		fprintf(stderr, "cmpgw: %s\n", err[0] ? err : rc_str(rc));
+		return rc == RC_NOMEM ? 1 : 2;
+	}
+	return 0;
+}
+
 static int create(const struct topts *o)
 {
 	char ref[RA_TOKEN_REF_LEN + 1], secret[RA_TOKEN_SECRET_LEN + 1] = "";
 	long ttl = ra_token_ttl_parse(o->ttl ? o->ttl : DEFAULT_TTL);
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
-	struct cmd_db d;
+	struct cfg *kc = NULL;
+	struct cmd_db d = { 0 };
 	int rc;
 
 	if (!o->alias || !o->identity || o->ref)
@@ -133,22 +178,22 @@ static int create(const struct topts *o)
 			RA_TOKEN_IDENTITY_MAX);
 		return 2;
 	}
-	rc = cmd_db_open(o->config, &d);
+	rc = load_keyed(o, &kc);
 	if (rc == 0)
-		rc = check_create(d.cfg, o, ttl);
+		rc = check_create(kc, o, ttl);
+	if (rc == 0)
+		rc = cmd_db_open(o->config, &d);
 	if (rc != 0)
 		goto out;
 	rc = 1;
 	if (ra_token_generate(ref, secret) != 0 ||
-	    ra_token_seal(d.cfg->token_key, ref, (unsigned char *)secret, strlen(secret), &sealed,
+	    ra_token_seal(kc->token_key, ref, (unsigned char *)secret, strlen(secret), &sealed,
 			  &sealed_len) != 0) {
 		fprintf(stderr, "cmpgw token: cannot make a token\n");
 		goto out;
 	}
-	if (store_token_add(d.conn, ref, o->alias, o->identity, sealed, sealed_len, ttl) != 0) {
-		fprintf(stderr, "cmpgw token: storing the token failed\n");
+	if (store_new(d.conn, o, ref, sealed, sealed_len, ttl) != 0)
 		goto out;
-	}
 	/* The only time the secret is shown. */
 	printf("ref=%s\nsecret=%s\nalias=%s\nidentity=%s\nexpires_in=%lds\n"
 	       "# openssl cmp -cmd ir -server HOST:PORT -path .well-known/cmp/p/%s "
@@ -160,6 +205,7 @@ out:
 	OPENSSL_cleanse(secret, sizeof(secret));
 	OPENSSL_free(sealed);
 	cmd_db_close(&d);
+	cfg_free(kc);
 	return rc;
 }
 
@@ -190,6 +236,26 @@ static int list(const struct topts *o)
 	return rc;
 }
 
+/* Revoke with its admin audit row, in one transaction (no row when
+ * nothing was revoked). 0 or RC_DB. */
+static int revoke_audited(struct store_conn *conn, const char *ref, const char **was)
+{
+	char who[STORE_ADMIN_PRINCIPAL_MAX + 1], detail[160];
+	int rc;
+
+	snprintf(detail, sizeof(detail), "token %s", ref);
+	if (store_admin_principal_os(who, sizeof(who)) != 0 || store_admin_begin(conn) != 0)
+		return RC_DB;
+	rc = store_token_revoke(conn, ref, was);
+	if (rc == 0 && strcmp(*was, "revoked") == 0)
+		rc = store_audit_admin(conn, who, "admin_token_revoke", NULL, NULL, NULL, detail);
+	if (rc == 0 && store_admin_end(conn, true) == 0)
+		return 0;
+	(void)!store_admin_end(conn, false);
+	*was = "unknown";
+	return RC_DB;
+}
+
 static int revoke(const struct topts *o)
 {
 	const char *was = "unknown";
@@ -198,8 +264,12 @@ static int revoke(const struct topts *o)
 
 	if (!o->ref || o->alias || o->identity || o->ttl)
 		return usage();
+	if (strlen(o->ref) > 128) {
+		fprintf(stderr, "cmpgw token: %.32s...: no such token\n", o->ref);
+		return 1;
+	}
 	rc = cmd_db_open(o->config, &d);
-	if (rc == 0 && store_token_revoke(d.conn, o->ref, &was) != 0) {
+	if (rc == 0 && revoke_audited(d.conn, o->ref, &was) != 0) {
 		fprintf(stderr, "cmpgw token: revoking failed\n");
 		rc = 1;
 	} else if (rc == 0 && strcmp(was, "revoked") == 0) {

@@ -134,7 +134,8 @@ static int load_issuing(struct cfg *c, char *err, size_t len)
 	int rc;
 
 	if (!(c->ca_cert = load_cert(f->issuing_cert, "ca.issuing_cert", err, len)) ||
-	    !(c->ca_key = key_load(c, f->issuing_key, "ca.issuing_key", err, len)))
+	    (!c->admin_only &&
+	     !(c->ca_key = key_load(c, f->issuing_key, "ca.issuing_key", err, len))))
 		return RC_CONFIG;
 	if (!(X509_get_extension_flags(c->ca_cert) & EXFLAG_CA) ||
 	    !(X509_get_key_usage(c->ca_cert) & KU_KEY_CERT_SIGN))
@@ -142,7 +143,7 @@ static int load_issuing(struct cfg *c, char *err, size_t len)
 			    "%s: not a CA certificate (needs basicConstraints CA:TRUE and keyUsage "
 			    "keyCertSign)",
 			    f->issuing_cert);
-	if (EVP_PKEY_eq(X509_get0_pubkey(c->ca_cert), c->ca_key) != 1)
+	if (c->ca_key && EVP_PKEY_eq(X509_get0_pubkey(c->ca_cert), c->ca_key) != 1)
 		return fail(err, len, "ca.issuing_key",
 			    "%s: does not match the certificate in ca.issuing_cert",
 			    f->issuing_key);
@@ -168,14 +169,15 @@ static int load_cmp(struct cfg *c, char *err, size_t len)
 		return fail(err, len, f->cmp_cert ? "ca.cmp_key" : "ca.cmp_cert",
 			    "required when %s is set", f->cmp_cert ? "ca.cmp_cert" : "ca.cmp_key");
 	if (!f->cmp_cert) {
-		if (!X509_up_ref(c->ca_cert) || !EVP_PKEY_up_ref(c->ca_key))
+		if (!X509_up_ref(c->ca_cert) || (c->ca_key && !EVP_PKEY_up_ref(c->ca_key)))
 			return RC_CRYPTO;
 		c->cmp_cert = c->ca_cert;
 		c->cmp_key = c->ca_key;
 	} else if (!(c->cmp_cert = load_cert(f->cmp_cert, "ca.cmp_cert", err, len)) ||
-		   !(c->cmp_key = key_load(c, f->cmp_key, "ca.cmp_key", err, len))) {
+		   (!c->admin_only &&
+		    !(c->cmp_key = key_load(c, f->cmp_key, "ca.cmp_key", err, len)))) {
 		return RC_CONFIG;
-	} else if (EVP_PKEY_eq(X509_get0_pubkey(c->cmp_cert), c->cmp_key) != 1) {
+	} else if (c->cmp_key && EVP_PKEY_eq(X509_get0_pubkey(c->cmp_cert), c->cmp_key) != 1) {
 		return fail(err, len, "ca.cmp_key",
 			    "%s: does not match the certificate in ca.cmp_cert", f->cmp_key);
 	}
@@ -303,11 +305,11 @@ static int load_upstream(struct cfg *c, size_t i, char *err, size_t len)
 	if (!u->secret_file == !u->cert_file || !u->cert_file != !u->key_file)
 		return fail(err, len, jp, "needs either cert and key, or secret_file");
 	if (u->secret_file)
-		return load_secret(u, jp, err, len);
+		return c->admin_only ? 0 : load_secret(u, jp, err, len);
 	if (!(u->cert = load_cert(u->cert_file, jp, err, len)) ||
-	    !(u->key = key_load(c, u->key_file, jp, err, len)))
+	    (!c->admin_only && !(u->key = key_load(c, u->key_file, jp, err, len))))
 		return RC_CONFIG;
-	if (EVP_PKEY_eq(X509_get0_pubkey(u->cert), u->key) != 1)
+	if (u->key && EVP_PKEY_eq(X509_get0_pubkey(u->cert), u->key) != 1)
 		return fail(err, len, jp, "key: %s does not match the certificate", u->key_file);
 	return 0;
 }
@@ -351,6 +353,43 @@ static int resolve_profiles(struct cfg *c, char *err, size_t len)
 	return 0;
 }
 
+/* One TLS certificate file of an admin load: parsed, nothing kept. */
+static int check_certs(const char *path, const char *what, size_t i, const char *key, char *err,
+		       size_t len)
+{
+	char jp[96];
+	STACK_OF(X509) *sk;
+
+	if (!path)
+		return 0;
+	snprintf(jp, sizeof(jp), "%s[%zu].%s", what, i, key);
+	if (!(sk = load_certs(path, false, jp, err, len)))
+		return RC_CONFIG;
+	sk_X509_pop_free(sk, X509_free);
+	return 0;
+}
+
+/* Admin load: the TLS certificates parse; the key and the SSL_CTX (which
+ * needs the key) are left to tls_cfg_load in `check` and serve. */
+static int tls_certs_check(struct cfg *c, char *err, size_t len)
+{
+	int rc;
+
+	for (size_t i = 0; i < c->n_listen; i++)
+		if ((rc = check_certs(c->listen[i].tls.cert_file, "listen", i, "tls.cert", err,
+				      len)) != 0 ||
+		    (rc = check_certs(c->listen[i].tls.ca_file, "listen", i, "tls.client_ca", err,
+				      len)) != 0)
+			return rc;
+	for (size_t i = 0; i < c->n_aliases; i++)
+		if ((rc = check_certs(c->aliases[i].upstream.tls.cert_file, "aliases", i,
+				      "upstream.tls.cert", err, len)) != 0 ||
+		    (rc = check_certs(c->aliases[i].upstream.tls.ca_file, "aliases", i,
+				      "upstream.tls.trusted", err, len)) != 0)
+			return rc;
+	return 0;
+}
+
 static int finish(struct cfg *c, char *err, size_t len)
 {
 	const char *env = getenv("CMPGW_DATABASE_URL");
@@ -390,10 +429,15 @@ static int finish(struct cfg *c, char *err, size_t len)
 		if ((rc = load_upstream(c, i, err, len)) != 0 ||
 		    (rc = load_ras(&c->aliases[i], i, err, len)) != 0)
 			return rc;
-	return tls_cfg_load(c, err, len);
+	return c->admin_only ? tls_certs_check(c, err, len) : tls_cfg_load(c, err, len);
 }
 
 int cfg_load(const char *path, struct cfg **out, char *errbuf, size_t errlen)
+{
+	return cfg_load_flags(path, 0, out, errbuf, errlen);
+}
+
+int cfg_load_flags(const char *path, unsigned flags, struct cfg **out, char *errbuf, size_t errlen)
 {
 	json_error_t jerr;
 	json_t *root = NULL;
@@ -414,6 +458,8 @@ int cfg_load(const char *path, struct cfg **out, char *errbuf, size_t errlen)
 	if (!(c = calloc(1, sizeof(*c))))
 		goto out;
 	c->refs = 1;
+	c->load_flags = flags;
+	c->admin_only = (flags & CFG_LOAD_ADMIN) != 0;
 	if (!(c->path = strdup(path)) || !(c->base_dir = dir_of(path)))
 		goto out;
 	if ((rc = cfg_table_apply(c, root, errbuf, errlen)) != 0 ||

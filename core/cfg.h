@@ -172,6 +172,14 @@ struct cfg {
 	int refs;	/* atomic */
 	char *path;	/* config file path as given */
 	char *base_dir; /* directory of the config file */
+	/* Loaded with CFG_LOAD_ADMIN (cfg_load_flags): no private key, secret
+	 * or PIN was read and no PKCS#11 token opened: ca_key, cmp_key,
+	 * aliases[].upstream.key/secret are NULL, the TLS contexts are NULL,
+	 * token_key is random (not the key of tokens.key_file) unless
+	 * CFG_LOAD_TOKEN_KEY. Such a snapshot must never serve: cmd/serve.c
+	 * refuses it. */
+	bool admin_only;
+	unsigned load_flags; /* enum cfg_load_flag bits it was loaded with */
 
 	/* log */
 	int log_level; /* enum log_level */
@@ -240,7 +248,9 @@ struct cfg {
 	int audit_unauth_per_min; /* audit rows for unauthenticated refusals per peer, default 60 */
 
 	/* one-time enrollment tokens: AES-256-GCM key for the secrets at rest
-	 * (from tokens.key_file; cleansed on free) and the PBMAC bound */
+	 * (from tokens.key_file; cleansed on free) and the PBMAC bound.
+	 * has_token_key: tokens.key_file is configured (and, unless admin_only
+	 * without CFG_LOAD_TOKEN_KEY, read into token_key). */
 	unsigned char token_key[32];
 	bool has_token_key;
 	int token_max_iterations; /* default 10000, at most 100000 */
@@ -262,6 +272,28 @@ struct cfg {
 /* Parse+validate+load. *out gets a snapshot with refs=1. errbuf gets the
  * path-precise reason on RC_CONFIG / RC_IO. */
 int cfg_load(const char *path, struct cfg **out, char *errbuf, size_t errlen) WUR;
+
+/*
+ * Flags of cfg_load_flags (issue 14: admin commands never need the CA's
+ * or the CMP signer's private keys).
+ * CFG_LOAD_ADMIN: validate everything and load every certificate, but
+ *   read no private key or secret: ca.issuing_key, ca.cmp_key,
+ *   tokens.key_file, listen[].tls.key, aliases[].upstream.key,
+ *   .secret_file and .tls.key are checked as names only; the PKCS#11
+ *   module is not loaded, no token opened, no PIN read; no TLS context is
+ *   built (the TLS certificates are still parsed). The checks that need a
+ *   key (key matches certificate) are left to `cmpgw check` / serve. Sets
+ *   cfg->admin_only.
+ * CFG_LOAD_TOKEN_KEY: with CFG_LOAD_ADMIN, read tokens.key_file after all
+ *   (`cmpgw token create` seals a secret with it).
+ */
+enum cfg_load_flag {
+	CFG_LOAD_ADMIN = 1u << 0,
+	CFG_LOAD_TOKEN_KEY = 1u << 1,
+};
+/* cfg_load with flags (0 = cfg_load). Same returns. */
+int cfg_load_flags(const char *path, unsigned flags, struct cfg **out, char *errbuf,
+		   size_t errlen) WUR;
 /* New reference to a snapshot. */
 struct cfg *cfg_get1(struct cfg *cfg);
 /* Drop a reference; frees at zero. NULL ok. */

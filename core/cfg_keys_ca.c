@@ -1,13 +1,15 @@
 /*
  * core/cfg_keys_ca.c - the config keys of the CA: ca (file names; the
  * material is loaded by core/cfg.c's finishing pass), tokens, crl (see
- * core/cfg_int.h; never calls into core/cfg.c).
+ * core/cfg_int.h; never calls into core/cfg.c). An admin load
+ * (CFG_LOAD_ADMIN) reads no key file here either.
  */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "core/cfg_int.h"
 #include "core/file.h"
@@ -35,6 +37,15 @@ static int conv_token_key(struct cfg_ld *ld, const char *jp, json_t *v, void *fi
 		return 0;
 	if (!(path = cfg_resolve(ld->cfg, json_string_value(v))))
 		return RC_NOMEM;
+	if ((ld->cfg->load_flags & (CFG_LOAD_ADMIN | CFG_LOAD_TOKEN_KEY)) == CFG_LOAD_ADMIN) {
+		/* Admin load (issue 14): the file is not read. A random key
+		 * instead of zeros: a token sealed with an admin snapshot by
+		 * mistake can never be opened, nor guessed. */
+		rc = RAND_priv_bytes(field, 32) == 1 ? 0 : RC_CRYPTO;
+		ld->cfg->has_token_key = rc == 0;
+		free(path);
+		return rc;
+	}
 	if (file_read_private(path, buf, sizeof(buf), &n, msg, sizeof(msg)) != 0) {
 		rc = cfg_fail(ld, jp, "%s", msg);
 	} else if (n != 32) {

@@ -76,3 +76,13 @@ int store_audit_admin(struct store_conn *c, const char *principal, const char *e
 	PQclear(r);
 	return rc;
 }
+
+int store_admin_begin(struct store_conn *c)
+{
+	return c ? store_conn_cmd(c, "BEGIN", NULL, 0) : RC_INVAL;
+}
+
+int store_admin_end(struct store_conn *c, bool commit)
+{
+	return c ? store_conn_cmd(c, commit ? "COMMIT" : "ROLLBACK", NULL, 0) : RC_INVAL;
+}

@@ -12,6 +12,7 @@
 #ifndef CMPGW_STORE_ADMIN_H
 #define CMPGW_STORE_ADMIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/rc.h"
@@ -44,5 +45,14 @@ int store_admin_principal_os(char *buf, size_t len) WUR;
 int store_audit_admin(struct store_conn *c, const char *principal, const char *event,
 		      const char *vendor, const char *device_serial, const char *alias,
 		      const char *detail) WUR;
+
+/*
+ * Group an admin change and its audit row into one transaction on c:
+ * store_admin_begin, the change(s), store_audit_admin, then
+ * store_admin_end(c, true) to commit or (c, false) to roll back (a
+ * failed statement aborts the transaction: roll back then). 0 or RC_DB.
+ */
+int store_admin_begin(struct store_conn *c) WUR;
+int store_admin_end(struct store_conn *c, bool commit) WUR;
 
 #endif

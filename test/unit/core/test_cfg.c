@@ -1,7 +1,8 @@
 /*
  * test/unit/core/test_cfg.c - cfg_load on the `cmpgw init` demo and on
  * broken variants of it (exact messages), aliases[].profile resolution, and
- * the docs/CONFIG.md key list (path in argv[1]). dn_parse: test_dn.c.
+ * the docs/CONFIG.md key list (path in argv[1]), the admin load that reads
+ * no private key (issue 14). dn_parse: test_dn.c.
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -446,6 +448,91 @@ static void test_docs(const char *md)
 	   total);
 }
 
+/* Write base with mutate applied as dir/t.json and load it with flags. */
+static int load_flags(void (*mutate)(json_t *), unsigned flags, struct cfg **c, char *err,
+		      size_t len)
+{
+	char path[PATH_MAX + 32];
+	json_t *j = json_deep_copy(base);
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/t.json", dir);
+	if (mutate)
+		mutate(j);
+	rc = json_dump_file(j, path, 0) == 0 ? cfg_load_flags(path, flags, c, err, len) : RC_IO;
+	json_decref(j);
+	return rc;
+}
+
+static void m_keys_gone(json_t *j)
+{
+	json_t *ca = json_object_get(j, "ca");
+	json_object_set_new(ca, "issuing_key", json_string("pki/missing-issuing.key"));
+	json_object_set_new(ca, "cmp_key", json_string("pki/open.key")); /* 0644 */
+	json_object_set_new(json_object_get(j, "tokens"), "key_file",
+			    json_string("pki/missing-tokens.key"));
+}
+static void m_p11_key(json_t *j)
+{
+	json_object_set_new(json_object_get(j, "ca"), "issuing_key",
+			    json_string("pkcs11:token=none;object=ca;type=private"));
+	json_object_set_new(json_object_get(j, "pkcs11"), "module",
+			    json_string("/nonexistent/libp11-module.so"));
+}
+
+/* Issue 14: an admin load reads no private key, secret or PIN and opens no
+ * token, but checks everything else (certificates included). */
+static void test_admin(void)
+{
+	char err[1024] = "", want[PATH_MAX + 128];
+	struct cfg *full = NULL, *adm = NULL, *tok = NULL, *c = NULL;
+	int rc;
+
+	rc = load_flags(NULL, 0, &full, err, sizeof(err));
+	ok(rc == 0 && full && !full->admin_only && full->ca_key && full->cmp_key,
+	   "full load has the keys: %s", err);
+	rc = load_flags(NULL, CFG_LOAD_ADMIN, &adm, err, sizeof(err));
+	ok(rc == 0 && adm && adm->admin_only, "admin load: %s", err);
+	if (adm && full) {
+		ok(!adm->ca_key && !adm->cmp_key, "admin load: no CA or CMP private key");
+		ok(adm->ca_cert && X509_cmp(adm->ca_cert, full->ca_cert) == 0 &&
+			   sk_X509_num(adm->cmp_chain) == 3,
+		   "admin load: certificates loaded");
+		ok(adm->has_token_key && CRYPTO_memcmp(adm->token_key, full->token_key, 32) != 0,
+		   "admin load: tokens configured, but not the real token key");
+	}
+	rc = load_flags(NULL, CFG_LOAD_ADMIN | CFG_LOAD_TOKEN_KEY, &tok, err, sizeof(err));
+	ok(rc == 0 && tok && full && !tok->ca_key &&
+		   CRYPTO_memcmp(tok->token_key, full->token_key, 32) == 0,
+	   "admin + token key: the token key, no CA key: %s", err);
+	err[0] = '\0';
+	rc = load_flags(m_keys_gone, CFG_LOAD_ADMIN, &c, err, sizeof(err));
+	ok(rc == 0 && c, "admin load: missing and 0644 key files are not read: %s", err);
+	cfg_free(c);
+	c = NULL;
+	rc = load_flags(m_keys_gone, 0, &c, err, sizeof(err));
+	ok(rc == RC_CONFIG && !c && strncmp(err, "tokens.key_file: ", 17) == 0,
+	   "full load fails naming the first unreadable key: %s", err);
+	rc = load_flags(m_keys_gone, CFG_LOAD_ADMIN | CFG_LOAD_TOKEN_KEY, &c, err, sizeof(err));
+	ok(rc == RC_CONFIG && !c && strncmp(err, "tokens.key_file: ", 17) == 0,
+	   "token key wanted: fails naming tokens.key_file: %s", err);
+	err[0] = '\0';
+	rc = load_flags(m_p11_key, CFG_LOAD_ADMIN, &c, err, sizeof(err));
+	ok(rc == 0 && c && !c->ca_key, "admin load: pkcs11 module and token never opened: %s", err);
+	cfg_free(c);
+	c = NULL;
+	rc = load_flags(m_not_ca, CFG_LOAD_ADMIN, &c, err, sizeof(err));
+	snprintf(want, sizeof(want),
+		 "ca.issuing_cert: %s/pki/cmp-signer.crt: not a CA certificate (needs "
+		 "basicConstraints CA:TRUE and keyUsage keyCertSign)",
+		 dir);
+	ok(rc == RC_CONFIG && strcmp(err, want) == 0, "admin load still checks certificates: %s",
+	   err);
+	cfg_free(full);
+	cfg_free(adm);
+	cfg_free(tok);
+}
+
 int main(int argc, char **argv)
 {
 	ok(make_demo() == 0, "cmpgw init made a demo in %s", dir);
@@ -456,6 +543,7 @@ int main(int argc, char **argv)
 	test_errors();
 	test_syntax();
 	test_profile_ref();
+	test_admin();
 	if (argc > 1)
 		test_docs(argv[1]);
 	json_decref(base);
