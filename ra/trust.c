@@ -11,20 +11,31 @@
 
 /* Bound of the validated-intermediate cache per vendor. */
 #define ICACHE_MAX 16
+/* Name-constrained certificates above a cached intermediate; a chain with
+ * more is not cached (it always takes the full path). */
+#define ICACHE_NC_MAX 4
 
 struct ra_trust_icache {
 	struct icache_entry {
 		unsigned char fp[32];
 		X509_STORE *store;	      /* the intermediate alone, as partial-chain anchor */
 		time_t not_before, not_after; /* intersection over intermediate..anchor */
+		/* nameConstraints of the certificates above the intermediate
+		 * (RFC 5280 4.2.1.10: they bind every certificate below them,
+		 * the leaf included), which a partial chain would not see */
+		NAME_CONSTRAINTS *nc[ICACHE_NC_MAX];
+		int n_nc;
 	} e[ICACHE_MAX];
 	size_t n, next;
 };
 
 static void icache_free(struct ra_trust_icache *c)
 {
-	for (size_t i = 0; c && i < c->n; i++)
+	for (size_t i = 0; c && i < c->n; i++) {
 		X509_STORE_free(c->e[i].store);
+		for (int k = 0; k < c->e[i].n_nc; k++)
+			NAME_CONSTRAINTS_free(c->e[i].nc[k]);
+	}
 	free(c);
 }
 
@@ -80,6 +91,7 @@ int ra_trust_add_vendor(struct ra_trust *t, int64_t id, const char *name, const 
 	v->id = id;
 	v->rule = parse_rule(rule);
 	v->allow_reenroll = allow_reenroll;
+	v->x509_strict = true;
 	v->name = strdup(name);
 	v->anchors = X509_STORE_new();
 	v->intermediates = sk_X509_new_null();
@@ -88,6 +100,16 @@ int ra_trust_add_vendor(struct ra_trust *t, int64_t id, const char *name, const 
 	if (!v->name || !v->anchors || !v->intermediates || !v->icache)
 		return RC_NOMEM;
 	return 0;
+}
+
+int ra_trust_set_strict(struct ra_trust *t, int64_t vendor_id, bool strict)
+{
+	for (size_t i = 0; t && i < t->n; i++)
+		if (t->v[i].id == vendor_id) {
+			t->v[i].x509_strict = strict;
+			return 0;
+		}
+	return RC_NOTFOUND;
 }
 
 int ra_trust_add_cert(struct ra_trust *t, int64_t vendor_id, const char *kind,
@@ -126,24 +148,161 @@ static bool vendor_allowed(const char *name, char *const *allowed, size_t nallow
 	return false;
 }
 
-static const char *verr_text(int verr)
+/* Which failures only X509_V_FLAG_X509_STRICT raises (OpenSSL 3.0
+ * check_extensions / check_chain): the lenient mode drops exactly these. */
+static const char *strict_reason(int verr)
+{
+	switch (verr) {
+	case X509_V_ERR_CA_BCONS_NOT_CRITICAL:
+		return "basicConstraints not marked critical";
+	case X509_V_ERR_CA_CERT_MISSING_KEY_USAGE:
+		return "CA certificate without keyUsage";
+	case X509_V_ERR_MISSING_AUTHORITY_KEY_IDENTIFIER:
+		return "authorityKeyIdentifier missing";
+	case X509_V_ERR_MISSING_SUBJECT_KEY_IDENTIFIER:
+		return "subjectKeyIdentifier missing";
+	case X509_V_ERR_AUTHORITY_KEY_IDENTIFIER_CRITICAL:
+		return "authorityKeyIdentifier marked critical";
+	case X509_V_ERR_SUBJECT_KEY_IDENTIFIER_CRITICAL:
+		return "subjectKeyIdentifier marked critical";
+	case X509_V_ERR_PATHLEN_INVALID_FOR_NON_CA:
+		return "pathLenConstraint on a non-CA certificate";
+	case X509_V_ERR_PATHLEN_WITHOUT_KU_KEY_CERT_SIGN:
+		return "pathLenConstraint without keyUsage keyCertSign";
+	case X509_V_ERR_KU_KEY_CERT_SIGN_INVALID_FOR_NON_CA:
+		return "keyUsage keyCertSign on a non-CA certificate";
+	case X509_V_ERR_ISSUER_NAME_EMPTY:
+		return "empty issuer name";
+	case X509_V_ERR_SUBJECT_NAME_EMPTY:
+		return "empty subject name";
+	case X509_V_ERR_EMPTY_SUBJECT_ALT_NAME:
+		return "empty subjectAltName";
+	case X509_V_ERR_EMPTY_SUBJECT_SAN_NOT_CRITICAL:
+		return "empty subject with a non-critical subjectAltName";
+	case X509_V_ERR_EXTENSIONS_REQUIRE_VERSION_3:
+		return "extensions in a certificate that is not version 3";
+	case X509_V_ERR_EC_KEY_EXPLICIT_PARAMS:
+		return "EC key with explicit curve parameters";
+	case X509_V_ERR_SIGNATURE_ALGORITHM_INCONSISTENCY:
+		return "signature algorithm inconsistent with the one signed";
+	default:
+		return NULL;
+	}
+}
+
+/* The chain ends before a registered anchor. */
+static bool no_anchor(int verr)
+{
+	return verr == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+	       verr == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+	       verr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+	       verr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+	       verr == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
+}
+
+static const char *verr_reason(int verr)
 {
 	switch (verr) {
 	case X509_V_ERR_CERT_HAS_EXPIRED:
-		return "vendor certificate (or its chain) has expired";
+		return "expired";
 	case X509_V_ERR_CERT_NOT_YET_VALID:
-		return "vendor certificate (or its chain) is not yet valid";
+		return "not yet valid";
 	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-		return "vendor certificate signature invalid";
+		return "signature invalid";
+	case X509_V_ERR_INVALID_CA:
+		return "not a CA certificate (basicConstraints CA:TRUE missing)";
+	case X509_V_ERR_INVALID_NON_CA:
+		return "a CA certificate where an end-entity certificate is required";
+	case X509_V_ERR_PATH_LENGTH_EXCEEDED:
+		return "pathLenConstraint exceeded";
+	case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
+		return "keyUsage does not allow keyCertSign";
+	case X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE:
+		return "keyUsage does not allow digitalSignature";
+	case X509_V_ERR_PERMITTED_VIOLATION:
+		return "name not permitted by the nameConstraints of a vendor CA";
+	case X509_V_ERR_EXCLUDED_VIOLATION:
+		return "name excluded by the nameConstraints of a vendor CA";
+	case X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION:
+		return "unsupported critical extension";
+	case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+		return "chain too long";
 	default:
-		return "vendor certificate does not chain to a registered vendor trust anchor";
+		if (no_anchor(verr))
+			return "does not chain to a registered vendor trust anchor";
+		return X509_verify_cert_error_string(verr);
 	}
+}
+
+const char *ra_trust_verr_text(int verr, int depth, int chain_len, bool top_trusted, char *buf,
+			       size_t len)
+{
+	const char *strict = strict_reason(verr);
+	char who[64];
+
+	if (depth <= 0)
+		snprintf(who, sizeof(who), "vendor certificate");
+	else if (top_trusted && depth == chain_len - 1)
+		snprintf(who, sizeof(who), "vendor trust anchor");
+	else
+		snprintf(who, sizeof(who), "vendor CA certificate at depth %d", depth);
+	if (strict)
+		snprintf(buf, len, "%s: %s (strict X.509)", who, strict);
+	else if (no_anchor(verr)) /* at whatever depth: one sentence, as before */
+		snprintf(buf, len, "vendor certificate %s", verr_reason(verr));
+	else
+		snprintf(buf, len, "%s: %s", who, verr_reason(verr));
+	return buf;
 }
 
 static time_t to_time_t(const ASN1_TIME *t)
 {
 	struct tm tm;
 	return ASN1_TIME_to_tm(t, &tm) ? timegm(&tm) : (time_t)-1;
+}
+
+/* The outcome of one X509_verify_cert. */
+struct vres {
+	int verr, depth, len;
+	bool top_trusted;
+};
+
+static void vres_text(const struct vres *r, struct ra_auth *a)
+{
+	a->verr = r->verr;
+	a->depth = r->depth;
+	a->text = ra_trust_verr_text(r->verr, r->depth, r->len, r->top_trusted, a->buf,
+				     sizeof(a->buf));
+}
+
+/* Keep the nameConstraints of chain[2..] in e (chain[1] is the partial
+ * chain's anchor, whose own constraints X509_verify_cert applies). */
+static bool icache_nc(struct icache_entry *e, STACK_OF(X509) *chain)
+{
+	for (int i = 2; i < sk_X509_num(chain); i++) {
+		int crit = 0;
+		NAME_CONSTRAINTS *nc = X509_get_ext_d2i(sk_X509_value(chain, i),
+							NID_name_constraints, &crit, NULL);
+		if (!nc && crit != -1)
+			return false; /* present but undecodable: never cached */
+		if (!nc)
+			continue;
+		if (e->n_nc == ICACHE_NC_MAX) {
+			NAME_CONSTRAINTS_free(nc);
+			return false;
+		}
+		e->nc[e->n_nc++] = nc;
+	}
+	return true;
+}
+
+static void icache_entry_clear(struct icache_entry *e)
+{
+	X509_STORE_free(e->store);
+	for (int k = 0; k < e->n_nc; k++)
+		NAME_CONSTRAINTS_free(e->nc[k]);
+	e->n_nc = 0;
+	e->store = NULL;
 }
 
 /* Remember chain[1] (the signer's issuer) of a validated chain leaf..anchor. */
@@ -167,8 +326,9 @@ static void icache_put(struct ra_trust_icache *c, STACK_OF(X509) *chain)
 		e.not_before = nb > e.not_before ? nb : e.not_before;
 		e.not_after = na < e.not_after ? na : e.not_after;
 	}
-	if (!(e.store = X509_STORE_new()) || !X509_STORE_add_cert(e.store, inter)) {
-		X509_STORE_free(e.store);
+	if (!icache_nc(&e, chain) || !(e.store = X509_STORE_new()) ||
+	    !X509_STORE_add_cert(e.store, inter)) {
+		icache_entry_clear(&e);
 		return;
 	}
 	size_t slot = c->n;
@@ -176,34 +336,68 @@ static void icache_put(struct ra_trust_icache *c, STACK_OF(X509) *chain)
 		c->n++;
 	} else { /* full: replace round-robin */
 		slot = c->next++ % ICACHE_MAX;
-		X509_STORE_free(c->e[slot].store);
+		icache_entry_clear(&c->e[slot]);
 	}
 	c->e[slot] = e;
 }
 
-static int verify_ctx(X509_STORE *store, X509 *signer, STACK_OF(X509) *chain, bool partial,
-		      struct ra_trust_icache *cache)
+static void verify_ctx(X509_STORE *store, X509 *signer, STACK_OF(X509) *chain, unsigned long flags,
+		       struct ra_trust_icache *cache, struct vres *r)
 {
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	int verr = X509_V_ERR_UNSPECIFIED;
 
+	*r = (struct vres){ .verr = X509_V_ERR_UNSPECIFIED };
 	if (!ctx || !X509_STORE_CTX_init(ctx, store, signer, chain))
 		goto out;
-	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_X509_STRICT |
-					      (partial ? X509_V_FLAG_PARTIAL_CHAIN : 0));
-	verr = X509_verify_cert(ctx) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
-	if (verr == X509_V_OK && cache)
-		icache_put(cache, X509_STORE_CTX_get0_chain(ctx));
+	X509_STORE_CTX_set_flags(ctx, flags);
+	r->verr = X509_verify_cert(ctx) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
+	STACK_OF(X509) *built = X509_STORE_CTX_get0_chain(ctx);
+	r->len = built ? sk_X509_num(built) : 0;
+	r->depth = X509_STORE_CTX_get_error_depth(ctx);
+	r->top_trusted = r->len > X509_STORE_CTX_get_num_untrusted(ctx);
+	if (r->verr == X509_V_OK && cache)
+		icache_put(cache, built);
 out:
 	X509_STORE_CTX_free(ctx);
-	return verr;
 }
 
-/* The fast path: signer's issuer, offered in certs, validated before. */
+static unsigned long vflags(const struct ra_vendor *v)
+{
+	return v->x509_strict ? X509_V_FLAG_X509_STRICT : 0;
+}
+
+static bool has_dns_san(X509 *x)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	bool dns = false;
+
+	for (int i = 0; i < sk_GENERAL_NAME_num(gens) && !dns; i++)
+		dns = sk_GENERAL_NAME_value(gens, i)->type == GEN_DNS;
+	GENERAL_NAMES_free(gens);
+	return dns;
+}
+
+/* The nameConstraints above the cached CA, applied to the leaf as
+ * X509_verify_cert's check_name_constraints does (RFC 5280 4.2.1.10; the
+ * commonName too when no DNS subjectAltName, as OpenSSL does). */
+static bool icache_nc_ok(const struct icache_entry *e, X509 *leaf)
+{
+	for (int k = 0; k < e->n_nc; k++) {
+		if (NAME_CONSTRAINTS_check(leaf, e->nc[k]) != X509_V_OK)
+			return false;
+		if (!has_dns_san(leaf) && NAME_CONSTRAINTS_check_CN(leaf, e->nc[k]) != X509_V_OK)
+			return false;
+	}
+	return true;
+}
+
+/* The fast path: signer's issuer, offered in certs, validated before. A
+ * failure here is not an answer: the full path gives it. */
 static bool verify_cached(const struct ra_vendor *v, X509 *signer, STACK_OF(X509) *certs)
 {
 	struct ra_trust_icache *c = v->icache;
 	time_t now = time(NULL);
+	struct vres r;
 
 	for (int i = 0; c && c->n && i < sk_X509_num(certs); i++) {
 		X509 *x = sk_X509_value(certs, i);
@@ -212,64 +406,150 @@ static bool verify_cached(const struct ra_vendor *v, X509 *signer, STACK_OF(X509
 		if (x == signer || X509_check_issued(x, signer) != X509_V_OK ||
 		    !X509_digest(x, EVP_sha256(), fp, &n))
 			continue;
-		for (size_t k = 0; k < c->n; k++)
-			if (memcmp(c->e[k].fp, fp, sizeof(fp)) == 0 && now >= c->e[k].not_before &&
-			    now <= c->e[k].not_after &&
-			    verify_ctx(c->e[k].store, signer, NULL, true, NULL) == X509_V_OK)
+		for (size_t k = 0; k < c->n; k++) {
+			const struct icache_entry *e = &c->e[k];
+			if (memcmp(e->fp, fp, sizeof(fp)) != 0 || now < e->not_before ||
+			    now > e->not_after)
+				continue;
+			verify_ctx(e->store, signer, NULL, vflags(v) | X509_V_FLAG_PARTIAL_CHAIN,
+				   NULL, &r);
+			if (r.verr == X509_V_OK && icache_nc_ok(e, signer))
 				return true;
+		}
 	}
 	return false;
 }
 
 /* Full validation signer..anchor; caches the signer's issuer on success. */
-static int verify_full(const struct ra_vendor *v, X509 *signer, STACK_OF(X509) *untrusted)
+static void verify_full(const struct ra_vendor *v, X509 *signer, STACK_OF(X509) *untrusted,
+			struct vres *r)
 {
 	STACK_OF(X509) *chain = sk_X509_dup(untrusted ? untrusted : v->intermediates);
-	int verr = X509_V_ERR_UNSPECIFIED;
 
+	*r = (struct vres){ .verr = X509_V_ERR_UNSPECIFIED };
 	if (!chain)
-		return verr;
+		return;
 	if (untrusted)
 		for (int i = 0; i < sk_X509_num(v->intermediates); i++)
 			if (!sk_X509_push(chain, sk_X509_value(v->intermediates, i)))
 				goto out;
-	verr = verify_ctx(v->anchors, signer, chain, false, v->icache);
+	verify_ctx(v->anchors, signer, chain, vflags(v), v->icache, r);
 out:
 	sk_X509_free(chain);
-	return verr;
 }
 
-static int verify_with(const struct ra_vendor *v, X509 *signer, STACK_OF(X509) *untrusted)
+static void verify_with(const struct ra_vendor *v, X509 *signer, STACK_OF(X509) *untrusted,
+			struct vres *r)
 {
-	if (verify_cached(v, signer, untrusted) || verify_cached(v, signer, v->intermediates))
-		return X509_V_OK;
-	return verify_full(v, signer, untrusted);
+	if (verify_cached(v, signer, untrusted) || verify_cached(v, signer, v->intermediates)) {
+		*r = (struct vres){ .verr = X509_V_OK };
+		return;
+	}
+	verify_full(v, signer, untrusted, r);
+}
+
+static bool unknown_issuer(int verr)
+{
+	return verr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+	       verr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT;
+}
+
+/* The leaf rules of both modes (TS 33.310 9.5.3: the vendor certificate
+ * is an end-entity certificate that signs the request, RFC 5280 4.2.1.3). */
+static int leaf_check(X509 *leaf, struct ra_auth *a)
+{
+	int verr = X509_V_OK;
+
+	if (X509_check_ca(leaf) != 0)
+		verr = X509_V_ERR_INVALID_NON_CA;
+	else if ((X509_get_extension_flags(leaf) & EXFLAG_KUSAGE) &&
+		 !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE))
+		verr = X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE;
+	if (verr == X509_V_OK)
+		return 0;
+	a->vendor = NULL;
+	a->verr = verr;
+	a->depth = 0;
+	a->text = ra_trust_verr_text(verr, 0, 1, false, a->buf, sizeof(a->buf));
+	return RC_PERM;
+}
+
+/* Try the vendors that allowed accepts (accepted) or those it does not. */
+static int try_vendors(const struct ra_trust *t, char *const *allowed, size_t nallowed,
+		       bool accepted, X509 *signer, STACK_OF(X509) *untrusted, struct vres *best)
+{
+	for (size_t i = 0; t && i < t->n; i++) {
+		const struct ra_vendor *v = &t->v[i];
+		struct vres r;
+		if (vendor_allowed(v->name, allowed, nallowed) != accepted)
+			continue;
+		verify_with(v, signer, untrusted, &r);
+		if (r.verr == X509_V_OK)
+			return (int)i;
+		/* Prefer the most telling reason: a chain that reached an anchor
+		 * but failed on time says more than "unknown issuer". */
+		if (unknown_issuer(best->verr))
+			*best = r;
+	}
+	return -1;
 }
 
 int ra_trust_authenticate(const struct ra_trust *t, char *const *allowed, size_t nallowed,
 			  X509 *signer, STACK_OF(X509) *untrusted, struct ra_auth *auth)
 {
-	auth->vendor = NULL;
-	auth->verr = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
-	auth->text = verr_text(auth->verr);
-	for (size_t i = 0; t && i < t->n; i++) {
-		const struct ra_vendor *v = &t->v[i];
-		if (!vendor_allowed(v->name, allowed, nallowed))
-			continue;
-		int verr = verify_with(v, signer, untrusted);
-		if (verr == X509_V_OK) {
-			auth->vendor = v;
-			auth->verr = X509_V_OK;
-			auth->text = NULL;
-			return 0;
-		}
-		/* Prefer the most telling reason: a chain that reached an anchor
-		 * but failed on time says more than "unknown issuer". */
-		if (auth->verr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
-		    auth->verr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT)
-			auth->verr = verr;
+	struct vres best = { .verr = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY };
+	int i = try_vendors(t, allowed, nallowed, true, signer, untrusted, &best);
+
+	memset(auth, 0, sizeof(*auth));
+	if (i >= 0) {
+		auth->vendor = &t->v[i];
+		return leaf_check(signer, auth);
 	}
-	auth->text = verr_text(auth->verr);
+	vres_text(&best, auth);
+	return RC_PERM;
+}
+
+int ra_trust_authenticate_alias(const struct ra_trust *t, char *const *allowed, size_t nallowed,
+				X509 *signer, STACK_OF(X509) *untrusted, struct ra_auth *auth)
+{
+	struct vres other = { .verr = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY };
+	int rc = ra_trust_authenticate(t, allowed, nallowed, signer, untrusted, auth), i;
+
+	if (rc == 0 || nallowed == 0 || !unknown_issuer(auth->verr))
+		return rc;
+	i = try_vendors(t, allowed, nallowed, false, signer, untrusted, &other);
+	if (i < 0)
+		return rc;
+	if (leaf_check(signer, auth) != 0)
+		return RC_PERM;
+	auth->vendor = &t->v[i];
+	auth->not_accepted = true;
+	auth->verr = X509_V_OK;
+	auth->text = NULL;
+	return RC_UNSUPPORTED;
+}
+
+int ra_trust_check_ca(X509_STORE *anchors, STACK_OF(X509) *untrusted, X509 *ca, bool strict,
+		      bool no_time, char *why, size_t whylen)
+{
+	struct vres r;
+	char buf[192];
+	const char *p;
+
+	verify_ctx(anchors, ca, untrusted,
+		   (strict ? X509_V_FLAG_X509_STRICT : 0) |
+			   (no_time ? X509_V_FLAG_NO_CHECK_TIME : 0),
+		   NULL, &r);
+	if (r.verr == X509_V_OK)
+		return 0;
+	/* about the CA being registered (depth 0) or one above it */
+	p = ra_trust_verr_text(r.verr, r.depth, r.len, r.top_trusted, buf, sizeof(buf));
+	if (no_anchor(r.verr))
+		p = "does not chain to an anchor of this vendor (through its registered "
+		    "intermediates)";
+	else if (strncmp(p, "vendor certificate: ", 20) == 0)
+		p += 20;
+	snprintf(why, whylen, "%s", p);
 	return RC_PERM;
 }
 

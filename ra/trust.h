@@ -24,6 +24,9 @@ struct ra_vendor {
 	char *name;
 	enum ra_serial_rule rule;
 	bool allow_reenroll;
+	/* X509_V_FLAG_X509_STRICT on this vendor's chains (default true; the
+	 * lenient mode of docs/VENDORS.md drops only that flag). */
+	bool x509_strict;
 	X509_STORE *anchors;
 	STACK_OF(X509) *intermediates;
 	/* Intermediates that chained to an anchor, keyed by SHA-256 of their
@@ -53,19 +56,29 @@ int ra_trust_add_vendor(struct ra_trust *t, int64_t id, const char *name, const 
 int ra_trust_add_cert(struct ra_trust *t, int64_t vendor_id, const char *kind,
 		      const unsigned char *der, size_t len) WUR;
 
-/* Outcome of vendor authentication; text is a static statusString. */
+/* Set the X.509 strictness of vendor_id (ra_trust_add_vendor makes it
+ * strict). RC_NOTFOUND if t has no such vendor. Builder only. */
+int ra_trust_set_strict(struct ra_trust *t, int64_t vendor_id, bool strict) WUR;
+
+/* Outcome of vendor authentication. text is the statusString: a static
+ * string or buf of this struct (valid as long as the struct). */
 struct ra_auth {
 	const struct ra_vendor *vendor; /* borrowed from the trust cache */
-	int verr;			/* X509_V_ERR_* of the last attempt */
+	int verr;			/* X509_V_ERR_* of the last attempt (0: leaf check) */
+	int depth;			/* of the certificate verr is about */
+	bool not_accepted;		/* chains to vendor, which the alias does not accept */
 	const char *text;
+	char buf[192];
 };
 
 /*
  * Validate signer (first of extraCerts) up to an anchor of one of the
  * vendors named in allowed (NULL/0: any vendor), using untrusted (the
  * message's extraCerts) and the vendor's registered intermediates, at the
- * current time with X509_V_FLAG_X509_STRICT. 0 and auth->vendor set, or
- * RC_PERM with auth->verr/text set.
+ * current time, with X509_V_FLAG_X509_STRICT unless the vendor is lenient.
+ * 0 and auth->vendor set, or RC_PERM with auth->verr/depth/text set (text
+ * names the certificate and the reason, ra_trust_verr_text). The leaf must
+ * not be a CA and, if it has keyUsage, must allow digitalSignature.
  * Fast path: when the signer's issuer is among those certificates and its
  * fingerprint is in the vendor's icache (validated before, its chain still
  * within validity), only the signer is verified against it. The leaf
@@ -74,6 +87,37 @@ struct ra_auth {
  */
 int ra_trust_authenticate(const struct ra_trust *t, char *const *allowed, size_t nallowed,
 			  X509 *signer, STACK_OF(X509) *untrusted, struct ra_auth *auth) WUR;
+
+/*
+ * As ra_trust_authenticate, then, when no accepted vendor validates the
+ * chain, whether a registered vendor that allowed does not name does: if
+ * so RC_UNSUPPORTED with auth->vendor = that vendor and auth->not_accepted
+ * set (the client proved a valid chain: naming its own vendor leaks
+ * nothing; the caller words the refusal). Also refuses (RC_PERM) a chain
+ * whose leaf is a CA or has a keyUsage without digitalSignature.
+ */
+int ra_trust_authenticate_alias(const struct ra_trust *t, char *const *allowed, size_t nallowed,
+				X509 *signer, STACK_OF(X509) *untrusted, struct ra_auth *auth) WUR;
+
+/*
+ * The statusString for a chain validation failure verr about the
+ * certificate at depth of a chain of chain_len certificates (top_trusted:
+ * its last one is a registered anchor): "<which certificate>: <reason>",
+ * e.g. "vendor CA certificate at depth 1: basicConstraints not marked
+ * critical (strict X.509)". Written to buf (truncated to len); returns buf.
+ */
+const char *ra_trust_verr_text(int verr, int depth, int chain_len, bool top_trusted, char *buf,
+			       size_t len);
+
+/*
+ * Registration check (cmpgw vendor intermediate add): does ca chain to
+ * one of anchors through untrusted (NULL ok), with X509_STRICT when
+ * strict, ignoring validity times when no_time? 0, or RC_PERM with the
+ * reason in why (as ra_trust_verr_text, about "CA certificate"). Any
+ * thread; nothing shared.
+ */
+int ra_trust_check_ca(X509_STORE *anchors, STACK_OF(X509) *untrusted, X509 *ca, bool strict,
+		      bool no_time, char *why, size_t whylen) WUR;
 
 /* Extract the device serial from a vendor certificate by rule into buf
  * (printable ASCII, 1..128 bytes). RC_NOTFOUND if absent, RC_INVAL if it

@@ -8,6 +8,14 @@
 #include "ra/trust.h"
 #include "test/unit/tap.h"
 
+#define is_str(got, want, ...)                                                                     \
+	do {                                                                                       \
+		const char *g_ = (got);                                                            \
+		ok(g_ &&strcmp(g_, want) == 0, __VA_ARGS__);                                       \
+		if (!g_ || strcmp(g_, want) != 0)                                                  \
+			printf("#   got \"%s\"\n", g_ ? g_ : "(null)");                            \
+	} while (0)
+
 static EVP_PKEY *k_root, *k_inter, *k_dev, *k_other;
 static X509 *root, *inter, *other_root;
 
@@ -20,6 +28,30 @@ static X509 *make(const char *subject, int days, int backdate, bool ca, EVP_PKEY
 		NULL
 	};
 	return cmd_pki_cert_new(&s, key, issuer, ikey);
+}
+
+/* x with extension nid set to value (replacing one there), re-signed by
+ * key, through DER so that no cached extension state survives. */
+static X509 *with_ext(X509 *x, int nid, const char *value, EVP_PKEY *key)
+{
+	int idx = X509_get_ext_by_NID(x, nid, -1);
+	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL, nid, value);
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	X509 *y = NULL;
+	int len;
+
+	if (idx >= 0)
+		X509_EXTENSION_free(X509_delete_ext(x, idx));
+	if (e && X509_add_ext(x, e, -1) && X509_sign(x, key, EVP_sha256()) &&
+	    (len = i2d_X509(x, &der)) > 0) {
+		p = der;
+		y = d2i_X509(NULL, &p, len);
+	}
+	X509_EXTENSION_free(e);
+	OPENSSL_free(der);
+	X509_free(x);
+	return y;
 }
 
 static STACK_OF(X509) *chain_of(X509 *a, X509 *b)
@@ -163,6 +195,161 @@ static void test_icache(void)
 	ra_trust_free(t);
 }
 
+static struct ra_trust *trust_root(X509 *r, bool strict)
+{
+	struct ra_trust *t = ra_trust_new();
+	unsigned char *der = NULL;
+	int len = i2d_X509(r, &der);
+
+	if (ra_trust_add_vendor(t, 7, "acme", "subject_serialnumber", true) != 0 ||
+	    ra_trust_add_vendor(t, 8, "other", "subject_cn", false) != 0 ||
+	    ra_trust_add_cert(t, 7, "anchor", der, (size_t)len) != 0 ||
+	    ra_trust_set_strict(t, 7, strict) != 0)
+		printf("# trust_root failed\n");
+	OPENSSL_free(der);
+	return t;
+}
+
+/* The precise reasons (ra_trust_verr_text), strict and lenient vendors,
+ * the leaf rules and "not accepted on this alias". */
+static void test_reasons(void)
+{
+	/* an intermediate with a non-critical basicConstraints */
+	X509 *soft =
+		with_ext(make("CN=Acme Legacy CA,O=Acme", 3650, 60, true, k_inter, root, k_root),
+			 NID_basic_constraints, "CA:TRUE", k_root);
+	X509 *dev = make("CN=R,O=Acme,serialNumber=ACME-20", 30, 60, false, k_dev, soft, k_inter);
+	X509 *old_ca = make("CN=Acme Old CA,O=Acme", -1, 86400 * 3, true, k_inter, root, k_root);
+	X509 *dev_old =
+		make("CN=R,O=Acme,serialNumber=ACME-21", 30, 60, false, k_dev, old_ca, k_inter);
+	X509 *ca_leaf =
+		make("CN=R,O=Acme,serialNumber=ACME-22", 30, 60, true, k_dev, inter, k_inter);
+	struct cmd_pki_spec ka = {
+		"CN=R,O=Acme,serialNumber=ACME-23", 30, 60, false, -1, "critical,keyAgreement", NULL
+	};
+	X509 *ka_leaf = cmd_pki_cert_new(&ka, k_dev, inter, k_inter);
+	X509 *good = make("CN=R,O=Acme,serialNumber=ACME-24", 30, 60, false, k_dev, inter, k_inter);
+	struct ra_trust *strict = trust_root(root, true), *lenient = trust_root(root, false);
+	STACK_OF(X509) *s_soft = chain_of(dev, soft), *s_old = chain_of(dev_old, old_ca);
+	STACK_OF(X509) *s_ca = chain_of(ca_leaf, inter), *s_ka = chain_of(ka_leaf, inter);
+	STACK_OF(X509) *s_good = chain_of(good, inter);
+	char *other_only[] = { "other" };
+	struct ra_auth a;
+
+	ok(soft && dev && old_ca && ca_leaf && ka_leaf, "reasons: fixtures");
+	is_int(ra_trust_authenticate(strict, NULL, 0, dev, s_soft, &a), RC_PERM,
+	       "strict vendor: CA with non-critical basicConstraints refused");
+	is_str(a.text,
+	       "vendor CA certificate at depth 1: basicConstraints not marked critical "
+	       "(strict X.509)",
+	       "strict vendor: the reason names the CA and strict X.509");
+	is_int(ra_trust_authenticate(lenient, NULL, 0, dev, s_soft, &a), 0,
+	       "lenient vendor: the same chain is accepted");
+	is_int(ra_trust_authenticate(lenient, NULL, 0, dev_old, s_old, &a), RC_PERM,
+	       "lenient vendor: an expired CA is still refused");
+	is_str(a.text, "vendor CA certificate at depth 1: expired", "expired CA: reason");
+	is_int(ra_trust_authenticate(lenient, NULL, 0, ca_leaf, s_ca, &a), RC_PERM,
+	       "lenient vendor: a CA as device certificate refused");
+	is_str(a.text,
+	       "vendor certificate: a CA certificate where an end-entity certificate is "
+	       "required",
+	       "CA leaf: reason");
+	is_int(ra_trust_authenticate(strict, NULL, 0, ka_leaf, s_ka, &a), RC_PERM,
+	       "keyUsage without digitalSignature refused");
+	is_str(a.text, "vendor certificate: keyUsage does not allow digitalSignature",
+	       "keyUsage: reason");
+	is_int(ra_trust_authenticate_alias(strict, other_only, 1, good, s_good, &a), RC_UNSUPPORTED,
+	       "registered vendor the alias does not accept: RC_UNSUPPORTED");
+	ok(a.not_accepted && a.vendor && strcmp(a.vendor->name, "acme") == 0,
+	   "not accepted: names the vendor");
+	is_int(ra_trust_authenticate(strict, other_only, 1, good, s_good, &a), RC_PERM,
+	       "not accepted: the old call still refuses");
+	is_int(ra_trust_authenticate_alias(strict, other_only, 1, ca_leaf, s_ca, &a), RC_PERM,
+	       "not accepted and a CA leaf: the leaf reason wins");
+	X509_STORE *none = X509_STORE_new(), *anchors = X509_STORE_new();
+	STACK_OF(X509) *s_soft_ca = chain_of(soft, NULL);
+	char why[256];
+	X509_STORE_add_cert(anchors, root);
+	is_int(ra_trust_check_ca(none, NULL, inter, true, false, why, sizeof(why)), RC_PERM,
+	       "check_ca: no anchor, refused");
+	is_str(why,
+	       "does not chain to an anchor of this vendor (through its registered "
+	       "intermediates)",
+	       "check_ca: the reason");
+	is_int(ra_trust_check_ca(anchors, NULL, inter, true, false, why, sizeof(why)), 0,
+	       "check_ca: a CA issued by the anchor");
+	is_int(ra_trust_check_ca(anchors, NULL, soft, true, false, why, sizeof(why)), RC_PERM,
+	       "check_ca: strict refuses a non-critical basicConstraints");
+	is_str(why, "basicConstraints not marked critical (strict X.509)", "check_ca: reason");
+	is_int(ra_trust_check_ca(anchors, NULL, soft, false, false, why, sizeof(why)), 0,
+	       "check_ca: lenient accepts it");
+	is_int(ra_trust_check_ca(anchors, NULL, old_ca, false, false, why, sizeof(why)), RC_PERM,
+	       "check_ca: expired refused");
+	is_str(why, "expired", "check_ca: expired reason");
+	is_int(ra_trust_check_ca(anchors, NULL, old_ca, false, true, why, sizeof(why)), 0,
+	       "check_ca: expired accepted with no_time (--force)");
+	X509_STORE_free(none);
+	X509_STORE_free(anchors);
+	sk_X509_free(s_soft_ca);
+	sk_X509_free(s_soft);
+	sk_X509_free(s_old);
+	sk_X509_free(s_ca);
+	sk_X509_free(s_ka);
+	sk_X509_free(s_good);
+	ra_trust_free(strict);
+	ra_trust_free(lenient);
+	X509_free(soft);
+	X509_free(dev);
+	X509_free(old_ca);
+	X509_free(dev_old);
+	X509_free(ca_leaf);
+	X509_free(ka_leaf);
+	X509_free(good);
+}
+
+/* A root's nameConstraints bind the leaf on the cached path as on the
+ * full one (RFC 5280 4.2.1.10). */
+static void test_name_constraints(void)
+{
+	EVP_PKEY *k_nroot = cmd_pki_key_new();
+	X509 *nroot =
+		with_ext(make("CN=NC Root,O=Acme", 3650, 60, true, k_nroot, NULL, k_nroot),
+			 NID_name_constraints, "critical,permitted;DNS:acme.example", k_nroot);
+	X509 *ninter = make("CN=NC CA,O=Acme", 3650, 60, true, k_inter, nroot, k_nroot);
+	X509 *in = with_ext(
+		make("CN=R1,O=Acme,serialNumber=ACME-31", 30, 60, false, k_dev, ninter, k_inter),
+		NID_subject_alt_name, "DNS:r1.acme.example", k_inter);
+	X509 *out = with_ext(
+		make("CN=R2,O=Acme,serialNumber=ACME-32", 30, 60, false, k_dev, ninter, k_inter),
+		NID_subject_alt_name, "DNS:r2.evil.example", k_inter);
+	struct ra_trust *t = trust_root(nroot, true), *fresh = trust_root(nroot, true);
+	STACK_OF(X509) *s_in = chain_of(in, ninter), *s_out = chain_of(out, ninter);
+	struct ra_auth a;
+
+	ok(nroot && ninter && in && out, "nc: fixtures");
+	is_int(ra_trust_authenticate(fresh, NULL, 0, out, s_out, &a), RC_PERM,
+	       "nc: full path refuses a name outside the root's constraints");
+	is_int(a.verr, X509_V_ERR_PERMITTED_VIOLATION, "nc: full path: PERMITTED_VIOLATION");
+	is_int(ra_trust_authenticate(t, NULL, 0, in, s_in, &a), 0,
+	       "nc: a name inside is accepted (its CA now cached)");
+	is_int(ra_trust_authenticate(t, NULL, 0, in, s_in, &a), 0,
+	       "nc: accepted again on the cached path");
+	is_int(ra_trust_authenticate(t, NULL, 0, out, s_out, &a), RC_PERM,
+	       "nc: cached path refuses a name outside the root's constraints");
+	is_str(a.text,
+	       "vendor certificate: name not permitted by the nameConstraints of a vendor CA",
+	       "nc: the reason");
+	sk_X509_free(s_in);
+	sk_X509_free(s_out);
+	ra_trust_free(t);
+	ra_trust_free(fresh);
+	X509_free(nroot);
+	X509_free(ninter);
+	X509_free(in);
+	X509_free(out);
+	EVP_PKEY_free(k_nroot);
+}
+
 int main(void)
 {
 	k_root = cmd_pki_key_new();
@@ -182,6 +369,8 @@ int main(void)
 	ra_trust_free(held);
 	test_chain();
 	test_icache();
+	test_reasons();
+	test_name_constraints();
 	test_serial();
 	X509_free(root);
 	X509_free(inter);
