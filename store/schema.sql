@@ -133,6 +133,10 @@ CREATE FUNCTION public.cmpgw_token_refusal(t public.tokens, p_alias text) RETURN
     LANGUAGE sql STABLE
     AS $$ -- body: store/functions/cmpgw_token_refusal.sql $$;
 
+CREATE FUNCTION public.cmpgw_vendor_certs_add(p_vendor bigint, p_kind text, p_der bytea[], p_fp bytea[], p_subject text[], p_not_after bigint[]) RETURNS TABLE(idx integer, outcome text, detail text)
+    LANGUAGE plpgsql
+    AS $$ -- body: store/functions/cmpgw_vendor_certs_add.sql $$;
+
 CREATE FUNCTION public.cmpgw_vendor_delete_serials() RETURNS trigger
     LANGUAGE plpgsql
     AS $$ -- body: store/functions/cmpgw_vendor_delete_serials.sql $$;
@@ -298,6 +302,7 @@ CREATE TABLE public.vendors (
     serial_rule text DEFAULT 'subject_serialnumber'::text NOT NULL,
     allow_reenroll boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    x509_strict boolean DEFAULT true NOT NULL,
     serial_max_len integer DEFAULT 64 NOT NULL,
     serial_charset text,
     CONSTRAINT vendors_serial_charset_check CHECK (((serial_charset IS NULL) OR (serial_charset ~ '^[!-~]{1,200}$'::text))),

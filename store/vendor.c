@@ -30,8 +30,14 @@ static int map_state(const char *st)
 int store_vendor_add(struct store_conn *c, const char *name, const char *serial_rule,
 		     bool allow_reenroll, int64_t *id)
 {
-	const char *p[3] = { name, serial_rule ? serial_rule : "subject_serialnumber",
-			     allow_reenroll ? "true" : "false" };
+	return store_vendor_add_strict(c, name, serial_rule, allow_reenroll, true, id);
+}
+
+int store_vendor_add_strict(struct store_conn *c, const char *name, const char *serial_rule,
+			    bool allow_reenroll, bool x509_strict, int64_t *id)
+{
+	const char *p[4] = { name, serial_rule ? serial_rule : "subject_serialnumber",
+			     allow_reenroll ? "true" : "false", x509_strict ? "true" : "false" };
 	char st[6];
 	PGresult *r = NULL;
 	int rc;
@@ -40,15 +46,39 @@ int store_vendor_add(struct store_conn *c, const char *name, const char *serial_
 		return RC_INVAL;
 	rc = store_conn_pq(
 		c,
-		"INSERT INTO vendors (name, serial_rule, allow_reenroll) "
-		"VALUES ($1, $2, $3::boolean) ON CONFLICT (name) DO NOTHING RETURNING id",
-		3, p, NULL, NULL, 0, &r, st, NULL, 0);
+		"INSERT INTO vendors (name, serial_rule, allow_reenroll, x509_strict) "
+		"VALUES ($1, $2, $3::boolean, $4::boolean) ON CONFLICT (name) DO NOTHING "
+		"RETURNING id",
+		4, p, NULL, NULL, 0, &r, st, NULL, 0);
 	if (rc != RC_OK)
 		return map_state(st);
 	if (PQntuples(r) == 0)
 		rc = RC_EXISTS;
 	else if (id)
 		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return rc;
+}
+
+int store_vendor_set_strict(struct store_conn *c, const char *name, bool x509_strict, bool *was)
+{
+	const char *p[2] = { name, x509_strict ? "true" : "false" };
+	PGresult *r = NULL;
+	int rc;
+
+	if (!c || !name)
+		return RC_INVAL;
+	/* the old value from the row version the update replaced */
+	rc = store_conn_pq(c,
+			   "UPDATE vendors v SET x509_strict = $2::boolean FROM vendors o "
+			   "WHERE v.id = o.id AND v.name = $1 RETURNING o.x509_strict::text",
+			   2, p, NULL, NULL, 0, &r, NULL, NULL, 0);
+	if (rc != RC_OK)
+		return rc;
+	if (PQntuples(r) == 0)
+		rc = RC_NOTFOUND;
+	else if (was)
+		*was = PQgetvalue(r, 0, 0)[0] == 't';
 	PQclear(r);
 	return rc;
 }
@@ -103,6 +133,125 @@ int store_vendor_cert_add(struct store_conn *c, int64_t vendor_id, const char *k
 	return rc;
 }
 
+/* A growable string for the array literals of store_vendor_certs_add. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool bad;
+};
+
+static void sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->bad)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->bad = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* One quoted element of a PostgreSQL array literal: " and \ escaped. */
+static void sb_elem(struct sbuf *b, const char *s)
+{
+	sb_put(b, b->len > 1 ? ",\"" : "\"", b->len > 1 ? 2 : 1);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			sb_put(b, "\\", 1);
+		sb_put(b, s, 1);
+	}
+	sb_put(b, "\"", 1);
+}
+
+/* bytea in hex input format (\x...) as an array element. */
+static void sb_hex(struct sbuf *b, const unsigned char *d, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	sb_put(b, b->len > 1 ? ",\"\\\\x" : "\"\\\\x", b->len > 1 ? 5 : 4);
+	for (size_t i = 0; i < n; i++) {
+		char two[2] = { hx[d[i] >> 4], hx[d[i] & 15] };
+		sb_put(b, two, 2);
+	}
+	sb_put(b, "\"", 1);
+}
+
+static int certs_call(struct store_conn *c, int64_t vendor_id, const char *kind, struct sbuf a[4],
+		      PGresult **r)
+{
+	char vid[24];
+	const char *p[6] = { vid, kind, a[0].p, a[1].p, a[2].p, a[3].p };
+
+	snprintf(vid, sizeof(vid), "%" PRId64, vendor_id);
+	return store_conn_pq(c,
+			     "SELECT idx, outcome, detail FROM cmpgw_vendor_certs_add("
+			     "$1::bigint, $2, $3::bytea[], $4::bytea[], $5::text[], $6::bigint[])",
+			     6, p, NULL, NULL, 0, r, NULL, NULL, 0);
+}
+
+int store_vendor_certs_add(struct store_conn *c, int64_t vendor_id, const char *kind,
+			   struct store_vcert_add *items, size_t n)
+{
+	struct sbuf a[4] = { 0 };
+	PGresult *r = NULL;
+	int rc = RC_NOMEM;
+	char na[24];
+
+	if (!c || !kind || !items || n == 0 || n > 64 ||
+	    (strcmp(kind, "anchor") != 0 && strcmp(kind, "intermediate") != 0))
+		return RC_INVAL;
+	for (int k = 0; k < 4; k++)
+		sb_put(&a[k], "{", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (!items[i].der || !items[i].derlen || items[i].derlen > 65536 ||
+		    !items[i].subject) {
+			rc = RC_INVAL;
+			goto out;
+		}
+		snprintf(na, sizeof(na), "%" PRId64, items[i].not_after);
+		sb_hex(&a[0], items[i].der, items[i].derlen);
+		sb_hex(&a[1], items[i].fp, sizeof(items[i].fp));
+		sb_elem(&a[2], items[i].subject);
+		sb_elem(&a[3], na);
+	}
+	for (int k = 0; k < 4; k++)
+		sb_put(&a[k], "}", 1);
+	if (a[0].bad || a[1].bad || a[2].bad || a[3].bad)
+		goto out;
+	if ((rc = certs_call(c, vendor_id, kind, a, &r)) != RC_OK)
+		goto out;
+	rc = PQntuples(r) == 0 ? RC_NOTFOUND : RC_OK;
+	for (int row = 0; row < PQntuples(r); row++) {
+		long idx = strtol(PQgetvalue(r, row, 0), NULL, 10);
+		const char *o = PQgetvalue(r, row, 1);
+		struct store_vcert_add *it;
+		if (idx < 1 || (size_t)idx > n) {
+			rc = RC_DB;
+			goto out;
+		}
+		it = &items[idx - 1];
+		it->outcome = strcmp(o, "added") == 0	 ? STORE_VCERT_ADDED
+			      : strcmp(o, "exists") == 0 ? STORE_VCERT_EXISTS
+							 : STORE_VCERT_OTHER_VENDOR;
+		snprintf(it->detail, sizeof(it->detail), "%s", PQgetvalue(r, row, 2));
+		if (it->outcome == STORE_VCERT_OTHER_VENDOR)
+			rc = RC_EXISTS;
+	}
+out:
+	PQclear(r);
+	for (int k = 0; k < 4; k++)
+		free(a[k].p);
+	return rc;
+}
+
 static char *dup_col(PGresult *r, int row, int col)
 {
 	int len = PQgetlength(r, row, col);
@@ -124,6 +273,7 @@ static int fill_vendor(PGresult *r, int row, int end, struct store_vendor *v)
 	v->name = dup_col(r, row, 1);
 	v->serial_rule = dup_col(r, row, 2);
 	v->allow_reenroll = PQgetvalue(r, row, 3)[0] != 0;
+	v->x509_strict = PQgetvalue(r, row, 6)[0] != 0;
 	if (!v->name || !v->serial_rule)
 		return RC_NOMEM;
 	for (int i = row; i < end; i++)
@@ -161,11 +311,12 @@ int store_vendor_load_all(struct store_conn *c, struct store_vendor **out, size_
 	*n = 0;
 	if (!c)
 		return RC_INVAL;
-	rc = store_conn_pq(c,
-			   "SELECT v.id, v.name, v.serial_rule, v.allow_reenroll, c.kind, c.der "
-			   "FROM vendors v LEFT JOIN vendor_certs c ON c.vendor_id = v.id "
-			   "ORDER BY v.id, c.id",
-			   0, NULL, NULL, NULL, 1, &r, NULL, NULL, 0);
+	rc = store_conn_pq(
+		c,
+		"SELECT v.id, v.name, v.serial_rule, v.allow_reenroll, c.kind, c.der, "
+		"v.x509_strict FROM vendors v LEFT JOIN vendor_certs c ON c.vendor_id = v.id "
+		"ORDER BY v.id, c.id",
+		0, NULL, NULL, NULL, 1, &r, NULL, NULL, 0);
 	if (rc != RC_OK)
 		goto out;
 	rows = PQntuples(r);

@@ -27,6 +27,7 @@ struct store_vendor {
 	char *name;
 	char *serial_rule; /* subject_serialnumber | subject_cn | cert_serial */
 	bool allow_reenroll;
+	bool x509_strict; /* migration 016; docs/VENDORS.md */
 	struct store_vcert *certs;
 	size_t n_certs;
 };
@@ -36,6 +37,15 @@ struct store_vendor {
  * unknown serial_rule or empty name, RC_DB otherwise. */
 int store_vendor_add(struct store_conn *c, const char *name, const char *serial_rule,
 		     bool allow_reenroll, int64_t *id) WUR;
+
+/* store_vendor_add with the vendor's X.509 strictness (docs/VENDORS.md). */
+int store_vendor_add_strict(struct store_conn *c, const char *name, const char *serial_rule,
+			    bool allow_reenroll, bool x509_strict, int64_t *id) WUR;
+
+/* Set the X.509 strictness of vendor name; *was (may be NULL) gets the
+ * previous value. RC_NOTFOUND if there is no such vendor. */
+int store_vendor_set_strict(struct store_conn *c, const char *name, bool x509_strict,
+			    bool *was) WUR;
 
 /* Vendor id by name; RC_NOTFOUND if none. */
 int store_vendor_find(struct store_conn *c, const char *name, int64_t *id) WUR;
@@ -48,6 +58,32 @@ int store_vendor_find(struct store_conn *c, const char *name, int64_t *id) WUR;
 int store_vendor_cert_add(struct store_conn *c, int64_t vendor_id, const char *kind,
 			  const unsigned char *der, size_t derlen, const unsigned char fp32[32],
 			  const char *subject, int64_t not_after_epoch) WUR;
+
+/* One certificate of store_vendor_certs_add: in (der, fp32 = SHA-256 of
+ * der, subject for display, not_after as epoch seconds), out (outcome and,
+ * for STORE_VCERT_OTHER_VENDOR the vendor holding it, for
+ * STORE_VCERT_EXISTS the kind it is registered as). */
+enum store_vcert_outcome { STORE_VCERT_ADDED, STORE_VCERT_EXISTS, STORE_VCERT_OTHER_VENDOR };
+struct store_vcert_add {
+	const unsigned char *der;
+	size_t derlen;
+	unsigned char fp[32];
+	const char *subject;
+	int64_t not_after;
+	enum store_vcert_outcome outcome;
+	char detail[128];
+};
+
+/*
+ * Register n certificates of kind ("anchor" or "intermediate") for vendor
+ * vendor_id in one statement (cmpgw_vendor_certs_add): all or none. 0 with
+ * each item's outcome set (ADDED or EXISTS); RC_EXISTS when one or more are
+ * registered for another vendor (their outcome OTHER_VENDOR, detail its
+ * name; nothing was written); RC_NOTFOUND if the vendor is gone; RC_INVAL
+ * for bad arguments (n 1..64, each der <= 64 KiB); RC_DB otherwise.
+ */
+int store_vendor_certs_add(struct store_conn *c, int64_t vendor_id, const char *kind,
+			   struct store_vcert_add *items, size_t n) WUR;
 
 /* All vendors (by id) with their certificates (by insertion), read in one
  * statement (consistent snapshot). On RC_OK *out (NULL when *n == 0) is
