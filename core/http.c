@@ -26,6 +26,7 @@
 
 #include "core/cfg.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 static void req_free(struct http_req *r)
 {
@@ -165,10 +166,12 @@ static void on_request(struct evhttp_request *ev, void *arg)
 	/* Draining: only a client whose transaction this connection left open
 	 * (its certConf or pollReq) is still served; everything else 503. */
 	if (srv->draining && !c->awaiting) {
+		metrics_http_refused(srv->metrics, 503);
 		http_reply(r, 503, NULL, NULL, 0);
 		return;
 	}
 	if (strlen(r->path) != plen) { /* %00: no path of ours has a NUL */
+		metrics_http_refused(srv->metrics, 400);
 		http_reply(r, 400, NULL, NULL, 0);
 		return;
 	}
@@ -221,7 +224,7 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 
 	srv->paused = false;
-	for (size_t i = 0; i < srv->nlsn; i++)
+	for (size_t i = 0; i < srv->nlsn && !srv->stopped; i++)
 		if (srv->lsn[i].lev)
 			evconnlistener_enable(srv->lsn[i].lev);
 }
@@ -445,6 +448,21 @@ void http_server_free(struct http_server *srv)
 	free(srv->lsn);
 	free(srv->by_fd);
 	free(srv);
+}
+
+void http_server_stop_accepting(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	srv->stopped = true;
+	for (size_t i = 0; i < srv->nlsn; i++)
+		if (srv->lsn[i].lev)
+			evconnlistener_disable(srv->lsn[i].lev);
+}
+
+void http_server_set_metrics(struct http_server *srv, struct metrics *m)
+{
+	srv->metrics = m;
 }
 
 void http_server_set_draining(struct http_server *srv, bool draining)

@@ -93,6 +93,14 @@ void http_server_set_limits(struct http_server *srv, const struct cfg *cfg);
 /* Stop accepting; open connections are closed. Requests still held by the
  * dispatcher become cancelled and still need their http_reply(). NULL ok. */
 void http_server_free(struct http_server *srv);
+/* Stop accepting new connections for good (a worker about to leave its
+ * loop: a connection it accepted now would never be served). Open
+ * connections are not touched. NULL ok. */
+void http_server_stop_accepting(struct http_server *srv);
+/* Count the refusals srv answers itself (408, 503, 400) in m
+ * (metrics_http_refused); NULL: none. */
+struct metrics;
+void http_server_set_metrics(struct http_server *srv, struct metrics *m);
 /* While draining, every new request gets 503. */
 void http_server_set_draining(struct http_server *srv, bool draining);
 /* Requests dispatched and not yet replied to, plus connections whose last

@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 
 bool http_ratelog_due(struct ratelog *rl, int interval_s, unsigned burst, unsigned *more)
 {
@@ -223,6 +224,7 @@ static void conn_refuse(struct http_conn *c, int status, const char *text)
 			 "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
 			 status, text, blen, body);
 
+	metrics_http_refused(c->srv->metrics, status);
 	if (c->fd >= 0 && !c->ssl) {
 		ssize_t w = send(c->fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		(void)w;

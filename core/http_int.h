@@ -132,7 +132,9 @@ struct http_server {
 
 	struct http_lsn *lsn;
 	size_t nlsn;
-	bool paused; /* listeners disabled after an accept error */
+	bool paused;		 /* listeners disabled after an accept error */
+	bool stopped;		 /* listeners disabled for good (http_server_stop_accepting) */
+	struct metrics *metrics; /* refusals counted here, or NULL */
 	struct event *adopt_ev, *resume_ev, *tick_ev;
 	struct ratelog log_accept, log_cap, log_mem, log_deadline, log_tls;
 };

@@ -15,6 +15,7 @@
 #include <event2/thread.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/notify.h"
 
 #define DRAIN_TICK_MS 100
@@ -54,13 +55,24 @@ static bool wait_acks(struct server_state *st, int n)
 /* Every request dispatched and not yet answered counts, async ones waiting
  * on the database included (http_server_inflight): the loop keeps running
  * for them until they are answered or cfg->drain_s is over. */
+/* The worker leaves its loop: first stop accepting, so that no connection
+ * (an ops scrape during the drain, say) is accepted in the last pass and
+ * left unserved until the process exits; the kernel queues it for the
+ * workers still running, or refuses it once all are gone. */
+static void leave_loop(struct worker *w)
+{
+	http_server_stop_accepting(w->http);
+	http_server_stop_accepting(w->ops_http);
+	event_base_loopexit(w->base, NULL);
+}
+
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	(void)fd;
 	(void)what;
 	if (http_server_inflight(w->http) <= 0 || ++w->drain_ticks >= w->drain_max_ticks)
-		event_base_loopexit(w->base, NULL);
+		leave_loop(w);
 }
 
 /* Activated from the main thread (event_active is thread-safe with
@@ -74,12 +86,12 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	http_server_set_draining(w->http, true);
 	w->drain_max_ticks = w->cfg->drain_s * (1000 / DRAIN_TICK_MS);
 	if (w->drain_max_ticks <= 0 || http_server_inflight(w->http) <= 0) {
-		event_base_loopexit(w->base, NULL);
+		leave_loop(w);
 		return;
 	}
 	w->drain_ev = event_new(w->base, -1, EV_PERSIST, on_drain_tick, w);
 	if (!w->drain_ev || event_add(w->drain_ev, &tv) != 0)
-		event_base_loopexit(w->base, NULL);
+		leave_loop(w);
 }
 
 /* SIGHUP, on the worker's thread: take the snapshot the main thread left
@@ -211,6 +223,7 @@ static int worker_setup(struct worker *w)
 	if (!w->http)
 		return RC_NOMEM;
 	http_server_set_counters(w->http, &w->counters);
+	http_server_set_metrics(w->http, w->metrics);
 	if (w->ops_fd >= 0 &&
 	    !(w->ops_http = http_server_new_ops(w->base, w->ops_fd, route_ops, w)))
 		return RC_NOMEM;
@@ -457,6 +470,7 @@ static bool reload(const struct cfg *run, struct cfg **cur, struct worker *ws, i
 	if (rc != 0) {
 		log_error(NULL, "configuration not reloaded from %s (keeping the running one): %s",
 			  (*cur)->path, err[0] ? err : rc_str(rc));
+		metrics_reload(ws[0].metrics, "error");
 		return false;
 	}
 	log_setup(next->log_level, next->log_json, -1);

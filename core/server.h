@@ -121,7 +121,8 @@ struct server_hooks {
 	/* Every HTTP request no route took; arg is the worker. */
 	void (*dispatch)(struct http_req *req, void *arg);
 	/* The operations listener (cfg->ops_port): only these routes; any
-	 * other path gets 404 there, and CMP is never served on it. */
+	 * other path gets 404 (GET, HEAD) or 405 there, and CMP is never
+	 * served on it. */
 	const struct server_route *ops_routes;
 	size_t n_ops_routes;
 	/* Process-wide metrics, given to every worker (w->metrics); NULL ok. */

@@ -118,10 +118,14 @@ static void answer_facts(const struct ra_req *req, const CMPGW_MSG *rsp, struct 
 
 /* Seconds since the request arrived; < 0: unknown. struct ra_req has no
  * arrival time yet (ra/req.h; see docs/OBSERVABILITY.md). */
+/* From the request's arrival in ra/ to its answer. */
 static double req_seconds(const struct ra_req *req)
 {
-	(void)req;
-	return -1;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - req->t0.tv_sec) +
+	       (double)(now.tv_nsec - req->t0.tv_nsec) / 1e9;
 }
 
 /* Count a request's end (core/metrics.h) and write its access-log line
@@ -176,6 +180,18 @@ void ra_answer_note(const struct ra_req *req, enum ra_sink_what what)
 					     : 500;
 
 	account(req, outcome, -1, NULL, NULL, http);
+}
+
+bool ra_answer_gone(struct ra_req *req)
+{
+	if (!ra_req_client_gone(req))
+		return false;
+	log_info(&req->log, "client went away; %s dropped",
+		 req->msg ? cmp_asn1_body_name(req->msg->body->type) : "request");
+	ra_answer_note(req, RA_SINK_DROPPED);
+	req->sink->deliver(req->sink_arg, RA_SINK_DROPPED, NULL, 0, false);
+	ra_req_free(req);
+	return true;
 }
 
 /* RFC 9483 4.1.5 / RFC 4210 5.1.3.1: a request MAC-protected with a

@@ -44,6 +44,12 @@ int ra_step_answer_certrep(struct ra_req *req);
  * (ra_answer_send) are counted by it already. */
 void ra_answer_note(const struct ra_req *req, enum ra_sink_what what);
 
+/* Call at every resume point of an async step before signing, forwarding
+ * or committing: true when the client (of req, or of the nested request
+ * it belongs to) has disconnected; req is then counted as dropped,
+ * delivered as RA_SINK_DROPPED and freed, and must not be touched again. */
+bool ra_answer_gone(struct ra_req *req);
+
 /* Record {fail_bit, text} and answer it at once (where the pipeline has no
  * flow yet, or a flow's last step found it cannot answer). */
 void ra_req_fail(struct ra_req *req, int fail_bit, const char *text);

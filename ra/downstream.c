@@ -263,7 +263,7 @@ static void nested_step(struct ra_req *parent)
 	if (--b->pending > 0)
 		return;
 	parent->ext.nested.batch = NULL;
-	if (ra_req_gone(parent)) { /* the downstream RA left: nothing to sign */
+	if (ra_answer_gone(parent)) { /* the downstream RA left: nothing to sign */
 		nested_free(b);
 		return;
 	}

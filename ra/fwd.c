@@ -31,6 +31,7 @@
 #include "core/httpc.h"
 #include "core/metrics.h"
 #include "policy/profile.h"
+#include "ra/answer.h"
 #include "ra/issued.h"
 #include "ra/pipeline.h"
 #include "ra/step_admit.h"
@@ -447,7 +448,7 @@ static void on_admitted(void *arg, int rc, enum store_outcome status)
 	struct ra_req *req = f->req;
 
 	f->in_db = false;
-	if (ra_req_gone(req)) { /* issue 10 #9: no forward for nobody */
+	if (ra_answer_gone(req)) { /* issue 10 #9: no forward for nobody */
 		f->req = NULL;
 		f->v.bit = CMP_FAIL_SYSTEM_UNAVAIL;
 		f->v.why = "client went away before the forward";

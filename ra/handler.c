@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/metrics.h"
 #include "ra/pipeline.h"
 
 #define CMP_CONTENT_TYPE "application/pkixcmp"
@@ -105,17 +106,18 @@ void ra_dispatch(struct http_req *hr, void *arg)
 	const unsigned char *body;
 	size_t len;
 
+	int refused = 0;
+
 	alias = resolve_alias(w->cfg, http_req_path(hr));
-	if (!alias) {
-		http_reply(hr, 404, NULL, NULL, 0);
-		return;
-	}
-	if (http_req_method(hr) != HTTP_M_POST) {
-		http_reply(hr, 405, NULL, NULL, 0);
-		return;
-	}
-	if (!content_type_ok(http_req_content_type(hr))) {
-		http_reply(hr, 415, NULL, NULL, 0);
+	if (!alias)
+		refused = 404;
+	else if (http_req_method(hr) != HTTP_M_POST)
+		refused = 405;
+	else if (!content_type_ok(http_req_content_type(hr)))
+		refused = 415;
+	if (refused) {
+		metrics_http_refused(w->metrics, refused);
+		http_reply(hr, refused, NULL, NULL, 0);
 		return;
 	}
 	body = http_req_body(hr, &len);

@@ -159,7 +159,7 @@ static void run(struct ra_req *req)
 
 void ra_resume(struct ra_req *req)
 {
-	if (ra_req_gone(req))
+	if (ra_answer_gone(req))
 		return;
 	if (ra_req_refused(req)) {
 		ra_answer_verdict(req);
@@ -217,6 +217,7 @@ void ra_submit(struct ra_worker *rw, const struct cfg *cfg, const struct cfg_ali
 		/* Not CMP at all (garbage, a length bomb, a certificate): an HTTP
 		 * error, so that junk costs no signature (DESIGN.md, data flow). */
 		log_info(&req->log, "rejected: body is not a DER PKIMessage (HTTP 400)");
+		ra_answer_note(req, RA_SINK_NOT_CMP);
 		sink->deliver(sink_arg, RA_SINK_NOT_CMP, NULL, 0, false);
 		ra_req_free(req);
 		return;

@@ -49,7 +49,7 @@ void ra_submit(struct ra_worker *rw, const struct cfg *cfg, const struct cfg_ali
 	       void *sink_arg);
 
 /* The one resume entry point after an async step: drops req if its
- * client went away (ra_req_gone), answers its verdict (or relayed upstream
+ * client went away (ra_answer_gone), answers its verdict (or relayed upstream
  * status, ra_req_relay) if one was recorded, else runs the next step. */
 void ra_resume(struct ra_req *req);
 

@@ -26,6 +26,7 @@ struct ra_req *ra_req_new(struct ra_worker *rw, const struct cfg *cfg,
 	req->trust = ra_trust_get1(rw->trust);
 	req->verdict.bit = -1;
 	req->log.alias = alias->label;
+	clock_gettime(CLOCK_MONOTONIC, &req->t0);
 	return req;
 }
 
@@ -78,15 +79,4 @@ int ra_req_relay(struct ra_req *req, CMPGW_STATUSINFO *si, bool in_rp)
 bool ra_req_client_gone(const struct ra_req *req)
 {
 	return req->sink->gone && req->sink->gone(req->sink_arg);
-}
-
-bool ra_req_gone(struct ra_req *req)
-{
-	if (!ra_req_client_gone(req))
-		return false;
-	log_info(&req->log, "client went away; %s dropped",
-		 req->msg ? cmp_asn1_body_name(req->msg->body->type) : "request");
-	req->sink->deliver(req->sink_arg, RA_SINK_DROPPED, NULL, 0, false);
-	ra_req_free(req);
-	return true;
 }

@@ -4,7 +4,7 @@
  *
  * Ownership: a struct ra_req is created by ra_submit() and freed exactly
  * once, by the function that delivers its answer (ra/answer.h) or drops
- * it (ra_req_gone). Fields marked "borrowed" point into memory the request
+ * it (ra_answer_gone). Fields marked "borrowed" point into memory the request
  * does not own (the message, the config snapshot it holds a reference on,
  * the sink's caller); everything else is freed with the request.
  * Threads: the owning worker's loop only.
@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -99,6 +100,7 @@ struct ra_req {
 	void *sink_arg;
 	const struct ra_flow *flow; /* the step table being run (ra/pipeline.h) */
 	int step;		    /* index of the running step */
+	struct timespec t0;	    /* CLOCK_MONOTONIC at ra_req_new: latency */
 	/* downstream RA (ra/downstream.c, rr.c): the authorized RA entry of the
 	 * signer, borrowed from cfg; NULL for a device's own request */
 	const struct cfg_ra *ra;
@@ -141,10 +143,5 @@ bool ra_req_refused(const struct ra_req *req);
 
 /* Has req's client gone away (no side effect)? */
 bool ra_req_client_gone(const struct ra_req *req);
-/* Call at every resume point of an async step before signing, forwarding
- * or committing: true when the client (of req, or of the nested request
- * it belongs to) has disconnected; req is then dropped and freed and must
- * not be touched again. */
-bool ra_req_gone(struct ra_req *req);
 
 #endif

@@ -35,7 +35,7 @@ from harness import (OPENSSL, Gateway, Pg, add_cleanup, capture_request,  # noqa
 
 GONE = "client disconnected"
 # the request's end once its client is gone: dropped at a resume point
-# (ra_req_gone) or its answer dropped by the HTTP layer
+# (ra_answer_gone) or its answer dropped by the HTTP layer
 ENDED = re.compile(r"client went away; \S+ dropped|answer \(HTTP \d+\) dropped")
 
 
