@@ -277,6 +277,7 @@ struct store_serial_import {
 	PGconn *pg;
 	char vid[24];
 	bool blocked, copying, open;
+	bool lower, upper; /* letters of either case seen */
 	long rows;
 	char buf[COPY_CHUNK];
 	size_t used;
@@ -289,29 +290,42 @@ struct store_serial_import {
 
 static const char rows_sql[] = "CREATE TEMP TABLE cmpgw_serial_rows (line bigint, serial text "
 			       "COLLATE \"C\") ON COMMIT DROP";
-/* One row per distinct serial, with its first line and how often. */
-static const char set_sql[] =
-	"CREATE TEMP TABLE cmpgw_serial_set ON COMMIT DROP AS SELECT serial, min(line) AS line, "
-	"count(*) AS n FROM cmpgw_serial_rows GROUP BY serial";
+/*
+ * The merge is one statement per mode: the distinct serials, sorted (the
+ * primary-key inserts then go in index order), are materialised once and
+ * feed the UPDATE and the INSERT as data-modifying CTEs (one snapshot:
+ * the INSERT adds what did not exist, the UPDATE changes what did). The
+ * SELECT returns distinct, inserted, changed and kept-blocked counts.
+ */
+#define SET_CTE                                                                                    \
+	"WITH d AS MATERIALIZED (SELECT serial FROM cmpgw_serial_rows GROUP BY serial ORDER BY "   \
+	"serial), "
+#define SET_NEW                                                                                    \
+	" FROM d WHERE NOT EXISTS (SELECT 1 FROM serials x WHERE x.vendor_id = $1::bigint AND "    \
+	"x.serial = d.serial) RETURNING 1) "
+static const char merge_allowed_sql[] = SET_CTE
+	"ins AS (INSERT INTO serials (vendor_id, serial) SELECT $1::bigint, d.serial" SET_NEW
+	"SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM ins), 0, (SELECT count(*) FROM "
+	"serials x JOIN d ON x.serial = d.serial WHERE x.vendor_id = $1::bigint AND x.state = "
+	"'blocked')";
+/* block even enrolled serials */
+static const char merge_blocked_sql[] = SET_CTE
+	"upd AS (UPDATE serials x SET state = 'blocked', updated_at = now() FROM d WHERE "
+	"x.vendor_id = $1::bigint AND x.serial = d.serial AND x.state <> 'blocked' RETURNING 1), "
+	"ins AS (INSERT INTO serials (vendor_id, serial, state) SELECT $1::bigint, d.serial, "
+	"'blocked'" SET_NEW "SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM ins), "
+	"(SELECT count(*) FROM upd), 0";
+/* Only when there are duplicates: the repeated lines and the first. */
 static const char dup_sql[] =
-	"SELECT r.line, s.line, r.serial FROM cmpgw_serial_rows r JOIN cmpgw_serial_set s USING "
-	"(serial) WHERE s.n > 1 AND r.line <> s.line ORDER BY r.line LIMIT " STORE_SERIAL_SHOW_STR;
-/* lower() under COLLATE "C" folds ASCII letters only: serials are ASCII. */
-static const char case_sql[] = "SELECT count(*) OVER (), min(line), max(line) FROM "
-			       "cmpgw_serial_set GROUP BY lower(serial) "
-			       "HAVING count(*) > 1 ORDER BY 2 LIMIT " STORE_SERIAL_SHOW_STR;
-static const char set_block_sql[] =
-	"UPDATE serials x SET state = 'blocked', updated_at = now() FROM cmpgw_serial_set d "
-	"WHERE x.vendor_id = $1::bigint AND x.serial = d.serial AND x.state <> 'blocked'";
-static const char kept_blocked_sql[] =
-	"SELECT count(*) FROM serials x JOIN cmpgw_serial_set d ON x.serial = d.serial "
-	"WHERE x.vendor_id = $1::bigint AND x.state = 'blocked'";
-#define SET_SORTED "(SELECT serial AS s FROM cmpgw_serial_set ORDER BY 1) d"
-static const char set_insert_allowed_sql[] =
-	"INSERT INTO serials (vendor_id, serial) SELECT $1::bigint, s FROM " SET_SORTED NOT_PRESENT;
-static const char set_insert_blocked_sql[] =
-	"INSERT INTO serials (vendor_id, serial, state) SELECT $1::bigint, s, 'blocked' "
-	"FROM " SET_SORTED NOT_PRESENT;
+	"SELECT r.line, f.line, r.serial FROM cmpgw_serial_rows r JOIN (SELECT serial, min(line) "
+	"AS line FROM cmpgw_serial_rows GROUP BY serial HAVING count(*) > 1) f USING (serial) "
+	"WHERE r.line <> f.line ORDER BY r.line LIMIT " STORE_SERIAL_SHOW_STR;
+/* Only when the list has both lower- and upper-case letters. lower()
+ * under COLLATE "C" folds ASCII letters only: serials are ASCII. */
+static const char case_sql[] =
+	"SELECT count(*) OVER (), min(line), max(line) FROM (SELECT serial, min(line) AS line FROM "
+	"cmpgw_serial_rows GROUP BY serial) s GROUP BY lower(serial) HAVING count(*) > 1 ORDER BY "
+	"2 LIMIT " STORE_SERIAL_SHOW_STR;
 
 int store_serial_import_begin(struct store_conn *c, int64_t vendor_id, bool blocked,
 			      struct store_serial_import **out, char *errbuf, size_t errlen)
@@ -380,6 +394,8 @@ int store_serial_import_add(struct store_serial_import *im, long line, const cha
 	 * (a serial holds no whitespace) but are escaped all the same */
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
+		im->lower |= ch >= 'a' && ch <= 'z';
+		im->upper |= ch >= 'A' && ch <= 'Z';
 		if (ch == '\\' || ch == '\t' || ch == '\n' || ch == '\r') {
 			im->buf[im->used++] = '\\';
 			ch = ch == '\t' ? 't' : ch == '\n' ? 'n' : ch == '\r' ? 'r' : ch;
@@ -417,7 +433,7 @@ static int si_copy_end(struct store_serial_import *im)
 static int si_examples(struct store_serial_import *im, struct store_serial_counts *k)
 {
 	PGresult *r = NULL;
-	int rc = RC_OK;
+	int rc;
 
 	if (k->duplicates > 0) {
 		if ((rc = store_conn_pq(im->c, dup_sql, 0, NULL, NULL, NULL, 0, &r, NULL, im->err,
@@ -431,6 +447,9 @@ static int si_examples(struct store_serial_import *im, struct store_serial_count
 		}
 		PQclear(r);
 	}
+	/* two serials that differ only in case need a letter of each case */
+	if (!im->lower || !im->upper)
+		return RC_OK;
 	if ((rc = store_conn_pq(im->c, case_sql, 0, NULL, NULL, NULL, 0, &r, NULL, im->err,
 				im->errlen)) != RC_OK)
 		return rc;
@@ -443,21 +462,9 @@ static int si_examples(struct store_serial_import *im, struct store_serial_count
 	return RC_OK;
 }
 
-static int si_count(struct store_serial_import *im, const char *sql, long *n)
-{
-	const char *p[1] = { im->vid };
-	PGresult *r = NULL;
-	int rc = store_conn_pq(im->c, sql, 1, p, NULL, NULL, 0, &r, NULL, im->err, im->errlen);
-
-	if (rc == RC_OK)
-		*n = atol(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return rc;
-}
-
 int store_serial_import_merge(struct store_serial_import *im, struct store_serial_counts *k)
 {
-	struct import lk = { .err = im->err, .errlen = im->errlen };
+	const char *p[1] = { im->vid };
 	PGresult *r = NULL;
 	int rc;
 
@@ -467,26 +474,19 @@ int store_serial_import_merge(struct store_serial_import *im, struct store_seria
 	if ((rc = si_copy_end(im)) != RC_OK)
 		return rc;
 	k->rows = im->rows;
-	if ((rc = store_conn_pq(im->c, set_sql, 0, NULL, NULL, NULL, 0, &r, NULL, im->err,
-				im->errlen)) != RC_OK)
+	if ((rc = store_conn_cmd(im->c, "ANALYZE cmpgw_serial_rows", im->err, im->errlen)) !=
+		    RC_OK ||
+	    (rc = store_conn_pq(im->c, im->blocked ? merge_blocked_sql : merge_allowed_sql, 1, p,
+				NULL, NULL, 0, &r, NULL, im->err, im->errlen)) != RC_OK)
 		return rc;
-	k->distinct = atol(PQcmdTuples(r));
+	k->distinct = atol(PQgetvalue(r, 0, 0));
+	k->inserted = atol(PQgetvalue(r, 0, 1));
+	k->changed = atol(PQgetvalue(r, 0, 2));
+	k->kept_blocked = atol(PQgetvalue(r, 0, 3));
 	PQclear(r);
 	k->duplicates = k->rows - k->distinct;
-	if ((rc = store_conn_cmd(im->c, "ANALYZE cmpgw_serial_set", im->err, im->errlen)) !=
-		    RC_OK ||
-	    (rc = si_examples(im, k)) != RC_OK)
-		return rc;
-	if (im->blocked)
-		rc = exec_vid(im->c, set_block_sql, im->vid, &k->changed, &lk);
-	else
-		rc = si_count(im, kept_blocked_sql, &k->kept_blocked);
-	if (rc != RC_OK ||
-	    (rc = exec_vid(im->c, im->blocked ? set_insert_blocked_sql : set_insert_allowed_sql,
-			   im->vid, &k->inserted, &lk)) != RC_OK)
-		return rc;
 	k->unchanged = k->distinct - k->inserted - k->changed;
-	return RC_OK;
+	return si_examples(im, k);
 }
 
 int store_serial_import_commit(struct store_serial_import *im)
