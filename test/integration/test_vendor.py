@@ -50,7 +50,7 @@ email_in_dn = no
 serialNumber = optional
 organizationName = optional
 commonName = optional
-[ ca ]
+[ ca_ext ]
 basicConstraints = critical,CA:TRUE
 keyUsage = critical,keyCertSign,cRLSign
 subjectKeyIdentifier = hash
@@ -95,7 +95,7 @@ class Pki:
         self.tmp = tmp
         self.n = 0
 
-    def cert(self, name, subj, issuer=None, ext="ca", start=None, end=None, days=3650):
+    def cert(self, name, subj, issuer=None, ext="ca_ext", start=None, end=None, days=3650):
         """issuer: (crt, key) or None for self-signed. Returns (crt, key)."""
         self.n += 1
         d = os.path.join(self.tmp, "pki-%d-%s" % (self.n, name))
