@@ -3,8 +3,9 @@
  * the device serial) and the bound on unauthenticated audit rows it uses
  * (ra/audit.h), through ra_submit on the in-memory store: signerNotTrusted
  * for a chain to no registered anchor (audited auth_failed, nothing asked
- * of the store), for a vendor the alias does not accept and without a
- * registry; notAuthorized for a certificate without serial (audited
+ * of the store) and without a registry; notAuthorized "vendor X is not
+ * accepted on alias Y" for a valid chain to a registered vendor the alias
+ * does not accept, and for a certificate without serial (audited
  * rejected); req->cr.vendor and req->cr.serial on success.
  */
 #include <stdlib.h>
@@ -80,6 +81,18 @@ static void test_refusals(void)
 	refused("registry not loaded", "ir_dev1.der", CMP_FAIL_SIGNER_NOT_TRUSTED,
 		"vendor registry not loaded", "auth_failed");
 	env.rw->trust = t;
+
+	/* a valid chain to a registered vendor the alias does not accept */
+	reset();
+	struct cfg_alias *al = (struct cfg_alias *)cfg_alias_find(env.cfg, "3gpp");
+	char *other[] = { "othervendor" }, **saved = al->vendors;
+	size_t saved_n = al->n_vendors;
+	al->vendors = other;
+	al->n_vendors = 1;
+	refused("vendor not accepted on the alias", "ir_dev1.der", CMP_FAIL_NOT_AUTHORIZED,
+		"vendor " FAKE_VENDOR " is not accepted on alias 3gpp", "rejected");
+	al->vendors = saved;
+	al->n_vendors = saved_n;
 }
 
 /* Unauthenticated refusals are audited at most
