@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 
+#include "cmd/apikey.h"
 #include "cmd/cmd.h"
 #include "cmd/init.h"
 
@@ -51,6 +52,13 @@ static void usage(FILE *f)
 		"                                 cessationOfOperation certificateHold removeFromCRL\n"
 		"                                 privilegeWithdrawn aACompromise)\n"
 		"  crl --config FILE [--out FILE] write the current CRL (DER; stdout without --out)\n"
+		"  apikey create --config FILE --role ROLE [--comment TEXT] [--ttl T]\n"
+		"                                 make an admin API key (ROLE: operator, auditor,\n"
+		"                                 vendor:NAME, factory:NAME); prints it once\n"
+		"  apikey list --config FILE      list API keys (never the key)\n"
+		"  apikey revoke --config FILE ID revoke an API key\n"
+		"  apikey verify --config FILE < KEY\n"
+		"                                 check a key read from stdin; prints its role\n"
 		"  db stop --config FILE [--force]\n"
 		"                                 stop the embedded PostgreSQL; refused while a\n"
 		"                                 gateway uses it unless --force\n"
@@ -141,7 +149,7 @@ int main(int argc, char **argv)
 		{ "init", cmd_init },	{ "serve", cmd_serve },	  { "migrate", cmd_migrate },
 		{ "check", cmd_check }, { "vendor", cmd_vendor }, { "serials", cmd_serials },
 		{ "token", cmd_token }, { "cert", cmd_cert },	  { "crl", cmd_crl },
-		{ "db", cmd_db },
+		{ "db", cmd_db },	{ "apikey", cmd_apikey },
 	};
 	const char *c;
 
