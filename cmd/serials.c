@@ -115,6 +115,23 @@ static int load_syntax(struct store_conn *c, int64_t vid, const char *name,
 	return 0;
 }
 
+/* The audit row of a syntax change (issue 14: every admin change names
+ * its principal). 0 or 1 (printed). */
+static int syntax_audit(struct store_conn *c, const char *name,
+			const struct policy_serial_syntax *sx, const char *spec)
+{
+	char who[STORE_ADMIN_PRINCIPAL_MAX], detail[300];
+
+	snprintf(detail, sizeof(detail), "max-len %u, allow %s", sx->max_len,
+		 policy_serial_charset_is_default(sx) ? "default" : spec);
+	if (store_admin_principal_os(who, sizeof(who)) != 0 ||
+	    store_audit_admin(c, who, "serial_syntax_set", name, NULL, NULL, detail) != 0) {
+		fprintf(stderr, "cmpgw serials syntax: changed, but the audit row failed\n");
+		return 1;
+	}
+	return 0;
+}
+
 static int syntax_run(struct store_conn *c, const struct sopts *o, int64_t vid)
 {
 	struct policy_serial_syntax sx;
@@ -149,6 +166,8 @@ static int syntax_run(struct store_conn *c, const struct sopts *o, int64_t vid)
 		fprintf(stderr, "cmpgw serials syntax: %s\n", err[0] ? err : "update failed");
 		return 1;
 	}
+	if ((o->max_len || o->allow) && syntax_audit(c, o->pos[0], &sx, spec) != 0)
+		return 1;
 	printf("vendor %s: serials of 1..%u bytes, allowed characters: %s\n", o->pos[0], sx.max_len,
 	       policy_serial_charset_is_default(&sx) ? "default" : spec);
 	return 0;

@@ -327,6 +327,12 @@ static const char case_sql[] =
 	"cmpgw_serial_rows GROUP BY serial) s GROUP BY lower(serial) HAVING count(*) > 1 ORDER BY "
 	"2 LIMIT " STORE_SERIAL_SHOW_STR;
 
+/* For this transaction only: the sort of the distinct serials and the
+ * RETURNING tuplestores of 1M rows fit in memory (they spill to temp
+ * files past that, so 10M rows still work); JIT compiles for longer than
+ * these plans run. */
+static const char import_settings_sql[] = "SET LOCAL work_mem = '256MB'; SET LOCAL jit = off";
+
 int store_serial_import_begin(struct store_conn *c, int64_t vendor_id, bool blocked,
 			      struct store_serial_import **out, char *errbuf, size_t errlen)
 {
@@ -351,7 +357,7 @@ int store_serial_import_begin(struct store_conn *c, int64_t vendor_id, bool bloc
 	im->open = true;
 	if ((rc = vendor_lock(c, im->vid, &lk)) != RC_OK ||
 	    (rc = exec_vid(c, lock_sql, im->vid, NULL, &lk)) != RC_OK ||
-	    (rc = store_conn_cmd(c, "SET LOCAL work_mem = '64MB'", errbuf, errlen)) != RC_OK ||
+	    (rc = store_conn_cmd(c, import_settings_sql, errbuf, errlen)) != RC_OK ||
 	    (rc = store_conn_cmd(c, rows_sql, errbuf, errlen)) != RC_OK)
 		goto out;
 	r = PQexec(im->pg, "COPY cmpgw_serial_rows (line, serial) FROM STDIN");

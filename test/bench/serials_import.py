@@ -14,11 +14,10 @@ file read, syntax check, COPY, merge, audit, commit):
 It prints rows/s and the client's peak RSS (bounded memory: the list is
 streamed, never held). Timings are printed, never asserted.
 
-usage: CMPGW_BIN=build/cmd/cmpgw python3 test/bench/serials_import.py [N]
+usage: CMPGW_BIN=build/cmd/cmpgw python3 test/bench/serials_import.py [N] [--no-blocked]
 """
 
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -29,17 +28,24 @@ from harness import Gateway, Pg, Tap, cmpgw_bin, mktemp, run_cleanups  # noqa: E
 
 
 def timed(args):
+    """Run args under /usr/bin/time; (seconds, stdout, peak RSS in KiB)."""
     t0 = time.monotonic()
-    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.run(["/usr/bin/time", "-f", "maxrss %M"] + args, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
     dt = time.monotonic() - t0
+    err = p.stderr.decode()
     if p.returncode != 0:
-        raise RuntimeError("%s: exit %d\n%s" % (" ".join(args), p.returncode,
-                                                p.stderr.decode()))
-    return dt, p.stdout.decode().strip()
+        raise RuntimeError("%s: exit %d\n%s" % (" ".join(args), p.returncode, err))
+    rss = int(err.rsplit("maxrss ", 1)[1].split()[0])
+    return dt, p.stdout.decode().strip(), rss
 
 
 def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    n = int(args[0]) if args else 1000000
+    runs = [("fresh", []), ("re-import", [])]
+    if "--no-blocked" not in sys.argv:
+        runs.append(("blocked", ["--blocked"]))
     try:
         pg = Pg()
         gw = Gateway(Tap(), pg, devices=2, name="bench", register=False)
@@ -51,11 +57,10 @@ def main():
                 f.write("".join("SN-%010d\n" % j for j in range(i, min(n, i + 100000))))
         base = [cmpgw_bin(), "serials", "import", "--config", gw.config]
         print("# %d serials, %d cores, %s" % (n, os.cpu_count(), path))
-        for name, extra in (("fresh", []), ("re-import", []), ("blocked", ["--blocked"])):
-            dt, out = timed(base + extra + ["bench", path])
-            print("%-10s %7.2f s  %9.0f rows/s  %s" % (name, dt, n / dt, out))
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        print("peak RSS of a cmpgw child: %d KiB" % rss)
+        for name, extra in runs:
+            dt, out, rss = timed(base + extra + ["bench", path])
+            print("%-10s %7.2f s  %9.0f rows/s  cmpgw peak RSS %6d KiB  %s"
+                  % (name, dt, n / dt, rss, out.split(": ", 1)[-1]), flush=True)
     finally:
         run_cleanups()
 

@@ -164,6 +164,10 @@ def test_syntax(t, c, gw):
          "serials syntax --max-len 8 --allow A-F0-9 (shown canonical)", err)
     t.eq(gw.scalar("SELECT serial_max_len || ' ' || serial_charset FROM vendors "
                    "WHERE name = 'beta'"), "8 0-9A-F", "stored on the vendor row")
+    t.eq(gw.psql("SELECT event, principal, vendor, detail FROM audit "
+                 "WHERE event = 'serial_syntax_set' ORDER BY id DESC LIMIT 1"),
+         [["serial_syntax_set", "os:root", "beta", "max-len 8, allow 0-9A-F"]],
+         "the syntax change is audited with its principal")
     rc, out, err = c.imp("beta", "00FF\nabc\n123456789\n")
     t.eq(rc, 1, "import under the vendor syntax: refused lines", err)
     t.ok("%s: line 2: character 'a' at column 1 is not allowed\n" % L in err,
