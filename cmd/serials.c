@@ -188,13 +188,14 @@ struct reader {
  * counted, not kept. */
 static int next_line(struct reader *rd)
 {
-	int ch;
+	int ch, last = EOF;
 
 	rd->len = 0;
 	while ((ch = getc_unlocked(rd->in)) != EOF && ch != '\n') {
 		if (rd->len < sizeof(rd->buf))
 			rd->buf[rd->len] = (char)ch;
 		rd->len++;
+		last = ch;
 	}
 	if (ferror(rd->in)) {
 		fprintf(stderr, "cmpgw: %s: read error after line %ld: %s\n", rd->label, rd->line,
@@ -205,7 +206,7 @@ static int next_line(struct reader *rd)
 		return 0;
 	rd->line++;
 	/* Windows line ends */
-	if (rd->len > 0 && rd->len <= sizeof(rd->buf) && rd->buf[rd->len - 1] == '\r')
+	if (last == '\r')
 		rd->len--;
 	return 1;
 }
