@@ -296,24 +296,48 @@ static int vendor_trust(struct store_conn *c, const char *name, X509_STORE *anch
 	return rc;
 }
 
+/* One certificate of the file as an anchor: the vendor's root (a trust
+ * anchor that is not self-signed never ends a chain: X509_verify_cert
+ * looks for its issuer), fit to issue under the vendor's strictness. */
+static int anchor_ok(X509 *x, bool strict, bool force, char *why, size_t len)
+{
+	X509_STORE *one = NULL;
+	int rc = RC_PERM;
+
+	if (X509_self_signed(x, 1) != 1) {
+		snprintf(
+			why, len,
+			"not self-signed: a trust anchor is a vendor root CA (register a CA issued "
+			"by the root with: cmpgw vendor intermediate add)");
+		return rc;
+	}
+	if ((one = X509_STORE_new()) && X509_STORE_add_cert(one, x))
+		rc = ra_trust_check_issuer(one, NULL, x, strict, force, why, len);
+	X509_STORE_free(one);
+	return rc;
+}
+
 /*
- * Rule 4 of docs/VENDORS.md: each intermediate of the file chains to an
- * anchor of the vendor, through its registered intermediates or others of
- * the file, validated as an enrollment would (the vendor's strictness;
- * times ignored with --force, which check_validity reported). 0 or 1.
+ * Rule 4 of docs/VENDORS.md and the enrollment checks ahead of time: each
+ * anchor is a self-signed root fit to issue, each intermediate chains to an
+ * anchor of the vendor (through its registered intermediates or others of
+ * the file) and is fit to issue, validated as an enrollment would (the
+ * vendor's strictness; times ignored with --force, which check_validity
+ * reported). 0 or 1.
  */
-static int check_chains(struct store_conn *c, const char *vendor, STACK_OF(X509) *certs, bool force)
+static int check_chains(struct store_conn *c, const char *vendor, const char *kind,
+			STACK_OF(X509) *certs, bool force)
 {
 	X509_STORE *anchors = X509_STORE_new();
 	STACK_OF(X509) *untrusted = sk_X509_new_null();
-	bool strict = true;
+	bool strict = true, anchor = strcmp(kind, "anchor") == 0;
 	int n_anchors = 0, rc = 1;
 	char why[256], subject[256];
 
 	if (!anchors || !untrusted ||
 	    vendor_trust(c, vendor, anchors, untrusted, &strict, &n_anchors) != 0)
 		goto out;
-	if (n_anchors == 0) {
+	if (!anchor && n_anchors == 0) {
 		fprintf(stderr,
 			"cmpgw: vendor %s has no trust anchor: register its anchor first "
 			"(cmpgw vendor anchor add)\n",
@@ -325,12 +349,20 @@ static int check_chains(struct store_conn *c, const char *vendor, STACK_OF(X509)
 			goto out;
 	for (int i = 0; i < sk_X509_num(certs); i++) {
 		X509 *x = sk_X509_value(certs, i);
-		if (ra_trust_check_ca(anchors, untrusted, x, strict, force, why, sizeof(why)) == 0)
+		int r = anchor ? anchor_ok(x, strict, force, why, sizeof(why))
+			       : ra_trust_check_ca(anchors, untrusted, x, strict, force, why,
+						   sizeof(why));
+		if (r == 0 && !anchor)
+			r = ra_trust_check_issuer(anchors, untrusted, x, strict, force, why,
+						  sizeof(why));
+		if (r == 0)
 			continue;
 		subject_of(x, subject, sizeof(subject));
-		fprintf(stderr,
-			"cmpgw: certificate %d (%s) cannot be an intermediate of vendor %s: %s\n",
-			i + 1, subject, vendor, why);
+		fprintf(stderr, "cmpgw: certificate %d (%s) cannot be an %s of vendor %s: %s%s\n",
+			i + 1, subject, kind, vendor, r == RC_NOMEM ? "out of memory" : why,
+			strict && strstr(why, "(strict X.509)")
+				? " (a legacy vendor PKI: see cmpgw vendor set --lenient)"
+				: "");
 		goto out;
 	}
 	rc = 0;
@@ -436,8 +468,7 @@ static int vendor_cert_add(struct store_conn *c, const char *vendor, const char 
 			vendor);
 		goto out;
 	}
-	if (check_certs(certs, force) != 0 ||
-	    (strcmp(kind, "intermediate") == 0 && check_chains(c, vendor, certs, force) != 0))
+	if (check_certs(certs, force) != 0 || check_chains(c, vendor, kind, certs, force) != 0)
 		goto out;
 	memset(it, 0, sizeof(it));
 	for (int i = 0; i < n; i++) {

@@ -210,7 +210,7 @@ static const char *verr_reason(int verr)
 	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
 		return "signature invalid";
 	case X509_V_ERR_INVALID_CA:
-		return "not a CA certificate (basicConstraints CA:TRUE missing)";
+		return "not a CA (needs basicConstraints CA:TRUE and, with keyUsage, keyCertSign)";
 	case X509_V_ERR_INVALID_NON_CA:
 		return "a CA certificate where an end-entity certificate is required";
 	case X509_V_ERR_PATH_LENGTH_EXCEEDED:
@@ -551,6 +551,82 @@ int ra_trust_check_ca(X509_STORE *anchors, STACK_OF(X509) *untrusted, X509 *ca, 
 		p += 20;
 	snprintf(why, whylen, "%s", p);
 	return RC_PERM;
+}
+
+/* The probe's own faults (depth 0) are not the question. */
+static int probe_cb(int ok, X509_STORE_CTX *ctx)
+{
+	return ok || X509_STORE_CTX_get_error_depth(ctx) == 0;
+}
+
+/* A throwaway certificate naming ca as its issuer (signed by an ephemeral
+ * key, not by ca): validating it makes X509_verify_cert apply to ca every
+ * check it applies to an issuing CA. Caller frees. */
+static X509 *probe_new(X509 *ca)
+{
+	X509 *p = X509_new();
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509_NAME *n = X509_NAME_new();
+	bool ok = p && k && n &&
+		  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+					     (const unsigned char *)"cmpgw registration probe", -1,
+					     -1, 0) &&
+		  X509_set_version(p, X509_VERSION_3) && X509_set_subject_name(p, n) &&
+		  X509_set_issuer_name(p, X509_get_subject_name(ca)) &&
+		  X509_gmtime_adj(X509_getm_notBefore(p), -60) &&
+		  X509_gmtime_adj(X509_getm_notAfter(p), 3600) && X509_set_pubkey(p, k) &&
+		  ASN1_INTEGER_set(X509_get_serialNumber(p), 1) && X509_sign(p, k, EVP_sha256());
+
+	X509_NAME_free(n);
+	EVP_PKEY_free(k);
+	if (!ok) {
+		X509_free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+int ra_trust_check_issuer(X509_STORE *anchors, STACK_OF(X509) *untrusted, X509 *ca, bool strict,
+			  bool no_time, char *why, size_t whylen)
+{
+	X509 *probe = probe_new(ca);
+	STACK_OF(X509) *chain = untrusted ? sk_X509_dup(untrusted) : sk_X509_new_null();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int rc = RC_NOMEM, verr, depth, len;
+	char buf[192];
+	const char *p;
+
+	if (!probe || !chain || !ctx || !sk_X509_push(chain, ca) ||
+	    !X509_STORE_CTX_init(ctx, anchors, probe, chain))
+		goto out;
+	X509_STORE_CTX_set_flags(ctx, (strict ? X509_V_FLAG_X509_STRICT : 0) |
+					      (no_time ? X509_V_FLAG_NO_CHECK_TIME : 0));
+	X509_STORE_CTX_set_verify_cb(ctx, probe_cb);
+	verr = X509_verify_cert(ctx) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
+	depth = X509_STORE_CTX_get_error_depth(ctx);
+	len = sk_X509_num(X509_STORE_CTX_get0_chain(ctx));
+	rc = 0;
+	if (len < 2) { /* ca was not taken as the probe's issuer: why not */
+		verr = X509_check_issued(ca, probe);
+		depth = 1;
+		len = 2;
+	} else if (verr != X509_V_OK && depth == 0) {
+		verr = X509_V_OK; /* ignored by probe_cb */
+	}
+	if (verr == X509_V_OK)
+		goto out;
+	rc = RC_PERM;
+	p = ra_trust_verr_text(verr, depth, len,
+			       len > X509_STORE_CTX_get_num_untrusted(ctx) && depth == len - 1, buf,
+			       sizeof(buf));
+	if (depth == 1 && strchr(p, ':'))
+		p = strchr(p, ':') + 2; /* about ca itself */
+	snprintf(why, whylen, "%s", p);
+out:
+	X509_STORE_CTX_free(ctx);
+	sk_X509_free(chain);
+	X509_free(probe);
+	return rc;
 }
 
 static int copy_printable(const unsigned char *s, int len, char *buf, size_t buflen)

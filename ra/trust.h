@@ -119,6 +119,20 @@ const char *ra_trust_verr_text(int verr, int depth, int chain_len, bool top_trus
 int ra_trust_check_ca(X509_STORE *anchors, STACK_OF(X509) *untrusted, X509 *ca, bool strict,
 		      bool no_time, char *why, size_t whylen) WUR;
 
+/*
+ * Registration check of ca as an issuer (cmpgw vendor anchor|intermediate
+ * add): validates a throwaway certificate naming ca as its issuer, so that
+ * every check OpenSSL applies to an issuing CA at enrollment (keyCertSign,
+ * pathLenConstraint, and with strict the X.509 profile: critical
+ * basicConstraints, keyUsage, key identifiers, ...) runs on ca and on the
+ * certificates above it (anchors, untrusted as for ra_trust_check_ca; an
+ * anchor is checked with a store holding it). 0, RC_PERM with the reason
+ * in why (about ca itself: the bare reason; above it: which certificate),
+ * RC_NOMEM. Any thread.
+ */
+int ra_trust_check_issuer(X509_STORE *anchors, STACK_OF(X509) *untrusted, X509 *ca, bool strict,
+			  bool no_time, char *why, size_t whylen) WUR;
+
 /* Extract the device serial from a vendor certificate by rule into buf
  * (printable ASCII, 1..128 bytes). RC_NOTFOUND if absent, RC_INVAL if it
  * has unprintable bytes, RC_TOOBIG if longer. */

@@ -13,7 +13,8 @@ after; usage errors exit 2):
    transaction, or none (naming the certificate and the reason);
 3. an expired or not yet valid CA certificate is refused unless --force;
    one that expires within 90 days is registered with a warning;
-4. an intermediate must chain to an anchor of THAT vendor;
+4. an intermediate must chain to an anchor of THAT vendor; an anchor must
+   be self-signed; both must be fit to issue under the vendor's strictness;
 5. a registered vendor the alias does not accept: notAuthorized "vendor X
    is not accepted on alias Y";
 6. chain errors name the certificate and the reason (strict X.509
@@ -292,6 +293,17 @@ def main(t):
            "vendor strictco: strict X.509")
     ok_cli("vendor set --strict again", ("vendor", "set", "--strict", "strictco"),
            "vendor strictco: strict X.509 (unchanged)")
+    softroot = pki.cert("soft-root", "/O=Legacy/CN=Legacy Root", ext="ca_soft")
+    refused("strict vendor: anchor with a non-critical basicConstraints",
+            ("vendor", "anchor", "add", "strictco", softroot[0]),
+            "cmpgw: certificate 1 (%s) cannot be an anchor of vendor strictco: "
+            "basicConstraints not marked critical (strict X.509)" % subj(softroot[0]))
+    ok_cli("lenient vendor: that anchor registers",
+           ("vendor", "anchor", "add", "legacy", softroot[0]),
+           "registered anchor %s for vendor legacy" % subj(softroot[0]))
+    refused("an anchor that is not self-signed", ("vendor", "anchor", "add", "legacy", i1[0]),
+            "cmpgw: certificate 1 (%s) cannot be an anchor of vendor legacy: not self-signed"
+            % subj(i1[0]))
 
     # ---- 9. audit rows of registry changes ------------------------------------------
     rows = gw.psql("SELECT event, principal, vendor FROM audit WHERE principal IS NOT NULL"

@@ -288,6 +288,39 @@ static void test_reasons(void)
 	is_str(why, "expired", "check_ca: expired reason");
 	is_int(ra_trust_check_ca(anchors, NULL, old_ca, false, true, why, sizeof(why)), 0,
 	       "check_ca: expired accepted with no_time (--force)");
+	/* as an issuer: what enrollment will ask of the CA */
+	struct cmd_pki_spec nosign = { "CN=Acme Signing-less CA,O=Acme", 3650, 60, true, -1,
+				       "critical,digitalSignature",	 NULL };
+	X509 *nokcs = cmd_pki_cert_new(&nosign, k_inter, root, k_root);
+	X509 *softroot = with_ext(make("CN=Soft Root,O=Acme", 3650, 60, true, k_root, NULL, k_root),
+				  NID_basic_constraints, "CA:TRUE", k_root);
+	X509_STORE *soft_store = X509_STORE_new();
+	X509_STORE_add_cert(soft_store, softroot);
+	is_int(ra_trust_check_issuer(anchors, NULL, inter, true, false, why, sizeof(why)), 0,
+	       "check_issuer: a good intermediate");
+	is_int(ra_trust_check_issuer(anchors, NULL, soft, true, false, why, sizeof(why)), RC_PERM,
+	       "check_issuer: strict refuses a non-critical basicConstraints");
+	is_str(why, "basicConstraints not marked critical (strict X.509)", "check_issuer: reason");
+	is_int(ra_trust_check_issuer(anchors, NULL, soft, false, false, why, sizeof(why)), 0,
+	       "check_issuer: lenient accepts it");
+	is_int(ra_trust_check_issuer(anchors, NULL, nokcs, false, false, why, sizeof(why)), RC_PERM,
+	       "check_issuer: a CA without keyCertSign refused (lenient too)");
+	is_str(why, "not a CA (needs basicConstraints CA:TRUE and, with keyUsage, keyCertSign)",
+	       "check_issuer: keyCertSign reason");
+	is_int(ra_trust_check_ca(anchors, NULL, nokcs, false, false, why, sizeof(why)), 0,
+	       "check_ca alone would have let it pass");
+	is_int(ra_trust_check_issuer(soft_store, NULL, softroot, true, false, why, sizeof(why)),
+	       RC_PERM,
+	       "check_issuer: strict refuses an anchor with a non-critical basicConstraints");
+	is_str(why, "basicConstraints not marked critical (strict X.509)",
+	       "check_issuer: anchor reason");
+	is_int(ra_trust_check_issuer(soft_store, NULL, softroot, false, false, why, sizeof(why)), 0,
+	       "check_issuer: lenient accepts that anchor");
+	is_int(ra_trust_check_issuer(anchors, NULL, root, true, false, why, sizeof(why)), 0,
+	       "check_issuer: a good anchor");
+	X509_STORE_free(soft_store);
+	X509_free(softroot);
+	X509_free(nokcs);
 	X509_STORE_free(none);
 	X509_STORE_free(anchors);
 	sk_X509_free(s_soft_ca);
