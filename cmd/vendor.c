@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@
 #include <openssl/x509v3.h>
 
 #include "cmd/cmd.h"
+#include "core/cfg.h"
+#include "ra/check.h"
 #include "ra/trust.h"
 #include "store/admin.h"
 #include "store/db.h"
@@ -54,13 +57,21 @@ static const char usage_cert[] =
 	"  certificate of the PEM file (or the one of a DER file), all or none\n"
 	COMMON_HELP
 	"  --force             register certificates that are expired or not yet valid\n";
+static const char usage_check[] =
+	"usage: cmpgw vendor check [--config FILE] [--json] --alias A CHAIN.pem\n"
+	"  factory dry run: every check an enrollment on alias A runs on the vendor\n"
+	"  certificate (the first of CHAIN.pem, sent with the others as extraCerts);\n"
+	"  issues and changes nothing but one audit row; exit 0 all pass, 1 a check fails\n"
+	COMMON_HELP
+	"  --alias A           the alias the devices will enroll on\n"
+	"  --json              the report as JSON\n";
 // clang-format on
 
-enum { V_RULE = 1, V_NO_REENROLL, V_LENIENT, V_STRICT, V_FORCE };
+enum { V_RULE = 1, V_NO_REENROLL, V_LENIENT, V_STRICT, V_FORCE, V_ALIAS, V_JSON };
 
 struct vopts {
-	const char *config, *rule;
-	bool no_reenroll, lenient, strict, force;
+	const char *config, *rule, *alias;
+	bool no_reenroll, lenient, strict, force, json;
 	const char *pos[2];
 	int npos;
 };
@@ -77,6 +88,8 @@ static int parse(const char *cmd, const char *usage, unsigned allow, int npos, i
 		{ "lenient", no_argument, NULL, V_LENIENT },
 		{ "strict", no_argument, NULL, V_STRICT },
 		{ "force", no_argument, NULL, V_FORCE },
+		{ "alias", required_argument, NULL, V_ALIAS },
+		{ "json", no_argument, NULL, V_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -91,7 +104,7 @@ static int parse(const char *cmd, const char *usage, unsigned allow, int npos, i
 		}
 		if (c == '?')
 			return 2;
-		if (c != 'c' && (c < V_RULE || c > V_FORCE || !(allow & (1u << c)))) {
+		if (c != 'c' && (c < V_RULE || c > V_JSON || !(allow & (1u << c)))) {
 			fprintf(stderr, "cmpgw %s: unknown option \"%s\" (try: cmpgw %s --help)\n",
 				cmd, argv[optind - 1], cmd);
 			return 2;
@@ -102,6 +115,8 @@ static int parse(const char *cmd, const char *usage, unsigned allow, int npos, i
 		o->lenient |= c == V_LENIENT;
 		o->strict |= c == V_STRICT;
 		o->force |= c == V_FORCE;
+		o->alias = c == V_ALIAS ? optarg : o->alias;
+		o->json |= c == V_JSON;
 	}
 	o->npos = argc - optind;
 	if (o->npos != npos) {
@@ -573,6 +588,160 @@ static int vendor_set(struct store_conn *c, const struct vopts *o)
 	return 0;
 }
 
+/* The registry as a worker would load it (ra/worker.c), strictness
+ * included. NULL after a message. */
+static struct ra_trust *trust_load(struct store_conn *c)
+{
+	struct store_vendor *v = NULL;
+	struct ra_trust *t = NULL;
+	size_t n = 0;
+	int rc = RC_NOMEM;
+
+	if (store_vendor_load_all(c, &v, &n) != 0) {
+		fprintf(stderr, "cmpgw: reading the vendor registry failed\n");
+		return NULL;
+	}
+	if (!(t = ra_trust_new()))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = ra_trust_add_vendor(t, v[i].id, v[i].name, v[i].serial_rule,
+					      v[i].allow_reenroll)) != 0 ||
+		    (rc = ra_trust_set_strict(t, v[i].id, v[i].x509_strict)) != 0)
+			goto out;
+		for (size_t k = 0; k < v[i].n_certs; k++)
+			if (ra_trust_add_cert(t, v[i].id, v[i].certs[k].kind, v[i].certs[k].der,
+					      v[i].certs[k].derlen) != 0)
+				fprintf(stderr,
+					"cmpgw: vendor %s: a registered certificate does not "
+					"decode; skipped\n",
+					v[i].name);
+	}
+	rc = 0;
+out:
+	if (rc != 0) {
+		fprintf(stderr, "cmpgw: building the vendor registry failed: %s\n", rc_str(rc));
+		ra_trust_free(t);
+		t = NULL;
+	}
+	store_vendor_free_all(v, n);
+	return t;
+}
+
+/* The serial list and clone binding, as the enrollment's admission
+ * (cmpgw_admit, read-only) answers for this serial and key. */
+static void check_serial(struct store_conn *c, struct ra_check *r)
+{
+	const struct ra_vendor *v = r->vendor;
+	char reason[32], state[16];
+	bool bound = false;
+
+	if (!v || !r->serial[0])
+		return;
+	if (store_vendor_serial_admit(c, v->id, r->serial, r->spki_fp, v->allow_reenroll, reason,
+				      state, &bound) != 0) {
+		ra_check_add(r, "serial list", false, "the database did not answer");
+		return;
+	}
+	if (!state[0]) {
+		ra_check_add(r, "serial list", false, "serial \"%s\" is not on vendor %s's list",
+			     r->serial, v->name);
+		return;
+	}
+	ra_check_add(r, "serial list", strcmp(state, "blocked") != 0,
+		     "serial \"%s\" is on vendor %s's list: %s", r->serial, v->name, state);
+	if (strcmp(reason, "clone") == 0)
+		ra_check_add(r, "clone binding", false,
+			     "serial \"%s\" is bound to another vendor key (a clone of an enrolled "
+			     "device?)",
+			     r->serial);
+	else
+		ra_check_add(
+			r, "clone binding", true,
+			bound ? "serial \"%s\" is bound to this certificate's key"
+			      : "serial \"%s\" is bound to no key yet: the first enrollment binds "
+				"it to this certificate's key",
+			r->serial);
+	if (strcmp(state, "enrolled") == 0)
+		ra_check_add(r, "re-enrollment", strcmp(reason, "reenroll_denied") != 0,
+			     "serial \"%s\" is enrolled; vendor %s %s a second enrollment",
+			     r->serial, v->name,
+			     strcmp(reason, "reenroll_denied") ? "allows" : "refuses");
+}
+
+static void check_print(const struct ra_check *r, const char *alias, bool json)
+{
+	bool pass = ra_check_passed(r);
+
+	if (json) {
+		json_t *steps = json_array(), *doc;
+		char *txt;
+		for (size_t i = 0; i < r->n; i++)
+			json_array_append_new(steps, json_pack("{s:s, s:b, s:s}", "check",
+							       r->s[i].check, "pass", r->s[i].pass,
+							       "detail", r->s[i].detail));
+		doc = json_pack("{s:s, s:s?, s:s?, s:b, s:o}", "alias", alias, "vendor",
+				r->vendor ? r->vendor->name : NULL, "serial",
+				r->serial[0] ? r->serial : NULL, "pass", pass, "steps", steps);
+		txt = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+		if (txt)
+			printf("%s\n", txt);
+		free(txt);
+		json_decref(doc);
+		return;
+	}
+	printf("vendor check on alias %s: %s\n", alias, pass ? "PASS" : "FAIL");
+	for (size_t i = 0; i < r->n; i++)
+		printf("  %-4s  %-13s  %s\n", r->s[i].pass ? "ok" : "FAIL", r->s[i].check,
+		       r->s[i].detail);
+}
+
+/* `cmpgw vendor check`: 0 every check passed, 1 one failed, 2 usage. */
+static int vendor_check(struct cmd_db *d, const struct vopts *o)
+{
+	const struct cfg_alias *alias = cfg_alias_find(d->cfg, o->alias);
+	STACK_OF(X509) *certs = NULL;
+	struct ra_trust *t = NULL;
+	struct ra_check *r = calloc(1, sizeof(*r));
+	char detail[STORE_ADMIN_DETAIL_MAX / 4], who[STORE_ADMIN_PRINCIPAL_MAX];
+	int rc = 1;
+
+	if (!alias) {
+		fprintf(stderr,
+			"cmpgw vendor check: --alias: no alias \"%s\" in the configuration\n",
+			o->alias);
+		rc = 2;
+		goto out;
+	}
+	if (!r || !(certs = read_certs(o->pos[0])) || !(t = trust_load(d->conn)))
+		goto out;
+	if (ra_check_chain(t, alias, sk_X509_value(certs, 0), certs, r) != 0) {
+		fprintf(stderr, "cmpgw: out of memory\n");
+		goto out;
+	}
+	check_serial(d->conn, r);
+	rc = ra_check_passed(r) ? 0 : 1;
+	snprintf(detail, sizeof(detail), "dry run of %.200s: %s", o->pos[0], rc ? "FAIL" : "PASS");
+	for (size_t i = 0; rc && i < r->n; i++)
+		if (!r->s[i].pass) {
+			snprintf(detail, sizeof(detail), "dry run of %.200s: FAIL: %s: %s",
+				 o->pos[0], r->s[i].check, r->s[i].detail);
+			break;
+		}
+	if (store_admin_principal_os(who, sizeof(who)) != 0 ||
+	    store_audit_admin(d->conn, who, "vendor_check", r->vendor ? r->vendor->name : NULL,
+			      r->serial[0] ? r->serial : NULL, alias->label, detail) != 0) {
+		fprintf(stderr, "cmpgw: cannot write the audit row of the dry run\n");
+		rc = 1;
+		goto out;
+	}
+	check_print(r, alias->label, o->json);
+out:
+	ra_trust_free(t);
+	sk_X509_pop_free(certs, X509_free);
+	free(r);
+	return rc;
+}
+
 static bool rule_ok(const char *rule)
 {
 	return !strcmp(rule, "subject_serialnumber") || !strcmp(rule, "subject_cn") ||
@@ -587,6 +756,15 @@ static int parse_cmd(const char *what, bool cert, int argc, char **argv, struct 
 	if (cert) /* argv[0] becomes the last command word ("add") */
 		return parse("vendor anchor|intermediate add", usage_cert, 1u << V_FORCE, 2,
 			     argc - 2, argv + 2, o);
+	if (strcmp(what, "check") == 0) {
+		rc = parse("vendor check", usage_check, 1u << V_ALIAS | 1u << V_JSON, 1, argc - 1,
+			   argv + 1, o);
+		if (rc == 0 && !o->alias) {
+			fprintf(stderr, "cmpgw vendor check: --alias is required\n%s", usage_check);
+			rc = 2;
+		}
+		return rc;
+	}
 	if (strcmp(what, "set") == 0) {
 		rc = parse("vendor set", usage_set, 1u << V_STRICT | 1u << V_LENIENT, 1, argc - 1,
 			   argv + 1, o);
@@ -617,16 +795,17 @@ int cmd_vendor(int argc, char **argv)
 	int rc;
 	const char *what = argc > 1 ? argv[1] : "";
 	bool add = strcmp(what, "add") == 0, set = strcmp(what, "set") == 0;
+	bool check = strcmp(what, "check") == 0;
 	bool anchor = strcmp(what, "anchor") == 0;
 	bool cert = (anchor || strcmp(what, "intermediate") == 0) && argc > 2 &&
 		    strcmp(argv[2], "add") == 0;
 
-	if (cmd_is_help(what) || (!add && !set && argc > 2 && cmd_is_help(argv[2]))) {
-		printf("%s%s%s", usage_add, usage_set, usage_cert);
+	if (cmd_is_help(what) || (!add && !set && !check && argc > 2 && cmd_is_help(argv[2]))) {
+		printf("%s%s%s%s", usage_add, usage_set, usage_cert, usage_check);
 		return 0;
 	}
-	if (!add && !set && !cert) {
-		fprintf(stderr, "%s%s%s", usage_add, usage_set, usage_cert);
+	if (!add && !set && !cert && !check) {
+		fprintf(stderr, "%s%s%s%s", usage_add, usage_set, usage_cert, usage_check);
 		return 2;
 	}
 	rc = parse_cmd(what, cert, argc, argv, &o);
@@ -635,7 +814,9 @@ int cmd_vendor(int argc, char **argv)
 	rc = cmd_db_open(o.config, &d);
 	if (rc != 0)
 		goto out;
-	if (add || set)
+	if (check)
+		rc = vendor_check(&d, &o);
+	else if (add || set)
 		rc = in_tx(d.conn, &o, add ? vendor_add : vendor_set);
 	else
 		rc = vendor_cert_add(d.conn, o.pos[0], anchor ? "anchor" : "intermediate", o.pos[1],

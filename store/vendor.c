@@ -252,6 +252,40 @@ out:
 	return rc;
 }
 
+int store_vendor_serial_admit(struct store_conn *c, int64_t vendor_id, const char *serial,
+			      const unsigned char key_fp32[32], bool allow_reenroll,
+			      char reason[32], char state[16], bool *bound)
+{
+	char vid[24];
+	const char *p[4] = { vid, serial, (const char *)key_fp32,
+			     allow_reenroll ? "true" : "false" };
+	int lens[4] = { 0, 0, 32, 0 }, fmts[4] = { 0, 0, 1, 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	if (!c || !serial || !key_fp32)
+		return RC_INVAL;
+	snprintf(vid, sizeof(vid), "%" PRId64, vendor_id);
+	rc = store_conn_pq(
+		c,
+		"SELECT cmpgw_admit(NULL::bytea, NULL, s, true, $3::bytea, $4::boolean), "
+		"coalesce(s.state, ''), (s.key_fp IS NOT NULL)::text "
+		"FROM (SELECT 1) one LEFT JOIN serials s "
+		"ON s.vendor_id = $1::bigint AND s.serial = $2",
+		4, p, lens, fmts, 0, &r, NULL, NULL, 0);
+	if (rc != RC_OK)
+		return rc;
+	if (PQntuples(r) != 1) {
+		rc = RC_DB;
+	} else {
+		snprintf(reason, 32, "%s", PQgetvalue(r, 0, 0));
+		snprintf(state, 16, "%s", PQgetvalue(r, 0, 1));
+		*bound = PQgetvalue(r, 0, 2)[0] == 't';
+	}
+	PQclear(r);
+	return rc;
+}
+
 static char *dup_col(PGresult *r, int row, int col)
 {
 	int len = PQgetlength(r, row, col);

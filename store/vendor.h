@@ -85,6 +85,18 @@ struct store_vcert_add {
 int store_vendor_certs_add(struct store_conn *c, int64_t vendor_id, const char *kind,
 			   struct store_vcert_add *items, size_t n) WUR;
 
+/*
+ * Read-only: what the enrollment's admission (cmpgw_admit) would say of
+ * device serial of vendor_id presented with the vendor key key_fp32
+ * (SHA-256 of its SubjectPublicKeyInfo): reason "ok" or its first refusal
+ * (serial_unknown, serial_blocked, clone, reenroll_denied), state the
+ * serial's list state ("" when not listed), *bound whether a vendor key
+ * holds the serial. Writes nothing. 0 or RC_DB / RC_INVAL.
+ */
+int store_vendor_serial_admit(struct store_conn *c, int64_t vendor_id, const char *serial,
+			      const unsigned char key_fp32[32], bool allow_reenroll,
+			      char reason[32], char state[16], bool *bound) WUR;
+
 /* All vendors (by id) with their certificates (by insertion), read in one
  * statement (consistent snapshot). On RC_OK *out (NULL when *n == 0) is
  * owned by the caller: store_vendor_free_all(*out, *n). */

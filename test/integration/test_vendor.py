@@ -25,9 +25,15 @@ after; usage errors exit 2):
 8. a root's nameConstraints are honoured on the cached path (one worker:
    the second device of the intermediate takes the validated-intermediate
    cache) as on the full path;
-9. every registry change writes an audit row naming the OS principal.
+9. every registry change writes an audit row naming the OS principal;
+10. the factory dry run `cmpgw vendor check` (a good chain, an enrolled
+   device, a clone, a serial not on the list, an untrusted chain, an
+   expired device certificate, a non-strict vendor CA, a vendor the alias
+   does not accept): each check's verdict and reason in JSON, the readable
+   report agreeing, one audit row per run, nothing else changed.
 """
 
+import json
 import os
 import sys
 
@@ -143,7 +149,7 @@ def main(t):
         cfg["aliases"][0]["vendors"] = ["acme", "strictco", "ncco"]
 
     pg = Pg()
-    gw = Gateway(t, pg, devices=2, name="vendor", patch=patch)
+    gw = Gateway(t, pg, devices=3, name="vendor", patch=patch)
     pki = Pki(gw.tmp)
 
     def cli(*args):
@@ -151,7 +157,7 @@ def main(t):
         argument that is not a command word)."""
         words = []
         rest = list(args)
-        while rest and rest[0] in ("vendor", "serials", "add", "set", "anchor",
+        while rest and rest[0] in ("vendor", "serials", "add", "set", "check", "anchor",
                                    "intermediate", "import"):
             words.append(rest.pop(0))
         return cmpgw(*(words + ["--config", gw.config] + rest))
@@ -383,6 +389,75 @@ def main(t):
     enroll("acme device 1 still enrolls", (gw.dev(1), gw.dev(1, ext="key")),
            gw.path("vendor", "vendor-ca.crt"), None, None, subject="/CN=ACME-0001")
     gw.stop()
+
+    # ---- 10. the factory dry run: cmpgw vendor check ----------------------------------
+    ca_pem = gw.path("vendor", "vendor-ca.crt")
+
+    def dry(name, chain, want_rc, steps, alias="3gpp"):
+        """steps: {check: (pass, detail substring)}; JSON and text agree."""
+        audits = int(gw.scalar("SELECT count(*) FROM audit WHERE event = 'vendor_check'"))
+        before = counts()
+        rc, out = cli("vendor", "check", "--json", "--alias", alias, chain)
+        t.eq(rc, want_rc, "dry run %s: exit %d" % (name, want_rc), out)
+        try:
+            doc = json.loads(out)
+        except ValueError:
+            t.ok(False, "dry run %s: JSON report" % name, out)
+            return
+        got = {}
+        for s in doc["steps"]:
+            got.setdefault(s["check"], s)  # the first of a kind (depth 0 of "certificate")
+        for check, (ok, text) in steps.items():
+            s = got.get(check)
+            t.ok(s is not None and s["pass"] == ok and text in s["detail"],
+                 "dry run %s: %s %s, %r" % (name, check, "passes" if ok else "fails", text),
+                 json.dumps(doc, indent=1))
+        t.eq(doc["pass"], want_rc == 0, "dry run %s: overall verdict" % name)
+        rc2, text = cli("vendor", "check", "--alias", alias, chain)
+        t.ok(rc2 == rc and ("vendor check on alias %s: %s" % (alias, "PASS" if rc == 0 else "FAIL"))
+             in text, "dry run %s: the readable report agrees" % name, text)
+        t.eq(int(gw.scalar("SELECT count(*) FROM audit WHERE event = 'vendor_check'")),
+             audits + 2, "dry run %s: one audit row per run" % name)
+        t.eq(counts(), before, "dry run %s: registry unchanged" % name)
+
+    dry("good chain", cat(gw.tmp, "dev2.pem", gw.dev(2), ca_pem), 0, {
+        "chain": (True, "chains to vendor acme"),
+        "certificate": (True, "depth 0, vendor certificate"),
+        "strictness": (True, "vendor acme is strict X.509; lenient mode would accept"),
+        "alias": (True, "vendor acme is accepted on alias 3gpp"),
+        "serial": (True, 'device serial "ACME-0002"'),
+        "serial list": (True, "on vendor acme's list: allowed"),
+        "clone binding": (True, "bound to no key yet")})
+    dry("enrolled device", cat(gw.tmp, "dev1.pem", gw.dev(1), ca_pem), 0, {
+        "serial list": (True, "on vendor acme's list: enrolled"),
+        "clone binding": (True, "bound to this certificate's key"),
+        "re-enrollment": (True, "allows a second enrollment")})
+    clone = pki.cert("acme-clone", "/serialNumber=ACME-0001/O=Acme/CN=Acme Router",
+                     issuer=a_ca, ext="leaf")
+    dry("clone", cat(gw.tmp, "clone.pem", clone[0], ca_pem), 1, {
+        "chain": (True, "chains to vendor acme"),
+        "clone binding": (False, "bound to another vendor key")})
+    unlisted = pki.cert("acme-unlisted", "/serialNumber=ACME-9999/O=Acme/CN=Acme Router",
+                        issuer=a_ca, ext="leaf")
+    dry("serial not on the list", cat(gw.tmp, "unlisted.pem", unlisted[0], ca_pem), 1, {
+        "serial list": (False, "serial \"ACME-9999\" is not on vendor acme's list")})
+    rogue = pki.cert("rogue", "/serialNumber=ACME-0002/O=Rogue/CN=Rogue", ext="leaf_ca")
+    dry("untrusted chain", rogue[0], 1, {
+        "chain": (False, "vendor certificate does not chain to a registered vendor trust "
+                         "anchor")})
+    dry("expired device certificate", cat(gw.tmp, "expired.pem", expired[0], ca_pem), 1, {
+        "chain": (False, "vendor certificate: expired"),
+        "certificate": (False, "depth 0, vendor certificate")})
+    dry("non-strict vendor CA", cat(gw.tmp, "soft.pem", sdev[0], soft2[0]), 1, {
+        "chain": (False, "basicConstraints not marked critical (strict X.509)"),
+        "strictness": (True, "lenient mode would accept the chain")})
+    dry("vendor not accepted", cat(gw.tmp, "gamma.pem", gdev[0], gamma_ca[0]), 1, {
+        "chain": (True, "chains to vendor gamma"),
+        "alias": (False, "vendor gamma is not accepted on alias 3gpp")})
+    rc, out = cli("vendor", "check", "--alias", "nope", gw.dev(2))
+    t.ok(rc == 2 and 'no alias "nope"' in out, "dry run: unknown alias exits 2", out)
+    rc, out = cli("vendor", "check", gw.dev(2))
+    t.ok(rc == 2 and "--alias is required" in out, "dry run: --alias required (exit 2)", out)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,180 @@
+/*
+ * ra/check.c - the factory dry run of a vendor chain (ra/check.h).
+ */
+#include "ra/check.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void ra_check_add(struct ra_check *c, const char *check, bool pass, const char *fmt, ...)
+{
+	struct ra_check_step *s;
+	va_list ap;
+
+	if (c->n >= RA_CHECK_STEPS_MAX)
+		return;
+	s = &c->s[c->n++];
+	snprintf(s->check, sizeof(s->check), "%s", check);
+	s->pass = pass;
+	va_start(ap, fmt);
+	vsnprintf(s->detail, sizeof(s->detail), fmt, ap);
+	va_end(ap);
+}
+
+bool ra_check_passed(const struct ra_check *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (!c->s[i].pass)
+			return false;
+	return c->n > 0;
+}
+
+/* Days from now to t (negative: past); INT_MIN-ish on a bad time. */
+static int days_left(const ASN1_TIME *t)
+{
+	int days = 0, secs = 0;
+
+	if (!ASN1_TIME_diff(&days, &secs, NULL, t))
+		return -99999;
+	return days;
+}
+
+/* The path leaf..anchor as X509_verify_cert builds it for vendor v (the
+ * registry's intermediates and extra), one step per certificate. */
+static void report_path(struct ra_check *c, const struct ra_vendor *v, X509 *leaf,
+			STACK_OF(X509) *extra)
+{
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	STACK_OF(X509) *un = extra ? sk_X509_dup(extra) : sk_X509_new_null();
+	STACK_OF(X509) *chain;
+	char subject[200];
+
+	for (int i = 0; un && i < sk_X509_num(v->intermediates); i++)
+		sk_X509_push(un, sk_X509_value(v->intermediates, i));
+	if (!ctx || !un || !X509_STORE_CTX_init(ctx, v->anchors, leaf, un))
+		goto out;
+	/* the path only: times and profile were judged by the chain step */
+	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
+	(void)X509_verify_cert(ctx);
+	chain = X509_STORE_CTX_get0_chain(ctx);
+	for (int i = 0; chain && i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+		int left = days_left(X509_get0_notAfter(x));
+		bool top =
+			i == sk_X509_num(chain) - 1 && i >= X509_STORE_CTX_get_num_untrusted(ctx);
+		X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
+		ra_check_add(c, "certificate", left >= 0 && days_left(X509_get0_notBefore(x)) <= 0,
+			     "depth %d, %s: %s; %d day%s of validity left", i,
+			     i == 0 ? "vendor certificate"
+			     : top  ? "vendor trust anchor"
+				    : "vendor CA certificate",
+			     subject, left, left == 1 || left == -1 ? "" : "s");
+	}
+out:
+	sk_X509_free(un);
+	X509_STORE_CTX_free(ctx);
+}
+
+/* What the vendor's other X.509 mode would answer (a strictness finding
+ * is reported, it does not fail the check on its own). */
+static void report_strictness(struct ra_check *c, const struct ra_vendor *v, X509 *leaf,
+			      STACK_OF(X509) *extra)
+{
+	struct ra_trust *t = ra_trust_new();
+	struct ra_auth a;
+	char name[8] = "v";
+	char *only[] = { name };
+	int rc = RC_NOMEM;
+
+	if (t && ra_trust_add_vendor(t, v->id, name, "subject_serialnumber", true) == 0 &&
+	    ra_trust_set_strict(t, v->id, !v->x509_strict) == 0) {
+		struct ra_vendor *w = &t->v[0];
+		X509_STORE_free(w->anchors);
+		w->anchors = v->anchors;
+		X509_STORE_up_ref(w->anchors);
+		for (int i = 0; i < sk_X509_num(v->intermediates); i++) {
+			X509 *x = sk_X509_value(v->intermediates, i);
+			if (sk_X509_push(w->intermediates, x))
+				X509_up_ref(x);
+		}
+		rc = ra_trust_authenticate(t, only, 1, leaf, extra, &a);
+	}
+	if (rc == RC_NOMEM)
+		ra_check_add(c, "strictness", false, "out of memory");
+	else if (v->x509_strict)
+		ra_check_add(c, "strictness", true,
+			     "vendor %s is strict X.509; lenient mode would %s", v->name,
+			     rc == 0 ? "accept the chain" : "also refuse it");
+	else
+		ra_check_add(c, "strictness", true,
+			     "vendor %s is lenient X.509; strict X.509 would %s%s", v->name,
+			     rc == 0 ? "accept the chain" : "refuse it: ", rc == 0 ? "" : a.text);
+	ra_trust_free(t);
+}
+
+/* The vendor whose anchors the path reaches when neither time nor the
+ * strict profile count: the chain failed, but the report can go on. */
+static const struct ra_vendor *path_vendor(const struct ra_trust *t, X509 *leaf,
+					   STACK_OF(X509) *extra)
+{
+	const struct ra_vendor *found = NULL;
+
+	for (size_t i = 0; t && i < t->n && !found; i++) {
+		const struct ra_vendor *v = &t->v[i];
+		X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+		STACK_OF(X509) *un = extra ? sk_X509_dup(extra) : sk_X509_new_null();
+		for (int k = 0; un && k < sk_X509_num(v->intermediates); k++)
+			sk_X509_push(un, sk_X509_value(v->intermediates, k));
+		if (ctx && un && X509_STORE_CTX_init(ctx, v->anchors, leaf, un)) {
+			X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
+			if (X509_verify_cert(ctx) == 1)
+				found = v;
+		}
+		sk_X509_free(un);
+		X509_STORE_CTX_free(ctx);
+	}
+	return found;
+}
+
+int ra_check_chain(const struct ra_trust *t, const struct cfg_alias *alias, X509 *leaf,
+		   STACK_OF(X509) *extra, struct ra_check *c)
+{
+	struct ra_auth a, any;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	rc = ra_trust_authenticate_alias(t, alias->vendors, alias->n_vendors, leaf, extra, &a);
+	/* the vendor whatever the alias says, for the rest of the report */
+	if (ra_trust_authenticate(t, NULL, 0, leaf, extra, &any) != 0)
+		any.vendor = NULL;
+	c->vendor = rc == 0 || a.not_accepted ? a.vendor : any.vendor;
+	if (!c->vendor)
+		c->vendor = path_vendor(t, leaf, extra);
+	c->accepted = rc == 0;
+	if (rc == 0 || a.not_accepted)
+		ra_check_add(c, "chain", true, "vendor certificate chains to vendor %s",
+			     a.vendor->name);
+	else
+		ra_check_add(c, "chain", false, "%s", a.text ? a.text : "refused");
+	if (c->vendor) {
+		report_path(c, c->vendor, leaf, extra);
+		report_strictness(c, c->vendor, leaf, extra);
+	}
+	if (a.not_accepted)
+		ra_check_add(c, "alias", false, "vendor %s is not accepted on alias %s",
+			     a.vendor->name, alias->label);
+	else if (c->vendor)
+		ra_check_add(c, "alias", true, "vendor %s is accepted on alias %s", c->vendor->name,
+			     alias->label);
+	if (!c->vendor)
+		return ra_trust_spki_fp(leaf, c->spki_fp) == 0 ? 0 : RC_NOMEM;
+	if (ra_trust_device_serial(c->vendor->rule, leaf, c->serial, sizeof(c->serial)) == 0)
+		ra_check_add(c, "serial", true, "device serial \"%s\" (rule of vendor %s)",
+			     c->serial, c->vendor->name);
+	else
+		ra_check_add(c, "serial", false,
+			     "vendor certificate carries no usable device serial");
+	return ra_trust_spki_fp(leaf, c->spki_fp) == 0 ? 0 : RC_NOMEM;
+}

@@ -1,0 +1,58 @@
+/*
+ * ra/check.h - the factory dry run of a vendor certificate chain (issue
+ * 14, `cmpgw vendor check`): every check an enrollment on an alias runs on
+ * the vendor certificate, in order, each with pass/fail and the precise
+ * reason, using the enrollment's own functions (ra/trust.h). It decides
+ * nothing and touches no database; the caller adds the store's answers
+ * (serial list, clone binding) with ra_check_add.
+ *
+ * Any thread; a struct ra_check belongs to its caller.
+ */
+#ifndef CMPGW_RA_CHECK_H
+#define CMPGW_RA_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+#include "core/cfg.h"
+#include "ra/trust.h"
+
+#define RA_CHECK_STEPS_MAX 24
+
+struct ra_check_step {
+	char check[32]; /* "chain", "certificate", "strictness", "alias", "serial", ... */
+	bool pass;
+	char detail[320];
+};
+
+struct ra_check {
+	struct ra_check_step s[RA_CHECK_STEPS_MAX];
+	size_t n;
+	const struct ra_vendor
+		*vendor;	   /* the vendor the chain validates to (any alias); borrowed */
+	bool accepted;		   /* the whole chain would authenticate on the alias */
+	char serial[130];	   /* the device serial by the vendor's rule; "" if none */
+	unsigned char spki_fp[32]; /* of the device certificate (clone binding) */
+};
+
+/* Append a step (silently dropped past RA_CHECK_STEPS_MAX). */
+void ra_check_add(struct ra_check *c, const char *check, bool pass, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* True when every step passed. */
+bool ra_check_passed(const struct ra_check *c);
+
+/*
+ * The vendor certificate leaf with extraCerts extra (may be NULL) against
+ * registry t as alias would see it at time now: the chain (the verdict of
+ * ra_trust_authenticate_alias, exactly as step_vendor), each certificate of
+ * the path with its role and days of validity left, what the other X.509
+ * mode would say (strictness findings), whether the alias accepts the
+ * vendor, and the device serial. Fills c (zeroed first). 0, or RC_NOMEM.
+ */
+int ra_check_chain(const struct ra_trust *t, const struct cfg_alias *alias, X509 *leaf,
+		   STACK_OF(X509) *extra, struct ra_check *c) WUR;
+
+#endif
