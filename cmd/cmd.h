@@ -69,7 +69,9 @@ int cmd_db(int argc, char **argv);
 
 /* For subcommands in other files (cmd/serve.c): the loaded config and a
  * blocking, migrated database connection (embedded PostgreSQL started on
- * demand and stopped again by cmd_db_close if this call started it).
+ * demand and stopped again by cmd_db_close if this call started it). The
+ * config is an admin-mode snapshot (cfg_load_flags CFG_LOAD_ADMIN): every
+ * certificate, no private key or secret (cfg->admin_only).
  * Returns 0 or an exit code (messages printed); always cmd_db_close. */
 struct env;
 struct cfg;

@@ -255,6 +255,11 @@ int ra_worker_init(struct worker *w)
 	struct timeval reload = { RELOAD_INTERVAL_S, 0 };
 	struct timeval sweep = { w->cfg->sweep_interval_s, 0 };
 
+	if (w->cfg->admin_only) { /* loaded without private keys: never serves */
+		log_error(NULL, "worker %d: configuration loaded without its keys", w->id);
+		free(rw);
+		return RC_INVAL;
+	}
 	if (!rw)
 		return RC_NOMEM;
 	w->app = rw;
