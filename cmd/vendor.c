@@ -58,9 +58,10 @@ static const char usage_cert[] =
 	COMMON_HELP
 	"  --force             register certificates that are expired or not yet valid\n";
 static const char usage_check[] =
-	"usage: cmpgw vendor check [--config FILE] [--json] --alias A CHAIN.pem\n"
+	"usage: cmpgw vendor check [--config FILE] [--json] --alias A CHAIN.pem [REQUEST.der]\n"
 	"  factory dry run: every check an enrollment on alias A runs on the vendor\n"
-	"  certificate (the first of CHAIN.pem, sent with the others as extraCerts);\n"
+	"  certificate (the first of CHAIN.pem, sent with the others as extraCerts)\n"
+	"  and, if given, on the signed ir or cr the device sends (DER);\n"
 	"  issues and changes nothing but one audit row; exit 0 all pass, 1 a check fails\n"
 	COMMON_HELP
 	"  --alias A           the alias the devices will enroll on\n"
@@ -78,8 +79,8 @@ struct vopts {
 
 /* argv[0] the last command word. allow: the V_* bits the command takes.
  * 0 parsed, -1 help printed, 2 message printed. */
-static int parse(const char *cmd, const char *usage, unsigned allow, int npos, int argc,
-		 char **argv, struct vopts *o)
+static int parse(const char *cmd, const char *usage, unsigned allow, int npos, int npos_max,
+		 int argc, char **argv, struct vopts *o)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -119,9 +120,9 @@ static int parse(const char *cmd, const char *usage, unsigned allow, int npos, i
 		o->json |= c == V_JSON;
 	}
 	o->npos = argc - optind;
-	if (o->npos != npos) {
+	if (o->npos < npos || o->npos > npos_max) {
 		fprintf(stderr, "cmpgw %s: %s\n%s", cmd,
-			o->npos > npos ? "too many arguments" : "missing arguments", usage);
+			o->npos > npos_max ? "too many arguments" : "missing arguments", usage);
 		return 2;
 	}
 	for (int i = 0; i < o->npos; i++)
@@ -668,6 +669,22 @@ static void check_serial(struct store_conn *c, struct ra_check *r)
 			     strcmp(reason, "reenroll_denied") ? "allows" : "refuses");
 }
 
+/* REQUEST.der of the dry run: 0, or 1 after a message. */
+static int check_request(struct ra_check *r, const struct cfg_alias *alias, X509 *leaf,
+			 const char *path)
+{
+	size_t len = 0;
+	unsigned char *der = read_file(path, &len);
+	int rc = 1;
+
+	if (der && ra_check_request(r, alias, leaf, der, len) == 0)
+		rc = 0;
+	else if (der)
+		fprintf(stderr, "cmpgw: out of memory\n");
+	free(der);
+	return rc;
+}
+
 static void check_print(const struct ra_check *r, const char *alias, bool json)
 {
 	bool pass = ra_check_passed(r);
@@ -719,6 +736,8 @@ static int vendor_check(struct cmd_db *d, const struct vopts *o)
 		goto out;
 	}
 	check_serial(d->conn, r);
+	if (o->pos[1] && check_request(r, alias, sk_X509_value(certs, 0), o->pos[1]) != 0)
+		goto out;
 	rc = ra_check_passed(r) ? 0 : 1;
 	snprintf(detail, sizeof(detail), "dry run of %.200s: %s", o->pos[0], rc ? "FAIL" : "PASS");
 	for (size_t i = 0; rc && i < r->n; i++)
@@ -754,11 +773,11 @@ static int parse_cmd(const char *what, bool cert, int argc, char **argv, struct 
 	int rc;
 
 	if (cert) /* argv[0] becomes the last command word ("add") */
-		return parse("vendor anchor|intermediate add", usage_cert, 1u << V_FORCE, 2,
+		return parse("vendor anchor|intermediate add", usage_cert, 1u << V_FORCE, 2, 2,
 			     argc - 2, argv + 2, o);
 	if (strcmp(what, "check") == 0) {
-		rc = parse("vendor check", usage_check, 1u << V_ALIAS | 1u << V_JSON, 1, argc - 1,
-			   argv + 1, o);
+		rc = parse("vendor check", usage_check, 1u << V_ALIAS | 1u << V_JSON, 1, 2,
+			   argc - 1, argv + 1, o);
 		if (rc == 0 && !o->alias) {
 			fprintf(stderr, "cmpgw vendor check: --alias is required\n%s", usage_check);
 			rc = 2;
@@ -766,8 +785,8 @@ static int parse_cmd(const char *what, bool cert, int argc, char **argv, struct 
 		return rc;
 	}
 	if (strcmp(what, "set") == 0) {
-		rc = parse("vendor set", usage_set, 1u << V_STRICT | 1u << V_LENIENT, 1, argc - 1,
-			   argv + 1, o);
+		rc = parse("vendor set", usage_set, 1u << V_STRICT | 1u << V_LENIENT, 1, 1,
+			   argc - 1, argv + 1, o);
 		if (rc == 0 && o->strict == o->lenient) {
 			fprintf(stderr,
 				"cmpgw vendor set: give exactly one of --strict, --lenient\n%s",
@@ -777,7 +796,7 @@ static int parse_cmd(const char *what, bool cert, int argc, char **argv, struct 
 		return rc;
 	}
 	rc = parse("vendor add", usage_add, 1u << V_RULE | 1u << V_NO_REENROLL | 1u << V_LENIENT, 1,
-		   argc - 1, argv + 1, o);
+		   1, argc - 1, argv + 1, o);
 	if (rc == 0 && o->rule && !rule_ok(o->rule)) {
 		fprintf(stderr,
 			"cmpgw vendor add: --serial-rule: unknown rule \"%s\" "

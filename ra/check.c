@@ -8,6 +8,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/x509v3.h>
+
+#include "cmp/asn1.h"
+#include "cmp/pop.h"
+#include "cmp/prot.h"
+#include "policy/profile.h"
+
 void ra_check_add(struct ra_check *c, const char *check, bool pass, const char *fmt, ...)
 {
 	struct ra_check_step *s;
@@ -177,4 +184,109 @@ int ra_check_chain(const struct ra_trust *t, const struct cfg_alias *alias, X509
 		ra_check_add(c, "serial", false,
 			     "vendor certificate carries no usable device serial");
 	return ra_trust_spki_fp(leaf, c->spki_fp) == 0 ? 0 : RC_NOMEM;
+}
+
+/* The subject, subjectAltNames and validity the profile gives the device:
+ * the same functions as the issuance (policy/profile.h). */
+static void report_issue(struct ra_check *c, const struct cfg_profile *p, const X509_NAME *asked)
+{
+	struct policy_identity id = { c->serial, c->vendor ? c->vendor->name : "" };
+	X509_NAME *name = NULL;
+	GENERAL_NAMES *sans = NULL;
+	BIO *b = BIO_new(BIO_s_mem());
+	char why[256], subject[256], *mem = NULL;
+	long n = 0;
+
+	if (!c->vendor || !c->serial[0] || !b)
+		goto out;
+	if (policy_profile_subject(p, &id, asked, &name, why, sizeof(why)) != 0) {
+		ra_check_add(c, "issuance", false, "%s", why);
+		goto out;
+	}
+	if (policy_profile_sans(p, &id, &sans, why, sizeof(why)) != 0) {
+		ra_check_add(c, "issuance", false, "%s", why);
+		goto out;
+	}
+	for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
+		BIO_puts(b, i ? ", " : "");
+		GENERAL_NAME_print(b, sk_GENERAL_NAME_value(sans, i));
+	}
+	n = BIO_get_mem_data(b, &mem);
+	X509_NAME_oneline(name, subject, sizeof(subject));
+	ra_check_add(c, "issuance", true,
+		     "the certificate would get subject %s, subjectAltNames %.*s, %d days of "
+		     "validity (capped at the issuing CA's)",
+		     subject, n > 0 ? (int)n : 6, n > 0 ? mem : "(none)", p->validity_days);
+out:
+	BIO_free(b);
+	GENERAL_NAMES_free(sans);
+	X509_NAME_free(name);
+}
+
+/* Protection by leaf (RFC 9483 3.2: the first extraCerts certificate). */
+static void report_protection(struct ra_check *c, const CMPGW_MSG *m, X509 *leaf,
+			      const unsigned char *der, size_t len)
+{
+	X509 *signer = m->extraCerts ? sk_X509_value(m->extraCerts, 0) : NULL;
+
+	if (cmp_prot_is_pbmac(m))
+		ra_check_add(c, "protection", false,
+			     "PasswordBasedMac: a vendor-certificate enrollment is signed");
+	else if (!signer)
+		ra_check_add(c, "protection", false, "no extraCerts: the signer is not sent");
+	else if (X509_cmp(signer, leaf) != 0)
+		ra_check_add(c, "protection", false,
+			     "signed by a certificate other than the vendor certificate checked");
+	else if (cmp_prot_verify_sig(der, len, m, signer) != 0)
+		ra_check_add(c, "protection", false, "signature protection does not verify");
+	else
+		ra_check_add(c, "protection", true,
+			     "signed by the vendor certificate; the signature verifies");
+}
+
+int ra_check_request(struct ra_check *c, const struct cfg_alias *alias, X509 *leaf,
+		     const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	CMPGW_MSG *m = len < (1u << 24) ? d2i_CMPGW_MSG(NULL, &p, (long)len) : NULL;
+	const CMPGW_CERTREQMSG *crm;
+	EVP_PKEY *pub = NULL;
+	const char *why = NULL;
+	int rc;
+
+	if (!m || p != der + len ||
+	    (m->body->type != CMP_BODY_IR && m->body->type != CMP_BODY_CR)) {
+		ra_check_add(c, "request", false, "not a DER PKIMessage with an ir or cr body");
+		goto out;
+	}
+	if (sk_CMPGW_CERTREQMSG_num(m->body->value.ir) != 1 ||
+	    ASN1_INTEGER_get(sk_CMPGW_CERTREQMSG_value(m->body->value.ir, 0)->certReq->certReqId) !=
+		    0) {
+		ra_check_add(c, "request", false, "exactly one CertReqMsg with certReqId 0");
+		goto out;
+	}
+	crm = sk_CMPGW_CERTREQMSG_value(m->body->value.ir, 0);
+	ra_check_add(c, "request", true, "%s with one CertReqMsg",
+		     m->body->type == CMP_BODY_IR ? "ir" : "cr");
+	report_protection(c, m, leaf, der, len);
+	rc = cmp_pop_verify(crm, &pub);
+	if (rc == RC_NOMEM)
+		goto out;
+	ra_check_add(c, "pop", rc == 0, "%s",
+		     rc == 0		    ? "the POP signature verifies for the template key"
+		     : rc == RC_UNSUPPORTED ? "raVerified is accepted only from an authorized "
+					      "downstream RA"
+					    : "the proof of possession does not verify");
+	if (pub) {
+		bool ok = policy_profile_key_ok(alias->profile, pub, &why);
+		ra_check_add(c, "key policy", ok, "%s key of %d bits: %s",
+			     EVP_PKEY_get0_type_name(pub), EVP_PKEY_get_bits(pub),
+			     ok ? "accepted by the profile" : why);
+	}
+	report_issue(c, alias->profile,
+		     crm->certReq->certTemplate ? crm->certReq->certTemplate->subject : NULL);
+out:
+	EVP_PKEY_free(pub);
+	CMPGW_MSG_free(m);
+	return 0;
 }

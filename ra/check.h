@@ -55,4 +55,16 @@ bool ra_check_passed(const struct ra_check *c);
 int ra_check_chain(const struct ra_trust *t, const struct cfg_alias *alias, X509 *leaf,
 		   STACK_OF(X509) *extra, struct ra_check *c) WUR;
 
+/*
+ * The signed request der[0..len) (an ir or cr as the device would send it)
+ * as alias would take it, after ra_check_chain(c) for leaf: exactly one
+ * CertReqMsg with certReqId 0 (RFC 9483 4.1.1), signature protection by
+ * its first extraCerts certificate, which must be leaf (RFC 9483 3.2), the
+ * POP of the template key (RFC 4211 4), the profile's key policy, and the
+ * subject, subjectAltNames and validity the profile would give the device.
+ * Appends steps to c. 0, or RC_NOMEM.
+ */
+int ra_check_request(struct ra_check *c, const struct cfg_alias *alias, X509 *leaf,
+		     const unsigned char *der, size_t len) WUR;
+
 #endif

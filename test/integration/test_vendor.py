@@ -38,7 +38,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Gateway, Pg, cmpgw, new_key, openssl, run, utc_stamp  # noqa: E402
+from harness import (Gateway, Pg, capture_request, cmpgw, new_key, openssl, run,  # noqa: E402
+                     utc_stamp)
 
 CNF = """\
 [ ca ]
@@ -393,11 +394,12 @@ def main(t):
     # ---- 10. the factory dry run: cmpgw vendor check ----------------------------------
     ca_pem = gw.path("vendor", "vendor-ca.crt")
 
-    def dry(name, chain, want_rc, steps, alias="3gpp"):
+    def dry(name, chain, want_rc, steps, alias="3gpp", request=None):
         """steps: {check: (pass, detail substring)}; JSON and text agree."""
         audits = int(gw.scalar("SELECT count(*) FROM audit WHERE event = 'vendor_check'"))
         before = counts()
-        rc, out = cli("vendor", "check", "--json", "--alias", alias, chain)
+        req = (request,) if request else ()
+        rc, out = cli("vendor", "check", "--json", "--alias", alias, chain, *req)
         t.eq(rc, want_rc, "dry run %s: exit %d" % (name, want_rc), out)
         try:
             doc = json.loads(out)
@@ -413,7 +415,9 @@ def main(t):
                  "dry run %s: %s %s, %r" % (name, check, "passes" if ok else "fails", text),
                  json.dumps(doc, indent=1))
         t.eq(doc["pass"], want_rc == 0, "dry run %s: overall verdict" % name)
-        rc2, text = cli("vendor", "check", "--alias", alias, chain)
+        rc2, text = cli("vendor", "check", "--alias", alias, chain, *req)
+        if rc == 0:
+            t.diag("readable report of %s:\n%s" % (name, text))
         t.ok(rc2 == rc and ("vendor check on alias %s: %s" % (alias, "PASS" if rc == 0 else "FAIL"))
              in text, "dry run %s: the readable report agrees" % name, text)
         t.eq(int(gw.scalar("SELECT count(*) FROM audit WHERE event = 'vendor_check'")),
@@ -454,6 +458,24 @@ def main(t):
     dry("vendor not accepted", cat(gw.tmp, "gamma.pem", gdev[0], gamma_ca[0]), 1, {
         "chain": (True, "chains to vendor gamma"),
         "alias": (False, "vendor gamma is not accepted on alias 3gpp")})
+    req2 = os.path.join(gw.tmp, "req2.der")
+    with open(req2, "wb") as f:
+        f.write(capture_request(gw, 2))
+    dry("good chain and its request", cat(gw.tmp, "dev2r.pem", gw.dev(2), ca_pem), 0, {
+        "request": (True, "ir with one CertReqMsg"),
+        "protection": (True, "signed by the vendor certificate; the signature verifies"),
+        "pop": (True, "the POP signature verifies for the template key"),
+        "key policy": (True, "EC key of 256 bits: accepted by the profile"),
+        "issuance": (True, "the certificate would get subject")}, request=req2)
+    dry("a request signed by another device", cat(gw.tmp, "dev1r.pem", gw.dev(1), ca_pem), 1, {
+        "chain": (True, "chains to vendor acme"),
+        "protection": (False, "signed by a certificate other than the vendor certificate "
+                              "checked")}, request=req2)
+    junk = os.path.join(gw.tmp, "junk.der")
+    with open(junk, "wb") as f:
+        f.write(b"\x30\x03\x02\x01\x00")
+    dry("a request that is no PKIMessage", cat(gw.tmp, "dev2j.pem", gw.dev(2), ca_pem), 1, {
+        "request": (False, "not a DER PKIMessage with an ir or cr body")}, request=junk)
     rc, out = cli("vendor", "check", "--alias", "nope", gw.dev(2))
     t.ok(rc == 2 and 'no alias "nope"' in out, "dry run: unknown alias exits 2", out)
     rc, out = cli("vendor", "check", gw.dev(2))
