@@ -736,7 +736,9 @@ static int vendor_check(struct cmd_db *d, const struct vopts *o)
 		goto out;
 	}
 	check_serial(d->conn, r);
-	if (o->pos[1] && check_request(r, alias, sk_X509_value(certs, 0), o->pos[1]) != 0)
+	if (!o->pos[1])
+		ra_check_issuance(r, alias);
+	else if (check_request(r, alias, sk_X509_value(certs, 0), o->pos[1]) != 0)
 		goto out;
 	rc = ra_check_passed(r) ? 0 : 1;
 	snprintf(detail, sizeof(detail), "dry run of %.200s: %s", o->pos[0], rc ? "FAIL" : "PASS");

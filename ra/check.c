@@ -223,6 +223,11 @@ out:
 	X509_NAME_free(name);
 }
 
+void ra_check_issuance(struct ra_check *c, const struct cfg_alias *alias)
+{
+	report_issue(c, alias->profile, NULL);
+}
+
 /* Protection by leaf (RFC 9483 3.2: the first extraCerts certificate). */
 static void report_protection(struct ra_check *c, const CMPGW_MSG *m, X509 *leaf,
 			      const unsigned char *der, size_t len)

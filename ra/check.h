@@ -55,6 +55,10 @@ bool ra_check_passed(const struct ra_check *c);
 int ra_check_chain(const struct ra_trust *t, const struct cfg_alias *alias, X509 *leaf,
 		   STACK_OF(X509) *extra, struct ra_check *c) WUR;
 
+/* Without a request: the subject, subjectAltNames and validity the
+ * profile of alias would give the device of c (no subject asked). */
+void ra_check_issuance(struct ra_check *c, const struct cfg_alias *alias);
+
 /*
  * The signed request der[0..len) (an ir or cr as the device would send it)
  * as alias would take it, after ra_check_chain(c) for leaf: exactly one

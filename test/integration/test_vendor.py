@@ -431,7 +431,8 @@ def main(t):
         "alias": (True, "vendor acme is accepted on alias 3gpp"),
         "serial": (True, 'device serial "ACME-0002"'),
         "serial list": (True, "on vendor acme's list: allowed"),
-        "clone binding": (True, "bound to no key yet")})
+        "clone binding": (True, "bound to no key yet"),
+        "issuance": (True, "subjectAltNames DNS:ACME-0002.")})
     dry("enrolled device", cat(gw.tmp, "dev1.pem", gw.dev(1), ca_pem), 0, {
         "serial list": (True, "on vendor acme's list: enrolled"),
         "clone binding": (True, "bound to this certificate's key"),
