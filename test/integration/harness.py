@@ -427,7 +427,7 @@ class Gateway:
         words = []
         rest = list(args)
         while rest and rest[0] in ("vendor", "add", "anchor", "intermediate",
-                                   "serials", "import", "migrate", "check",
+                                   "serials", "import", "syntax", "migrate", "check", "set",
                                    "serve", "db", "stop"):
             words.append(rest.pop(0))
         return cmpgw(*(words + ["--config", self.config] + rest), timeout=timeout)
