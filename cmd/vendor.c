@@ -196,9 +196,16 @@ static int read_pem(const char *path, const unsigned char *buf, size_t len, STAC
 		name = header = NULL;
 		data = NULL;
 	}
-	ERR_clear_error(); /* the end of the blocks reads as "no start line" */
+	/* the end of the blocks reads as "no start line"; anything else is a
+	 * block that does not decode, never a silent end of the file */
+	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
+		fprintf(stderr, "cmpgw: %s: PEM block %d does not decode\n", path,
+			sk_X509_num(sk) + 1);
+		goto out;
+	}
 	rc = 0;
 out:
+	ERR_clear_error();
 	OPENSSL_free(name);
 	OPENSSL_free(header);
 	OPENSSL_free(data);

@@ -35,6 +35,7 @@ after; usage errors exit 2):
 
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -225,6 +226,11 @@ def main(t):
     refused("PEM with a private key block",
             ("vendor", "anchor", "add", "acme", cat(gw.tmp, "key.pem", r3[0], extra=key_pem)),
             'PEM block 2 is "PRIVATE KEY", not a CERTIFICATE')
+    with open(r3[0]) as f:
+        broken = f.read().replace("M", "*", 1)  # a base64 line that no longer decodes
+    refused("PEM with a second block that does not decode",
+            ("vendor", "anchor", "add", "acme", cat(gw.tmp, "broken.pem", r1[0], extra=broken)),
+            "PEM block 2 does not decode")
     der = os.path.join(gw.tmp, "r3.der")
     rc, o = openssl("x509", "-in", r3[0], "-outform", "DER", "-out", der)
     ok_cli("a DER file holds one", ("vendor", "anchor", "add", "acme", der),
@@ -247,8 +253,11 @@ def main(t):
            "cmpgw: warning: certificate 1 (%s) has expired; registered because of --force"
            % subj(old[0]))
     t.eq(counts()[1], before[1] + 1, "--force: registered")
-    ok_cli("anchor expiring within 90 days", ("vendor", "anchor", "add", "acme", soon[0]),
-           "cmpgw: warning: certificate 1 (%s) expires in 29 days" % subj(soon[0]))
+    out = ok_cli("anchor expiring within 90 days", ("vendor", "anchor", "add", "acme", soon[0]),
+                 "cmpgw: warning: certificate 1 (%s) expires in " % subj(soon[0]))
+    m = re.search(r"expires in (\d+) days", out)
+    t.ok(m and 29 <= int(m.group(1)) <= 30, "anchor expiring within 90 days: in 29-30 days "
+         "(made with -days 30)", out)
 
     # ---- 4. an intermediate chains to an anchor of that vendor ------------------
     gamma_ca = pki.cert("gamma-ca", "/O=Gamma/CN=Gamma CA", issuer=gamma)
