@@ -27,6 +27,8 @@ COMMANDS = [
     ["vendor", "anchor", "add"], ["vendor", "intermediate", "add"], ["serials"],
     ["serials", "import"], ["token"], ["token", "create"], ["token", "list"],
     ["token", "revoke"], ["cert"], ["cert", "revoke"], ["crl"], ["db"], ["db", "stop"],
+    ["vendor", "set"], ["vendor", "check"], ["serials", "syntax"], ["apikey"],
+    ["apikey", "create"], ["apikey", "list"], ["apikey", "revoke"], ["apikey", "verify"],
 ]
 
 
@@ -73,7 +75,7 @@ def check_help(t):
             t.ok(rc == 0 and out.startswith("usage: cmpgw") and not err,
                  "%s: usage on stdout, nothing on stderr, exit 0" % name,
                  "rc %d\nstdout: %s\nstderr: %s" % (rc, out, err))
-        if words and words[-1] not in ("vendor", "serials", "token", "cert", "db"):
+        if words and words[-1] not in ("vendor", "serials", "token", "cert", "db", "apikey"):
             t.ok((".B " + " ".join(words)) in man, "cmpgw(1) documents `cmpgw %s`"
                  % " ".join(words))
         rc, out, err = cli(*(words + ["--help"]))
