@@ -50,8 +50,9 @@ static void trust_swap(struct ra_worker *rw, const struct store_vendor_row *rows
 		return;
 	for (size_t i = 0; i < n; i++) {
 		if (rows[i].id != last &&
-		    ra_trust_add_vendor(t, rows[i].id, rows[i].name, rows[i].rule,
-					rows[i].allow_reenroll) != 0)
+		    (ra_trust_add_vendor(t, rows[i].id, rows[i].name, rows[i].rule,
+					 rows[i].allow_reenroll) != 0 ||
+		     (rows[i].lenient && ra_trust_set_strict(t, rows[i].id, false) != 0)))
 			goto fail;
 		last = rows[i].id;
 		if (rows[i].kind && rows[i].der.len &&

@@ -220,7 +220,8 @@ void store_enroll_audit(struct store_pool *pool, const char *event, const char *
 }
 
 static const char SQL_VENDORS[] =
-	"SELECT v.id::text, v.name, v.serial_rule, v.allow_reenroll::text, c.kind, c.der"
+	"SELECT v.id::text, v.name, v.serial_rule, v.allow_reenroll::text, c.kind, c.der,"
+	" (NOT v.x509_strict)::text"
 	" FROM vendors v LEFT JOIN vendor_certs c ON c.vendor_id = v.id ORDER BY v.id, c.id";
 
 static void on_vendors(void *arg, const struct store_result *r)
@@ -249,6 +250,7 @@ static void on_vendors(void *arg, const struct store_result *r)
 		rows[i].kind = store_isnull(r, i, 4) ? NULL : store_val(r, i, 4);
 		rows[i].der.p = (const unsigned char *)store_val(r, i, 5);
 		rows[i].der.len = store_isnull(r, i, 5) ? 0 : (size_t)store_len(r, i, 5);
+		rows[i].lenient = store_val(r, i, 6)[0] == 't';
 	}
 	cb(c->arg, 0, rows, (size_t)r->nrows);
 out:

@@ -102,6 +102,7 @@ struct store_vendor_row {
 	int64_t id;
 	const char *name, *rule, *kind;
 	bool allow_reenroll;
+	bool lenient; /* vendors.x509_strict false (migration 016); zero: strict */
 	struct store_bytes der;
 };
 typedef void (*store_vendors_cb)(void *arg, int rc, const struct store_vendor_row *rows, size_t n);

@@ -37,6 +37,7 @@ import json
 import os
 import re
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Gateway, Pg, capture_request, cmpgw, new_key, openssl, run,  # noqa: E402
@@ -396,6 +397,25 @@ def main(t):
     enroll("8 outside the root's nameConstraints (full path, fresh cache)", nc_out, ncca[0],
            "vendor certificate: name not permitted by the nameConstraints of a vendor CA",
            "signerNotTrusted")
+    # 7 at enrollment: the running gateway follows vendor set (registry notify)
+    sc = os.path.join(gw.tmp, "sc-serials.txt")
+    with open(sc, "w") as f:
+        f.write("SC-1\n")
+    ok_cli("strictco serials", ("serials", "import", "strictco", sc))
+    enroll("7 strict vendor, non-critical CA in extraCerts", sdev, soft2[0],
+           "vendor CA certificate at depth 1: basicConstraints not marked critical "
+           "(strict X.509)", "signerNotTrusted")
+    ok_cli("vendor set --lenient while serving", ("vendor", "set", "--lenient", "strictco"),
+           "vendor strictco: lenient X.509")
+    time.sleep(1)  # the registry reload follows the NOTIFY within milliseconds
+    enroll("7 lenient vendor: the same chain enrolls", sdev, soft2[0], None, None,
+           subject="/CN=SC-1")
+    ok_cli("vendor set --strict while serving", ("vendor", "set", "--strict", "strictco"),
+           "vendor strictco: strict X.509")
+    time.sleep(1)
+    enroll("7 strict again: refused again", sdev, soft2[0],
+           "vendor CA certificate at depth 1: basicConstraints not marked critical "
+           "(strict X.509)", "signerNotTrusted")
     enroll("acme device 1 still enrolls", (gw.dev(1), gw.dev(1, ext="key")),
            gw.path("vendor", "vendor-ca.crt"), None, None, subject="/CN=ACME-0001")
     gw.stop()
