@@ -67,6 +67,12 @@ static const char *const outcome_names[] = {
 	"other",
 };
 #define N_OUTCOME (sizeof(outcome_names) / sizeof(outcome_names[0]))
+#define N_FAIL	  27 /* PKIFailureInfo bits 0..26: outcome_names[1 + bit] */
+
+const char *metrics_fail_name(int bit)
+{
+	return bit >= 0 && bit < N_FAIL ? outcome_names[1 + bit] : NULL;
+}
 
 static const char *const upstream_reasons[] = {
 	"timeout", "connect", "http", "tls", "protection", "decode", "other",

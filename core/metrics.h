@@ -46,6 +46,11 @@ void metrics_free(struct metrics *m);
  * alone). */
 void metrics_request(struct metrics *m, const char *alias, const char *body, const char *outcome,
 		     double seconds);
+/* The PKIFailureInfo name of bit (RFC 4210 5.2.3, RFC 9810: "badAlg" for
+ * 0 .. "duplicateCertReq" for 26), as the outcome label and the access
+ * log use it; NULL for any other bit. */
+const char *metrics_fail_name(int bit);
+
 /* One database round trip (a statement or pipeline) and whether it
  * failed. */
 void metrics_db(struct metrics *m, double seconds, bool ok);

@@ -17,35 +17,9 @@
 #include "ra/pipeline.h"
 #include "ra/ra.h"
 
-static const char *const fail_names[] = {
-	"badAlg",
-	"badMessageCheck",
-	"badRequest",
-	"badTime",
-	"badCertId",
-	"badDataFormat",
-	"wrongAuthority",
-	"incorrectData",
-	"missingTimeStamp",
-	"badPOP",
-	"certRevoked",
-	"certConfirmed",
-	"wrongIntegrity",
-	"badRecipientNonce",
-	"timeNotAvailable",
-	"unacceptedPolicy",
-	"unacceptedExtension",
-	"addInfoNotAvailable",
-	"badSenderNonce",
-	"badCertTemplate",
-	"signerNotTrusted",
-	"transactionIdInUse",
-	"unsupportedVersion",
-	"notAuthorized",
-	"systemUnavail",
-	"systemFailure",
-	"duplicateCertReq",
-};
+/* failInfo names come from core/metrics.h (one table for the outcome
+ * label, the access line and the log) */
+_Static_assert(CMP_FAIL_MAX == 26, "metrics_fail_name covers bits 0..26");
 
 static const char *const status_names[] = {
 	"accepted",	     "grantedWithMods",	       "rejection",	   "waiting",
@@ -105,7 +79,7 @@ static void answer_facts(const struct ra_req *req, const CMPGW_MSG *rsp, struct 
 	for (int i = 0; si && si->failInfo && i <= CMP_FAIL_MAX; i++)
 		if (ASN1_BIT_STRING_get_bit(si->failInfo, i)) {
 			f->fail_bit = i;
-			f->outcome = fail_names[i];
+			f->outcome = metrics_fail_name(i);
 			break;
 		}
 	if (f->fail_bit < 0 && st == CMP_STATUS_REJECTION)
@@ -348,7 +322,7 @@ void ra_answer_verdict(struct ra_req *req)
 		return;
 	}
 	int bit = req->verdict.bit;
-	const char *name = bit >= 0 && bit <= CMP_FAIL_MAX ? fail_names[bit] : "?";
+	const char *name = metrics_fail_name(bit) ? metrics_fail_name(bit) : "?";
 
 	log_info(&req->log, "rejected %s: %s: %s",
 		 req->msg ? cmp_asn1_body_name(req->msg->body->type) : "message", name,
