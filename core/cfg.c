@@ -6,7 +6,6 @@
  */
 #include <jansson.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,23 +21,6 @@
 #include "core/key.h"
 #include "core/tls.h"
 
-static int fail(char *err, size_t len, const char *jp, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t len, const char *jp, const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(err, len, "%s: ", jp);
-
-	if (n >= 0 && (size_t)n < len) {
-		va_start(ap, fmt);
-		vsnprintf(err + n, len - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	ERR_clear_error();
-	return RC_CONFIG;
-}
-
 /* ---- PEM files ---- */
 
 static FILE *open_pem(const char *path, bool secret, const char *jp, char *err, size_t len)
@@ -47,7 +29,7 @@ static FILE *open_pem(const char *path, bool secret, const char *jp, char *err, 
 	FILE *fp = file_fopen(path, secret ? FILE_PRIVATE : 0, msg, sizeof(msg));
 
 	if (!fp)
-		fail(err, len, jp, "%s", msg);
+		cfg_errf(err, len, jp, "%s", msg);
 	return fp;
 }
 
@@ -68,12 +50,12 @@ static STACK_OF(X509) *load_certs(const char *path, bool max_one, const char *jp
 			goto fail;
 	x = NULL;
 	if (sk_X509_num(sk) == 0) {
-		fail(err, len, jp, "%s: no PEM certificate found", path);
+		cfg_errf(err, len, jp, "%s: no PEM certificate found", path);
 		goto fail;
 	}
 	if (max_one && sk_X509_num(sk) > 1) {
-		fail(err, len, jp, "%s: holds %d certificates, expected one", path,
-		     sk_X509_num(sk));
+		cfg_errf(err, len, jp, "%s: holds %d certificates, expected one", path,
+			 sk_X509_num(sk));
 		goto fail;
 	}
 	ERR_clear_error(); /* the read that hit end of file */
@@ -81,7 +63,7 @@ static STACK_OF(X509) *load_certs(const char *path, bool max_one, const char *jp
 	return sk;
 fail:
 	if (!err[0])
-		fail(err, len, jp, "%s: out of memory", path);
+		cfg_errf(err, len, jp, "%s: out of memory", path);
 	X509_free(x);
 	sk_X509_pop_free(sk, X509_free);
 	fclose(fp);
@@ -139,14 +121,15 @@ static int load_issuing(struct cfg *c, char *err, size_t len)
 		return RC_CONFIG;
 	if (!(X509_get_extension_flags(c->ca_cert) & EXFLAG_CA) ||
 	    !(X509_get_key_usage(c->ca_cert) & KU_KEY_CERT_SIGN))
-		return fail(err, len, "ca.issuing_cert",
-			    "%s: not a CA certificate (needs basicConstraints CA:TRUE and keyUsage "
-			    "keyCertSign)",
-			    f->issuing_cert);
+		return cfg_errf(
+			err, len, "ca.issuing_cert",
+			"%s: not a CA certificate (needs basicConstraints CA:TRUE and keyUsage "
+			"keyCertSign)",
+			f->issuing_cert);
 	if (c->ca_key && EVP_PKEY_eq(X509_get0_pubkey(c->ca_cert), c->ca_key) != 1)
-		return fail(err, len, "ca.issuing_key",
-			    "%s: does not match the certificate in ca.issuing_cert",
-			    f->issuing_key);
+		return cfg_errf(err, len, "ca.issuing_key",
+				"%s: does not match the certificate in ca.issuing_cert",
+				f->issuing_key);
 	if (!(c->ca_chain = sk_X509_new_null()))
 		return RC_NOMEM;
 	for (size_t i = 0; i < f->n_chain; i++) {
@@ -166,8 +149,9 @@ static int load_cmp(struct cfg *c, char *err, size_t len)
 	int rc;
 
 	if (!f->cmp_cert != !f->cmp_key)
-		return fail(err, len, f->cmp_cert ? "ca.cmp_key" : "ca.cmp_cert",
-			    "required when %s is set", f->cmp_cert ? "ca.cmp_cert" : "ca.cmp_key");
+		return cfg_errf(err, len, f->cmp_cert ? "ca.cmp_key" : "ca.cmp_cert",
+				"required when %s is set",
+				f->cmp_cert ? "ca.cmp_cert" : "ca.cmp_key");
 	if (!f->cmp_cert) {
 		if (!X509_up_ref(c->ca_cert) || (c->ca_key && !EVP_PKEY_up_ref(c->ca_key)))
 			return RC_CRYPTO;
@@ -178,8 +162,8 @@ static int load_cmp(struct cfg *c, char *err, size_t len)
 		    !(c->cmp_key = key_load(c, f->cmp_key, "ca.cmp_key", err, len)))) {
 		return RC_CONFIG;
 	} else if (c->cmp_key && EVP_PKEY_eq(X509_get0_pubkey(c->cmp_cert), c->cmp_key) != 1) {
-		return fail(err, len, "ca.cmp_key",
-			    "%s: does not match the certificate in ca.cmp_cert", f->cmp_key);
+		return cfg_errf(err, len, "ca.cmp_key",
+				"%s: does not match the certificate in ca.cmp_cert", f->cmp_key);
 	}
 	if (!(c->cmp_chain = sk_X509_new_null()) || (rc = push1(c->cmp_chain, c->cmp_cert)) != 0)
 		return RC_NOMEM;
@@ -232,21 +216,21 @@ static int load_revocation(struct cfg *c, char *err, size_t len)
 		}
 		for (size_t k = 0; c->crl_path && k < a->n_paths; k++)
 			if (strcmp(a->paths[k], c->crl_path) == 0)
-				return fail(err, len, "crl.path",
-					    "\"%s\" is already used by aliases[%zu].paths[%zu]",
-					    c->crl_path, i, k);
+				return cfg_errf(err, len, "crl.path",
+						"\"%s\" is already used by aliases[%zu].paths[%zu]",
+						c->crl_path, i, k);
 		for (size_t k = 0; c->ca_cert_path && k < a->n_paths; k++)
 			if (strcmp(a->paths[k], c->ca_cert_path) == 0)
-				return fail(err, len, "crl.ca_cert_path",
-					    "\"%s\" is already used by aliases[%zu].paths[%zu]",
-					    c->ca_cert_path, i, k);
+				return cfg_errf(err, len, "crl.ca_cert_path",
+						"\"%s\" is already used by aliases[%zu].paths[%zu]",
+						c->ca_cert_path, i, k);
 	}
 	if (c->crl_path && c->ca_cert_path && strcmp(c->crl_path, c->ca_cert_path) == 0)
-		return fail(err, len, "crl.ca_cert_path", "\"%s\" is already crl.path",
-			    c->ca_cert_path);
+		return cfg_errf(err, len, "crl.ca_cert_path", "\"%s\" is already crl.path",
+				c->ca_cert_path);
 	if (c->crl_refresh_before_s >= c->crl_validity_s)
-		return fail(err, len, "crl.refresh_before_s", "must be below crl.validity_s (%d)",
-			    c->crl_validity_s);
+		return cfg_errf(err, len, "crl.refresh_before_s",
+				"must be below crl.validity_s (%d)", c->crl_validity_s);
 	return 0;
 }
 
@@ -257,7 +241,7 @@ static int load_secret(struct cfg_upstream *u, const char *jp, char *err, size_t
 	int rc = RC_CONFIG;
 
 	if (file_read_private_line(u->secret_file, line, sizeof(line), msg, sizeof(msg)) != 0) {
-		fail(err, len, jp, "%s", msg);
+		cfg_errf(err, len, jp, "%s", msg);
 	} else {
 		u->secret_len = strlen(line);
 		rc = (u->secret = OPENSSL_memdup(line, u->secret_len)) ? 0 : RC_NOMEM;
@@ -276,13 +260,13 @@ static int load_upstream(struct cfg *c, size_t i, char *err, size_t len)
 
 	snprintf(jp, sizeof(jp), "aliases[%zu].upstream", i);
 	if (c->aliases[i].mode != CFG_MODE_RA)
-		return u->url ? fail(err, len, jp, "only allowed with mode \"ra\"") : 0;
+		return u->url ? cfg_errf(err, len, jp, "only allowed with mode \"ra\"") : 0;
 	if (!u->url || !((strncmp(u->url, "http://", 7) == 0 && u->url[7]) ||
 			 (strncmp(u->url, "https://", 8) == 0 && u->url[8])))
-		return fail(err, len, jp,
-			    "url: required in mode \"ra\", as http[s]://host[:port]/path");
+		return cfg_errf(err, len, jp,
+				"url: required in mode \"ra\", as http[s]://host[:port]/path");
 	if (u->n_trusted_files == 0)
-		return fail(err, len, jp, "trusted: required in mode \"ra\"");
+		return cfg_errf(err, len, jp, "trusted: required in mode \"ra\"");
 	if (!(u->trusted = sk_X509_new_null()))
 		return RC_NOMEM;
 	for (size_t k = 0; k < u->n_trusted_files; k++) {
@@ -292,7 +276,8 @@ static int load_upstream(struct cfg *c, size_t i, char *err, size_t len)
 	}
 	if (u->n_signer_files > 0 && u->secret_file) {
 		snprintf(jp, sizeof(jp), "aliases[%zu].upstream.signer", i);
-		return fail(err, len, jp, "applies to signature protection only, not secret_file");
+		return cfg_errf(err, len, jp,
+				"applies to signature protection only, not secret_file");
 	}
 	if (u->n_signer_files > 0 && !(u->signers = sk_X509_new_null()))
 		return RC_NOMEM;
@@ -303,14 +288,15 @@ static int load_upstream(struct cfg *c, size_t i, char *err, size_t len)
 	}
 	snprintf(jp, sizeof(jp), "aliases[%zu].upstream", i);
 	if (!u->secret_file == !u->cert_file || !u->cert_file != !u->key_file)
-		return fail(err, len, jp, "needs either cert and key, or secret_file");
+		return cfg_errf(err, len, jp, "needs either cert and key, or secret_file");
 	if (u->secret_file)
 		return c->admin_only ? 0 : load_secret(u, jp, err, len);
 	if (!(u->cert = load_cert(u->cert_file, jp, err, len)) ||
 	    (!c->admin_only && !(u->key = key_load(c, u->key_file, jp, err, len))))
 		return RC_CONFIG;
 	if (u->key && EVP_PKEY_eq(X509_get0_pubkey(u->cert), u->key) != 1)
-		return fail(err, len, jp, "key: %s does not match the certificate", u->key_file);
+		return cfg_errf(err, len, jp, "key: %s does not match the certificate",
+				u->key_file);
 	return 0;
 }
 
@@ -323,11 +309,12 @@ static int load_ras(struct cfg_alias *a, size_t i, char *err, size_t len)
 		struct cfg_ra *r = &a->ras[k];
 		snprintf(jp, sizeof(jp), "aliases[%zu].ras[%zu]", i, k);
 		if (a->mode != CFG_MODE_CA)
-			return fail(err, len, jp, "only allowed with mode \"ca\"");
+			return cfg_errf(err, len, jp, "only allowed with mode \"ca\"");
 		if (!r->cert_file == !r->issuer_file)
-			return fail(err, len, jp, "needs exactly one of cert or issuer");
+			return cfg_errf(err, len, jp, "needs exactly one of cert or issuer");
 		if (r->cert_file && (r->subject || r->eku))
-			return fail(err, len, jp, "subject and eku apply to issuer entries only");
+			return cfg_errf(err, len, jp,
+					"subject and eku apply to issuer entries only");
 		if (r->cert_file && !(r->cert = load_cert(r->cert_file, jp, err, len)))
 			return RC_CONFIG;
 		if (r->issuer_file && !(r->issuer = load_cert(r->issuer_file, jp, err, len)))
@@ -348,7 +335,7 @@ static int resolve_profiles(struct cfg *c, char *err, size_t len)
 		if ((a->profile = cfg_profile_find(c, a->profile_name)))
 			continue;
 		snprintf(jp, sizeof(jp), "aliases[%zu].profile", i);
-		return fail(err, len, jp, "unknown profile \"%s\"", a->profile_name);
+		return cfg_errf(err, len, jp, "unknown profile \"%s\"", a->profile_name);
 	}
 	return 0;
 }
@@ -412,7 +399,7 @@ static int finish(struct cfg *c, char *err, size_t len)
 			    strcmp(c->listen[i].address, c->listen[k].address) == 0) {
 				char jp[32];
 				snprintf(jp, sizeof(jp), "listen[%zu]", i);
-				return fail(err, len, jp, "duplicates listen[%zu]", k);
+				return cfg_errf(err, len, jp, "duplicates listen[%zu]", k);
 			}
 	for (size_t k = 0; c->ops_port && k < c->n_listen; k++)
 		if (c->listen[k].port == c->ops_port &&
@@ -420,8 +407,8 @@ static int finish(struct cfg *c, char *err, size_t len)
 		     strcmp(c->listen[k].address, "0.0.0.0") == 0 ||
 		     strcmp(c->listen[k].address, "::") == 0 ||
 		     strcmp(c->ops_address, "0.0.0.0") == 0 || strcmp(c->ops_address, "::") == 0))
-			return fail(err, len, "ops.port", "%d is also listen[%zu]'s port",
-				    c->ops_port, k);
+			return cfg_errf(err, len, "ops.port", "%d is also listen[%zu]'s port",
+					c->ops_port, k);
 	if ((rc = load_issuing(c, err, len)) != 0 || (rc = load_cmp(c, err, len)) != 0 ||
 	    (rc = load_revocation(c, err, len)) != 0)
 		return rc;

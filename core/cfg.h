@@ -269,6 +269,13 @@ struct cfg {
 	} ca_files;
 };
 
+/* "jp: <message>" into err (a config path first, as every load error
+ * names one) and the OpenSSL error queue cleared; returns RC_CONFIG.
+ * For the loaders of the finishing pass (core/cfg.c, core/key.c,
+ * core/tls.c). */
+int cfg_errf(char *err, size_t len, const char *jp, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Parse+validate+load. *out gets a snapshot with refs=1. errbuf gets the
  * path-precise reason on RC_CONFIG / RC_IO. */
 int cfg_load(const char *path, struct cfg **out, char *errbuf, size_t errlen) WUR;

@@ -9,18 +9,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+
 #include "core/cfg_int.h"
+
+static int verrf(char *err, size_t len, const char *jp, const char *fmt, va_list ap)
+{
+	int n = snprintf(err, len, "%s: ", jp[0] ? jp : "(root)");
+
+	if (n >= 0 && (size_t)n < len)
+		vsnprintf(err + n, len - (size_t)n, fmt, ap);
+	return RC_CONFIG;
+}
 
 int cfg_fail(struct cfg_ld *ld, const char *jp, const char *fmt, ...)
 {
 	va_list ap;
-	int n = snprintf(ld->err, ld->errlen, "%s: ", jp[0] ? jp : "(root)");
 
-	if (n >= 0 && (size_t)n < ld->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(ld->err + n, ld->errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	verrf(ld->err, ld->errlen, jp, fmt, ap);
+	va_end(ap);
+	return RC_CONFIG;
+}
+
+int cfg_errf(char *err, size_t len, const char *jp, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verrf(err, len, jp, fmt, ap);
+	va_end(ap);
+	ERR_clear_error();
 	return RC_CONFIG;
 }
 

@@ -4,7 +4,6 @@
 #include "core/key.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,22 +13,6 @@
 #include "core/cfg.h"
 #include "core/file.h"
 #include "core/p11.h"
-
-static void fail(char *err, size_t len, const char *jp, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void fail(char *err, size_t len, const char *jp, const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(err, len, "%s: ", jp);
-
-	if (n >= 0 && (size_t)n < len) {
-		va_start(ap, fmt);
-		vsnprintf(err + n, len - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	ERR_clear_error();
-}
 
 bool key_is_pkcs11(const char *ref)
 {
@@ -50,11 +33,11 @@ static EVP_PKEY *load_file(const char *path, const char *jp, char *err, size_t l
 	EVP_PKEY *k = NULL;
 
 	if (!fp) {
-		fail(err, len, jp, "%s", msg);
+		cfg_errf(err, len, jp, "%s", msg);
 		return NULL;
 	}
 	if (!(k = PEM_read_PrivateKey(fp, NULL, no_pass, NULL)))
-		fail(err, len, jp, "%s: no unencrypted PEM private key found", path);
+		cfg_errf(err, len, jp, "%s: no unencrypted PEM private key found", path);
 	fclose(fp);
 	return k;
 }
@@ -68,7 +51,7 @@ EVP_PKEY *key_load(const struct cfg *c, const char *ref, const char *jp, char *e
 	if (!key_is_pkcs11(ref))
 		return load_file(ref, jp, err, len);
 	if (!(k = p11_key_load(&src, ref, msg, sizeof(msg))))
-		fail(err, len, jp, "%s", msg);
+		cfg_errf(err, len, jp, "%s", msg);
 	return k;
 }
 

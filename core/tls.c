@@ -18,7 +18,6 @@
 #include "core/tls.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,23 +34,6 @@
 /* TLS 1.2 suites of a listener: ECDHE/DHE with AES-GCM or ChaCha20-Poly1305
  * (TLS 1.3 has only such suites). */
 #define SERVER_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL"
-
-static int fail(char *err, size_t len, const char *jp, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t len, const char *jp, const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(err, len, "%s: ", jp);
-
-	if (n >= 0 && (size_t)n < len) {
-		va_start(ap, fmt);
-		vsnprintf(err + n, len - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	ERR_clear_error();
-	return RC_CONFIG;
-}
 
 /* OpenSSL's reason for the newest error on the queue, for a message. */
 static const char *ossl_reason(void)
@@ -71,13 +53,13 @@ static STACK_OF(X509) *read_certs(const char *path, const char *jp, char *err, s
 	X509 *x;
 
 	if (!fp) {
-		fail(err, len, jp, "%s", msg);
+		cfg_errf(err, len, jp, "%s", msg);
 		return NULL;
 	}
 	ERR_clear_error();
 	if (!(sk = sk_X509_new_null())) {
 		fclose(fp);
-		fail(err, len, jp, "out of memory");
+		cfg_errf(err, len, jp, "out of memory");
 		return NULL;
 	}
 	while ((x = PEM_read_X509(fp, NULL, NULL, NULL)))
@@ -92,9 +74,9 @@ static STACK_OF(X509) *read_certs(const char *path, const char *jp, char *err, s
 	bool eof = ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
 	if (sk_X509_num(sk) == 0 || (e && !eof)) {
 		if (sk_X509_num(sk) == 0)
-			fail(err, len, jp, "%s: no PEM certificate found", path);
+			cfg_errf(err, len, jp, "%s: no PEM certificate found", path);
 		else
-			fail(err, len, jp, "%s: %s", path, ossl_reason());
+			cfg_errf(err, len, jp, "%s: %s", path, ossl_reason());
 		sk_X509_pop_free(sk, X509_free);
 		return NULL;
 	}
@@ -125,24 +107,24 @@ static int use_cert_key(const struct cfg *c, SSL_CTX *ctx, const struct cfg_tls 
 		return RC_CONFIG;
 	leaf = sk_X509_value(certs, 0);
 	if (SSL_CTX_use_certificate(ctx, leaf) != 1) {
-		fail(err, len, jp_cert, "%s: %s", t->cert_file, ossl_reason());
+		cfg_errf(err, len, jp_cert, "%s: %s", t->cert_file, ossl_reason());
 		goto out;
 	}
 	for (int i = 1; i < sk_X509_num(certs); i++)
 		if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(certs, i)) != 1) {
-			fail(err, len, jp_cert, "%s: chain certificate %d: %s", t->cert_file, i,
-			     ossl_reason());
+			cfg_errf(err, len, jp_cert, "%s: chain certificate %d: %s", t->cert_file, i,
+				 ossl_reason());
 			goto out;
 		}
 	if (!(key = key_load(c, t->key_file, jp_key, err, len)))
 		goto out;
 	if (EVP_PKEY_eq(X509_get0_pubkey(leaf), key) != 1) {
-		fail(err, len, jp_key, "%s does not match %s", t->key_file, jp_cert);
+		cfg_errf(err, len, jp_key, "%s does not match %s", t->key_file, jp_cert);
 		goto out;
 	}
 	if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-		fail(err, len, jp_key, "%s does not match %s (%s)", t->key_file, jp_cert,
-		     ossl_reason());
+		cfg_errf(err, len, jp_key, "%s does not match %s (%s)", t->key_file, jp_cert,
+			 ossl_reason());
 		goto out;
 	}
 	rc = 0;
@@ -168,7 +150,8 @@ static int use_anchors(SSL_CTX *ctx, const char *path, bool client_names, const 
 		X509 *x = sk_X509_value(certs, i);
 		if (X509_STORE_add_cert(st, x) != 1 ||
 		    (client_names && SSL_CTX_add_client_CA(ctx, x) != 1))
-			rc = fail(err, len, jp, "%s: certificate %d: %s", path, i, ossl_reason());
+			rc = cfg_errf(err, len, jp, "%s: certificate %d: %s", path, i,
+				      ossl_reason());
 	}
 	X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
 	sk_X509_pop_free(certs, X509_free);
@@ -193,29 +176,30 @@ static int load_listener(struct cfg *c, size_t i, char *err, size_t len)
 	snprintf(jp_auth, sizeof(jp_auth), "listen[%zu].tls.client_auth", i);
 	if (!t->cert_file) {
 		if (t->key_file)
-			return fail(err, len, jp, "required with %s", jp_key);
+			return cfg_errf(err, len, jp, "required with %s", jp_key);
 		if (t->ca_file)
-			return fail(err, len, jp_ca, "needs %s (TLS is off on this listener)", jp);
+			return cfg_errf(err, len, jp_ca, "needs %s (TLS is off on this listener)",
+					jp);
 		if (t->client_auth != CFG_CLIENT_AUTH_NONE)
-			return fail(err, len, jp_auth,
-				    "\"%s\" needs %s (TLS is off on this listener)",
-				    client_auth_name(t->client_auth), jp);
+			return cfg_errf(err, len, jp_auth,
+					"\"%s\" needs %s (TLS is off on this listener)",
+					client_auth_name(t->client_auth), jp);
 		return 0;
 	}
 	if (!t->key_file)
-		return fail(err, len, jp_key, "required with %s", jp);
+		return cfg_errf(err, len, jp_key, "required with %s", jp);
 	if (t->client_auth != CFG_CLIENT_AUTH_NONE && !t->ca_file)
-		return fail(err, len, jp_auth, "\"%s\" needs client_ca",
-			    client_auth_name(t->client_auth));
+		return cfg_errf(err, len, jp_auth, "\"%s\" needs client_ca",
+				client_auth_name(t->client_auth));
 	/* a client_ca nothing uses is a mistake, not a policy: say which */
 	if (t->client_auth == CFG_CLIENT_AUTH_NONE && t->ca_file)
-		return fail(err, len, jp_ca,
-			    "set client_auth to \"optional\" or \"require\" to ask for client "
-			    "certificates (it is \"none\")");
+		return cfg_errf(err, len, jp_ca,
+				"set client_auth to \"optional\" or \"require\" to ask for client "
+				"certificates (it is \"none\")");
 	if (!(ctx = SSL_CTX_new(TLS_server_method())) || base_ctx(ctx, t->min_version) != 0 ||
 	    SSL_CTX_set_cipher_list(ctx, SERVER_CIPHERS) != 1) {
 		SSL_CTX_free(ctx);
-		return fail(err, len, jp, "cannot set up TLS: %s", ossl_reason());
+		return cfg_errf(err, len, jp, "cannot set up TLS: %s", ossl_reason());
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_dh_auto(ctx, 1); /* DHE suites with the built-in groups */
@@ -255,22 +239,22 @@ static int load_upstream(struct cfg *c, size_t i, char *err, size_t len)
 		if (!set)
 			return 0;
 		snprintf(jp, sizeof(jp), "aliases[%zu].upstream.tls.%s", i, set);
-		return fail(err, len, jp, "applies to an https url only");
+		return cfg_errf(err, len, jp, "applies to an https url only");
 	}
 	snprintf(jp, sizeof(jp), "aliases[%zu].upstream.tls.trusted", i);
 	if (!t->ca_file)
-		return fail(err, len, jp, "required for an https url");
+		return cfg_errf(err, len, jp, "required for an https url");
 	if (t->cert_file && !t->key_file)
-		return fail(err, len, jp_key, "required with %s", jp_cert);
+		return cfg_errf(err, len, jp_key, "required with %s", jp_cert);
 	if (t->key_file && !t->cert_file)
-		return fail(err, len, jp_cert, "required with %s", jp_key);
+		return cfg_errf(err, len, jp_cert, "required with %s", jp_key);
 	if (t->server_name && !t->server_name[0]) {
 		snprintf(jp, sizeof(jp), "aliases[%zu].upstream.tls.server_name", i);
-		return fail(err, len, jp, "must not be empty");
+		return cfg_errf(err, len, jp, "must not be empty");
 	}
 	if (!(ctx = SSL_CTX_new(TLS_client_method())) || base_ctx(ctx, t->min_version) != 0) {
 		SSL_CTX_free(ctx);
-		return fail(err, len, jp, "cannot set up TLS: %s", ossl_reason());
+		return cfg_errf(err, len, jp, "cannot set up TLS: %s", ossl_reason());
 	}
 	/* only the configured anchors: no default verify paths are loaded */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
