@@ -236,39 +236,17 @@ static int list(const struct topts *o)
 	return rc;
 }
 
-struct find_state {
-	const char *ref, *state; /* state: "revoked", "used" or NULL (static) */
-};
-
-static void on_state(void *arg, const struct store_token_row *r)
-{
-	struct find_state *f = arg;
-
-	if (strcmp(r->ref, f->ref) == 0)
-		f->state = strcmp(r->state, "revoked") == 0 ? "revoked"
-			   : strcmp(r->state, "used") == 0  ? "used"
-							    : NULL;
-}
-
 /* Revoke with its admin audit row, in one transaction (no row when
- * nothing was revoked). store_token_revoke answers "revoked" for a token
- * that was revoked before too: the state is read first. 0 or RC_DB. */
+ * nothing was revoked). 0 or RC_DB. */
 static int revoke_audited(struct store_conn *conn, const char *ref, const char **was)
 {
 	char who[STORE_ADMIN_PRINCIPAL_MAX + 1], detail[160];
-	struct find_state f = { ref, NULL };
 	int rc;
 
 	snprintf(detail, sizeof(detail), "token %s", ref);
 	if (store_admin_principal_os(who, sizeof(who)) != 0 || store_admin_begin(conn) != 0)
 		return RC_DB;
-	rc = store_token_list(conn, on_state, &f);
-	if (rc == 0 && f.state) {
-		*was = strcmp(f.state, "revoked") == 0 ? "already revoked" : "used";
-		return store_admin_end(conn, false) == 0 ? 0 : RC_DB;
-	}
-	if (rc == 0)
-		rc = store_token_revoke(conn, ref, was);
+	rc = store_token_revoke(conn, ref, was);
 	if (rc == 0 && strcmp(*was, "revoked") == 0)
 		rc = store_audit_admin(conn, who, "admin_token_revoke", NULL, NULL, NULL, detail);
 	if (rc == 0 && store_admin_end(conn, true) == 0)

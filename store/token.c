@@ -155,7 +155,7 @@ int store_token_list(struct store_conn *c, store_token_row_cb cb, void *arg)
 
 int store_token_revoke(struct store_conn *c, const char *ref, const char **was)
 {
-	static const char *const states[] = { "revoked", "used", "unknown" };
+	static const char *const states[] = { "revoked", "already revoked", "used", "unknown" };
 	const char *v[1] = { ref };
 	PGresult *r = NULL;
 	int rc;
@@ -170,7 +170,8 @@ int store_token_revoke(struct store_conn *c, const char *ref, const char **was)
 		"  SELECT 'token_revoked', alias, identity, 'token', 'token ' || ref FROM u "
 		"RETURNING 1)"
 		" SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'revoked'"
-		"  ELSE coalesce((SELECT CASE state WHEN 'active' THEN 'used' ELSE state END"
+		"  ELSE coalesce((SELECT CASE state WHEN 'active' THEN 'used'"
+		"   WHEN 'revoked' THEN 'already revoked' ELSE state END"
 		"   FROM tokens WHERE ref = $1), 'unknown') END",
 		1, v, NULL, NULL, 0, &r, NULL, NULL, 0);
 	if (rc != RC_OK)

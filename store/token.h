@@ -65,8 +65,8 @@ typedef void (*store_token_row_cb)(void *arg, const struct store_token_row *row)
 int store_token_list(struct store_conn *c, store_token_row_cb cb, void *arg) WUR;
 
 /* Revoke an unused token (audited 'token_revoked'). *was gets "revoked"
- * when this call revoked it, else the state that prevented it ("used",
- * "revoked") or "unknown"; static strings. */
+ * when this call revoked it, else what prevented it: "already revoked",
+ * "used" or "unknown"; static strings. */
 int store_token_revoke(struct store_conn *c, const char *ref, const char **was) WUR;
 
 #endif
