@@ -5,7 +5,6 @@
  * private key (admin load, cmd_db_open); create and revoke are audited
  * with the OS user as principal.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,37 +46,14 @@ static int usage(void)
 /* argv[0] is the action word. 0 parsed, -1 help printed, 2 error. */
 static int parse(int argc, char **argv, struct kopts *o)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "role", required_argument, NULL, 'r' },
-		{ "comment", required_argument, NULL, 'm' },
-		{ "ttl", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const struct cmd_valopt opts[] = {
+		{ "role", &o->role },
+		{ "comment", &o->comment },
+		{ "ttl", &o->ttl },
 	};
-	int c;
 
-	memset(o, 0, sizeof(*o));
-	cmd_getopt_reset();
-	while ((c = cmd_getopt("apikey", argc, argv, ":c:h", longopts)) != -1) {
-		if (c == '?')
-			return 2;
-		if (c == 'h') {
-			fputs(usage_text, stdout);
-			return -1;
-		}
-		*(c == 'c'   ? &o->config
-		  : c == 'r' ? &o->role
-		  : c == 'm' ? &o->comment
-			     : &o->ttl) = optarg;
-	}
-	if (argc - optind > 1) {
-		fprintf(stderr, "cmpgw apikey: unexpected argument \"%s\"\n", argv[optind + 1]);
-		return 2;
-	}
-	o->id = optind < argc ? argv[optind] : NULL;
-	o->config = cmd_config("apikey", o->config);
-	return o->config ? 0 : 2;
+	return cmd_parse_action("apikey", usage_text, argc, argv, opts,
+				sizeof(opts) / sizeof(opts[0]), &o->config, &o->id);
 }
 
 static int create(const struct kopts *o)

@@ -28,6 +28,19 @@ int cmd_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
 /* given, else $CMPGW_CONFIG; NULL (message on stderr) if neither is set.
  * The result is borrowed (argv or the environment). */
 const char *cmd_config(const char *cmd, const char *given);
+/* An option with a value, stored through dst (borrowed from argv). */
+struct cmd_valopt {
+	const char *name; /* long name, without "--" */
+	const char **dst;
+};
+#define CMD_VALOPT_MAX 8
+/* Options of a command whose argv[0] is its action word ("token create"):
+ * the n value options, --config (else $CMPGW_CONFIG) and --help (usage on
+ * stdout), then at most one positional argument into *pos (NULL if none).
+ * Returns 0, -1 (help printed: exit 0) or 2 (message printed: exit 2). */
+int cmd_parse_action(const char *cmd, const char *usage, int argc, char **argv,
+		     const struct cmd_valopt *opts, size_t n, const char **config,
+		     const char **pos);
 /* "--help" or "-h" (arg may be NULL) */
 bool cmd_is_help(const char *arg);
 

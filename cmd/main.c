@@ -127,6 +127,43 @@ void cmd_getopt_reset(void)
 	optind = 0; /* glibc: a full re-initialisation, argv[0] skipped */
 }
 
+int cmd_parse_action(const char *cmd, const char *usage, int argc, char **argv,
+		     const struct cmd_valopt *opts, size_t n, const char **config, const char **pos)
+{
+	struct option lo[CMD_VALOPT_MAX + 3] = { { 0 } };
+	int c;
+
+	if (n > CMD_VALOPT_MAX)
+		return 2;
+	for (size_t i = 0; i < n; i++) {
+		lo[i] = (struct option){ opts[i].name, required_argument, NULL, (int)i + 1 };
+		*opts[i].dst = NULL;
+	}
+	lo[n] = (struct option){ "config", required_argument, NULL, 'c' };
+	lo[n + 1] = (struct option){ "help", no_argument, NULL, 'h' };
+	*config = *pos = NULL;
+	cmd_getopt_reset();
+	while ((c = cmd_getopt(cmd, argc, argv, ":c:h", lo)) != -1) {
+		if (c == '?')
+			return 2;
+		if (c == 'h') {
+			fputs(usage, stdout);
+			return -1;
+		}
+		if (c == 'c')
+			*config = optarg;
+		else
+			*opts[c - 1].dst = optarg;
+	}
+	if (argc - optind > 1) {
+		fprintf(stderr, "cmpgw %s: unexpected argument \"%s\"\n", cmd, argv[optind + 1]);
+		return 2;
+	}
+	*pos = optind < argc ? argv[optind] : NULL;
+	*config = cmd_config(cmd, *config);
+	return *config ? 0 : 2;
+}
+
 const char *cmd_config(const char *cmd, const char *given)
 {
 	const char *c = given ? given : getenv("CMPGW_CONFIG");

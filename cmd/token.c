@@ -6,7 +6,6 @@
  * signer's private keys (issue 14). create and revoke add an audit row
  * naming the OS user (store/admin.h), in the change's transaction.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,37 +47,14 @@ static int usage(void)
 /* argv[0] is the action word. 0 parsed, -1 help printed, 2 error. */
 static int parse(int argc, char **argv, struct topts *o)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "alias", required_argument, NULL, 'a' },
-		{ "identity", required_argument, NULL, 'i' },
-		{ "ttl", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const struct cmd_valopt opts[] = {
+		{ "alias", &o->alias },
+		{ "identity", &o->identity },
+		{ "ttl", &o->ttl },
 	};
-	int c;
 
-	memset(o, 0, sizeof(*o));
-	cmd_getopt_reset();
-	while ((c = cmd_getopt("token", argc, argv, ":c:h", longopts)) != -1) {
-		if (c == '?')
-			return 2;
-		if (c == 'h') {
-			fputs(usage_text, stdout);
-			return -1;
-		}
-		*(c == 'c'   ? &o->config
-		  : c == 'a' ? &o->alias
-		  : c == 'i' ? &o->identity
-			     : &o->ttl) = optarg;
-	}
-	if (argc - optind > 1) {
-		fprintf(stderr, "cmpgw token: unexpected argument \"%s\"\n", argv[optind + 1]);
-		return 2;
-	}
-	o->ref = optind < argc ? argv[optind] : NULL;
-	o->config = cmd_config("token", o->config);
-	return o->config ? 0 : 2;
+	return cmd_parse_action("token", usage_text, argc, argv, opts,
+				sizeof(opts) / sizeof(opts[0]), &o->config, &o->ref);
 }
 
 /* The identity becomes ${serial} in a subject: printable, no controls. */
