@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "cmd/cmd.h"
+#include "cmd/api.h"
 #include "cmd/ops.h"
 #include "core/cfg.h"
 #include "core/log.h"
@@ -352,6 +353,7 @@ int cmd_serve(int argc, char **argv)
 					      .routes = routes,
 					      .n_routes = sizeof(routes) / sizeof(routes[0]),
 					      .dispatch = ra_dispatch,
+					      .admin_dispatch = cmd_api_dispatch,
 					      .shared = e.conninfo };
 		if (cmd_ops_setup(&hooks) != 0) {
 			log_error(NULL, "cannot serve: out of memory");

@@ -325,6 +325,64 @@ static int load_ras(struct cfg_alias *a, size_t i, char *err, size_t len)
 	return 0;
 }
 
+/* Two listeners clash on one port when either binds every address. */
+static bool ports_clash(const char *a1, int p1, const char *a2, int p2)
+{
+	return p1 == p2 &&
+	       (strcmp(a1, a2) == 0 || strcmp(a1, "0.0.0.0") == 0 || strcmp(a1, "::") == 0 ||
+		strcmp(a2, "0.0.0.0") == 0 || strcmp(a2, "::") == 0);
+}
+
+/* admin.*: TLS mandatory with a port, no clash with listen or ops, the
+ * principals' certificates loaded. */
+static int load_admin(struct cfg *c, char *err, size_t len)
+{
+	char jp[48];
+
+	if (c->admin_port) {
+		if (!c->admin_tls.cert_file)
+			return cfg_errf(err, len, "admin.tls.cert",
+					"required when admin.port is set (the admin API is "
+					"HTTPS only)");
+		if (!c->admin_tls.key_file)
+			return cfg_errf(err, len, "admin.tls.key",
+					"required when admin.port is set (the admin API is "
+					"HTTPS only)");
+		for (size_t k = 0; k < c->n_listen; k++)
+			if (ports_clash(c->listen[k].address, c->listen[k].port, c->admin_address,
+					c->admin_port))
+				return cfg_errf(err, len, "admin.port",
+						"%d is also listen[%zu]'s port", c->admin_port, k);
+		if (c->ops_port &&
+		    ports_clash(c->ops_address, c->ops_port, c->admin_address, c->admin_port))
+			return cfg_errf(err, len, "admin.port", "%d is also ops.port",
+					c->admin_port);
+	}
+	/* client certificates are asked for, never required: a client
+	 * without one may present an API key */
+	c->admin_tls.client_auth =
+		c->admin_tls.ca_file ? CFG_CLIENT_AUTH_OPTIONAL : CFG_CLIENT_AUTH_NONE;
+	for (size_t k = 0; k < c->n_principals; k++) {
+		struct cfg_principal *p = &c->principals[k];
+		snprintf(jp, sizeof(jp), "admin.principals[%zu]", k);
+		if (!p->cert_file == !p->issuer_file)
+			return cfg_errf(err, len, jp, "needs exactly one of cert or issuer");
+		if (p->cert_file && p->subject)
+			return cfg_errf(err, len, jp, "subject applies to issuer entries only");
+		if (p->issuer_file && !p->subject)
+			return cfg_errf(err, len, jp, "subject is required with issuer");
+		if (p->cert_file && !(p->cert = load_cert(p->cert_file, jp, err, len)))
+			return RC_CONFIG;
+		if (p->issuer_file && !(p->issuer = load_cert(p->issuer_file, jp, err, len)))
+			return RC_CONFIG;
+	}
+	if (c->n_principals && !c->admin_tls.ca_file)
+		return cfg_errf(err, len, "admin.principals",
+				"needs admin.tls.client_ca (no client certificate is asked for "
+				"without it)");
+	return 0;
+}
+
 /* aliases[].profile names a profile: resolved once every key is applied,
  * so that the order of keys in the file never matters. */
 static int resolve_profiles(struct cfg *c, char *err, size_t len)
@@ -409,6 +467,8 @@ static int finish(struct cfg *c, char *err, size_t len)
 		     strcmp(c->ops_address, "0.0.0.0") == 0 || strcmp(c->ops_address, "::") == 0))
 			return cfg_errf(err, len, "ops.port", "%d is also listen[%zu]'s port",
 					c->ops_port, k);
+	if ((rc = load_admin(c, err, len)) != 0)
+		return rc;
 	if ((rc = load_issuing(c, err, len)) != 0 || (rc = load_cmp(c, err, len)) != 0 ||
 	    (rc = load_revocation(c, err, len)) != 0)
 		return rc;
@@ -561,6 +621,18 @@ void cfg_free(struct cfg *c)
 	}
 	free(c->listen);
 	free(c->ops_address);
+	free(c->admin_address);
+	free_tls(&c->admin_tls);
+	for (size_t i = 0; c->principals && i < c->n_principals; i++) {
+		struct cfg_principal *p = &c->principals[i];
+		free(p->cert_file);
+		free(p->issuer_file);
+		free(p->subject);
+		free(p->role);
+		X509_free(p->cert);
+		X509_free(p->issuer);
+	}
+	free(c->principals);
 	free(c->p11_module);
 	free(c->p11_pin_file);
 	free(c->p11_pin_env);

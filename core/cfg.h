@@ -144,6 +144,19 @@ struct cfg_ra {
 	ASN1_OBJECT *eku_obj; /* parsed eku, or NULL */
 };
 
+/* admin.principals[]: a client certificate of the admin listener mapped to
+ * a role (issue 14; docs/ADMIN.md). Exactly one of cert (that certificate)
+ * or issuer + subject (issued by it, RFC 2253 subject matching the pattern,
+ * '*' any run of characters). */
+struct cfg_principal {
+	char *cert_file, *issuer_file;
+	char *subject; /* RFC 2253 pattern (issuer entries) */
+	char *role;    /* operator, auditor, vendor:NAME, factory:NAME */
+	/* loaded */
+	X509 *cert;   /* exact certificate, or NULL */
+	X509 *issuer; /* issuing CA, or NULL */
+};
+
 enum cfg_ra_identity { CFG_RA_ID_SUBJECT_SN = 0, CFG_RA_ID_SUBJECT_CN = 1 };
 
 struct cfg_alias {
@@ -189,6 +202,13 @@ struct cfg {
 	/* operations listener: GET /metrics, /healthz, /readyz (plain HTTP) */
 	char *ops_address; /* default "127.0.0.1" */
 	int ops_port;	   /* 0 = off (the default) */
+
+	/* admin API listener (issue 14): HTTPS only, docs/ADMIN.md */
+	char *admin_address;	  /* default "127.0.0.1" */
+	int admin_port;		  /* 0 = off (the default) */
+	struct cfg_tls admin_tls; /* ctx built when admin_port is set */
+	struct cfg_principal *principals;
+	size_t n_principals;
 
 	/* PKCS#11 (keys given as "pkcs11:" URIs, RFC 7512; core/key.c) */
 	char *p11_module;   /* module path; NULL = the URI's module-path, else libp11's default */

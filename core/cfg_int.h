@@ -37,7 +37,7 @@
 /* K_SIZE: an integer stored as size_t */
 enum cfg_ktype { K_OBJ, K_LIST, K_MAP, K_STR, K_STR_NULL, K_INT, K_SIZE, K_BOOL, K_STRS };
 /* Which struct a key's offset is into. */
-enum cfg_kscope { S_ROOT, S_LISTEN, S_PROFILE, S_ALIAS, S_FILES, S_RA, S_N };
+enum cfg_kscope { S_ROOT, S_LISTEN, S_PROFILE, S_ALIAS, S_FILES, S_RA, S_PRINCIPAL, S_N };
 
 /* The walker's state while one file is applied. */
 struct cfg_ld {
@@ -80,6 +80,7 @@ struct cfg_keys {
 #define A(f)  S_ALIAS, offsetof(struct cfg_alias, f)
 #define F(f)  S_FILES, offsetof(struct cfg_ca_files, f)
 #define RA(f) S_RA, offsetof(struct cfg_ra, f)
+#define PR(f) S_PRINCIPAL, offsetof(struct cfg_principal, f)
 
 /* K_STRS fields are stored as a (char **, size_t) pair: check the layout */
 #define CFG_STRS_PAIR(type, v, n)                                                                  \
@@ -90,7 +91,7 @@ struct cfg_keys {
  * walks and documents them in the order of its list. */
 extern const struct cfg_keys cfg_keys_log, cfg_keys_listen, cfg_keys_workers, cfg_keys_http,
 	cfg_keys_data_dir, cfg_keys_database, cfg_keys_sweep, cfg_keys_limits, cfg_keys_ops,
-	cfg_keys_pkcs11;
+	cfg_keys_admin, cfg_keys_pkcs11;
 extern const struct cfg_keys cfg_keys_ca, cfg_keys_tokens, cfg_keys_crl;
 extern const struct cfg_keys cfg_keys_profiles;
 extern const struct cfg_keys cfg_keys_aliases;

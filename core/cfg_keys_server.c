@@ -80,6 +80,49 @@ static int conv_url_file(struct cfg_ld *ld, const char *jp, json_t *v, void *fie
 	return rc;
 }
 
+/* admin.principals[].role: operator, auditor, vendor:NAME, factory:NAME
+ * (NAME 1..128 printable characters, no space; whether the vendor exists
+ * is checked at request time). */
+static int conv_role(struct cfg_ld *ld, const char *jp, json_t *v, void *field)
+{
+	const char *s = json_string_value(v), *name = NULL;
+	size_t n;
+
+	if (strcmp(s, "operator") == 0 || strcmp(s, "auditor") == 0)
+		return (*(char **)field = strdup(s)) ? 0 : RC_NOMEM;
+	if (strncmp(s, "vendor:", 7) == 0)
+		name = s + 7;
+	else if (strncmp(s, "factory:", 8) == 0)
+		name = s + 8;
+	if (!name)
+		return cfg_fail(ld, jp, "must be operator, auditor, vendor:NAME or factory:NAME");
+	n = strnlen(name, 129);
+	if (n < 1 || n > 128)
+		return cfg_fail(ld, jp, "the vendor name must have 1..128 characters");
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7e)
+			return cfg_fail(ld, jp, "the vendor name must be printable, without space");
+	return (*(char **)field = strdup(s)) ? 0 : RC_NOMEM;
+}
+
+/* admin.principals[].subject: an RFC 2253 pattern, 1..1024 printable
+ * characters. */
+static int conv_subject_pattern(struct cfg_ld *ld, const char *jp, json_t *v, void *field)
+{
+	const char *s = json_string_value(v);
+	size_t n;
+
+	if (!s)
+		return 0;
+	n = strnlen(s, 1025);
+	if (n < 1 || n > 1024)
+		return cfg_fail(ld, jp, "must have 1..1024 characters");
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+			return cfg_fail(ld, jp, "must not contain control characters");
+	return (*(char **)field = strdup(s)) ? 0 : RC_NOMEM;
+}
+
 /* ---- the keys ---- */
 
 // clang-format off
@@ -219,4 +262,42 @@ static const struct cfg_key ops_keys[] = {
 	 "entry."},
 };
 const struct cfg_keys cfg_keys_ops = CFG_KEYS(ops_keys);
+
+static const struct cfg_key admin_keys[] = {
+	{"admin", K_OBJ, S_ROOT, 0, "{}", 0, 0, NULL,
+	 "Admin HTTPS API (`/api/v1/...`, docs/ADMIN.md): HTTPS only, authenticated by a mapped "
+	 "client certificate or a bearer API key."},
+	{"admin.address", K_STR, R(admin_address), "\"127.0.0.1\"", 0, 0, conv_address,
+	 "IPv4 or IPv6 address to bind."},
+	{"admin.port", K_INT, R(admin_port), "0", 0, 65535, NULL,
+	 "TCP port (1..65535); 0 = no admin listener. Must differ from every `listen` entry and "
+	 "from `ops.port`; needs `admin.tls.cert` and `admin.tls.key`."},
+	{"admin.tls", K_OBJ, S_ROOT, 0, "{}", 0, 0, NULL,
+	 "TLS of the admin listener (mandatory when `admin.port` is set), TLS 1.2 and 1.3 only."},
+	{"admin.tls.cert", K_STR_NULL, R(admin_tls.cert_file), "null", 0, 0, cfg_conv_file,
+	 "PEM file: the server certificate, then its chain."},
+	{"admin.tls.key", K_STR_NULL, R(admin_tls.key_file), "null", 0, 0, cfg_conv_key,
+	 "Its private key: a PEM file (mode 0600 or stricter) or a `pkcs11:` URI; must match "
+	 "`cert`."},
+	{"admin.tls.client_ca", K_STR_NULL, R(admin_tls.ca_file), "null", 0, 0, cfg_conv_file,
+	 "PEM file with the anchors client certificates must chain to; when set, a client "
+	 "certificate is asked for (optional: a client without one may use an API key) and, if "
+	 "sent, must verify. null = API keys only."},
+	{"admin.tls.min_version", K_STR, R(admin_tls.min_version), "\"1.2\"", 0, 0,
+	 cfg_conv_tls_version, "Lowest TLS version accepted: `1.2` or `1.3`."},
+	{"admin.principals", K_LIST, S_PRINCIPAL, 0, "[]", 0, 256, NULL,
+	 "Client certificates mapped to a role, 0 to 256 entries, tried in order (the first match "
+	 "wins): `{\"cert\": FILE, \"role\": R}` or `{\"issuer\": FILE, \"subject\": PATTERN, "
+	 "\"role\": R}`."},
+	{"admin.principals[].cert", K_STR_NULL, PR(cert_file), "null", 0, 0, cfg_conv_file,
+	 "PEM file: exactly this client certificate."},
+	{"admin.principals[].issuer", K_STR_NULL, PR(issuer_file), "null", 0, 0, cfg_conv_file,
+	 "PEM file: the CA certificate that issued the client certificate (with `subject`)."},
+	{"admin.principals[].subject", K_STR_NULL, PR(subject), "null", 0, 0, conv_subject_pattern,
+	 "The client certificate's subject in RFC 2253 form (`openssl x509 -nameopt RFC2253`), "
+	 "exact or with `*` matching any run of characters; required with `issuer`."},
+	{"admin.principals[].role", K_STR, PR(role), NULL, 0, 0, conv_role,
+	 "`operator`, `auditor`, `vendor:NAME` or `factory:NAME`."},
+};
+const struct cfg_keys cfg_keys_admin = CFG_KEYS(admin_keys);
 // clang-format on

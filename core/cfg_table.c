@@ -34,6 +34,7 @@ static const struct cfg_keys *const sections[] = {
 	&cfg_keys_crl,		/* cfg_keys_ca.c */
 	&cfg_keys_limits,	/* cfg_keys_server.c */
 	&cfg_keys_ops,		/* cfg_keys_server.c */
+	&cfg_keys_admin,	/* cfg_keys_server.c */
 	&cfg_keys_pkcs11,	/* cfg_keys_ca.c */
 };
 // clang-format on
@@ -112,6 +113,11 @@ static void *alloc_elems(struct cfg_ld *ld, enum cfg_kscope s, size_t n, size_t 
 		*stride = sizeof(*c->profiles);
 		c->n_profiles = n;
 		return c->profiles = calloc(n ? n : 1, *stride);
+	}
+	if (s == S_PRINCIPAL) {
+		*stride = sizeof(*c->principals);
+		c->n_principals = n;
+		return c->principals = calloc(n ? n : 1, *stride);
 	}
 	if (s == S_RA) { /* aliases[].ras of the alias being walked */
 		struct cfg_alias *a = ld->base[S_ALIAS];

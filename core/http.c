@@ -419,6 +419,25 @@ struct http_server *http_server_new_ops(struct event_base *base, int fd, http_di
 	return srv;
 }
 
+struct http_server *http_server_new_admin(struct event_base *base, int fd, void *ssl_ctx,
+					  http_dispatch_cb cb, void *arg)
+{
+	struct http_server *srv = server_new(base, 1, cb, arg);
+
+	if (!srv)
+		return NULL;
+	srv->ops = true; /* fixed limits: http_server_set_limits leaves it alone */
+	if (!ssl_ctx || add_listener(srv, fd, 0, NULL, ssl_ctx) != 0) {
+		http_server_free(srv);
+		return NULL;
+	}
+	apply_limits(srv, HTTP_ADMIN_MAX_BODY, HTTP_ADMIN_TIMEOUT_S);
+	srv->read_deadline_s = HTTP_ADMIN_TIMEOUT_S;
+	srv->max_conns = HTTP_ADMIN_MAX_CONNS;
+	srv->max_body_mem = 4 * (size_t)HTTP_ADMIN_MAX_BODY;
+	return srv;
+}
+
 void http_server_free(struct http_server *srv)
 {
 	if (!srv)
@@ -501,6 +520,26 @@ const char *http_req_content_type(const struct http_req *req)
 	if (!req->ev)
 		return NULL;
 	return evhttp_find_header(evhttp_request_get_input_headers(req->ev), "Content-Type");
+}
+
+const char *http_req_header(const struct http_req *req, const char *name)
+{
+	if (!req->ev)
+		return NULL;
+	return evhttp_find_header(evhttp_request_get_input_headers(req->ev), name);
+}
+
+const char *http_req_query(const struct http_req *req)
+{
+	const struct evhttp_uri *u = req->ev ? evhttp_request_get_evhttp_uri(req->ev) : NULL;
+
+	return u ? evhttp_uri_get_query(u) : NULL;
+}
+
+void http_req_set_header(struct http_req *req, const char *name, const char *value)
+{
+	req->hname = name;
+	req->hvalue = value;
 }
 
 const unsigned char *http_req_body(const struct http_req *req, size_t *len)
@@ -614,6 +653,8 @@ void http_reply(struct http_req *req, int status, const char *content_type,
 		evhttp_add_header(hdrs, "Content-Type", content_type);
 	if (draining && !(status == 200 && req->continues))
 		evhttp_add_header(hdrs, "Connection", "close");
+	if (req->hname && req->hvalue)
+		evhttp_add_header(hdrs, req->hname, req->hvalue);
 	if (status == 405) /* RFC 9110 15.5.6 */
 		evhttp_add_header(hdrs, "Allow", req->allow ? req->allow : "POST");
 	evhttp_send_reply(req->ev, status, NULL, out);

@@ -83,6 +83,17 @@ struct http_server *http_server_new(struct event_base *base, const int *fds, siz
 #define HTTP_OPS_TIMEOUT_S 10
 struct http_server *http_server_new_ops(struct event_base *base, int fd, http_dispatch_cb cb,
 					void *arg);
+/* The admin API listener of a worker (issue 14), on a dup() of fd: TLS
+ * with ssl_ctx (an SSL_CTX *, gets a reference; required), at most
+ * HTTP_ADMIN_MAX_CONNS connections, bodies up to HTTP_ADMIN_MAX_BODY,
+ * HTTP_ADMIN_TIMEOUT_S to read a request and between requests. Fixed
+ * limits (http_server_set_limits leaves it alone), its context kept
+ * until a restart. */
+#define HTTP_ADMIN_MAX_CONNS 64
+#define HTTP_ADMIN_MAX_BODY  (1024 * 1024)
+#define HTTP_ADMIN_TIMEOUT_S 30
+struct http_server *http_server_new_admin(struct event_base *base, int fd, void *ssl_ctx,
+					  http_dispatch_cb cb, void *arg);
 /* Apply cfg's http.* limits (max_body, timeout_s, read_deadline_s,
  * max_connections, max_body_memory) to new reads from now on, e.g. after a
  * reload. Connections above a lowered cap are not closed. A TLS listener
@@ -124,6 +135,14 @@ const char *http_req_path(const struct http_req *req); /* decoded path, no query
 const char *http_req_peer(const struct http_req *req); /* "addr:port" */
 /* Content-Type header value, or NULL. */
 const char *http_req_content_type(const struct http_req *req);
+/* A request header's value (first of that name, case-insensitive), or
+ * NULL; borrowed until http_reply. */
+const char *http_req_header(const struct http_req *req, const char *name);
+/* The raw (still percent-encoded) query string after '?', or NULL. */
+const char *http_req_query(const struct http_req *req);
+/* One extra header of the reply (e.g. WWW-Authenticate); name and value
+ * must be static strings. */
+void http_req_set_header(struct http_req *req, const char *name, const char *value);
 /* Body bytes (get0: owned by req). */
 const unsigned char *http_req_body(const struct http_req *req, size_t *len);
 /* True once the client has gone away (EOF or connection reset while the

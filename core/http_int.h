@@ -152,7 +152,8 @@ struct http_req {
 	size_t len;
 	char *path;
 	char peer[80];
-	const char *allow; /* Allow header of a 405, static string */
+	const char *allow;	    /* Allow header of a 405, static string */
+	const char *hname, *hvalue; /* http_req_set_header, static strings */
 	void *data;
 };
 

@@ -63,6 +63,7 @@ static void leave_loop(struct worker *w)
 {
 	http_server_stop_accepting(w->http);
 	http_server_stop_accepting(w->ops_http);
+	http_server_stop_accepting(w->admin_http);
 	event_base_loopexit(w->base, NULL);
 }
 
@@ -202,6 +203,15 @@ static void route_ops(struct http_req *req, void *arg)
 	http_reply(req, 404, NULL, NULL, 0);
 }
 
+/* The admin listener: everything goes to hooks->admin_dispatch, which
+ * routes /api/v1 itself; never CMP, never the ops paths. */
+static void route_admin(struct http_req *req, void *arg)
+{
+	struct worker *w = arg;
+
+	w->hooks->admin_dispatch(req, w);
+}
+
 static int worker_setup(struct worker *w)
 {
 	static const struct timeval now = { 0, 0 };
@@ -227,11 +237,16 @@ static int worker_setup(struct worker *w)
 	if (w->ops_fd >= 0 &&
 	    !(w->ops_http = http_server_new_ops(w->base, w->ops_fd, route_ops, w)))
 		return RC_NOMEM;
+	if (w->admin_fd >= 0 && w->hooks->admin_dispatch &&
+	    !(w->admin_http = http_server_new_admin(w->base, w->admin_fd, w->cfg->admin_tls.ctx,
+						    route_admin, w)))
+		return RC_NOMEM;
 	return 0;
 }
 
 static void worker_teardown(struct worker *w)
 {
+	http_server_free(w->admin_http);
 	http_server_free(w->ops_http);
 	http_server_free(w->http);
 	if (w->drain_ev)
@@ -329,21 +344,22 @@ static int bind_one(const char *address, int port, char *errbuf, size_t errlen)
 int *server_bind(const struct cfg *cfg, int *rc, char *errbuf, size_t errlen)
 {
 	size_t n = cfg->n_listen;
-	int *fds = calloc(n + 1, sizeof(int));
+	int *fds = calloc(n + 2, sizeof(int));
 
 	if (!fds) {
 		*rc = RC_NOMEM;
 		snprintf(errbuf, errlen, "out of memory");
 		return NULL;
 	}
-	for (size_t i = 0; i <= n; i++)
+	for (size_t i = 0; i <= n + 1; i++)
 		fds[i] = -1;
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n && !cfg->ops_port)
-			break;
-		fds[i] = i < n ? bind_one(cfg->listen[i].address, cfg->listen[i].port, errbuf,
-					  errlen)
-			       : bind_one(cfg->ops_address, cfg->ops_port, errbuf, errlen);
+	for (size_t i = 0; i <= n + 1; i++) {
+		if ((i == n && !cfg->ops_port) || (i == n + 1 && !cfg->admin_port))
+			continue;
+		fds[i] = i < n	  ? bind_one(cfg->listen[i].address, cfg->listen[i].port, errbuf,
+					     errlen)
+			 : i == n ? bind_one(cfg->ops_address, cfg->ops_port, errbuf, errlen)
+				  : bind_one(cfg->admin_address, cfg->admin_port, errbuf, errlen);
 		if (fds[i] < 0) {
 			*rc = fds[i];
 			fds[i] = -1;
@@ -359,13 +375,18 @@ int server_listen(const struct cfg *cfg, const int *fds, char *errbuf, size_t er
 {
 	size_t n = cfg->n_listen;
 
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n && (!cfg->ops_port || fds[n] < 0))
-			break;
+	for (size_t i = 0; i <= n + 1; i++) {
+		if (i >= n && fds[i] < 0)
+			continue;
 		if (listen(fds[i], i < n ? 1024 : 64) != 0) {
 			snprintf(errbuf, errlen, "cannot listen on %s:%d: %s",
-				 i < n ? cfg->listen[i].address : cfg->ops_address,
-				 i < n ? cfg->listen[i].port : cfg->ops_port, strerror(errno));
+				 i < n	  ? cfg->listen[i].address
+				 : i == n ? cfg->ops_address
+					  : cfg->admin_address,
+				 i < n	  ? cfg->listen[i].port
+				 : i == n ? cfg->ops_port
+					  : cfg->admin_port,
+				 strerror(errno));
 			return RC_IO;
 		}
 	}
@@ -376,7 +397,7 @@ void server_unbind(int *fds, size_t n)
 {
 	if (!fds)
 		return;
-	for (size_t i = 0; i <= n; i++)
+	for (size_t i = 0; i <= n + 1; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	free(fds);
@@ -441,6 +462,9 @@ static void warn_restart_keys(const struct cfg *run, const struct cfg *next)
 		{ "ops",
 		  run->ops_port != next->ops_port ||
 			  (run->ops_port && str_differs(run->ops_address, next->ops_address)) },
+		{ "admin", run->admin_port != next->admin_port ||
+				   (run->admin_port &&
+				    str_differs(run->admin_address, next->admin_address)) },
 		{ "workers", run->workers != next->workers },
 		{ "data_dir", str_differs(run->data_dir, next->data_dir) },
 		{ "database.url", str_differs(run->db_url, next->db_url) },
@@ -493,6 +517,7 @@ int server_run(struct cfg *cfg, const struct server_hooks *hooks, const int *fds
 	struct cfg *cur = cfg_get1(cfg); /* the newest snapshot loaded */
 	struct server_state st = { .ws = ws, .n = nw };
 	int ops_fd = cfg->ops_port ? fds[cfg->n_listen] : -1;
+	int admin_fd = cfg->admin_port ? fds[cfg->n_listen + 1] : -1;
 
 	if (!ws || sem_init(&st.ack, 0, 0) != 0) {
 		free(ws);
@@ -514,6 +539,7 @@ int server_run(struct cfg *cfg, const struct server_hooks *hooks, const int *fds
 		w->fds = fds;
 		w->nfds = cfg->n_listen;
 		w->ops_fd = ops_fd;
+		w->admin_fd = admin_fd;
 		rc = worker_setup(w);
 		if (rc != 0) {
 			log_error(NULL, "worker %d: start-up failed: %s", i, rc_str(rc));
@@ -532,6 +558,9 @@ int server_run(struct cfg *cfg, const struct server_hooks *hooks, const int *fds
 			 cfg->listen[i].port, cfg->listen[i].tls.ctx ? " (TLS)" : "", nw);
 	if (ops_fd >= 0)
 		log_info(NULL, "operations listener on %s:%d", cfg->ops_address, cfg->ops_port);
+	if (admin_fd >= 0)
+		log_info(NULL, "admin API listener on %s:%d (TLS)", cfg->admin_address,
+			 cfg->admin_port);
 	notify_ready();
 	while ((sig = wait_for_signal()) == SIGHUP) {
 		notify_reloading();

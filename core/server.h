@@ -64,14 +64,16 @@ struct worker {
 	pthread_t thread;
 	struct event_base *base;
 	struct http_server *http;
-	struct http_server *ops_http;  /* the operations listener, or NULL */
-	int ops_fd;		       /* its listening socket (borrowed), or -1 */
-	struct http_counters counters; /* http's counts, for server_stats */
-	struct server_state *state;    /* the run's, shared by every worker */
-	bool up;		       /* the loop runs (told to the main thread) */
-	struct cfg *cfg;	       /* reference held by the worker */
-	void *app;		       /* application per-worker state */
-	struct metrics *metrics;       /* the process's (hooks->metrics; may be NULL) */
+	struct http_server *ops_http;	/* the operations listener, or NULL */
+	int ops_fd;			/* its listening socket (borrowed), or -1 */
+	struct http_server *admin_http; /* the admin API listener, or NULL */
+	int admin_fd;			/* its listening socket (borrowed), or -1 */
+	struct http_counters counters;	/* http's counts, for server_stats */
+	struct server_state *state;	/* the run's, shared by every worker */
+	bool up;			/* the loop runs (told to the main thread) */
+	struct cfg *cfg;		/* reference held by the worker */
+	void *app;			/* application per-worker state */
+	struct metrics *metrics;	/* the process's (hooks->metrics; may be NULL) */
 	const struct server_hooks *hooks;
 	const int *fds;
 	size_t nfds;
@@ -125,6 +127,10 @@ struct server_hooks {
 	 * served on it. */
 	const struct server_route *ops_routes;
 	size_t n_ops_routes;
+	/* The admin API listener (cfg->admin_port, HTTPS only): every
+	 * request goes here (NULL: the listener is not served); it routes
+	 * itself and answers exactly once. arg is the worker. */
+	void (*admin_dispatch)(struct http_req *req, void *arg);
 	/* Process-wide metrics, given to every worker (w->metrics); NULL ok. */
 	struct metrics *metrics;
 	/* Read-only data for the hooks (e.g. the database conninfo). */
@@ -144,9 +150,11 @@ int server_signal_wait(long ms);
 
 /* Bind (not yet listen: connections are refused until server_listen) on
  * every cfg->listen entry, in order, then on the operations listener
- * (cfg->ops_address:ops_port, when ops_port is set). Returns a new array
- * of cfg->n_listen + 1 fds: fds[i] is listen[i], fds[cfg->n_listen] the
- * operations listener or -1 (free with server_unbind), or NULL; errbuf
+ * (cfg->ops_address:ops_port, when ops_port is set) and the admin API
+ * listener (admin_address:admin_port, when set). Returns a new array of
+ * cfg->n_listen + 2 fds: fds[i] is listen[i], fds[cfg->n_listen] the
+ * operations listener or -1, fds[cfg->n_listen + 1] the admin listener or
+ * -1 (free with server_unbind), or NULL; errbuf
  * then names the address:port and the reason ("cannot bind
  * 127.0.0.1:8080: Address already in use"). *rc gets RC_IO (socket/bind
  * failed), RC_INVAL (address unusable) or RC_NOMEM. Main thread. */
@@ -157,7 +165,8 @@ int *server_bind(const struct cfg *cfg, int *rc, char *errbuf, size_t errlen);
  * with SO_REUSEADDR may both bind while neither listens). Main thread. */
 int server_listen(const struct cfg *cfg, const int *fds, char *errbuf, size_t errlen) WUR;
 /* Close the sockets of server_bind's array (n = cfg->n_listen: the n
- * listeners and the operations entry after them) and free it; NULL ok. */
+ * listeners and the operations and admin entries after them) and free
+ * it; NULL ok. */
 void server_unbind(int *fds, size_t n);
 
 /* Whether the gateway is draining (a stop signal arrived): for the

@@ -163,17 +163,18 @@ static const char *client_auth_name(int a)
 	return a == CFG_CLIENT_AUTH_REQUIRE ? "require" : "optional";
 }
 
-static int load_listener(struct cfg *c, size_t i, char *err, size_t len)
+/* A server context for t; pre is the JSON path of t ("listen[0].tls",
+ * "admin.tls"). */
+static int load_server(struct cfg *c, struct cfg_tls *t, const char *pre, char *err, size_t len)
 {
-	struct cfg_tls *t = &c->listen[i].tls;
-	char jp[64], jp_key[64], jp_ca[64], jp_auth[64];
+	char jp[96], jp_key[96], jp_ca[96], jp_auth[96];
 	SSL_CTX *ctx = NULL;
 	int rc, mode;
 
-	snprintf(jp, sizeof(jp), "listen[%zu].tls.cert", i);
-	snprintf(jp_key, sizeof(jp_key), "listen[%zu].tls.key", i);
-	snprintf(jp_ca, sizeof(jp_ca), "listen[%zu].tls.client_ca", i);
-	snprintf(jp_auth, sizeof(jp_auth), "listen[%zu].tls.client_auth", i);
+	snprintf(jp, sizeof(jp), "%s.cert", pre);
+	snprintf(jp_key, sizeof(jp_key), "%s.key", pre);
+	snprintf(jp_ca, sizeof(jp_ca), "%s.client_ca", pre);
+	snprintf(jp_auth, sizeof(jp_auth), "%s.client_auth", pre);
 	if (!t->cert_file) {
 		if (t->key_file)
 			return cfg_errf(err, len, jp, "required with %s", jp_key);
@@ -271,9 +272,15 @@ int tls_cfg_load(struct cfg *c, char *err, size_t len)
 {
 	int rc;
 
-	for (size_t i = 0; i < c->n_listen; i++)
-		if ((rc = load_listener(c, i, err, len)) != 0)
+	char pre[48];
+
+	for (size_t i = 0; i < c->n_listen; i++) {
+		snprintf(pre, sizeof(pre), "listen[%zu].tls", i);
+		if ((rc = load_server(c, &c->listen[i].tls, pre, err, len)) != 0)
 			return rc;
+	}
+	if (c->admin_port && (rc = load_server(c, &c->admin_tls, "admin.tls", err, len)) != 0)
+		return rc;
 	for (size_t i = 0; i < c->n_aliases; i++)
 		if ((rc = load_upstream(c, i, err, len)) != 0)
 			return rc;
@@ -286,6 +293,8 @@ void tls_cfg_free(struct cfg *c)
 		SSL_CTX_free(c->listen[i].tls.ctx);
 		c->listen[i].tls.ctx = NULL;
 	}
+	SSL_CTX_free(c->admin_tls.ctx);
+	c->admin_tls.ctx = NULL;
 	for (size_t i = 0; c->aliases && i < c->n_aliases; i++) {
 		SSL_CTX_free(c->aliases[i].upstream.tls.ctx);
 		c->aliases[i].upstream.tls.ctx = NULL;

@@ -18,6 +18,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "core/log.h"
+#include "store/call.h"
 #include "store/db_int.h"
 
 #define PREFIX	   "cmpgw_"
@@ -251,31 +253,43 @@ static const char SQL_GET[] =
 	"SELECT salt, hash, role, revoked_at IS NOT NULL, coalesce(expires_at <= now(), false)"
 	" FROM api_keys WHERE key_id = $1";
 
-static int verdict_of(PGresult *r, const char *id, const char *secret, enum store_apikey_verdict *v)
+/* The verdict on secret for key id from its row (found: salt and hash
+ * present with their lengths; revoked, expired: the row's flags). */
+static int verdict_raw(bool found, const unsigned char *salt, const unsigned char *hash,
+		       bool revoked, bool expired, const char *id, const char *secret,
+		       enum store_apikey_verdict *v)
 {
 	static const unsigned char zero_salt[SALT_LEN];
 	unsigned char mac[HASH_LEN];
-	bool found = PQntuples(r) == 1 && PQgetlength(r, 0, 0) == SALT_LEN &&
-		     PQgetlength(r, 0, 1) == HASH_LEN;
 	int rc;
 
 	/* an unknown key id costs the same MAC as a known one */
-	rc = key_mac(found ? (const unsigned char *)PQgetvalue(r, 0, 0) : zero_salt, id, secret,
-		     mac);
+	rc = key_mac(found ? salt : zero_salt, id, secret, mac);
 	if (rc != 0)
 		return rc;
 	if (!found)
 		*v = STORE_APIKEY_UNKNOWN;
-	else if (CRYPTO_memcmp(mac, PQgetvalue(r, 0, 1), HASH_LEN) != 0)
+	else if (CRYPTO_memcmp(mac, hash, HASH_LEN) != 0)
 		*v = STORE_APIKEY_WRONG; /* says nothing about revocation to a guesser */
-	else if (PQgetvalue(r, 0, 3)[0])
+	else if (revoked)
 		*v = STORE_APIKEY_REVOKED;
-	else if (PQgetvalue(r, 0, 4)[0])
+	else if (expired)
 		*v = STORE_APIKEY_EXPIRED;
 	else
 		*v = STORE_APIKEY_VALID;
 	OPENSSL_cleanse(mac, sizeof(mac));
 	return 0;
+}
+
+static int verdict_of(PGresult *r, const char *id, const char *secret, enum store_apikey_verdict *v)
+{
+	bool found = PQntuples(r) == 1 && PQgetlength(r, 0, 0) == SALT_LEN &&
+		     PQgetlength(r, 0, 1) == HASH_LEN;
+
+	return verdict_raw(found, found ? (const unsigned char *)PQgetvalue(r, 0, 0) : NULL,
+			   found ? (const unsigned char *)PQgetvalue(r, 0, 1) : NULL,
+			   found && PQgetvalue(r, 0, 3)[0], found && PQgetvalue(r, 0, 4)[0], id,
+			   secret, v);
 }
 
 int store_apikey_verify(struct store_conn *c, const char *presented,
@@ -313,5 +327,92 @@ int store_apikey_verify(struct store_conn *c, const char *presented,
 				   "  OR last_used_at < now() - interval '1 minute')",
 				   1, v, NULL, NULL, 0, &r, NULL, NULL, 0);
 	PQclear(r);
+	return rc;
+}
+
+bool store_apikey_syntax_ok(const char *presented)
+{
+	return presented && key_syntax_ok(presented);
+}
+
+/* ---- asynchronous verification on a worker's pool ---- */
+
+struct verify_call {
+	store_apikey_cb cb;
+	void *arg;
+	struct store_pool *pool;
+	char id[STORE_APIKEY_ID_LEN + 1];
+	char secret[SECRET_LEN + 1];
+};
+
+static void verify_call_free(struct verify_call *vc)
+{
+	OPENSSL_clear_free(vc, sizeof(*vc));
+}
+
+static void on_touched(void *arg, const struct store_result *r)
+{
+	static const struct store_call touch = { NULL, NULL, "api key last_used_at" };
+	(void)arg;
+	store_call_log(&touch, r);
+}
+
+static const char SQL_TOUCH[] = "UPDATE api_keys SET last_used_at = now() WHERE key_id = $1"
+				" AND (last_used_at IS NULL"
+				"  OR last_used_at < now() - interval '1 minute')";
+
+static void on_key_row(void *arg, const struct store_result *r)
+{
+	static const struct store_call get = { NULL, NULL, "api key lookup" };
+	struct verify_call *vc = arg;
+	enum store_apikey_verdict v = STORE_APIKEY_UNKNOWN;
+	char role[STORE_APIKEY_ROLE_MAX + 1] = "";
+	bool found;
+	int rc;
+
+	store_call_log(&get, r);
+	if (r->rc != 0) {
+		vc->cb(vc->arg, r->rc, v, NULL, NULL);
+		verify_call_free(vc);
+		return;
+	}
+	found = r->nrows == 1 && store_len(r, 0, 0) == SALT_LEN && store_len(r, 0, 1) == HASH_LEN;
+	rc = verdict_raw(found, found ? (const unsigned char *)store_val(r, 0, 0) : NULL,
+			 found ? (const unsigned char *)store_val(r, 0, 1) : NULL,
+			 found && store_val(r, 0, 3)[0], found && store_val(r, 0, 4)[0], vc->id,
+			 vc->secret, &v);
+	if (rc == 0 && v == STORE_APIKEY_VALID) {
+		const char *tv[1] = { vc->id };
+		snprintf(role, sizeof(role), "%.*s", store_len(r, 0, 2), store_val(r, 0, 2));
+		/* last_used_at for the operator's list; fire and forget */
+		if (store_db_query(vc->pool, SQL_TOUCH, 1, tv, NULL, NULL, false, on_touched,
+				   NULL) != 0)
+			log_warn(NULL, "api key %s: last_used_at not updated", vc->id);
+	}
+	vc->cb(vc->arg, rc, v, rc == 0 && v == STORE_APIKEY_VALID ? role : NULL,
+	       rc == 0 && v == STORE_APIKEY_VALID ? vc->id : NULL);
+	verify_call_free(vc);
+}
+
+int store_apikey_verify_async(struct store_pool *pool, const char *presented, store_apikey_cb cb,
+			      void *arg)
+{
+	struct verify_call *vc;
+	const char *v[1];
+	int rc;
+
+	if (!pool || !cb || !store_apikey_syntax_ok(presented))
+		return RC_INVAL;
+	if (!(vc = OPENSSL_zalloc(sizeof(*vc))))
+		return RC_NOMEM;
+	vc->cb = cb;
+	vc->arg = arg;
+	vc->pool = pool;
+	memcpy(vc->id, presented + PREFIX_LEN, STORE_APIKEY_ID_LEN);
+	memcpy(vc->secret, presented + PREFIX_LEN + STORE_APIKEY_ID_LEN + 1, SECRET_LEN);
+	v[0] = vc->id;
+	rc = store_db_query(pool, SQL_GET, 1, v, NULL, NULL, true, on_key_row, vc);
+	if (rc != 0)
+		verify_call_free(vc);
 	return rc;
 }

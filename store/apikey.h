@@ -90,4 +90,24 @@ int store_apikey_verify(struct store_conn *c, const char *presented,
 			enum store_apikey_verdict *verdict, char *role, size_t role_len, char *id,
 			size_t id_len) WUR;
 
+/* Whether presented has the syntax of a key ("cmpgw_<16 hex>_<43
+ * base64url>"): checked before any database work. Pure. */
+bool store_apikey_syntax_ok(const char *presented);
+
+/*
+ * store_apikey_verify without blocking, on a worker's pool (store/db.h):
+ * the same checks and verdicts; on STORE_APIKEY_VALID role and key_id are
+ * the key's (else NULL), valid during the callback only, and last_used_at
+ * is updated (fire and forget). rc is 0 (see verdict), RC_DB or
+ * RC_CRYPTO. Returns 0 (cb called exactly once, later, on the loop
+ * thread), RC_INVAL (a key without the syntax: no query is made), RC_NOMEM
+ * or RC_DB (cb not called). The secret is held only in a buffer cleansed
+ * when the call ends. Owning worker's loop thread.
+ */
+struct store_pool;
+typedef void (*store_apikey_cb)(void *arg, int rc, enum store_apikey_verdict verdict,
+				const char *role, const char *key_id);
+int store_apikey_verify_async(struct store_pool *pool, const char *presented, store_apikey_cb cb,
+			      void *arg) WUR;
+
 #endif

@@ -1,0 +1,129 @@
+/*
+ * store/api.c - read queries of the admin HTTPS API (store/api.h).
+ */
+#include "store/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/call.h"
+
+static long long num(const struct store_result *r, int row, int col)
+{
+	char b[32];
+
+	snprintf(b, sizeof(b), "%.*s", store_len(r, row, col), store_val(r, row, col));
+	return strtoll(b, NULL, 10);
+}
+
+/* Counts per vendor through its indexes (serials_pkey leads with
+ * vendor_id; vendor_certs is small). Names compare in byte order so that
+ * the cursor is stable whatever the database's collation. */
+static const char SQL_VENDORS[] =
+	"SELECT v.name, v.x509_strict, s.allowed, s.blocked, s.enrolled, c.anchors, "
+	"c.intermediates FROM vendors v"
+	" CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE state = 'allowed') AS allowed,"
+	"  count(*) FILTER (WHERE state = 'blocked') AS blocked,"
+	"  count(*) FILTER (WHERE state = 'enrolled') AS enrolled"
+	"  FROM serials WHERE vendor_id = v.id) s"
+	" CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE kind = 'anchor') AS anchors,"
+	"  count(*) FILTER (WHERE kind = 'intermediate') AS intermediates"
+	"  FROM vendor_certs WHERE vendor_id = v.id) c"
+	" WHERE ($1::text IS NULL OR v.name = $1)"
+	"  AND ($2::text IS NULL OR v.name COLLATE \"C\" > $2 COLLATE \"C\")"
+	" ORDER BY v.name COLLATE \"C\" LIMIT $3::int";
+
+static void on_vendors(void *arg, const struct store_result *r)
+{
+	struct store_call *c = arg;
+	store_api_vendors_cb cb = (store_api_vendors_cb)c->fn;
+	struct store_api_vendor *rows = NULL;
+
+	store_call_log(c, r);
+	if (r->rc != 0) {
+		cb(c->arg, r->rc, NULL, 0);
+		goto out;
+	}
+	if (!(rows = calloc((size_t)r->nrows + 1, sizeof(*rows)))) {
+		cb(c->arg, RC_NOMEM, NULL, 0);
+		goto out;
+	}
+	for (int i = 0; i < r->nrows; i++) {
+		rows[i].name = store_val(r, i, 0);
+		rows[i].strict = store_val(r, i, 1)[0] == 't';
+		rows[i].allowed = num(r, i, 2);
+		rows[i].blocked = num(r, i, 3);
+		rows[i].enrolled = num(r, i, 4);
+		rows[i].anchors = num(r, i, 5);
+		rows[i].intermediates = num(r, i, 6);
+	}
+	cb(c->arg, 0, rows, (size_t)r->nrows);
+out:
+	free(rows);
+	free(c);
+}
+
+int store_api_vendors(struct store_pool *pool, const char *only, const char *after, int limit,
+		      store_api_vendors_cb cb, void *arg)
+{
+	char lim[16];
+	const char *v[3] = { only, after, lim };
+
+	if (!pool || !cb || limit < 1 || limit > 1000 ||
+	    (only && strnlen(only, STORE_API_NAME_MAX + 1) > STORE_API_NAME_MAX) ||
+	    (after && strnlen(after, STORE_API_NAME_MAX + 1) > STORE_API_NAME_MAX))
+		return RC_INVAL;
+	snprintf(lim, sizeof(lim), "%d", limit);
+	return store_call_submit(pool, SQL_VENDORS, 3, v, NULL, NULL, false, on_vendors,
+				 store_call_new((void (*)(void))cb, arg, "api vendors"));
+}
+
+/* No row: no such vendor; s.state NULL: the serial is not listed. */
+static const char SQL_SERIAL[] =
+	"SELECT s.state, s.enrolled_at, c.serial_hex, c.issuer, c.status FROM vendors v"
+	" LEFT JOIN serials s ON s.vendor_id = v.id AND s.serial = $2"
+	" LEFT JOIN LATERAL (SELECT serial_hex, issuer, status FROM certificates"
+	"  WHERE vendor_id = v.id AND device_serial = $2 ORDER BY created_at DESC, id DESC"
+	"  LIMIT 1) c ON true"
+	" WHERE v.name = $1";
+
+static void on_serial(void *arg, const struct store_result *r)
+{
+	struct store_call *c = arg;
+	store_api_serial_cb cb = (store_api_serial_cb)c->fn;
+	struct store_api_serial s = { 0 };
+
+	store_call_log(c, r);
+	if (r->rc != 0) {
+		cb(c->arg, r->rc, NULL);
+		free(c);
+		return;
+	}
+	if (r->nrows == 1) {
+		s.vendor_found = true;
+		s.listed = !store_isnull(r, 0, 0);
+		s.state = s.listed ? store_val(r, 0, 0) : NULL;
+		s.enrolled_at = store_isnull(r, 0, 1) ? NULL : store_val(r, 0, 1);
+		if (!store_isnull(r, 0, 2)) {
+			s.cert_serial = store_val(r, 0, 2);
+			s.cert_issuer = store_val(r, 0, 3);
+			s.cert_status = store_val(r, 0, 4);
+		}
+	}
+	cb(c->arg, 0, &s);
+	free(c);
+}
+
+int store_api_serial(struct store_pool *pool, const char *vendor, const char *serial,
+		     store_api_serial_cb cb, void *arg)
+{
+	const char *v[2] = { vendor, serial };
+
+	if (!pool || !cb || !vendor || !serial ||
+	    strnlen(vendor, STORE_API_NAME_MAX + 1) > STORE_API_NAME_MAX ||
+	    strnlen(serial, 257) > 256)
+		return RC_INVAL;
+	return store_call_submit(pool, SQL_SERIAL, 2, v, NULL, NULL, false, on_serial,
+				 store_call_new((void (*)(void))cb, arg, "api serial"));
+}
