@@ -251,6 +251,7 @@ static bool map_cert(struct api_req *a, X509 *x)
 				   : X509_NAME_cmp(X509_get_issuer_name(x),
 						   X509_get_subject_name(p->issuer)) == 0 &&
 					     X509_check_issued(p->issuer, x) == X509_V_OK &&
+					     X509_verify(x, X509_get0_pubkey(p->issuer)) == 1 &&
 					     glob_match(p->subject, subj);
 		if (!hit)
 			continue;

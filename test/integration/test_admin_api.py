@@ -32,6 +32,7 @@ import re
 import ssl
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Gateway, Pg, cmpgw, free_port, make_root, mktemp, run, wait_port  # noqa: E402
@@ -262,6 +263,16 @@ def main(t):
     st, hdr, body = api.call("/api/v1/whoami", key=keys["auditor"][0], want=401,
                              name="revoked key: 401")
     t.ok(body and "revoked" in body.get("detail", ""), "detail says revoked", body)
+
+    # expired key
+    rc, out = cmpgw("apikey", "create", "--config", gw.config, "--role", "auditor", "--ttl", "1s")
+    m = KEY_RE.search(out)
+    t.ok(rc == 0 and m, "apikey create --ttl 1s", out)
+    time.sleep(1.5)
+    st, hdr, body = api.call("/api/v1/whoami", key=m.group(1), want=401, name="expired key: 401")
+    t.ok(body and "expired" in body.get("detail", "") and
+         'error="invalid_token"' in hdr.get("www-authenticate", ""),
+         "detail says expired; WWW-Authenticate error=invalid_token", (hdr, body))
 
     # curl
     p = subprocess.run(["curl", "-sS", "--cacert", ca_crt, "-H",
