@@ -25,6 +25,7 @@
 #include <openssl/x509.h>
 
 #include "core/log.h"
+#include "ra/audit.h"
 #include "ra/ra.h"
 #include "store/api.h"
 #include "store/apikey.h"
@@ -159,6 +160,8 @@ static const char *title_of(int status)
 		return "Not Found";
 	case 405:
 		return "Method Not Allowed";
+	case 429:
+		return "Too Many Requests";
 	case 503:
 		return "Service Unavailable";
 	default:
@@ -186,6 +189,8 @@ static void problem(struct api_req *a, int status, const char *slug, const char 
 				: "Bearer realm=\"cmpgw-admin\"");
 	if (status == 405)
 		http_req_set_allow(a->req, "GET, HEAD");
+	if (status == 429)
+		http_req_set_header(a->req, "Retry-After", "60");
 	reply_json(a, status,
 		   json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", title_of(status),
 			     "status", status, "detail", detail));
@@ -278,6 +283,8 @@ static void on_key(void *arg, int rc, enum store_apikey_verdict v, const char *r
 		return;
 	}
 	if (v != STORE_APIKEY_VALID) {
+		if (a->w->app)
+			ra_unauth_key_failed(a->w->app, http_req_peer(a->req));
 		problem(a, 401, "invalid-token", "%s",
 			v == STORE_APIKEY_REVOKED   ? "the API key was revoked"
 			: v == STORE_APIKEY_EXPIRED ? "the API key has expired"
@@ -319,6 +326,11 @@ static void authenticate(struct api_req *a)
 		;
 	if (!store_apikey_syntax_ok(key)) {
 		problem(a, 401, "invalid-token", "the bearer token is not a cmpgw API key");
+		return;
+	}
+	if (a->w->app && ra_unauth_key_blocked(a->w->app, http_req_peer(a->req))) {
+		problem(a, 429, "too-many-failures",
+			"too many refused API keys from this address; retry in a minute");
 		return;
 	}
 	rc = pool_of(a) ? store_apikey_verify_async(pool_of(a), key, on_key, a) : RC_DB;

@@ -204,9 +204,10 @@ struct cfg {
 	int ops_port;	   /* 0 = off (the default) */
 
 	/* admin API listener (issue 14): HTTPS only, docs/ADMIN.md */
-	char *admin_address;	  /* default "127.0.0.1" */
-	int admin_port;		  /* 0 = off (the default) */
-	struct cfg_tls admin_tls; /* ctx built when admin_port is set */
+	char *admin_address;	    /* default "127.0.0.1" */
+	int admin_port;		    /* 0 = off (the default) */
+	int admin_key_fail_per_min; /* refused API keys per peer and minute, default 10 */
+	struct cfg_tls admin_tls;   /* ctx built when admin_port is set */
 	struct cfg_principal *principals;
 	size_t n_principals;
 

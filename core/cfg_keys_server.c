@@ -285,6 +285,10 @@ static const struct cfg_key admin_keys[] = {
 	 "sent, must verify. null = API keys only."},
 	{"admin.tls.min_version", K_STR, R(admin_tls.min_version), "\"1.2\"", 0, 0,
 	 cfg_conv_tls_version, "Lowest TLS version accepted: `1.2` or `1.3`."},
+	{"admin.key_failures_per_minute", K_INT, R(admin_key_fail_per_min), "10", 1, 100000, NULL,
+	 "Refused API keys (unknown, wrong secret, revoked, expired) allowed per minute and peer "
+	 "address; past it, that peer's bearer keys get 429 without any database query until "
+	 "its minute ends. Counted per worker thread, like `limits.mac_failures_per_minute`."},
 	{"admin.principals", K_LIST, S_PRINCIPAL, 0, "[]", 0, 256, NULL,
 	 "Client certificates mapped to a role, 0 to 256 entries, tried in order (the first match "
 	 "wins): `{\"cert\": FILE, \"role\": R}` or `{\"issuer\": FILE, \"subject\": PATTERN, "

@@ -19,6 +19,7 @@ struct ra_unauth {
 	struct ratelimit *audit;       /* audit rows per peer address */
 	struct ratelimit *mac_peer;    /* failed MAC checks per peer address */
 	struct ratelimit *mac_ref;     /* failed MAC checks per token reference */
+	struct ratelimit *key_peer;    /* failed admin API key checks per peer address */
 	unsigned long long suppressed; /* audit rows held back since start */
 };
 
@@ -48,7 +49,8 @@ struct ra_unauth *ra_unauth_new(void)
 	u->audit = ratelimit_new(WINDOW_S);
 	u->mac_peer = ratelimit_new(WINDOW_S);
 	u->mac_ref = ratelimit_new(WINDOW_S);
-	if (!u->audit || !u->mac_peer || !u->mac_ref) {
+	u->key_peer = ratelimit_new(WINDOW_S);
+	if (!u->audit || !u->mac_peer || !u->mac_ref || !u->key_peer) {
 		ra_unauth_free(u);
 		return NULL;
 	}
@@ -62,6 +64,7 @@ void ra_unauth_free(struct ra_unauth *u)
 	ratelimit_free(u->audit);
 	ratelimit_free(u->mac_peer);
 	ratelimit_free(u->mac_ref);
+	ratelimit_free(u->key_peer);
 	free(u);
 }
 
@@ -137,6 +140,23 @@ void ra_unauth_mac_failed(struct ra_req *req, const char *ref)
 		ratelimit_hit(u->mac_ref, ref, now, NULL);
 }
 
+bool ra_unauth_key_blocked(struct ra_worker *rw, const char *peer)
+{
+	char addr[80];
+
+	peer_addr(peer, addr, sizeof(addr));
+	return ratelimit_count(rw->unauth->key_peer, addr, now_s()) >=
+	       (unsigned)rw->w->cfg->admin_key_fail_per_min;
+}
+
+void ra_unauth_key_failed(struct ra_worker *rw, const char *peer)
+{
+	char addr[80];
+
+	peer_addr(peer, addr, sizeof(addr));
+	ratelimit_hit(rw->unauth->key_peer, addr, now_s(), NULL);
+}
+
 struct sweep {
 	struct ra_worker *rw;
 	int limit;
@@ -157,6 +177,7 @@ void ra_unauth_sweep(struct ra_worker *rw)
 	ratelimit_expire(rw->unauth->audit, now, on_ended, &s);
 	ratelimit_expire(rw->unauth->mac_peer, now, NULL, NULL);
 	ratelimit_expire(rw->unauth->mac_ref, now, NULL, NULL);
+	ratelimit_expire(rw->unauth->key_peer, now, NULL, NULL);
 }
 
 void ra_audit_req(struct ra_req *req, const char *event, const char *detail)

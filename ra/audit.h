@@ -49,6 +49,13 @@ bool ra_unauth_mac_blocked(struct ra_req *req, const char *ref);
 /* Count one failed MAC check for req's peer and for ref (may be NULL). */
 void ra_unauth_mac_failed(struct ra_req *req, const char *ref);
 
+/* The admin API (cmd/api.c): true when peer ("addr:port") had
+ * admin.key_failures_per_minute refused API keys in the running minute on
+ * this worker: refuse (429) without a database query. */
+bool ra_unauth_key_blocked(struct ra_worker *rw, const char *peer);
+/* Count one refused API key (unknown, wrong, revoked, expired) for peer. */
+void ra_unauth_key_failed(struct ra_worker *rw, const char *peer);
+
 /* Periodic (worker timer): write the count rows of the minutes that ended
  * with rows suppressed, and free the entries of ended minutes. */
 void ra_unauth_sweep(struct ra_worker *rw);

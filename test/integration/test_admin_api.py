@@ -134,6 +134,7 @@ def main(t):
     admin_port = free_port()
 
     def patch(cfg):
+        cfg["workers"] = 1  # one worker: the refused-key counter below is per worker
         cfg["admin"] = {"address": "127.0.0.1", "port": admin_port,
                         "tls": {"cert": srv[0], "key": srv[1], "client_ca": ca_crt},
                         "principals": [{"cert": opcert[0], "role": "operator"},
@@ -296,6 +297,21 @@ def main(t):
     for p in ("/whoami", "/vendors", "/vendors/{name}", "/vendors/{name}/serials/{serial}",
               "/openapi.json"):
         t.ok(p in spec["paths"], "openapi.json documents " + p)
+
+    # ---- refused keys per peer: 429 past admin.key_failures_per_minute (10)
+    seen = None
+    for i in range(12):
+        st, hdr, body = api.call("/api/v1/whoami", key="cmpgw_%016x_" % (0xabc0 + i) + "B" * 43)
+        if st == 429:
+            seen = (i, hdr, body)
+            break
+    t.ok(seen and seen[2]["type"] == "urn:cmpgw:problem:too-many-failures" and
+         seen[1].get("retry-after") == "60",
+         "refused keys past the limit: 429 too-many-failures, Retry-After: 60", seen)
+    st, _, _ = api.call("/api/v1/whoami", key=keys["operator"][0], want=429,
+                        name="a valid key from that peer: 429 until the minute ends")
+    api.call("/api/v1/whoami", cert=opcert, want=200, name="client certificates still work")
+    api.call("/api/v1/whoami", key="junk", want=401, name="malformed key: 401 (not counted)")
 
     # ---- 6. TLS mandatory; config errors -----------------------------------
     c = http.client.HTTPConnection("127.0.0.1", admin_port, timeout=10)
