@@ -36,7 +36,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Gateway, Pg, cmpgw, free_port, make_root, mktemp, run, wait_port  # noqa: E402
-from test_tls import ctx_for, tls_cert  # noqa: E402
+from test_tls import ctx_for, handshake_error, hup, tls_cert  # noqa: E402
 
 KEY_RE = re.compile(r"^key=(cmpgw_([0-9a-f]{16})_([A-Za-z0-9_-]{43}))$", re.M)
 PROBLEM_FIELDS = ("type", "title", "status", "detail")
@@ -131,6 +131,7 @@ def main(t):
     opcert = tls_cert(work, "op", "/O=Ops/CN=alice", ca_crt, ca_key, "client")
     audcert = tls_cert(work, "aud", "/O=Audit/CN=bob", ca_crt, ca_key, "client")
     nobody = tls_cert(work, "nobody", "/O=Nobody/CN=carol", ca_crt, ca_key, "client")
+    stranger = tls_cert(work, "stranger", "/O=Ops/CN=alice", other_crt, other_key, "client")
     admin_port = free_port()
 
     def patch(cfg):
@@ -313,6 +314,26 @@ def main(t):
     api.call("/api/v1/whoami", cert=opcert, want=200, name="client certificates still work")
     api.call("/api/v1/whoami", key="junk", want=401, name="malformed key: 401 (not counted)")
 
+    # a client certificate of another CA: the handshake fails
+    e = handshake_error(admin_port, ctx_for(ca_crt, cert=stranger[0], key=stranger[1]))
+    t.ok(e is not None, "client certificate from another CA: TLS handshake refused", e)
+
+    # SIGHUP: admin.principals reload (carol becomes an auditor)
+    cfg = json.loads(json.dumps(gw.cfg))
+    cfg["admin"]["principals"].append({"cert": nobody[0], "role": "auditor"})
+    gw.write_config(cfg)
+    line = hup(gw)
+    t.ok(line and "configuration reloaded" in line, "SIGHUP reloads", line)
+    body = None
+    for _ in range(50):
+        st, _, body = api.call("/api/v1/whoami", cert=nobody)
+        if st == 200:
+            break
+        time.sleep(0.1)
+    t.ok(st == 200 and body.get("role") == "auditor",
+         "after the reload carol's certificate maps to auditor", body)
+    gw.write_config(gw.cfg)
+
     # ---- 6. TLS mandatory; config errors -----------------------------------
     c = http.client.HTTPConnection("127.0.0.1", admin_port, timeout=10)
     try:
@@ -329,6 +350,12 @@ def main(t):
     t.ok(p.returncode != 0, "curl over plain HTTP fails", p.stdout)
     gw.stop()
     config_errors(t, gw, srv, ca_crt)
+    cfg = json.loads(json.dumps(gw.cfg))
+    cfg["admin"]["tls"] = {}
+    f = gw.path("bad-admin-serve.json")
+    gw.write_config(cfg, f)
+    rc, out = cmpgw("serve", "--config", f, timeout=30)
+    t.ok(rc == 2 and "admin.tls.cert" in out, "serve: admin.port without TLS -> exit 2", out)
     rc, out = cmpgw("check", "--config", gw.config)
     t.eq(rc, 0, "the test's own config checks", out)
 
