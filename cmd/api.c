@@ -269,6 +269,18 @@ static bool map_cert(struct api_req *a, X509 *x)
 
 static void authorised(struct api_req *a);
 
+/* A refused bearer key: 401 invalid_token, or 403 when the client also
+ * sent a certificate that maps to no principal (it is known to TLS, and
+ * neither credential grants anything). */
+static void deny_key(struct api_req *a, const char *why)
+{
+	if (a->cert_unmapped)
+		problem(a, 403, "unmapped-certificate",
+			"the client certificate maps to no admin principal, and %s", why);
+	else
+		problem(a, 401, "invalid-token", "%s", why);
+}
+
 static void on_key(void *arg, int rc, enum store_apikey_verdict v, const char *role,
 		   const char *key_id)
 {
@@ -285,10 +297,9 @@ static void on_key(void *arg, int rc, enum store_apikey_verdict v, const char *r
 	if (v != STORE_APIKEY_VALID) {
 		if (a->w->app)
 			ra_unauth_key_failed(a->w->app, http_req_peer(a->req));
-		problem(a, 401, "invalid-token", "%s",
-			v == STORE_APIKEY_REVOKED   ? "the API key was revoked"
-			: v == STORE_APIKEY_EXPIRED ? "the API key has expired"
-						    : "unknown API key or wrong secret");
+		deny_key(a, v == STORE_APIKEY_REVOKED	? "the API key was revoked"
+			    : v == STORE_APIKEY_EXPIRED ? "the API key has expired"
+							: "unknown API key or wrong secret");
 		return;
 	}
 	snprintf(a->principal, sizeof(a->principal), "apikey:%s", key_id);
@@ -319,13 +330,13 @@ static void authenticate(struct api_req *a)
 		return;
 	}
 	if (strncasecmp(h, "Bearer ", 7) != 0) {
-		problem(a, 401, "invalid-token", "the Authorization scheme must be Bearer");
+		deny_key(a, "the Authorization scheme must be Bearer");
 		return;
 	}
 	for (key = h + 7; *key == ' '; key++)
 		;
 	if (!store_apikey_syntax_ok(key)) {
-		problem(a, 401, "invalid-token", "the bearer token is not a cmpgw API key");
+		deny_key(a, "the bearer token is not a cmpgw API key");
 		return;
 	}
 	if (a->w->app && ra_unauth_key_blocked(a->w->app, http_req_peer(a->req))) {

@@ -176,6 +176,8 @@ def main(t):
     # a client certificate that maps to nothing, with a valid key: the key counts
     api.call("/api/v1/whoami", key=keys["auditor"][0], cert=nobody, want=200,
              name="unmapped certificate + valid key: 200")
+    api.call("/api/v1/whoami", key="cmpgw_0123456789abcdef_" + "A" * 43, cert=nobody, want=403,
+             name="unmapped certificate + unknown key: 403")
 
     # ---- 3. vendors ----------------------------------------------------
     st, _, spec = api.call("/api/v1/openapi.json", key=keys["auditor"][0], want=200,
