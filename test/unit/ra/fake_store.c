@@ -2231,6 +2231,45 @@ CMPGW_MSG *fake_load_msg(const char *dir, const char *name)
 	return m;
 }
 
+/* One PEM object of RA_DATA_DIR/file through rd, or bail out. */
+static void *load_pem(const char *file, void *(*rd)(FILE *f))
+{
+	char path[4096];
+	FILE *f;
+	void *obj = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", RA_DATA_DIR, file);
+	if ((f = fopen(path, "r"))) {
+		obj = rd(f);
+		fclose(f);
+	}
+	if (!obj) {
+		printf("Bail out! %s\n", path);
+		exit(1);
+	}
+	return obj;
+}
+
+static void *read_key(FILE *f)
+{
+	return PEM_read_PrivateKey(f, NULL, NULL, NULL);
+}
+
+static void *read_cert(FILE *f)
+{
+	return PEM_read_X509(f, NULL, NULL, NULL);
+}
+
+EVP_PKEY *fake_load_key(const char *file)
+{
+	return load_pem(file, read_key);
+}
+
+X509 *fake_load_cert(const char *file)
+{
+	return load_pem(file, read_cert);
+}
+
 int fake_read_file(const char *path, unsigned char **der, size_t *len)
 {
 	FILE *f = fopen(path, "rb");

@@ -313,6 +313,11 @@ void fake_env_run_gone(struct fake_env *e, const char *label, const char *dir, c
 		       enum fake_op at, struct fake_answer *a, struct fake_reply *r);
 /* The PKIMessage in dir/name, decoded (caller frees); aborts if unreadable. */
 CMPGW_MSG *fake_load_msg(const char *dir, const char *name);
+/* The PEM private key / first PEM certificate in RA_DATA_DIR/file (the
+ * test data of test/fuzz/data/ra; caller frees); a TAP "Bail out!" and
+ * exit(1) if unreadable. */
+EVP_PKEY *fake_load_key(const char *file);
+X509 *fake_load_cert(const char *file);
 /* Read a whole file (malloc'd into *der); 0 or RC_IO. */
 int fake_read_file(const char *path, unsigned char **der, size_t *len) WUR;
 

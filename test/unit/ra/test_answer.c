@@ -31,24 +31,6 @@
 static struct fake_env env;
 static X509 *op_root, *ca;
 
-static X509 *load_cert(const char *file)
-{
-	char path[4096];
-	FILE *f;
-	X509 *x = NULL;
-
-	snprintf(path, sizeof(path), "%s/%s", RA_DATA_DIR, file);
-	if ((f = fopen(path, "r"))) {
-		x = PEM_read_X509(f, NULL, NULL, NULL);
-		fclose(f);
-	}
-	if (!x) {
-		printf("Bail out! %s\n", path);
-		exit(1);
-	}
-	return x;
-}
-
 static void reset(void)
 {
 	fake_env_must_reset(&env);
@@ -206,8 +188,8 @@ int main(void)
 		printf("Bail out! cannot open %s\n", RA_DATA_DIR);
 		return 1;
 	}
-	op_root = load_cert("op-root.pem");
-	ca = load_cert("ca.pem");
+	op_root = fake_load_cert("op-root.pem");
+	ca = fake_load_cert("ca.pem");
 	test_certrep();
 	test_error();
 	test_pbmac();

@@ -339,24 +339,6 @@ static void test_client_gone(void)
 	fake_answer_clear(&a);
 }
 
-static EVP_PKEY *load_key(const char *file)
-{
-	char path[4096];
-	FILE *f;
-	EVP_PKEY *k = NULL;
-
-	snprintf(path, sizeof(path), "%s/%s", RA_DATA_DIR, file);
-	if ((f = fopen(path, "r"))) {
-		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-		fclose(f);
-	}
-	if (!k) {
-		printf("Bail out! %s\n", path);
-		exit(1);
-	}
-	return k;
-}
-
 int main(void)
 {
 	log_setup(LOG_ERROR, false, 2);
@@ -364,8 +346,8 @@ int main(void)
 		printf("Bail out! cannot open %s\n", RA_DATA_DIR);
 		return 1;
 	}
-	dev1_key = load_key("dev-1.key");
-	dev2_key = load_key("dev-2.key");
+	dev1_key = fake_load_key("dev-1.key");
+	dev2_key = fake_load_key("dev-2.key");
 	test_accept();
 	test_reject();
 	test_refusals();

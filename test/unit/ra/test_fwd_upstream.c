@@ -56,42 +56,6 @@ static struct {
 	STACK_OF(X509) *chain; /* cmp.pem, ca.pem */
 } up;
 
-static EVP_PKEY *load_key(const char *file)
-{
-	char path[4096];
-	FILE *f;
-	EVP_PKEY *k = NULL;
-
-	snprintf(path, sizeof(path), "%s/%s", RA_DATA_DIR, file);
-	if ((f = fopen(path, "r"))) {
-		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-		fclose(f);
-	}
-	if (!k) {
-		printf("Bail out! %s\n", path);
-		exit(1);
-	}
-	return k;
-}
-
-static X509 *load_cert(const char *file)
-{
-	char path[4096];
-	FILE *f;
-	X509 *x = NULL;
-
-	snprintf(path, sizeof(path), "%s/%s", RA_DATA_DIR, file);
-	if ((f = fopen(path, "r"))) {
-		x = PEM_read_X509(f, NULL, NULL, NULL);
-		fclose(f);
-	}
-	if (!x) {
-		printf("Bail out! %s\n", path);
-		exit(1);
-	}
-	return x;
-}
-
 /* A certificate for the template of crm, issued by ca.pem. */
 static X509 *issue(const CMPGW_CERTREQMSG *crm)
 {
@@ -207,12 +171,12 @@ static int upstream_start(void)
 	struct cfg_alias *ra = (struct cfg_alias *)cfg_alias_find(env.cfg, "ra");
 	char url[64];
 
-	up.ca = load_cert("ca.pem");
-	up.ca_key = load_key("ca.key");
-	up.cmp_key = load_key("cmp.key");
+	up.ca = fake_load_cert("ca.pem");
+	up.ca_key = fake_load_key("ca.key");
+	up.cmp_key = fake_load_key("cmp.key");
 	up.chain = sk_X509_new_null();
-	if (!up.chain || !sk_X509_push(up.chain, load_cert("cmp.pem")) ||
-	    !sk_X509_push(up.chain, load_cert("ca.pem")))
+	if (!up.chain || !sk_X509_push(up.chain, fake_load_cert("cmp.pem")) ||
+	    !sk_X509_push(up.chain, fake_load_cert("ca.pem")))
 		return -1;
 	if (!(up.http = evhttp_new(env.base)) ||
 	    !(s = evhttp_bind_socket_with_handle(up.http, "127.0.0.1", 0)) ||
@@ -336,7 +300,7 @@ static size_t certconf_for(const CMPGW_MSG *ip, unsigned char **der)
 	size_t len;
 	const CMPGW_CERTRESPONSE *cr = sk_CMPGW_CERTRESPONSE_value(ip->body->value.ip->response, 0);
 	X509 *cert = cr->certifiedKeyPair->certOrEncCert->value.certificate;
-	EVP_PKEY *key = load_key("dev-1.key");
+	EVP_PKEY *key = fake_load_key("dev-1.key");
 	CMPGW_CERTSTATUS *cs = CMPGW_CERTSTATUS_new();
 	CMPGW_MSG *m;
 	int n;
@@ -403,7 +367,7 @@ static size_t pollreq(unsigned char **der)
 	unsigned char *req_der;
 	const unsigned char *p;
 	size_t len;
-	EVP_PKEY *key = load_key("dev-1.key");
+	EVP_PKEY *key = fake_load_key("dev-1.key");
 	CMPGW_POLLREQ *pr = CMPGW_POLLREQ_new();
 	CMPGW_MSG *m;
 	int n;

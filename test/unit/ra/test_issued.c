@@ -29,24 +29,6 @@
 
 static struct fake_env env;
 
-static EVP_PKEY *load_key(const char *file)
-{
-	char path[4096];
-	FILE *f;
-	EVP_PKEY *k = NULL;
-
-	snprintf(path, sizeof(path), "%s/%s", RA_DATA_DIR, file);
-	if ((f = fopen(path, "r"))) {
-		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-		fclose(f);
-	}
-	if (!k) {
-		printf("Bail out! %s\n", path);
-		exit(1);
-	}
-	return k;
-}
-
 static void test_facts(void)
 {
 	struct ra_issued f, zero;
@@ -95,7 +77,7 @@ static void test_sign_refused(void)
 	unsigned char *der, *out = NULL, *tbs = NULL, sig[256];
 	const unsigned char *p;
 	size_t len, siglen = sizeof(sig);
-	EVP_PKEY *newkey = load_key("new.key"), *rakey = load_key("ra.key");
+	EVP_PKEY *newkey = fake_load_key("new.key"), *rakey = fake_load_key("ra.key");
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	struct fake_answer a = { 0 };
 	struct fake_reply r;
