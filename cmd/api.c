@@ -24,10 +24,10 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
+#include "cmd/api_int.h"
 #include "core/log.h"
 #include "ra/audit.h"
 #include "ra/ra.h"
-#include "store/api.h"
 #include "store/apikey.h"
 
 extern const unsigned char cmd_openapi_json[];
@@ -36,63 +36,25 @@ extern const size_t cmd_openapi_json_len;
 #define PREFIX	       "/api/v1/"
 #define QUERY_MAX      1024
 #define SUBJECT_MAX    1024
-#define LIMIT_DEFAULT  50
-#define LIMIT_MAX      100
-#define PRINCIPAL_MAX  (SUBJECT_MAX + 8)
-#define SERIAL_MAX     256
 #define PROBLEM_PREFIX "urn:cmpgw:problem:"
-
-/* ---- roles and the authorisation table ---- */
-
-enum role { ROLE_OPERATOR = 1, ROLE_AUDITOR = 2, ROLE_VENDOR = 4, ROLE_FACTORY = 8 };
-#define ROLES_ALL  (ROLE_OPERATOR | ROLE_AUDITOR | ROLE_VENDOR | ROLE_FACTORY)
-#define ROLES_READ (ROLE_OPERATOR | ROLE_AUDITOR | ROLE_VENDOR)
-
-enum route { R_WHOAMI, R_OPENAPI, R_VENDORS, R_VENDOR, R_SERIAL };
-
-struct api_req;
-typedef void (*api_handler)(struct api_req *a);
 
 static void h_whoami(struct api_req *a);
 static void h_openapi(struct api_req *a);
-static void h_vendors(struct api_req *a);
-static void h_serial(struct api_req *a);
 
-/* Route x method -> roles: the one place that says who may do what. Every
- * route here is read-only (GET and HEAD); a write route lists its own
- * methods and roles (operator only, factory for dry runs). vendor:X is
- * further confined to X's data by the handlers (scope_ok). */
-static const struct {
-	enum route route;
-	unsigned methods;
-	unsigned roles;
-	api_handler handle;
-} authz[] = {
-	{ R_WHOAMI, SERVER_METHOD(HTTP_M_GET) | SERVER_METHOD(HTTP_M_HEAD), ROLES_ALL, h_whoami },
-	{ R_OPENAPI, SERVER_METHOD(HTTP_M_GET) | SERVER_METHOD(HTTP_M_HEAD), ROLES_ALL, h_openapi },
-	{ R_VENDORS, SERVER_METHOD(HTTP_M_GET) | SERVER_METHOD(HTTP_M_HEAD), ROLES_READ,
-	  h_vendors },
-	{ R_VENDOR, SERVER_METHOD(HTTP_M_GET) | SERVER_METHOD(HTTP_M_HEAD), ROLES_READ, h_vendors },
-	{ R_SERIAL, SERVER_METHOD(HTTP_M_GET) | SERVER_METHOD(HTTP_M_HEAD), ROLES_READ, h_serial },
+const struct api_route api_routes_core[] = {
+	{ "whoami", API_GET, API_ROLES_ALL, h_whoami },
+	{ "openapi.json", API_GET, API_ROLES_ALL, h_openapi },
+	{ NULL, 0, 0, NULL },
 };
 
-/* One request of the admin listener, from dispatch to its reply. */
-struct api_req {
-	struct http_req *req;
-	struct worker *w;
-	enum route route;
-	char vendor[STORE_API_NAME_MAX + 1]; /* {name} of the path */
-	char serial[SERIAL_MAX + 1];	     /* {serial} */
-	char principal[PRINCIPAL_MAX + 1];   /* "cert:<subject>" or "apikey:<id>" */
-	char role[STORE_APIKEY_ROLE_MAX + 1];
-	unsigned role_bit;
-	bool cert_unmapped; /* a verified client certificate no principal maps */
-	int limit;
-	char after[STORE_API_NAME_MAX + 1]; /* decoded cursor */
-	bool has_after;
+/* The authorisation tables, tried in order: the one place that says who
+ * may do what (each file's table lists its routes' methods and roles). */
+static const struct api_route *const tables[] = {
+	api_routes_core,  api_routes_upload, api_routes_serials, api_routes_anchors,
+	api_routes_certs, api_routes_audit,  api_routes_check,	 api_routes_page,
 };
 
-static struct store_pool *pool_of(const struct api_req *a)
+struct store_pool *api_pool(const struct api_req *a)
 {
 	const struct ra_worker *rw = a->w->app;
 	return rw ? rw->pool : NULL;
@@ -101,49 +63,72 @@ static struct store_pool *pool_of(const struct api_req *a)
 static unsigned role_bit(const char *role)
 {
 	if (strcmp(role, "operator") == 0)
-		return ROLE_OPERATOR;
+		return API_ROLE_OPERATOR;
 	if (strcmp(role, "auditor") == 0)
-		return ROLE_AUDITOR;
+		return API_ROLE_AUDITOR;
 	if (strncmp(role, "vendor:", 7) == 0)
-		return ROLE_VENDOR;
+		return API_ROLE_VENDOR;
 	if (strncmp(role, "factory:", 8) == 0)
-		return ROLE_FACTORY;
+		return API_ROLE_FACTORY;
 	return 0;
 }
 
-/* ---- replies: the only two ways out ---- */
+/* ---- replies: the only ways out ---- */
 
-static void finish(struct api_req *a, int status, const char *ctype, const unsigned char *body,
-		   size_t len)
+static const char *method_name(enum http_method m)
+{
+	switch (m) {
+	case HTTP_M_GET:
+		return "GET";
+	case HTTP_M_HEAD:
+		return "HEAD";
+	case HTTP_M_POST:
+		return "POST";
+	case HTTP_M_PUT:
+		return "PUT";
+	case HTTP_M_DELETE:
+		return "DELETE";
+	case HTTP_M_PATCH:
+		return "PATCH";
+	default:
+		return "other method";
+	}
+}
+
+void api_finish(struct api_req *a, int status, const char *ctype, const unsigned char *body,
+		size_t len)
 {
 	struct log_ctx ctx = { .peer = http_req_peer(a->req) };
 
 	if (http_req_cancelled(a->req)) {
 		http_reply(a->req, HTTP_DROPPED, NULL, NULL, 0);
 	} else {
-		enum http_method m = http_req_method(a->req);
-		log_info(&ctx, "admin api: %s %s -> %d (%s)",
-			 m == HTTP_M_GET    ? "GET"
-			 : m == HTTP_M_HEAD ? "HEAD"
-			 : m == HTTP_M_POST ? "POST"
-					    : "other method",
+		log_info(&ctx, "admin api: %s %s -> %d (%s)", method_name(http_req_method(a->req)),
 			 http_req_path(a->req), status, a->principal[0] ? a->principal : "-");
 		http_reply(a->req, status, ctype, body, len);
 	}
 	free(a);
 }
 
-static void reply_json(struct api_req *a, int status, json_t *j)
+bool api_gone(struct api_req *a)
+{
+	if (!http_req_cancelled(a->req))
+		return false;
+	api_finish(a, HTTP_DROPPED, NULL, NULL, 0);
+	return true;
+}
+
+void api_reply_json(struct api_req *a, int status, json_t *j)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
 	json_decref(j);
 	if (!s) {
-		finish(a, 500, NULL, NULL, 0);
+		api_finish(a, 500, NULL, NULL, 0);
 		return;
 	}
-	finish(a, status, status >= 400 ? "application/problem+json" : "application/json",
-	       (const unsigned char *)s, strlen(s));
+	api_finish(a, status, status >= 400 ? "application/problem+json" : "application/json",
+		   (const unsigned char *)s, strlen(s));
 	free(s);
 }
 
@@ -160,19 +145,25 @@ static const char *title_of(int status)
 		return "Not Found";
 	case 405:
 		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Content";
 	case 429:
 		return "Too Many Requests";
 	case 503:
 		return "Service Unavailable";
 	default:
-		return "Internal Server Error";
+		return status < 500 ? "Bad Request" : "Internal Server Error";
 	}
 }
 
 /* RFC 9457: type, title, status, detail. detail never holds a secret. */
-static void problem(struct api_req *a, int status, const char *slug, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void problem(struct api_req *a, int status, const char *slug, const char *fmt, ...)
+void api_problem(struct api_req *a, int status, const char *slug, const char *fmt, ...)
 {
 	char type[96], detail[512];
 	va_list ap;
@@ -188,12 +179,19 @@ static void problem(struct api_req *a, int status, const char *slug, const char 
 				? "Bearer realm=\"cmpgw-admin\", error=\"invalid_token\""
 				: "Bearer realm=\"cmpgw-admin\"");
 	if (status == 405)
-		http_req_set_allow(a->req, "GET, HEAD");
+		http_req_set_allow(a->req, a->allow[0] ? a->allow : "GET, HEAD");
 	if (status == 429)
 		http_req_set_header(a->req, "Retry-After", "60");
-	reply_json(a, status,
-		   json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", title_of(status),
-			     "status", status, "detail", detail));
+	if (status == 503)
+		http_req_set_header(a->req, "Retry-After", "5");
+	api_reply_json(a, status,
+		       json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", title_of(status),
+				 "status", status, "detail", detail));
+}
+
+void api_unavailable(struct api_req *a)
+{
+	api_problem(a, 503, "unavailable", "the database cannot be reached; retry later");
 }
 
 /* ---- authentication ---- */
@@ -275,10 +273,10 @@ static void authorised(struct api_req *a);
 static void deny_key(struct api_req *a, const char *why)
 {
 	if (a->cert_unmapped)
-		problem(a, 403, "unmapped-certificate",
-			"the client certificate maps to no admin principal, and %s", why);
+		api_problem(a, 403, "unmapped-certificate",
+			    "the client certificate maps to no admin principal, and %s", why);
 	else
-		problem(a, 401, "invalid-token", "%s", why);
+		api_problem(a, 401, "invalid-token", "%s", why);
 }
 
 static void on_key(void *arg, int rc, enum store_apikey_verdict v, const char *role,
@@ -287,11 +285,11 @@ static void on_key(void *arg, int rc, enum store_apikey_verdict v, const char *r
 	struct api_req *a = arg;
 
 	if (http_req_cancelled(a->req)) {
-		finish(a, HTTP_DROPPED, NULL, NULL, 0);
+		api_finish(a, HTTP_DROPPED, NULL, NULL, 0);
 		return;
 	}
 	if (rc != 0) {
-		problem(a, 503, "unavailable", "the key store cannot be reached; retry later");
+		api_problem(a, 503, "unavailable", "the key store cannot be reached; retry later");
 		return;
 	}
 	if (v != STORE_APIKEY_VALID) {
@@ -322,10 +320,11 @@ static void authenticate(struct api_req *a)
 	a->cert_unmapped = x != NULL;
 	if (!h) {
 		if (a->cert_unmapped)
-			problem(a, 403, "unmapped-certificate",
-				"the client certificate maps to no admin principal");
+			api_problem(a, 403, "unmapped-certificate",
+				    "the client certificate maps to no admin principal");
 		else
-			problem(a, 401, "no-credentials",
+			api_problem(
+				a, 401, "no-credentials",
 				"send a client certificate or an Authorization: Bearer API key");
 		return;
 	}
@@ -340,81 +339,128 @@ static void authenticate(struct api_req *a)
 		return;
 	}
 	if (a->w->app && ra_unauth_key_blocked(a->w->app, http_req_peer(a->req))) {
-		problem(a, 429, "too-many-failures",
-			"too many refused API keys from this address; retry in a minute");
+		api_problem(a, 429, "too-many-failures",
+			    "too many refused API keys from this address; retry in a minute");
 		return;
 	}
-	rc = pool_of(a) ? store_apikey_verify_async(pool_of(a), key, on_key, a) : RC_DB;
+	rc = api_pool(a) ? store_apikey_verify_async(api_pool(a), key, on_key, a) : RC_DB;
 	if (rc != 0)
-		problem(a, 503, "unavailable", "the key store cannot be reached; retry later");
+		api_problem(a, 503, "unavailable", "the key store cannot be reached; retry later");
 }
 
 /* ---- routing ---- */
 
-/* A path segment: 1..max bytes, printable, no '/'. */
-static bool segment(const char *s, size_t n, size_t max, char *out)
+/* One segment of a path against one of a pattern; a {placeholder} takes
+ * 1..API_PARAM_MAX printable bytes. */
+static bool seg_match(const char *pat, size_t pn, const char *s, size_t n, struct api_req *a,
+		      int *np)
 {
-	if (n < 1 || n > max)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+	if (pn >= 2 && pat[0] == '{' && pat[pn - 1] == '}') {
+		if (n < 1 || n > API_PARAM_MAX || *np >= API_PARAMS_MAX)
 			return false;
-	memcpy(out, s, n);
-	out[n] = '\0';
-	return true;
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+				return false;
+		memcpy(a->param[*np], s, n);
+		a->param[*np][n] = '\0';
+		if (pn == 8 && memcmp(pat, "{vendor}", 8) == 0)
+			a->vendor = a->param[*np];
+		(*np)++;
+		return true;
+	}
+	return pn == n && memcmp(pat, s, n) == 0;
 }
 
-/* path (below PREFIX) -> route and its parameters; false: no such path. */
-static bool parse_route(struct api_req *a, const char *p)
+/* path (below PREFIX, one trailing '/' ignored) against pattern; fills
+ * a->param and a->vendor on a match. */
+static bool route_match(const char *pattern, const char *path, struct api_req *a)
 {
-	const char *slash, *rest;
+	const char *p = pattern, *s = path;
+	size_t sl = strlen(path);
+	int np = 0;
 
-	if (strcmp(p, "whoami") == 0)
-		return a->route = R_WHOAMI, true;
-	if (strcmp(p, "openapi.json") == 0)
-		return a->route = R_OPENAPI, true;
-	if (strcmp(p, "vendors") == 0 || strcmp(p, "vendors/") == 0)
-		return a->route = R_VENDORS, true;
-	if (strncmp(p, "vendors/", 8) != 0)
-		return false;
-	p += 8;
-	if (!(slash = strchr(p, '/'))) {
-		a->route = R_VENDOR;
-		return segment(p, strlen(p), STORE_API_NAME_MAX, a->vendor);
+	if (sl > 1 && path[sl - 1] == '/')
+		sl--;
+	a->vendor = NULL;
+	for (;;) {
+		const char *pe = strchr(p, '/'), *se = memchr(s, '/', sl - (size_t)(s - path));
+		size_t pn = pe ? (size_t)(pe - p) : strlen(p);
+		size_t n = se ? (size_t)(se - s) : sl - (size_t)(s - path);
+
+		if (!seg_match(p, pn, s, n, a, &np))
+			return false;
+		if (!pe || !se)
+			return !pe && !se;
+		p = pe + 1;
+		s = se + 1;
 	}
-	if (!segment(p, (size_t)(slash - p), STORE_API_NAME_MAX, a->vendor) ||
-	    strncmp(slash, "/serials/", 9) != 0)
-		return false;
-	rest = slash + 9;
-	a->route = R_SERIAL;
-	return !strchr(rest, '/') && segment(rest, strlen(rest), SERIAL_MAX, a->serial);
+}
+
+static void allow_of(unsigned methods, char *out, size_t len)
+{
+	static const struct {
+		enum http_method m;
+		const char *name;
+	} names[] = { { HTTP_M_GET, "GET, HEAD" },
+		      { HTTP_M_POST, "POST" },
+		      { HTTP_M_PUT, "PUT" },
+		      { HTTP_M_PATCH, "PATCH" },
+		      { HTTP_M_DELETE, "DELETE" } };
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (methods & SERVER_METHOD(names[i].m))
+			o += (size_t)snprintf(out + o, o < len ? len - o : 0, "%s%s", o ? ", " : "",
+					      names[i].name);
 }
 
 static void authorised(struct api_req *a)
 {
-	for (size_t i = 0; i < sizeof(authz) / sizeof(authz[0]); i++) {
-		if (authz[i].route != a->route)
-			continue;
-		a->role_bit = role_bit(a->role);
-		if (!(authz[i].methods & SERVER_METHOD(http_req_method(a->req)))) {
-			problem(a, 405, "method-not-allowed",
-				"this resource is read-only (GET, HEAD)");
-			return;
-		}
-		if (!(authz[i].roles & a->role_bit)) {
-			problem(a, 403, "forbidden", "role %s may not read this resource", a->role);
-			return;
-		}
-		authz[i].handle(a);
+	const char *path = http_req_path(a->req);
+	unsigned m = SERVER_METHOD(http_req_method(a->req)), methods = 0;
+	const struct api_route *hit = NULL;
+	const char *scope;
+
+	a->role_bit = role_bit(a->role);
+	if (path && strncmp(path, PREFIX, strlen(PREFIX)) == 0) {
+		path += strlen(PREFIX);
+		for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]) && !hit; t++)
+			for (const struct api_route *r = tables[t]; r->pattern && !hit; r++) {
+				if (!route_match(r->pattern, path, a))
+					continue;
+				methods |= r->methods;
+				if (r->methods & m)
+					hit = r;
+			}
+	}
+	if (!hit && !methods) {
+		api_problem(a, 404, "not-found", "no such resource");
 		return;
 	}
-	problem(a, 404, "not-found", "no such resource");
+	if (!hit) {
+		allow_of(methods, a->allow, sizeof(a->allow));
+		api_problem(a, 405, "method-not-allowed", "this resource allows %s", a->allow);
+		return;
+	}
+	if (!(hit->roles & a->role_bit)) {
+		api_problem(a, 403, "forbidden", "role %s may not %s this resource", a->role,
+			    (m & API_GET) ? "read" : "change");
+		return;
+	}
+	/* vendor:X and factory:X see only X: another vendor is not there */
+	if (a->vendor && (scope = api_scope(a)) && strcmp(scope, a->vendor) != 0) {
+		api_problem(a, 404, "not-found", "no vendor named \"%s\"", a->vendor);
+		return;
+	}
+	a->route = hit;
+	hit->handle(a);
 }
 
 void cmd_api_dispatch(struct http_req *req, void *arg)
 {
 	struct api_req *a = calloc(1, sizeof(*a));
-	const char *path = http_req_path(req), *q = http_req_query(req);
+	const char *q = http_req_query(req);
 
 	if (!a) {
 		http_reply(req, 503, NULL, NULL, 0);
@@ -423,217 +469,149 @@ void cmd_api_dispatch(struct http_req *req, void *arg)
 	a->req = req;
 	a->w = arg;
 	if (q && strlen(q) > QUERY_MAX) {
-		problem(a, 400, "bad-request", "the query string is longer than %d bytes",
-			QUERY_MAX);
+		api_problem(a, 400, "bad-request", "the query string is longer than %d bytes",
+			    QUERY_MAX);
 		return;
 	}
 	/* unknown paths are 404 after authentication, so that an anonymous
-	 * client learns nothing; bad parameters of a known path too */
-	if (!path || strncmp(path, PREFIX, strlen(PREFIX)) != 0 ||
-	    !parse_route(a, path + strlen(PREFIX)))
-		a->route = (enum route) - 1;
+	 * client learns nothing */
 	authenticate(a);
 }
 
-/* ---- handlers ---- */
+/* ---- helpers of the handler files ---- */
 
-static void h_whoami(struct api_req *a)
+const char *api_scope(const struct api_req *a)
 {
-	reply_json(a, 200, json_pack("{s:s, s:s}", "principal", a->principal, "role", a->role));
+	if (a->role_bit == API_ROLE_VENDOR)
+		return a->role + 7;
+	if (a->role_bit == API_ROLE_FACTORY)
+		return a->role + 8;
+	return NULL;
 }
 
-static void h_openapi(struct api_req *a)
+bool api_query(struct api_req *a, const char *name, char *buf, size_t len, bool *answered)
 {
-	finish(a, 200, "application/json", cmd_openapi_json, cmd_openapi_json_len);
+	const char *q = http_req_query(a->req), *v;
+	struct evkeyvalq kv;
+	bool found = false;
+
+	*answered = false;
+	if (!q || !*q)
+		return false;
+	TAILQ_INIT(&kv);
+	if (evhttp_parse_query_str(q, &kv) != 0) {
+		api_problem(a, 400, "bad-request", "the query string does not parse");
+		*answered = true;
+		return false;
+	}
+	if ((v = evhttp_find_header(&kv, name))) {
+		if (strlen(v) >= len) {
+			api_problem(a, 400, "bad-request", "%s is longer than %zu bytes", name,
+				    len - 1);
+			*answered = true;
+		} else {
+			memcpy(buf, v, strlen(v) + 1);
+			found = true;
+		}
+	}
+	evhttp_clear_headers(&kv);
+	return found;
 }
 
-/* The vendor a vendor:X principal is confined to, or NULL (any). */
-static const char *scope_of(const struct api_req *a)
-{
-	return a->role_bit == ROLE_VENDOR ? a->role + 7 : NULL;
-}
-
-static json_t *vendor_json(const struct store_api_vendor *v)
-{
-	return json_pack("{s:s, s:s, s:{s:I, s:I, s:I}, s:I, s:I}", "name", v->name, "strictness",
-			 v->strict ? "strict" : "lenient", "serials", "allowed",
-			 (json_int_t)v->allowed, "blocked", (json_int_t)v->blocked, "enrolled",
-			 (json_int_t)v->enrolled, "anchors", (json_int_t)v->anchors,
-			 "intermediates", (json_int_t)v->intermediates);
-}
-
-/* Cursor: "v1." + hex of the last name listed; opaque to clients. */
-static void cursor_of(const char *name, char *out, size_t len)
+void api_cursor_encode(const char *key, char *out, size_t len)
 {
 	size_t o = (size_t)snprintf(out, len, "v1.");
 
-	for (const unsigned char *p = (const unsigned char *)name; *p && o + 3 <= len; p++)
+	for (const unsigned char *p = (const unsigned char *)key; *p && o + 3 <= len; p++)
 		o += (size_t)snprintf(out + o, len - o, "%02x", *p);
 }
 
-static bool cursor_parse(const char *c, char *out, size_t len)
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+bool api_cursor_decode(const char *c, char *out, size_t len)
 {
 	size_t n = strlen(c), k = 0;
 
 	if (n < 5 || strncmp(c, "v1.", 3) != 0 || (n - 3) % 2 || (n - 3) / 2 >= len)
 		return false;
 	for (size_t i = 3; i < n; i += 2) {
-		unsigned v;
-		if (sscanf(c + i, "%2x", &v) != 1 || v < 0x21 || v > 0x7e ||
-		    !strchr("0123456789abcdef", c[i]) || !strchr("0123456789abcdef", c[i + 1]))
+		int hi = hexval(c[i]), lo = hexval(c[i + 1]);
+		if (hi < 0 || lo < 0 || hi * 16 + lo < 0x20 || hi * 16 + lo > 0x7e)
 			return false;
-		out[k++] = (char)v;
+		out[k++] = (char)(hi * 16 + lo);
 	}
 	out[k] = '\0';
 	return true;
 }
 
-static void on_vendors(void *arg, int rc, const struct store_api_vendor *rows, size_t n)
+bool api_list_params(struct api_req *a, int def, int max, int *limit, char *after, size_t len,
+		     bool *has_after)
 {
-	struct api_req *a = arg;
-	json_t *list, *j;
-	char next[2 * STORE_API_NAME_MAX + 8];
+	char v[API_PARAM_MAX * 2 + 8];
+	bool answered;
 
-	if (http_req_cancelled(a->req)) {
-		finish(a, HTTP_DROPPED, NULL, NULL, 0);
-		return;
-	}
-	if (rc != 0) {
-		problem(a, 503, "unavailable", "the database cannot be reached; retry later");
-		return;
-	}
-	if (a->route == R_VENDOR) {
-		if (n != 1)
-			problem(a, 404, "not-found", "no vendor named \"%s\"", a->vendor);
-		else
-			reply_json(a, 200, vendor_json(&rows[0]));
-		return;
-	}
-	if (!(list = json_array())) {
-		finish(a, 500, NULL, NULL, 0);
-		return;
-	}
-	for (size_t i = 0; i < n && (int)i < a->limit; i++)
-		json_array_append_new(list, vendor_json(&rows[i]));
-	/* one row more than the page was asked for: there is a next page */
-	if ((int)n > a->limit)
-		cursor_of(rows[a->limit - 1].name, next, sizeof(next));
-	j = json_pack("{s:o, s:s?}", "vendors", list, "next_cursor",
-		      (int)n > a->limit ? next : NULL);
-	if (j && (int)n <= a->limit)
-		json_object_set_new(j, "next_cursor", json_null());
-	reply_json(a, 200, j);
-}
-
-/* ?limit=&cursor= of the vendor list; answers and returns false when bad. */
-static bool list_params(struct api_req *a)
-{
-	const char *q = http_req_query(a->req), *v;
-	struct evkeyvalq kv;
-	bool ok = true;
-
-	a->limit = LIMIT_DEFAULT;
-	if (!q || !*q)
-		return true;
-	TAILQ_INIT(&kv);
-	if (evhttp_parse_query_str(q, &kv) != 0) {
-		problem(a, 400, "bad-request", "the query string does not parse");
-		return false;
-	}
-	if ((v = evhttp_find_header(&kv, "limit"))) {
+	*limit = def;
+	*has_after = false;
+	if (api_query(a, "limit", v, sizeof(v), &answered)) {
 		char *end;
 		long l = strtol(v, &end, 10);
-		if (!*v || *end || l < 1 || l > LIMIT_MAX) {
-			problem(a, 400, "bad-request", "limit must be an integer 1..%d", LIMIT_MAX);
-			ok = false;
-		} else {
-			a->limit = (int)l;
+		if (!*v || *end || l < 1 || l > max) {
+			api_problem(a, 400, "bad-request", "limit must be an integer 1..%d", max);
+			return false;
 		}
+		*limit = (int)l;
 	}
-	if (ok && (v = evhttp_find_header(&kv, "cursor"))) {
-		if (!cursor_parse(v, a->after, sizeof(a->after))) {
-			problem(a, 400, "bad-request",
-				"cursor is not one this server handed out (next_cursor)");
-			ok = false;
-		} else {
-			a->has_after = true;
+	if (answered)
+		return false;
+	if (api_query(a, "cursor", v, sizeof(v), &answered)) {
+		if (!api_cursor_decode(v, after, len)) {
+			api_problem(a, 400, "bad-request",
+				    "cursor is not one this server handed out (next_cursor)");
+			return false;
 		}
+		*has_after = true;
 	}
-	evhttp_clear_headers(&kv);
-	return ok;
+	return !answered;
 }
 
-static void h_vendors(struct api_req *a)
+json_t *api_body_json(struct api_req *a)
 {
-	const char *scope = scope_of(a), *only = NULL;
-	int rc;
-
-	if (a->route == R_VENDOR) {
-		/* another vendor's name: the same 404 as an unknown one */
-		if (scope && strcmp(scope, a->vendor) != 0) {
-			problem(a, 404, "not-found", "no vendor named \"%s\"", a->vendor);
-			return;
-		}
-		only = a->vendor;
-		a->limit = 1;
-	} else {
-		if (!list_params(a))
-			return;
-		only = scope;
-	}
-	rc = pool_of(a) ? store_api_vendors(pool_of(a), only, a->has_after ? a->after : NULL,
-					    a->route == R_VENDOR ? 1 : a->limit + 1, on_vendors, a)
-			: RC_DB;
-	if (rc != 0)
-		problem(a, 503, "unavailable", "the database cannot be reached; retry later");
-}
-
-static void on_serial(void *arg, int rc, const struct store_api_serial *s)
-{
-	struct api_req *a = arg;
+	const char *ct = http_req_content_type(a->req);
+	const unsigned char *b;
+	size_t n;
 	json_t *j;
+	json_error_t e;
 
-	if (http_req_cancelled(a->req)) {
-		finish(a, HTTP_DROPPED, NULL, NULL, 0);
-		return;
+	if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
+	    (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
+		api_problem(a, 415, "unsupported-media-type", "the body must be application/json");
+		return NULL;
 	}
-	if (rc != 0) {
-		problem(a, 503, "unavailable", "the database cannot be reached; retry later");
-		return;
+	b = http_req_body(a->req, &n);
+	if (!(j = json_loadb((const char *)b, n, JSON_REJECT_DUPLICATES, &e))) {
+		api_problem(a, 400, "bad-request", "the body is not JSON: %s (line %d)", e.text,
+			    e.line);
+		return NULL;
 	}
-	if (!s->vendor_found) {
-		problem(a, 404, "not-found", "no vendor named \"%s\"", a->vendor);
-		return;
+	if (!json_is_object(j)) {
+		json_decref(j);
+		api_problem(a, 400, "bad-request", "the body must be a JSON object");
+		return NULL;
 	}
-	if (!s->listed && !s->cert_serial) {
-		problem(a, 404, "not-found", "serial \"%s\" is not in vendor %s's list", a->serial,
-			a->vendor);
-		return;
-	}
-	j = json_pack("{s:s, s:s, s:s?, s:s?}", "vendor", a->vendor, "serial", a->serial, "state",
-		      s->listed ? s->state : "unlisted", "enrolled_at", s->enrolled_at);
-	if (j && !s->enrolled_at)
-		json_object_set_new(j, "enrolled_at", json_null());
-	if (j)
-		json_object_set_new(j, "certificate",
-				    s->cert_serial
-					    ? json_pack("{s:s, s:s, s:s}", "serial", s->cert_serial,
-							"issuer", s->cert_issuer, "status",
-							s->cert_status)
-					    : json_null());
-	reply_json(a, 200, j);
+	return j;
 }
 
-static void h_serial(struct api_req *a)
-{
-	const char *scope = scope_of(a);
-	int rc;
+/* ---- handlers ---- */
 
-	if (scope && strcmp(scope, a->vendor) != 0) {
-		problem(a, 404, "not-found", "no vendor named \"%s\"", a->vendor);
-		return;
-	}
-	rc = pool_of(a) ? store_api_serial(pool_of(a), a->vendor, a->serial, on_serial, a) : RC_DB;
-	if (rc != 0)
-		problem(a, 503, "unavailable", "the database cannot be reached; retry later");
+static void h_whoami(struct api_req *a)
+{
+	api_reply_json(a, 200, json_pack("{s:s, s:s}", "principal", a->principal, "role", a->role));
+}
+
+static void h_openapi(struct api_req *a)
+{
+	api_finish(a, 200, "application/json", cmd_openapi_json, cmd_openapi_json_len);
 }

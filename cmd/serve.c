@@ -18,6 +18,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/api.h"
+#include "cmd/api_int.h"
 #include "cmd/ops.h"
 #include "core/cfg.h"
 #include "core/log.h"
@@ -298,6 +299,23 @@ static int db_wait_ready(const struct cfg *cfg, const char *conninfo)
  * listen (connections are refused until the database is ready) and run
  * the workers until SIGTERM/SIGINT, which drain (core/server.h).
  */
+/* The CMP worker and the admin API's jobs (cmd/api_int.h) of a worker;
+ * the jobs stop first (their requests are cancelled by then). */
+static int serve_worker_init(struct worker *w)
+{
+	int rc = ra_worker_init(w);
+
+	if (rc == 0 && (rc = cmd_api_worker_init(w)) != 0)
+		ra_worker_fini(w);
+	return rc;
+}
+
+static void serve_worker_fini(struct worker *w)
+{
+	cmd_api_worker_fini(w);
+	ra_worker_fini(w);
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	struct opts o;
@@ -347,8 +365,8 @@ int cmd_serve(int argc, char **argv)
 			  SERVER_METHOD(HTTP_M_GET) | SERVER_METHOD(HTTP_M_HEAD), "GET, HEAD",
 			  ra_crl_route },
 		};
-		struct server_hooks hooks = { .worker_init = ra_worker_init,
-					      .worker_fini = ra_worker_fini,
+		struct server_hooks hooks = { .worker_init = serve_worker_init,
+					      .worker_fini = serve_worker_fini,
 					      .worker_reload = ra_worker_reload,
 					      .routes = routes,
 					      .n_routes = sizeof(routes) / sizeof(routes[0]),

@@ -109,6 +109,12 @@ static enum http_method map_method(enum evhttp_cmd_type t)
 		return HTTP_M_POST;
 	case EVHTTP_REQ_HEAD:
 		return HTTP_M_HEAD;
+	case EVHTTP_REQ_PUT:
+		return HTTP_M_PUT;
+	case EVHTTP_REQ_DELETE:
+		return HTTP_M_DELETE;
+	case EVHTTP_REQ_PATCH:
+		return HTTP_M_PATCH;
 	default:
 		return HTTP_M_OTHER;
 	}

@@ -65,7 +65,15 @@ struct event_base;
 struct http_server;
 struct http_req;
 
-enum http_method { HTTP_M_GET, HTTP_M_POST, HTTP_M_HEAD, HTTP_M_OTHER };
+enum http_method {
+	HTTP_M_GET,
+	HTTP_M_POST,
+	HTTP_M_HEAD,
+	HTTP_M_PUT,
+	HTTP_M_DELETE,
+	HTTP_M_PATCH,
+	HTTP_M_OTHER
+};
 
 typedef void (*http_dispatch_cb)(struct http_req *req, void *arg);
 

@@ -73,6 +73,7 @@ struct worker {
 	bool up;			/* the loop runs (told to the main thread) */
 	struct cfg *cfg;		/* reference held by the worker */
 	void *app;			/* application per-worker state */
+	void *admin_app;		/* the admin API's per-worker state (cmd/api.c), or NULL */
 	struct metrics *metrics;	/* the process's (hooks->metrics; may be NULL) */
 	const struct server_hooks *hooks;
 	const int *fds;
