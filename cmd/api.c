@@ -415,25 +415,37 @@ static void allow_of(unsigned methods, char *out, size_t len)
 					      names[i].name);
 }
 
-static void authorised(struct api_req *a)
+/* The route of a's path and method (NULL: none); *methods gets the
+ * methods every route of that path allows. */
+static const struct api_route *find_route(struct api_req *a, unsigned *methods)
 {
 	const char *path = http_req_path(a->req);
-	unsigned m = SERVER_METHOD(http_req_method(a->req)), methods = 0;
-	const struct api_route *hit = NULL;
+	unsigned m = SERVER_METHOD(http_req_method(a->req));
+	bool api = path && strncmp(path, PREFIX, strlen(PREFIX)) == 0;
+
+	*methods = 0;
+	if (!path)
+		return NULL;
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		for (const struct api_route *r = tables[t]; r->pattern; r++) {
+			if (r->pattern[0] == '/'
+				    ? !route_match(r->pattern + 1, path + 1, a)
+				    : !api || !route_match(r->pattern, path + strlen(PREFIX), a))
+				continue;
+			*methods |= r->methods;
+			if (r->methods & m)
+				return r;
+		}
+	return NULL;
+}
+
+static void authorised(struct api_req *a)
+{
+	unsigned m = SERVER_METHOD(http_req_method(a->req)), methods;
+	const struct api_route *hit = find_route(a, &methods);
 	const char *scope;
 
 	a->role_bit = role_bit(a->role);
-	if (path && strncmp(path, PREFIX, strlen(PREFIX)) == 0) {
-		path += strlen(PREFIX);
-		for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]) && !hit; t++)
-			for (const struct api_route *r = tables[t]; r->pattern && !hit; r++) {
-				if (!route_match(r->pattern, path, a))
-					continue;
-				methods |= r->methods;
-				if (r->methods & m)
-					hit = r;
-			}
-	}
 	if (!hit && !methods) {
 		api_problem(a, 404, "not-found", "no such resource");
 		return;
@@ -443,7 +455,7 @@ static void authorised(struct api_req *a)
 		api_problem(a, 405, "method-not-allowed", "this resource allows %s", a->allow);
 		return;
 	}
-	if (!(hit->roles & a->role_bit)) {
+	if (!(hit->roles & (a->role_bit | API_PUBLIC))) {
 		api_problem(a, 403, "forbidden", "role %s may not %s this resource", a->role,
 			    (m & API_GET) ? "read" : "change");
 		return;
@@ -473,8 +485,18 @@ void cmd_api_dispatch(struct http_req *req, void *arg)
 			    QUERY_MAX);
 		return;
 	}
-	/* unknown paths are 404 after authentication, so that an anonymous
-	 * client learns nothing */
+	/* a public route (no data) needs no credentials; unknown paths are
+	 * 404 only after authentication, so that an anonymous client learns
+	 * nothing */
+	{
+		unsigned methods;
+		const struct api_route *r = find_route(a, &methods);
+		if (r && (r->roles & API_PUBLIC)) {
+			a->route = r;
+			r->handle(a);
+			return;
+		}
+	}
 	authenticate(a);
 }
 

@@ -36,6 +36,9 @@ enum api_role {
 	API_ROLE_VENDOR = 4,  /* vendor:<name>: that vendor's data only */
 	API_ROLE_FACTORY = 8, /* factory:<name>: dry runs for that vendor */
 };
+/* A route anyone may call, without credentials (only for content that
+ * holds no data, such as the status page's HTML and script). */
+#define API_PUBLIC     16
 #define API_ROLES_ALL  (API_ROLE_OPERATOR | API_ROLE_AUDITOR | API_ROLE_VENDOR | API_ROLE_FACTORY)
 #define API_ROLES_READ (API_ROLE_OPERATOR | API_ROLE_AUDITOR | API_ROLE_VENDOR)
 
@@ -51,7 +54,8 @@ typedef void (*api_handler)(struct api_req *a);
 /*
  * One entry of the authorisation table: a path pattern below /api/v1/
  * ("vendors/{vendor}/serials/{serial}": literal segments and {name}
- * placeholders, each one whole segment), the methods and the roles it
+ * placeholders, each one whole segment; a pattern starting with '/' is
+ * an absolute path outside /api/v1, e.g. "/status"), the methods and the roles it
  * admits, and its handler. Several entries may share a pattern with
  * different methods. A pattern with a {vendor} placeholder confines
  * vendor:X and factory:X principals to X: another name gets the same 404
