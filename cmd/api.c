@@ -196,31 +196,6 @@ void api_unavailable(struct api_req *a)
 
 /* ---- authentication ---- */
 
-/* '*' matches any run of characters (none included); everything else
- * itself. Iterative, linear in practice (backtracks to the last star). */
-static bool glob_match(const char *pat, const char *s)
-{
-	const char *star = NULL, *mark = NULL;
-
-	while (*s) {
-		if (*pat == '*') {
-			star = pat++;
-			mark = s;
-		} else if (*pat == *s) {
-			pat++;
-			s++;
-		} else if (star) {
-			pat = star + 1;
-			s = ++mark;
-		} else {
-			return false;
-		}
-	}
-	while (*pat == '*')
-		pat++;
-	return !*pat;
-}
-
 /* The subject of x in RFC 2253 form into buf; false when it does not fit. */
 static bool subject_2253(X509 *x, char *buf, size_t len)
 {
@@ -255,7 +230,7 @@ static bool map_cert(struct api_req *a, X509 *x)
 						   X509_get_subject_name(p->issuer)) == 0 &&
 					     X509_check_issued(p->issuer, x) == X509_V_OK &&
 					     X509_verify(x, X509_get0_pubkey(p->issuer)) == 1 &&
-					     glob_match(p->subject, subj);
+					     api_glob_match(p->subject, subj);
 		if (!hit)
 			continue;
 		snprintf(a->principal, sizeof(a->principal), "cert:%s", subj);
@@ -350,69 +325,15 @@ static void authenticate(struct api_req *a)
 
 /* ---- routing ---- */
 
-/* One segment of a path against one of a pattern; a {placeholder} takes
- * 1..API_PARAM_MAX printable bytes. */
-static bool seg_match(const char *pat, size_t pn, const char *s, size_t n, struct api_req *a,
-		      int *np)
+/* pattern against path: a's parameters and vendor on a match. */
+static bool match(struct api_req *a, const char *pattern, const char *path)
 {
-	if (pn >= 2 && pat[0] == '{' && pat[pn - 1] == '}') {
-		if (n < 1 || n > API_PARAM_MAX || *np >= API_PARAMS_MAX)
-			return false;
-		for (size_t i = 0; i < n; i++)
-			if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-				return false;
-		memcpy(a->param[*np], s, n);
-		a->param[*np][n] = '\0';
-		if (pn == 8 && memcmp(pat, "{vendor}", 8) == 0)
-			a->vendor = a->param[*np];
-		(*np)++;
-		return true;
-	}
-	return pn == n && memcmp(pat, s, n) == 0;
-}
+	int np, vendor;
 
-/* path (below PREFIX, one trailing '/' ignored) against pattern; fills
- * a->param and a->vendor on a match. */
-static bool route_match(const char *pattern, const char *path, struct api_req *a)
-{
-	const char *p = pattern, *s = path;
-	size_t sl = strlen(path);
-	int np = 0;
-
-	if (sl > 1 && path[sl - 1] == '/')
-		sl--;
-	a->vendor = NULL;
-	for (;;) {
-		const char *pe = strchr(p, '/'), *se = memchr(s, '/', sl - (size_t)(s - path));
-		size_t pn = pe ? (size_t)(pe - p) : strlen(p);
-		size_t n = se ? (size_t)(se - s) : sl - (size_t)(s - path);
-
-		if (!seg_match(p, pn, s, n, a, &np))
-			return false;
-		if (!pe || !se)
-			return !pe && !se;
-		p = pe + 1;
-		s = se + 1;
-	}
-}
-
-static void allow_of(unsigned methods, char *out, size_t len)
-{
-	static const struct {
-		enum http_method m;
-		const char *name;
-	} names[] = { { HTTP_M_GET, "GET, HEAD" },
-		      { HTTP_M_POST, "POST" },
-		      { HTTP_M_PUT, "PUT" },
-		      { HTTP_M_PATCH, "PATCH" },
-		      { HTTP_M_DELETE, "DELETE" } };
-	size_t o = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (methods & SERVER_METHOD(names[i].m))
-			o += (size_t)snprintf(out + o, o < len ? len - o : 0, "%s%s", o ? ", " : "",
-					      names[i].name);
+	if (!api_route_match(pattern, path, a->param, &np, &vendor))
+		return false;
+	a->vendor = vendor >= 0 ? a->param[vendor] : NULL;
+	return true;
 }
 
 /* The route of a's path and method (NULL: none); *methods gets the
@@ -429,8 +350,8 @@ static const struct api_route *find_route(struct api_req *a, unsigned *methods)
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
 		for (const struct api_route *r = tables[t]; r->pattern; r++) {
 			if (r->pattern[0] == '/'
-				    ? !route_match(r->pattern + 1, path + 1, a)
-				    : !api || !route_match(r->pattern, path + strlen(PREFIX), a))
+				    ? !match(a, r->pattern + 1, path + 1)
+				    : !api || !match(a, r->pattern, path + strlen(PREFIX)))
 				continue;
 			*methods |= r->methods;
 			if (r->methods & m)
@@ -451,7 +372,7 @@ static void authorised(struct api_req *a)
 		return;
 	}
 	if (!hit) {
-		allow_of(methods, a->allow, sizeof(a->allow));
+		api_allow_of(methods, a->allow, sizeof(a->allow));
 		api_problem(a, 405, "method-not-allowed", "this resource allows %s", a->allow);
 		return;
 	}
@@ -538,35 +459,6 @@ bool api_query(struct api_req *a, const char *name, char *buf, size_t len, bool 
 	}
 	evhttp_clear_headers(&kv);
 	return found;
-}
-
-void api_cursor_encode(const char *key, char *out, size_t len)
-{
-	size_t o = (size_t)snprintf(out, len, "v1.");
-
-	for (const unsigned char *p = (const unsigned char *)key; *p && o + 3 <= len; p++)
-		o += (size_t)snprintf(out + o, len - o, "%02x", *p);
-}
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-bool api_cursor_decode(const char *c, char *out, size_t len)
-{
-	size_t n = strlen(c), k = 0;
-
-	if (n < 5 || strncmp(c, "v1.", 3) != 0 || (n - 3) % 2 || (n - 3) / 2 >= len)
-		return false;
-	for (size_t i = 3; i < n; i += 2) {
-		int hi = hexval(c[i]), lo = hexval(c[i + 1]);
-		if (hi < 0 || lo < 0 || hi * 16 + lo < 0x20 || hi * 16 + lo > 0x7e)
-			return false;
-		out[k++] = (char)(hi * 16 + lo);
-	}
-	out[k] = '\0';
-	return true;
 }
 
 bool api_list_params(struct api_req *a, int def, int max, int *limit, char *after, size_t len,

@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "core/http.h"
+#include "cmd/api_match.h"
 #include "core/server.h"
 #include "store/apikey.h"
 
@@ -80,8 +81,6 @@ extern const struct api_route api_routes_audit[];   /* cmd/api_audit.c */
 extern const struct api_route api_routes_check[];   /* cmd/api_check.c */
 extern const struct api_route api_routes_page[];    /* cmd/api_page.c */
 
-#define API_PARAMS_MAX	  3
-#define API_PARAM_MAX	  256 /* bytes of one path parameter */
 #define API_PRINCIPAL_MAX 1032
 
 /* One request of the admin listener, from dispatch to its reply. */
@@ -136,10 +135,7 @@ bool api_query(struct api_req *a, const char *name, char *buf, size_t len, bool 
  * bytes; *has_after) of a list; false: answered 400. */
 bool api_list_params(struct api_req *a, int def, int max, int *limit, char *after, size_t len,
 		     bool *has_after);
-/* Opaque cursor "v1." + hex of key (printable ASCII) and back. decode:
- * false for anything encode never produced. */
-void api_cursor_encode(const char *key, char *out, size_t len);
-bool api_cursor_decode(const char *c, char *out, size_t len);
+/* cursors: api_cursor_encode / api_cursor_decode (cmd/api_match.h) */
 /* The request body as JSON: Content-Type must be application/json (else
  * 415), the body an object (else 400). NULL: answered. */
 json_t *api_body_json(struct api_req *a);
