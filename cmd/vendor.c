@@ -596,117 +596,13 @@ static int vendor_set(struct store_conn *c, const struct vopts *o)
 	return 0;
 }
 
-/* The registry as a worker would load it (ra/worker.c), strictness
- * included. NULL after a message. */
-static struct ra_trust *trust_load(struct store_conn *c)
-{
-	struct store_vendor *v = NULL;
-	struct ra_trust *t = NULL;
-	size_t n = 0;
-	int rc = RC_NOMEM;
-
-	if (store_vendor_load_all(c, &v, &n) != 0) {
-		fprintf(stderr, "cmpgw: reading the vendor registry failed\n");
-		return NULL;
-	}
-	if (!(t = ra_trust_new()))
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		if ((rc = ra_trust_add_vendor(t, v[i].id, v[i].name, v[i].serial_rule,
-					      v[i].allow_reenroll)) != 0 ||
-		    (rc = ra_trust_set_strict(t, v[i].id, v[i].x509_strict)) != 0)
-			goto out;
-		for (size_t k = 0; k < v[i].n_certs; k++)
-			if (ra_trust_add_cert(t, v[i].id, v[i].certs[k].kind, v[i].certs[k].der,
-					      v[i].certs[k].derlen) != 0)
-				fprintf(stderr,
-					"cmpgw: vendor %s: a registered certificate does not "
-					"decode; skipped\n",
-					v[i].name);
-	}
-	rc = 0;
-out:
-	if (rc != 0) {
-		fprintf(stderr, "cmpgw: building the vendor registry failed: %s\n", rc_str(rc));
-		ra_trust_free(t);
-		t = NULL;
-	}
-	store_vendor_free_all(v, n);
-	return t;
-}
-
-/* The serial list and clone binding, as the enrollment's admission
- * (cmpgw_admit, read-only) answers for this serial and key. */
-static void check_serial(struct store_conn *c, struct ra_check *r)
-{
-	const struct ra_vendor *v = r->vendor;
-	char reason[32], state[16];
-	bool bound = false;
-
-	if (!v || !r->serial[0])
-		return;
-	if (store_vendor_serial_admit(c, v->id, r->serial, r->spki_fp, v->allow_reenroll, reason,
-				      state, &bound) != 0) {
-		ra_check_add(r, "serial list", false, "the database did not answer");
-		return;
-	}
-	if (!state[0]) {
-		ra_check_add(r, "serial list", false, "serial \"%s\" is not on vendor %s's list",
-			     r->serial, v->name);
-		return;
-	}
-	ra_check_add(r, "serial list", strcmp(state, "blocked") != 0,
-		     "serial \"%s\" is on vendor %s's list: %s", r->serial, v->name, state);
-	if (strcmp(reason, "clone") == 0)
-		ra_check_add(r, "clone binding", false,
-			     "serial \"%s\" is bound to another vendor key (a clone of an enrolled "
-			     "device?)",
-			     r->serial);
-	else
-		ra_check_add(
-			r, "clone binding", true,
-			bound ? "serial \"%s\" is bound to this certificate's key"
-			      : "serial \"%s\" is bound to no key yet: the first enrollment binds "
-				"it to this certificate's key",
-			r->serial);
-	if (strcmp(state, "enrolled") == 0)
-		ra_check_add(r, "re-enrollment", strcmp(reason, "reenroll_denied") != 0,
-			     "serial \"%s\" is enrolled; vendor %s %s a second enrollment",
-			     r->serial, v->name,
-			     strcmp(reason, "reenroll_denied") ? "allows" : "refuses");
-}
-
-/* REQUEST.der of the dry run: 0, or 1 after a message. */
-static int check_request(struct ra_check *r, const struct cfg_alias *alias, X509 *leaf,
-			 const char *path)
-{
-	size_t len = 0;
-	unsigned char *der = read_file(path, &len);
-	int rc = 1;
-
-	if (der && ra_check_request(r, alias, leaf, der, len) == 0)
-		rc = 0;
-	else if (der)
-		fprintf(stderr, "cmpgw: out of memory\n");
-	free(der);
-	return rc;
-}
-
 static void check_print(const struct ra_check *r, const char *alias, bool json)
 {
 	bool pass = ra_check_passed(r);
 
 	if (json) {
-		json_t *steps = json_array(), *doc;
-		char *txt;
-		for (size_t i = 0; i < r->n; i++)
-			json_array_append_new(steps, json_pack("{s:s, s:b, s:s}", "check",
-							       r->s[i].check, "pass", r->s[i].pass,
-							       "detail", r->s[i].detail));
-		doc = json_pack("{s:s, s:s?, s:s?, s:b, s:o}", "alias", alias, "vendor",
-				r->vendor ? r->vendor->name : NULL, "serial",
-				r->serial[0] ? r->serial : NULL, "pass", pass, "steps", steps);
-		txt = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+		json_t *doc = ra_check_json(r, alias);
+		char *txt = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 		if (txt)
 			printf("%s\n", txt);
 		free(txt);
@@ -719,53 +615,44 @@ static void check_print(const struct ra_check *r, const char *alias, bool json)
 		       r->s[i].detail);
 }
 
-/* `cmpgw vendor check`: 0 every check passed, 1 one failed, 2 usage. */
+/* `cmpgw vendor check`: 0 every check passed, 1 one failed, 2 usage.
+ * ra_check_run is the dry run the admin API runs too (cmd/api_check.c). */
 static int vendor_check(struct cmd_db *d, const struct vopts *o)
 {
-	const struct cfg_alias *alias = cfg_alias_find(d->cfg, o->alias);
-	STACK_OF(X509) *certs = NULL;
-	struct ra_trust *t = NULL;
+	struct ra_check_input in = { .alias = cfg_alias_find(d->cfg, o->alias) };
 	struct ra_check *r = calloc(1, sizeof(*r));
-	char detail[STORE_ADMIN_DETAIL_MAX / 4], who[STORE_ADMIN_PRINCIPAL_MAX];
-	int rc = 1;
+	unsigned char *req = NULL;
+	char who[STORE_ADMIN_PRINCIPAL_MAX];
+	int rc = 1, r2;
 
-	if (!alias) {
+	if (!in.alias) {
 		fprintf(stderr,
 			"cmpgw vendor check: --alias: no alias \"%s\" in the configuration\n",
 			o->alias);
 		rc = 2;
 		goto out;
 	}
-	if (!r || !(certs = read_certs(o->pos[0])) || !(t = trust_load(d->conn)))
+	if (!r || !(in.certs = read_certs(o->pos[0])))
 		goto out;
-	if (ra_check_chain(t, alias, sk_X509_value(certs, 0), certs, r) != 0) {
-		fprintf(stderr, "cmpgw: out of memory\n");
+	if (o->pos[1] && !(in.req = req = read_file(o->pos[1], &in.reqlen)))
+		goto out;
+	if ((r2 = ra_check_run(d->conn, &in, r)) != 0) {
+		fprintf(stderr, "cmpgw: the dry run failed: %s\n",
+			r2 == RC_DB ? "reading the vendor registry failed" : rc_str(r2));
 		goto out;
 	}
-	check_serial(d->conn, r);
-	if (!o->pos[1])
-		ra_check_issuance(r, alias);
-	else if (check_request(r, alias, sk_X509_value(certs, 0), o->pos[1]) != 0)
-		goto out;
 	rc = ra_check_passed(r) ? 0 : 1;
-	snprintf(detail, sizeof(detail), "dry run of %.200s: %s", o->pos[0], rc ? "FAIL" : "PASS");
-	for (size_t i = 0; rc && i < r->n; i++)
-		if (!r->s[i].pass) {
-			snprintf(detail, sizeof(detail), "dry run of %.200s: FAIL: %s: %s",
-				 o->pos[0], r->s[i].check, r->s[i].detail);
-			break;
-		}
 	if (store_admin_principal_os(who, sizeof(who)) != 0 ||
-	    store_audit_admin(d->conn, who, "vendor_check", r->vendor ? r->vendor->name : NULL,
-			      r->serial[0] ? r->serial : NULL, alias->label, detail) != 0) {
+	    ra_check_audit(d->conn, who, r, in.alias->label, o->pos[0]) != 0) {
 		fprintf(stderr, "cmpgw: cannot write the audit row of the dry run\n");
 		rc = 1;
 		goto out;
 	}
-	check_print(r, alias->label, o->json);
+	check_print(r, in.alias->label, o->json);
 out:
-	ra_trust_free(t);
-	sk_X509_pop_free(certs, X509_free);
+	ra_check_release(r);
+	sk_X509_pop_free(in.certs, X509_free);
+	free(req);
 	free(r);
 	return rc;
 }

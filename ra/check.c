@@ -14,6 +14,8 @@
 #include "cmp/pop.h"
 #include "cmp/prot.h"
 #include "policy/profile.h"
+#include "store/admin.h"
+#include "store/vendor.h"
 
 void ra_check_add(struct ra_check *c, const char *check, bool pass, const char *fmt, ...)
 {
@@ -294,4 +296,162 @@ out:
 	EVP_PKEY_free(pub);
 	CMPGW_MSG_free(m);
 	return 0;
+}
+
+/* ---- the whole dry run on a blocking connection ---- */
+
+/* The registry as a worker loads it (ra/worker.c), strictness included.
+ * A registered certificate that does not decode is left out, as the
+ * worker does. 0, RC_DB or RC_NOMEM. */
+static int trust_load(struct store_conn *c, struct ra_trust **out)
+{
+	struct store_vendor *v = NULL;
+	struct ra_trust *t = NULL;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	if (store_vendor_load_all(c, &v, &n) != 0)
+		return RC_DB;
+	rc = (t = ra_trust_new()) ? 0 : RC_NOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if ((rc = ra_trust_add_vendor(t, v[i].id, v[i].name, v[i].serial_rule,
+					      v[i].allow_reenroll)) != 0 ||
+		    (rc = ra_trust_set_strict(t, v[i].id, v[i].x509_strict)) != 0)
+			break;
+		for (size_t k = 0; k < v[i].n_certs; k++)
+			if (ra_trust_add_cert(t, v[i].id, v[i].certs[k].kind, v[i].certs[k].der,
+					      v[i].certs[k].derlen) != 0)
+				continue; /* it cannot anchor anything: as the worker */
+	}
+	store_vendor_free_all(v, n);
+	if (rc != 0)
+		ra_trust_free(t);
+	else
+		*out = t;
+	return rc;
+}
+
+/* The serial list and clone binding, as the enrollment's admission
+ * (cmpgw_admit, read-only) answers for this serial and key. */
+static void check_serial(struct store_conn *c, struct ra_check *r)
+{
+	const struct ra_vendor *v = r->vendor;
+	char reason[32], state[16];
+	bool bound = false;
+
+	if (!v || !r->serial[0])
+		return;
+	if (store_vendor_serial_admit(c, v->id, r->serial, r->spki_fp, v->allow_reenroll, reason,
+				      state, &bound) != 0) {
+		ra_check_add(r, "serial list", false, "the database did not answer");
+		return;
+	}
+	if (!state[0]) {
+		ra_check_add(r, "serial list", false, "serial \"%s\" is not on vendor %s's list",
+			     r->serial, v->name);
+		return;
+	}
+	ra_check_add(r, "serial list", strcmp(state, "blocked") != 0,
+		     "serial \"%s\" is on vendor %s's list: %s", r->serial, v->name, state);
+	if (strcmp(reason, "clone") == 0)
+		ra_check_add(r, "clone binding", false,
+			     "serial \"%s\" is bound to another vendor key (a clone of an enrolled "
+			     "device?)",
+			     r->serial);
+	else
+		ra_check_add(
+			r, "clone binding", true,
+			bound ? "serial \"%s\" is bound to this certificate's key"
+			      : "serial \"%s\" is bound to no key yet: the first enrollment binds "
+				"it to this certificate's key",
+			r->serial);
+	if (strcmp(state, "enrolled") == 0)
+		ra_check_add(r, "re-enrollment", strcmp(reason, "reenroll_denied") != 0,
+			     "serial \"%s\" is enrolled; vendor %s %s a second enrollment",
+			     r->serial, v->name,
+			     strcmp(reason, "reenroll_denied") ? "allows" : "refuses");
+}
+
+static bool trust_has(const struct ra_trust *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->v[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+int ra_check_run(struct store_conn *c, const struct ra_check_input *in, struct ra_check *r)
+{
+	struct ra_trust *t = NULL;
+	X509 *leaf = sk_X509_value(in->certs, 0);
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (!leaf || !in->alias)
+		return RC_INVAL;
+	if ((rc = trust_load(c, &t)) != 0)
+		return rc;
+	if (in->vendor && !trust_has(t, in->vendor)) {
+		ra_trust_free(t);
+		return RC_NOTFOUND;
+	}
+	rc = ra_check_chain(t, in->alias, leaf, in->certs, r);
+	r->trust = t; /* r->vendor points into it */
+	if (rc != 0)
+		return rc;
+	/* the caller speaks for one vendor: another vendor's serial state is
+	 * not its business */
+	if (in->vendor && r->vendor && strcmp(r->vendor->name, in->vendor) != 0)
+		return RC_PERM;
+	check_serial(c, r);
+	if (!in->req)
+		ra_check_issuance(r, in->alias);
+	else if ((rc = ra_check_request(r, in->alias, leaf, in->req, in->reqlen)) != 0)
+		return rc;
+	return 0;
+}
+
+void ra_check_release(struct ra_check *r)
+{
+	if (!r)
+		return;
+	ra_trust_free(r->trust);
+	r->trust = NULL;
+	r->vendor = NULL;
+}
+
+int ra_check_audit(struct store_conn *c, const char *principal, const struct ra_check *r,
+		   const char *alias, const char *what)
+{
+	char detail[STORE_ADMIN_DETAIL_MAX / 4];
+	bool pass = ra_check_passed(r);
+
+	snprintf(detail, sizeof(detail), "dry run of %.200s: %s", what, pass ? "PASS" : "FAIL");
+	for (size_t i = 0; !pass && i < r->n; i++)
+		if (!r->s[i].pass) {
+			snprintf(detail, sizeof(detail), "dry run of %.200s: FAIL: %s: %s", what,
+				 r->s[i].check, r->s[i].detail);
+			break;
+		}
+	return store_audit_admin(c, principal, "vendor_check", r->vendor ? r->vendor->name : NULL,
+				 r->serial[0] ? r->serial : NULL, alias, detail);
+}
+
+json_t *ra_check_json(const struct ra_check *r, const char *alias)
+{
+	json_t *steps = json_array();
+
+	for (size_t i = 0; steps && i < r->n; i++)
+		if (json_array_append_new(steps, json_pack("{s:s, s:b, s:s}", "check",
+							   r->s[i].check, "pass", r->s[i].pass,
+							   "detail", r->s[i].detail)) != 0) {
+			json_decref(steps);
+			return NULL;
+		}
+	return steps ? json_pack("{s:s, s:s?, s:s?, s:b, s:o}", "alias", alias, "vendor",
+				 r->vendor ? r->vendor->name : NULL, "serial",
+				 r->serial[0] ? r->serial : NULL, "pass", ra_check_passed(r),
+				 "steps", steps)
+		     : NULL;
 }
