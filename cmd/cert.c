@@ -25,6 +25,7 @@
 #include "policy/crl.h"
 #include "ra/ra.h"
 #include "store/admin.h"
+#include "store/api_certs.h"
 #include "store/outcome.h"
 #include "store/revoke.h"
 
@@ -219,26 +220,19 @@ static int crl_current(struct cmd_db *d, const struct cfg *cfg, struct sync_stat
 }
 
 /* The revocation and its admin audit row (only when it changed
- * something), in one transaction. 0 or RC_DB; s->status tells the outcome. */
+ * something), in one transaction: the store function the admin API's
+ * POST /certificates/{serial}/revoke calls too. 0 or RC_DB; s->status
+ * tells the outcome. */
 static int revoke_audited(struct store_conn *conn, const struct store_revoke *r,
 			  struct sync_state *s)
 {
 	char who[STORE_ADMIN_PRINCIPAL_MAX + 1], detail[256];
-	int rc;
 
 	snprintf(detail, sizeof(detail), "certificate %s of %s, reason %s", r->serial_hex,
 		 r->issuer, policy_crl_reason_name(r->reason));
-	if (store_admin_principal_os(who, sizeof(who)) != 0 || store_admin_begin(conn) != 0)
+	if (store_admin_principal_os(who, sizeof(who)) != 0)
 		return RC_DB;
-	rc = store_revoke_cert_sync(conn, r, on_status, s);
-	if (rc == 0)
-		rc = s->rc;
-	if (rc == 0 && (s->status == STORE_OUT_OK || s->status == STORE_OUT_RELEASED))
-		rc = store_audit_admin(conn, who, "admin_cert_revoke", NULL, NULL, NULL, detail);
-	if (rc == 0 && store_admin_end(conn, true) == 0)
-		return 0;
-	(void)!store_admin_end(conn, false);
-	return RC_DB;
+	return store_api_cert_revoke_audited(conn, who, r, detail, &s->status);
 }
 
 static int revoke(struct cmd_db *d, const char *serial, int reason)

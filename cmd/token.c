@@ -16,6 +16,7 @@
 #include "core/cfg.h"
 #include "ra/token.h"
 #include "store/admin.h"
+#include "store/api_certs.h"
 #include "store/token.h"
 
 #define DEFAULT_TTL "24h"
@@ -97,29 +98,22 @@ static int check_create(const struct cfg *cfg, const struct topts *o, long ttl)
 	return 0;
 }
 
-/* Seal and store the token with its admin audit row, in one transaction.
- * 0 or exit code 1 (message printed). */
+/* Seal and store the token with its admin audit row, in one transaction
+ * (the store function the admin API's POST /tokens calls too). 0 or exit
+ * code 1 (message printed). */
 static int store_new(struct store_conn *conn, const struct topts *o, const char *ref,
 		     const unsigned char *sealed, size_t sealed_len, long ttl)
 {
 	char who[STORE_ADMIN_PRINCIPAL_MAX + 1], detail[256];
-	int rc;
 
 	snprintf(detail, sizeof(detail), "token %s identity %s ttl %lds", ref, o->identity, ttl);
-	if (store_admin_principal_os(who, sizeof(who)) != 0 || store_admin_begin(conn) != 0) {
+	if (store_admin_principal_os(who, sizeof(who)) != 0 ||
+	    store_api_token_add_audited(conn, who, ref, o->alias, o->identity, sealed, sealed_len,
+					ttl, detail) != 0) {
 		fprintf(stderr, "cmpgw token: storing the token failed\n");
 		return 1;
 	}
-	rc = store_token_add(conn, ref, o->alias, o->identity, sealed, sealed_len, ttl);
-	if (rc == 0)
-		rc = store_audit_admin(conn, who, "admin_token_create", NULL, o->identity, o->alias,
-				       detail);
-	if (rc == 0 && store_admin_end(conn, true) == 0)
-		return 0;
-	if (store_admin_end(conn, false) != 0)
-		fprintf(stderr, "cmpgw token: rollback failed\n");
-	fprintf(stderr, "cmpgw token: storing the token failed\n");
-	return 1;
+	return 0;
 }
 
 /* The snapshot create needs: no CA key, but the token key (exit 2 if it
@@ -213,23 +207,16 @@ static int list(const struct topts *o)
 }
 
 /* Revoke with its admin audit row, in one transaction (no row when
- * nothing was revoked). 0 or RC_DB. */
+ * nothing was revoked; the admin API's DELETE /tokens/{ref} calls the same
+ * store function). 0 or RC_DB. */
 static int revoke_audited(struct store_conn *conn, const char *ref, const char **was)
 {
-	char who[STORE_ADMIN_PRINCIPAL_MAX + 1], detail[160];
-	int rc;
+	char who[STORE_ADMIN_PRINCIPAL_MAX + 1];
 
-	snprintf(detail, sizeof(detail), "token %s", ref);
-	if (store_admin_principal_os(who, sizeof(who)) != 0 || store_admin_begin(conn) != 0)
-		return RC_DB;
-	rc = store_token_revoke(conn, ref, was);
-	if (rc == 0 && strcmp(*was, "revoked") == 0)
-		rc = store_audit_admin(conn, who, "admin_token_revoke", NULL, NULL, NULL, detail);
-	if (rc == 0 && store_admin_end(conn, true) == 0)
-		return 0;
-	(void)!store_admin_end(conn, false);
 	*was = "unknown";
-	return RC_DB;
+	if (store_admin_principal_os(who, sizeof(who)) != 0)
+		return RC_DB;
+	return store_api_token_revoke_audited(conn, who, ref, was);
 }
 
 static int revoke(const struct topts *o)
