@@ -1,0 +1,158 @@
+/*
+ * store/api_stats.c - the figures of the operator status page
+ * (store/api_stats.h).
+ */
+#include "store/api_stats.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "store/call.h"
+
+/* The events of device traffic that end an enrollment: issued, or one of
+ * the refusals (ra/step_*.c, store/functions/cmpgw_*_commit.sql). The
+ * hour is cut in UTC whatever the session's TimeZone. */
+static const char SQL_HOURS[] =
+	"SELECT to_char(date_trunc('hour', ts AT TIME ZONE 'UTC'), "
+	"'YYYY-MM-DD\"T\"HH24\":00:00Z\"') AS h,"
+	" CASE WHEN event = 'issued' THEN 'enrollment' ELSE 'refusal' END AS k,"
+	" CASE WHEN event = 'issued' THEN '' ELSE event || coalesce(': ' || left(detail, $2::int),"
+	" '') END AS r, count(*)"
+	" FROM audit WHERE principal IS NULL"
+	"  AND ts >= date_trunc('hour', now()) - make_interval(hours => $1::int - 1)"
+	"  AND event IN ('issued', 'rejected', 'clone_suspected', 'auth_failed', 'token_rejected')"
+	" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 LIMIT 5000";
+
+static long long num(const struct store_result *r, int row, int col)
+{
+	char b[32];
+
+	snprintf(b, sizeof(b), "%.*s", store_len(r, row, col), store_val(r, row, col));
+	return strtoll(b, NULL, 10);
+}
+
+static const char *opt(const struct store_result *r, int row, int col)
+{
+	return store_isnull(r, row, col) ? NULL : store_val(r, row, col);
+}
+
+static void on_hours(void *arg, const struct store_result *r)
+{
+	struct store_call *c = arg;
+	store_stats_hours_cb cb = (store_stats_hours_cb)c->fn;
+	struct store_stats_hour *rows = NULL;
+
+	store_call_log(c, r);
+	if (r->rc != 0)
+		cb(c->arg, r->rc, NULL, 0);
+	else if (!(rows = calloc((size_t)r->nrows + 1, sizeof(*rows))))
+		cb(c->arg, RC_NOMEM, NULL, 0);
+	else {
+		for (int i = 0; i < r->nrows; i++) {
+			rows[i].hour = store_val(r, i, 0);
+			rows[i].kind = store_val(r, i, 1);
+			rows[i].reason = store_val(r, i, 2);
+			rows[i].count = num(r, i, 3);
+		}
+		cb(c->arg, 0, rows, (size_t)r->nrows);
+	}
+	free(rows);
+	free(c);
+}
+
+int store_stats_hours(struct store_pool *pool, int hours, store_stats_hours_cb cb, void *arg)
+{
+	char h[16], len[16];
+	const char *v[2] = { h, len };
+
+	if (!pool || !cb || hours < 1 || hours > STORE_STATS_HOURS_MAX)
+		return RC_INVAL;
+	snprintf(h, sizeof(h), "%d", hours);
+	snprintf(len, sizeof(len), "%d", STORE_STATS_REASON_MAX);
+	return store_call_submit(pool, SQL_HOURS, 2, v, NULL, NULL, false, on_hours,
+				 store_call_new((void (*)(void))cb, arg, "stats hours"));
+}
+
+/* Newest first through the primary key (ids grow with ts). */
+static const char SQL_EVENTS[] =
+	"SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), event, alias,"
+	" vendor, device_serial, peer, principal, left(detail, 300)"
+	" FROM audit ORDER BY id DESC LIMIT $1::int";
+
+static void on_events(void *arg, const struct store_result *r)
+{
+	struct store_call *c = arg;
+	store_stats_events_cb cb = (store_stats_events_cb)c->fn;
+	struct store_stats_event *rows = NULL;
+
+	store_call_log(c, r);
+	if (r->rc != 0)
+		cb(c->arg, r->rc, NULL, 0);
+	else if (!(rows = calloc((size_t)r->nrows + 1, sizeof(*rows))))
+		cb(c->arg, RC_NOMEM, NULL, 0);
+	else {
+		for (int i = 0; i < r->nrows; i++) {
+			rows[i].ts = store_val(r, i, 0);
+			rows[i].event = store_val(r, i, 1);
+			rows[i].alias = opt(r, i, 2);
+			rows[i].vendor = opt(r, i, 3);
+			rows[i].device_serial = opt(r, i, 4);
+			rows[i].peer = opt(r, i, 5);
+			rows[i].principal = opt(r, i, 6);
+			rows[i].detail = opt(r, i, 7);
+		}
+		cb(c->arg, 0, rows, (size_t)r->nrows);
+	}
+	free(rows);
+	free(c);
+}
+
+int store_stats_events(struct store_pool *pool, int limit, store_stats_events_cb cb, void *arg)
+{
+	char l[16];
+	const char *v[1] = { l };
+
+	if (!pool || !cb || limit < 1 || limit > STORE_STATS_EVENTS_MAX)
+		return RC_INVAL;
+	snprintf(l, sizeof(l), "%d", limit);
+	return store_call_submit(pool, SQL_EVENTS, 1, v, NULL, NULL, false, on_events,
+				 store_call_new((void (*)(void))cb, arg, "stats events"));
+}
+
+/* The highest number per issuer is the current CRL (migration 003). */
+static const char SQL_CRLS[] =
+	"SELECT DISTINCT ON (issuer) issuer,"
+	" to_char(next_update AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+	" floor(extract(epoch FROM next_update - now()) / 86400)::bigint"
+	" FROM crls ORDER BY issuer, number DESC LIMIT 100";
+
+static void on_crls(void *arg, const struct store_result *r)
+{
+	struct store_call *c = arg;
+	store_stats_crls_cb cb = (store_stats_crls_cb)c->fn;
+	struct store_stats_crl *rows = NULL;
+
+	store_call_log(c, r);
+	if (r->rc != 0)
+		cb(c->arg, r->rc, NULL, 0);
+	else if (!(rows = calloc((size_t)r->nrows + 1, sizeof(*rows))))
+		cb(c->arg, RC_NOMEM, NULL, 0);
+	else {
+		for (int i = 0; i < r->nrows; i++) {
+			rows[i].issuer = store_val(r, i, 0);
+			rows[i].next_update = store_val(r, i, 1);
+			rows[i].days_left = num(r, i, 2);
+		}
+		cb(c->arg, 0, rows, (size_t)r->nrows);
+	}
+	free(rows);
+	free(c);
+}
+
+int store_stats_crls(struct store_pool *pool, store_stats_crls_cb cb, void *arg)
+{
+	if (!pool || !cb)
+		return RC_INVAL;
+	return store_call_submit(pool, SQL_CRLS, 0, NULL, NULL, NULL, false, on_crls,
+				 store_call_new((void (*)(void))cb, arg, "stats crls"));
+}
