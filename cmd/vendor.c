@@ -7,6 +7,8 @@
  * reason; nothing was changed), 2 usage error.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 #include <openssl/x509v3.h>
 
 #include "cmd/cmd.h"
+#include "cmd/vendor.h"
 #include "core/cfg.h"
 #include "ra/check.h"
 #include "ra/trust.h"
@@ -30,9 +33,10 @@
 #include "store/db.h"
 #include "store/vendor.h"
 
-#define CERT_FILE_MAX (1 << 20) /* bytes of one certificate file */
-#define CERTS_MAX     64	/* certificates in one file */
-#define EXPIRY_WARN_D 90	/* warn when a CA expires within this many days */
+#define CERT_FILE_MAX	  (1 << 20) /* bytes of one certificate file */
+#define CERT_FILE_MAX_STR "1048576"
+#define CERTS_MAX	  CMD_VENDOR_CERTS_MAX /* certificates in one file */
+#define EXPIRY_WARN_D	  90		       /* warn when a CA expires within this many days */
 
 // clang-format off
 static const char usage_add[] =
@@ -66,12 +70,35 @@ static const char usage_check[] =
 	COMMON_HELP
 	"  --alias A           the alias the devices will enroll on\n"
 	"  --json              the report as JSON\n";
+static const char usage_sub[] =
+	"usage: cmpgw vendor submissions [--config FILE] [--vendor V] [--state S]\n"
+	"       cmpgw vendor approve [--config FILE] ID\n"
+	"       cmpgw vendor reject [--config FILE] --reason R ID\n"
+	"  CA certificates vendors submitted through the admin API (newest first;\n"
+	"  S: pending, approved, rejected, withdrawn); approve registers submission\n"
+	"  ID after checking it again as vendor anchor|intermediate add does;\n"
+	"  reject refuses it with reason R (docs/VENDORS.md)\n"
+	COMMON_HELP
+	"  --vendor V          only vendor V's\n"
+	"  --state S           only those in state S\n"
+	"  --reason R          why it is rejected (shown to the vendor; up to 1024 bytes)\n";
 // clang-format on
 
-enum { V_RULE = 1, V_NO_REENROLL, V_LENIENT, V_STRICT, V_FORCE, V_ALIAS, V_JSON };
+enum {
+	V_RULE = 1,
+	V_NO_REENROLL,
+	V_LENIENT,
+	V_STRICT,
+	V_FORCE,
+	V_ALIAS,
+	V_JSON,
+	V_VENDOR,
+	V_STATE,
+	V_REASON
+};
 
 struct vopts {
-	const char *config, *rule, *alias;
+	const char *config, *rule, *alias, *vendor, *state, *reason;
 	bool no_reenroll, lenient, strict, force, json;
 	const char *pos[2];
 	int npos;
@@ -91,6 +118,9 @@ static int parse(const char *cmd, const char *usage, unsigned allow, int npos, i
 		{ "force", no_argument, NULL, V_FORCE },
 		{ "alias", required_argument, NULL, V_ALIAS },
 		{ "json", no_argument, NULL, V_JSON },
+		{ "vendor", required_argument, NULL, V_VENDOR },
+		{ "state", required_argument, NULL, V_STATE },
+		{ "reason", required_argument, NULL, V_REASON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -105,7 +135,7 @@ static int parse(const char *cmd, const char *usage, unsigned allow, int npos, i
 		}
 		if (c == '?')
 			return 2;
-		if (c != 'c' && (c < V_RULE || c > V_JSON || !(allow & (1u << c)))) {
+		if (c != 'c' && (c < V_RULE || c > V_REASON || !(allow & (1u << c)))) {
 			fprintf(stderr, "cmpgw %s: unknown option \"%s\" (try: cmpgw %s --help)\n",
 				cmd, argv[optind - 1], cmd);
 			return 2;
@@ -118,6 +148,9 @@ static int parse(const char *cmd, const char *usage, unsigned allow, int npos, i
 		o->force |= c == V_FORCE;
 		o->alias = c == V_ALIAS ? optarg : o->alias;
 		o->json |= c == V_JSON;
+		o->vendor = c == V_VENDOR ? optarg : o->vendor;
+		o->state = c == V_STATE ? optarg : o->state;
+		o->reason = c == V_REASON ? optarg : o->reason;
 	}
 	o->npos = argc - optind;
 	if (o->npos < npos || o->npos > npos_max) {
@@ -162,8 +195,34 @@ static unsigned char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+static void note(const struct cmd_vnote *n, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void note(const struct cmd_vnote *n, int level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	n->fn(n->arg, level, msg);
+}
+
+/* The CLI's sink: results on stdout, warnings and refusals on stderr. */
+static void cli_note(void *arg, int level, const char *msg)
+{
+	(void)arg;
+	if (level == CMD_NOTE_INFO)
+		printf("%s\n", msg);
+	else
+		fprintf(stderr, "cmpgw: %s%s\n", level == CMD_NOTE_WARN ? "warning: " : "", msg);
+}
+
+static const struct cmd_vnote cli = { cli_note, NULL, true };
+
 /* Every PEM block of buf must be a CERTIFICATE; all of them into sk. */
-static int read_pem(const char *path, const unsigned char *buf, size_t len, STACK_OF(X509) *sk)
+static int read_pem(const char *what, const unsigned char *buf, size_t len, STACK_OF(X509) *sk,
+		    const struct cmd_vnote *nt)
 {
 	BIO *b = BIO_new_mem_buf(buf, (int)len);
 	char *name = NULL, *header = NULL;
@@ -176,18 +235,19 @@ static int read_pem(const char *path, const unsigned char *buf, size_t len, STAC
 		const unsigned char *p = data;
 		X509 *x = NULL;
 		if (i > CERTS_MAX) {
-			fprintf(stderr, "cmpgw: %s: more than %d certificates\n", path, CERTS_MAX);
+			note(nt, CMD_NOTE_REFUSED, "%s: more than %d certificates", what,
+			     CERTS_MAX);
 			goto out;
 		}
 		if (strcmp(name, "CERTIFICATE") != 0) {
-			fprintf(stderr, "cmpgw: %s: PEM block %d is \"%s\", not a CERTIFICATE\n",
-				path, i, name);
+			note(nt, CMD_NOTE_REFUSED,
+			     "%s: PEM block %d is \"%.64s\", not a CERTIFICATE", what, i, name);
 			goto out;
 		}
 		x = d2i_X509(NULL, &p, dlen);
 		if (!x || p != data + dlen || !sk_X509_push(sk, x)) {
 			X509_free(x);
-			fprintf(stderr, "cmpgw: %s: certificate %d does not decode\n", path, i);
+			note(nt, CMD_NOTE_REFUSED, "%s: certificate %d does not decode", what, i);
 			goto out;
 		}
 		OPENSSL_free(name);
@@ -199,8 +259,8 @@ static int read_pem(const char *path, const unsigned char *buf, size_t len, STAC
 	/* the end of the blocks reads as "no start line"; anything else is a
 	 * block that does not decode, never a silent end of the file */
 	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
-		fprintf(stderr, "cmpgw: %s: PEM block %d does not decode\n", path,
-			sk_X509_num(sk) + 1);
+		note(nt, CMD_NOTE_REFUSED, "%s: PEM block %d does not decode", what,
+		     sk_X509_num(sk) + 1);
 		goto out;
 	}
 	rc = 0;
@@ -213,34 +273,44 @@ out:
 	return rc;
 }
 
+STACK_OF(X509) *cmd_vendor_certs_parse(const char *what, const unsigned char *buf, size_t len,
+				       const struct cmd_vnote *n)
+{
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	const unsigned char *p = buf;
+	X509 *x = NULL;
+
+	if (!sk || len > CERT_FILE_MAX) {
+		note(n, CMD_NOTE_REFUSED, "%s: %s", what,
+		     sk ? "larger than " CERT_FILE_MAX_STR " bytes" : "out of memory");
+		goto fail;
+	}
+	if (memmem(buf, len, "-----BEGIN ", 11)) {
+		if (read_pem(what, buf, len, sk, n) != 0)
+			goto fail;
+	} else if ((x = d2i_X509(NULL, &p, (long)len)) && p == buf + len && sk_X509_push(sk, x)) {
+		x = NULL;
+	}
+	if (sk_X509_num(sk) == 0) {
+		note(n, CMD_NOTE_REFUSED, "%s: not a PEM or DER certificate", what);
+		goto fail;
+	}
+	X509_free(x);
+	return sk;
+fail:
+	X509_free(x);
+	sk_X509_pop_free(sk, X509_free);
+	return NULL;
+}
+
 /* The certificates of path: each PEM block, else one DER certificate.
  * NULL after a message. */
 static STACK_OF(X509) *read_certs(const char *path)
 {
 	size_t len = 0;
 	unsigned char *buf = read_file(path, &len);
-	STACK_OF(X509) *sk = buf ? sk_X509_new_null() : NULL;
-	const unsigned char *p = buf;
-	X509 *x = NULL;
+	STACK_OF(X509) *sk = buf ? cmd_vendor_certs_parse(path, buf, len, &cli) : NULL;
 
-	if (!sk)
-		goto out;
-	if (memmem(buf, len, "-----BEGIN ", 11)) {
-		if (read_pem(path, buf, len, sk) != 0)
-			goto fail;
-	} else if ((x = d2i_X509(NULL, &p, (long)len)) && p == buf + len && sk_X509_push(sk, x)) {
-		x = NULL;
-	}
-	if (sk_X509_num(sk) == 0) {
-		fprintf(stderr, "cmpgw: %s: not a PEM or DER certificate\n", path);
-		goto fail;
-	}
-	goto out;
-fail:
-	sk_X509_pop_free(sk, X509_free);
-	sk = NULL;
-out:
-	X509_free(x);
 	free(buf);
 	return sk;
 }
@@ -253,9 +323,9 @@ static void subject_of(X509 *x, char *buf, size_t len)
 /*
  * The validity rule of docs/VENDORS.md: refused when expired or not yet
  * valid unless force (then a warning), warned about when it expires within
- * EXPIRY_WARN_D days. 0 or 1 (message printed).
+ * EXPIRY_WARN_D days. 0 or 1 (noted).
  */
-static int check_validity(const char *what, X509 *x, bool force)
+static int check_validity(const char *what, X509 *x, bool force, const struct cmd_vnote *n)
 {
 	int days = 0, secs = 0;
 	const char *bad = NULL;
@@ -265,32 +335,33 @@ static int check_validity(const char *what, X509 *x, bool force)
 	else if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
 		bad = "has expired";
 	if (bad && !force) {
-		fprintf(stderr, "cmpgw: %s %s (register it anyway with --force)\n", what, bad);
+		note(n, CMD_NOTE_REFUSED, "%s %s%s", what, bad,
+		     n->cli ? " (register it anyway with --force)" : "");
 		return 1;
 	}
 	if (bad) {
-		fprintf(stderr, "cmpgw: warning: %s %s; registered because of --force\n", what,
-			bad);
+		note(n, CMD_NOTE_WARN, "%s %s; registered because of --force", what, bad);
 		return 0;
 	}
 	if (ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) && days < EXPIRY_WARN_D)
-		fprintf(stderr, "cmpgw: warning: %s expires in %d day%s\n", what, days,
-			days == 1 ? "" : "s");
+		note(n, CMD_NOTE_WARN, "%s expires in %d day%s", what, days, days == 1 ? "" : "s");
 	return 0;
 }
 
 /* The registered certificates of vendor name (anchors into a store,
- * intermediates onto sk) and its strictness. 0 or 1 (message printed). */
+ * intermediates onto sk) and its strictness. 0, RC_NOTFOUND or RC_DB
+ * (noted). */
 static int vendor_trust(struct store_conn *c, const char *name, X509_STORE *anchors,
-			STACK_OF(X509) *sk, bool *strict, int *n_anchors)
+			STACK_OF(X509) *sk, bool *strict, int *n_anchors,
+			const struct cmd_vnote *nt)
 {
 	struct store_vendor *v = NULL;
 	size_t n = 0;
-	int rc = 1;
+	int rc = RC_NOTFOUND;
 
 	if (store_vendor_load_all(c, &v, &n) != 0) {
-		fprintf(stderr, "cmpgw: reading the vendor registry failed\n");
-		return 1;
+		note(nt, CMD_NOTE_REFUSED, "reading the vendor registry failed");
+		return RC_DB;
 	}
 	*n_anchors = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -313,8 +384,8 @@ static int vendor_trust(struct store_conn *c, const char *name, X509_STORE *anch
 		rc = 0;
 	}
 	if (rc)
-		fprintf(stderr, "cmpgw: unknown vendor \"%s\" (add it with: cmpgw vendor add)\n",
-			name);
+		note(nt, CMD_NOTE_REFUSED, "unknown vendor \"%s\"%s", name,
+		     nt->cli ? " (add it with: cmpgw vendor add)" : "");
 	store_vendor_free_all(v, n);
 	return rc;
 }
@@ -322,16 +393,16 @@ static int vendor_trust(struct store_conn *c, const char *name, X509_STORE *anch
 /* One certificate of the file as an anchor: the vendor's root (a trust
  * anchor that is not self-signed never ends a chain: X509_verify_cert
  * looks for its issuer), fit to issue under the vendor's strictness. */
-static int anchor_ok(X509 *x, bool strict, bool force, char *why, size_t len)
+static int anchor_ok(X509 *x, bool strict, bool force, bool cli, char *why, size_t len)
 {
 	X509_STORE *one = NULL;
 	int rc = RC_PERM;
 
 	if (X509_self_signed(x, 1) != 1) {
-		snprintf(
-			why, len,
-			"not self-signed: a trust anchor is a vendor root CA (register a CA issued "
-			"by the root with: cmpgw vendor intermediate add)");
+		snprintf(why, len,
+			 "not self-signed: a trust anchor is a vendor root CA (register a CA "
+			 "issued by the root %s)",
+			 cli ? "with: cmpgw vendor intermediate add" : "as an intermediate");
 		return rc;
 	}
 	if ((one = X509_STORE_new()) && X509_STORE_add_cert(one, x))
@@ -345,34 +416,37 @@ static int anchor_ok(X509 *x, bool strict, bool force, char *why, size_t len)
  * anchor is a self-signed root fit to issue, each intermediate chains to an
  * anchor of the vendor (through its registered intermediates or others of
  * the file) and is fit to issue, validated as an enrollment would (the
- * vendor's strictness; times ignored with --force, which check_validity
- * reported). 0 or 1.
+ * vendor's strictness; times ignored with force, which check_validity
+ * reported). 0, RC_PERM, RC_NOTFOUND, RC_DB, RC_NOMEM (noted).
  */
 static int check_chains(struct store_conn *c, const char *vendor, const char *kind,
-			STACK_OF(X509) *certs, bool force)
+			STACK_OF(X509) *certs, bool force, const struct cmd_vnote *n)
 {
 	X509_STORE *anchors = X509_STORE_new();
 	STACK_OF(X509) *untrusted = sk_X509_new_null();
 	bool strict = true, anchor = strcmp(kind, "anchor") == 0;
-	int n_anchors = 0, rc = 1;
+	int n_anchors = 0, rc = RC_NOMEM;
 	char why[256], subject[256];
 
-	if (!anchors || !untrusted ||
-	    vendor_trust(c, vendor, anchors, untrusted, &strict, &n_anchors) != 0)
+	if (!anchors || !untrusted)
 		goto out;
+	if ((rc = vendor_trust(c, vendor, anchors, untrusted, &strict, &n_anchors, n)) != 0)
+		goto out;
+	rc = RC_PERM;
 	if (!anchor && n_anchors == 0) {
-		fprintf(stderr,
-			"cmpgw: vendor %s has no trust anchor: register its anchor first "
-			"(cmpgw vendor anchor add)\n",
-			vendor);
+		note(n, CMD_NOTE_REFUSED,
+		     "vendor %s has no trust anchor: register its anchor first%s", vendor,
+		     n->cli ? " (cmpgw vendor anchor add)" : "");
 		goto out;
 	}
 	for (int i = 0; i < sk_X509_num(certs); i++)
-		if (!sk_X509_push(untrusted, X509_dup(sk_X509_value(certs, i))))
+		if (!sk_X509_push(untrusted, X509_dup(sk_X509_value(certs, i)))) {
+			rc = RC_NOMEM;
 			goto out;
+		}
 	for (int i = 0; i < sk_X509_num(certs); i++) {
 		X509 *x = sk_X509_value(certs, i);
-		int r = anchor ? anchor_ok(x, strict, force, why, sizeof(why))
+		int r = anchor ? anchor_ok(x, strict, force, n->cli, why, sizeof(why))
 			       : ra_trust_check_ca(anchors, untrusted, x, strict, force, why,
 						   sizeof(why));
 		if (r == 0 && !anchor)
@@ -381,22 +455,27 @@ static int check_chains(struct store_conn *c, const char *vendor, const char *ki
 		if (r == 0)
 			continue;
 		subject_of(x, subject, sizeof(subject));
-		fprintf(stderr, "cmpgw: certificate %d (%s) cannot be an %s of vendor %s: %s%s\n",
-			i + 1, subject, kind, vendor, r == RC_NOMEM ? "out of memory" : why,
-			strict && strstr(why, "(strict X.509)")
-				? " (a legacy vendor PKI: see cmpgw vendor set --lenient)"
-				: "");
+		note(n, CMD_NOTE_REFUSED, "certificate %d (%s) cannot be an %s of vendor %s: %s%s",
+		     i + 1, subject, kind, vendor, r == RC_NOMEM ? "out of memory" : why,
+		     strict && strstr(why, "(strict X.509)")
+			     ? (n->cli ? " (a legacy vendor PKI: see cmpgw vendor set --lenient)"
+				       : " (a legacy vendor PKI: an operator may make the vendor "
+					 "lenient)")
+			     : "");
+		rc = r == RC_NOMEM ? RC_NOMEM : RC_PERM;
 		goto out;
 	}
 	rc = 0;
 out:
+	if (rc == RC_NOMEM)
+		note(n, CMD_NOTE_REFUSED, "out of memory");
 	sk_X509_pop_free(untrusted, X509_free);
 	X509_STORE_free(anchors);
 	return rc;
 }
 
 /* Rules 2 and 3: every certificate a CA within its validity. 0 or 1. */
-static int check_certs(STACK_OF(X509) *certs, bool force)
+static int check_certs(STACK_OF(X509) *certs, bool force, const struct cmd_vnote *n)
 {
 	char subject[256], what[320];
 
@@ -405,30 +484,37 @@ static int check_certs(STACK_OF(X509) *certs, bool force)
 		subject_of(x, subject, sizeof(subject));
 		snprintf(what, sizeof(what), "certificate %d (%s)", i + 1, subject);
 		if (X509_check_ca(x) == 0) {
-			fprintf(stderr, "cmpgw: %s is not a CA certificate\n", what);
+			note(n, CMD_NOTE_REFUSED, "%s is not a CA certificate", what);
 			return 1;
 		}
-		if (check_validity(what, x, force) != 0)
+		if (check_validity(what, x, force, n) != 0)
 			return 1;
 	}
 	return 0;
 }
 
-/* The audit row of a registry change, naming the OS principal (issue 14);
- * inside the change's transaction. 0 or 1 (message printed). */
-static int audit(struct store_conn *c, const char *event, const char *vendor, const char *detail)
+/* The audit row of a registry change naming principal (issue 14), inside
+ * the change's transaction. 0 or RC_DB (noted). */
+static int audit(struct store_conn *c, const char *principal, const char *event, const char *vendor,
+		 const char *detail, const struct cmd_vnote *n)
 {
-	char who[STORE_ADMIN_PRINCIPAL_MAX];
-
-	if (store_admin_principal_os(who, sizeof(who)) == 0 &&
-	    store_audit_admin(c, who, event, vendor, NULL, NULL, detail) == 0)
+	if (store_audit_admin(c, principal, event, vendor, NULL, NULL, detail) == 0)
 		return 0;
-	fprintf(stderr, "cmpgw: cannot write the audit row; nothing changed\n");
+	note(n, CMD_NOTE_REFUSED, "cannot write the audit row; nothing changed");
+	return RC_DB;
+}
+
+/* The CLI's principal (os:<user>) into who; 1 after a message. */
+static int os_principal(char who[STORE_ADMIN_PRINCIPAL_MAX])
+{
+	if (store_admin_principal_os(who, STORE_ADMIN_PRINCIPAL_MAX) == 0)
+		return 0;
+	fprintf(stderr, "cmpgw: cannot name the OS user for the audit row; nothing changed\n");
 	return 1;
 }
 
 /* The audit detail of added certificates: their subjects, bounded. */
-static void added_detail(const char *kind, const char *path, STACK_OF(X509) *certs,
+static void added_detail(const char *kind, const char *source, STACK_OF(X509) *certs,
 			 const struct store_vcert_add *it, char *buf, size_t len)
 {
 	size_t off;
@@ -436,127 +522,207 @@ static void added_detail(const char *kind, const char *path, STACK_OF(X509) *cer
 
 	for (int i = 0; i < sk_X509_num(certs); i++)
 		added += it[i].outcome == STORE_VCERT_ADDED;
-	off = (size_t)snprintf(buf, len, "%d %s certificate(s) from %.200s:", added, kind, path);
+	off = (size_t)snprintf(buf, len, "%d %s certificate(s) from %.200s:", added, kind, source);
 	for (int i = 0; i < sk_X509_num(certs) && off + 260 < len; i++)
 		if (it[i].outcome == STORE_VCERT_ADDED)
 			off += (size_t)snprintf(buf + off, len - off, " %s;", it[i].subject);
 }
 
-/* What store_vendor_certs_add said, on stdout or stderr. 0 or 1. */
+/* What store_vendor_certs_add said, noted. 0, RC_PERM, RC_NOTFOUND, RC_DB. */
 static int report(int r, const char *vendor, const char *kind, STACK_OF(X509) *certs,
-		  const struct store_vcert_add *it)
+		  const struct store_vcert_add *it, const struct cmd_vnote *nt)
 {
 	char subject[256];
 	int n = sk_X509_num(certs);
 
 	if (r == RC_NOTFOUND) {
-		fprintf(stderr, "cmpgw: unknown vendor \"%s\"\n", vendor);
-		return 1;
+		note(nt, CMD_NOTE_REFUSED, "unknown vendor \"%s\"", vendor);
+		return RC_NOTFOUND;
 	}
 	if (r != 0 && r != RC_EXISTS) {
-		fprintf(stderr, "cmpgw: storing the certificates failed: %s\n", rc_str(r));
-		return 1;
+		note(nt, CMD_NOTE_REFUSED, "storing the certificates failed: %s", rc_str(r));
+		return RC_DB;
 	}
 	for (int i = 0; i < n; i++) {
 		subject_of(sk_X509_value(certs, i), subject, sizeof(subject));
 		if (r == RC_EXISTS && it[i].outcome == STORE_VCERT_OTHER_VENDOR)
-			fprintf(stderr,
-				"cmpgw: certificate %d (%s) is already registered for vendor %s, "
-				"not %s; nothing registered\n",
-				i + 1, subject, it[i].detail, vendor);
+			note(nt, CMD_NOTE_REFUSED,
+			     "certificate %d (%s) is already registered for vendor %s, not %s; "
+			     "nothing registered",
+			     i + 1, subject, it[i].detail, vendor);
 		else if (r == 0 && it[i].outcome == STORE_VCERT_EXISTS)
-			printf("%s %s already registered for %s%s%s\n", kind, subject, vendor,
-			       strcmp(it[i].detail, kind) ? " as " : "",
-			       strcmp(it[i].detail, kind) ? it[i].detail : "");
+			note(nt, CMD_NOTE_INFO, "%s %s already registered for %s%s%s", kind,
+			     subject, vendor, strcmp(it[i].detail, kind) ? " as " : "",
+			     strcmp(it[i].detail, kind) ? it[i].detail : "");
 		else if (r == 0)
-			printf("registered %s %s for vendor %s\n", kind, subject, vendor);
+			note(nt, CMD_NOTE_INFO, "registered %s %s for vendor %s", kind, subject,
+			     vendor);
 	}
-	return r == 0 ? 0 : 1;
+	return r == 0 ? 0 : RC_PERM;
 }
 
-static int vendor_cert_add(struct store_conn *c, const char *vendor, const char *kind,
-			   const char *path, bool force)
+/* The rows of certs for store_vendor_certs_add (der[] owned by the caller,
+ * subject[] the display names). 0 or RC_NOMEM. */
+static int cert_items(STACK_OF(X509) *certs, struct store_vcert_add *it, unsigned char **der,
+		      char (*subject)[256])
 {
-	STACK_OF(X509) *certs = read_certs(path);
-	struct store_vcert_add it[CERTS_MAX];
-	unsigned char *der[CERTS_MAX] = { 0 };
-	char subject[CERTS_MAX][256];
-	int64_t vid;
-	int rc = 1, n = certs ? sk_X509_num(certs) : 0;
-
-	if (!certs)
-		return 1;
-	if (store_vendor_find(c, vendor, &vid) != 0) {
-		fprintf(stderr, "cmpgw: unknown vendor \"%s\" (add it with: cmpgw vendor add)\n",
-			vendor);
-		goto out;
-	}
-	if (check_certs(certs, force) != 0 || check_chains(c, vendor, kind, certs, force) != 0)
-		goto out;
-	memset(it, 0, sizeof(it));
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < sk_X509_num(certs); i++) {
 		X509 *x = sk_X509_value(certs, i);
 		int len = i2d_X509(x, &der[i]);
 		struct tm tm;
 		subject_of(x, subject[i], sizeof(subject[i]));
 		if (len <= 0 || ra_trust_cert_fp(x, it[i].fp) != 0 ||
 		    !ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm))
-			goto out;
+			return RC_NOMEM;
 		it[i].der = der[i];
 		it[i].derlen = (size_t)len;
 		it[i].subject = subject[i];
 		it[i].not_after = (int64_t)timegm(&tm);
 	}
+	return 0;
+}
+
+int cmd_vendor_certs_register(struct store_conn *c, const char *principal, const char *vendor,
+			      const char *kind, STACK_OF(X509) *certs, bool force,
+			      const char *source, const struct cmd_vnote *nt)
+{
+	struct store_vcert_add it[CERTS_MAX];
+	unsigned char *der[CERTS_MAX] = { 0 };
+	char subject[CERTS_MAX][256];
+	int64_t vid;
+	int rc, n = sk_X509_num(certs);
+
+	if (n < 1 || n > CERTS_MAX)
+		return RC_INVAL;
+	if ((rc = store_vendor_find(c, vendor, &vid)) != 0) {
+		note(nt, CMD_NOTE_REFUSED, "unknown vendor \"%s\"%s", vendor,
+		     nt->cli ? " (add it with: cmpgw vendor add)" : "");
+		return rc == RC_NOTFOUND ? RC_NOTFOUND : RC_DB;
+	}
+	if (check_certs(certs, force, nt) != 0)
+		return RC_PERM;
+	if ((rc = check_chains(c, vendor, kind, certs, force, nt)) != 0)
+		return rc;
+	memset(it, 0, sizeof(it));
+	if ((rc = cert_items(certs, it, der, subject)) != 0) {
+		note(nt, CMD_NOTE_REFUSED, "out of memory");
+		goto out;
+	}
+	rc = report(store_vendor_certs_add(c, vid, kind, it, (size_t)n), vendor, kind, certs, it,
+		    nt);
+	for (int i = 0; rc == 0 && i < n; i++)
+		if (it[i].outcome == STORE_VCERT_ADDED) {
+			char detail[STORE_ADMIN_DETAIL_MAX / 2];
+			added_detail(kind, source, certs, it, detail, sizeof(detail));
+			rc = audit(c, principal,
+				   strcmp(kind, "anchor") ? "vendor_intermediate_added"
+							  : "vendor_anchor_added",
+				   vendor, detail, nt);
+			break;
+		}
+out:
+	for (int i = 0; i < n; i++)
+		OPENSSL_free(der[i]);
+	return rc;
+}
+
+static int vendor_cert_add(struct store_conn *c, const char *vendor, const char *kind,
+			   const char *path, bool force)
+{
+	STACK_OF(X509) *certs = NULL;
+	char who[STORE_ADMIN_PRINCIPAL_MAX];
+	int rc = 1;
+
+	if (os_principal(who) != 0 || !(certs = read_certs(path)))
+		return 1;
 	if (store_admin_begin(c) != 0) {
 		fprintf(stderr, "cmpgw: cannot start a transaction\n");
 		goto out;
 	}
-	rc = report(store_vendor_certs_add(c, vid, kind, it, (size_t)n), vendor, kind, certs, it);
-	for (int i = 0; rc == 0 && i < n; i++)
-		if (it[i].outcome == STORE_VCERT_ADDED) {
-			char detail[STORE_ADMIN_DETAIL_MAX / 2];
-			added_detail(kind, path, certs, it, detail, sizeof(detail));
-			rc = audit(c,
-				   strcmp(kind, "anchor") ? "vendor_intermediate_added"
-							  : "vendor_anchor_added",
-				   vendor, detail);
-			break;
-		}
+	rc = cmd_vendor_certs_register(c, who, vendor, kind, certs, force, path, &cli) ? 1 : 0;
 	if (store_admin_end(c, rc == 0) != 0 && rc == 0) {
 		fprintf(stderr, "cmpgw: the change did not commit\n");
 		rc = 1;
 	}
 out:
-	for (int i = 0; i < n; i++)
-		OPENSSL_free(der[i]);
 	sk_X509_pop_free(certs, X509_free);
 	return rc;
 }
 
-/* Run change(c, o) in one transaction with its audit row. */
-static int in_tx(struct store_conn *c, const struct vopts *o,
-		 int (*change)(struct store_conn *, const struct vopts *))
+/* Run change in one transaction (store_admin_begin/end): 0 or its code. */
+static int in_tx(struct store_conn *c, int (*change)(struct store_conn *, void *), void *arg)
 {
 	int rc;
 
-	if (store_admin_begin(c) != 0) {
-		fprintf(stderr, "cmpgw: cannot start a transaction\n");
-		return 1;
-	}
-	rc = change(c, o);
-	if (store_admin_end(c, rc == 0) != 0 && rc == 0) {
-		fprintf(stderr, "cmpgw: the change did not commit\n");
-		rc = 1;
-	}
+	if (store_admin_begin(c) != 0)
+		return RC_DB;
+	rc = change(c, arg);
+	if (store_admin_end(c, rc == 0) != 0 && rc == 0)
+		rc = RC_DB;
+	return rc;
+}
+
+struct create_args {
+	const char *principal, *name, *rule;
+	bool allow_reenroll, strict, was;
+};
+
+static int create_tx(struct store_conn *c, void *arg)
+{
+	struct create_args *a = arg;
+	char detail[256];
+	int r = store_vendor_add_strict(c, a->name, a->rule, a->allow_reenroll, a->strict, NULL);
+
+	if (r != 0)
+		return r;
+	snprintf(detail, sizeof(detail), "serial rule %s, re-enrollment %s, %s X.509", a->rule,
+		 a->allow_reenroll ? "allowed" : "refused", a->strict ? "strict" : "lenient");
+	return store_audit_admin(c, a->principal, "vendor_added", a->name, NULL, NULL, detail)
+		       ? RC_DB
+		       : 0;
+}
+
+int cmd_vendor_create(struct store_conn *c, const char *principal, const char *name,
+		      const char *rule, bool allow_reenroll, bool strict)
+{
+	struct create_args a = { principal,	 name,	 rule ? rule : "subject_serialnumber",
+				 allow_reenroll, strict, false };
+
+	return in_tx(c, create_tx, &a);
+}
+
+static int strict_tx(struct store_conn *c, void *arg)
+{
+	struct create_args *a = arg;
+	int r = store_vendor_set_strict(c, a->name, a->strict, &a->was);
+
+	if (r != 0 || a->was == a->strict)
+		return r;
+	return store_audit_admin(c, a->principal, "vendor_strict_set", a->name, NULL, NULL,
+				 a->strict ? "strict X.509" : "lenient X.509")
+		       ? RC_DB
+		       : 0;
+}
+
+int cmd_vendor_set_strict(struct store_conn *c, const char *principal, const char *name,
+			  bool strict, bool *was)
+{
+	struct create_args a = { principal, name, NULL, true, strict, true };
+	int rc = in_tx(c, strict_tx, &a);
+
+	*was = a.was;
 	return rc;
 }
 
 static int vendor_add(struct store_conn *c, const struct vopts *o)
 {
 	const char *rule = o->rule ? o->rule : "subject_serialnumber";
-	char detail[256];
-	int r = store_vendor_add_strict(c, o->pos[0], rule, !o->no_reenroll, !o->lenient, NULL);
+	char who[STORE_ADMIN_PRINCIPAL_MAX];
+	int r;
 
+	if (os_principal(who) != 0)
+		return 1;
+	r = cmd_vendor_create(c, who, o->pos[0], rule, !o->no_reenroll, !o->lenient);
 	if (r == RC_EXISTS) {
 		printf("vendor %s already registered (unchanged)\n", o->pos[0]);
 		return 0;
@@ -565,10 +731,6 @@ static int vendor_add(struct store_conn *c, const struct vopts *o)
 		fprintf(stderr, "cmpgw: registering vendor %s failed: %s\n", o->pos[0], rc_str(r));
 		return 1;
 	}
-	snprintf(detail, sizeof(detail), "serial rule %s, re-enrollment %s, %s X.509", rule,
-		 o->no_reenroll ? "refused" : "allowed", o->lenient ? "lenient" : "strict");
-	if (audit(c, "vendor_added", o->pos[0], detail) != 0)
-		return 1;
 	printf("registered vendor %s (serial rule %s, %s X.509)\n", o->pos[0], rule,
 	       o->lenient ? "lenient" : "strict");
 	return 0;
@@ -576,9 +738,13 @@ static int vendor_add(struct store_conn *c, const struct vopts *o)
 
 static int vendor_set(struct store_conn *c, const struct vopts *o)
 {
+	char who[STORE_ADMIN_PRINCIPAL_MAX];
 	bool was = true;
-	int r = store_vendor_set_strict(c, o->pos[0], o->strict, &was);
+	int r;
 
+	if (os_principal(who) != 0)
+		return 1;
+	r = cmd_vendor_set_strict(c, who, o->pos[0], o->strict, &was);
 	if (r == RC_NOTFOUND) {
 		fprintf(stderr, "cmpgw: unknown vendor \"%s\" (add it with: cmpgw vendor add)\n",
 			o->pos[0]);
@@ -588,11 +754,206 @@ static int vendor_set(struct store_conn *c, const struct vopts *o)
 		fprintf(stderr, "cmpgw: changing vendor %s failed: %s\n", o->pos[0], rc_str(r));
 		return 1;
 	}
-	if (was != o->strict &&
-	    audit(c, "vendor_strict_set", o->pos[0], o->strict ? "strict X.509" : "lenient X.509"))
-		return 1;
 	printf("vendor %s: %s X.509%s\n", o->pos[0], o->strict ? "strict" : "lenient",
 	       was == o->strict ? " (unchanged)" : "");
+	return 0;
+}
+
+/* ---- submissions: a vendor submits, an operator approves ---- */
+
+struct submit_args {
+	const char *principal, *vendor, *kind;
+	STACK_OF(X509) *certs;
+	const struct cmd_vnote *n;
+	int64_t id;
+};
+
+static int submit_tx(struct store_conn *c, void *arg)
+{
+	struct submit_args *a = arg;
+	X509 *x = sk_X509_value(a->certs, 0);
+	struct store_vcert_add it[1];
+	unsigned char *der[1] = { NULL };
+	char subject[1][256], other[128], detail[512];
+	int64_t vid;
+	int rc;
+
+	memset(it, 0, sizeof(it));
+	if ((rc = store_vendor_find(c, a->vendor, &vid)) != 0)
+		return rc == RC_NOTFOUND ? RC_NOTFOUND : RC_DB;
+	if (check_certs(a->certs, false, a->n) != 0)
+		return RC_PERM;
+	if ((rc = check_chains(c, a->vendor, a->kind, a->certs, false, a->n)) != 0)
+		return rc;
+	if ((rc = cert_items(a->certs, it, der, subject)) != 0)
+		goto out;
+	rc = store_vendor_sub_add(c, vid, a->kind, it[0].der, it[0].derlen, it[0].fp, subject[0],
+				  it[0].not_after, a->principal, &a->id, other);
+	if (rc == RC_EXISTS) {
+		if (strncmp(other, "vendor:", 7) == 0)
+			note(a->n, CMD_NOTE_REFUSED,
+			     "the certificate (%s) is already registered for vendor %s, not %s",
+			     subject[0], other + 7, a->vendor);
+		else if (strncmp(other, "registered:", 11) == 0)
+			note(a->n, CMD_NOTE_REFUSED,
+			     "the certificate (%s) is already registered for vendor %s as %s",
+			     subject[0], a->vendor, other + 11);
+		else
+			note(a->n, CMD_NOTE_REFUSED,
+			     "the certificate (%s) already awaits approval as submission %s",
+			     subject[0], other + 8);
+		/* another vendor's certificate is a refusal of the certificate */
+		rc = strncmp(other, "vendor:", 7) == 0 ? RC_PERM : RC_EXISTS;
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	snprintf(detail, sizeof(detail), "submission %" PRId64 ": %s %.256s", a->id, a->kind,
+		 subject[0]);
+	(void)x;
+	rc = audit(c, a->principal, "vendor_cert_submitted", a->vendor, detail, a->n);
+out:
+	OPENSSL_free(der[0]);
+	return rc;
+}
+
+int cmd_vendor_submit(struct store_conn *c, const char *principal, const char *vendor,
+		      const char *kind, STACK_OF(X509) *certs, int64_t *id,
+		      const struct cmd_vnote *n)
+{
+	struct submit_args a = { principal, vendor, kind, certs, n, 0 };
+	int rc;
+
+	if (sk_X509_num(certs) != 1) {
+		note(n, CMD_NOTE_REFUSED,
+		     "a submission is one certificate; this holds %d (submit each on its own)",
+		     sk_X509_num(certs));
+		return RC_INVAL;
+	}
+	rc = in_tx(c, submit_tx, &a);
+	*id = a.id;
+	return rc;
+}
+
+struct decide_args {
+	const char *principal, *only_vendor, *state, *reason;
+	int64_t id;
+	struct store_vsub *sub;
+	const struct cmd_vnote *n;
+};
+
+static int decide_tx(struct store_conn *c, void *arg)
+{
+	struct decide_args *a = arg;
+	STACK_OF(X509) *certs = NULL;
+	char detail[STORE_ADMIN_DETAIL_MAX], source[64];
+	int rc = store_vendor_sub_get(c, a->id, a->only_vendor, a->sub);
+
+	if (rc == RC_NOTFOUND)
+		note(a->n, CMD_NOTE_REFUSED, "no submission %" PRId64, a->id);
+	if (rc != 0)
+		return rc;
+	if (strcmp(a->sub->state, "pending") != 0) {
+		note(a->n, CMD_NOTE_REFUSED, "submission %" PRId64 " is %s, no longer pending",
+		     a->id, a->sub->state);
+		return RC_EXISTS;
+	}
+	if (strcmp(a->state, "approved") == 0) {
+		snprintf(source, sizeof(source), "submission %" PRId64, a->id);
+		if (!(certs = cmd_vendor_certs_parse(source, a->sub->der, a->sub->derlen, a->n)))
+			return RC_PERM;
+		rc = cmd_vendor_certs_register(c, a->principal, a->sub->vendor, a->sub->kind, certs,
+					       false, source, a->n);
+		sk_X509_pop_free(certs, X509_free);
+		if (rc != 0)
+			return rc;
+	}
+	if ((rc = store_vendor_sub_decide(c, a->id, a->state, a->principal, a->reason)) != 0)
+		return rc;
+	snprintf(detail, sizeof(detail),
+		 "submission %" PRId64 " (%.16s %.256s, by %.256s)%.2s%.1024s", a->id, a->sub->kind,
+		 a->sub->subject, a->sub->submitted_by, a->reason ? ": " : "",
+		 a->reason ? a->reason : "");
+	rc = audit(c, a->principal,
+		   strcmp(a->state, "approved") == 0   ? "vendor_cert_approved"
+		   : strcmp(a->state, "rejected") == 0 ? "vendor_cert_rejected"
+						       : "vendor_cert_withdrawn",
+		   a->sub->vendor, detail, a->n);
+	if (rc == 0) { /* what it is now, for the caller's answer */
+		store_vendor_sub_clear(a->sub);
+		rc = store_vendor_sub_get(c, a->id, NULL, a->sub);
+	}
+	return rc;
+}
+
+int cmd_vendor_decide(struct store_conn *c, const char *principal, int64_t id,
+		      const char *only_vendor, const char *state, const char *reason,
+		      struct store_vsub *out, const struct cmd_vnote *n)
+{
+	struct store_vsub sub;
+	struct decide_args a = { principal, only_vendor, state, reason, id, &sub, n };
+	int rc;
+
+	memset(&sub, 0, sizeof(sub));
+	rc = in_tx(c, decide_tx, &a);
+	if (rc == RC_DB)
+		note(n, CMD_NOTE_REFUSED, "the database failed; nothing changed");
+	if (rc == 0 && out)
+		*out = sub;
+	else
+		store_vendor_sub_clear(&sub);
+	return rc;
+}
+
+/* `cmpgw vendor submissions [--vendor V] [--state S]`: newest first. */
+static int vendor_submissions(struct store_conn *c, const struct vopts *o)
+{
+	struct store_vsub *s = NULL;
+	size_t n = 0;
+
+	if (store_vendor_sub_list(c, o->vendor, o->state, 0, 1000, &s, &n) != 0) {
+		fprintf(stderr, "cmpgw: reading the submissions failed\n");
+		return 1;
+	}
+	if (n == 0)
+		printf("no submissions\n");
+	for (size_t i = 0; i < n; i++) {
+		printf("%" PRId64 "  %-9s  %s %s  %s\n    sha256 %s, expires %s\n"
+		       "    submitted by %s at %s\n",
+		       s[i].id, s[i].state, s[i].vendor, s[i].kind, s[i].subject, s[i].fp_hex,
+		       s[i].not_after, s[i].submitted_by, s[i].submitted_at);
+		if (s[i].decided_by[0])
+			printf("    %s by %s at %s%s%s\n", s[i].state, s[i].decided_by,
+			       s[i].decided_at, s[i].reason[0] ? ": " : "", s[i].reason);
+	}
+	store_vendor_sub_free_all(s, n);
+	return 0;
+}
+
+/* `cmpgw vendor approve ID`, `cmpgw vendor reject --reason R ID`. */
+static int vendor_decide(struct store_conn *c, const struct vopts *o, bool approve)
+{
+	char who[STORE_ADMIN_PRINCIPAL_MAX], *end;
+	struct store_vsub sub;
+	long long id = strtoll(o->pos[0], &end, 10);
+	int rc;
+
+	if (!*o->pos[0] || *end || id < 1) {
+		fprintf(stderr,
+			"cmpgw vendor %s: ID must be a submission number (cmpgw vendor "
+			"submissions)\n",
+			approve ? "approve" : "reject");
+		return 2;
+	}
+	if (os_principal(who) != 0)
+		return 1;
+	rc = cmd_vendor_decide(c, who, (int64_t)id, NULL, approve ? "approved" : "rejected",
+			       approve ? NULL : o->reason, &sub, &cli);
+	if (rc != 0)
+		return 1;
+	printf("submission %lld %s: %s %s of vendor %s\n", id, sub.state, sub.kind, sub.subject,
+	       sub.vendor);
+	store_vendor_sub_clear(&sub);
 	return 0;
 }
 
@@ -680,6 +1041,33 @@ static int parse_cmd(const char *what, bool cert, int argc, char **argv, struct 
 		}
 		return rc;
 	}
+	if (strcmp(what, "submissions") == 0) {
+		rc = parse("vendor submissions", usage_sub, 1u << V_VENDOR | 1u << V_STATE, 0, 0,
+			   argc - 1, argv + 1, o);
+		if (rc == 0 && o->state && strcmp(o->state, "pending") &&
+		    strcmp(o->state, "approved") && strcmp(o->state, "rejected") &&
+		    strcmp(o->state, "withdrawn")) {
+			fprintf(stderr,
+				"cmpgw vendor submissions: --state: unknown state \"%s\" (pending, "
+				"approved, rejected, withdrawn)\n",
+				o->state);
+			rc = 2;
+		}
+		return rc;
+	}
+	if (strcmp(what, "approve") == 0 || strcmp(what, "reject") == 0) {
+		bool rej = what[0] == 'r';
+		rc = parse(rej ? "vendor reject" : "vendor approve", usage_sub,
+			   rej ? 1u << V_REASON : 0, 1, 1, argc - 1, argv + 1, o);
+		if (rc == 0 && rej && (!o->reason || !*o->reason || strlen(o->reason) > 1024)) {
+			fprintf(stderr,
+				"cmpgw vendor reject: --reason R is required (1..1024 "
+				"bytes)\n%s",
+				usage_sub);
+			rc = 2;
+		}
+		return rc;
+	}
 	if (strcmp(what, "set") == 0) {
 		rc = parse("vendor set", usage_set, 1u << V_STRICT | 1u << V_LENIENT, 1, 1,
 			   argc - 1, argv + 1, o);
@@ -711,16 +1099,20 @@ int cmd_vendor(int argc, char **argv)
 	const char *what = argc > 1 ? argv[1] : "";
 	bool add = strcmp(what, "add") == 0, set = strcmp(what, "set") == 0;
 	bool check = strcmp(what, "check") == 0;
+	bool subs = strcmp(what, "submissions") == 0, approve = strcmp(what, "approve") == 0,
+	     reject = strcmp(what, "reject") == 0;
 	bool anchor = strcmp(what, "anchor") == 0;
 	bool cert = (anchor || strcmp(what, "intermediate") == 0) && argc > 2 &&
 		    strcmp(argv[2], "add") == 0;
 
-	if (cmd_is_help(what) || (!add && !set && !check && argc > 2 && cmd_is_help(argv[2]))) {
-		printf("%s%s%s%s", usage_add, usage_set, usage_cert, usage_check);
+	if (cmd_is_help(what) || (!add && !set && !check && !subs && !approve && !reject &&
+				  argc > 2 && cmd_is_help(argv[2]))) {
+		printf("%s%s%s%s%s", usage_add, usage_set, usage_cert, usage_check, usage_sub);
 		return 0;
 	}
-	if (!add && !set && !cert && !check) {
-		fprintf(stderr, "%s%s%s%s", usage_add, usage_set, usage_cert, usage_check);
+	if (!add && !set && !cert && !check && !subs && !approve && !reject) {
+		fprintf(stderr, "%s%s%s%s%s", usage_add, usage_set, usage_cert, usage_check,
+			usage_sub);
 		return 2;
 	}
 	rc = parse_cmd(what, cert, argc, argv, &o);
@@ -731,8 +1123,12 @@ int cmd_vendor(int argc, char **argv)
 		goto out;
 	if (check)
 		rc = vendor_check(&d, &o);
+	else if (subs)
+		rc = vendor_submissions(d.conn, &o);
+	else if (approve || reject)
+		rc = vendor_decide(d.conn, &o, approve);
 	else if (add || set)
-		rc = in_tx(d.conn, &o, add ? vendor_add : vendor_set);
+		rc = add ? vendor_add(d.conn, &o) : vendor_set(d.conn, &o);
 	else
 		rc = vendor_cert_add(d.conn, o.pos[0], anchor ? "anchor" : "intermediate", o.pos[1],
 				     o.force);

@@ -9,6 +9,9 @@
 
 #include "store/call.h"
 
+/* a timestamp as RFC 3339 UTC text */
+#define TS_UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
 static long long num(const struct store_result *r, int row, int col)
 {
 	char b[32];
@@ -126,4 +129,73 @@ int store_api_serial(struct store_pool *pool, const char *vendor, const char *se
 		return RC_INVAL;
 	return store_call_submit(pool, SQL_SERIAL, 2, v, NULL, NULL, false, on_serial,
 				 store_call_new((void (*)(void))cb, arg, "api serial"));
+}
+
+/* One row with NULL columns when the vendor has no serial on the page, no
+ * row when there is no such vendor. The prefix is a LIKE pattern with its
+ * wildcards escaped: on the "C"-collated serial column the planner turns
+ * a constant prefix into a range of the primary key. */
+static const char SQL_SERIALS[] =
+	"SELECT s.serial, s.state, s.enrolled_at, s.updated_at FROM vendors v"
+	" LEFT JOIN LATERAL (SELECT serial, CASE WHEN $6::boolean THEN NULL ELSE state END AS "
+	"state,"
+	"  CASE WHEN $6::boolean THEN NULL ELSE " TS_UTC(
+		"enrolled_at") " END AS enrolled_at,"
+			       "  CASE WHEN $6::boolean THEN NULL ELSE " TS_UTC(
+				       "updated_at") " END AS updated_at"
+						     "  FROM serials WHERE vendor_id = v.id"
+						     "  AND ($2::text IS NULL OR state = $2)"
+						     "  AND ($3::text IS NULL OR serial LIKE "
+						     "replace(replace(replace($3, '\\', '\\\\'),"
+						     "   '%', '\\%'), '_', '\\_') || '%')"
+						     "  AND ($4::text IS NULL OR serial > $4)"
+						     "  ORDER BY serial LIMIT $5::int) s ON true"
+						     " WHERE v.name = $1";
+
+static void on_serials(void *arg, const struct store_result *r)
+{
+	struct store_call *c = arg;
+	store_api_serials_cb cb = (store_api_serials_cb)c->fn;
+	struct store_api_serial_row *rows = NULL;
+	size_t n = 0;
+
+	store_call_log(c, r);
+	if (r->rc != 0) {
+		cb(c->arg, r->rc, false, NULL, 0);
+		goto out;
+	}
+	if (!(rows = calloc((size_t)r->nrows + 1, sizeof(*rows)))) {
+		cb(c->arg, RC_NOMEM, false, NULL, 0);
+		goto out;
+	}
+	for (int i = 0; i < r->nrows; i++) {
+		if (store_isnull(r, i, 0))
+			continue;
+		rows[n].serial = store_val(r, i, 0);
+		rows[n].state = store_isnull(r, i, 1) ? NULL : store_val(r, i, 1);
+		rows[n].enrolled_at = store_isnull(r, i, 2) ? NULL : store_val(r, i, 2);
+		rows[n].updated_at = store_isnull(r, i, 3) ? NULL : store_val(r, i, 3);
+		n++;
+	}
+	cb(c->arg, 0, r->nrows > 0, rows, n);
+out:
+	free(rows);
+	free(c);
+}
+
+int store_api_serials(struct store_pool *pool, const char *vendor, const char *state,
+		      const char *prefix, const char *after, int limit, bool serial_only,
+		      store_api_serials_cb cb, void *arg)
+{
+	char lim[16];
+	const char *v[6] = { vendor, state, prefix, after, lim, serial_only ? "true" : "false" };
+
+	if (!pool || !cb || !vendor || limit < 1 || limit > STORE_API_SERIALS_MAX ||
+	    strnlen(vendor, STORE_API_NAME_MAX + 1) > STORE_API_NAME_MAX ||
+	    (state && strnlen(state, 16) > 15) || (prefix && strnlen(prefix, 257) > 256) ||
+	    (after && strnlen(after, 257) > 256))
+		return RC_INVAL;
+	snprintf(lim, sizeof(lim), "%d", limit);
+	return store_call_submit(pool, SQL_SERIALS, 6, v, NULL, NULL, false, on_serials,
+				 store_call_new((void (*)(void))cb, arg, "api serials"));
 }

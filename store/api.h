@@ -49,4 +49,26 @@ typedef void (*store_api_serial_cb)(void *arg, int rc, const struct store_api_se
 int store_api_serial(struct store_pool *pool, const char *vendor, const char *serial,
 		     store_api_serial_cb cb, void *arg) WUR;
 
+/* One serial of a list page (store_api_serials). */
+struct store_api_serial_row {
+	const char *serial;
+	const char *state;	 /* allowed, blocked, enrolled */
+	const char *enrolled_at; /* or NULL */
+	const char *updated_at;
+};
+/* rc 0 or RC_DB; vendor_found false: no such vendor (no rows). */
+typedef void (*store_api_serials_cb)(void *arg, int rc, bool vendor_found,
+				     const struct store_api_serial_row *rows, size_t n);
+/*
+ * The serials of vendor in byte order: in state (NULL: any), starting
+ * with prefix (NULL: any), after after (NULL: from the first), at most
+ * limit (1..STORE_API_SERIALS_MAX) rows, through the serials primary key.
+ * RC_INVAL on bad arguments. serial_only: the state and time columns are
+ * left NULL (the export's pages, less to hold).
+ */
+#define STORE_API_SERIALS_MAX 1000001
+int store_api_serials(struct store_pool *pool, const char *vendor, const char *state,
+		      const char *prefix, const char *after, int limit, bool serial_only,
+		      store_api_serials_cb cb, void *arg) WUR;
+
 #endif

@@ -296,6 +296,37 @@ CREATE SEQUENCE public.vendor_certs_id_seq
 
 ALTER SEQUENCE public.vendor_certs_id_seq OWNED BY public.vendor_certs.id;
 
+CREATE TABLE public.vendor_submissions (
+    id bigint NOT NULL,
+    vendor_id bigint NOT NULL,
+    kind text NOT NULL,
+    der bytea NOT NULL,
+    fingerprint bytea NOT NULL,
+    subject text NOT NULL,
+    not_after timestamp with time zone NOT NULL,
+    state text DEFAULT 'pending'::text NOT NULL,
+    submitted_by text NOT NULL,
+    submitted_at timestamp with time zone DEFAULT now() NOT NULL,
+    decided_by text,
+    decided_at timestamp with time zone,
+    reason text,
+    CONSTRAINT vendor_submissions_check CHECK (((state = 'pending'::text) = ((decided_by IS NULL) AND (decided_at IS NULL)))),
+    CONSTRAINT vendor_submissions_der_check CHECK (((octet_length(der) >= 1) AND (octet_length(der) <= 65536))),
+    CONSTRAINT vendor_submissions_fingerprint_check CHECK ((octet_length(fingerprint) = 32)),
+    CONSTRAINT vendor_submissions_kind_check CHECK ((kind = ANY (ARRAY['anchor'::text, 'intermediate'::text]))),
+    CONSTRAINT vendor_submissions_reason_check CHECK (((reason IS NULL) OR (length(reason) <= 1024))),
+    CONSTRAINT vendor_submissions_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'withdrawn'::text])))
+);
+
+CREATE SEQUENCE public.vendor_submissions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.vendor_submissions_id_seq OWNED BY public.vendor_submissions.id;
+
 CREATE TABLE public.vendors (
     id bigint NOT NULL,
     name text NOT NULL,
@@ -326,6 +357,8 @@ ALTER TABLE ONLY public.audit ALTER COLUMN id SET DEFAULT nextval('public.audit_
 ALTER TABLE ONLY public.certificates ALTER COLUMN id SET DEFAULT nextval('public.certificates_id_seq'::regclass);
 
 ALTER TABLE ONLY public.vendor_certs ALTER COLUMN id SET DEFAULT nextval('public.vendor_certs_id_seq'::regclass);
+
+ALTER TABLE ONLY public.vendor_submissions ALTER COLUMN id SET DEFAULT nextval('public.vendor_submissions_id_seq'::regclass);
 
 ALTER TABLE ONLY public.vendors ALTER COLUMN id SET DEFAULT nextval('public.vendors_id_seq'::regclass);
 
@@ -368,6 +401,9 @@ ALTER TABLE ONLY public.vendor_certs
 ALTER TABLE ONLY public.vendor_certs
     ADD CONSTRAINT vendor_certs_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.vendor_submissions
+    ADD CONSTRAINT vendor_submissions_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.vendors
     ADD CONSTRAINT vendors_name_key UNIQUE (name);
 
@@ -385,6 +421,10 @@ CREATE INDEX transactions_deadline_idx ON public.transactions USING btree (confi
 CREATE INDEX transactions_pending_idx ON public.transactions USING btree (fwd_deadline) WHERE ((state)::text = 'pending'::text);
 
 CREATE INDEX vendor_certs_vendor_idx ON public.vendor_certs USING btree (vendor_id);
+
+CREATE UNIQUE INDEX vendor_submissions_pending ON public.vendor_submissions USING btree (vendor_id, fingerprint) WHERE (state = 'pending'::text);
+
+CREATE INDEX vendor_submissions_vendor ON public.vendor_submissions USING btree (vendor_id, id);
 
 CREATE TRIGGER serials_vendor_check AFTER INSERT ON public.serials REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.cmpgw_serials_vendor_check();
 
@@ -415,3 +455,6 @@ ALTER TABLE ONLY public.transactions
 
 ALTER TABLE ONLY public.vendor_certs
     ADD CONSTRAINT vendor_certs_vendor_id_fkey FOREIGN KEY (vendor_id) REFERENCES public.vendors(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.vendor_submissions
+    ADD CONSTRAINT vendor_submissions_vendor_id_fkey FOREIGN KEY (vendor_id) REFERENCES public.vendors(id) ON DELETE CASCADE;

@@ -391,3 +391,292 @@ void store_vendor_free_all(struct store_vendor *v, size_t n)
 	}
 	free(v);
 }
+
+/* ---- one serial's state ---- */
+
+/* Block: upsert as blocked. Unblock: back to enrolled or allowed. Both
+ * return the new and the previous state ('' when the serial was not
+ * listed): o reads the statement's snapshot, the row as it was before u
+ * (not FOR UPDATE: a row locked there and changed by u in the same
+ * statement would vanish from o). */
+static const char SQL_BLOCK[] =
+	"WITH o AS (SELECT state FROM serials WHERE vendor_id = $1::bigint AND serial = $2"
+	"), u AS (INSERT INTO serials (vendor_id, serial, state)"
+	" VALUES ($1::bigint, $2, 'blocked') ON CONFLICT (vendor_id, serial) DO UPDATE"
+	" SET state = 'blocked', updated_at = CASE WHEN serials.state = 'blocked'"
+	" THEN serials.updated_at ELSE now() END RETURNING state)"
+	" SELECT u.state, coalesce((SELECT state FROM o), '') FROM u";
+static const char SQL_UNBLOCK[] =
+	"WITH o AS (SELECT state FROM serials WHERE vendor_id = $1::bigint AND serial = $2"
+	"), u AS (UPDATE serials SET state = CASE WHEN enrolled_at IS NULL"
+	" THEN 'allowed' ELSE 'enrolled' END, updated_at = now()"
+	" WHERE vendor_id = $1::bigint AND serial = $2 AND state = 'blocked' RETURNING state)"
+	" SELECT coalesce((SELECT state FROM u), o.state), o.state FROM o";
+
+int store_vendor_serial_set_blocked(struct store_conn *c, int64_t vendor_id, const char *serial,
+				    bool block, char state[16], char prev[16], bool *added)
+{
+	char vid[24], st[6];
+	const char *p[2] = { vid, serial };
+	PGresult *r = NULL;
+	int rc;
+
+	if (!c || !serial || !*serial || strlen(serial) > 256)
+		return RC_INVAL;
+	snprintf(vid, sizeof(vid), "%" PRId64, vendor_id);
+	rc = store_conn_pq(c, block ? SQL_BLOCK : SQL_UNBLOCK, 2, p, NULL, NULL, 0, &r, st, NULL,
+			   0);
+	if (rc != RC_OK)
+		return map_state(st);
+	if (PQntuples(r) != 1) {
+		rc = RC_NOTFOUND;
+	} else {
+		snprintf(state, 16, "%s", PQgetvalue(r, 0, 0));
+		snprintf(prev, 16, "%s", PQgetvalue(r, 0, 1));
+		if (added)
+			*added = !prev[0];
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* ---- submitted CA certificates ---- */
+
+void store_vendor_sub_clear(struct store_vsub *s)
+{
+	if (s) {
+		free(s->der);
+		s->der = NULL;
+		s->derlen = 0;
+	}
+}
+
+void store_vendor_sub_free_all(struct store_vsub *s, size_t n)
+{
+	for (size_t i = 0; s && i < n; i++)
+		store_vendor_sub_clear(&s[i]);
+	free(s);
+}
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/* the columns fill_sub reads, in its order */
+#define SUB_COLS                                                                                   \
+	"s.id::text, v.name, s.kind, s.state, s.der, encode(s.fingerprint, 'hex'), "               \
+	"s.subject, " TS("s.not_after") ", s.submitted_by, " TS(                                   \
+		"s.submitted_at") ", "                                                             \
+				  "coalesce(s.decided_by, ''), coalesce(" TS(                      \
+					  "s.decided_at") ", ''), "                                \
+							  "coalesce(s.reason, '')"
+
+static void col(PGresult *r, int row, int k, char *dst, size_t len)
+{
+	snprintf(dst, len, "%.*s", PQgetlength(r, row, k), PQgetvalue(r, row, k));
+}
+
+/* Row row of a text-format SUB_COLS result into s. */
+static int fill_sub(PGresult *r, int row, struct store_vsub *s)
+{
+	size_t n = 0;
+	unsigned char *d;
+
+	memset(s, 0, sizeof(*s));
+	s->id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+	col(r, row, 1, s->vendor, sizeof(s->vendor));
+	col(r, row, 2, s->kind, sizeof(s->kind));
+	col(r, row, 3, s->state, sizeof(s->state));
+	if (!PQgetisnull(r, row, 4)) {
+		if (!(d = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, 4), &n)))
+			return RC_NOMEM;
+		s->der = malloc(n ? n : 1);
+		if (s->der)
+			memcpy(s->der, d, n);
+		PQfreemem(d);
+		if (!s->der)
+			return RC_NOMEM;
+		s->derlen = n;
+	}
+	col(r, row, 5, s->fp_hex, sizeof(s->fp_hex));
+	col(r, row, 6, s->subject, sizeof(s->subject));
+	col(r, row, 7, s->not_after, sizeof(s->not_after));
+	col(r, row, 8, s->submitted_by, sizeof(s->submitted_by));
+	col(r, row, 9, s->submitted_at, sizeof(s->submitted_at));
+	col(r, row, 10, s->decided_by, sizeof(s->decided_by));
+	col(r, row, 11, s->decided_at, sizeof(s->decided_at));
+	col(r, row, 12, s->reason, sizeof(s->reason));
+	return RC_OK;
+}
+
+static int fill_subs(PGresult *r, struct store_vsub **out, size_t *n)
+{
+	int rows = PQntuples(r);
+	struct store_vsub *s = calloc((size_t)rows + 1, sizeof(*s));
+
+	if (!s)
+		return RC_NOMEM;
+	for (int i = 0; i < rows; i++)
+		if (fill_sub(r, i, &s[i]) != RC_OK) {
+			store_vendor_sub_free_all(s, (size_t)rows);
+			return RC_NOMEM;
+		}
+	*out = s;
+	*n = (size_t)rows;
+	return RC_OK;
+}
+
+int store_vendor_sub_add(struct store_conn *c, int64_t vendor_id, const char *kind,
+			 const unsigned char *der, size_t derlen, const unsigned char fp32[32],
+			 const char *subject, int64_t not_after, const char *principal, int64_t *id,
+			 char other[128])
+{
+	char vid[24], na[24], st[6];
+	const char *p[7] = { vid,     kind, (const char *)der, (const char *)fp32,
+			     subject, na,   principal };
+	int lens[7] = { 0, 0, (int)derlen, 32, 0, 0, 0 };
+	int fmts[7] = { 0, 0, 1, 1, 0, 0, 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	if (!c || !kind || !der || !derlen || derlen > 65536 || !fp32 || !subject || !principal ||
+	    !id || (strcmp(kind, "anchor") != 0 && strcmp(kind, "intermediate") != 0))
+		return RC_INVAL;
+	snprintf(vid, sizeof(vid), "%" PRId64, vendor_id);
+	snprintf(na, sizeof(na), "%" PRId64, not_after);
+	other[0] = '\0';
+	/* registered already (for this vendor or another), else a pending
+	 * duplicate, else the new row: one statement, first answer wins */
+	rc = store_conn_pq(
+		c,
+		"WITH reg AS (SELECT CASE WHEN c.vendor_id = $1::bigint THEN 'registered:' ||"
+		" c.kind ELSE 'vendor:' || v.name END AS why FROM vendor_certs c JOIN vendors v"
+		" ON v.id = c.vendor_id WHERE c.fingerprint = $4::bytea LIMIT 1),"
+		" pend AS (SELECT 'pending:' || id AS why FROM vendor_submissions WHERE vendor_id ="
+		" $1::bigint AND fingerprint = $4::bytea AND state = 'pending'),"
+		" ins AS (INSERT INTO vendor_submissions (vendor_id, kind, der, fingerprint,"
+		" subject, not_after, submitted_by) SELECT $1::bigint, $2, $3::bytea, $4::bytea,"
+		" left($5, 256), to_timestamp($6::bigint), $7 WHERE NOT EXISTS (SELECT 1 FROM reg)"
+		" AND NOT EXISTS (SELECT 1 FROM pend) ON CONFLICT DO NOTHING RETURNING id)"
+		" SELECT (SELECT id::text FROM ins), coalesce((SELECT why FROM reg),"
+		" (SELECT why FROM pend), '')",
+		7, p, lens, fmts, 0, &r, st, NULL, 0);
+	if (rc != RC_OK)
+		return map_state(st);
+	if (PQntuples(r) != 1) {
+		rc = RC_DB;
+	} else if (PQgetisnull(r, 0, 0)) {
+		snprintf(other, 128, "%s", PQgetvalue(r, 0, 1));
+		if (!other[0]) /* a concurrent duplicate won the unique index */
+			snprintf(other, 128, "pending:?");
+		rc = RC_EXISTS;
+	} else {
+		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int store_vendor_sub_get(struct store_conn *c, int64_t id, const char *vendor,
+			 struct store_vsub *out)
+{
+	char sid[24];
+	const char *p[2] = { sid, vendor };
+	PGresult *r = NULL;
+	int rc;
+
+	if (!c || !out)
+		return RC_INVAL;
+	snprintf(sid, sizeof(sid), "%" PRId64, id);
+	rc = store_conn_pq(c,
+			   "SELECT " SUB_COLS " FROM vendor_submissions s JOIN vendors v ON v.id ="
+			   " s.vendor_id WHERE s.id = $1::bigint AND ($2::text IS NULL OR v.name ="
+			   " $2)",
+			   2, p, NULL, NULL, 0, &r, NULL, NULL, 0);
+	if (rc != RC_OK)
+		return rc;
+	rc = PQntuples(r) == 1 ? fill_sub(r, 0, out) : RC_NOTFOUND;
+	PQclear(r);
+	return rc;
+}
+
+int store_vendor_sub_list(struct store_conn *c, const char *vendor, const char *state,
+			  int64_t before, int limit, struct store_vsub **out, size_t *n)
+{
+	char b[24], l[16];
+	const char *p[4] = { vendor, state, b, l };
+	PGresult *r = NULL;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!c || limit < 1 || limit > 1001)
+		return RC_INVAL;
+	snprintf(b, sizeof(b), "%" PRId64, before);
+	snprintf(l, sizeof(l), "%d", limit);
+	rc = store_conn_pq(c,
+			   "SELECT " SUB_COLS " FROM vendor_submissions s JOIN vendors v ON v.id ="
+			   " s.vendor_id WHERE ($1::text IS NULL OR v.name = $1) AND ($2::text IS"
+			   " NULL OR s.state = $2) AND ($3::bigint = 0 OR s.id < $3::bigint)"
+			   " ORDER BY s.id DESC LIMIT $4::int",
+			   4, p, NULL, NULL, 0, &r, NULL, NULL, 0);
+	if (rc == RC_OK)
+		rc = fill_subs(r, out, n);
+	PQclear(r);
+	return rc;
+}
+
+int store_vendor_sub_decide(struct store_conn *c, int64_t id, const char *state,
+			    const char *principal, const char *reason)
+{
+	char sid[24], st[6];
+	const char *p[4] = { sid, state, principal, reason };
+	PGresult *r = NULL;
+	int rc;
+
+	if (!c || !state || !principal ||
+	    (strcmp(state, "approved") && strcmp(state, "rejected") &&
+	     strcmp(state, "withdrawn")) ||
+	    (reason && strlen(reason) > STORE_VSUB_REASON_MAX))
+		return RC_INVAL;
+	snprintf(sid, sizeof(sid), "%" PRId64, id);
+	/* the old state through the row version the update replaced: a
+	 * submission no longer pending is told apart from none */
+	rc = store_conn_pq(c,
+			   "WITH o AS (SELECT state FROM vendor_submissions WHERE id = $1::bigint),"
+			   " u AS (UPDATE vendor_submissions SET state = $2, decided_by = $3,"
+			   " decided_at = now(), reason = $4 WHERE id = $1::bigint AND state ="
+			   " 'pending' RETURNING 1) SELECT (SELECT state FROM o), (SELECT count(*)"
+			   " FROM u)",
+			   4, p, NULL, NULL, 0, &r, st, NULL, 0);
+	if (rc != RC_OK)
+		return map_state(st);
+	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
+		rc = RC_NOTFOUND;
+	else if (strcmp(PQgetvalue(r, 0, 1), "1") != 0)
+		rc = RC_EXISTS;
+	PQclear(r);
+	return rc;
+}
+
+int store_vendor_certs_list(struct store_conn *c, const char *vendor, struct store_vsub **out,
+			    size_t *n)
+{
+	const char *p[1] = { vendor };
+	PGresult *r = NULL;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!c || !vendor)
+		return RC_INVAL;
+	rc = store_conn_pq(
+		c,
+		"SELECT s.id::text, v.name, s.kind, 'registered', NULL::bytea,"
+		" encode(s.fingerprint, 'hex'), s.subject, " TS("s.not_after") ", '', " TS(
+			"s.created_at") ", '', '', '' FROM vendor_certs s JOIN vendors v"
+					" ON v.id = s.vendor_id WHERE v.name = $1 ORDER BY s.id",
+		1, p, NULL, NULL, 0, &r, NULL, NULL, 0);
+	if (rc == RC_OK)
+		rc = fill_subs(r, out, n);
+	PQclear(r);
+	return rc;
+}
