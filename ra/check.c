@@ -15,6 +15,7 @@
 #include "cmp/prot.h"
 #include "policy/profile.h"
 #include "store/admin.h"
+#include "store/api_stats.h"
 #include "store/vendor.h"
 
 void ra_check_add(struct ra_check *c, const char *check, bool pass, const char *fmt, ...)
@@ -332,6 +333,24 @@ static int trust_load(struct store_conn *c, struct ra_trust **out)
 	return rc;
 }
 
+/* Which key holds the serial (and the newest certificate of the serial):
+ * what the factory compares with its own records of the device. */
+static void report_clone(struct store_conn *c, struct ra_check *r)
+{
+	struct store_stats_binding b;
+	char fp[65], cert[100] = "";
+	bool known = store_stats_binding(c, r->vendor->id, r->serial, &b) == 0 && b.key_fp[0];
+
+	for (size_t i = 0; i < 32; i++)
+		snprintf(fp + 2 * i, 3, "%02x", r->spki_fp[i]);
+	if (known && b.cert_serial[0])
+		snprintf(cert, sizeof(cert), ", certificate %s (%s)", b.cert_serial, b.cert_status);
+	ra_check_add(r, "clone binding", false,
+		     "serial \"%s\" is bound to another vendor key (a clone of an enrolled "
+		     "device?): key SHA-256 %.16s…%s; this certificate's key is %.16s…",
+		     r->serial, known ? b.key_fp : "(unknown)", cert, fp);
+}
+
 /* The serial list and clone binding, as the enrollment's admission
  * (cmpgw_admit, read-only) answers for this serial and key. */
 static void check_serial(struct store_conn *c, struct ra_check *r)
@@ -355,10 +374,7 @@ static void check_serial(struct store_conn *c, struct ra_check *r)
 	ra_check_add(r, "serial list", strcmp(state, "blocked") != 0,
 		     "serial \"%s\" is on vendor %s's list: %s", r->serial, v->name, state);
 	if (strcmp(reason, "clone") == 0)
-		ra_check_add(r, "clone binding", false,
-			     "serial \"%s\" is bound to another vendor key (a clone of an enrolled "
-			     "device?)",
-			     r->serial);
+		report_clone(c, r);
 	else
 		ra_check_add(
 			r, "clone binding", true,

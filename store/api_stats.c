@@ -4,8 +4,11 @@
  */
 #include "store/api_stats.h"
 
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "store/call.h"
 
@@ -155,4 +158,51 @@ int store_stats_crls(struct store_pool *pool, store_stats_crls_cb cb, void *arg)
 		return RC_INVAL;
 	return store_call_submit(pool, SQL_CRLS, 0, NULL, NULL, NULL, false, on_crls,
 				 store_call_new((void (*)(void))cb, arg, "stats crls"));
+}
+
+/* The serial's row and its newest certificate (certificates_device_idx). */
+static const char SQL_BINDING[] =
+	"SELECT coalesce(encode(s.key_fp, 'hex'), ''), coalesce(c.serial_hex, ''),"
+	" coalesce(c.status, '') FROM serials s"
+	" LEFT JOIN LATERAL (SELECT serial_hex, status FROM certificates"
+	"  WHERE vendor_id = s.vendor_id AND device_serial = s.serial"
+	"  ORDER BY created_at DESC, id DESC LIMIT 1) c ON true"
+	" WHERE s.vendor_id = $1::bigint AND s.serial = $2";
+
+struct binding_out {
+	struct store_stats_binding *b;
+	bool found;
+};
+
+static void on_binding(void *arg, const struct store_result *r)
+{
+	struct binding_out *o = arg;
+
+	if (r->rc != 0 || r->nrows != 1)
+		return;
+	o->found = true;
+	snprintf(o->b->key_fp, sizeof(o->b->key_fp), "%.*s", store_len(r, 0, 0),
+		 store_val(r, 0, 0));
+	snprintf(o->b->cert_serial, sizeof(o->b->cert_serial), "%.*s", store_len(r, 0, 1),
+		 store_val(r, 0, 1));
+	snprintf(o->b->cert_status, sizeof(o->b->cert_status), "%.*s", store_len(r, 0, 2),
+		 store_val(r, 0, 2));
+}
+
+int store_stats_binding(struct store_conn *c, int64_t vendor_id, const char *serial,
+			struct store_stats_binding *b)
+{
+	char vid[24];
+	const char *v[2] = { vid, serial };
+	struct binding_out o = { b, false };
+	int rc;
+
+	if (!c || !serial || !b || strnlen(serial, 257) > 256)
+		return RC_INVAL;
+	memset(b, 0, sizeof(*b));
+	snprintf(vid, sizeof(vid), "%" PRId64, vendor_id);
+	rc = store_db_exec(c, SQL_BINDING, 2, v, NULL, NULL, false, on_binding, &o);
+	if (rc != 0)
+		return rc;
+	return o.found ? 0 : RC_NOTFOUND;
 }

@@ -13,9 +13,11 @@
 #define CMPGW_STORE_API_STATS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/rc.h"
 
+struct store_conn;
 struct store_pool;
 
 #define STORE_STATS_HOURS_MAX  168 /* a week */
@@ -60,5 +62,21 @@ struct store_stats_crl {
 typedef void (*store_stats_crls_cb)(void *arg, int rc, const struct store_stats_crl *rows,
 				    size_t n);
 int store_stats_crls(struct store_pool *pool, store_stats_crls_cb cb, void *arg) WUR;
+
+/*
+ * Blocking (a CLI or admin API job thread, never a worker loop): who
+ * holds serial of vendor_id, for the dry run's clone report. key_fp: hex
+ * SHA-256 of the bound vendor key's SubjectPublicKeyInfo ("" when none is
+ * bound); cert_serial / cert_status: the newest certificate issued to the
+ * serial ("" when none). 0, RC_NOTFOUND (the serial is not listed),
+ * RC_INVAL or RC_DB.
+ */
+struct store_stats_binding {
+	char key_fp[65];
+	char cert_serial[68];
+	char cert_status[16];
+};
+int store_stats_binding(struct store_conn *c, int64_t vendor_id, const char *serial,
+			struct store_stats_binding *b) WUR;
 
 #endif

@@ -25,6 +25,7 @@ Every response is checked against the OpenAPI document.
 """
 
 import base64
+import hashlib
 import http.client
 import json
 import os
@@ -40,6 +41,15 @@ from test_vendor import Pki, cat  # noqa: E402
 import openapi_check  # noqa: E402
 
 KEY_RE = re.compile(r"^key=(cmpgw_([0-9a-f]{16})_([A-Za-z0-9_-]{43}))$", re.M)
+
+
+def spki_sha256(crt):
+    """Hex SHA-256 of the certificate's SubjectPublicKeyInfo (the clone binding key)."""
+    p = subprocess.run(["openssl", "x509", "-in", crt, "-noout", "-pubkey"],
+                       stdout=subprocess.PIPE, check=True)
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=p.stdout,
+                         stdout=subprocess.PIPE, check=True).stdout
+    return hashlib.sha256(der).hexdigest()
 
 
 def main(t):
@@ -199,10 +209,16 @@ def main(t):
     dry("serial not on the list", (unlisted[0], ca_pem), {
         "chain": (True, "chains to vendor acme"),
         "serial list": (False, 'serial "ACME-9999" is not on vendor acme\'s list')}, False)
+    dev1_fp = spki_sha256(gw.dev(1))
+    cert1 = gw.scalar("SELECT serial_hex FROM certificates WHERE device_serial = 'ACME-0001' "
+                      "ORDER BY id DESC LIMIT 1")
     dry("clone", (clone[0], ca_pem), {
         "chain": (True, "chains to vendor acme"),
         "serial list": (True, "enrolled"),
-        "clone binding": (False, "bound to another vendor key")}, False)
+        "clone binding": (False, "bound to another vendor key (a clone of an enrolled device?): "
+                                 "key SHA-256 %s…, certificate %s (active); this certificate's "
+                                 "key is %s…" % (dev1_fp[:16], cert1, spki_sha256(clone[0])[:16]))},
+        False)
     dry("good chain and its signed ir", (gw.dev(2), ca_pem), {
         "request": (True, "ir with one CertReqMsg"),
         "protection": (True, "signed by the vendor certificate; the signature verifies"),
