@@ -29,6 +29,7 @@ COMMANDS = [
     ["token", "revoke"], ["cert"], ["cert", "revoke"], ["crl"], ["db"], ["db", "stop"],
     ["vendor", "set"], ["vendor", "check"], ["serials", "syntax"], ["apikey"],
     ["apikey", "create"], ["apikey", "list"], ["apikey", "revoke"], ["apikey", "verify"],
+    ["vendor", "submissions"], ["vendor", "approve"], ["vendor", "reject"],
 ]
 
 
