@@ -16,5 +16,8 @@
 /* server_hooks.admin_dispatch; arg is the worker (w->app a struct
  * ra_worker with its pool). Answers exactly once. */
 void cmd_api_dispatch(struct http_req *req, void *arg);
+/* server_hooks.admin_stream_match: the requests whose body is streamed
+ * (the serial list upload, cmd/api_upload.c). */
+bool cmd_api_stream_match(enum http_method m, const char *path);
 
 #endif

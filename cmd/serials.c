@@ -9,15 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cmd/cmd.h"
+#include "cmd/serials.h"
 #include "policy/serial.h"
 #include "store/admin.h"
 #include "store/db.h"
 #include "store/serial.h"
 #include "store/vendor.h"
-
-#define REFUSED_SHOW 100 /* refused lines listed; then "and N more" */
 
 // clang-format off
 static const char usage_import[] =
@@ -173,21 +173,29 @@ static int syntax_run(struct store_conn *c, const struct sopts *o, int64_t vid)
 	return 0;
 }
 
-/* One import's reading state and tallies. */
+/* One import's reading state. */
 struct reader {
 	FILE *in;
-	const char *label;
-	long line;			     /* lines read */
-	long serial_lines, refused;	     /* lines holding a serial; refused ones */
+	const struct cmd_serials_opts *o;
+	struct cmd_serials_result *res;
 	size_t len;			     /* bytes of the current line (may exceed buf) */
+	bool header_done;		     /* csv: the first serial line was looked at */
 	char buf[POLICY_SERIAL_LEN_MAX + 8]; /* the first bytes of it */
+	char field[POLICY_SERIAL_LEN_MAX + 8];
 };
 
+static bool given_up(const struct cmd_serials_opts *o)
+{
+	return (o->stop && atomic_load(o->stop)) || (o->abort && atomic_load(o->abort));
+}
+
 /* Next line without its '\n' (and without one trailing CR). 1: a line,
- * 0: end of input, -1: read error (printed). Bounded: bytes past buf are
+ * 0: end of input, RC_IO: read error (res->err), RC_TOOBIG: past
+ * max_lines, RC_CANCELLED: given up. Bounded: bytes past buf are
  * counted, not kept. */
 static int next_line(struct reader *rd)
 {
+	struct cmd_serials_result *res = rd->res;
 	int ch, last = EOF;
 
 	rd->len = 0;
@@ -198,13 +206,21 @@ static int next_line(struct reader *rd)
 		last = ch;
 	}
 	if (ferror(rd->in)) {
-		fprintf(stderr, "cmpgw: %s: read error after line %ld: %s\n", rd->label, rd->line,
-			strerror(errno));
-		return -1;
+		if (given_up(rd->o))
+			return RC_CANCELLED;
+		snprintf(res->err, sizeof(res->err), "read error after line %ld: %s", res->lines,
+			 strerror(errno));
+		return RC_IO;
 	}
 	if (ch == EOF && rd->len == 0)
 		return 0;
-	rd->line++;
+	if (rd->o->max_lines > 0 && res->lines >= rd->o->max_lines) {
+		snprintf(res->err, sizeof(res->err), "more than %ld lines", rd->o->max_lines);
+		return RC_TOOBIG;
+	}
+	res->lines++;
+	if ((res->lines & 0xffff) == 0 && given_up(rd->o))
+		return RC_CANCELLED;
 	/* Windows line ends */
 	if (last == '\r')
 		rd->len--;
@@ -213,19 +229,63 @@ static int next_line(struct reader *rd)
 
 static void refuse(struct reader *rd, const char *why)
 {
-	if (++rd->refused <= REFUSED_SHOW)
-		fprintf(stderr, "%s: line %ld: %s\n", rd->label, rd->line, why);
+	struct cmd_serials_result *res = rd->res;
+
+	if (res->nrefusals < CMD_SERIALS_REFUSED_SHOW) {
+		res->refusals[res->nrefusals].line = res->lines;
+		snprintf(res->refusals[res->nrefusals].why, sizeof(res->refusals[0].why), "%s",
+			 why);
+		res->nrefusals++;
+	}
+	res->refused++;
+}
+
+/*
+ * text/csv (docs/SERIALS.md): the serial is the first field of the line
+ * (up to the first ',', or a "quoted" field with "" for a quote, RFC
+ * 4180). *s, *n: the field (in rd->field when unquoted from a quoted one).
+ * false: the field does not parse (why).
+ */
+static bool csv_field(struct reader *rd, const char **s, size_t *n, char *why, size_t whylen)
+{
+	size_t have = *n < sizeof(rd->buf) ? *n : sizeof(rd->buf), o = 0, i;
+	const char *p = *s;
+	const char *comma;
+
+	if (have == 0 || p[0] != '"') {
+		comma = memchr(p, ',', have);
+		if (comma)
+			*n = (size_t)(comma - p);
+		return true;
+	}
+	for (i = 1; i < have; i++) {
+		if (p[i] == '"' && i + 1 < have && p[i + 1] == '"') {
+			i++;
+		} else if (p[i] == '"') {
+			break;
+		}
+		if (o < sizeof(rd->field))
+			rd->field[o] = p[i];
+		o++;
+	}
+	if (i >= have || (i + 1 < have && p[i + 1] != ',') || (i + 1 == have && have < *n)) {
+		snprintf(why, whylen, "a quoted field without its closing quote");
+		return false;
+	}
+	*s = rd->field;
+	*n = o;
+	return true;
 }
 
 /*
  * Read every line; the valid serials go to im (all of them with
  * skip_invalid, else only until the first refusal: the rest is still
- * read, to report every refused line). 0, or -1 on a read or database
- * error (printed).
+ * read, to report every refused line). 0, or a negative code (res->err).
  */
 static int read_all(struct reader *rd, const struct policy_serial_syntax *sx,
-		    struct store_serial_import *im, bool skip_invalid, const char *err)
+		    struct store_serial_import *im, const char *err)
 {
+	struct cmd_serials_result *res = rd->res;
 	char why[POLICY_SERIAL_WHY_MAX];
 	int got;
 
@@ -233,11 +293,22 @@ static int read_all(struct reader *rd, const struct policy_serial_syntax *sx,
 		const char *s = rd->buf;
 		size_t n = rd->len;
 		/* a UTF-8 byte order mark from a spreadsheet export */
-		if (rd->line == 1 && n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+		if (res->lines == 1 && n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
 			s += 3, n -= 3;
 		if (n == 0 || s[0] == '#')
 			continue;
-		rd->serial_lines++;
+		if (rd->o->csv && !csv_field(rd, &s, &n, why, sizeof(why))) {
+			res->serial_lines++;
+			refuse(rd, why);
+			continue;
+		}
+		/* an optional header line naming the column */
+		if (rd->o->csv && !rd->header_done) {
+			rd->header_done = true;
+			if (n == 6 && strncasecmp(s, "serial", 6) == 0)
+				continue;
+		}
+		res->serial_lines++;
 		if (n > sx->max_len) {
 			snprintf(why, sizeof(why), "%zu bytes, longer than the maximum of %u", n,
 				 sx->max_len);
@@ -248,123 +319,189 @@ static int read_all(struct reader *rd, const struct policy_serial_syntax *sx,
 			refuse(rd, why);
 			continue;
 		}
-		if ((rd->refused == 0 || skip_invalid) &&
-		    store_serial_import_add(im, rd->line, s, n) != 0) {
-			fprintf(stderr, "cmpgw: %s: import failed: %s\n", rd->label, err);
-			return -1;
+		if ((res->refused == 0 || rd->o->skip_invalid) &&
+		    store_serial_import_add(im, res->lines, s, n) != 0) {
+			snprintf(res->err, sizeof(res->err), "import failed: %s", err);
+			return RC_DB;
 		}
 	}
-	if (rd->refused > REFUSED_SHOW)
-		fprintf(stderr, "%s: and %ld more refused line(s)\n", rd->label,
-			rd->refused - REFUSED_SHOW);
 	return got;
-}
-
-/* Duplicates and serials that differ only in case: stderr notes. */
-static void report_notes(const struct reader *rd, const struct store_serial_counts *k, bool blocked)
-{
-	for (int i = 0; i < k->ndup; i++)
-		fprintf(stderr, "%s: line %ld: duplicate of line %ld (%s), counted once\n",
-			rd->label, k->dup[i].line, k->dup[i].first, k->dup[i].serial);
-	if (k->duplicates > k->ndup)
-		fprintf(stderr, "%s: and %ld more duplicate line(s)\n", rd->label,
-			k->duplicates - k->ndup);
-	for (int i = 0; i < k->ncase; i++)
-		fprintf(stderr,
-			"%s: warning: lines %ld and %ld differ only in letter case: imported as "
-			"different serials (serials are case-sensitive)\n",
-			rd->label, k->casepair[i].line, k->casepair[i].other);
-	if (k->case_groups > k->ncase)
-		fprintf(stderr, "%s: warning: and %ld more serial(s) differing only in case\n",
-			rd->label, k->case_groups - k->ncase);
-	if (!blocked && k->kept_blocked)
-		fprintf(stderr,
-			"%s: note: %ld listed serial(s) are blocked and stay blocked (an allowed "
-			"import never unblocks)\n",
-			rd->label, k->kept_blocked);
 }
 
 /* The audit row of an import (issue 14: every admin change names its
  * principal, the OS user for the CLI). A merged import (k set) writes it
  * in its own transaction, so the row and the change commit together; a
- * refused one after the rollback. 0 or -1 (printed). */
-static int import_audit(struct store_conn *c, const char *name, const char *label,
-			const char *state, const struct store_serial_counts *k,
-			const struct reader *rd)
+ * refused one after the rollback. 0 or -1. */
+static int import_audit(struct store_conn *c, const char *name, const struct cmd_serials_opts *o,
+			const struct store_serial_counts *k, const struct cmd_serials_result *res)
 {
 	char who[STORE_ADMIN_PRINCIPAL_MAX], detail[STORE_ADMIN_DETAIL_MAX];
+	const char *state = o->blocked ? "blocked" : "allowed";
 
-	if (store_admin_principal_os(who, sizeof(who)) != 0)
+	if (o->principal)
+		snprintf(who, sizeof(who), "%s", o->principal);
+	else if (store_admin_principal_os(who, sizeof(who)) != 0)
 		return -1;
 	if (k)
 		snprintf(detail, sizeof(detail),
-			 "file %.200s as %s: %ld new, %ld changed, %ld unchanged, %ld refused, %ld "
+			 "%.205s as %s: %ld new, %ld changed, %ld unchanged, %ld refused, %ld "
 			 "duplicate(s)",
-			 label, state, k->inserted, k->changed, k->unchanged, rd->refused,
+			 o->label, state, k->inserted, k->changed, k->unchanged, res->refused,
 			 k->duplicates);
 	else
 		snprintf(detail, sizeof(detail),
-			 "file %.200s as %s: nothing imported, %ld of %ld serial line(s) refused",
-			 label, state, rd->refused, rd->serial_lines);
+			 "%.205s as %s: nothing imported, %ld of %ld serial line(s) refused",
+			 o->label, state, res->refused, res->serial_lines);
 	if (store_audit_admin(c, who, k ? "serials_imported" : "serials_import_refused", name, NULL,
-			      NULL, detail) != 0) {
-		fprintf(stderr, "cmpgw: %s: cannot write the audit row\n", label);
+			      NULL, detail) != 0)
 		return -1;
+	return 0;
+}
+
+/* The vendor's syntax from the database into sx. 0 or RC_DB (err). */
+static int import_syntax(struct store_conn *c, int64_t vid, struct policy_serial_syntax *sx,
+			 char *err, size_t len)
+{
+	char spec[256], db[256] = "", why[POLICY_SERIAL_WHY_MAX] = "";
+	int max_len = 0;
+
+	policy_serial_syntax_default(sx);
+	if (store_serial_syntax_get(c, vid, &max_len, spec, sizeof(spec), db, sizeof(db)) != 0 ||
+	    policy_serial_syntax_set_max_len(sx, max_len) != 0 ||
+	    (spec[0] && policy_serial_syntax_set_charset(sx, spec, why, sizeof(why)) != 0)) {
+		snprintf(err, len, "cannot load its serial syntax: %s%s", db, why);
+		return RC_DB;
 	}
 	return 0;
+}
+
+int cmd_serials_import(struct store_conn *c, const char *name, int64_t vid, FILE *in,
+		       const struct cmd_serials_opts *o, struct cmd_serials_result *res)
+{
+	struct policy_serial_syntax sx;
+	struct store_serial_import *im = NULL;
+	struct reader *rd = NULL;
+	char err[512] = "";
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = import_syntax(c, vid, &sx, res->err, sizeof(res->err))) != 0)
+		return rc;
+	if (!(rd = calloc(1, sizeof(*rd)))) {
+		snprintf(res->err, sizeof(res->err), "out of memory");
+		return RC_NOMEM;
+	}
+	rd->in = in;
+	rd->o = o;
+	rd->res = res;
+	if ((rc = store_serial_import_begin(c, vid, o->blocked, &im, err, sizeof(err))) != 0) {
+		snprintf(res->err, sizeof(res->err), "import failed: %s", err);
+		goto out;
+	}
+	if ((rc = read_all(rd, &sx, im, err)) != 0)
+		goto out;
+	if (res->refused && !o->skip_invalid) {
+		store_serial_import_free(im);
+		im = NULL;
+		(void)import_audit(c, name, o, NULL, res);
+		rc = RC_INVAL;
+		goto out;
+	}
+	/* a client cut off at the very end of its body: nothing yet */
+	if (given_up(o)) {
+		snprintf(res->err, sizeof(res->err), "given up before the merge");
+		rc = RC_CANCELLED;
+		goto out;
+	}
+	if ((rc = store_serial_import_merge(im, &res->k)) != 0) {
+		snprintf(res->err, sizeof(res->err), "import failed, nothing imported: %s", err);
+		goto out;
+	}
+	if (import_audit(c, name, o, &res->k, res) != 0) {
+		snprintf(res->err, sizeof(res->err),
+			 "import failed, nothing imported: cannot write the audit row");
+		rc = RC_DB;
+		goto out;
+	}
+	if (given_up(o)) {
+		snprintf(res->err, sizeof(res->err), "given up before the commit");
+		rc = RC_CANCELLED;
+		goto out;
+	}
+	if ((rc = store_serial_import_commit(im)) != 0)
+		snprintf(res->err, sizeof(res->err), "import failed, nothing imported: %s", err);
+out:
+	store_serial_import_free(im);
+	free(rd);
+	return rc;
+}
+
+/* Duplicates and serials that differ only in case: stderr notes. */
+static void report_notes(const char *label, const struct store_serial_counts *k, bool blocked)
+{
+	for (int i = 0; i < k->ndup; i++)
+		fprintf(stderr, "%s: line %ld: duplicate of line %ld (%s), counted once\n", label,
+			k->dup[i].line, k->dup[i].first, k->dup[i].serial);
+	if (k->duplicates > k->ndup)
+		fprintf(stderr, "%s: and %ld more duplicate line(s)\n", label,
+			k->duplicates - k->ndup);
+	for (int i = 0; i < k->ncase; i++)
+		fprintf(stderr,
+			"%s: warning: lines %ld and %ld differ only in letter case: imported as "
+			"different serials (serials are case-sensitive)\n",
+			label, k->casepair[i].line, k->casepair[i].other);
+	if (k->case_groups > k->ncase)
+		fprintf(stderr, "%s: warning: and %ld more serial(s) differing only in case\n",
+			label, k->case_groups - k->ncase);
+	if (!blocked && k->kept_blocked)
+		fprintf(stderr,
+			"%s: note: %ld listed serial(s) are blocked and stay blocked (an allowed "
+			"import never unblocks)\n",
+			label, k->kept_blocked);
 }
 
 static int import_run(struct store_conn *c, const char *name, int64_t vid, FILE *in,
 		      const char *label, bool blocked, bool skip_invalid)
 {
-	struct policy_serial_syntax sx;
-	struct store_serial_import *im = NULL;
-	struct store_serial_counts *k = NULL;
-	struct reader *rd = NULL;
+	struct cmd_serials_result *res = calloc(1, sizeof(*res));
+	char what[300];
+	struct cmd_serials_opts o = { .blocked = blocked,
+				      .skip_invalid = skip_invalid,
+				      .label = what };
 	const char *state = blocked ? "blocked" : "allowed";
-	char err[512] = "";
-	int rc = 1;
+	int rc;
 
-	if (load_syntax(c, vid, name, &sx) != 0)
-		return 1;
-	if (!(rd = calloc(1, sizeof(*rd))) || !(k = calloc(1, sizeof(*k)))) {
+	if (!res) {
 		fprintf(stderr, "cmpgw: out of memory\n");
-		goto out;
+		return 1;
 	}
-	rd->in = in;
-	rd->label = label;
-	if (store_serial_import_begin(c, vid, blocked, &im, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cmpgw: %s: import failed: %s\n", label, err);
-		goto out;
-	}
-	if (read_all(rd, &sx, im, skip_invalid, err) != 0)
-		goto out;
-	if (rd->refused && !skip_invalid) {
+	snprintf(what, sizeof(what), "file %.200s", label);
+	rc = cmd_serials_import(c, name, vid, in, &o, res);
+	for (int i = 0; i < res->nrefusals; i++)
+		fprintf(stderr, "%s: line %ld: %s\n", label, res->refusals[i].line,
+			res->refusals[i].why);
+	if (res->refused > res->nrefusals && (rc == 0 || rc == RC_INVAL))
+		fprintf(stderr, "%s: and %ld more refused line(s)\n", label,
+			res->refused - res->nrefusals);
+	if (rc == RC_INVAL) {
 		fprintf(stderr,
 			"%s: nothing imported for vendor %s: %ld of %ld serial line(s) refused "
 			"(fix them, or import the %ld valid one(s) with --skip-invalid)\n",
-			label, name, rd->refused, rd->serial_lines, rd->serial_lines - rd->refused);
-		store_serial_import_free(im);
-		im = NULL;
-		(void)import_audit(c, name, label, state, NULL, rd);
-		goto out;
+			label, name, res->refused, res->serial_lines,
+			res->serial_lines - res->refused);
+	} else if (rc != 0 && strncmp(res->err, "cannot load", 11) == 0) {
+		fprintf(stderr, "cmpgw: vendor \"%s\": %s\n", name, res->err);
+	} else if (rc != 0) {
+		fprintf(stderr, "cmpgw: %s: %s\n", label, res->err);
+	} else {
+		report_notes(label, &res->k, blocked);
+		printf("%s: imported for vendor %s as %s: %ld new, %ld changed, %ld unchanged, "
+		       "%ld refused%s, %ld duplicate(s)\n",
+		       label, name, state, res->k.inserted, res->k.changed, res->k.unchanged,
+		       res->refused, res->refused ? " (skipped)" : "", res->k.duplicates);
 	}
-	if (store_serial_import_merge(im, k) != 0 || import_audit(c, name, label, state, k, rd) ||
-	    store_serial_import_commit(im) != 0) {
-		fprintf(stderr, "cmpgw: %s: import failed, nothing imported: %s\n", label, err);
-		goto out;
-	}
-	report_notes(rd, k, blocked);
-	printf("%s: imported for vendor %s as %s: %ld new, %ld changed, %ld unchanged, %ld "
-	       "refused%s, %ld duplicate(s)\n",
-	       label, name, state, k->inserted, k->changed, k->unchanged, rd->refused,
-	       rd->refused ? " (skipped)" : "", k->duplicates);
-	rc = 0;
-out:
-	store_serial_import_free(im);
-	free(k);
-	free(rd);
-	return rc;
+	free(res);
+	return rc == 0 ? 0 : 1;
 }
 
 int cmd_serials(int argc, char **argv)

@@ -372,6 +372,7 @@ int cmd_serve(int argc, char **argv)
 					      .n_routes = sizeof(routes) / sizeof(routes[0]),
 					      .dispatch = ra_dispatch,
 					      .admin_dispatch = cmd_api_dispatch,
+					      .admin_stream_match = cmd_api_stream_match,
 					      .shared = e.conninfo };
 		if (cmd_ops_setup(&hooks) != 0) {
 			log_error(NULL, "cannot serve: out of memory");

@@ -34,6 +34,11 @@ static void req_free(struct http_req *r)
 		return;
 	free(r->body);
 	free(r->path);
+	if (r->shdrs) {
+		evhttp_clear_headers(r->shdrs);
+		free(r->shdrs);
+	}
+	free(r->squery);
 	free(r);
 }
 
@@ -70,7 +75,7 @@ static void live_unlink(struct http_req *r)
 
 /* Repeated slashes count as one ("//.well-known//cmp" is
  * "/.well-known/cmp"), as other CMP servers treat them (README). */
-static void squeeze_slashes(char *p)
+void http_path_squeeze(char *p)
 {
 	char *o = p;
 
@@ -84,20 +89,26 @@ static void squeeze_slashes(char *p)
  * the raw target when it is origin-form ("/a//b?q"): libevent's URI parser
  * would read a leading "//x" as an authority and lose "x". *len: bytes
  * decoded (a %00 makes it differ from strlen). */
-static char *decode_path(struct evhttp_request *ev, size_t *len)
+char *http_path_decode(const char *target, size_t *len)
 {
-	const char *target = evhttp_request_get_uri(ev);
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
-	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	char *raw, *out;
 
-	if (!target || target[0] != '/')
-		return evhttp_uridecode(path && *path ? path : "/", 0, len);
 	if (!(raw = strndup(target, strcspn(target, "?#"))))
 		return NULL;
 	out = evhttp_uridecode(raw, 0, len);
 	free(raw);
 	return out;
+}
+
+static char *decode_path(struct evhttp_request *ev, size_t *len)
+{
+	const char *target = evhttp_request_get_uri(ev);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+
+	if (!target || target[0] != '/')
+		return evhttp_uridecode(path && *path ? path : "/", 0, len);
+	return http_path_decode(target, len);
 }
 
 static enum http_method map_method(enum evhttp_cmd_type t)
@@ -168,6 +179,17 @@ static void on_request(struct evhttp_request *ev, void *arg)
 	tune_socket(r->evcon);
 	r->conn = c;
 	c->req = r;
+	http_req_dispatch(srv, r, plen);
+	return;
+fail:
+	req_free(r);
+	evhttp_send_error(ev, 500, NULL);
+}
+
+void http_req_dispatch(struct http_server *srv, struct http_req *r, size_t plen)
+{
+	struct http_conn *c = r->conn;
+
 	live_link(srv, r);
 	/* Draining: only a client whose transaction this connection left open
 	 * (its certConf or pollReq) is still served; everything else 503. */
@@ -181,17 +203,13 @@ static void on_request(struct evhttp_request *ev, void *arg)
 		http_reply(r, 400, NULL, NULL, 0);
 		return;
 	}
-	squeeze_slashes(r->path);
+	http_path_squeeze(r->path);
 	srv->dispatching = r;
 	srv->cb(r, srv->arg);
 	if (srv->dispatching == r) { /* not answered yet: it goes async */
 		srv->dispatching = NULL;
 		http_req_watch(r);
 	}
-	return;
-fail:
-	req_free(r);
-	evhttp_send_error(ev, 500, NULL);
 }
 
 /* libevent 2.1's evhttp_bind_listener takes the listener's user pointer
@@ -506,8 +524,20 @@ void http_server_set_counters(struct http_server *srv, struct http_counters *ctr
 	http_publish(srv);
 }
 
+void http_server_set_stream_match(struct http_server *srv, http_stream_match_cb fn)
+{
+	srv->stream_match = fn;
+}
+
+bool http_req_streamed(const struct http_req *req)
+{
+	return req->streamed;
+}
+
 enum http_method http_req_method(const struct http_req *req)
 {
+	if (req->streamed)
+		return req->smethod;
 	return req->ev ? map_method(evhttp_request_get_command(req->ev)) : HTTP_M_OTHER;
 }
 
@@ -523,13 +553,13 @@ const char *http_req_peer(const struct http_req *req)
 
 const char *http_req_content_type(const struct http_req *req)
 {
-	if (!req->ev)
-		return NULL;
-	return evhttp_find_header(evhttp_request_get_input_headers(req->ev), "Content-Type");
+	return http_req_header(req, "Content-Type");
 }
 
 const char *http_req_header(const struct http_req *req, const char *name)
 {
+	if (req->streamed)
+		return req->shdrs ? evhttp_find_header(req->shdrs, name) : NULL;
 	if (!req->ev)
 		return NULL;
 	return evhttp_find_header(evhttp_request_get_input_headers(req->ev), name);
@@ -539,6 +569,8 @@ const char *http_req_query(const struct http_req *req)
 {
 	const struct evhttp_uri *u = req->ev ? evhttp_request_get_evhttp_uri(req->ev) : NULL;
 
+	if (req->streamed)
+		return req->squery;
 	return u ? evhttp_uri_get_query(u) : NULL;
 }
 
@@ -551,12 +583,12 @@ void http_req_set_header(struct http_req *req, const char *name, const char *val
 const unsigned char *http_req_body(const struct http_req *req, size_t *len)
 {
 	*len = req->len;
-	return req->body;
+	return req->body ? req->body : (const unsigned char *)"";
 }
 
 bool http_req_cancelled(const struct http_req *req)
 {
-	return req->cancelled || !req->ev;
+	return req->cancelled || (req->streamed ? !req->st : !req->ev);
 }
 
 bool http_req_tls(const struct http_req *req)
@@ -591,11 +623,25 @@ void *http_req_get_data(const struct http_req *req)
 	return req->data;
 }
 
-static const char *status_text(int status)
+const char *http_status_text(int status)
 {
 	switch (status) {
+	case 100:
+		return "Continue";
 	case 400:
 		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 409:
+		return "Conflict";
+	case 422:
+		return "Unprocessable Content";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
 	case 404:
 		return "Not Found";
 	case 405:
@@ -615,6 +661,42 @@ static const char *status_text(int status)
 	}
 }
 
+/* A streamed request's answer: written by the stream, which closes the
+ * connection after it (core/http_stream.c). */
+static void reply_streamed(struct http_req *req, int status, const char *content_type,
+			   const unsigned char *body, size_t len)
+{
+	struct evbuffer *out = evbuffer_new();
+	char text[64];
+
+	if (status != 200 && !(body && len)) {
+		content_type = "text/plain; charset=utf-8";
+		snprintf(text, sizeof(text), "%d %s\n", status, http_status_text(status));
+		body = (const unsigned char *)text;
+		len = strlen(text);
+	}
+	if (out) {
+		evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
+		if (content_type)
+			evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
+		evbuffer_add_printf(out, "Content-Length: %zu\r\nConnection: close\r\n", len);
+		if (req->hname && req->hvalue)
+			evbuffer_add_printf(out, "%s: %s\r\n", req->hname, req->hvalue);
+		if (status == 405) /* RFC 9110 15.5.6 */
+			evbuffer_add_printf(out, "Allow: %s\r\n", req->allow ? req->allow : "POST");
+		evbuffer_add(out, "\r\n", 2);
+		if (body && len)
+			evbuffer_add(out, body, len);
+	}
+	if (req->conn)
+		req->conn->req = NULL;
+	req->conn = NULL;
+	http_stream_send(req, out); /* NULL out: closes without an answer */
+	if (out)
+		evbuffer_free(out);
+	req_free(req);
+}
+
 void http_reply(struct http_req *req, int status, const char *content_type,
 		const unsigned char *body, size_t len)
 {
@@ -626,10 +708,16 @@ void http_reply(struct http_req *req, int status, const char *content_type,
 		return;
 	live_unlink(req);
 	http_req_unwatch(req);
+	if (req->streamed && !http_req_cancelled(req)) {
+		reply_streamed(req, status, content_type, body, len);
+		return;
+	}
 	if (http_req_cancelled(req)) {
 		struct log_ctx ctx = { .peer = req->peer };
 		if (req->conn)
 			req->conn->req = NULL;
+		if (req->st)
+			http_stream_send(req, NULL);
 		if (status != HTTP_DROPPED)
 			log_info(&ctx, "answer (HTTP %d) dropped: the client is gone", status);
 		goto out;
@@ -651,7 +739,7 @@ void http_reply(struct http_req *req, int status, const char *content_type,
 		/* Not evhttp_send_error: it drops our headers (Allow) and
 		 * closes the connection; a short text answer keeps both. */
 		content_type = "text/plain; charset=utf-8";
-		evbuffer_add_printf(out, "%d %s\n", status, status_text(status));
+		evbuffer_add_printf(out, "%d %s\n", status, http_status_text(status));
 	} else if (body && len) {
 		evbuffer_add(out, body, len);
 	}

@@ -187,6 +187,68 @@ void http_req_set_allow(struct http_req *req, const char *allow);
  * Allowed"); 405 carries Allow. The connection stays open for the next
  * request (keep-alive as the client asked), except while draining.
  * content_type NULL = no body type. */
+/*
+ * Streamed request bodies (issue 14: serial lists of up to 10,000,000
+ * lines through the admin API; evhttp 2.1 buffers a whole body before it
+ * dispatches and has no server-side streaming hook).
+ *
+ * A server with a stream match (http_server_set_stream_match; the admin
+ * listener) looks at each request line as it arrives, before evhttp reads
+ * it: a POST or PUT whose decoded path fn accepts is taken over by the
+ * transport. It reads the header itself (at most 16 KiB and 100 fields,
+ * within the listener's read deadline, as evhttp would; an error is a
+ * short 400 and close) and dispatches the request to the normal dispatch
+ * callback BEFORE reading any body byte: http_req_method, _path, _query,
+ * _header, _content_type, _peer, _get0_peer_cert and _cancelled work as
+ * usual; http_req_body gives nothing (len 0). The dispatcher then either
+ * answers at once (e.g. 401: no body byte is read; a client that sent
+ * "Expect: 100-continue" sends none) or pulls the body with
+ * http_req_stream. A pipelined request behind another one on the same
+ * connection is never streamed (evhttp reads it, bodies up to its cap).
+ *
+ * The body (Content-Length, or chunked transfer coding with its trailer
+ * read and dropped) goes to cb in pieces as it arrives, at most
+ * HTTP_STREAM_BUF bytes held per request: cb returns how many bytes of the
+ * piece it took; fewer than offered pauses the stream (the socket is not
+ * read any more: TCP backpressure to the client) until
+ * http_req_stream_resume. Then cb gets exactly one final event:
+ * HTTP_STREAM_END (the whole body was delivered), or a negative code:
+ * RC_TOOBIG (the body goes past max_bytes), RC_DECODE (bad chunked
+ * framing), RC_TIMEOUT (no byte for the listener's read deadline while
+ * the stream was not paused), RC_CANCELLED (the client closed or reset
+ * the connection, cutting the body short, or the server is shutting
+ * down: the request is cancelled). cb runs on the loop thread, never from
+ * inside http_req_stream or _resume; after the final event, or once
+ * req is answered, it is never called again.
+ *
+ * http_reply on a streamed request writes the answer itself with
+ * "Connection: close" and closes the connection once it is sent; a body
+ * still arriving is read and dropped for up to HTTP_STREAM_LINGER_S
+ * first, so that the close does not reset the connection under the
+ * answer. A client that goes away while the request is with the
+ * dispatcher is seen at once (http_req_cancelled), body phase or not.
+ */
+#define HTTP_STREAM_BUF	     (256 * 1024)
+#define HTTP_STREAM_LINGER_S 2
+#define HTTP_STREAM_DATA     0
+#define HTTP_STREAM_END	     1
+/* Which requests of srv are streamed (path: decoded, '/' runs squeezed). */
+typedef bool (*http_stream_match_cb)(enum http_method m, const char *path);
+void http_server_set_stream_match(struct http_server *srv, http_stream_match_cb fn);
+/* Whether req was dispatched in streamed mode. */
+bool http_req_streamed(const struct http_req *req);
+typedef size_t (*http_stream_cb)(struct http_req *req, int event, const unsigned char *data,
+				 size_t len, void *arg);
+/* Start reading req's body into cb (see above); an "Expect: 100-continue"
+ * gets its interim answer now. Returns 0; RC_TOOBIG when the declared
+ * Content-Length is above max_bytes (nothing read: answer 413); RC_INVAL
+ * (not a streamed request, or its stream already started); RC_CANCELLED
+ * (the client is gone). */
+int http_req_stream(struct http_req *req, unsigned long long max_bytes, http_stream_cb cb,
+		    void *arg) WUR;
+/* The consumer caught up: offer the rest (from a later loop pass). */
+void http_req_stream_resume(struct http_req *req);
+
 /* Status for http_reply() on a request the caller found cancelled and has
  * logged as dropped itself (nginx's "client closed request"). */
 #define HTTP_DROPPED 499

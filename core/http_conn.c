@@ -204,6 +204,7 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 		r->conn = NULL;
 		r->cancelled = true;
 	}
+	http_stream_conn_closed(c);
 	if (c->ssl)
 		tls_closed(c);
 	http_conn_free(c);
@@ -283,6 +284,7 @@ static void conn_begin(struct http_conn *c)
 
 	c->phase = C_READING;
 	c->refuse = 0;
+	c->looked = false;
 	if (c->srv->read_deadline_s > 0)
 		event_add(c->timer, &tv);
 }
@@ -313,6 +315,9 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
 	if (c->phase == C_IDLE)
 		conn_begin(c);
 	conn_charge(c, info->n_added);
+	/* before evhttp's read callback parses the request line */
+	if (c->srv->stream_match && !c->looked && !c->st && c->evcon)
+		http_stream_look(c);
 }
 
 void http_conn_dispatched(struct http_conn *c)
@@ -469,6 +474,8 @@ void http_conn_sent(struct evhttp_request *ev, void *arg)
 	if (n) {
 		conn_begin(c);
 		conn_charge(c, n);
+		/* pipelined: evhttp reads it (its read is already scheduled) */
+		c->looked = true;
 	}
 	if (c->ssl && SSL_pending(c->ssl) > 0)
 		event_active(&c->bev->ev_read, EV_READ, 1);

@@ -100,7 +100,11 @@ struct http_conn {
 	/* its last answer leaves the client's transaction open (a certConf
 	 * or pollReq is to follow): a draining server still serves it */
 	bool awaiting;
-	int refuse;  /* status the timer answers with (0: deadline, 408) */
+	int refuse; /* status the timer answers with (0: deadline, 408) */
+	/* streamed mode (core/http_stream.c): the request line of the
+	 * request being read was looked at; the stream that took it over */
+	bool looked;
+	struct http_stream *st;
 	size_t held; /* bytes read of the request being read */
 };
 
@@ -137,6 +141,7 @@ struct http_server {
 	struct metrics *metrics; /* refusals counted here, or NULL */
 	struct event *adopt_ev, *resume_ev, *tick_ev;
 	struct ratelog log_accept, log_cap, log_mem, log_deadline, log_tls;
+	http_stream_match_cb stream_match; /* NULL: nothing is streamed */
 };
 
 struct http_req {
@@ -155,6 +160,13 @@ struct http_req {
 	const char *allow;	    /* Allow header of a 405, static string */
 	const char *hname, *hvalue; /* http_req_set_header, static strings */
 	void *data;
+	/* streamed mode: ev and evcon stay NULL; the transport parsed the
+	 * header (owned by req); st is NULL once the connection is gone */
+	bool streamed;
+	enum http_method smethod;
+	struct evkeyvalq *shdrs;
+	char *squery;
+	struct http_stream *st;
 };
 
 /* ---- core/http_conn.c ---- */
@@ -178,6 +190,30 @@ void http_conn_dispatched(struct http_conn *c);
 /* The answer on c is written (evhttp's on-complete callback, arg c). */
 void http_conn_sent(struct evhttp_request *ev, void *arg);
 void http_conn_set_awaiting(struct http_conn *c, bool awaiting);
+/* ---- core/http.c, for core/http_stream.c ---- */
+
+/* The decoded path of an origin-form target ("/a%2Fb?q" -> "/a/b"), or
+ * NULL (out of memory); *len: bytes decoded (a %00 makes it differ from
+ * strlen). http_path_squeeze: runs of '/' as one. */
+char *http_path_decode(const char *target, size_t *len);
+void http_path_squeeze(char *p);
+/* Hand r (its connection c, already http_conn_dispatched) to the
+ * dispatcher, as on_request does for evhttp's requests; plen as above. */
+void http_req_dispatch(struct http_server *srv, struct http_req *r, size_t plen);
+const char *http_status_text(int status);
+
+/* ---- core/http_stream.c ---- */
+
+/* From on_input while c reads a request on a server with a stream
+ * match: take the request over when its line is complete and matches. */
+void http_stream_look(struct http_conn *c);
+/* c is being closed (on_conn_close): the stream goes with it; a body
+ * still being read ends with RC_CANCELLED for its consumer. */
+void http_stream_conn_closed(struct http_conn *c);
+/* Send out (status line, header and body: moved from out) on r's stream
+ * and close once written; r is forgotten. */
+void http_stream_send(struct http_req *r, struct evbuffer *out);
+
 /* Watch r's connection for the client going away while r is with the
  * dispatcher; unwatch stops it. */
 void http_req_watch(struct http_req *r);

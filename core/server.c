@@ -241,6 +241,8 @@ static int worker_setup(struct worker *w)
 	    !(w->admin_http = http_server_new_admin(w->base, w->admin_fd, w->cfg->admin_tls.ctx,
 						    route_admin, w)))
 		return RC_NOMEM;
+	if (w->admin_http)
+		http_server_set_stream_match(w->admin_http, w->hooks->admin_stream_match);
 	return 0;
 }
 

@@ -132,6 +132,9 @@ struct server_hooks {
 	 * request goes here (NULL: the listener is not served); it routes
 	 * itself and answers exactly once. arg is the worker. */
 	void (*admin_dispatch)(struct http_req *req, void *arg);
+	/* Which admin requests get their body streamed (core/http.h
+	 * http_server_set_stream_match); NULL: none. */
+	http_stream_match_cb admin_stream_match;
 	/* Process-wide metrics, given to every worker (w->metrics); NULL ok. */
 	struct metrics *metrics;
 	/* Read-only data for the hooks (e.g. the database conninfo). */
