@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "cmp/asn1.h"
@@ -85,6 +86,46 @@ static void report_path(struct ra_check *c, const struct ra_vendor *v, X509 *lea
 out:
 	sk_X509_free(un);
 	X509_STORE_CTX_free(ctx);
+}
+
+/* No registered vendor's anchors are reached: the certificates as sent,
+ * from the device certificate up, and where the path breaks off (a
+ * self-signed root no vendor registered, an issuer neither sent nor
+ * registered, or a signature that does not verify). */
+static void report_sent(struct ra_check *c, X509 *leaf, STACK_OF(X509) *extra)
+{
+	X509 *cur = leaf;
+	char subject[200], issuer[200];
+
+	for (int depth = 0; cur && depth < 10; depth++) {
+		X509 *up = NULL;
+		int left = days_left(X509_get0_notAfter(cur));
+		bool self = X509_check_issued(cur, cur) == X509_V_OK, sig = true;
+		const char *why = NULL;
+
+		for (int i = 0; !self && !up && i < sk_X509_num(extra); i++) {
+			X509 *x = sk_X509_value(extra, i);
+			if (X509_cmp(x, cur) != 0 && X509_check_issued(x, cur) == X509_V_OK)
+				up = x;
+		}
+		if (up && X509_verify(cur, X509_get0_pubkey(up)) != 1)
+			sig = false;
+		if (self)
+			why = "self-signed, and no vendor registered it as a trust anchor";
+		else if (!up)
+			why = "its issuer was neither sent nor registered for any vendor";
+		else if (!sig)
+			why = "the signature of the issuer sent does not verify";
+		X509_NAME_oneline(X509_get_subject_name(cur), subject, sizeof(subject));
+		X509_NAME_oneline(X509_get_issuer_name(cur), issuer, sizeof(issuer));
+		ra_check_add(c, "certificate",
+			     !why && left >= 0 && days_left(X509_get0_notBefore(cur)) <= 0,
+			     "depth %d (as sent), %s, issued by %s; %d day%s of validity left%s%s",
+			     depth, subject, issuer, left, left == 1 || left == -1 ? "" : "s",
+			     why ? ": " : "", why ? why : "");
+		ERR_clear_error();
+		cur = why ? NULL : up;
+	}
 }
 
 /* What the vendor's other X.509 mode would answer (a strictness finding
@@ -171,6 +212,8 @@ int ra_check_chain(const struct ra_trust *t, const struct cfg_alias *alias, X509
 	if (c->vendor) {
 		report_path(c, c->vendor, leaf, extra);
 		report_strictness(c, c->vendor, leaf, extra);
+	} else {
+		report_sent(c, leaf, extra);
 	}
 	if (a.not_accepted)
 		ra_check_add(c, "alias", false, "vendor %s is not accepted on alias %s",

@@ -90,6 +90,9 @@ def main(t):
                      issuer=a_ca, ext="leaf")
     unlisted = pki.cert("acme-unlisted", "/serialNumber=ACME-9999/O=Acme/CN=Acme Router",
                         issuer=a_ca, ext="leaf")
+    oroot = pki.cert("other-root", "/O=Other/CN=Other Root")
+    odev = pki.cert("other-dev", "/serialNumber=ACME-0002/O=Other/CN=Router", issuer=oroot,
+                    ext="leaf")
     rogue = pki.cert("rogue", "/serialNumber=ACME-0002/O=Rogue/CN=Rogue", ext="leaf_ca")
     gw.start()
     t.ok(wait_port(admin_port, 10), "admin listener accepts")
@@ -198,7 +201,24 @@ def main(t):
          "good chain: vendor, serial, every step passes, three certificates with days left",
          doc)
     dry("untrusted chain", (rogue[0],), {
+        "chain": (False, "does not chain to a registered vendor trust anchor"),
+        "certificate": (False, "depth 0 (as sent), /serialNumber=ACME-0002/O=Rogue/CN=Rogue, "
+                               "issued by /serialNumber=ACME-0002/O=Rogue/CN=Rogue; ")}, False)
+    doc = dry("chain to an unregistered root, root not sent", (odev[0],), {
+        "chain": (False, "does not chain to a registered vendor trust anchor"),
+        "certificate": (False, "depth 0 (as sent), /serialNumber=ACME-0002/O=Other/CN=Router, "
+                               "issued by /O=Other/CN=Other Root; ")}, False)
+    t.ok(doc and doc["vendor"] is None and doc["serial"] is None and
+         doc["steps"][-1]["detail"].endswith("its issuer was neither sent nor registered for "
+                                             "any vendor"),
+         "unregistered root: the path breaks off at the device certificate's issuer", doc)
+    doc = dry("chain to an unregistered root, root sent", (odev[0], oroot[0]), {
         "chain": (False, "does not chain to a registered vendor trust anchor")}, False)
+    cs = [x for x in (doc or {}).get("steps", []) if x["check"] == "certificate"]
+    t.ok(len(cs) == 2 and cs[0]["pass"] and not cs[1]["pass"] and
+         cs[1]["detail"].startswith("depth 1 (as sent), /O=Other/CN=Other Root") and
+         "self-signed, and no vendor registered it as a trust anchor" in cs[1]["detail"],
+         "unregistered root sent: depth 0 fine, depth 1 a root no vendor registered", cs)
     dry("expired device certificate", (expired[0], ca_pem), {
         "chain": (False, "vendor certificate: expired"),
         "certificate": (False, "depth 0, vendor certificate")}, False)
