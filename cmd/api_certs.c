@@ -19,7 +19,6 @@
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -112,34 +111,6 @@ static bool time_param(struct api_req *a, const char *name, char *buf, size_t le
 		return false;
 	}
 	return true;
-}
-
-/* "0x01:ab" / "1ab" -> "01AB" as BN_bn2hex writes it (the stored form),
- * into out; false if it is no hex serial. */
-static bool serial_canon(const char *in, char *out, size_t len)
-{
-	char buf[STORE_API_CERT_SERIAL_MAX + 1];
-	size_t o = 0;
-	BIGNUM *bn = NULL;
-	char *hex = NULL;
-	bool ok = false;
-
-	if (strncmp(in, "0x", 2) == 0 || strncmp(in, "0X", 2) == 0)
-		in += 2;
-	for (; *in && o + 1 < sizeof(buf); in++)
-		if (*in != ':')
-			buf[o++] = *in;
-	buf[o] = '\0';
-	if (*in || o == 0 || strspn(buf, "0123456789abcdefABCDEF") != o ||
-	    BN_hex2bn(&bn, buf) != (int)o || !(hex = BN_bn2hex(bn)))
-		goto out;
-	ok = strlen(hex) < len;
-	if (ok)
-		memcpy(out, hex, strlen(hex) + 1);
-out:
-	OPENSSL_free(hex);
-	BN_free(bn);
-	return ok;
 }
 
 static const char *const STATUSES[] = { "unconfirmed", "active", "revoked", "superseded", NULL };
@@ -264,7 +235,7 @@ static void h_certs(struct api_req *a)
 			    "status must be one of unconfirmed, active, revoked, superseded");
 		return;
 	}
-	if (sp && !serial_canon(sp, cser, sizeof(cser))) {
+	if (sp && !store_api_serial_canon(sp, cser, sizeof(cser))) {
 		api_problem(a, 400, "bad-request",
 			    "serial must be a hexadecimal serial number (1A2B, 0x1a2b or 1a:2b)");
 		return;
@@ -410,11 +381,11 @@ static void h_cert(struct api_req *a)
 	if (!only_params(a, names) || !format_of(a, &fmt) ||
 	    !param(a, "issuer", iss, sizeof(iss), &f.issuer))
 		return;
-	if (!serial_canon(a->param[0], cser, sizeof(cser))) {
+	if (!store_api_serial_canon(a->param[0], cser, sizeof(cser))) {
 		api_problem(a, 400, "bad-request",
 			    "the serial must be hexadecimal (1A2B, 0x1a2b or 1a:2b), at most %d "
 			    "digits",
-			    STORE_API_CERT_SERIAL_MAX - 1);
+			    STORE_API_CERT_SERIAL_MAX);
 		return;
 	}
 	f.serial_hex = cser;
@@ -550,7 +521,7 @@ static void h_revoke(struct api_req *a)
 		api_finish(a, 503, NULL, NULL, 0);
 		return;
 	}
-	if (!serial_canon(a->param[0], j->serial, sizeof(j->serial))) {
+	if (!store_api_serial_canon(a->param[0], j->serial, sizeof(j->serial))) {
 		api_problem(a, 400, "bad-request",
 			    "the serial must be hexadecimal (1A2B, 0x1a2b or 1a:2b)");
 		goto fail;

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
@@ -93,29 +92,6 @@ static int parse(int argc, char **argv, struct cert_opts *o, bool revoke)
 	}
 	o->config = cmd_config(cmd, o->config);
 	return o->config ? 0 : 2;
-}
-
-/* "0x01:ab" / "1AB" -> "1AB" as BN_bn2hex writes it (the stored form). */
-static char *serial_canon(const char *in)
-{
-	char buf[130];
-	size_t o = 0;
-	BIGNUM *bn = NULL;
-	char *hex = NULL;
-
-	if (strncmp(in, "0x", 2) == 0 || strncmp(in, "0X", 2) == 0)
-		in += 2;
-	for (; *in && o + 1 < sizeof(buf); in++)
-		if (*in != ':')
-			buf[o++] = *in;
-	buf[o] = '\0';
-	if (*in || o == 0 || strspn(buf, "0123456789abcdefABCDEF") != o ||
-	    BN_hex2bn(&bn, buf) != (int)o)
-		goto out;
-	hex = BN_bn2hex(bn);
-out:
-	BN_free(bn);
-	return hex;
 }
 
 struct sync_state {
@@ -280,7 +256,7 @@ int cmd_cert(int argc, char **argv)
 {
 	struct cert_opts o;
 	struct cmd_db d;
-	char *serial = NULL;
+	char serial[STORE_API_CERT_SERIAL_MAX + 2];
 	int rc, reason = POLICY_CRL_REASON_UNSPECIFIED;
 
 	if (argc >= 2 && cmd_is_help(argv[1])) {
@@ -293,7 +269,8 @@ int cmd_cert(int argc, char **argv)
 	}
 	if ((rc = parse(argc - 1, argv + 1, &o, true)) != 0)
 		return rc < 0 ? 0 : rc;
-	if (!o.serial || !(serial = serial_canon(o.serial))) {
+	/* "0x01:ab" / "1AB" -> "01AB", the stored form (as the admin API) */
+	if (!o.serial || !store_api_serial_canon(o.serial, serial, sizeof(serial))) {
 		fprintf(stderr, "cmpgw cert revoke: --serial HEX is required (hexadecimal, e.g. "
 				"1A2B or 1a:2b)\n");
 		return 2;
@@ -304,14 +281,12 @@ int cmd_cert(int argc, char **argv)
 			"cACompromise affiliationChanged superseded cessationOfOperation "
 			"certificateHold removeFromCRL privilegeWithdrawn aACompromise)\n",
 			o.reason);
-		OPENSSL_free(serial);
 		return 2;
 	}
 	rc = cmd_db_open(o.config, &d);
 	if (rc == 0)
 		rc = revoke(&d, serial, reason);
 	cmd_db_close(&d);
-	OPENSSL_free(serial);
 	return rc;
 }
 

@@ -115,6 +115,47 @@ out:
 	free(c);
 }
 
+bool store_api_serial_canon(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	if (len)
+		out[0] = '\0';
+	if (strncmp(in, "0x", 2) == 0 || strncmp(in, "0X", 2) == 0)
+		in += 2;
+	if (!*in || len < 2)
+		return false;
+	/* the digits, upper case, without leading zeros */
+	for (; *in; in++) {
+		char c = *in;
+		if (c == ':')
+			continue;
+		if (hexval(c) < 0)
+			return false;
+		if (c >= 'a')
+			c = (char)(c - 'a' + 'A');
+		if (o == 0 && c == '0')
+			continue;
+		if (o + 1 >= len || o >= STORE_API_CERT_SERIAL_MAX)
+			return false;
+		out[o++] = c;
+	}
+	if (o == 0) {
+		memcpy(out, "0", 2);
+		return true;
+	}
+	/* whole bytes, as BN_bn2hex writes them */
+	if (o % 2) {
+		if (o + 2 > len)
+			return false;
+		memmove(out + 1, out, o);
+		out[0] = '0';
+		o++;
+	}
+	out[o] = '\0';
+	return true;
+}
+
 static bool too_long(const char *s, size_t max)
 {
 	return s && strnlen(s, max + 1) > max;

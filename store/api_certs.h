@@ -30,6 +30,13 @@ struct store_conn;
 #define STORE_API_CERT_TEXT_MAX	  512 /* issuer, vendor, device serial */
 #define STORE_API_TIME_MAX	  40  /* a timestamp as the caller passes it */
 
+/* A serial number as a person writes it ("0x01:ab", "1AB", "01ab") in
+ * the form the certificates table stores (BN_bn2hex: upper case, whole
+ * bytes, "0" for zero) into out. false (out unusable) if in is not hex
+ * (an optional 0x, ':' between digits) or the result needs more than
+ * len - 1 bytes or STORE_API_CERT_SERIAL_MAX digits. Any thread. */
+bool store_api_serial_canon(const char *in, char *out, size_t len);
+
 /* A certificate search. Every field may be NULL/0: no condition. Times
  * are timestamps PostgreSQL parses unambiguously (the caller validates
  * them first, e.g. "2026-12-03T10:00:00.000000Z"). */

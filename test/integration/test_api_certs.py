@@ -449,6 +449,11 @@ def audit(t, gw, api, keys, devser, start):
     e = events("vendor=acme&event=issued")
     t.ok(e and all(x["vendor"] == "acme" and x["event"] == "issued" for x in e),
          "vendor=acme&event=issued", len(e))
+    e = events("alias=token")
+    t.ok(e and all(x["alias"] == "token" for x in e) and
+         {"token_created", "admin_token_create"} <= set(x["event"] for x in e),
+         "alias=token: the token alias's rows", e[:4])
+    t.eq(events("alias=nosuch"), [], "alias=nosuch: nothing")
     future = iso(datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1))
     t.eq(events("from=" + future), [], "from=in an hour: nothing")
     e = events("from=%s&to=%s" % (start, future))
