@@ -86,13 +86,14 @@ static void utc(time_t t, const char *fmt, char *buf, size_t len)
 /* {what, subject, not_after, days_left} of x, appended to list. */
 static void expiry_cert(json_t *list, const char *what, X509 *x)
 {
-	const ASN1_TIME *na = X509_get0_notAfter(x);
+	const ASN1_TIME *na;
 	struct tm tm;
 	char subject[256], when[32] = "";
 	int days = 0, secs = 0;
 
-	if (!x)
+	if (!x) /* RA mode: no issuing CA of its own */
 		return;
+	na = X509_get0_notAfter(x);
 	X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
 	if (ASN1_TIME_to_tm(na, &tm) == 1)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
