@@ -868,7 +868,13 @@ static int decide_tx(struct store_conn *c, void *arg)
 		if (rc != 0)
 			return rc;
 	}
-	if ((rc = store_vendor_sub_decide(c, a->id, a->state, a->principal, a->reason)) != 0)
+	rc = store_vendor_sub_decide(c, a->id, a->state, a->principal, a->reason);
+	if (rc == RC_EXISTS) /* a concurrent decision committed first */
+		note(a->n, CMD_NOTE_REFUSED,
+		     "submission %" PRId64 " was decided meanwhile, no "
+		     "longer pending",
+		     a->id);
+	if (rc != 0)
 		return rc;
 	snprintf(detail, sizeof(detail),
 		 "submission %" PRId64 " (%.16s %.256s, by %.256s)%.2s%.1024s", a->id, a->sub->kind,
