@@ -199,6 +199,7 @@ def main(t):
     # ---- 3. block / unblock and enrollment ------------------------------------------
     r = gw.cmp(1)
     t.ok(r.rc == 0, "device 1 enrolls", repr(r))
+    op1 = r.certout
     st, _, body = api.call("POST", "/vendors/acme/serials/%s/block" % ser[0], va, want=200,
                            name="vendor:acme blocks its enrolled serial 1")
     t.ok(body and body["state"] == "blocked" and body["certificate"] and
@@ -206,6 +207,10 @@ def main(t):
     r = gw.cmp(1, newkey=new_key(os.path.join(gw.tmp, "d1-again.key")))
     t.ok(r.rc != 0 and r.has("blocked"), "blocked enrolled serial: the next ir is refused",
          r.out)
+    r = gw.cmp(1, cmd="kur", cert=op1, key=gw.dev(1, "new", "key"), extracerts=None,
+               subject=None, newkey=new_key(os.path.join(gw.tmp, "d1-kur.key")))
+    t.ok(r.rc != 0 and r.has("blocked"), "blocked enrolled serial: its renewal (kur with the "
+         "operator certificate) is refused too", r.out)
     st, _, body = api.call("POST", "/vendors/acme/serials/%s/unblock" % ser[0], op, want=200,
                            name="operator unblocks serial 1")
     t.ok(body and body["state"] == "enrolled", "unblocked: enrolled again (it had enrolled)",
