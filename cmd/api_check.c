@@ -295,8 +295,9 @@ static void h_check(struct api_req *a)
 	if ((rc = api_job(a, check_work, check_done, j)) != 0) {
 		job_free(j);
 		if (rc == RC_UNAVAIL)
-			api_problem(a, 503, "busy",
-				    "too many admin jobs on this worker; retry later");
+			api_problem(
+				a, 503, "unavailable",
+				"too many admin jobs run on this worker; retry in a few seconds");
 		else
 			api_finish(a, 503, NULL, NULL, 0);
 	}

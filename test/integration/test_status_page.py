@@ -96,12 +96,16 @@ def main(t):
     work = mktemp("cmpgw-status-page-")
     ca_crt, ca_key = make_root(work, "tls-ca", "/O=Test/CN=Admin TLS CA")
     srv = tls_cert(work, "srv", "/CN=127.0.0.1", ca_crt, ca_key, "server")
+    audcert = tls_cert(work, "aud", "/O=Audit/CN=bob", ca_crt, ca_key, "client")
+    vencert = tls_cert(work, "ven", "/O=Acme/CN=vendor", ca_crt, ca_key, "client")
     admin_port = free_port()
 
     def patch(cfg):
         cfg["workers"] = 1
         cfg["admin"] = {"address": "127.0.0.1", "port": admin_port,
-                        "tls": {"cert": srv[0], "key": srv[1], "client_ca": ca_crt}}
+                        "tls": {"cert": srv[0], "key": srv[1], "client_ca": ca_crt},
+                        "principals": [{"cert": audcert[0], "role": "auditor"},
+                                       {"cert": vencert[0], "role": "vendor:acme"}]}
 
     pg = Pg()
     gw = Gateway(t, pg, devices=6, name="statuspage", patch=patch)
@@ -153,8 +157,9 @@ def main(t):
     rec = openapi_check.Recorder()
     tls = ctx_for(ca_crt)
 
-    def get(path, key=None):
-        c = http.client.HTTPSConnection("127.0.0.1", admin_port, context=tls, timeout=30)
+    def get(path, key=None, cert=None):
+        ctx = ctx_for(ca_crt, cert=cert[0], key=cert[1]) if cert else tls
+        c = http.client.HTTPSConnection("127.0.0.1", admin_port, context=ctx, timeout=30)
         try:
             c.request("GET", path, headers={"Authorization": "Bearer " + key} if key else {})
             r = c.getresponse()
@@ -222,6 +227,12 @@ def main(t):
         t.eq(st, 403, "%s: 403" % role, b)
     st, _, b = get("/api/v1/status")
     t.eq(st, 401, "no credentials: 401", b)
+    # what the page's fetch sends when the browser has a client certificate
+    st, _, b = get("/api/v1/status", cert=audcert)
+    t.ok(st == 200 and b["totals"] == s["totals"] and b["vendors"] == s["vendors"],
+         "auditor's client certificate: 200, the same figures", b)
+    st, _, b = get("/api/v1/status", cert=vencert)
+    t.eq(st, 403, "vendor:acme's client certificate: 403", b)
 
     # ---- 2. the page's files ------------------------------------------------------------
     st, hdr, page = get("/status")
