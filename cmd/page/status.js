@@ -10,6 +10,8 @@
 
 (function () {
   var KEY = "cmpgw.apikey";
+  var REFRESH_MS = 60000; /* the figures are per hour: a minute is fresh enough */
+  var timer = null;
 
   function $(id) { return document.getElementById(id); }
 
@@ -108,6 +110,8 @@
   function load() {
     var k = key(), headers = { "Accept": "application/json" };
     if (k) headers.Authorization = "Bearer " + k;
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
     state("Loading…", "loading");
     fetch("/api/v1/status", { headers: headers, credentials: "same-origin", cache: "no-store" })
       .then(function (r) {
@@ -117,6 +121,7 @@
       .then(function (r) {
         if (r.status === 200 && r.body) {
           render(r.body);
+          timer = setTimeout(load, REFRESH_MS);
         } else {
           state("Error " + r.status + ": " + (r.body && r.body.detail ? r.body.detail :
                 "no answer") + (r.status === 401 ? " (paste an operator or auditor API key)" :
