@@ -56,9 +56,11 @@ bool ra_check_passed(const struct ra_check *c);
  * The vendor certificate leaf with extraCerts extra (may be NULL) against
  * registry t as alias would see it at time now: the chain (the verdict of
  * ra_trust_authenticate_alias, exactly as step_vendor), each certificate of
- * the path with its role and days of validity left, what the other X.509
- * mode would say (strictness findings), whether the alias accepts the
- * vendor, and the device serial. Fills c (zeroed first). 0, or RC_NOMEM.
+ * the path with its role and days of validity left (when no registered
+ * vendor's anchors are reached: each certificate as sent, up to where the
+ * path breaks off), what the other X.509 mode would say (strictness
+ * findings), whether the alias accepts the vendor, and the device serial.
+ * Fills c (zeroed first). 0, or RC_NOMEM.
  */
 int ra_check_chain(const struct ra_trust *t, const struct cfg_alias *alias, X509 *leaf,
 		   STACK_OF(X509) *extra, struct ra_check *c) WUR;
