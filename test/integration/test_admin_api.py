@@ -256,9 +256,13 @@ def main(t):
     st, hdr, body = api.call("/api/v1/whoami", key=keys["operator"][0], method="HEAD", want=200,
                              name="HEAD whoami: 200")
     t.ok(not body, "HEAD: no body", body)
-    st, hdr, _ = api.call("/api/v1/vendors", key=keys["operator"][0], method="POST", want=405,
-                          name="POST: 405")
-    t.ok("GET" in hdr.get("allow", ""), "405 names Allow: GET, HEAD", hdr)
+    st, hdr, _ = api.call("/api/v1/whoami", key=keys["operator"][0], method="POST", want=405,
+                          name="POST whoami: 405")
+    t.eq(hdr.get("allow"), "GET, HEAD", "405 names Allow: GET, HEAD")
+    st, hdr, _ = api.call("/api/v1/vendors", key=keys["operator"][0], method="DELETE",
+                          want=405, name="DELETE vendors: 405")
+    t.ok("GET, HEAD" in hdr.get("allow", "") and "POST" in hdr.get("allow", ""),
+         "405 names every method the path allows (GET, HEAD, POST)", hdr)
     api.call("/api/v1/nothing", key=keys["operator"][0], want=404, name="unknown path: 404")
     api.call("/metrics", key=keys["operator"][0], want=404, name="ops path not served: 404")
     api.call("/.well-known/cmp/p/3gpp", key=keys["operator"][0], want=404,
