@@ -771,7 +771,6 @@ struct submit_args {
 static int submit_tx(struct store_conn *c, void *arg)
 {
 	struct submit_args *a = arg;
-	X509 *x = sk_X509_value(a->certs, 0);
 	struct store_vcert_add it[1];
 	unsigned char *der[1] = { NULL };
 	char subject[1][256], other[128], detail[512];
@@ -806,11 +805,13 @@ static int submit_tx(struct store_conn *c, void *arg)
 		rc = strncmp(other, "vendor:", 7) == 0 ? RC_PERM : RC_EXISTS;
 		goto out;
 	}
+	if (rc == RC_INVAL)
+		note(a->n, CMD_NOTE_REFUSED, "the certificate (%s) is larger than 65536 bytes",
+		     subject[0]);
 	if (rc != 0)
 		goto out;
 	snprintf(detail, sizeof(detail), "submission %" PRId64 ": %s %.256s", a->id, a->kind,
 		 subject[0]);
-	(void)x;
 	rc = audit(c, a->principal, "vendor_cert_submitted", a->vendor, detail, a->n);
 out:
 	OPENSSL_free(der[0]);
