@@ -277,6 +277,18 @@ def show(t, gw, api, keys, certs):
     api.get("certificates/ABCDEF0123", op, want=404, name="unknown serial: 404")
     api.get("certificates/not-hex", op, want=400, name="non-hex serial: 400")
     api.get("certificates/%s?format=xml" % ser, op, want=400, name="format=xml: 400")
+    # the same serial from a second issuer (as in RA mode): ambiguous without ?issuer=
+    gw.psql("INSERT INTO certificates (issuer, serial_hex, der, subject, not_before, not_after,"
+            " status, vendor_id, device_serial, key_fp, alias) SELECT 'CN=Other CA', serial_hex,"
+            " der, subject, not_before, not_after, status, vendor_id, device_serial,"
+            " sha256(key_fp), alias FROM certificates WHERE serial_hex = '%s'" % ser)
+    st, _, _, js = api.get("certificates/" + ser, op, want=409, name="two issuers: 409")
+    t.ok(js and js["type"].endswith(":ambiguous-serial") and "?issuer=" in js["detail"],
+         "409 ambiguous-serial says to add ?issuer=", js)
+    st, _, _, js = api.get("certificates/%s?issuer=CN%%3DOther%%20CA" % ser, op, want=200,
+                           name="?issuer= picks one")
+    t.eq(js and js["issuer"], "CN=Other CA", "?issuer=CN=Other CA: that issuer's certificate")
+    gw.psql("DELETE FROM certificates WHERE issuer = 'CN=Other CA'")
     # scope
     api.get("certificates/" + ser, keys["vendor:acme"][0], want=200, name="vendor:acme: own")
     api.get("certificates/" + ser, keys["vendor:beta"][0], want=404,
@@ -409,6 +421,8 @@ def tokens(t, gw, api, keys):
                             name="tokens page 2")
     t.eq(p1 + [x["ref"] for x in js2["tokens"]], [ref, ref2], "token pages: oldest first")
     t.ok(js2["next_cursor"] is None, "last token page: next_cursor null", js2)
+    bad(t, api, "tokens?cursor=v1.3132", op, "cursor", "tokens: forged cursor")
+    bad(t, api, "tokens?state=active", op, "unknown query parameter", "tokens: unknown filter")
     return ref
 
 
