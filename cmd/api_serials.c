@@ -507,8 +507,34 @@ static void h_unblock(struct api_req *a)
 
 struct list_q {
 	int limit;
-	bool text;
 };
+
+/* An export page: the serials as text lines; the next page's cursor in a
+ * header (docs/ADMIN.md). */
+static void on_export(void *arg, int rc, bool vendor_found, const char *text, size_t len, bool more,
+		      const char *last)
+{
+	struct api_req *a = arg;
+	char next[SERIAL_CURSOR_BUFLEN];
+
+	if (api_gone(a))
+		return;
+	if (rc != 0) {
+		api_unavailable(a);
+		return;
+	}
+	if (!vendor_found) {
+		api_problem(a, 404, "not-found", "no vendor named \"%s\"", a->vendor);
+		return;
+	}
+	if (more) {
+		api_cursor_encode(last, next, sizeof(next));
+		/* http_req_set_header keeps the pointer: next lives until
+		 * api_finish has sent the reply, within this call */
+		http_req_set_header(a->req, "Cmpgw-Next-Cursor", next);
+	}
+	api_finish(a, 200, "text/plain; charset=us-ascii", (const unsigned char *)text, len);
+}
 
 /* The page's next cursor into next when a row past limit came back. */
 static bool next_cursor(const struct store_api_serial_row *rows, size_t n, int limit, char *next,
@@ -542,28 +568,6 @@ static void on_list(void *arg, int rc, bool vendor_found, const struct store_api
 		return;
 	}
 	more = next_cursor(rows, n, q.limit, next, sizeof(next));
-	if (q.text) {
-		/* one serial a line; the next page's cursor in a header */
-		size_t len = 0, cap = 1;
-		char *buf;
-		for (size_t i = 0; i < n && (int)i < q.limit; i++)
-			cap += strlen(rows[i].serial) + 1;
-		if (!(buf = malloc(cap))) {
-			api_finish(a, 503, NULL, NULL, 0);
-			return;
-		}
-		for (size_t i = 0; i < n && (int)i < q.limit; i++) {
-			size_t l = strlen(rows[i].serial);
-			memcpy(buf + len, rows[i].serial, l);
-			buf[len + l] = '\n';
-			len += l + 1;
-		}
-		if (more)
-			http_req_set_header(a->req, "Cmpgw-Next-Cursor", next);
-		api_finish(a, 200, "text/plain; charset=us-ascii", (const unsigned char *)buf, len);
-		free(buf);
-		return;
-	}
 	if (!(list = json_array())) {
 		api_finish(a, 500, NULL, NULL, 0);
 		return;
@@ -621,17 +625,27 @@ static void list(struct api_req *a, bool text)
 			     &has_after) ||
 	    !list_filters(a, state, prefix, &has_state, &has_prefix))
 		return;
+	if (text) {
+		rc = api_pool(a)
+			     ? store_api_serials_text(api_pool(a), a->vendor,
+						      has_state ? state : NULL,
+						      has_prefix ? prefix : NULL,
+						      has_after ? after : NULL, limit, on_export, a)
+			     : RC_DB;
+		if (rc != 0)
+			api_unavailable(a);
+		return;
+	}
 	if (!(q = calloc(1, sizeof(*q)))) {
 		api_finish(a, 503, NULL, NULL, 0);
 		return;
 	}
 	q->limit = limit;
-	q->text = text;
 	a->data = q;
 	/* one row more than the page: tells whether there is a next one */
 	rc = api_pool(a) ? store_api_serials(api_pool(a), a->vendor, has_state ? state : NULL,
 					     has_prefix ? prefix : NULL, has_after ? after : NULL,
-					     limit + 1, text, on_list, a)
+					     limit + 1, on_list, a)
 			 : RC_DB;
 	if (rc != 0) {
 		free(q);

@@ -144,7 +144,7 @@ static const char SQL_SERIALS[] =
 	"SELECT s.serial, s.state, s.enrolled_at, s.updated_at FROM vendors v LEFT JOIN LATERAL"
 	" (SELECT serial, state, " TS_UTC("enrolled_at") " AS enrolled_at, " TS_UTC(
 		"updated_at") " AS updated_at" SERIALS_PAGE;
-/* the export's pages: the serial alone, a quarter of the memory per row */
+/* the export's pages (store_api_serials_text): the serial alone */
 static const char SQL_SERIALS_TEXT[] =
 	"SELECT s.serial FROM vendors v LEFT JOIN LATERAL (SELECT serial" SERIALS_PAGE;
 
@@ -168,11 +168,9 @@ static void on_serials(void *arg, const struct store_result *r)
 		if (store_isnull(r, i, 0))
 			continue;
 		rows[n].serial = store_val(r, i, 0);
-		if (r->ncols == 4) {
-			rows[n].state = store_isnull(r, i, 1) ? NULL : store_val(r, i, 1);
-			rows[n].enrolled_at = store_isnull(r, i, 2) ? NULL : store_val(r, i, 2);
-			rows[n].updated_at = store_isnull(r, i, 3) ? NULL : store_val(r, i, 3);
-		}
+		rows[n].state = store_val(r, i, 1);
+		rows[n].enrolled_at = store_isnull(r, i, 2) ? NULL : store_val(r, i, 2);
+		rows[n].updated_at = store_val(r, i, 3);
 		n++;
 	}
 	cb(c->arg, 0, r->nrows > 0, rows, n);
@@ -182,8 +180,8 @@ out:
 }
 
 int store_api_serials(struct store_pool *pool, const char *vendor, const char *state,
-		      const char *prefix, const char *after, int limit, bool serial_only,
-		      store_api_serials_cb cb, void *arg)
+		      const char *prefix, const char *after, int limit, store_api_serials_cb cb,
+		      void *arg)
 {
 	char lim[16];
 	const char *v[5] = { vendor, state, prefix, after, lim };
@@ -194,7 +192,75 @@ int store_api_serials(struct store_pool *pool, const char *vendor, const char *s
 	    (after && strnlen(after, 257) > 256))
 		return RC_INVAL;
 	snprintf(lim, sizeof(lim), "%d", limit);
-	return store_call_submit(pool, serial_only ? SQL_SERIALS_TEXT : SQL_SERIALS, 5, v, NULL,
-				 NULL, false, on_serials,
+	return store_call_submit(pool, SQL_SERIALS, 5, v, NULL, NULL, false, on_serials,
 				 store_call_new((void (*)(void))cb, arg, "api serials"));
+}
+
+/* what store_api_serials_text carries to its callback; c first, so that
+ * store_call_submit's free(c) on failure frees the whole record */
+struct text_call {
+	struct store_call c;
+	int page;
+};
+
+static void on_serials_text(void *arg, const struct store_result *r)
+{
+	struct text_call *tc = arg;
+	store_api_serials_text_cb cb = (store_api_serials_text_cb)tc->c.fn;
+	size_t len = 0, cap = 1;
+	int n = 0;
+	char *buf = NULL;
+
+	store_call_log(&tc->c, r);
+	if (r->rc != 0) {
+		cb(tc->c.arg, r->rc, false, NULL, 0, false, NULL);
+		goto out;
+	}
+	for (int i = 0; i < r->nrows && i < tc->page; i++)
+		cap += store_isnull(r, i, 0) ? 0 : (size_t)store_len(r, i, 0) + 1;
+	if (!(buf = malloc(cap))) {
+		cb(tc->c.arg, RC_NOMEM, false, NULL, 0, false, NULL);
+		goto out;
+	}
+	for (int i = 0; i < r->nrows && i < tc->page; i++) {
+		size_t l;
+		if (store_isnull(r, i, 0))
+			continue;
+		l = (size_t)store_len(r, i, 0);
+		memcpy(buf + len, store_val(r, i, 0), l);
+		buf[len + l] = '\n';
+		len += l + 1;
+		n++;
+	}
+	buf[len] = '\0';
+	/* one row more than the page came back: there is a next one */
+	cb(tc->c.arg, 0, r->nrows > 0, buf, len, r->nrows > tc->page,
+	   r->nrows > tc->page ? store_val(r, tc->page - 1, 0) : NULL);
+out:
+	free(buf);
+	free(tc);
+}
+
+int store_api_serials_text(struct store_pool *pool, const char *vendor, const char *state,
+			   const char *prefix, const char *after, int page,
+			   store_api_serials_text_cb cb, void *arg)
+{
+	char lim[16];
+	const char *v[5] = { vendor, state, prefix, after, lim };
+	struct text_call *tc;
+
+	if (!pool || !cb || !vendor || page < 1 || page >= STORE_API_SERIALS_MAX ||
+	    strnlen(vendor, STORE_API_NAME_MAX + 1) > STORE_API_NAME_MAX ||
+	    (state && strnlen(state, 16) > 15) || (prefix && strnlen(prefix, 257) > 256) ||
+	    (after && strnlen(after, 257) > 256))
+		return RC_INVAL;
+	if (!(tc = calloc(1, sizeof(*tc))))
+		return RC_NOMEM;
+	tc->c.fn = (void (*)(void))cb;
+	tc->c.arg = arg;
+	tc->c.what = "api serials export";
+	tc->page = page;
+	snprintf(lim, sizeof(lim), "%d", page + 1);
+	return store_call_submit(pool, SQL_SERIALS_TEXT, 5, v, NULL, NULL, false, on_serials_text,
+				 &tc->c);
 }

@@ -63,12 +63,23 @@ typedef void (*store_api_serials_cb)(void *arg, int rc, bool vendor_found,
  * The serials of vendor in byte order: in state (NULL: any), starting
  * with prefix (NULL: any), after after (NULL: from the first), at most
  * limit (1..STORE_API_SERIALS_MAX) rows, through the serials primary key.
- * RC_INVAL on bad arguments. serial_only: the state and time columns are
- * left NULL (the export's pages, less to hold).
+ * RC_INVAL on bad arguments.
  */
 #define STORE_API_SERIALS_MAX 1000001
 int store_api_serials(struct store_pool *pool, const char *vendor, const char *state,
-		      const char *prefix, const char *after, int limit, bool serial_only,
-		      store_api_serials_cb cb, void *arg) WUR;
+		      const char *prefix, const char *after, int limit, store_api_serials_cb cb,
+		      void *arg) WUR;
+
+/* rc 0, RC_DB or RC_NOMEM; vendor_found false: no such vendor. text: the
+ * page's serials, each followed by '\n' (len bytes); more: a next page
+ * exists, and last is the page's last serial (its cursor). */
+typedef void (*store_api_serials_text_cb)(void *arg, int rc, bool vendor_found, const char *text,
+					  size_t len, bool more, const char *last);
+/* The export's page: as store_api_serials (serials only), the lines
+ * built here (page 1..STORE_API_SERIALS_MAX - 1 serials), so that a page
+ * holds its rows once as text and not again as row structs. */
+int store_api_serials_text(struct store_pool *pool, const char *vendor, const char *state,
+			   const char *prefix, const char *after, int page,
+			   store_api_serials_text_cb cb, void *arg) WUR;
 
 #endif
