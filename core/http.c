@@ -661,6 +661,81 @@ const char *http_status_text(int status)
 	}
 }
 
+int http_reply_start(struct http_req *req, int status, const char *content_type)
+{
+	struct evkeyvalq *hdrs;
+
+	if (req->streamed || req->chunking)
+		return RC_INVAL;
+	if (http_req_cancelled(req))
+		return RC_CANCELLED;
+	hdrs = evhttp_request_get_output_headers(req->ev);
+	if (content_type)
+		evhttp_add_header(hdrs, "Content-Type", content_type);
+	if (req->srv && req->srv->draining)
+		evhttp_add_header(hdrs, "Connection", "close");
+	if (req->hname && req->hvalue)
+		evhttp_add_header(hdrs, req->hname, req->hvalue);
+	if (req->conn)
+		evhttp_request_set_on_complete_cb(req->ev, http_conn_sent, req->conn);
+	req->chunking = true;
+	evhttp_send_reply_start(req->ev, status, http_status_text(status));
+	return 0;
+}
+
+/* evhttp's "written" callback of the last chunk queued */
+static void chunk_sent(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_req *req = arg;
+	http_sent_cb cb = req->sent;
+	(void)evcon;
+
+	req->sent = NULL;
+	if (cb && !http_req_cancelled(req))
+		cb(req, req->sent_arg);
+}
+
+int http_reply_chunk(struct http_req *req, const unsigned char *data, size_t len, http_sent_cb sent,
+		     void *arg)
+{
+	struct evbuffer *buf;
+
+	if (!req->chunking)
+		return RC_INVAL;
+	if (http_req_cancelled(req))
+		return RC_CANCELLED;
+	if (!(buf = evbuffer_new()) || (len && evbuffer_add(buf, data, len) != 0)) {
+		if (buf)
+			evbuffer_free(buf);
+		return RC_NOMEM;
+	}
+	req->sent = sent;
+	req->sent_arg = arg;
+	evhttp_send_reply_chunk_with_cb(req->ev, buf, sent ? chunk_sent : NULL, sent ? req : NULL);
+	evbuffer_free(buf);
+	return 0;
+}
+
+void http_reply_end(struct http_req *req)
+{
+	if (!req)
+		return;
+	if (!req->chunking) { /* never started: an answer all the same */
+		http_reply(req, 500, NULL, NULL, 0);
+		return;
+	}
+	live_unlink(req);
+	http_req_unwatch(req);
+	if (req->conn) {
+		req->conn->req = NULL;
+		http_conn_set_awaiting(req->conn, false);
+	}
+	if (!http_req_cancelled(req))
+		evhttp_send_reply_end(req->ev);
+	req->conn = NULL;
+	req_free(req);
+}
+
 /* A streamed request's answer: written by the stream, which closes the
  * connection after it (core/http_stream.c). */
 static void reply_streamed(struct http_req *req, int status, const char *content_type,

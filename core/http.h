@@ -249,6 +249,25 @@ int http_req_stream(struct http_req *req, unsigned long long max_bytes, http_str
 /* The consumer caught up: offer the rest (from a later loop pass). */
 void http_req_stream_resume(struct http_req *req);
 
+/*
+ * Chunked answers (large exports: the answer is produced as it is sent,
+ * never held whole). http_reply_start sends the status line and header
+ * (Transfer-Encoding: chunked; an HTTP/1.0 client gets the body up to
+ * the close); each http_reply_chunk queues one piece (copied) and, when
+ * sent is given, calls sent(req, arg) once that piece and all before it
+ * are handed to the kernel: produce the next piece from there, so that
+ * at most one piece waits per request (backpressure). http_reply_end
+ * ends the answer and frees req (it replaces http_reply; exactly one of
+ * the two per request). A client that goes away meanwhile: _chunk
+ * returns RC_CANCELLED, sent is not called any more, _end only frees req.
+ * Not for streamed requests (RC_INVAL). Loop thread only.
+ */
+typedef void (*http_sent_cb)(struct http_req *req, void *arg);
+int http_reply_start(struct http_req *req, int status, const char *content_type) WUR;
+int http_reply_chunk(struct http_req *req, const unsigned char *data, size_t len, http_sent_cb sent,
+		     void *arg) WUR;
+void http_reply_end(struct http_req *req);
+
 /* Status for http_reply() on a request the caller found cancelled and has
  * logged as dropped itself (nginx's "client closed request"). */
 #define HTTP_DROPPED 499

@@ -163,6 +163,10 @@ struct http_req {
 	/* streamed mode: ev and evcon stay NULL; the transport parsed the
 	 * header (owned by req); st is NULL once the connection is gone */
 	bool streamed;
+	/* http_reply_start: a chunked answer is being sent */
+	bool chunking;
+	http_sent_cb sent;
+	void *sent_arg;
 	enum http_method smethod;
 	struct evkeyvalq *shdrs;
 	char *squery;
