@@ -208,7 +208,10 @@ void http_req_set_allow(struct http_req *req, const char *allow);
  *
  * The body (Content-Length, or chunked transfer coding with its trailer
  * read and dropped) goes to cb in pieces as it arrives, at most
- * HTTP_STREAM_BUF bytes held per request: cb returns how many bytes of the
+ * HTTP_STREAM_BUF bytes held per request (so HTTP_ADMIN_MAX_CONNS streams
+ * hold no more than the listener's budget for partial requests; a
+ * header being read still counts in that budget and its read deadline):
+ * cb returns how many bytes of the
  * piece it took; fewer than offered pauses the stream (the socket is not
  * read any more: TCP backpressure to the client) until
  * http_req_stream_resume. Then cb gets exactly one final event:
@@ -228,7 +231,7 @@ void http_req_set_allow(struct http_req *req, const char *allow);
  * answer. A client that goes away while the request is with the
  * dispatcher is seen at once (http_req_cancelled), body phase or not.
  */
-#define HTTP_STREAM_BUF	     (256 * 1024)
+#define HTTP_STREAM_BUF	     (64 * 1024)
 #define HTTP_STREAM_LINGER_S 2
 #define HTTP_STREAM_DATA     0
 #define HTTP_STREAM_END	     1

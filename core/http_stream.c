@@ -33,6 +33,7 @@
 
 #include <sys/queue.h>
 
+#include <event2/bufferevent_struct.h>
 #include <event2/keyvalq_struct.h>
 
 #include "core/log.h"
@@ -353,14 +354,32 @@ static void st_pump(struct http_stream *st)
 	}
 }
 
-static void on_kick(evutil_socket_t fd, short what, void *arg)
+/* libevent 2.1's OpenSSL bufferevent stops reading at the read
+ * watermark with records already inside OpenSSL, and when it resumes it
+ * only waits for the socket again: bytes the client sent last would sit
+ * there until the no-progress deadline. Once there is room, read them. */
+static void st_refill(struct http_stream *st)
 {
-	struct http_stream *st = arg;
-	(void)fd;
-	(void)what;
+	struct http_conn *c = st->c;
 
+	if (c->ssl && SSL_has_pending(c->ssl) &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) < HTTP_STREAM_BUF)
+		event_active(&c->bev->ev_read, EV_READ, 1);
+}
+
+static void st_run(struct http_stream *st)
+{
 	st_pump(st);
 	st_arm(st);
+	if (st->phase == SP_BODY && !st->paused)
+		st_refill(st);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	st_run(arg);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -429,8 +448,7 @@ static void st_read(struct bufferevent *bev, void *arg)
 	case SP_WAIT:
 		break; /* held until the dispatcher asks; the watermark bounds it */
 	case SP_BODY:
-		st_pump(st);
-		st_arm(st);
+		st_run(st);
 		break;
 	case SP_DONE:
 		evbuffer_drain(in, evbuffer_get_length(in));
