@@ -400,7 +400,19 @@ def main(t):
          (r[0], dt, j))
     t.eq(count("delta", "ST-%"), 0, "stalled body: nothing imported")
 
-    # ---- 5. memory: a 2,000,000-line body is streamed, not held -------------
+    # ---- 5. a large body with curl, then memory --------------------------------
+    # (a large TLS body exercises the pause at the read watermark with
+    # records left inside OpenSSL: the end of the body must still arrive)
+    f = os.path.join(work, "large.txt")
+    with open(f, "wb") as fh:
+        fh.write(lines("L-", 600000))
+    t1 = time.monotonic()
+    st, j = api.curl("delta", f, op, "length", name="curl 600k lines")
+    t.ok(st == 200 and j["new"] == 600000 and time.monotonic() - t1 < 25,
+         "curl --data-binary, 600,000 lines: 200, 600,000 new, no stall",
+         (st, time.monotonic() - t1, j if st != 200 else j["new"]))
+
+    # ---- memory: a 2,000,000-line body is streamed, not held -------------
     pid = gw.proc.pid
 
     def rss():
