@@ -269,7 +269,8 @@ static bool csv_field(struct reader *rd, const char **s, size_t *n, char *why, s
 		o++;
 	}
 	if (i >= have || (i + 1 < have && p[i + 1] != ',') || (i + 1 == have && have < *n)) {
-		snprintf(why, whylen, "a quoted field without its closing quote");
+		snprintf(why, whylen,
+			 "a quoted field must end with its quote, then ',' or the line end");
 		return false;
 	}
 	*s = rd->field;

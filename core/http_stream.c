@@ -148,6 +148,17 @@ static bool digits_only(const char *s)
 
 static void st_dispatch(struct http_stream *st);
 
+/* How many fields named name the header has. */
+static int field_count(const struct evkeyvalq *h, const char *name)
+{
+	const struct evkeyval *kv;
+	int n = 0;
+
+	TAILQ_FOREACH(kv, h, next)
+	n += strcasecmp(kv->key, name) == 0;
+	return n;
+}
+
 /* HEAD: read the header lines (the request line was parsed by
  * http_stream_look and is skipped). */
 static void st_head(struct http_stream *st)
@@ -196,6 +207,11 @@ static void st_dispatch(struct http_stream *st)
 
 	/* RFC 9112 6.1-6.3: chunked is the only coding we take; both
 	 * framings at once is a smuggling attempt */
+	if (field_count(st->hdrs, "Transfer-Encoding") > 1 ||
+	    field_count(st->hdrs, "Content-Length") > 1) {
+		st_refuse(st, 400, "Transfer-Encoding or Content-Length given twice");
+		return;
+	}
 	if (te && (cl || !st->http11 || strcasecmp(te, "chunked") != 0)) {
 		st_refuse(st, 400, "Transfer-Encoding must be chunked alone (HTTP/1.1)");
 		return;

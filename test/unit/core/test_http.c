@@ -242,6 +242,18 @@ static void *client(void *arg)
 	   "a chunk size that is not hex: RC_DECODE after the good chunk");
 	close(fd);
 
+	/* two framings at once, or one twice: refused before dispatch */
+	fd = dial();
+	post(fd, "/up", "Content-Length: 3\r\nContent-Length: 30\r\n");
+	recv_until(fd, buf, sizeof(buf), "twice");
+	ok(strstr(buf, "HTTP/1.1 400") != NULL, "Content-Length twice: 400");
+	close(fd);
+	fd = dial();
+	post(fd, "/up", "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n");
+	recv_until(fd, buf, sizeof(buf), "alone");
+	ok(strstr(buf, "HTTP/1.1 400") != NULL, "Content-Length with chunked: 400");
+	close(fd);
+
 	/* caps */
 	fd = dial();
 	post(fd, "/up-small", "Content-Length: 11\r\n");
