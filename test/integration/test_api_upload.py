@@ -441,8 +441,13 @@ def main(t):
     grew = (peak[0] - base) * 1024
     t.diag("2M lines, %d bytes in %.1f s (%.0f rows/s); RSS %d KiB -> peak %d KiB"
            % (len(big), dt, 2000000 / dt, base, peak[0]))
-    t.ok(grew < len(big) / 4, "RSS grew by %d KiB, under a quarter of the %d KiB body"
-         % (grew // 1024, len(big) // 1024), (base, peak[0]))
+    with open("/proc/%d/maps" % pid) as fh:
+        asan = "libasan" in fh.read()
+    if asan:  # its quarantine keeps freed memory: RSS says nothing here
+        t.skip("RSS bounded during a 2M-line upload", "AddressSanitizer build")
+    else:
+        t.ok(grew < len(big) / 4, "RSS grew by %d KiB, under a quarter of the %d KiB body"
+             % (grew // 1024, len(big) // 1024), (base, peak[0]))
 
     # ---- worker stop mid-upload: rolled back ---------------------------------
     s = api.raw()
