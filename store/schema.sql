@@ -410,11 +410,23 @@ ALTER TABLE ONLY public.vendors
 ALTER TABLE ONLY public.vendors
     ADD CONSTRAINT vendors_pkey PRIMARY KEY (id);
 
+CREATE INDEX audit_device ON public.audit USING btree (device_serial, ts) WHERE (device_serial IS NOT NULL);
+
+CREATE INDEX audit_event ON public.audit USING btree (event, ts);
+
 CREATE INDEX audit_principal ON public.audit USING btree (principal, ts) WHERE (principal IS NOT NULL);
+
+CREATE INDEX audit_tid ON public.audit USING btree (tid) WHERE (tid IS NOT NULL);
+
+CREATE INDEX audit_ts ON public.audit USING btree (ts, id);
 
 CREATE INDEX certificates_device_idx ON public.certificates USING btree (vendor_id, device_serial);
 
+CREATE INDEX certificates_device_serial ON public.certificates USING btree (device_serial, id);
+
 CREATE INDEX certificates_revoked_idx ON public.certificates USING btree (issuer) WHERE (revoked_at IS NOT NULL);
+
+CREATE INDEX certificates_serial ON public.certificates USING btree (serial_hex);
 
 CREATE INDEX transactions_deadline_idx ON public.transactions USING btree (confirm_deadline) WHERE ((state)::text = 'issued'::text);
 
