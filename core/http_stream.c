@@ -100,7 +100,10 @@ static void st_refuse(struct http_stream *st, int status, const char *why)
 				    "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
 				    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
 				    status, http_status_text(status), strlen(why) + 1, why);
-	/* no request to forget: send directly */
+	/* no request to forget: send directly. The header's deadline and
+	 * budget end here (the raw 408 of the deadline must not cut into
+	 * this answer); the linger bounds what is still read. */
+	http_conn_dispatched(st->c);
 	st->phase = SP_CLOSING;
 	if (!out || bufferevent_write_buffer(st->c->bev, out) != 0) {
 		if (out)
