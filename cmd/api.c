@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "ra/audit.h"
 #include "ra/ra.h"
+#include "store/api_audit.h"
 #include "store/apikey.h"
 
 extern const unsigned char cmd_openapi_json[];
@@ -459,6 +460,58 @@ bool api_query(struct api_req *a, const char *name, char *buf, size_t len, bool 
 	}
 	evhttp_clear_headers(&kv);
 	return found;
+}
+
+bool api_only_params(struct api_req *a, const char *const *names)
+{
+	const char *q = http_req_query(a->req);
+	struct evkeyvalq kv;
+	struct evkeyval *e;
+	char bad[64] = "";
+
+	if (!q || !*q)
+		return true;
+	TAILQ_INIT(&kv);
+	if (evhttp_parse_query_str(q, &kv) != 0) {
+		api_problem(a, 400, "bad-request", "the query string does not parse");
+		return false;
+	}
+	TAILQ_FOREACH(e, &kv, next)
+	{
+		const char *const *n = names;
+		while (*n && strcmp(*n, e->key) != 0)
+			n++;
+		if (!*n) {
+			snprintf(bad, sizeof(bad), "%.40s", e->key);
+			break;
+		}
+	}
+	evhttp_clear_headers(&kv);
+	if (bad[0]) {
+		api_problem(a, 400, "bad-request", "unknown query parameter \"%s\"", bad);
+		return false;
+	}
+	return true;
+}
+
+bool api_param(struct api_req *a, const char *name, char *buf, size_t len, const char **out)
+{
+	bool answered;
+
+	*out = api_query(a, name, buf, len, &answered) ? buf : NULL;
+	return !answered;
+}
+
+bool api_time_param(struct api_req *a, const char *name, char *buf, size_t len, const char **out)
+{
+	if (!api_param(a, name, buf, len, out))
+		return false;
+	if (*out && !store_api_time_ok(*out)) {
+		api_problem(a, 400, "bad-request",
+			    "%s must be an RFC 3339 time such as 2026-12-03T10:00:00Z", name);
+		return false;
+	}
+	return true;
 }
 
 bool api_list_params(struct api_req *a, int def, int max, int *limit, char *after, size_t len,

@@ -31,47 +31,6 @@ static const char *const PARAMS[] = {
 	"vendor", "alias", "limit",	     "cursor",	      NULL,
 };
 
-/* A misspelt filter is an error, not a silently wider query. */
-static bool only_params(struct api_req *a)
-{
-	const char *q = http_req_query(a->req);
-	struct evkeyvalq kv;
-	struct evkeyval *e;
-	char bad[64] = "";
-
-	if (!q || !*q)
-		return true;
-	TAILQ_INIT(&kv);
-	if (evhttp_parse_query_str(q, &kv) != 0) {
-		api_problem(a, 400, "bad-request", "the query string does not parse");
-		return false;
-	}
-	TAILQ_FOREACH(e, &kv, next)
-	{
-		const char *const *n = PARAMS;
-		while (*n && strcmp(*n, e->key) != 0)
-			n++;
-		if (!*n) {
-			snprintf(bad, sizeof(bad), "%.40s", e->key);
-			break;
-		}
-	}
-	evhttp_clear_headers(&kv);
-	if (bad[0]) {
-		api_problem(a, 400, "bad-request", "unknown query parameter \"%s\"", bad);
-		return false;
-	}
-	return true;
-}
-
-static bool param(struct api_req *a, const char *name, char *buf, size_t len, const char **out)
-{
-	bool answered;
-
-	*out = api_query(a, name, buf, len, &answered) ? buf : NULL;
-	return !answered;
-}
-
 struct audit_q {
 	int limit;
 };
@@ -163,17 +122,17 @@ static void h_audit(struct api_req *a)
 	bool has_after;
 	int rc;
 
-	if (!only_params(a) ||
+	if (!api_only_params(a, PARAMS) ||
 	    !api_list_params(a, LIMIT_DEFAULT, LIMIT_MAX, &f.limit, after, sizeof(after),
 			     &has_after) ||
-	    !param(a, "from", from, sizeof(from), &f.from) ||
-	    !param(a, "to", to, sizeof(to), &f.to) ||
-	    !param(a, "transaction_id", tid, sizeof(tid), &tp) ||
-	    !param(a, "device_serial", ds, sizeof(ds), &f.device_serial) ||
-	    !param(a, "event", ev, sizeof(ev), &f.event) ||
-	    !param(a, "principal", pr, sizeof(pr), &f.principal) ||
-	    !param(a, "vendor", ven, sizeof(ven), &f.vendor) ||
-	    !param(a, "alias", al, sizeof(al), &f.alias))
+	    !api_param(a, "from", from, sizeof(from), &f.from) ||
+	    !api_param(a, "to", to, sizeof(to), &f.to) ||
+	    !api_param(a, "transaction_id", tid, sizeof(tid), &tp) ||
+	    !api_param(a, "device_serial", ds, sizeof(ds), &f.device_serial) ||
+	    !api_param(a, "event", ev, sizeof(ev), &f.event) ||
+	    !api_param(a, "principal", pr, sizeof(pr), &f.principal) ||
+	    !api_param(a, "vendor", ven, sizeof(ven), &f.vendor) ||
+	    !api_param(a, "alias", al, sizeof(al), &f.alias))
 		return;
 	if ((f.from && !store_api_time_ok(f.from)) || (f.to && !store_api_time_ok(f.to))) {
 		api_problem(a, 400, "bad-request",

@@ -56,63 +56,6 @@ const struct api_route api_routes_certs[] = {
 
 /* ---- parameters ---- */
 
-/* Every query parameter is one of names (NULL-terminated): a misspelt
- * filter is an error, not a silently wider search. false: answered 400. */
-static bool only_params(struct api_req *a, const char *const *names)
-{
-	const char *q = http_req_query(a->req);
-	struct evkeyvalq kv;
-	struct evkeyval *e;
-	char bad[64] = "";
-
-	if (!q || !*q)
-		return true;
-	TAILQ_INIT(&kv);
-	if (evhttp_parse_query_str(q, &kv) != 0) {
-		api_problem(a, 400, "bad-request", "the query string does not parse");
-		return false;
-	}
-	TAILQ_FOREACH(e, &kv, next)
-	{
-		const char *const *n = names;
-		while (*n && strcmp(*n, e->key) != 0)
-			n++;
-		if (!*n) {
-			snprintf(bad, sizeof(bad), "%.40s", e->key);
-			break;
-		}
-	}
-	evhttp_clear_headers(&kv);
-	if (bad[0]) {
-		api_problem(a, 400, "bad-request", "unknown query parameter \"%s\"", bad);
-		return false;
-	}
-	return true;
-}
-
-/* An optional query parameter into buf (NULL when absent): *out set, or
- * false when answered (too long). */
-static bool param(struct api_req *a, const char *name, char *buf, size_t len, const char **out)
-{
-	bool answered;
-
-	*out = api_query(a, name, buf, len, &answered) ? buf : NULL;
-	return !answered;
-}
-
-/* An optional RFC 3339 time parameter, checked strictly. */
-static bool time_param(struct api_req *a, const char *name, char *buf, size_t len, const char **out)
-{
-	if (!param(a, name, buf, len, out))
-		return false;
-	if (*out && !store_api_time_ok(*out)) {
-		api_problem(a, 400, "bad-request",
-			    "%s must be an RFC 3339 time such as 2026-12-03T10:00:00Z", name);
-		return false;
-	}
-	return true;
-}
-
 static const char *const STATUSES[] = { "unconfirmed", "active", "revoked", "superseded", NULL };
 
 static bool status_ok(const char *s)
@@ -216,19 +159,19 @@ static void h_certs(struct api_req *a)
 	bool has_after;
 	int rc;
 
-	if (!only_params(a, names) ||
+	if (!api_only_params(a, names) ||
 	    !api_list_params(a, LIMIT_DEFAULT, LIMIT_MAX, &f.limit, after, sizeof(after),
 			     &has_after) ||
-	    !param(a, "device_serial", ds, sizeof(ds), &f.device_serial) ||
-	    !param(a, "vendor", ven, sizeof(ven), &f.vendor) ||
-	    !param(a, "status", st, sizeof(st), &f.status) ||
-	    !param(a, "serial", ser, sizeof(ser), &sp) ||
-	    !param(a, "issuer", iss, sizeof(iss), &f.issuer) ||
-	    !time_param(a, "valid_at", t[0], sizeof(t[0]), &f.valid_at) ||
-	    !time_param(a, "not_after_before", t[1], sizeof(t[1]), &f.not_after_before) ||
-	    !time_param(a, "not_after_after", t[2], sizeof(t[2]), &f.not_after_after) ||
-	    !time_param(a, "issued_after", t[3], sizeof(t[3]), &f.issued_after) ||
-	    !time_param(a, "issued_before", t[4], sizeof(t[4]), &f.issued_before))
+	    !api_param(a, "device_serial", ds, sizeof(ds), &f.device_serial) ||
+	    !api_param(a, "vendor", ven, sizeof(ven), &f.vendor) ||
+	    !api_param(a, "status", st, sizeof(st), &f.status) ||
+	    !api_param(a, "serial", ser, sizeof(ser), &sp) ||
+	    !api_param(a, "issuer", iss, sizeof(iss), &f.issuer) ||
+	    !api_time_param(a, "valid_at", t[0], sizeof(t[0]), &f.valid_at) ||
+	    !api_time_param(a, "not_after_before", t[1], sizeof(t[1]), &f.not_after_before) ||
+	    !api_time_param(a, "not_after_after", t[2], sizeof(t[2]), &f.not_after_after) ||
+	    !api_time_param(a, "issued_after", t[3], sizeof(t[3]), &f.issued_after) ||
+	    !api_time_param(a, "issued_before", t[4], sizeof(t[4]), &f.issued_before))
 		return;
 	if (f.status && !status_ok(f.status)) {
 		api_problem(a, 400, "bad-request",
@@ -378,8 +321,8 @@ static void h_cert(struct api_req *a)
 	enum fmt fmt;
 	int rc;
 
-	if (!only_params(a, names) || !format_of(a, &fmt) ||
-	    !param(a, "issuer", iss, sizeof(iss), &f.issuer))
+	if (!api_only_params(a, names) || !format_of(a, &fmt) ||
+	    !api_param(a, "issuer", iss, sizeof(iss), &f.issuer))
 		return;
 	if (!store_api_serial_canon(a->param[0], cser, sizeof(cser))) {
 		api_problem(a, 400, "bad-request",
@@ -515,7 +458,7 @@ static void h_revoke(struct api_req *a)
 	size_t blen = 0;
 	int rc;
 
-	if (!only_params(a, (const char *const[]){ NULL }))
+	if (!api_only_params(a, (const char *const[]){ NULL }))
 		return;
 	if (!(j = calloc(1, sizeof(*j)))) {
 		api_finish(a, 503, NULL, NULL, 0);
@@ -617,7 +560,7 @@ static void h_tokens(struct api_req *a)
 	bool has_after;
 	int limit, rc;
 
-	if (!only_params(a, names) ||
+	if (!api_only_params(a, names) ||
 	    !api_list_params(a, LIMIT_DEFAULT, LIMIT_MAX, &limit, after, sizeof(after), &has_after))
 		return;
 	if (!(q = calloc(1, sizeof(*q)))) {
@@ -756,7 +699,7 @@ static void h_token_create(struct api_req *a)
 	const char *k, *alias = NULL, *identity = NULL, *ttl = TTL_DEFAULT;
 	char ttlbuf[24];
 
-	if (!only_params(a, (const char *const[]){ NULL }) || !(body = api_body_json(a)))
+	if (!api_only_params(a, (const char *const[]){ NULL }) || !(body = api_body_json(a)))
 		return;
 	json_object_foreach(body, k, v)
 	{
@@ -845,7 +788,7 @@ static void h_token_revoke(struct api_req *a)
 {
 	struct token_revoke_job *j;
 
-	if (!only_params(a, (const char *const[]){ NULL }))
+	if (!api_only_params(a, (const char *const[]){ NULL }))
 		return;
 	if (strlen(a->param[0]) > 128) {
 		api_problem(a, 404, "not-found", "no token with reference %.32s...", a->param[0]);

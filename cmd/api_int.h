@@ -131,6 +131,14 @@ const char *api_scope(const struct api_req *a);
  * when absent. A value longer than len-1 bytes or holding a NUL byte
  * answers 400 and sets *answered. */
 bool api_query(struct api_req *a, const char *name, char *buf, size_t len, bool *answered);
+/* Every query parameter is one of names (NULL-terminated): a misspelt
+ * filter is an error, not a silently wider search. false: answered 400. */
+bool api_only_params(struct api_req *a, const char *const *names);
+/* An optional query parameter into buf; *out is buf, or NULL when absent.
+ * false: answered (400: too long, or the query does not parse). */
+bool api_param(struct api_req *a, const char *name, char *buf, size_t len, const char **out);
+/* The same for an RFC 3339 time, checked strictly (store_api_time_ok). */
+bool api_time_param(struct api_req *a, const char *name, char *buf, size_t len, const char **out);
 /* ?limit= (1..max, default def) and ?cursor= (decoded into after, len
  * bytes; *has_after) of a list; false: answered 400. */
 bool api_list_params(struct api_req *a, int def, int max, int *limit, char *after, size_t len,
