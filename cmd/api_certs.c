@@ -592,20 +592,6 @@ struct token_job {
 	char expires[32]; /* UTC, when created */
 };
 
-/* The identity becomes ${serial} in a subject: printable, no controls
- * (the rule of `cmpgw token create --identity`). */
-static bool identity_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n > RA_TOKEN_IDENTITY_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return false;
-	return true;
-}
-
 static int token_work(struct api_job_ctx *ctx, void *arg)
 {
 	struct token_job *j = arg;
@@ -715,7 +701,7 @@ static void h_token_create(struct api_req *a)
 		goto out;
 	}
 	v = json_object_get(body, "identity");
-	if (!json_is_string(v) || !identity_ok(identity = json_string_value(v))) {
+	if (!json_is_string(v) || !ra_token_identity_ok(identity = json_string_value(v))) {
 		api_problem(a, 400, "bad-request", "identity must be 1..%d printable characters",
 			    RA_TOKEN_IDENTITY_MAX);
 		goto out;

@@ -58,19 +58,6 @@ static int parse(int argc, char **argv, struct topts *o)
 				sizeof(opts) / sizeof(opts[0]), &o->config, &o->ref);
 }
 
-/* The identity becomes ${serial} in a subject: printable, no controls. */
-static bool identity_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n > RA_TOKEN_IDENTITY_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return false;
-	return true;
-}
-
 static int check_create(const struct cfg *cfg, const struct topts *o, long ttl)
 {
 	const struct cfg_alias *a = cfg_alias_find(cfg, o->alias);
@@ -143,7 +130,7 @@ static int create(const struct topts *o)
 
 	if (!o->alias || !o->identity || o->ref)
 		return usage();
-	if (!identity_ok(o->identity)) {
+	if (!ra_token_identity_ok(o->identity)) {
 		fprintf(stderr, "cmpgw token: --identity must be 1..%d printable characters\n",
 			RA_TOKEN_IDENTITY_MAX);
 		return 2;

@@ -61,6 +61,18 @@ bool ra_token_ref_ok(const unsigned char *p, size_t len)
 	return true;
 }
 
+bool ra_token_identity_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > RA_TOKEN_IDENTITY_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
 /* One AES-256-GCM pass; enc selects the direction. tag is written when
  * sealing, checked when opening. Returns 0, RC_CRYPTO. */
 static int gcm(int enc, const unsigned char *key, const unsigned char *nonce, const char *ad,

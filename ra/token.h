@@ -36,6 +36,11 @@ int ra_token_generate(char ref[RA_TOKEN_REF_LEN + 1], char secret[RA_TOKEN_SECRE
  * [A-Za-z0-9._-]. */
 bool ra_token_ref_ok(const unsigned char *p, size_t len);
 
+/* A device identity an operator gives a token (CLI or admin API): it
+ * becomes ${serial} in a subject, so 1..RA_TOKEN_IDENTITY_MAX bytes and
+ * no control character. */
+bool ra_token_identity_ok(const char *s);
+
 /*
  * Seal secret[0..len) under key with additional data ref. *out is
  * OPENSSL_malloc'd (caller frees), *outlen its length. Returns 0, RC_INVAL
