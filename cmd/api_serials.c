@@ -11,8 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "cmd/api_int.h"
 #include "cmd/vendor.h"
+#include "core/log.h"
 #include "policy/serial.h"
 #include "store/admin.h"
 #include "store/api.h"
@@ -609,10 +612,176 @@ static bool list_filters(struct api_req *a, char *state, char *prefix, bool *has
 	return true;
 }
 
+/* ---- the whole export as one chunked answer ---- */
+
+/* Serials per database query and per chunk of the answer: about 250 KiB
+ * of text at most, so that a stream holds one such piece at a time. */
+#define STREAM_PAGE 20000
+
+/* One streamed export (docs/ADMIN.md): pages of STREAM_PAGE serials
+ * through the primary key, each sent as one chunk; the next page is read
+ * once the last chunk went to the kernel (backpressure: a slow client
+ * holds one page, never the list). */
+struct stream {
+	struct api_req *a;
+	char state[16], prefix[API_PARAM_MAX + 1], after[API_PARAM_MAX + 1];
+	bool has_state, has_prefix, has_after;
+	bool started;	    /* the 200 and its header are sent */
+	bool waiting;	    /* a chunk is queued with sent = stream_sent */
+	struct event *tick; /* see stream_tick */
+	long long lines;
+};
+
+static void stream_page(void *arg, int rc, bool vendor_found, const char *text, size_t len,
+			bool more, const char *last);
+
+/* End the answer (the last chunk is sent, or the client is gone) and free
+ * everything; why (may be NULL) is logged. */
+static void stream_end(struct stream *st, const char *why)
+{
+	struct api_req *a = st->a;
+	struct log_ctx ctx = { .peer = http_req_peer(a->req) };
+
+	log_info(&ctx, "admin api: GET %s -> 200 (%s), %lld serials streamed%s%s",
+		 http_req_path(a->req), a->principal, st->lines, why ? ": " : "", why ? why : "");
+	if (st->tick)
+		event_free(st->tick);
+	http_reply_end(a->req);
+	free(a);
+	free(st);
+}
+
+/* Submit the query of the page after st->after; false: it could not be. */
+static bool stream_next(struct stream *st)
+{
+	struct api_req *a = st->a;
+
+	return api_pool(a) &&
+	       store_api_serials_text(api_pool(a), a->vendor, st->has_state ? st->state : NULL,
+				      st->has_prefix ? st->prefix : NULL,
+				      st->has_after ? st->after : NULL, STREAM_PAGE, stream_page,
+				      st) == 0;
+}
+
+/* The chunk before went to the kernel: read the next page. */
+static void stream_sent(struct http_req *req, void *arg)
+{
+	struct stream *st = arg;
+	(void)req;
+
+	st->waiting = false;
+	if (!stream_next(st))
+		stream_end(st, "the database cannot be reached; the list is cut short");
+}
+
+/* core/http calls no one when the client goes away while a chunk waits
+ * to be sent (its sent callback is dropped), so a stream that waits
+ * looks every second whether it still has a client. */
+static void stream_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *st = arg;
+	(void)fd;
+	(void)what;
+
+	if (st->waiting && http_req_cancelled(st->a->req))
+		stream_end(st, "the client went away");
+}
+
+/* The first page decides the status (404, 503); a failure after the 200
+ * can only end the list early: its last line then says so (a line with
+ * spaces, which no serial holds). */
+static void stream_page(void *arg, int rc, bool vendor_found, const char *text, size_t len,
+			bool more, const char *last)
+{
+	static const char cut[] = "#ERROR the database failed: this list is incomplete\n";
+	struct stream *st = arg;
+	struct api_req *a = st->a;
+	int r;
+
+	if (!st->started) {
+		bool answered = true;
+		if (api_gone(a))
+			; /* freed a */
+		else if (rc != 0)
+			api_unavailable(a);
+		else if (!vendor_found)
+			api_problem(a, 404, "not-found", "no vendor named \"%s\"", a->vendor);
+		else if (http_req_method(a->req) == HTTP_M_HEAD) /* no body to stream */
+			api_finish(a, 200, "text/plain; charset=us-ascii", NULL, 0);
+		else
+			answered = false;
+		if (answered) {
+			event_free(st->tick);
+			free(st);
+			return;
+		}
+		if (http_reply_start(a->req, 200, "text/plain; charset=us-ascii") != 0) {
+			api_finish(a, HTTP_DROPPED, NULL, NULL, 0);
+			event_free(st->tick);
+			free(st);
+			return;
+		}
+		st->started = true;
+	}
+	if (http_req_cancelled(a->req)) {
+		stream_end(st, "the client went away");
+		return;
+	}
+	if (rc != 0) {
+		r = http_reply_chunk(a->req, (const unsigned char *)cut, sizeof(cut) - 1, NULL,
+				     NULL);
+		(void)r; /* ending either way */
+		stream_end(st, "the database failed; the list is cut short");
+		return;
+	}
+	st->lines += more ? STREAM_PAGE : 0;
+	for (size_t i = 0; !more && i < len; i++)
+		st->lines += text[i] == '\n';
+	if (more) {
+		snprintf(st->after, sizeof(st->after), "%s", last);
+		st->has_after = true;
+	}
+	/* an empty piece would never report as sent: only the last page can
+	 * be empty, and it ends the answer without a callback */
+	r = len ? http_reply_chunk(a->req, (const unsigned char *)text, len,
+				   more ? stream_sent : NULL, st)
+		: 0;
+	if (r != 0 || !more) {
+		stream_end(st, r != 0 ? "the client went away" : NULL);
+		return;
+	}
+	st->waiting = true;
+}
+
+static void stream(struct api_req *a, const char *state, const char *prefix)
+{
+	struct stream *st = calloc(1, sizeof(*st));
+	struct timeval one = { 1, 0 };
+
+	if (!st || !(st->tick = event_new(a->w->base, -1, EV_PERSIST, stream_tick, st)) ||
+	    event_add(st->tick, &one) != 0) {
+		if (st && st->tick)
+			event_free(st->tick);
+		free(st);
+		api_finish(a, 503, NULL, NULL, 0);
+		return;
+	}
+	st->a = a;
+	if ((st->has_state = state != NULL))
+		snprintf(st->state, sizeof(st->state), "%s", state);
+	if ((st->has_prefix = prefix != NULL))
+		snprintf(st->prefix, sizeof(st->prefix), "%s", prefix);
+	if (!stream_next(st)) {
+		event_free(st->tick);
+		free(st);
+		api_unavailable(a);
+	}
+}
+
 static void list(struct api_req *a, bool text)
 {
 	char state[16], prefix[API_PARAM_MAX + 1], after[API_PARAM_MAX + 1];
-	bool has_state, has_prefix, has_after;
+	bool has_state, has_prefix, has_after, paged = false;
 	struct list_q *q;
 	int limit, rc;
 
@@ -620,11 +789,25 @@ static void list(struct api_req *a, bool text)
 		api_problem(a, 404, "not-found", "no vendor named \"%s\"", a->vendor);
 		return;
 	}
+	/* the export without limit or cursor: the whole list, streamed */
+	if (text) {
+		char v[API_PARAM_MAX * 2 + 8];
+		bool answered;
+		paged = api_query(a, "limit", v, sizeof(v), &answered);
+		if (!answered)
+			paged |= api_query(a, "cursor", v, sizeof(v), &answered);
+		if (answered)
+			return;
+	}
 	if (!api_list_params(a, text ? EXPORT_DEFAULT : SERIALS_DEFAULT,
 			     text ? EXPORT_MAX : SERIALS_MAX, &limit, after, sizeof(after),
 			     &has_after) ||
 	    !list_filters(a, state, prefix, &has_state, &has_prefix))
 		return;
+	if (text && !paged) {
+		stream(a, has_state ? state : NULL, has_prefix ? prefix : NULL);
+		return;
+	}
 	if (text) {
 		rc = api_pool(a)
 			     ? store_api_serials_text(api_pool(a), a->vendor,

@@ -289,7 +289,8 @@ def main(t):
     st, hdr, body = api.call("GET", "/vendors/acme/serials.txt", aud, want=200, name="export")
     t.ok(hdr.get("content-type", "").startswith("text/plain"), "export is text/plain", hdr)
     t.eq(body.decode().split("\n"), allser + [""], "export: one serial a line, byte order")
-    t.ok("cmpgw-next-cursor" not in hdr, "export in one page: no Cmpgw-Next-Cursor", hdr)
+    t.ok("cmpgw-next-cursor" not in hdr, "whole export: no Cmpgw-Next-Cursor", hdr)
+    t.eq(hdr.get("transfer-encoding"), "chunked", "whole export: a chunked answer")
     got, cursor, n = [], None, 0
     while n < 10:
         n += 1
@@ -309,6 +310,25 @@ def main(t):
                         op, "https://127.0.0.1:%d/api/v1/vendors/acme/serials.txt" % admin_port],
                        capture_output=True, text=True, timeout=30)
     t.eq(p.stdout.split("\n"), allser + [""], "curl: the export", p.stderr)
+    # a list longer than one database page (20,000) streams whole, in order
+    api.call("POST", "/vendors", op, {"name": "bulk"}, want=201, name="POST /vendors bulk")
+    bulk = ["B%06d" % i for i in range(45001)]
+    bfile = os.path.join(gw.tmp, "bulk.txt")
+    with open(bfile, "w") as f:
+        f.write("\n".join(reversed(bulk)) + "\n")
+    gw.must("serials", "import", "bulk", bfile)
+    st, hdr, body = api.call("GET", "/vendors/bulk/serials.txt", op, want=200,
+                             name="export of 45,001 serials")
+    t.ok(body.decode().split("\n") == bulk + [""], "45,001 serials streamed whole, in order",
+         (len(body), body[:40], body[-40:]))
+    st, hdr, body = api.call("GET", "/vendors/bulk/serials.txt?prefix=B0200", op, want=200,
+                             name="export with a prefix")
+    t.eq(body.decode().split(), ["B0200%02d" % i for i in range(100)],
+         "prefix B0200: its 100 serials")
+    st, hdr, body = api.call("HEAD", "/vendors/bulk/serials.txt", op, want=200,
+                             name="HEAD of the export")
+    t.ok(not body, "HEAD: no body", body)
+    api.call("GET", "/vendors/nosuch/serials.txt", op, want=404, name="export unknown vendor: 404")
     st, _, body = api.call("GET", "/vendors/acme", aud, want=200, name="acme counts")
     t.ok(body and body["serials"] == {"allowed": len(allser) - 3, "blocked": 1, "enrolled": 2},
          "the vendor's counts agree with the list", body)
