@@ -1,8 +1,9 @@
 /*
  * core/http.c - the HTTP servers of a worker (core/http.h): listeners,
- * requests, routing to the dispatcher, answers. Connections, limits, TLS
- * and the client-gone watch are core/http_conn.c; what both share, and
- * the lifetime rules, core/http_int.h.
+ * requests, routing to the dispatcher, answers (whole or chunked).
+ * Connections, limits, TLS and the client-gone watch are
+ * core/http_conn.c; streamed request bodies core/http_stream.c; what they
+ * share, and the lifetime rules, core/http_int.h.
  */
 #include "core/http_int.h"
 

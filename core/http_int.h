@@ -1,7 +1,8 @@
 /*
- * core/http_int.h - what core/http.c (servers, requests, answers) and
+ * core/http_int.h - what core/http.c (servers, requests, answers),
  * core/http_conn.c (connections: accounting, limits, TLS, the client-gone
- * watch) share. Internal to those two files.
+ * watch) and core/http_stream.c (streamed request bodies: a request taken
+ * over from evhttp at its request line) share. Internal to those files.
  *
  * Request lifetime (one owner at a time, freed once):
  * - struct http_req belongs to the dispatcher from srv->cb until its one
