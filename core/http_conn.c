@@ -203,6 +203,13 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 		r->evcon = NULL;
 		r->conn = NULL;
 		r->cancelled = true;
+		/* a chunked answer's producer waits for this: it learns that
+		 * the client is gone from its next http_reply_chunk */
+		if (r->chunking && r->sent) {
+			http_sent_cb cb = r->sent;
+			r->sent = NULL;
+			cb(r, r->sent_arg);
+		}
 	}
 	http_stream_conn_closed(c);
 	if (c->ssl)

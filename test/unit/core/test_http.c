@@ -99,6 +99,19 @@ static void next_piece(struct http_req *req, void *arg)
 		http_reply_end(req);
 }
 
+/* An export whose client leaves: 64 KiB pieces until _chunk says so. */
+static atomic_int export_gone;
+static void next_big(struct http_req *req, void *arg)
+{
+	static unsigned char buf[65536];
+	(void)arg;
+
+	if (http_reply_chunk(req, buf, sizeof(buf), next_big, NULL) != 0) {
+		atomic_store(&export_gone, 1);
+		http_reply_end(req);
+	}
+}
+
 static void dispatch(struct http_req *req, void *arg)
 {
 	const char *p = http_req_path(req);
@@ -117,6 +130,14 @@ static void dispatch(struct http_req *req, void *arg)
 			return;
 		}
 		next_piece(req, NULL);
+		return;
+	}
+	if (strcmp(p, "/export") == 0) {
+		if (http_reply_start(req, 200, "text/plain") != 0) {
+			http_reply(req, 500, NULL, NULL, 0);
+			return;
+		}
+		next_big(req, NULL);
 		return;
 	}
 	if (!http_req_streamed(req)) {
@@ -306,6 +327,16 @@ static void *client(void *arg)
 		   strstr(buf, "3e8\r\neeee") && !strstr(buf, "ffff"),
 	   "chunked answer: five pieces of 1000 bytes, then the last chunk");
 	close(fd);
+
+	/* a chunked answer whose client leaves: the producer is told */
+	fd = dial();
+	sendall(fd, "GET /export HTTP/1.1\r\nHost: t\r\n\r\n", 33);
+	recv_until(fd, buf, sizeof(buf), "\r\n\r\n");
+	close(fd);
+	for (int i = 0; i < 100 && !atomic_load(&export_gone); i++)
+		usleep(20 * 1000);
+	ok(strstr(buf, "HTTP/1.1 200") && atomic_load(&export_gone),
+	   "chunked answer, client gone: http_reply_chunk fails, the producer ends it");
 
 	/* gone mid-body */
 	fd = dial();
