@@ -40,6 +40,8 @@ static void req_free(struct http_req *r)
 		free(r->shdrs);
 	}
 	free(r->squery);
+	if (r->gone_ev)
+		event_free(r->gone_ev);
 	free(r);
 }
 

@@ -184,6 +184,18 @@ static void tls_closed(struct http_conn *c)
 
 /* ---- closing ---- */
 
+static void chunk_gone(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_req *r = arg;
+	http_sent_cb cb = r->sent;
+	(void)fd;
+	(void)what;
+
+	r->sent = NULL;
+	if (cb)
+		cb(r, r->sent_arg);
+}
+
 /* libevent is closing the connection (once per connection; also at
  * evhttp_free). It frees the request still queued on it right after this
  * callback. A request that libevent already took off the connection
@@ -204,12 +216,11 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 		r->conn = NULL;
 		r->cancelled = true;
 		/* a chunked answer's producer waits for this: it learns that
-		 * the client is gone from its next http_reply_chunk */
-		if (r->chunking && r->sent) {
-			http_sent_cb cb = r->sent;
-			r->sent = NULL;
-			cb(r, r->sent_arg);
-		}
+		 * the client is gone from its next http_reply_chunk. From a
+		 * later pass: our callers still use r after the close. */
+		if (r->chunking && r->sent &&
+		    (r->gone_ev || (r->gone_ev = event_new(c->srv->base, -1, 0, chunk_gone, r))))
+			event_active(r->gone_ev, EV_TIMEOUT, 1);
 	}
 	http_stream_conn_closed(c);
 	if (c->ssl)

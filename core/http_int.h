@@ -168,6 +168,7 @@ struct http_req {
 	bool chunking;
 	http_sent_cb sent;
 	void *sent_arg;
+	struct event *gone_ev; /* runs sent once the client is gone */
 	enum http_method smethod;
 	struct evkeyvalq *shdrs;
 	char *squery;
