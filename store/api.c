@@ -9,9 +9,6 @@
 
 #include "store/call.h"
 
-/* a timestamp as RFC 3339 UTC text */
-#define TS_UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
 static long long num(const struct store_result *r, int row, int col)
 {
 	char b[32];
@@ -131,22 +128,16 @@ int store_api_serial(struct store_pool *pool, const char *vendor, const char *se
 				 store_call_new((void (*)(void))cb, arg, "api serial"));
 }
 
-/* One row with NULL columns when the vendor has no serial on the page, no
- * row when there is no such vendor. The prefix is a LIKE pattern with its
- * wildcards escaped: on the "C"-collated serial column the planner turns
- * a constant prefix into a range of the primary key. */
-#define SERIALS_PAGE                                                                               \
-	" FROM serials WHERE vendor_id = v.id AND ($2::text IS NULL OR state = $2)"                \
-	" AND ($3::text IS NULL OR serial LIKE replace(replace(replace($3, '\\', '\\\\'),"         \
-	" '%', '\\%'), '_', '\\_') || '%') AND ($4::text IS NULL OR serial > $4)"                  \
-	" ORDER BY serial LIMIT $5::int) s ON true WHERE v.name = $1"
+/* cmpgw_serials_page (store/functions/) walks serials_pkey in order
+ * whatever the statistics; one NULL row when the vendor has no serial on
+ * the page, no row when there is no such vendor */
 static const char SQL_SERIALS[] =
 	"SELECT s.serial, s.state, s.enrolled_at, s.updated_at FROM vendors v LEFT JOIN LATERAL"
-	" (SELECT serial, state, " TS_UTC("enrolled_at") " AS enrolled_at, " TS_UTC(
-		"updated_at") " AS updated_at" SERIALS_PAGE;
+	" cmpgw_serials_page(v.id, $2, $3, $4, $5::int, true) s ON true WHERE v.name = $1";
 /* the export's pages (store_api_serials_text): the serial alone */
 static const char SQL_SERIALS_TEXT[] =
-	"SELECT s.serial FROM vendors v LEFT JOIN LATERAL (SELECT serial" SERIALS_PAGE;
+	"SELECT s.serial FROM vendors v LEFT JOIN LATERAL"
+	" cmpgw_serials_page(v.id, $2, $3, $4, $5::int, false) s ON true WHERE v.name = $1";
 
 static void on_serials(void *arg, const struct store_result *r)
 {

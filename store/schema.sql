@@ -105,6 +105,11 @@ CREATE FUNCTION public.cmpgw_revoke(p_issuer text, p_serial_hex text, p_reason i
     LANGUAGE plpgsql
     AS $$ -- body: store/functions/cmpgw_revoke.sql $$;
 
+CREATE FUNCTION public.cmpgw_serials_page(p_vendor bigint, p_state text, p_prefix text, p_after text, p_limit integer, p_full boolean) RETURNS TABLE(serial text, state text, enrolled_at text, updated_at text)
+    LANGUAGE plpgsql STABLE
+    SET enable_sort TO 'off'
+    AS $$ -- body: store/functions/cmpgw_serials_page.sql $$;
+
 CREATE FUNCTION public.cmpgw_serials_vendor_check() RETURNS trigger
     LANGUAGE plpgsql
     AS $$ -- body: store/functions/cmpgw_serials_vendor_check.sql $$;
