@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-
 #include "cmd/api_int.h"
 #include "cmd/vendor.h"
 #include "core/log.h"
@@ -626,9 +624,7 @@ struct stream {
 	struct api_req *a;
 	char state[16], prefix[API_PARAM_MAX + 1], after[API_PARAM_MAX + 1];
 	bool has_state, has_prefix, has_after;
-	bool started;	    /* the 200 and its header are sent */
-	bool waiting;	    /* a chunk is queued with sent = stream_sent */
-	struct event *tick; /* see stream_tick */
+	bool started; /* the 200 and its header are sent */
 	long long lines;
 };
 
@@ -644,8 +640,6 @@ static void stream_end(struct stream *st, const char *why)
 
 	log_info(&ctx, "admin api: GET %s -> 200 (%s), %lld serials streamed%s%s",
 		 http_req_path(a->req), a->principal, st->lines, why ? ": " : "", why ? why : "");
-	if (st->tick)
-		event_free(st->tick);
 	http_reply_end(a->req);
 	free(a);
 	free(st);
@@ -667,24 +661,14 @@ static bool stream_next(struct stream *st)
 static void stream_sent(struct http_req *req, void *arg)
 {
 	struct stream *st = arg;
-	(void)req;
 
-	st->waiting = false;
+	/* core/http also calls this when the client left meanwhile */
+	if (http_req_cancelled(req)) {
+		stream_end(st, "the client went away");
+		return;
+	}
 	if (!stream_next(st))
 		stream_end(st, "the database cannot be reached; the list is cut short");
-}
-
-/* core/http calls no one when the client goes away while a chunk waits
- * to be sent (its sent callback is dropped), so a stream that waits
- * looks every second whether it still has a client. */
-static void stream_tick(evutil_socket_t fd, short what, void *arg)
-{
-	struct stream *st = arg;
-	(void)fd;
-	(void)what;
-
-	if (st->waiting && http_req_cancelled(st->a->req))
-		stream_end(st, "the client went away");
 }
 
 /* The first page decides the status (404, 503); a failure after the 200
@@ -711,13 +695,11 @@ static void stream_page(void *arg, int rc, bool vendor_found, const char *text, 
 		else
 			answered = false;
 		if (answered) {
-			event_free(st->tick);
 			free(st);
 			return;
 		}
 		if (http_reply_start(a->req, 200, "text/plain; charset=us-ascii") != 0) {
 			api_finish(a, HTTP_DROPPED, NULL, NULL, 0);
-			event_free(st->tick);
 			free(st);
 			return;
 		}
@@ -746,23 +728,18 @@ static void stream_page(void *arg, int rc, bool vendor_found, const char *text, 
 	r = len ? http_reply_chunk(a->req, (const unsigned char *)text, len,
 				   more ? stream_sent : NULL, st)
 		: 0;
-	if (r != 0 || !more) {
-		stream_end(st, r != 0 ? "the client went away" : NULL);
-		return;
-	}
-	st->waiting = true;
+	/* more: stream_sent reads the next page once this one is sent */
+	if (r != 0 || !more)
+		stream_end(st, r == RC_CANCELLED ? "the client went away"
+			       : r != 0		 ? "out of memory; the list is cut short"
+						 : NULL);
 }
 
 static void stream(struct api_req *a, const char *state, const char *prefix)
 {
 	struct stream *st = calloc(1, sizeof(*st));
-	struct timeval one = { 1, 0 };
 
-	if (!st || !(st->tick = event_new(a->w->base, -1, EV_PERSIST, stream_tick, st)) ||
-	    event_add(st->tick, &one) != 0) {
-		if (st && st->tick)
-			event_free(st->tick);
-		free(st);
+	if (!st) {
 		api_finish(a, 503, NULL, NULL, 0);
 		return;
 	}
@@ -772,7 +749,6 @@ static void stream(struct api_req *a, const char *state, const char *prefix)
 	if ((st->has_prefix = prefix != NULL))
 		snprintf(st->prefix, sizeof(st->prefix), "%s", prefix);
 	if (!stream_next(st)) {
-		event_free(st->tick);
 		free(st);
 		api_unavailable(a);
 	}
