@@ -703,11 +703,11 @@ int http_reply_chunk(struct http_req *req, const unsigned char *data, size_t len
 {
 	struct evbuffer *buf;
 
-	if (!req->chunking)
+	if (!req->chunking || len == 0)
 		return RC_INVAL;
 	if (http_req_cancelled(req))
 		return RC_CANCELLED;
-	if (!(buf = evbuffer_new()) || (len && evbuffer_add(buf, data, len) != 0)) {
+	if (!(buf = evbuffer_new()) || evbuffer_add(buf, data, len) != 0) {
 		if (buf)
 			evbuffer_free(buf);
 		return RC_NOMEM;

@@ -261,9 +261,12 @@ void http_req_stream_resume(struct http_req *req);
  * are handed to the kernel: produce the next piece from there, so that
  * at most one piece waits per request (backpressure). http_reply_end
  * ends the answer and frees req (it replaces http_reply; exactly one of
- * the two per request). A client that goes away meanwhile: _chunk
- * returns RC_CANCELLED, sent is not called any more, _end only frees req.
- * Not for streamed requests (RC_INVAL). Loop thread only.
+ * the two per request). A piece must not be empty (RC_INVAL: evhttp
+ * would drop it and never report it sent). A client that goes away
+ * meanwhile: a pending sent is still called, from a later loop pass,
+ * with http_req_cancelled(req) true; _chunk returns RC_CANCELLED; _end
+ * only frees req (and drops a sent not yet called). Not for streamed
+ * requests (RC_INVAL). Loop thread only.
  */
 typedef void (*http_sent_cb)(struct http_req *req, void *arg);
 int http_reply_start(struct http_req *req, int status, const char *content_type) WUR;
