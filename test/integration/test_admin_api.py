@@ -37,6 +37,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Gateway, Pg, cmpgw, free_port, make_root, mktemp, run, wait_port  # noqa: E402
 from test_tls import ctx_for, handshake_error, hup, tls_cert  # noqa: E402
+import authz_table  # noqa: E402
 import openapi_check  # noqa: E402
 
 KEY_RE = re.compile(r"^key=(cmpgw_([0-9a-f]{16})_([A-Za-z0-9_-]{43}))$", re.M)
@@ -128,6 +129,9 @@ def config_errors(t, gw, srv, ca):
 
 
 def main(t):
+    t.eq(authz_table.doc_table(), authz_table.table(),
+         "docs/ADMIN.md's authorisation table is the route tables of cmd/api*.c "
+         "(python3 test/integration/authz_table.py --update)")
     work = mktemp("cmpgw-admin-api-")
     ca_crt, ca_key = make_root(work, "tls-ca", "/O=Test/CN=Admin TLS CA")
     other_crt, other_key = make_root(work, "other-ca", "/O=Other/CN=Other CA")
