@@ -8,7 +8,9 @@
  * chunk size (RC_DECODE); a cap (RC_TOOBIG, from the declared length and
  * from chunks); an answer before the body (no byte read, the connection
  * closed); Expect: 100-continue; a streamed request after a normal one
- * on the same connection; a client gone mid-body (RC_CANCELLED).
+ * on the same connection; a client gone mid-body (RC_CANCELLED); 200
+ * requests of garbage (header pieces, random bytes) after a streamed
+ * request line, then a good one.
  * Chunked answers: five pieces, each produced when the last was sent.
  */
 #include <arpa/inet.h>
@@ -347,6 +349,55 @@ static void *client(void *arg)
 	for (int i = 0; i < 50 && !atomic_load(&cancelled_seen); i++)
 		usleep(20 * 1000);
 	ok(atomic_load(&cancelled_seen), "client gone mid-body: RC_CANCELLED to the consumer");
+
+	/* garbage after a streamed request line: answered or closed, never
+	 * a crash; the server still serves a good request after it */
+	srand(14);
+	for (int k = 0; k < 200; k++) {
+		static const char *parts[] = {
+			"Content-Length: 5\r\n",
+			"Transfer-Encoding: chunked\r\n",
+			"\r\n",
+			"X",
+			":",
+			" ",
+			"\t",
+			"\n",
+			"5\r\nabcde\r\n",
+			"0\r\n\r\n",
+			"fffffffffffffffff\r\n",
+			"Expect: 100-continue\r\n",
+			"\0",
+			"Content-Length: -1\r\n",
+			";x\r\n",
+		};
+		char req[512];
+		size_t o = (size_t)snprintf(req, sizeof(req), "POST /up HTTP/1.1\r\n");
+		int m = 1 + rand() % 12;
+		if (k % 4 == 3) /* random bytes */
+			while (o < sizeof(req) - 1 && rand() % 64)
+				req[o++] = (char)(rand() % 256);
+		for (int i = 0; k % 4 != 3 && i < m; i++) {
+			const char *pt = parts[rand() % (int)(sizeof(parts) / sizeof(parts[0]))];
+			size_t n = pt[0] ? strlen(pt) : 1;
+			if (o + n < sizeof(req)) {
+				memcpy(req + o, pt, n);
+				o += n;
+			}
+		}
+		fd = dial();
+		sendall(fd, req, o);
+		shutdown(fd, SHUT_WR);
+		recv_until(fd, buf, sizeof(buf), "\x01never");
+		close(fd);
+	}
+	fd = dial();
+	post(fd, "/up", "Content-Length: 2\r\n");
+	sendall(fd, "\x10\x20", 2);
+	recv_until(fd, buf, sizeof(buf), "sum");
+	ok(strstr(buf, "event 1 got 2 sum 48") != NULL,
+	   "200 requests of garbage later, a good request is served");
+	close(fd);
 
 	event_active(done_ev, EV_TIMEOUT, 1);
 	return NULL;
