@@ -264,6 +264,23 @@ def main(t):
     t.ok(st == 200 and j["new"] == 100 and hdr.get("connection") == "close",
          "... then 200 with 100 new and Connection: close", (st, hdr, j))
 
+    # pipelined behind another request: read whole by evhttp, same import
+    s = api.raw()
+    payload = lines("PIPE-", 50)
+    s.sendall(("GET /api/v1/whoami HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+               "POST /api/v1/vendors/gamma/serials HTTP/1.1\r\nHost: x\r\n"
+               "Authorization: Bearer %s\r\nContent-Type: text/plain\r\n"
+               "Content-Length: %d\r\n\r\n" % (op, op, len(payload))).encode() + payload)
+    st1, hdr1, raw1 = read_answer(s, 10)
+    st, hdr, raw = read_answer(s, 30)
+    s.close()
+    j = parse(raw)
+    api.check("GET", "/api/v1/whoami", st1, hdr1.get("content-type"), parse(raw1), "pipelined")
+    api.check("POST", "/api/v1/vendors/gamma/serials", st, hdr.get("content-type"), j, "pipe")
+    t.ok(st1 == 200 and st == 200 and j["new"] == 50,
+         "an upload pipelined behind another request: 200, 50 new (read whole, same import)",
+         (st1, st, j))
+
     # ---- 2. refusals --------------------------------------------------------
     before = count("beta")
     bad = b"OK-1\nbad serial\nOK-2\nx,y\n" + b"A" * 70 + b"\nOK-3\n"
