@@ -28,7 +28,8 @@ struct init_opts {
 	const char *dir;
 	bool force;
 	int port;
-	int ops_port; /* 0: no ops listener */
+	int ops_port;	/* 0: no ops listener */
+	int admin_port; /* 0: no admin API listener */
 	int devices;
 };
 
@@ -48,13 +49,16 @@ static void ca_clear(struct ca *ca)
 
 // clang-format off
 static const char usage_text[] =
-	"usage: cmpgw init [--force] [--port N] [--ops-port N] [--devices N] DIR\n"
+	"usage: cmpgw init [--force] [--port N] [--ops-port N] [--admin-port N] [--devices N] DIR\n"
 	"  writes a demo operator PKI, vendor PKI, device certificates and\n"
 	"  DIR/cmpgw.json; see DIR/README.txt afterwards\n"
 	"  -f, --force         overwrite the demo files in a non-empty DIR\n"
 	"  -p, --port N        the CMP listener's port on 127.0.0.1 (default 8080)\n"
 	"  --ops-port N        the operations listener's port on 127.0.0.1 (/healthz,\n"
 	"                      /readyz, /metrics); default port+1, 0 = none\n"
+	"  --admin-port N      the admin HTTPS API's port on 127.0.0.1, with a demo TLS\n"
+	"                      certificate and an operator client certificate;\n"
+	"                      default port+2, 0 = none\n"
 	"  -n, --devices N     device certificates to make, 2..100000 (default 5)\n"
 	"  -h, --help          this text\n";
 // clang-format on
@@ -85,6 +89,7 @@ static int parse_args(int argc, char **argv, struct init_opts *o)
 		{ "force", no_argument, NULL, 'f' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "ops-port", required_argument, NULL, 'o' },
+		{ "admin-port", required_argument, NULL, 'a' },
 		{ "devices", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -93,11 +98,14 @@ static int parse_args(int argc, char **argv, struct init_opts *o)
 
 	/* getopt_long directly, not cmd_getopt (cmd/main.c): the unit tests
 	 * link this file without main.c */
-	*o = (struct init_opts){ .port = 8080, .ops_port = -1, .devices = 5 };
+	*o = (struct init_opts){ .port = 8080, .ops_port = -1, .admin_port = -1, .devices = 5 };
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":fp:n:h", longopts, NULL)) != -1) {
-		int *dst = c == 'p' ? &o->port : c == 'o' ? &o->ops_port : &o->devices;
+		int *dst = c == 'p'   ? &o->port
+			   : c == 'o' ? &o->ops_port
+			   : c == 'a' ? &o->admin_port
+				      : &o->devices;
 		if (c == '?' || c == ':') {
 			const char *a = argv[optind - 1];
 			fprintf(stderr, "cmpgw init: %s \"%.*s\"\n",
@@ -113,12 +121,13 @@ static int parse_args(int argc, char **argv, struct init_opts *o)
 			o->force = true;
 			continue;
 		}
-		min = c == 'p' ? 1 : c == 'o' ? 0 : 2;
+		min = c == 'p' ? 1 : c == 'o' || c == 'a' ? 0 : 2;
 		max = c == 'n' ? MAX_DEVICES : 65535;
 		if (parse_int(optarg, min, max, dst) != 0) {
 			fprintf(stderr, "cmpgw init: bad --%s value \"%s\" (%d..%d)\n",
 				c == 'p'   ? "port"
 				: c == 'o' ? "ops-port"
+				: c == 'a' ? "admin-port"
 					   : "devices",
 				optarg, min, max);
 			return 2;
@@ -135,6 +144,14 @@ static int parse_args(int argc, char **argv, struct init_opts *o)
 		o->ops_port = o->port < 65535 ? o->port + 1 : 0;
 	if (o->ops_port == o->port) {
 		fprintf(stderr, "cmpgw init: --ops-port must differ from --port\n");
+		return 2;
+	}
+	/* The admin API two ports up likewise. */
+	if (o->admin_port < 0)
+		o->admin_port = o->port < 65534 ? o->port + 2 : 0;
+	if (o->admin_port && (o->admin_port == o->port || o->admin_port == o->ops_port)) {
+		fprintf(stderr,
+			"cmpgw init: --admin-port must differ from --port and --ops-port\n");
 		return 2;
 	}
 	o->dir = argv[optind];
@@ -273,13 +290,13 @@ static int make_operator(const char *dir)
 	// clang-format off
 	static const struct cmd_pki_spec root = {
 		"CN=cmpgw Demo Operator Root CA,O=Demo Operator", 3653, 3600, true, -1,
-		"critical,keyCertSign,cRLSign", NULL};
+		"critical,keyCertSign,cRLSign", NULL, NULL};
 	static const struct cmd_pki_spec issuing = {
 		"CN=cmpgw Demo Issuing CA,O=Demo Operator", 1826, 3600, true, 0,
-		"critical,keyCertSign,cRLSign", NULL};
+		"critical,keyCertSign,cRLSign", NULL, NULL};
 	static const struct cmd_pki_spec signer = {
 		"CN=cmpgw Demo CMP Signer,O=Demo Operator", 730, 3600, false, -1,
-		"critical,digitalSignature", "1.3.6.1.5.5.7.3.28" /* id-kp-cmcRA */};
+		"critical,digitalSignature", "1.3.6.1.5.5.7.3.28" /* id-kp-cmcRA */, NULL};
 	// clang-format on
 	struct ca r = { 0 }, i = { 0 }, s = { 0 };
 	char pki[PATH_MAX];
@@ -293,6 +310,37 @@ static int make_operator(const char *dir)
 	ca_clear(&s);
 	ca_clear(&i);
 	ca_clear(&r);
+	return rc;
+}
+
+/* The admin API's demo TLS (docs/ADMIN.md): pki/admin-ca (issues both),
+ * pki/admin-server for 127.0.0.1 and localhost, pki/admin-operator, the
+ * client certificate admin.principals maps to the operator role. */
+static int make_admin(const char *dir)
+{
+	// clang-format off
+	static const struct cmd_pki_spec ca = {
+		"CN=cmpgw Demo Admin CA,O=Demo Operator", 3653, 3600, true, 0,
+		"critical,keyCertSign,cRLSign", NULL, NULL};
+	static const struct cmd_pki_spec server = {
+		"CN=localhost,O=Demo Operator", 825, 3600, false, -1,
+		"critical,digitalSignature", "serverAuth", "IP:127.0.0.1,DNS:localhost"};
+	static const struct cmd_pki_spec client = {
+		"CN=Demo Operator,O=Demo Operator", 825, 3600, false, -1,
+		"critical,digitalSignature", "clientAuth", NULL};
+	// clang-format on
+	struct ca c = { 0 }, s = { 0 }, o = { 0 };
+	char pki[PATH_MAX];
+	int rc = -1;
+
+	snprintf(pki, sizeof(pki), "%s/pki", dir);
+	if (make(&c, &ca, NULL, pki, "admin-ca") == 0 &&
+	    make(&s, &server, &c, pki, "admin-server") == 0 &&
+	    make(&o, &client, &c, pki, "admin-operator") == 0)
+		rc = 0;
+	ca_clear(&o);
+	ca_clear(&s);
+	ca_clear(&c);
 	return rc;
 }
 
@@ -353,9 +401,9 @@ static int make_vendor(const char *dir, int devices)
 {
 	// clang-format off
 	static const struct cmd_pki_spec root = {"CN=Acme Vendor Root CA,O=Acme", 7305, 3600, true, -1,
-						 "critical,keyCertSign,cRLSign", NULL};
+						 "critical,keyCertSign,cRLSign", NULL, NULL};
 	static const struct cmd_pki_spec ca = {"CN=Acme Vendor Device CA,O=Acme", 3653, 3600, true, 0,
-					       "critical,keyCertSign,cRLSign", NULL};
+					       "critical,keyCertSign,cRLSign", NULL, NULL};
 	// clang-format on
 	struct ca r = { 0 }, c = { 0 };
 	char vdir[PATH_MAX];
@@ -413,8 +461,16 @@ static const char config_fmt[] =
 	"      \"paths\": [\"/pkix/\"] }\n"
 	"  ],\n"
 	"  \"ops\": { \"address\": \"127.0.0.1\", \"port\": %2$d },\n"
+	"%3$s"
 	"  \"sweep_interval_s\": 10\n"
 	"}\n";
+
+/* The admin listener's section (%1$d: its port), when there is one. */
+static const char admin_fmt[] =
+	"  \"admin\": { \"address\": \"127.0.0.1\", \"port\": %1$d,\n"
+	"    \"tls\": { \"cert\": \"pki/admin-server.crt\", \"key\": \"pki/admin-server.key\",\n"
+	"             \"client_ca\": \"pki/admin-ca.crt\" },\n"
+	"    \"principals\": [ { \"cert\": \"pki/admin-operator.crt\", \"role\": \"operator\" } ] },\n";
 // clang-format on
 
 static int write_text(const char *dir, const char *name, const char *text)
@@ -429,16 +485,19 @@ static int write_text(const char *dir, const char *name, const char *text)
 	return 0;
 }
 
-static int write_config(const char *dir, int port, int ops_port)
+static int write_config(const char *dir, int port, int ops_port, int admin_port)
 {
-	char buf[sizeof(config_fmt) + 4 * 16];
+	char admin[sizeof(admin_fmt) + 16] = "";
+	char buf[sizeof(config_fmt) + sizeof(admin) + 4 * 16];
 
-	snprintf(buf, sizeof(buf), config_fmt, port, ops_port);
+	if (admin_port)
+		snprintf(admin, sizeof(admin), admin_fmt, admin_port);
+	snprintf(buf, sizeof(buf), config_fmt, port, ops_port, admin);
 	return write_text(dir, "cmpgw.json", buf);
 }
 
 // clang-format off
-static void readme_files(FILE *m, int n)
+static void readme_files(FILE *m, int n, int admin_port)
 {
 	fprintf(m,
 		"cmpgw demo\n"
@@ -470,6 +529,18 @@ static void readme_files(FILE *m, int n)
 		"vendor/serials.txt: its enrollment must be rejected, which shows the\n"
 		"serial-list check at work.\n\n",
 		n - 1, n, n);
+	if (admin_port)
+		fprintf(m,
+			"The admin HTTPS API (docs/ADMIN.md) listens on 127.0.0.1:%1$d:\n"
+			"pki/admin-ca.crt/.key      its demo CA; it issued pki/admin-server (the\n"
+			"                           listener's TLS certificate, for 127.0.0.1 and\n"
+			"                           localhost) and pki/admin-operator (a client\n"
+			"                           certificate with the operator role):\n"
+			"  curl --cacert pki/admin-ca.crt --cert pki/admin-operator.crt \\\n"
+			"       --key pki/admin-operator.key https://127.0.0.1:%1$d/api/v1/whoami\n"
+			"The status page is https://127.0.0.1:%1$d/status (with an API key from\n"
+			"`cmpgw apikey create --role operator`, or that client certificate).\n\n",
+			admin_port);
 }
 // clang-format on
 
@@ -512,7 +583,7 @@ static int write_readme(const struct init_opts *o)
 	int rc = -1;
 
 	if (m) {
-		readme_files(m, o->devices);
+		readme_files(m, o->devices, o->admin_port);
 		readme_steps(m, abs ? abs : o->dir, o->port, o->devices);
 		if (fclose(m) == 0)
 			rc = write_text(o->dir, "README.txt", buf);
@@ -531,8 +602,9 @@ int cmd_init(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if ((rc = prepare_dir(&o)) != 0)
 		return rc;
-	if (make_operator(o.dir) != 0 || make_vendor(o.dir, o.devices) != 0 ||
-	    write_config(o.dir, o.port, o.ops_port) != 0 || write_readme(&o) != 0)
+	if (make_operator(o.dir) != 0 || (o.admin_port && make_admin(o.dir) != 0) ||
+	    make_vendor(o.dir, o.devices) != 0 ||
+	    write_config(o.dir, o.port, o.ops_port, o.admin_port) != 0 || write_readme(&o) != 0)
 		return 1;
 	printf("cmpgw init: demo written to %s; next steps in %s/README.txt\n", o.dir, o.dir);
 	return 0;

@@ -69,6 +69,8 @@ static int add_exts(X509 *x, const struct cmd_pki_spec *spec, X509 *issuer)
 		return 0;
 	if (spec->eku && !add_ext(x, &ctx, NID_ext_key_usage, spec->eku))
 		return 0;
+	if (spec->san && !add_ext(x, &ctx, NID_subject_alt_name, spec->san))
+		return 0;
 	return 1;
 }
 

@@ -25,6 +25,7 @@ struct cmd_pki_spec {
 	int pathlen;	       /* CA only; < 0: no pathLenConstraint */
 	const char *key_usage; /* X509v3 config text, e.g. "critical,keyCertSign,cRLSign" */
 	const char *eku;       /* e.g. "clientAuth" or "1.3.6.1.5.5.7.3.28"; NULL: none */
+	const char *san; /* X509v3 config text, e.g. "IP:127.0.0.1,DNS:localhost"; NULL: none */
 };
 
 /* A fresh P-256 key (caller frees), NULL on failure. */

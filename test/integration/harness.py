@@ -370,7 +370,7 @@ class Gateway:
     """
 
     def __init__(self, tap, pg=None, devices=5, register=True, name="gw",
-                 patch=None):
+                 patch=None, admin=False):
         self.t = tap
         self.pg = pg
         self.tmp = mktemp("cmpgw-%s-" % name)
@@ -400,6 +400,14 @@ class Gateway:
         # the operations listener (GET /metrics, /healthz, /readyz)
         self.ops_port = free_port()
         cfg["ops"] = {"address": "127.0.0.1", "port": self.ops_port}
+        # the admin API `cmpgw init` writes (pki/admin-*): on a free port
+        # when asked for, else none (tests that need their own set it)
+        self.admin_port = None
+        if admin and "admin" in cfg:
+            self.admin_port = free_port()
+            cfg["admin"]["port"] = self.admin_port
+        else:
+            cfg.pop("admin", None)
         if patch:
             patch(cfg)
         self.cfg = cfg

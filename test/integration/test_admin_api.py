@@ -372,6 +372,40 @@ def main(t):
     t.ok(rc == 2 and "admin.tls.cert" in out, "serve: admin.port without TLS -> exit 2", out)
     rc, out = cmpgw("check", "--config", gw.config)
     t.eq(rc, 0, "the test's own config checks", out)
+    init_admin(t, pg)
+
+
+def init_admin(t, pg):
+    """`cmpgw init` writes a working admin listener: its TLS certificate
+    verifies for 127.0.0.1 and localhost against pki/admin-ca.crt, and the
+    operator client certificate it writes is the operator."""
+    gw = Gateway(t, pg, devices=2, name="initadmin", register=False, admin=True)
+    t.ok(gw.admin_port and gw.cfg["admin"]["principals"][0]["role"] == "operator",
+         "cmpgw init writes an admin section with an operator principal", gw.cfg.get("admin"))
+    gw.start()
+    t.ok(wait_port(gw.admin_port, 10), "init's admin listener accepts")
+    pki = gw.path("pki")
+    for host in ("127.0.0.1", "localhost"):
+        p = subprocess.run(["curl", "-sS", "--cacert", os.path.join(pki, "admin-ca.crt"),
+                            "--cert", os.path.join(pki, "admin-operator.crt"),
+                            "--key", os.path.join(pki, "admin-operator.key"),
+                            "--resolve", "localhost:%d:127.0.0.1" % gw.admin_port,
+                            "https://%s:%d/api/v1/whoami" % (host, gw.admin_port)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        try:
+            who = json.loads(p.stdout)
+        except ValueError:
+            who = None
+        t.ok(p.returncode == 0 and who and who["role"] == "operator" and
+             who["principal"] == "cert:CN=Demo Operator,O=Demo Operator",
+             "curl to %s verifies init's admin certificate and is the operator" % host,
+             p.stdout)
+    p = subprocess.run(["curl", "-sS", "--cacert", os.path.join(pki, "admin-ca.crt"),
+                        "https://127.0.0.1:%d/api/v1/whoami" % gw.admin_port],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    t.ok(p.returncode == 0 and b"no-credentials" in p.stdout,
+         "without the client certificate: 401 no-credentials", p.stdout)
+    gw.stop()
 
 
 if __name__ == "__main__":

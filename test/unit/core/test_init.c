@@ -153,6 +153,59 @@ static void test_config(void)
 	cfg_free(c);
 }
 
+/* The admin API's demo TLS: a server certificate for 127.0.0.1 issued by
+ * pki/admin-ca, an operator client certificate mapped in the config. */
+static void test_admin(int want_port)
+{
+	char p[PATH_MAX + 64], err[1024] = "";
+	struct cfg *c = NULL;
+	X509 *ca = NULL, *srv = NULL, *op = NULL;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/cmpgw.json", dir);
+	ok(cfg_load(p, &c, err, sizeof(err)) == 0 && c, "cmpgw.json loads: %s", err);
+	if (!want_port) {
+		ok(c && c->admin_port == 0 && c->n_principals == 0,
+		   "--admin-port 0: no admin listener");
+		cfg_free(c);
+		return;
+	}
+	ok(c && c->admin_port == want_port && strcmp(c->admin_address, "127.0.0.1") == 0,
+	   "the admin listener is on 127.0.0.1:%d", want_port);
+	ok(c && c->n_principals == 1 && strcmp(c->principals[0].role, "operator") == 0 &&
+		   c->principals[0].cert,
+	   "one principal: the operator's client certificate");
+	ok(mode_of("pki/admin-server.key") == 0600 && mode_of("pki/admin-operator.key") == 0600 &&
+		   mode_of("pki/admin-ca.key") == 0600,
+	   "the admin keys are 0600");
+#define LOAD(var, name)                                                                            \
+	snprintf(p, sizeof(p), "%s/pki/" name, dir);                                               \
+	if ((f = fopen(p, "r"))) {                                                                 \
+		var = PEM_read_X509(f, NULL, NULL, NULL);                                          \
+		fclose(f);                                                                         \
+	}
+	LOAD(ca, "admin-ca.crt");
+	LOAD(srv, "admin-server.crt");
+	LOAD(op, "admin-operator.crt");
+#undef LOAD
+	ok(ca && srv && X509_check_issued(ca, srv) == X509_V_OK &&
+		   X509_verify(srv, X509_get0_pubkey(ca)) == 1,
+	   "admin-server is issued by admin-ca");
+	ok(srv && X509_check_ip_asc(srv, "127.0.0.1", 0) == 1 &&
+		   X509_check_host(srv, "localhost", 0, 0, NULL) == 1,
+	   "admin-server names 127.0.0.1 and localhost");
+	ok(srv && (X509_get_extended_key_usage(srv) & XKU_SSL_SERVER),
+	   "admin-server has EKU serverAuth");
+	ok(op && ca && X509_check_issued(ca, op) == X509_V_OK &&
+		   (X509_get_extended_key_usage(op) & XKU_SSL_CLIENT) && c &&
+		   c->n_principals == 1 && X509_cmp(c->principals[0].cert, op) == 0,
+	   "admin-operator is a clientAuth certificate of admin-ca, the one mapped");
+	X509_free(ca);
+	X509_free(srv);
+	X509_free(op);
+	cfg_free(c);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/cmpgw-test-init-XXXXXX";
@@ -162,6 +215,11 @@ int main(void)
 	char *bad[] = { "init", "--port", "0", tmpl, NULL };
 	char *same[] = { "init", "--port", "18080", "--ops-port=18080", tmpl, NULL };
 	char *help[] = { "init", "--help", NULL };
+	char *clash[] = { "init", "--port", "18080", "--admin-port", "18081", tmpl, NULL };
+	char *noadmin[] = { "init", "--force", "--admin-port=0", "--port", "18080", tmpl, NULL };
+	char *admin[] = {
+		"init", "--force", "--port", "18080", "--admin-port", "18443", tmpl, NULL
+	};
 
 	ok(mkdtemp(tmpl) != NULL, "temp dir");
 	ok(realpath(tmpl, dir) != NULL, "realpath");
@@ -169,12 +227,18 @@ int main(void)
 	is_int(run_init(1, again), 2, "missing DIR is a usage error");
 	is_int(run_init(5, same), 2, "--ops-port equal to --port is a usage error");
 	is_int(run_init(2, help), 0, "--help exits 0");
+	is_int(run_init(6, clash), 2, "--admin-port equal to the ops port is a usage error");
 	is_int(run_init(6, argv), 0, "init into an empty dir");
 	test_files();
 	test_config();
 	is_int(run_init(2, again), 2, "non-empty dir refused without --force");
+	test_admin(18082);
 	is_int(run_init(7, force), 0, "--force overwrites");
 	test_config();
+	is_int(run_init(6, noadmin), 0, "--admin-port 0");
+	test_admin(0);
+	is_int(run_init(7, admin), 0, "--admin-port 18443");
+	test_admin(18443);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return tap_done();
 }

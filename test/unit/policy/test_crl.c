@@ -101,7 +101,7 @@ static void test_build(X509 *ca, EVP_PKEY *key, EVP_PKEY *other)
 	   "nextUpdate = thisUpdate + validity");
 
 	/* a relying party with CRL checking sees a listed leaf as revoked */
-	struct cmd_pki_spec ls = { "CN=leaf", 1, 0, false, -1, "digitalSignature", NULL };
+	struct cmd_pki_spec ls = { "CN=leaf", 1, 0, false, -1, "digitalSignature", NULL, NULL };
 	X509 *leaf = cmd_pki_cert_new(&ls, other, ca, key);
 	BIGNUM *bn = leaf ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL) : NULL;
 	char *hex = bn ? BN_bn2hex(bn) : NULL;
@@ -156,8 +156,8 @@ static void test_reasons(void)
 int main(void)
 {
 	EVP_PKEY *key = cmd_pki_key_new(), *other = cmd_pki_key_new();
-	struct cmd_pki_spec spec = { "CN=Test Issuing CA,O=cmpgw",   30,  0, true, 0,
-				     "critical,keyCertSign,cRLSign", NULL };
+	struct cmd_pki_spec spec = { "CN=Test Issuing CA,O=cmpgw",   30,   0,	true, 0,
+				     "critical,keyCertSign,cRLSign", NULL, NULL };
 	X509 *ca = key ? cmd_pki_cert_new(&spec, key, NULL, key) : NULL;
 
 	ok(ca != NULL, "test CA made");

@@ -45,8 +45,8 @@ static void test_key_ok(void)
 static void test_issue(void)
 {
 	EVP_PKEY *ca_key = cmd_pki_key_new(), *dev_key = cmd_pki_key_new();
-	struct cmd_pki_spec s = { "CN=Issuing CA,O=Op",		  3650, 60, true, 0,
-				  "critical,keyCertSign,cRLSign", NULL };
+	struct cmd_pki_spec s = { "CN=Issuing CA,O=Op",		  3650, 60,  true, 0,
+				  "critical,keyCertSign,cRLSign", NULL, NULL };
 	X509 *ca = cmd_pki_cert_new(&s, ca_key, NULL, ca_key), *cert = NULL;
 	char *san[] = { "uri:urn:dev:${serial}" };
 	char *eku[] = { "1.3.6.1.5.5.7.3.2" };
@@ -232,8 +232,8 @@ static void test_sans(void)
 static void test_issue_safety(void)
 {
 	EVP_PKEY *ca_key = cmd_pki_key_new(), *dev_key = cmd_pki_key_new();
-	struct cmd_pki_spec s = { "CN=Issuing CA,O=Op",		  365, 60, true, 0,
-				  "critical,keyCertSign,cRLSign", NULL };
+	struct cmd_pki_spec s = { "CN=Issuing CA,O=Op",		  365,	60,  true, 0,
+				  "critical,keyCertSign,cRLSign", NULL, NULL };
 	X509 *ca = cmd_pki_cert_new(&s, ca_key, NULL, ca_key), *cert = NULL;
 	char *san[] = { "dns:${serial}.dev.example" };
 	char *cdp[] = { "http://127.0.0.1:8080/crl/issuing-ca.crl", "ldap://ldap.example/cn=CA" };

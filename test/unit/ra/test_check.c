@@ -20,7 +20,7 @@ static X509 *make(const char *subject, int days, int backdate, bool ca, X509 *is
 	struct cmd_pki_spec s = {
 		subject, days, backdate,
 		ca,	 -1,   ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature",
-		NULL
+		NULL,	 NULL
 	};
 	return cmd_pki_cert_new(&s, key, issuer, ikey);
 }

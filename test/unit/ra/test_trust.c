@@ -25,7 +25,7 @@ static X509 *make(const char *subject, int days, int backdate, bool ca, EVP_PKEY
 	struct cmd_pki_spec s = {
 		subject, days, backdate,
 		ca,	 -1,   ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature",
-		NULL
+		NULL,	 NULL
 	};
 	return cmd_pki_cert_new(&s, key, issuer, ikey);
 }
@@ -224,9 +224,14 @@ static void test_reasons(void)
 		make("CN=R,O=Acme,serialNumber=ACME-21", 30, 60, false, k_dev, old_ca, k_inter);
 	X509 *ca_leaf =
 		make("CN=R,O=Acme,serialNumber=ACME-22", 30, 60, true, k_dev, inter, k_inter);
-	struct cmd_pki_spec ka = {
-		"CN=R,O=Acme,serialNumber=ACME-23", 30, 60, false, -1, "critical,keyAgreement", NULL
-	};
+	struct cmd_pki_spec ka = { "CN=R,O=Acme,serialNumber=ACME-23",
+				   30,
+				   60,
+				   false,
+				   -1,
+				   "critical,keyAgreement",
+				   NULL,
+				   NULL };
 	X509 *ka_leaf = cmd_pki_cert_new(&ka, k_dev, inter, k_inter);
 	X509 *good = make("CN=R,O=Acme,serialNumber=ACME-24", 30, 60, false, k_dev, inter, k_inter);
 	struct ra_trust *strict = trust_root(root, true), *lenient = trust_root(root, false);
@@ -289,8 +294,8 @@ static void test_reasons(void)
 	is_int(ra_trust_check_ca(anchors, NULL, old_ca, false, true, why, sizeof(why)), 0,
 	       "check_ca: expired accepted with no_time (--force)");
 	/* as an issuer: what enrollment will ask of the CA */
-	struct cmd_pki_spec nosign = { "CN=Acme Signing-less CA,O=Acme", 3650, 60, true, -1,
-				       "critical,digitalSignature",	 NULL };
+	struct cmd_pki_spec nosign = { "CN=Acme Signing-less CA,O=Acme", 3650, 60,  true, -1,
+				       "critical,digitalSignature",	 NULL, NULL };
 	X509 *nokcs = cmd_pki_cert_new(&nosign, k_inter, root, k_root);
 	X509 *softroot = with_ext(make("CN=Soft Root,O=Acme", 3650, 60, true, k_root, NULL, k_root),
 				  NID_basic_constraints, "CA:TRUE", k_root);
