@@ -77,9 +77,9 @@ class Api:
             self.t.ok(ok, "%s: problem+json" % name, (ctype, body))
 
     def upload(self, vendor, body, key, ctype="text/plain", query="", chunked=False,
-               want=None, name=None, method="POST", timeout=120):
+               want=None, name=None, method="POST", timeout=120, ctx=None):
         path = "/api/v1/vendors/%s/serials%s" % (vendor, query)
-        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx,
+        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=ctx or self.ctx,
                                         timeout=timeout)
         h = {}
         if key:
@@ -178,12 +178,14 @@ def main(t):
     work = mktemp("cmpgw-api-upload-")
     ca_crt, ca_key = make_root(work, "tls-ca", "/O=Test/CN=Admin TLS CA")
     srv = tls_cert(work, "srv", "/CN=cmpgw admin", ca_crt, ca_key, "server")
+    gcert = tls_cert(work, "gamma", "/O=Gamma/CN=uploader", ca_crt, ca_key, "client")
     admin_port = free_port()
 
     def patch(cfg):
         cfg["workers"] = 1
         cfg["admin"] = {"address": "127.0.0.1", "port": admin_port,
-                        "tls": {"cert": srv[0], "key": srv[1], "client_ca": ca_crt}}
+                        "tls": {"cert": srv[0], "key": srv[1], "client_ca": ca_crt},
+                        "principals": [{"cert": gcert[0], "role": "vendor:gamma"}]}
 
     pg = Pg()
     gw = Gateway(t, pg, devices=2, name="apiupload", patch=patch)
@@ -325,6 +327,14 @@ def main(t):
                name="vendor:acme uploading to beta: 404")
     st, j = api.upload("acme", b"R-1\n", keys["vendor:acme"][0], want=200,
                        name="vendor:acme uploading to acme: 200")
+    gctx = ctx_for(ca_crt, cert=gcert[0], key=gcert[1])
+    st, j = api.upload("gamma", b"CERT-1\n", None, ctx=gctx, want=200,
+                       name="client certificate mapped to vendor:gamma: 200")
+    api.upload("acme", b"CERT-2\n", None, ctx=gctx, want=404,
+               name="client certificate of vendor:gamma to acme: 404")
+    row = gw.scalar("SELECT principal FROM audit WHERE event = 'serials_imported' AND "
+                    "vendor = 'gamma' ORDER BY id DESC LIMIT 1")
+    t.eq(row, "cert:CN=uploader,O=Gamma", "the audit row names the certificate's subject")
     api.upload("acme", b"R-2\n", keys["auditor"][0], want=403, name="auditor: 403")
     api.upload("acme", b"R-3\n", keys["factory:acme"][0], want=403, name="factory: 403")
     api.upload("acme", b"R-4\n", None, want=401, name="no credentials: 401")
