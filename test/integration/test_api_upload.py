@@ -9,13 +9,15 @@ clients (http.client + ssl, raw TLS sockets, curl):
    chunked (http.client, curl -T): counts new/changed/unchanged, the
    second upload of a list all unchanged (idempotent), state=blocked,
    text/csv with a header line and quoted fields, duplicates and case
-   pairs with their line numbers, Expect: 100-continue.
+   pairs with their line numbers, Expect: 100-continue, an upload
+   pipelined behind another request (read whole by evhttp).
 2. Refusals: a syntax error is 422 with the numbered lines and nothing
    changed; skip_invalid=true imports the rest; a wrong Content-Type
    415; bad query values 400; a Content-Length over the byte cap and a
    list over 10,000,000 lines 413.
-3. Roles: vendor:A to B 404, auditor and factory 403, no credentials
-   401 answered before any body byte is sent.
+3. Roles: vendor:A to B 404 (API key and mapped client certificate),
+   auditor and factory 403, no credentials 401 answered before any body
+   byte is sent; audit rows name apikey:<id> and cert:<subject>.
 4. Failures mid-body: a client that disconnects, one that stalls (cut
    at the read deadline), one that sends a broken chunked framing: each
    imports nothing, and the gateway still serves; a worker stop during
