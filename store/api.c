@@ -80,13 +80,15 @@ int store_api_vendors(struct store_pool *pool, const char *only, const char *aft
 }
 
 /* No row: no such vendor; s.state NULL: the serial is not listed. */
-static const char SQL_SERIAL[] =
-	"SELECT s.state, s.enrolled_at, c.serial_hex, c.issuer, c.status FROM vendors v"
-	" LEFT JOIN serials s ON s.vendor_id = v.id AND s.serial = $2"
-	" LEFT JOIN LATERAL (SELECT serial_hex, issuer, status FROM certificates"
-	"  WHERE vendor_id = v.id AND device_serial = $2 ORDER BY created_at DESC, id DESC"
-	"  LIMIT 1) c ON true"
-	" WHERE v.name = $1";
+static const char SQL_SERIAL[] = "SELECT s.state, " STORE_SQL_UTC(
+	"s.enrolled_at") ", c.serial_hex, c.issuer, c.status"
+			 " FROM vendors v"
+			 " LEFT JOIN serials s ON s.vendor_id = v.id AND s.serial = $2"
+			 " LEFT JOIN LATERAL (SELECT serial_hex, issuer, status FROM certificates"
+			 "  WHERE vendor_id = v.id AND device_serial = $2 ORDER BY created_at "
+			 "DESC, id DESC"
+			 "  LIMIT 1) c ON true"
+			 " WHERE v.name = $1";
 
 static void on_serial(void *arg, const struct store_result *r)
 {
@@ -133,7 +135,8 @@ int store_api_serial(struct store_pool *pool, const char *vendor, const char *se
  * the page, no row when there is no such vendor */
 static const char SQL_SERIALS[] =
 	"SELECT s.serial, s.state, s.enrolled_at, s.updated_at FROM vendors v LEFT JOIN LATERAL"
-	" cmpgw_serials_page(v.id, $2, $3, $4, $5::int, true) s ON true WHERE v.name = $1";
+	" cmpgw_serials_page(v.id, $2, $3, $4, $5::int, true) s ON true "
+	"WHERE v.name = $1";
 /* the export's pages (store_api_serials_text): the serial alone */
 static const char SQL_SERIALS_TEXT[] =
 	"SELECT s.serial FROM vendors v LEFT JOIN LATERAL"

@@ -12,7 +12,7 @@
 #include "store/call.h"
 #include "store/token.h"
 
-#define UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define UTC(col) STORE_SQL_UTC(col) /* store/call.h */
 
 /*
  * One statement for every search: a NULL parameter drops its condition

@@ -49,4 +49,8 @@ void store_call_on_count(void *arg, const struct store_result *r);
 #define STORE_BIN32(i, p) (v[i] = (const char *)(p), lens[i] = 32, fmts[i] = 1)
 #define STORE_TXT(i, s)	  (v[i] = (s), lens[i] = 0, fmts[i] = 0)
 
+/* SQL text of a timestamptz column as the admin API shows every time:
+ * RFC 3339 in UTC to the second, "2026-12-03T10:00:00Z". */
+#define STORE_SQL_UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
 #endif

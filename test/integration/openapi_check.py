@@ -32,7 +32,7 @@ KNOWN = {"$ref", "type", "nullable", "enum", "required", "properties", "addition
          "items", "minItems", "maxItems", "minLength", "maxLength", "pattern", "minimum",
          "maximum", "oneOf", "anyOf", "allOf", "format", "description", "example", "title",
          "readOnly", "default", "deprecated", "examples"}
-DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}(:?\d{2})?)$")
+DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
 def fragments():
