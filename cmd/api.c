@@ -546,6 +546,11 @@ bool api_list_params(struct api_req *a, int def, int max, int *limit, char *afte
 	return !answered;
 }
 
+json_t *api_json_str(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
 json_t *api_body_json(struct api_req *a)
 {
 	const char *ct = http_req_content_type(a->req);

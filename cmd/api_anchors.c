@@ -86,9 +86,10 @@ static void on_note(void *arg, int level, const char *msg)
 		snprintf(j->warn[j->nwarn++], NOTE_LEN, "%s", msg);
 }
 
-static json_t *str_or_null(const char *s)
+/* The blocking store gives an empty string for a NULL column. */
+static const char *nonempty(const char *s)
 {
-	return s && *s ? json_string(s) : json_null();
+	return s && *s ? s : NULL;
 }
 
 /* The PEM of der, or NULL. */
@@ -111,13 +112,13 @@ static json_t *pem_of(const unsigned char *der, size_t len)
 /* A submission (AnchorSubmission in docs/openapi/anchors.json). */
 static json_t *sub_json(const struct store_vsub *s, bool pem)
 {
-	json_t *j =
-		json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "id",
-			  (json_int_t)s->id, "vendor", s->vendor, "kind", s->kind, "state",
-			  s->state, "subject", s->subject, "fingerprint", s->fp_hex, "not_after",
-			  s->not_after, "submitted_by", s->submitted_by, "submitted_at",
-			  s->submitted_at, "decided_by", str_or_null(s->decided_by), "decided_at",
-			  str_or_null(s->decided_at), "reason", str_or_null(s->reason));
+	json_t *j = json_pack(
+		"{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "id",
+		(json_int_t)s->id, "vendor", s->vendor, "kind", s->kind, "state", s->state,
+		"subject", s->subject, "fingerprint", s->fp_hex, "not_after", s->not_after,
+		"submitted_by", s->submitted_by, "submitted_at", s->submitted_at, "decided_by",
+		api_json_str(nonempty(s->decided_by)), "decided_at",
+		api_json_str(nonempty(s->decided_at)), "reason", api_json_str(nonempty(s->reason)));
 	if (j && pem)
 		json_object_set_new(j, "pem", pem_of(s->der, s->derlen));
 	return j;

@@ -35,11 +35,6 @@ struct audit_q {
 	int limit;
 };
 
-static json_t *opt(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static json_t *row_json(const struct store_api_audit_row *r)
 {
 	json_t *j = json_object();
@@ -49,13 +44,13 @@ static json_t *row_json(const struct store_api_audit_row *r)
 	json_object_set_new(j, "id", json_integer(r->id));
 	json_object_set_new(j, "ts", json_string(r->ts));
 	json_object_set_new(j, "event", json_string(r->event));
-	json_object_set_new(j, "principal", opt(r->principal));
-	json_object_set_new(j, "transaction_id", opt(r->tid));
-	json_object_set_new(j, "vendor", opt(r->vendor));
-	json_object_set_new(j, "device_serial", opt(r->device_serial));
-	json_object_set_new(j, "alias", opt(r->alias));
-	json_object_set_new(j, "peer", opt(r->peer));
-	json_object_set_new(j, "detail", opt(r->detail));
+	json_object_set_new(j, "principal", api_json_str(r->principal));
+	json_object_set_new(j, "transaction_id", api_json_str(r->tid));
+	json_object_set_new(j, "vendor", api_json_str(r->vendor));
+	json_object_set_new(j, "device_serial", api_json_str(r->device_serial));
+	json_object_set_new(j, "alias", api_json_str(r->alias));
+	json_object_set_new(j, "peer", api_json_str(r->peer));
+	json_object_set_new(j, "detail", api_json_str(r->detail));
 	return j;
 }
 

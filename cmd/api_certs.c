@@ -68,11 +68,6 @@ static bool status_ok(const char *s)
 
 /* ---- certificate JSON ---- */
 
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static json_t *cert_json(const struct store_api_cert *c)
 {
 	json_t *j = json_object();
@@ -82,14 +77,14 @@ static json_t *cert_json(const struct store_api_cert *c)
 	json_object_set_new(j, "serial", json_string(c->serial_hex));
 	json_object_set_new(j, "subject", json_string(c->subject));
 	json_object_set_new(j, "issuer", json_string(c->issuer));
-	json_object_set_new(j, "device_serial", str_or_null(c->device_serial));
-	json_object_set_new(j, "vendor", str_or_null(c->vendor));
-	json_object_set_new(j, "alias", str_or_null(c->alias));
+	json_object_set_new(j, "device_serial", api_json_str(c->device_serial));
+	json_object_set_new(j, "vendor", api_json_str(c->vendor));
+	json_object_set_new(j, "alias", api_json_str(c->alias));
 	json_object_set_new(j, "status", json_string(c->status));
 	json_object_set_new(j, "not_before", json_string(c->not_before));
 	json_object_set_new(j, "not_after", json_string(c->not_after));
 	json_object_set_new(j, "issued_at", json_string(c->issued_at));
-	json_object_set_new(j, "revoked_at", str_or_null(c->revoked_at));
+	json_object_set_new(j, "revoked_at", api_json_str(c->revoked_at));
 	json_object_set_new(j, "revocation_reason",
 			    c->reason >= 0 ? json_string(policy_crl_reason_name(c->reason))
 					   : json_null());
@@ -542,7 +537,7 @@ static void on_tokens(void *arg, int rc, const struct store_api_token *rows, siz
 		t = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "ref", rows[i].ref, "alias",
 			      rows[i].alias, "identity", rows[i].identity, "state", rows[i].state,
 			      "created_at", rows[i].created_at, "expires_at", rows[i].expires_at,
-			      "used_at", str_or_null(rows[i].used_at));
+			      "used_at", api_json_str(rows[i].used_at));
 		json_array_append_new(list, t);
 	}
 	if ((int)n > limit)

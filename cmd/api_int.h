@@ -144,6 +144,8 @@ bool api_time_param(struct api_req *a, const char *name, char *buf, size_t len, 
 bool api_list_params(struct api_req *a, int def, int max, int *limit, char *after, size_t len,
 		     bool *has_after);
 /* cursors: api_cursor_encode / api_cursor_decode (cmd/api_match.h) */
+/* A JSON string of s, or JSON null when s is NULL (new reference). */
+json_t *api_json_str(const char *s);
 /* The request body as JSON: Content-Type must be application/json (else
  * 415), the body an object (else 400). NULL: answered. */
 json_t *api_body_json(struct api_req *a);

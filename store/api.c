@@ -9,14 +9,6 @@
 
 #include "store/call.h"
 
-static long long num(const struct store_result *r, int row, int col)
-{
-	char b[32];
-
-	snprintf(b, sizeof(b), "%.*s", store_len(r, row, col), store_val(r, row, col));
-	return strtoll(b, NULL, 10);
-}
-
 /* Counts per vendor through its indexes (serials_pkey leads with
  * vendor_id; vendor_certs is small). Names compare in byte order so that
  * the cursor is stable whatever the database's collation. */
@@ -52,11 +44,11 @@ static void on_vendors(void *arg, const struct store_result *r)
 	for (int i = 0; i < r->nrows; i++) {
 		rows[i].name = store_val(r, i, 0);
 		rows[i].strict = store_val(r, i, 1)[0] == 't';
-		rows[i].allowed = num(r, i, 2);
-		rows[i].blocked = num(r, i, 3);
-		rows[i].enrolled = num(r, i, 4);
-		rows[i].anchors = num(r, i, 5);
-		rows[i].intermediates = num(r, i, 6);
+		rows[i].allowed = store_ll(r, i, 2);
+		rows[i].blocked = store_ll(r, i, 3);
+		rows[i].enrolled = store_ll(r, i, 4);
+		rows[i].anchors = store_ll(r, i, 5);
+		rows[i].intermediates = store_ll(r, i, 6);
 	}
 	cb(c->arg, 0, rows, (size_t)r->nrows);
 out:

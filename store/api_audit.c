@@ -81,11 +81,6 @@ bool store_api_time_ok(const char *s)
 	       digits(p + 4, 2, &om) && !p[6] && oh <= 23 && om <= 59;
 }
 
-static const char *opt(const struct store_result *r, int row, int col)
-{
-	return store_isnull(r, row, col) ? NULL : store_val(r, row, col);
-}
-
 static void on_audit(void *arg, const struct store_result *r)
 {
 	struct store_call *c = arg;
@@ -106,13 +101,13 @@ static void on_audit(void *arg, const struct store_result *r)
 		x->id = strtoll(store_val(r, i, 0), NULL, 10);
 		x->ts = store_val(r, i, 1);
 		x->event = store_val(r, i, 2);
-		x->principal = opt(r, i, 3);
-		x->alias = opt(r, i, 4);
-		x->tid = opt(r, i, 5);
-		x->vendor = opt(r, i, 6);
-		x->device_serial = opt(r, i, 7);
-		x->peer = opt(r, i, 8);
-		x->detail = opt(r, i, 9);
+		x->principal = store_val_or_null(r, i, 3);
+		x->alias = store_val_or_null(r, i, 4);
+		x->tid = store_val_or_null(r, i, 5);
+		x->vendor = store_val_or_null(r, i, 6);
+		x->device_serial = store_val_or_null(r, i, 7);
+		x->peer = store_val_or_null(r, i, 8);
+		x->detail = store_val_or_null(r, i, 9);
 		x->key = store_val(r, i, 10);
 	}
 	cb(c->arg, 0, rows, (size_t)r->nrows);

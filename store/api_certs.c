@@ -67,11 +67,6 @@ static size_t unhex(char *s, size_t n)
 	return k;
 }
 
-static const char *opt(const struct store_result *r, int row, int col)
-{
-	return store_isnull(r, row, col) ? NULL : store_val(r, row, col);
-}
-
 static void on_certs(void *arg, const struct store_result *r)
 {
 	struct store_call *c = arg;
@@ -93,14 +88,14 @@ static void on_certs(void *arg, const struct store_result *r)
 		x->serial_hex = store_val(r, i, 1);
 		x->issuer = store_val(r, i, 2);
 		x->subject = store_val(r, i, 3);
-		x->device_serial = opt(r, i, 4);
-		x->vendor = opt(r, i, 5);
-		x->alias = opt(r, i, 6);
+		x->device_serial = store_val_or_null(r, i, 4);
+		x->vendor = store_val_or_null(r, i, 5);
+		x->alias = store_val_or_null(r, i, 6);
 		x->status = store_val(r, i, 7);
 		x->not_before = store_val(r, i, 8);
 		x->not_after = store_val(r, i, 9);
 		x->issued_at = store_val(r, i, 10);
-		x->revoked_at = opt(r, i, 11);
+		x->revoked_at = store_val_or_null(r, i, 11);
 		x->reason = store_isnull(r, i, 12) ? -1 : atoi(store_val(r, i, 12));
 		if (!store_isnull(r, i, 13)) {
 			/* the result is ours during the callback: decode in place */
@@ -238,7 +233,7 @@ static void on_tokens(void *arg, const struct store_result *r)
 		rows[i].state = store_val(r, i, 3);
 		rows[i].created_at = store_val(r, i, 4);
 		rows[i].expires_at = store_val(r, i, 5);
-		rows[i].used_at = opt(r, i, 6);
+		rows[i].used_at = store_val_or_null(r, i, 6);
 		rows[i].key = store_val(r, i, 7);
 	}
 	cb(c->arg, 0, rows, (size_t)r->nrows);

@@ -30,19 +30,6 @@ static const char SQL_HOURS[] =
 	"  AND event IN ('issued', 'rejected', 'clone_suspected', 'auth_failed', 'token_rejected')"
 	" GROUP BY 1, 2, 3) x ORDER BY h, k DESC, r LIMIT 5000";
 
-static long long num(const struct store_result *r, int row, int col)
-{
-	char b[32];
-
-	snprintf(b, sizeof(b), "%.*s", store_len(r, row, col), store_val(r, row, col));
-	return strtoll(b, NULL, 10);
-}
-
-static const char *opt(const struct store_result *r, int row, int col)
-{
-	return store_isnull(r, row, col) ? NULL : store_val(r, row, col);
-}
-
 static void on_hours(void *arg, const struct store_result *r)
 {
 	struct store_call *c = arg;
@@ -59,7 +46,7 @@ static void on_hours(void *arg, const struct store_result *r)
 			rows[i].hour = store_val(r, i, 0);
 			rows[i].kind = store_val(r, i, 1);
 			rows[i].reason = store_val(r, i, 2);
-			rows[i].count = num(r, i, 3);
+			rows[i].count = store_ll(r, i, 3);
 		}
 		cb(c->arg, 0, rows, (size_t)r->nrows);
 	}
@@ -101,12 +88,12 @@ static void on_events(void *arg, const struct store_result *r)
 		for (int i = 0; i < r->nrows; i++) {
 			rows[i].ts = store_val(r, i, 0);
 			rows[i].event = store_val(r, i, 1);
-			rows[i].alias = opt(r, i, 2);
-			rows[i].vendor = opt(r, i, 3);
-			rows[i].device_serial = opt(r, i, 4);
-			rows[i].peer = opt(r, i, 5);
-			rows[i].principal = opt(r, i, 6);
-			rows[i].detail = opt(r, i, 7);
+			rows[i].alias = store_val_or_null(r, i, 2);
+			rows[i].vendor = store_val_or_null(r, i, 3);
+			rows[i].device_serial = store_val_or_null(r, i, 4);
+			rows[i].peer = store_val_or_null(r, i, 5);
+			rows[i].principal = store_val_or_null(r, i, 6);
+			rows[i].detail = store_val_or_null(r, i, 7);
 		}
 		cb(c->arg, 0, rows, (size_t)r->nrows);
 	}
@@ -148,7 +135,7 @@ static void on_crls(void *arg, const struct store_result *r)
 		for (int i = 0; i < r->nrows; i++) {
 			rows[i].issuer = store_val(r, i, 0);
 			rows[i].next_update = store_val(r, i, 1);
-			rows[i].days_left = num(r, i, 2);
+			rows[i].days_left = store_ll(r, i, 2);
 		}
 		cb(c->arg, 0, rows, (size_t)r->nrows);
 	}

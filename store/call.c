@@ -1,5 +1,6 @@
 #include "store/call.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,4 +99,14 @@ void store_call_on_count(void *arg, const struct store_result *r)
 	else
 		cb(c->arg, 0, strtol(store_val(r, 0, 0), NULL, 10));
 	free(c);
+}
+
+long long store_ll(const struct store_result *r, int row, int col)
+{
+	char b[32];
+
+	if (store_isnull(r, row, col))
+		return 0;
+	snprintf(b, sizeof(b), "%.*s", store_len(r, row, col), store_val(r, row, col));
+	return strtoll(b, NULL, 10);
 }

@@ -50,6 +50,13 @@ static inline bool store_isnull(const struct store_result *r, int row, int col)
 {
 	return r->isnull[row * r->ncols + col];
 }
+/* The value, or NULL for SQL NULL (get0: valid during the callback). */
+static inline const char *store_val_or_null(const struct store_result *r, int row, int col)
+{
+	return store_isnull(r, row, col) ? NULL : store_val(r, row, col);
+}
+/* An integer column (bigint, count(*)) as long long; 0 for NULL. */
+long long store_ll(const struct store_result *r, int row, int col);
 
 typedef void (*store_cb)(void *arg, const struct store_result *res);
 

@@ -128,15 +128,6 @@ int store_revoke_cert_sync(struct store_conn *c, const struct store_revoke *r, s
 
 /* ---- current CRL ---- */
 
-static long long num_of(const struct store_result *r, int row, int col)
-{
-	char tmp[32];
-	if (store_isnull(r, row, col))
-		return 0;
-	snprintf(tmp, sizeof(tmp), "%.*s", store_len(r, row, col), store_val(r, row, col));
-	return strtoll(tmp, NULL, 10);
-}
-
 static void on_current(void *arg, const struct store_result *r)
 {
 	struct call *c = arg;
@@ -148,7 +139,7 @@ static void on_current(void *arg, const struct store_result *r)
 	} else if (r->nrows != 1 || r->ncols != 3) {
 		c->cb.current(c->arg, RC_DB, NULL);
 	} else {
-		cur.number = num_of(r, 0, 0);
+		cur.number = store_ll(r, 0, 0);
 		if (!store_isnull(r, 0, 1)) {
 			cur.der.p = (const unsigned char *)store_val(r, 0, 1);
 			cur.der.len = (size_t)store_len(r, 0, 1);
