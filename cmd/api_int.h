@@ -171,8 +171,9 @@ typedef void (*api_job_done)(struct api_req *a, int rc, void *arg);
 #define API_JOBS_MAX 4
 int api_job(struct api_req *a, api_job_work work, api_job_done done, void *arg);
 
-/* Worker start/stop (cmd/serve.c hooks): fini stops this worker's jobs
- * (stop set; each job's done runs, its request being cancelled). */
+/* Worker start/stop (cmd/serve.c hooks): fini, after the loop ended,
+ * stops this worker's jobs (stop set, threads joined, each done run; its
+ * answer is never sent). */
 int cmd_api_worker_init(struct worker *w);
 void cmd_api_worker_fini(struct worker *w);
 

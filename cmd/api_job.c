@@ -7,9 +7,10 @@
  * API_JOBS_MAX run per worker; the thread ends by activating the job's
  * event on the worker's base (thread-safe: server.c enables libevent's
  * pthread locking), and done runs on the loop thread, which joins the
- * thread. A worker that stops sets every job's stop flag, joins the
- * threads, and runs their done itself (their requests are cancelled by
- * then, so nothing is sent).
+ * thread. A worker that stops (its loop has ended) sets every job's stop
+ * flag, joins the threads, and runs their done itself; what done answers
+ * is never sent, since the loop no longer runs and the server then
+ * closes every connection.
  */
 #include <pthread.h>
 #include <stdio.h>

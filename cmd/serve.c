@@ -292,15 +292,9 @@ static int db_wait_ready(const struct cfg *cfg, const char *conninfo)
 	}
 }
 
-/*
- * serve: bind the listeners first, so that a second gateway on the same
- * configuration fails (exit 2) before it touches the database another
- * gateway uses; then the database (retried, see db_wait_ready); then
- * listen (connections are refused until the database is ready) and run
- * the workers until SIGTERM/SIGINT, which drain (core/server.h).
- */
 /* The CMP worker and the admin API's jobs (cmd/api_int.h) of a worker;
- * the jobs stop first (their requests are cancelled by then). */
+ * at the end the jobs stop first (the loop has ended: their answers are
+ * never sent, and the connections close with the server). */
 static int serve_worker_init(struct worker *w)
 {
 	int rc = ra_worker_init(w);
@@ -316,6 +310,13 @@ static void serve_worker_fini(struct worker *w)
 	ra_worker_fini(w);
 }
 
+/*
+ * serve: bind the listeners first, so that a second gateway on the same
+ * configuration fails (exit 2) before it touches the database another
+ * gateway uses; then the database (retried, see db_wait_ready); then
+ * listen (connections are refused until the database is ready) and run
+ * the workers until SIGTERM/SIGINT, which drain (core/server.h).
+ */
 int cmd_serve(int argc, char **argv)
 {
 	struct opts o;
