@@ -44,16 +44,17 @@ const struct api_route api_routes_upload[] = {
 	{ NULL, 0, 0, NULL },
 };
 
+/* The same matcher as the route table's, so that every path the route
+ * takes (a trailing '/' too) is streamed. */
 bool cmd_api_stream_match(enum http_method m, const char *path)
 {
-	static const char prefix[] = "/api/v1/vendors/";
-	const char *name, *slash;
+	static const char prefix[] = "/api/v1/";
+	char param[API_PARAMS_MAX][API_PARAM_MAX + 1];
+	int np, vendor;
 
-	if (m != HTTP_M_POST || strncmp(path, prefix, sizeof(prefix) - 1) != 0)
-		return false;
-	name = path + sizeof(prefix) - 1;
-	slash = strchr(name, '/');
-	return slash && slash > name && strcmp(slash, "/serials") == 0;
+	return m == HTTP_M_POST && strncmp(path, prefix, sizeof(prefix) - 1) == 0 &&
+	       api_route_match(api_routes_upload[0].pattern, path + sizeof(prefix) - 1, param, &np,
+			       &vendor);
 }
 
 struct upload {
