@@ -119,6 +119,17 @@ bool api_gone(struct api_req *a)
 	return true;
 }
 
+bool api_resume(struct api_req *a, int rc)
+{
+	if (api_gone(a))
+		return false;
+	if (rc != 0) {
+		api_unavailable(a);
+		return false;
+	}
+	return true;
+}
+
 void api_reply_json(struct api_req *a, int status, json_t *j)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;

@@ -63,12 +63,8 @@ static void on_audit(void *arg, int rc, const struct store_api_audit_row *rows, 
 
 	free(a->data);
 	a->data = NULL;
-	if (api_gone(a))
+	if (!api_resume(a, rc))
 		return;
-	if (rc != 0) {
-		api_unavailable(a);
-		return;
-	}
 	if (!(list = json_array())) {
 		api_finish(a, 500, NULL, NULL, 0);
 		return;

@@ -106,12 +106,8 @@ static void on_certs(void *arg, int rc, const struct store_api_cert *rows, size_
 
 	free(a->data);
 	a->data = NULL;
-	if (api_gone(a))
+	if (!api_resume(a, rc))
 		return;
-	if (rc != 0) {
-		api_unavailable(a);
-		return;
-	}
 	if (!(list = json_array())) {
 		api_finish(a, 500, NULL, NULL, 0);
 		return;
@@ -237,12 +233,8 @@ static void on_cert(void *arg, int rc, const struct store_api_cert *rows, size_t
 	size_t len = 0;
 	json_t *j;
 
-	if (api_gone(a))
+	if (!api_resume(a, rc))
 		return;
-	if (rc != 0) {
-		api_unavailable(a);
-		return;
-	}
 	if (n == 0) {
 		api_problem(a, 404, "not-found", "no certificate with serial %s", a->param[0]);
 		return;
@@ -523,12 +515,8 @@ static void on_tokens(void *arg, int rc, const struct store_api_token *rows, siz
 
 	free(a->data);
 	a->data = NULL;
-	if (api_gone(a))
+	if (!api_resume(a, rc))
 		return;
-	if (rc != 0) {
-		api_unavailable(a);
-		return;
-	}
 	if (!(list = json_array())) {
 		api_finish(a, 500, NULL, NULL, 0);
 		return;

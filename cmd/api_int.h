@@ -119,6 +119,9 @@ void api_unavailable(struct api_req *a);
 /* True (and a is answered and freed) when the client went away: resume
  * every async path with `if (api_gone(a)) return;`. */
 bool api_gone(struct api_req *a);
+/* Where a query's callback resumes: false (and a answered and freed) when
+ * the client went away or rc is not 0 (503 unavailable). */
+bool api_resume(struct api_req *a, int rc);
 
 /* ---- request helpers ---- */
 

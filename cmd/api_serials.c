@@ -75,12 +75,8 @@ static void on_vendors(void *arg, int rc, const struct store_api_vendor *rows, s
 
 	free(a->data);
 	a->data = NULL;
-	if (api_gone(a))
+	if (!api_resume(a, rc))
 		return;
-	if (rc != 0) {
-		api_unavailable(a);
-		return;
-	}
 	if (q.one) {
 		if (n != 1)
 			api_problem(a, 404, "not-found", "no vendor named \"%s\"", a->vendor);
@@ -153,12 +149,8 @@ static void on_serial(void *arg, int rc, const struct store_api_serial *s)
 	struct api_req *a = arg;
 	json_t *j;
 
-	if (api_gone(a))
+	if (!api_resume(a, rc))
 		return;
-	if (rc != 0) {
-		api_unavailable(a);
-		return;
-	}
 	if (!s->vendor_found) {
 		api_problem(a, 404, "not-found", "no vendor named \"%s\"", a->vendor);
 		return;
@@ -518,12 +510,8 @@ static void on_export(void *arg, int rc, bool vendor_found, const char *text, si
 	struct api_req *a = arg;
 	char next[SERIAL_CURSOR_BUFLEN];
 
-	if (api_gone(a))
+	if (!api_resume(a, rc))
 		return;
-	if (rc != 0) {
-		api_unavailable(a);
-		return;
-	}
 	if (!vendor_found) {
 		api_problem(a, 404, "not-found", "no vendor named \"%s\"", a->vendor);
 		return;
@@ -558,12 +546,8 @@ static void on_list(void *arg, int rc, bool vendor_found, const struct store_api
 
 	free(a->data);
 	a->data = NULL;
-	if (api_gone(a))
+	if (!api_resume(a, rc))
 		return;
-	if (rc != 0) {
-		api_unavailable(a);
-		return;
-	}
 	if (!vendor_found) {
 		api_problem(a, 404, "not-found", "no vendor named \"%s\"", a->vendor);
 		return;
