@@ -24,6 +24,14 @@
 #include "core/log.h"
 #include "store/db.h"
 
+/* Every wait of a job is bounded, so that a worker that stops joins its
+ * jobs in bounded time even when the database hangs: connecting gives up
+ * after 10 s, a statement after 10 min (the merge of a 10,000,000-line
+ * upload takes about a minute here; BENCHMARKS.md), and the upload's pipe
+ * is polled for the stop flag (cmd/api_upload.c). */
+#define API_JOB_CONNECT_S    10
+#define API_JOB_STATEMENT_MS (10 * 60 * 1000)
+
 struct api_job {
 	struct api_job *next;
 	struct api_jobs *owner;
@@ -64,7 +72,7 @@ static void *job_main(void *arg)
 	const char *conninfo = job->owner->w->hooks->shared;
 	struct store_conn *c = NULL;
 
-	if (store_db_connect(conninfo, &c) != 0) {
+	if (store_db_connect_bounded(conninfo, API_JOB_CONNECT_S, API_JOB_STATEMENT_MS, &c) != 0) {
 		job->rc = RC_DB;
 	} else {
 		struct api_job_ctx ctx = { .conn = c,

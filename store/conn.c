@@ -132,6 +132,24 @@ int store_db_connect(const char *conninfo, struct store_conn **out)
 	return store_db_connect_msg(conninfo, out, NULL, 0);
 }
 
+/* c->pg just made: 0 when it is up, else RC_DB with libpq's message. */
+static int connected(PGconn *pg, char *errbuf, size_t errlen)
+{
+	char msg[256];
+
+	if (PQstatus(pg) == CONNECTION_OK) {
+		PQsetNoticeProcessor(pg, store_notice_quiet, NULL);
+		return RC_OK;
+	}
+	/* libpq's message names host/db, never the password */
+	store_msg_line(msg, sizeof(msg), PQerrorMessage(pg));
+	if (errbuf && errlen)
+		snprintf(errbuf, errlen, "%s", msg);
+	else
+		log_error(NULL, "store: connect failed: %s", msg);
+	return RC_DB;
+}
+
 int store_db_connect_msg(const char *conninfo, struct store_conn **out, char *errbuf, size_t errlen)
 {
 	struct store_conn *c = NULL;
@@ -142,27 +160,71 @@ int store_db_connect_msg(const char *conninfo, struct store_conn **out, char *er
 	if (!c)
 		return RC_NOMEM;
 	c->pg = PQconnectdb(conninfo);
-	if (!c->pg) {
+	if (!c->pg)
 		rc = RC_NOMEM;
-		goto out;
+	else if ((rc = connected(c->pg, errbuf, errlen)) == RC_OK) {
+		*out = c;
+		c = NULL;
 	}
-	if (PQstatus(c->pg) != CONNECTION_OK) {
-		char msg[256];
+	store_db_close(c);
+	return rc;
+}
 
-		/* libpq's message names host/db, never the password */
-		store_msg_line(msg, sizeof(msg), PQerrorMessage(c->pg));
-		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "%s", msg);
-		else
-			log_error(NULL, "store: connect failed: %s", msg);
-		rc = RC_DB;
+int store_db_connect_bounded(const char *conninfo, int connect_timeout_s, int stmt_timeout_ms,
+			     struct store_conn **out)
+{
+	PQconninfoOption *opts = NULL;
+	const char **kw = NULL, **kv = NULL;
+	char ct[16], stmt[32], *options = NULL;
+	struct store_conn *c = NULL;
+	size_t n = 0, i = 0;
+	int rc = RC_NOMEM;
+
+	*out = NULL;
+	if (!(opts = PQconninfoParse(conninfo, NULL)))
+		return RC_DB;
+	for (const PQconninfoOption *o = opts; o->keyword; o++)
+		n++;
+	snprintf(ct, sizeof(ct), "%d", connect_timeout_s);
+	snprintf(stmt, sizeof(stmt), "-c statement_timeout=%d", stmt_timeout_ms);
+	if (!(kw = calloc(n + 3, sizeof(*kw))) || !(kv = calloc(n + 3, sizeof(*kv))) ||
+	    !(c = calloc(1, sizeof(*c))))
 		goto out;
+	for (const PQconninfoOption *o = opts; o->keyword; o++) {
+		if (strcmp(o->keyword, "connect_timeout") == 0)
+			continue; /* ours below */
+		if (strcmp(o->keyword, "options") == 0) {
+			/* the conninfo's own options, then the timeout */
+			size_t len = (o->val ? strlen(o->val) : 0) + sizeof(stmt) + 2;
+			if (!(options = malloc(len)))
+				goto out;
+			snprintf(options, len, "%s%s%s", o->val ? o->val : "",
+				 o->val && *o->val ? " " : "", stmt);
+			kw[i] = o->keyword;
+			kv[i++] = options;
+		} else if (o->val) {
+			kw[i] = o->keyword;
+			kv[i++] = o->val;
+		}
 	}
-	PQsetNoticeProcessor(c->pg, store_notice_quiet, NULL);
-	*out = c;
-	c = NULL;
+	kw[i] = "connect_timeout";
+	kv[i++] = ct;
+	if (!options) {
+		kw[i] = "options";
+		kv[i++] = stmt;
+	}
+	if (!(c->pg = PQconnectdbParams(kw, kv, 0)))
+		goto out;
+	if ((rc = connected(c->pg, NULL, 0)) == RC_OK) {
+		*out = c;
+		c = NULL;
+	}
 out:
 	store_db_close(c);
+	free(options);
+	free(kw);
+	free(kv);
+	PQconninfoFree(opts);
 	return rc;
 }
 

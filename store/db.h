@@ -130,6 +130,12 @@ int store_db_connect(const char *conninfo, struct store_conn **out) WUR;
  * line, no password) goes to errbuf instead (when errbuf is non-NULL). */
 int store_db_connect_msg(const char *conninfo, struct store_conn **out, char *errbuf,
 			 size_t errlen) WUR;
+/* A blocking connection for a thread that must not wait unbounded (the
+ * admin API's jobs): connecting gives up after connect_timeout_s, and
+ * every statement after stmt_timeout_ms ("-c statement_timeout", added to
+ * the conninfo's own options). A failure is logged. */
+int store_db_connect_bounded(const char *conninfo, int connect_timeout_s, int stmt_timeout_ms,
+			     struct store_conn **out) WUR;
 void store_db_close(struct store_conn *c);
 /* Run a statement synchronously; cb as above (may be NULL). */
 int store_db_exec(struct store_conn *c, const char *sql, int n, const char *const *values,

@@ -312,6 +312,51 @@ static void test_bounds(struct ctx *x, const char *conninfo)
 	store_db_pool_free(p);
 }
 
+static void on_show(void *arg, const struct store_result *r)
+{
+	char *out = arg;
+
+	if (r->rc == 0 && r->nrows == 1)
+		snprintf(out, 64, "%s", store_val(r, 0, 0));
+}
+
+/* store_db_connect_bounded: the timeout reaches the session, on top of
+ * the conninfo's own options; an unreachable server fails in bounded time. */
+static void test_connect_bounded(const char *conninfo)
+{
+	struct store_conn *c = NULL;
+	char v[64] = "", ci[640];
+	double t0;
+	int rc;
+
+	ok(store_db_connect_bounded(conninfo, 5, 1234, &c) == RC_OK && c, "bounded: connects");
+	ok(c &&
+		   store_db_exec(c, "SHOW statement_timeout", 0, NULL, NULL, NULL, false, on_show,
+				 v) == 0 &&
+		   strcmp(v, "1234ms") == 0,
+	   "bounded: statement_timeout is the one asked for (%s)", v);
+	store_db_close(c);
+	c = NULL;
+	snprintf(ci, sizeof(ci), "%s options='-c application_name=boundtest'", conninfo);
+	v[0] = '\0';
+	ok(store_db_connect_bounded(ci, 5, 4321, &c) == RC_OK && c &&
+		   store_db_exec(c,
+				 "SELECT current_setting('application_name') || ' ' || "
+				 "current_setting('statement_timeout')",
+				 0, NULL, NULL, NULL, false, on_show, v) == 0 &&
+		   strcmp(v, "boundtest 4321ms") == 0,
+	   "bounded: the conninfo's own options are kept (%s)", v);
+	store_db_close(c);
+	c = NULL;
+	/* 192.0.2.1 (TEST-NET-1) never answers: connect_timeout ends it */
+	t0 = now_s();
+	rc = store_db_connect_bounded("host=192.0.2.1 port=5432 dbname=x", 2, 1000, &c);
+	ok(rc == RC_DB && !c && now_s() - t0 < 5,
+	   "bounded: an unreachable server fails within connect_timeout (%.1f s)", now_s() - t0);
+	ok(store_db_connect_bounded("host='unterminated", 2, 1000, &c) == RC_DB && !c,
+	   "bounded: a conninfo that does not parse is RC_DB");
+}
+
 int main(void)
 {
 	struct ctx x = { 0 };
@@ -330,6 +375,7 @@ int main(void)
 		test_broken(p, &x, f.c);
 		store_db_pool_free(p);
 		test_bounds(&x, f.conninfo);
+		test_connect_bounded(f.conninfo);
 		test_cancel_and_down(&x);
 	}
 	if (x.base)
