@@ -152,16 +152,8 @@ static struct aj *aj_new(struct api_req *a)
 
 static void start(struct api_req *a, struct aj *j, api_job_work work, api_job_done done)
 {
-	int rc = api_job(a, work, done, j);
-
-	if (rc != 0) {
+	if (api_job(a, work, done, j) != 0)
 		aj_free(j);
-		if (rc == RC_UNAVAIL)
-			api_problem(a, 503, "unavailable",
-				    "too many admin changes run on this worker; retry later");
-		else
-			api_finish(a, 503, NULL, NULL, 0);
-	}
 }
 
 /* {id}: a positive decimal submission id; false: answered 404. */

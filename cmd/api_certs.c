@@ -443,7 +443,6 @@ static void h_revoke(struct api_req *a)
 	json_t *body = NULL, *v;
 	const char *k;
 	size_t blen = 0;
-	int rc;
 
 	if (!api_only_params(a, (const char *const[]){ NULL }))
 		return;
@@ -494,10 +493,8 @@ static void h_revoke(struct api_req *a)
 	 * CRL is the one this gateway publishes */
 	ra_name_str(X509_get_subject_name(a->w->cfg->ca_cert), j->issuer, sizeof(j->issuer));
 	json_decref(body);
-	if ((rc = api_job(a, revoke_work, revoke_done, j)) != 0) {
+	if (api_job(a, revoke_work, revoke_done, j) != 0)
 		free(j);
-		api_problem(a, 503, "unavailable", "too many changes in progress; retry later");
-	}
 	return;
 fail:
 	json_decref(body);
@@ -710,9 +707,7 @@ static void h_token_create(struct api_req *a)
 	}
 	snprintf(j->alias, sizeof(j->alias), "%s", alias);
 	snprintf(j->identity, sizeof(j->identity), "%s", identity);
-	if (api_job(a, token_work, token_done, j) != 0)
-		api_problem(a, 503, "unavailable", "too many changes in progress; retry later");
-	else
+	if (api_job(a, token_work, token_done, j) == 0)
 		j = NULL;
 out:
 	free(j);
@@ -769,8 +764,6 @@ static void h_token_revoke(struct api_req *a)
 	}
 	snprintf(j->ref, sizeof(j->ref), "%s", a->param[0]);
 	j->was = "unknown";
-	if (api_job(a, token_revoke_work, token_revoke_done, j) != 0) {
+	if (api_job(a, token_revoke_work, token_revoke_done, j) != 0)
 		free(j);
-		api_problem(a, 503, "unavailable", "too many changes in progress; retry later");
-	}
 }

@@ -269,7 +269,6 @@ static void h_check(struct api_req *a)
 	json_t *body = api_body_json(a);
 	struct check_job *j;
 	char why[200];
-	int rc;
 
 	if (!body)
 		return;
@@ -292,13 +291,6 @@ static void h_check(struct api_req *a)
 		job_free(j);
 		return;
 	}
-	if ((rc = api_job(a, check_work, check_done, j)) != 0) {
+	if (api_job(a, check_work, check_done, j) != 0)
 		job_free(j);
-		if (rc == RC_UNAVAIL)
-			api_problem(
-				a, 503, "unavailable",
-				"too many admin jobs run on this worker; retry in a few seconds");
-		else
-			api_finish(a, 503, NULL, NULL, 0);
-	}
 }

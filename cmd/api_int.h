@@ -169,8 +169,9 @@ typedef int (*api_job_work)(struct api_job_ctx *ctx, void *arg);
  * rc is RC_DB. */
 typedef void (*api_job_done)(struct api_req *a, int rc, void *arg);
 /* Start work(arg) on a new job thread. 0: done(a, rc, arg) follows on the
- * loop thread; otherwise (RC_UNAVAIL: API_JOBS_MAX jobs run on this worker;
- * RC_NOMEM) nothing was started and the caller answers (503). */
+ * loop thread; otherwise nothing was started and a is answered (503 with
+ * Retry-After: API_JOBS_MAX jobs run on this worker, or no thread): the
+ * caller only frees arg. */
 #define API_JOBS_MAX 4
 int api_job(struct api_req *a, api_job_work work, api_job_done done, void *arg);
 

@@ -111,17 +111,30 @@ static void on_job_done(evutil_socket_t fd, short what, void *arg)
 	job_end(arg);
 }
 
+/* The one answer to a job that cannot start (every caller's). */
+static void refuse(struct api_req *a, const struct api_jobs *j)
+{
+	if (j && j->n >= API_JOBS_MAX)
+		api_problem(
+			a, 503, "unavailable",
+			"%d admin jobs (uploads, changes, dry runs) run on this worker already; "
+			"retry in a few seconds",
+			API_JOBS_MAX);
+	else
+		api_problem(a, 503, "unavailable",
+			    "the job cannot be started on this worker now; retry in a few seconds");
+}
+
 int api_job(struct api_req *a, api_job_work work, api_job_done done, void *arg)
 {
 	struct api_jobs *j = a->w->admin_app;
 	struct api_job *job;
 
-	if (!j || !work || !done)
-		return RC_INVAL;
-	if (j->n >= API_JOBS_MAX || atomic_load(&j->stop))
+	if (!j || !work || !done || j->n >= API_JOBS_MAX || atomic_load(&j->stop) ||
+	    !(job = calloc(1, sizeof(*job)))) {
+		refuse(a, j);
 		return RC_UNAVAIL;
-	if (!(job = calloc(1, sizeof(*job))))
-		return RC_NOMEM;
+	}
 	job->owner = j;
 	job->a = a;
 	job->work = work;
@@ -135,6 +148,7 @@ int api_job(struct api_req *a, api_job_work work, api_job_done done, void *arg)
 			event_free(job->ev);
 		cfg_free(job->cfg);
 		free(job);
+		refuse(a, NULL);
 		return RC_NOMEM;
 	}
 	job->next = j->head;

@@ -236,16 +236,8 @@ static void d_create(struct api_req *a, int rc, void *arg)
 
 static void start_job(struct api_req *a, api_job_work work, api_job_done done, void *arg)
 {
-	int rc = api_job(a, work, done, arg);
-
-	if (rc != 0) {
+	if (api_job(a, work, done, arg) != 0)
 		free(arg);
-		if (rc == RC_UNAVAIL)
-			api_problem(a, 503, "unavailable",
-				    "too many admin changes run on this worker; retry later");
-		else
-			api_finish(a, 503, NULL, NULL, 0);
-	}
 }
 
 /* body's "strictness": "strict" | "lenient" into *strict; absent: def.

@@ -398,11 +398,6 @@ static void h_upload(struct api_req *a)
 		upload_free(u);
 		return;
 	}
-	if ((rc = api_job(a, job_work, job_done, u)) != 0) {
-		api_problem(a, 503, "unavailable",
-			    "%d uploads or other long requests run on this worker already; retry "
-			    "later",
-			    API_JOBS_MAX);
+	if (api_job(a, job_work, job_done, u) != 0)
 		upload_free(u);
-	}
 }

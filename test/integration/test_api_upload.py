@@ -482,6 +482,27 @@ def main(t):
         t.ok(grew < len(big) / 4, "RSS grew by %d KiB, under a quarter of the %d KiB body"
              % (grew // 1024, len(big) // 1024), (base, peak[0]))
 
+    # ---- the job cap: API_JOBS_MAX (4) uploads hold the worker's jobs ---------
+    held = []
+    for i in range(4):
+        h = api.raw()
+        payload = lines("HOLD%d-" % i, 1000)
+        h.sendall(("POST /api/v1/vendors/delta/serials HTTP/1.1\r\nHost: x\r\n"
+                   "Authorization: Bearer %s\r\nContent-Type: text/plain\r\n"
+                   "Content-Length: %d\r\n\r\n" % (op, len(payload) + 1000)).encode())
+        h.sendall(payload)
+        held.append(h)
+    time.sleep(1.5)
+    st, j = api.upload("delta", lines("FIFTH-", 10), op, name="a fifth upload")
+    t.ok(st == 503 and "4 admin jobs" in (j or {}).get("detail", ""),
+         "a fifth job on the worker: 503 naming the 4 jobs that run", (st, j))
+    for h in held:
+        h.close()
+    time.sleep(1.5)
+    t.eq(api.whoami(op), 200, "the held uploads gone, the worker serves")
+    t.eq(count("delta", "HOLD%") + count("delta", "FIFTH-%"), 0,
+         "neither the held uploads nor the refused one imported anything")
+
     # ---- worker stop mid-upload: rolled back ---------------------------------
     s = api.raw()
     payload = lines("STOP-", 20000)
